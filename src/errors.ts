@@ -1,0 +1,58 @@
+/**
+ * Error types shared by every ferry module.
+ *
+ * A {@link FerryError} is an expected failure: bad input, a registry that says no, a digest that does
+ * not match. The CLI prints its message as one line and exits with its `exitCode`; anything else is a
+ * bug and gets a stack trace under `--debug`.
+ *
+ * @module
+ */
+
+/** Machine-readable classes of failure, stable for `--json` consumers. */
+export type ErrorCode =
+  | "usage"
+  | "invalid_reference"
+  | "invalid_input"
+  | "not_found"
+  | "unauthorized"
+  | "denied"
+  | "digest_mismatch"
+  | "size_mismatch"
+  | "too_large"
+  | "unsupported"
+  | "network"
+  | "registry"
+  | "conflict"
+  | "io";
+
+/** An expected, user-facing failure. `message` is one line that says what and where. */
+export class FerryError extends Error {
+  /** Class of failure. */
+  readonly code: ErrorCode;
+  /** Process exit code the CLI uses for this error (2 for usage errors, otherwise 1). */
+  readonly exitCode: number;
+  /** Whether retrying the same operation may succeed (network faults, 5xx, 429). */
+  readonly retryable: boolean;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; retryable?: boolean; exitCode?: number } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = "FerryError";
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.exitCode = options.exitCode ?? (code === "usage" ? 2 : 1);
+  }
+}
+
+/** True when `err` is a {@link FerryError} of one of `codes` (any code when none given). */
+export function isFerryError(err: unknown, ...codes: ErrorCode[]): err is FerryError {
+  return err instanceof FerryError && (codes.length === 0 || codes.includes(err.code));
+}
+
+/** The message of any thrown value, for one-line reports. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,77 @@
+/**
+ * The one storage interface every image location implements: a remote registry, a registry
+ * directory (distribution layout), an OCI layout, an archive. The copy engine moves images between
+ * any two of them, so a new location is a new implementation, never a new copy loop.
+ *
+ * The shape follows oras-go's `Target` and regclient's `scheme`: a {@link Store} holds named
+ * repositories; a {@link Target} is one repository with resolve / fetch / exists / push / tag.
+ *
+ * @module
+ */
+import type { Descriptor } from "./manifest.ts";
+
+/**
+ * Lazily opens content from a byte offset. Writers call it only when they really need the bytes
+ * (a blob already present is linked without opening anything), and call it again with a larger
+ * offset to resume after a cut connection or a crash.
+ */
+export type ContentSource = (offset: number) => Promise<ReadableStream<Uint8Array>>;
+
+/** Options for {@link Target.fetch}. */
+export interface FetchOptions {
+  /** Start at this byte (resuming). The stream then yields `size - offset` bytes. */
+  offset?: number;
+  /** Cancels the transfer. */
+  signal?: AbortSignal;
+}
+
+/** One repository of a store. */
+export interface Target {
+  /** Repository name within its store (`library/nginx`; empty for single-image stores). */
+  readonly name: string;
+  /** Human-readable location for messages, e.g. `docker://ghcr.io/org/app` (never with secrets). */
+  readonly location: string;
+  /** Resolves a tag or `sha256:` digest to the descriptor of the manifest it names. */
+  resolve(reference: string): Promise<Descriptor>;
+  /**
+   * Opens a blob or manifest. The stream is NOT verified here: callers that trust the bytes must
+   * verify them (the copy engine does, once, on the way to the destination).
+   */
+  fetch(desc: Descriptor, options?: FetchOptions): Promise<ReadableStream<Uint8Array>>;
+  /** Whether this repository already holds the content (for manifests: by digest). */
+  exists(desc: Descriptor): Promise<boolean>;
+  /**
+   * Stores content. Implementations verify size and digest before the content becomes visible and
+   * never leave a partial object where a reader could take it as whole.
+   */
+  push(desc: Descriptor, content: ContentSource): Promise<void>;
+  /** Points `tag` at a manifest already pushed to this repository. */
+  tag(desc: Descriptor, tag: string): Promise<void>;
+  /** The tags of this repository, sorted. */
+  tags(): Promise<string[]>;
+}
+
+/** A set of repositories in one place. */
+export interface Store {
+  /** Human-readable location for messages. */
+  readonly location: string;
+  /** The repository `name` (created on first push when it does not exist). */
+  repository(name: string): Target;
+  /** Names of the repositories held, sorted. */
+  repositories(): Promise<string[]>;
+  /** Finishes pending work (flushes indexes, removes temp files, closes connections). */
+  close(): Promise<void>;
+}
+
+/** A {@link ContentSource} over bytes already in memory. */
+export function bytesSource(bytes: Uint8Array): ContentSource {
+  return (offset) =>
+    Promise.resolve(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          if (offset < bytes.byteLength) controller.enqueue(bytes.subarray(offset));
+          controller.close();
+        },
+      }),
+    );
+}
