@@ -1,0 +1,241 @@
+/**
+ * The copy engine: moves one image (a manifest, or an index and its children, with their configs
+ * and layers) from any {@link Target} to any other. Every command that moves images goes through
+ * it: `registry save`, `copy`, `registry sync`, `build`'s pulls, `push`, `save`, `load`.
+ *
+ * Children are copied before their parents, so a destination never holds a manifest whose blobs
+ * are missing. Blobs are never hashed here: the destination verifies what it stores (writers hash
+ * while writing; registries check the digest on upload); manifests are small and verified here.
+ *
+ * @module
+ */
+import { sha256 } from "../digest.ts";
+import { FerryError } from "../errors.ts";
+import { type Descriptor, type ImageIndex, manifestBlobs, parseManifest } from "../manifest.ts";
+import { MAX_MANIFEST_SIZE, OCI_INDEX } from "../media_types.ts";
+import type { Platform } from "../platform.ts";
+import { SingleFlight } from "../limit.ts";
+import { bytesSource, type Target } from "../store.ts";
+import { countingStream, readAll } from "../streams.ts";
+import { selectChildren } from "./select.ts";
+
+/** What to store when only some platforms of an index are copied. */
+export type IndexSubset =
+  /** The original index, byte for byte (its digest kept), with only the chosen children stored. */
+  | "sparse"
+  /** A new index listing only the chosen children; a single chosen child replaces the index. */
+  | "filter";
+
+/** Progress and outcome notifications. */
+export type CopyEvent =
+  | { type: "blob-start"; image: string; digest: string; size: number; offset: number }
+  | { type: "blob-progress"; image: string; digest: string; bytes: number }
+  | { type: "blob-done"; image: string; digest: string; size: number; status: "copied" | "exists" }
+  | { type: "manifest"; image: string; digest: string; mediaType: string; platform?: Platform };
+
+/** Options of one copy. */
+export interface CopyOptions {
+  /** Platforms to take from an index (ignored for single-platform images and with `all`). */
+  platforms: Platform[];
+  /** Copy every child of an index. */
+  all?: boolean;
+  /** What to store when `all` is off and the source is an index. Default `sparse`. */
+  indexSubset?: IndexSubset;
+  /** Tags to point at the copied image in the destination. */
+  tags?: string[];
+  /** Names the image in events and errors (defaults to the source location). */
+  label?: string;
+}
+
+/** What a copy stored. */
+export interface CopyResult {
+  /** The descriptor the tags point to. */
+  root: Descriptor;
+  /** The single-image manifests stored (one per platform copied). */
+  images: Descriptor[];
+}
+
+/** Copies images between targets; one instance shares de-duplication across many copies. */
+export class CopyEngine {
+  #onEvent: (event: CopyEvent) => void;
+  #blobs = new SingleFlight<void>();
+  #done = new Set<string>();
+
+  constructor(options: { onEvent?: (event: CopyEvent) => void } = {}) {
+    this.#onEvent = options.onEvent ?? (() => {});
+  }
+
+  /** Copies the image `reference` (tag or digest) of `src` into `dst`. */
+  async copy(
+    src: Target,
+    reference: string,
+    dst: Target,
+    options: CopyOptions,
+  ): Promise<CopyResult> {
+    const label = options.label ?? `${src.location}:${reference}`;
+    const root = await src.resolve(reference);
+    const result = await this.copyDescriptor(src, root, dst, { ...options, label });
+    for (const tag of options.tags ?? []) await dst.tag(result.root, tag);
+    return result;
+  }
+
+  /** Copies the manifest `desc` (already resolved in `src`) and everything it references. */
+  async copyDescriptor(
+    src: Target,
+    desc: Descriptor,
+    dst: Target,
+    options: CopyOptions & { label: string },
+  ): Promise<CopyResult> {
+    const bytes = await this.#readManifest(src, desc, options.label);
+    const manifest = parseManifest(bytes, desc.mediaType, options.label);
+    const typed: Descriptor = { ...desc, mediaType: manifest.mediaType };
+    if (manifest.kind === "manifest") {
+      await this.#copyImage(src, typed, bytes, dst, options.label, desc.platform);
+      return { root: typed, images: [typed] };
+    }
+    const children = options.all
+      ? manifest.manifests
+      : selectChildren(manifest.manifests, options.platforms, options.label);
+    const images: Descriptor[] = [];
+    await Promise.all(children.map(async (child) => {
+      const r = await this.copyDescriptor(src, child, dst, {
+        ...options,
+        all: true,
+        indexSubset: "sparse",
+      });
+      images.push(...r.images);
+    }));
+    if (options.all || (options.indexSubset ?? "sparse") === "sparse") {
+      await this.#pushManifest(dst, typed, bytes, options.label);
+      return { root: typed, images };
+    }
+    if (children.length === 1) return { root: children[0], images };
+    const filtered = filterIndex(manifest, children);
+    await this.#pushManifest(dst, filtered.desc, filtered.bytes, options.label);
+    return { root: filtered.desc, images };
+  }
+
+  async #readManifest(src: Target, desc: Descriptor, label: string): Promise<Uint8Array> {
+    if (desc.size > MAX_MANIFEST_SIZE) {
+      throw new FerryError(
+        "too_large",
+        `${label}: manifest of ${desc.size} bytes exceeds the 4 MiB limit`,
+      );
+    }
+    const bytes = await readAll(await src.fetch(desc), MAX_MANIFEST_SIZE, `${label}: manifest`);
+    const digest = sha256(bytes);
+    if (digest !== desc.digest || bytes.byteLength !== desc.size) {
+      throw new FerryError(
+        "digest_mismatch",
+        `${label}: manifest ${desc.digest} arrived with digest ${digest}`,
+      );
+    }
+    return bytes;
+  }
+
+  async #copyImage(
+    src: Target,
+    desc: Descriptor,
+    bytes: Uint8Array,
+    dst: Target,
+    label: string,
+    platform?: Platform,
+  ): Promise<void> {
+    const manifest = parseManifest(bytes, desc.mediaType, label);
+    if (manifest.kind !== "manifest") throw new Error("unreachable: index passed as image");
+    this.#onEvent({
+      type: "manifest",
+      image: label,
+      digest: desc.digest,
+      mediaType: desc.mediaType,
+      platform,
+    });
+    if (!(await this.#known(dst, desc))) {
+      await Promise.all(
+        manifestBlobs(manifest).map((blob) => this.#copyBlob(src, blob, dst, label)),
+      );
+    }
+    await this.#pushManifest(dst, desc, bytes, label);
+  }
+
+  /** Whether `dst` holds `desc`, remembering positive answers for the engine's lifetime. */
+  async #known(dst: Target, desc: Descriptor): Promise<boolean> {
+    const key = `${dst.location}\n${desc.digest}`;
+    if (this.#done.has(key)) return true;
+    if (await dst.exists(desc)) {
+      this.#done.add(key);
+      return true;
+    }
+    return false;
+  }
+
+  #copyBlob(src: Target, desc: Descriptor, dst: Target, label: string): Promise<void> {
+    const key = `${dst.location}\n${desc.digest}`;
+    return this.#blobs.do(key, async () => {
+      if (await this.#known(dst, desc)) {
+        this.#onEvent({
+          type: "blob-done",
+          image: label,
+          digest: desc.digest,
+          size: desc.size,
+          status: "exists",
+        });
+        return;
+      }
+      let opened = false;
+      await dst.push(desc, async (offset) => {
+        opened = true;
+        this.#onEvent({
+          type: "blob-start",
+          image: label,
+          digest: desc.digest,
+          size: desc.size,
+          offset,
+        });
+        const stream = await src.fetch(desc, { offset });
+        return stream.pipeThrough(
+          countingStream((bytes) =>
+            this.#onEvent({ type: "blob-progress", image: label, digest: desc.digest, bytes })
+          ),
+        );
+      });
+      this.#done.add(key);
+      this.#onEvent({
+        type: "blob-done",
+        image: label,
+        digest: desc.digest,
+        size: desc.size,
+        status: opened ? "copied" : "exists",
+      });
+    });
+  }
+
+  async #pushManifest(
+    dst: Target,
+    desc: Descriptor,
+    bytes: Uint8Array,
+    label: string,
+  ): Promise<void> {
+    void label;
+    await dst.push(desc, bytesSource(bytes));
+    this.#done.add(`${dst.location}\n${desc.digest}`);
+  }
+}
+
+/** A new OCI index (same annotations) listing only `children`. */
+function filterIndex(
+  index: ImageIndex,
+  children: Descriptor[],
+): { desc: Descriptor; bytes: Uint8Array } {
+  const doc = {
+    schemaVersion: 2,
+    mediaType: index.mediaType === OCI_INDEX ? OCI_INDEX : index.mediaType,
+    manifests: children,
+    ...(index.annotations ? { annotations: index.annotations } : {}),
+  };
+  const bytes = new TextEncoder().encode(JSON.stringify(doc));
+  return {
+    desc: { mediaType: doc.mediaType, digest: sha256(bytes), size: bytes.byteLength },
+    bytes,
+  };
+}

@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { isFerryError } from "./errors.ts";
+import { parseDigest, Sha256, sha256, verifyStream } from "./digest.ts";
+
+const EMPTY = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
+  return ReadableStream.from(chunks.map((c) => new TextEncoder().encode(c)));
+}
+
+async function drain(stream: ReadableStream<Uint8Array>): Promise<string> {
+  return await new Response(stream).text();
+}
+
+Deno.test("sha256 and incremental hashing agree", () => {
+  assert.equal(sha256(""), EMPTY);
+  const h = new Sha256();
+  h.update(new TextEncoder().encode("hello "));
+  h.update(new TextEncoder().encode("world"));
+  assert.equal(h.size, 11);
+  assert.equal(h.digest(), sha256("hello world"));
+});
+
+Deno.test("parseDigest accepts sha256 and explains other algorithms", () => {
+  assert.equal(parseDigest(EMPTY), EMPTY);
+  assert.throws(() => parseDigest("sha512:abcd"), (e) => isFerryError(e, "unsupported"));
+  assert.throws(() => parseDigest("sha256:ABC"), (e) => isFerryError(e, "invalid_input"));
+  assert.throws(() => parseDigest("../etc/passwd"), (e) => isFerryError(e, "invalid_input"));
+});
+
+Deno.test("verifyStream passes matching content through", async () => {
+  const text = await drain(
+    verifyStream(streamOf("ab", "c"), { digest: sha256("abc"), size: 3 }, "blob"),
+  );
+  assert.equal(text, "abc");
+});
+
+Deno.test("verifyStream fails on wrong digest, short and long content", async () => {
+  await assert.rejects(
+    drain(verifyStream(streamOf("abd"), { digest: sha256("abc"), size: 3 }, "blob x")),
+    (e) => isFerryError(e, "digest_mismatch") && /blob x/.test(e.message),
+  );
+  await assert.rejects(
+    drain(verifyStream(streamOf("ab"), { digest: sha256("abc"), size: 3 }, "blob")),
+    (e) => isFerryError(e, "size_mismatch"),
+  );
+  await assert.rejects(
+    drain(verifyStream(streamOf("abcd"), { digest: sha256("abc"), size: 3 }, "blob")),
+    (e) => isFerryError(e, "size_mismatch"),
+  );
+});

@@ -1,0 +1,150 @@
+/**
+ * A blob download that survives cut connections: when the body fails mid-way, it asks again with
+ * `Range: bytes=N-` and continues where it stopped. A resumed response is accepted only when it is
+ * a 206 whose `Content-Range` starts exactly at N (or a 200 whose first N bytes are skipped), so a
+ * server that ignores ranges cannot splice wrong bytes into the stream.
+ *
+ * @module
+ */
+import { FerryError } from "../errors.ts";
+import { retryDelay, type RetryPolicy, sleep } from "./retry.ts";
+import { shortError } from "./http.ts";
+
+/** Opens the blob from a byte offset; resolves to the raw response. */
+export type RangeOpener = (offset: number) => Promise<Response>;
+
+/** Options of {@link resumableBody}. */
+export interface ResumableOptions {
+  /** Total size of the blob (from its descriptor). */
+  size: number;
+  /** First byte wanted. */
+  offset: number;
+  /** Names the blob in errors. */
+  what: string;
+  retry: RetryPolicy;
+  /** Abort when no byte arrives for this long (default 60 s). */
+  idleTimeoutMs?: number;
+  trace?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Checks that `res` delivers the blob from `offset` and returns how many leading bytes of its body
+ * must be skipped (non-zero only when a server answered a range request with the whole blob).
+ */
+export function checkRangeResponse(
+  res: Response,
+  offset: number,
+  size: number,
+  what: string,
+): number {
+  if (res.status === 200) {
+    const length = res.headers.get("content-length");
+    if (length !== null && Number(length) !== size) {
+      throw new FerryError(
+        "size_mismatch",
+        `${what}: registry sent ${length} bytes, expected ${size}`,
+      );
+    }
+    return offset;
+  }
+  if (res.status === 206) {
+    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get("content-range") ?? "");
+    if (
+      !m || Number(m[1]) !== offset || Number(m[2]) !== size - 1 ||
+      (m[3] !== "*" && Number(m[3]) !== size)
+    ) {
+      throw new FerryError(
+        "registry",
+        `${what}: registry answered a resume from byte ${offset} with range ${
+          res.headers.get("content-range")
+        }`,
+        { retryable: true },
+      );
+    }
+    return 0;
+  }
+  throw new FerryError("registry", `${what}: unexpected status ${res.status}`, { retryable: true });
+}
+
+/**
+ * A stream of the blob's bytes from `offset` to its end, re-opening on failure. The first response
+ * may be passed in (already checked by the caller).
+ */
+export function resumableBody(
+  open: RangeOpener,
+  first: Response,
+  options: ResumableOptions,
+): ReadableStream<Uint8Array> {
+  let position = options.offset;
+  let skip = checkRangeResponse(first, position, options.size, options.what);
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined = first.body!.getReader();
+  let failures = 0;
+  const idleMs = options.idleTimeoutMs ?? 60_000;
+
+  async function readWithIdleTimeout(r: ReadableStreamDefaultReader<Uint8Array>) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const idle = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no data for ${idleMs / 1000} s`)), idleMs);
+    });
+    try {
+      return await Promise.race([r.read(), idle]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      for (;;) {
+        try {
+          if (!reader) {
+            const res = await open(position);
+            skip = checkRangeResponse(res, position, options.size, options.what);
+            reader = res.body!.getReader();
+          }
+          const { value, done } = await readWithIdleTimeout(reader);
+          if (done) {
+            if (position < options.size) throw new Error(`connection closed at byte ${position}`);
+            controller.close();
+            return;
+          }
+          let chunk = value;
+          if (skip > 0) {
+            const drop = Math.min(skip, chunk.byteLength);
+            skip -= drop;
+            chunk = chunk.subarray(drop);
+            if (chunk.byteLength === 0) continue;
+          }
+          position += chunk.byteLength;
+          failures = 0;
+          controller.enqueue(chunk);
+          return;
+        } catch (err) {
+          reader?.cancel().catch(() => {});
+          reader = undefined;
+          if (options.signal?.aborted) throw options.signal.reason;
+          if (err instanceof FerryError && !err.retryable) throw err;
+          failures++;
+          if (failures > options.retry.retries) {
+            throw new FerryError(
+              "network",
+              `${options.what}: download failed at byte ${position} of ${options.size}: ${
+                shortError(err)
+              }`,
+              { cause: err, retryable: true },
+            );
+          }
+          const wait = retryDelay(options.retry, failures);
+          options.trace?.(
+            `${options.what}: ${shortError(err)} at byte ${position}; resuming in ${wait} ms`,
+          );
+          await sleep(wait, options.signal);
+        }
+      }
+    },
+    cancel(reason) {
+      return reader?.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}

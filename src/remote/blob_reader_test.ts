@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { isFerryError } from "../errors.ts";
+import { checkRangeResponse, resumableBody } from "./blob_reader.ts";
+import { isRetryableStatus, retryDelay } from "./retry.ts";
+
+function res(status: number, headers: Record<string, string>, body: BodyInit | null = null) {
+  return new Response(body, { status, headers });
+}
+
+Deno.test("checkRangeResponse accepts only a matching 206 or a full 200", () => {
+  assert.equal(
+    checkRangeResponse(res(206, { "content-range": "bytes 10-99/100" }), 10, 100, "b"),
+    0,
+  );
+  assert.equal(checkRangeResponse(res(206, { "content-range": "bytes 10-99/*" }), 10, 100, "b"), 0);
+  assert.equal(checkRangeResponse(res(200, { "content-length": "100" }), 10, 100, "b"), 10);
+  assert.throws(
+    () => checkRangeResponse(res(206, { "content-range": "bytes 0-99/100" }), 10, 100, "b"),
+    /range/,
+  );
+  assert.throws(() => checkRangeResponse(res(206, {}), 10, 100, "b"), /range/);
+  assert.throws(
+    () => checkRangeResponse(res(200, { "content-length": "99" }), 0, 100, "b"),
+    (e) => isFerryError(e, "size_mismatch"),
+  );
+});
+
+Deno.test("resumableBody resumes after a cut and skips bytes of a 200 answer", async () => {
+  const data = new Uint8Array(1000).map((_, i) => i % 251);
+  let pulls = 0;
+  const cut = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (pulls++ === 0) c.enqueue(data.subarray(0, 300));
+      else c.error(new Error("connection reset"));
+    },
+  });
+  const offsets: number[] = [];
+  const open = (offset: number) => {
+    offsets.push(offset);
+    // The server ignores the range and sends everything: the reader must skip what it has.
+    return Promise.resolve(res(200, { "content-length": "1000" }, data));
+  };
+  const body = resumableBody(open, res(200, { "content-length": "1000" }, cut), {
+    size: 1000,
+    offset: 0,
+    what: "blob",
+    retry: { retries: 3, baseDelayMs: 1, maxDelayMs: 5 },
+  });
+  const got = new Uint8Array(await new Response(body).arrayBuffer());
+  assert.deepEqual(offsets, [300]);
+  assert.deepEqual(got, data);
+});
+
+Deno.test("resumableBody gives up after the retry budget with the byte position", async () => {
+  const failing = () =>
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        c.error(new Error("reset"));
+      },
+    });
+  const body = resumableBody(
+    () => Promise.resolve(res(206, { "content-range": "bytes 0-9/10" }, failing())),
+    res(200, { "content-length": "10" }, failing()),
+    { size: 10, offset: 0, what: "blob b", retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 2 } },
+  );
+  await assert.rejects(
+    new Response(body).arrayBuffer(),
+    (e) => isFerryError(e, "network") && /byte 0 of 10/.test(e.message),
+  );
+});
+
+Deno.test("retry policy: statuses and Retry-After", () => {
+  for (const s of [408, 429, 500, 502, 503, 504]) assert.ok(isRetryableStatus(s), String(s));
+  for (const s of [400, 401, 403, 404, 413]) assert.ok(!isRetryableStatus(s), String(s));
+  const policy = { retries: 5, baseDelayMs: 100, maxDelayMs: 2000 };
+  assert.equal(retryDelay(policy, 1, "1"), 1000);
+  assert.equal(retryDelay(policy, 1, "3600"), 2000);
+  const d = retryDelay(policy, 3);
+  assert.ok(d >= 200 && d <= 400, String(d));
+});

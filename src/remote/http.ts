@@ -1,0 +1,291 @@
+/**
+ * The HTTP layer of the registry client: one instance per registry host.
+ *
+ * It owns what every request needs and no request should repeat: picking https or http, attaching
+ * and renewing credentials on 401, following redirects without leaking `Authorization` to other
+ * origins (blob downloads are redirected to CDNs), retrying with back-off, and tracing without
+ * secrets.
+ *
+ * @module
+ */
+import { FerryError } from "../errors.ts";
+import { readAll } from "../streams.ts";
+import { DEFAULT_RETRY, isRetryableStatus, retryDelay, type RetryPolicy, sleep } from "./retry.ts";
+
+/** What the HTTP layer needs from authentication (implemented by `Authenticator` in src/auth). */
+export interface AuthProvider {
+  /** A cached `Authorization` value for these scopes, if any. */
+  header(registry: string, scopes: string[]): string | undefined;
+  /** Answers a 401 challenge; returns the `Authorization` value to retry with. */
+  challenge(registry: string, wwwAuthenticate: string, scopes: string[]): Promise<string>;
+  /** Drops cached credentials for these scopes. */
+  invalidate(registry: string, scopes: string[]): void;
+  /** The error for a registry that still refuses after the challenge was answered. */
+  unauthorizedError?(registry: string, detail?: string): Error;
+}
+
+/** Options shared by every registry a client talks to. */
+export interface HttpOptions {
+  /** Verify TLS and refuse plain HTTP (except on loopback). Default true. */
+  tlsVerify?: boolean;
+  /** Extra CA certificates (PEM) trusted for every registry. */
+  caCerts?: string[];
+  /** Retry tuning. */
+  retry?: RetryPolicy;
+  /** Wait at most this long for response headers. Default 60 s. */
+  timeoutMs?: number;
+  /** `User-Agent` sent with every request. */
+  userAgent?: string;
+  /** Receives one line per request/response (secrets removed) under `--debug`. */
+  trace?: (line: string) => void;
+  /** Receives registry `Warning` headers and retry notices. */
+  warn?: (line: string) => void;
+  /** The fetch to use (tests); defaults to the global one. */
+  fetch?: typeof fetch;
+}
+
+/** One request. `body` is a factory so a retried request can resend it. */
+export interface HttpRequest {
+  method: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
+  /** A path starting with `/v2/`, or an absolute URL (upload locations). */
+  url: string;
+  headers?: HeadersInit;
+  body?: () => BodyInit | null | Promise<BodyInit | null>;
+  /** Token scopes this request needs (`repository:name:pull`). */
+  scopes: string[];
+  signal?: AbortSignal;
+  /** Whether failed attempts may be repeated (false for requests whose body cannot be resent). */
+  retry?: boolean;
+}
+
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/;
+
+/** True for hosts that may speak plain HTTP without `--tls-verify=false`. */
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.test(host);
+}
+
+/** A URL with its query removed, for messages (upload URLs carry opaque state). */
+export function displayUrl(url: string | URL): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}`;
+}
+
+/** HTTP access to one registry host. */
+export class RegistryHttp {
+  /** Registry name as written in references (`docker.io`). */
+  readonly registry: string;
+  /** Host the API lives on (`registry-1.docker.io`). */
+  readonly host: string;
+  #auth: AuthProvider;
+  #options: HttpOptions;
+  #retry: RetryPolicy;
+  #fetch: typeof fetch;
+  #client?: Deno.HttpClient;
+  #base?: Promise<string>;
+
+  constructor(registry: string, host: string, auth: AuthProvider, options: HttpOptions = {}) {
+    this.registry = registry;
+    this.host = host;
+    this.#auth = auth;
+    this.#options = options;
+    this.#retry = options.retry ?? DEFAULT_RETRY;
+    this.#fetch = options.fetch ?? fetch;
+    if (options.caCerts?.length) this.#client = Deno.createHttpClient({ caCerts: options.caCerts });
+  }
+
+  /** `https://host` or `http://host`, decided once by pinging `/v2/`. */
+  base(): Promise<string> {
+    this.#base ??= this.#probe().catch((err) => {
+      this.#base = undefined; // let a later call try again
+      throw err;
+    });
+    return this.#base;
+  }
+
+  async #probe(): Promise<string> {
+    const insecureOk = this.#options.tlsVerify === false || isLoopback(this.host);
+    const tryScheme = async (scheme: string) => {
+      const res = await this.#raw("GET", `${scheme}://${this.host}/v2/`, new Headers(), null);
+      await res.body?.cancel();
+      this.#trace(`ping ${scheme}://${this.host}/v2/ -> ${res.status}`);
+      return `${scheme}://${this.host}`;
+    };
+    try {
+      return await tryScheme("https");
+    } catch (err) {
+      if (!insecureOk) {
+        throw new FerryError(
+          "network",
+          `cannot reach registry ${this.host} over HTTPS: ${shortError(err)}` +
+            " (for a plain-HTTP registry use --tls-verify=false)",
+          { cause: err, retryable: true },
+        );
+      }
+      try {
+        return await tryScheme("http");
+      } catch (err2) {
+        throw new FerryError("network", `cannot reach registry ${this.host}: ${shortError(err2)}`, {
+          cause: err2,
+          retryable: true,
+        });
+      }
+    }
+  }
+
+  /**
+   * Sends a request: authenticates on 401 (once), retries transient failures, follows redirects.
+   * Returns whatever final response arrives; callers judge its status (see {@link responseError}).
+   */
+  async send(req: HttpRequest): Promise<Response> {
+    const url = req.url.startsWith("/") ? (await this.base()) + req.url : req.url;
+    let authorization = this.#auth.header(this.registry, req.scopes);
+    let challenged = false;
+    for (let attempt = 1;; attempt++) {
+      const headers = new Headers(req.headers);
+      if (this.#options.userAgent) headers.set("user-agent", this.#options.userAgent);
+      if (authorization) headers.set("authorization", authorization);
+      let res: Response;
+      try {
+        res = await this.#follow(req, url, headers);
+      } catch (err) {
+        if (req.signal?.aborted) throw req.signal.reason;
+        if (req.retry === false || attempt > this.#retry.retries) {
+          throw new FerryError(
+            "network",
+            `${req.method} ${displayUrl(url)}: ${shortError(err)}`,
+            { cause: err, retryable: true },
+          );
+        }
+        const wait = retryDelay(this.#retry, attempt);
+        this.#trace(`${req.method} ${displayUrl(url)}: ${shortError(err)}; retry in ${wait} ms`);
+        await sleep(wait, req.signal);
+        continue;
+      }
+      if (res.status === 401 && challenged && this.#auth.unauthorizedError) {
+        await res.body?.cancel();
+        throw this.#auth.unauthorizedError(this.registry, `${req.method} ${displayUrl(url)}`);
+      }
+      if (res.status === 401 && !challenged) {
+        const www = res.headers.get("www-authenticate");
+        await res.body?.cancel();
+        if (!www) {
+          throw new FerryError(
+            "unauthorized",
+            `${this.registry}: 401 without a challenge for ${displayUrl(url)}`,
+          );
+        }
+        this.#auth.invalidate(this.registry, req.scopes);
+        authorization = await this.#auth.challenge(this.registry, www, req.scopes);
+        challenged = true;
+        attempt--; // answering a challenge is not a failed attempt
+        continue;
+      }
+      if (isRetryableStatus(res.status) && req.retry !== false && attempt <= this.#retry.retries) {
+        const wait = retryDelay(this.#retry, attempt, res.headers.get("retry-after"));
+        await res.body?.cancel();
+        this.#trace(`${req.method} ${displayUrl(url)} -> ${res.status}; retry in ${wait} ms`);
+        if (res.status === 429) {
+          this.#options.warn?.(`${this.registry}: rate limited; waiting ${wait} ms`);
+        }
+        await sleep(wait, req.signal);
+        continue;
+      }
+      const warning = res.headers.get("warning");
+      if (warning) this.#options.warn?.(`${this.registry}: ${warning.replace(/^299\s+-\s+/, "")}`);
+      return res;
+    }
+  }
+
+  /** Follows up to 10 redirects by hand, dropping `Authorization` when the origin changes. */
+  async #follow(req: HttpRequest, url: string, headers: Headers): Promise<Response> {
+    let current = new URL(url);
+    let method: string = req.method;
+    let body = req.body ? await req.body() : null;
+    for (let hop = 0; hop <= 10; hop++) {
+      const res = await this.#raw(method, current.href, headers, body, req.signal);
+      this.#trace(`${method} ${displayUrl(current)} -> ${res.status}`);
+      if (![301, 302, 303, 307, 308].includes(res.status)) return res;
+      const location = res.headers.get("location");
+      await res.body?.cancel();
+      if (!location) return res;
+      const next = new URL(location, current);
+      if (next.origin !== current.origin) headers.delete("authorization");
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
+        method = "GET";
+        body = null;
+      } else if (body !== null && req.body) {
+        body = await req.body(); // a stream body was consumed by the first hop
+      }
+      current = next;
+    }
+    throw new FerryError("registry", `${req.method} ${displayUrl(url)}: too many redirects`);
+  }
+
+  #raw(
+    method: string,
+    url: string,
+    headers: Headers,
+    body: BodyInit | null,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    const timeout = AbortSignal.timeout(this.#options.timeoutMs ?? 60_000);
+    const init: RequestInit & { client?: Deno.HttpClient } = {
+      method,
+      headers,
+      body,
+      redirect: "manual",
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    };
+    if (body instanceof ReadableStream) (init as { duplex?: string }).duplex = "half";
+    if (this.#client) init.client = this.#client;
+    return this.#fetch(url, init);
+  }
+
+  #trace(line: string) {
+    this.#options.trace?.(line);
+  }
+
+  /** Releases the connection pool. */
+  close(): void {
+    this.#client?.close();
+  }
+}
+
+/** The first line of an error's message, without Deno's noisy prefixes. */
+export function shortError(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split("\n")[0].replace(/^error sending request for url \([^)]*\): /, "");
+}
+
+/**
+ * Turns an unexpected response into a {@link FerryError}, using the distribution error body
+ * (`{"errors":[{"code","message"}]}`) when there is one. `what` names the object (`docker.io/library/nginx:1`).
+ */
+export async function responseError(res: Response, what: string): Promise<FerryError> {
+  let detail = "";
+  try {
+    const text = new TextDecoder().decode(await readAll(res.body!, 64 * 1024, what));
+    const errors = JSON.parse(text).errors as { code?: string; message?: string }[];
+    detail = errors.map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
+  } catch {
+    await res.body?.cancel().catch(() => {});
+  }
+  const suffix = detail ? ` (${detail})` : "";
+  switch (res.status) {
+    case 401:
+      return new FerryError("unauthorized", `${what}: authentication required${suffix}`);
+    case 403:
+      return new FerryError("denied", `${what}: access denied${suffix}`);
+    case 404:
+      return new FerryError("not_found", `${what}: not found${suffix}`);
+    case 413:
+      return new FerryError("too_large", `${what}: the registry refused it as too large${suffix}`);
+    default:
+      return new FerryError(
+        "registry",
+        `${what}: registry answered ${res.status} ${res.statusText}${suffix}`,
+        { retryable: isRetryableStatus(res.status) },
+      );
+  }
+}

@@ -1,0 +1,429 @@
+/**
+ * Remote registries as a {@link Store}: the OCI distribution API over {@link RegistryHttp}.
+ *
+ * @module
+ */
+import { type Digest, parseDigest, sha256 } from "../digest.ts";
+import { FerryError } from "../errors.ts";
+import { type Descriptor, parseManifest } from "../manifest.ts";
+import { isManifestType, MANIFEST_TYPES, MAX_MANIFEST_SIZE } from "../media_types.ts";
+import { Semaphore } from "../limit.ts";
+import type { ContentSource, FetchOptions, Store, Target } from "../store.ts";
+import { readAll } from "../streams.ts";
+import { resumableBody } from "./blob_reader.ts";
+import {
+  type AuthProvider,
+  displayUrl,
+  type HttpOptions,
+  RegistryHttp,
+  responseError,
+} from "./http.ts";
+import { DEFAULT_RETRY, retryDelay, sleep } from "./retry.ts";
+
+/** Options of a {@link RegistryClient}. */
+export interface RegistryClientOptions extends HttpOptions {
+  /** Credentials and tokens. */
+  auth: AuthProvider;
+  /** Blob transfers at once per registry host (default 6). */
+  maxTransfersPerHost?: number;
+  /** Maps a registry name (`docker.io`) to the host serving its API (`registry-1.docker.io`). */
+  apiHost?: (registry: string) => string;
+}
+
+const ACCEPT = MANIFEST_TYPES.join(", ");
+
+function defaultApiHost(registry: string): string {
+  return registry === "docker.io" ? "registry-1.docker.io" : registry;
+}
+
+/** Entry point to remote registries; shares credentials, tokens and limits across them. */
+export class RegistryClient {
+  #options: RegistryClientOptions;
+  #registries = new Map<string, RemoteRegistry>();
+
+  constructor(options: RegistryClientOptions) {
+    this.#options = options;
+  }
+
+  /** The registry `name` as written in references (`docker.io`, `localhost:5000`). */
+  registry(name: string): RemoteRegistry {
+    let reg = this.#registries.get(name);
+    if (!reg) {
+      const host = (this.#options.apiHost ?? defaultApiHost)(name);
+      const http = new RegistryHttp(name, host, this.#options.auth, this.#options);
+      reg = new RemoteRegistry(
+        http,
+        new Semaphore(this.#options.maxTransfersPerHost ?? 6),
+        this.#options,
+      );
+      this.#registries.set(name, reg);
+    }
+    return reg;
+  }
+
+  /** Closes every connection pool. */
+  async close(): Promise<void> {
+    for (const reg of this.#registries.values()) await reg.close();
+  }
+}
+
+/** One remote registry. */
+export class RemoteRegistry implements Store {
+  readonly location: string;
+  /** @internal */
+  readonly http: RegistryHttp;
+  /** @internal */
+  readonly transfers: Semaphore;
+  /** @internal */
+  readonly options: HttpOptions;
+
+  constructor(http: RegistryHttp, transfers: Semaphore, options: HttpOptions) {
+    this.http = http;
+    this.transfers = transfers;
+    this.options = options;
+    this.location = `docker://${http.registry}`;
+  }
+
+  repository(name: string): RemoteRepository {
+    return new RemoteRepository(this, name);
+  }
+
+  /** Every repository in the catalog (`/v2/_catalog`, following `Link` pages). */
+  async repositories(): Promise<string[]> {
+    const names: string[] = [];
+    for await (
+      const page of this.#pages("/v2/_catalog?n=1000", ["registry:catalog:*"], "catalog")
+    ) {
+      names.push(...((page as { repositories?: string[] }).repositories ?? []));
+    }
+    return names.sort();
+  }
+
+  /** @internal Follows `Link: <…>; rel="next"` pagination. */
+  async *pages(path: string, scopes: string[], what: string): AsyncGenerator<unknown> {
+    yield* this.#pages(path, scopes, what);
+  }
+
+  async *#pages(path: string, scopes: string[], what: string): AsyncGenerator<unknown> {
+    let next: string | undefined = path;
+    for (let n = 0; next && n < 10_000; n++) {
+      const res = await this.http.send({ method: "GET", url: next, scopes });
+      if (!res.ok) throw await responseError(res, `${this.location} ${what}`);
+      yield JSON.parse(new TextDecoder().decode(await readAll(res.body!, 16 * 1024 * 1024, what)));
+      const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.get("link") ?? "");
+      next = link ? new URL(link[1], await this.http.base() + path).href : undefined;
+    }
+  }
+
+  close(): Promise<void> {
+    this.http.close();
+    return Promise.resolve();
+  }
+}
+
+/** One repository of a remote registry. */
+export class RemoteRepository implements Target {
+  readonly name: string;
+  readonly location: string;
+  #reg: RemoteRegistry;
+  #pull: string[];
+  #push: string[];
+  /** Manifests seen recently, so `tag` and `fetch` after `resolve` cost no extra GET. */
+  #manifests = new Map<Digest, Uint8Array>();
+
+  constructor(reg: RemoteRegistry, name: string) {
+    this.#reg = reg;
+    this.name = name;
+    this.location = `${reg.location}/${name}`;
+    this.#pull = [`repository:${name}:pull`];
+    this.#push = [`repository:${name}:pull,push`];
+  }
+
+  #remember(digest: Digest, bytes: Uint8Array) {
+    if (this.#manifests.size >= 64) this.#manifests.delete(this.#manifests.keys().next().value!);
+    this.#manifests.set(digest, bytes);
+  }
+
+  async resolve(reference: string): Promise<Descriptor> {
+    const isDigest = reference.includes(":");
+    const wanted = isDigest ? parseDigest(reference, this.location) : undefined;
+    const what = `${this.location}${isDigest ? "@" : ":"}${reference}`;
+    const url = `/v2/${this.name}/manifests/${reference}`;
+    // HEAD first: it is cheaper and Docker Hub does not count it against the pull rate limit.
+    const head = await this.#reg.http.send({
+      method: "HEAD",
+      url,
+      scopes: this.#pull,
+      headers: { accept: ACCEPT },
+    });
+    if (head.status === 404) throw new FerryError("not_found", `${what}: manifest unknown`);
+    if (head.ok) {
+      const digest = head.headers.get("docker-content-digest");
+      const type = head.headers.get("content-type")?.split(";")[0].trim();
+      const size = Number(head.headers.get("content-length") ?? NaN);
+      if (digest && type && isManifestType(type) && Number.isSafeInteger(size)) {
+        const d = parseDigest(digest, what);
+        if (wanted && d !== wanted) {
+          throw new FerryError("digest_mismatch", `${what}: registry answered with digest ${d}`);
+        }
+        return { mediaType: type, digest: d, size };
+      }
+    } else if (head.status !== 405 && head.status !== 400) {
+      throw await responseError(head, what);
+    }
+    const { bytes, contentType } = await this.#getManifest(url, what);
+    const digest = sha256(bytes);
+    if (wanted && digest !== wanted) {
+      throw new FerryError("digest_mismatch", `${what}: content has digest ${digest}`);
+    }
+    const manifest = parseManifest(bytes, contentType, what);
+    this.#remember(digest, bytes);
+    return { mediaType: manifest.mediaType, digest, size: bytes.byteLength };
+  }
+
+  async #getManifest(
+    url: string,
+    what: string,
+  ): Promise<{ bytes: Uint8Array; contentType?: string }> {
+    const res = await this.#reg.http.send({
+      method: "GET",
+      url,
+      scopes: this.#pull,
+      headers: { accept: ACCEPT },
+    });
+    if (res.status === 404) {
+      await res.body?.cancel();
+      throw new FerryError("not_found", `${what}: manifest unknown`);
+    }
+    if (!res.ok) throw await responseError(res, what);
+    const length = Number(res.headers.get("content-length") ?? 0);
+    if (length > MAX_MANIFEST_SIZE) {
+      await res.body?.cancel();
+      throw new FerryError(
+        "too_large",
+        `${what}: manifest of ${length} bytes exceeds the 4 MiB limit`,
+      );
+    }
+    const bytes = await readAll(res.body!, MAX_MANIFEST_SIZE, `${what}: manifest`);
+    const header = res.headers.get("docker-content-digest");
+    const digest = sha256(bytes);
+    if (header && header !== digest) {
+      throw new FerryError(
+        "digest_mismatch",
+        `${what}: Docker-Content-Digest ${header} does not match content ${digest}`,
+      );
+    }
+    return { bytes, contentType: res.headers.get("content-type") ?? undefined };
+  }
+
+  /** Manifest bytes by digest, verified. */
+  async manifestBytes(desc: Descriptor): Promise<Uint8Array> {
+    const cached = this.#manifests.get(desc.digest);
+    if (cached) return cached;
+    const what = `${this.location}@${desc.digest}`;
+    const { bytes } = await this.#getManifest(`/v2/${this.name}/manifests/${desc.digest}`, what);
+    const digest = sha256(bytes);
+    if (digest !== desc.digest) {
+      throw new FerryError("digest_mismatch", `${what}: content has digest ${digest}`);
+    }
+    this.#remember(digest, bytes);
+    return bytes;
+  }
+
+  async fetch(desc: Descriptor, options: FetchOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    const offset = options.offset ?? 0;
+    if (isManifestType(desc.mediaType)) {
+      const bytes = await this.manifestBytes(desc);
+      return new Blob([bytes.subarray(offset) as Uint8Array<ArrayBuffer>]).stream();
+    }
+    const what = `${this.location}@${desc.digest}`;
+    if (offset >= desc.size) return new Blob([]).stream();
+    await this.#reg.transfers.acquire();
+    let released = false;
+    const release = () => {
+      if (!released) {
+        released = true;
+        this.#reg.transfers.release();
+      }
+    };
+    try {
+      const open = async (from: number) => {
+        const res = await this.#reg.http.send({
+          method: "GET",
+          url: `/v2/${this.name}/blobs/${desc.digest}`,
+          scopes: this.#pull,
+          headers: {
+            "accept-encoding": "identity",
+            ...(from > 0 ? { range: `bytes=${from}-` } : {}),
+          },
+          signal: options.signal,
+        });
+        if (!res.ok) throw await responseError(res, what);
+        const header = res.headers.get("docker-content-digest");
+        if (header && header !== desc.digest) {
+          await res.body?.cancel();
+          throw new FerryError("digest_mismatch", `${what}: registry says the blob is ${header}`);
+        }
+        return res;
+      };
+      const body = resumableBody(open, await open(offset), {
+        size: desc.size,
+        offset,
+        what,
+        retry: this.#reg.options.retry ?? DEFAULT_RETRY,
+        trace: this.#reg.options.trace,
+        signal: options.signal,
+      });
+      return releasing(body, release);
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  async exists(desc: Descriptor): Promise<boolean> {
+    const kind = isManifestType(desc.mediaType) ? "manifests" : "blobs";
+    const res = await this.#reg.http.send({
+      method: "HEAD",
+      url: `/v2/${this.name}/${kind}/${desc.digest}`,
+      scopes: this.#pull,
+      headers: kind === "manifests" ? { accept: ACCEPT } : {},
+    });
+    await res.body?.cancel();
+    if (res.ok) return true;
+    if (res.status === 404) return false;
+    throw await responseError(res, `${this.location}@${desc.digest}`);
+  }
+
+  async push(desc: Descriptor, content: ContentSource): Promise<void> {
+    if (isManifestType(desc.mediaType)) {
+      const bytes = await readAll(
+        await content(0),
+        MAX_MANIFEST_SIZE,
+        `${this.location}@${desc.digest}`,
+      );
+      if (sha256(bytes) !== desc.digest) {
+        throw new FerryError(
+          "digest_mismatch",
+          `${this.location}@${desc.digest}: manifest content does not match its digest`,
+        );
+      }
+      await this.#putManifest(desc.digest, desc.mediaType, bytes);
+      this.#remember(desc.digest, bytes);
+      return;
+    }
+    await this.#reg.transfers.run(() => this.#pushBlob(desc, content));
+  }
+
+  async #pushBlob(desc: Descriptor, content: ContentSource): Promise<void> {
+    const what = `${this.location}@${desc.digest}`;
+    const policy = this.#reg.options.retry ?? DEFAULT_RETRY;
+    for (let attempt = 1;; attempt++) {
+      try {
+        const start = await this.#reg.http.send({
+          method: "POST",
+          url: `/v2/${this.name}/blobs/uploads/`,
+          scopes: this.#push,
+          headers: { "content-length": "0" },
+        });
+        if (start.status === 201) return void await start.body?.cancel();
+        if (start.status !== 202) throw await responseError(start, `${what}: starting upload`);
+        await start.body?.cancel();
+        const location = start.headers.get("location");
+        if (!location) {
+          throw new FerryError("registry", `${what}: upload started without a Location`);
+        }
+        const url = new URL(
+          location,
+          await this.#reg.http.base() + `/v2/${this.name}/blobs/uploads/`,
+        );
+        url.searchParams.append("digest", desc.digest);
+        const put = await this.#reg.http.send({
+          method: "PUT",
+          url: url.href,
+          scopes: this.#push,
+          headers: {
+            "content-type": "application/octet-stream",
+            "content-length": String(desc.size),
+          },
+          body: () => content(0),
+          retry: false,
+        });
+        if (put.status !== 201 && put.status !== 204 && put.status !== 200) {
+          throw await responseError(put, `${what}: upload to ${displayUrl(url)}`);
+        }
+        await put.body?.cancel();
+        return;
+      } catch (err) {
+        const retryable = err instanceof FerryError ? err.retryable : true;
+        if (!retryable || attempt > policy.retries) throw err;
+        await sleep(retryDelay(policy, attempt));
+      }
+    }
+  }
+
+  async #putManifest(reference: string, mediaType: string, bytes: Uint8Array): Promise<void> {
+    const what = `${this.location}${reference.includes(":") ? "@" : ":"}${reference}`;
+    const res = await this.#reg.http.send({
+      method: "PUT",
+      url: `/v2/${this.name}/manifests/${reference}`,
+      scopes: this.#push,
+      headers: { "content-type": mediaType },
+      body: () => bytes as Uint8Array<ArrayBuffer>,
+    });
+    if (res.status !== 201 && res.status !== 200 && res.status !== 204) {
+      throw await responseError(res, what);
+    }
+    await res.body?.cancel();
+  }
+
+  async tag(desc: Descriptor, tag: string): Promise<void> {
+    const bytes = await this.manifestBytes(desc);
+    await this.#putManifest(tag, desc.mediaType, bytes);
+  }
+
+  async tags(): Promise<string[]> {
+    const tags: string[] = [];
+    try {
+      for await (
+        const page of this.#reg.pages(
+          `/v2/${this.name}/tags/list?n=1000`,
+          this.#pull,
+          `${this.location} tags`,
+        )
+      ) {
+        tags.push(...((page as { tags?: string[] | null }).tags ?? []));
+      }
+    } catch (err) {
+      if (err instanceof FerryError && err.code === "not_found") return [];
+      throw err;
+    }
+    return tags.sort();
+  }
+}
+
+/** Calls `release` exactly once when the stream ends, fails or is cancelled. */
+function releasing(
+  stream: ReadableStream<Uint8Array>,
+  release: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = stream.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done } = await reader.read();
+        if (done) {
+          release();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (err) {
+        release();
+        throw err;
+      }
+    },
+    async cancel(reason) {
+      release();
+      await reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
