@@ -1,0 +1,23 @@
+/**
+ * Registry directories: the CNCF distribution registry's filesystem storage, read and written
+ * directly. What `ferry registry save` writes, `ferry registry serve` serves and
+ * `ferry registry sync` reads; docker-registry serves the same directory unchanged.
+ *
+ * ```ts
+ * const dir = await RegistryDir.open("ctx/registry");
+ * const repo = dir.repository("library/nginx");
+ * await repo.push(configDesc, bytesSource(configBytes));
+ * await dir.close();
+ * ```
+ *
+ * @module
+ */
+export { RegistryDir, type RegistryDirOptions, RegistryDirRepository } from "./registry_dir.ts";
+export {
+  checkRepositoryName,
+  checkTag,
+  isRepositoryName,
+  isTag,
+  Layout,
+  MAX_NAME_LENGTH,
+} from "./layout.ts";

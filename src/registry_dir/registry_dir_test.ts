@@ -1,0 +1,567 @@
+import assert from "node:assert/strict";
+import { type Digest, sha256 } from "../digest.ts";
+import { FerryError } from "../errors.ts";
+import { OCI_INDEX, OCI_LAYER_TAR, OCI_MANIFEST } from "../media_types.ts";
+import { bytesSource } from "../store.ts";
+import { readAll } from "../streams.ts";
+import { RegistryDir } from "./mod.ts";
+import {
+  blob,
+  blobDataPath,
+  listTree,
+  makeImage,
+  makeIndex,
+  pushImage,
+  pushIndex,
+  randomBytes,
+  recordingSource,
+  type TreeEntry,
+} from "./test_util.ts";
+
+const V2 = "docker/registry/v2";
+
+async function withDir(fn: (dir: RegistryDir, root: string) => Promise<void>): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: "ferry-regdir-" });
+  const dir = await RegistryDir.open(`${root}/registry`);
+  try {
+    await fn(dir, `${root}/registry`);
+  } finally {
+    await dir.close();
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+function hex(d: Digest): string {
+  return d.slice(7);
+}
+
+async function rejectsWith(p: Promise<unknown>, code: string, match?: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof FerryError, `expected FerryError, got ${err}`);
+    assert.equal(err.code, code, err.message);
+    if (match) assert.match(err.message, match);
+    return true;
+  });
+}
+
+/** Every path a directory must hold, with its parents, for the given files. */
+function withParents(files: string[]): string[] {
+  const all = new Set<string>();
+  for (const f of files) {
+    const parts = f.split("/");
+    for (let i = 1; i <= parts.length; i++) all.add(parts.slice(0, i).join("/"));
+  }
+  return [...all].sort();
+}
+
+function assertModes(tree: Map<string, TreeEntry>): void {
+  for (const [path, e] of tree) {
+    assert.equal(e.mode, e.type === "dir" ? 0o755 : 0o644, `mode of ${path}`);
+  }
+}
+
+function assertLink(tree: Map<string, TreeEntry>, path: string, digest: Digest): void {
+  const e = tree.get(path);
+  assert.ok(e, `missing ${path}`);
+  assert.equal(e.text, digest, `content of ${path}`);
+  assert.equal(e.size, 71, `size of ${path}`);
+}
+
+Deno.test("a tagged image gives exactly distribution's tree, link bytes and modes", async () => {
+  await withDir(async (dir, root) => {
+    const img = makeImage();
+    await pushImage(dir.repository("library/app"), img, "1.0");
+    await dir.close();
+    const tree = await listTree(root);
+    const repo = `${V2}/repositories/library/app`;
+    const m = img.manifest.desc.digest;
+    const blobs = [img.config, ...img.layers];
+    const files = [
+      ...[...blobs, img.manifest].map((b) => `${V2}/${blobDataPath(b.desc.digest)}`),
+      ...blobs.map((b) => `${repo}/_layers/sha256/${hex(b.desc.digest)}/link`),
+      `${repo}/_manifests/revisions/sha256/${hex(m)}/link`,
+      `${repo}/_manifests/tags/1.0/current/link`,
+      `${repo}/_manifests/tags/1.0/index/sha256/${hex(m)}/link`,
+      `${repo}/_uploads`,
+    ];
+    assert.deepEqual([...tree.keys()], withParents(files));
+    assert.equal(tree.get(`${repo}/_uploads`)?.type, "dir");
+    assertModes(tree);
+    for (const b of blobs) {
+      assertLink(tree, `${repo}/_layers/sha256/${hex(b.desc.digest)}/link`, b.desc.digest);
+    }
+    assertLink(tree, `${repo}/_manifests/revisions/sha256/${hex(m)}/link`, m);
+    assertLink(tree, `${repo}/_manifests/tags/1.0/current/link`, m);
+    assertLink(tree, `${repo}/_manifests/tags/1.0/index/sha256/${hex(m)}/link`, m);
+    for (const b of [...blobs, img.manifest]) {
+      const data = await Deno.readFile(`${root}/${V2}/${blobDataPath(b.desc.digest)}`);
+      assert.deepEqual(data, b.bytes);
+    }
+  });
+});
+
+Deno.test("an index links itself and both children as revisions, all blobs as layers", async () => {
+  await withDir(async (dir, root) => {
+    const idx = makeIndex();
+    await pushIndex(dir.repository("multi/arch"), idx, "1.0");
+    const tree = await listTree(`${root}/${V2}/repositories/multi/arch`);
+    const revisions = [...tree.keys()].filter((p) =>
+      /^_manifests\/revisions\/sha256\/[a-f0-9]+\/link$/.test(p)
+    );
+    const want = [idx.index, ...idx.images.map((i) => i.manifest)].map((b) =>
+      `_manifests/revisions/sha256/${hex(b.desc.digest)}/link`
+    ).sort();
+    assert.deepEqual(revisions.sort(), want);
+    const layers = [...tree.keys()].filter((p) => /^_layers\/sha256\/[a-f0-9]+\/link$/.test(p));
+    const blobDigests = new Set(
+      idx.images.flatMap((i) => [i.config, ...i.layers].map((b) => b.desc.digest)),
+    );
+    assert.equal(blobDigests.size, 5, "shared base layer counted once");
+    assert.deepEqual(
+      layers.sort(),
+      [...blobDigests].map((d) => `_layers/sha256/${hex(d)}/link`).sort(),
+    );
+    assertLink(tree, "_manifests/tags/1.0/current/link", idx.index.desc.digest);
+    const resolved = await dir.repository("multi/arch").resolve("1.0");
+    assert.deepEqual(resolved, { ...idx.index.desc });
+  });
+});
+
+Deno.test("two repositories share one data file, each with its own links", async () => {
+  await withDir(async (dir, root) => {
+    const shared = randomBytes(5000);
+    const a = makeImage({ layers: [shared, randomBytes(10)] });
+    const b = makeImage({ layers: [shared, randomBytes(20)] });
+    await pushImage(dir.repository("team/a"), a, "v1");
+    await pushImage(dir.repository("team/b"), b, "v1");
+    const tree = await listTree(`${root}/${V2}`);
+    const d = sha256(shared);
+    const datas = [...tree.keys()].filter((p) => p.endsWith(`/${hex(d)}/data`));
+    assert.deepEqual(datas, [blobDataPath(d)]);
+    assertLink(tree, `repositories/team/a/_layers/sha256/${hex(d)}/link`, d);
+    assertLink(tree, `repositories/team/b/_layers/sha256/${hex(d)}/link`, d);
+    const dataFiles = [...(await listTree(`${root}/${V2}/blobs`)).keys()].filter((p) =>
+      p.endsWith("/data")
+    );
+    assert.equal(dataFiles.length, 7, "2 configs, 2 manifests, 3 distinct layers");
+  });
+});
+
+Deno.test("pushing a blob already stored only links it, without opening the source", async () => {
+  await withDir(async (dir) => {
+    const b = blob(OCI_LAYER_TAR, randomBytes(4000));
+    await dir.repository("one").push(b.desc, bytesSource(b.bytes));
+    let called = 0;
+    const other = dir.repository("two");
+    assert.equal(await other.exists(b.desc), false, "not linked into two yet");
+    await other.push(b.desc, () => {
+      called++;
+      return Promise.reject(new Error("must not be called"));
+    });
+    assert.equal(called, 0);
+    assert.equal(await other.exists(b.desc), true);
+    // A descriptor that lies about the size of a stored blob is refused.
+    await rejectsWith(
+      other.push({ ...b.desc, size: 3999 }, bytesSource(b.bytes)),
+      "size_mismatch",
+      /4000 bytes, expected 3999/,
+    );
+  });
+});
+
+Deno.test("wrong digest or size: nothing becomes visible and the staging file is removed", async () => {
+  await withDir(async (dir, root) => {
+    const repo = dir.repository("bad/content");
+    const bytes = randomBytes(3000);
+    const cases: [Digest, number, Uint8Array, string][] = [
+      [sha256("something else"), 3000, bytes, "digest_mismatch"],
+      [sha256(bytes), 2999, bytes, "size_mismatch"], // more bytes than announced: fails fast
+      [sha256(bytes), 3001, bytes, "size_mismatch"], // fewer
+    ];
+    for (const [digest, size, content, code] of cases) {
+      const desc = { mediaType: OCI_LAYER_TAR, digest, size };
+      await rejectsWith(
+        repo.push(desc, bytesSource(content)),
+        code,
+        new RegExp(`bad/content@${digest}`),
+      );
+      assert.equal(await dir.hasBlob(digest), false);
+      assert.equal(await repo.exists(desc), false);
+      const staged = await Array.fromAsync(Deno.readDir(`${root}/.ferry-tmp`));
+      assert.deepEqual(staged.map((e) => e.name), []);
+    }
+    const tree = await listTree(`${root}/${V2}`);
+    assert.deepEqual([...tree.keys()], ["blobs", "repositories"]);
+  });
+});
+
+Deno.test("a partial left by a crashed run is resumed from its end", async () => {
+  await withDir(async (dir, root) => {
+    const bytes = randomBytes(10_000);
+    const b = blob(OCI_LAYER_TAR, bytes);
+    await Deno.mkdir(`${root}/.ferry-tmp`);
+    await Deno.writeFile(
+      `${root}/.ferry-tmp/${hex(b.desc.digest)}.partial`,
+      bytes.subarray(0, 5000),
+    );
+    const { source, offsets } = recordingSource(bytes, 700);
+    await dir.repository("resume").push(b.desc, source);
+    assert.deepEqual(offsets, [5000]);
+    assert.deepEqual(await Deno.readFile(dir.blobPath(b.desc.digest)), bytes);
+    assert.equal(
+      await Deno.stat(`${root}/.ferry-tmp/${hex(b.desc.digest)}.partial`).catch(() => null),
+      null,
+    );
+  });
+});
+
+Deno.test("a corrupt partial is restarted from the first byte", async () => {
+  await withDir(async (dir, root) => {
+    const bytes = randomBytes(10_000);
+    const b = blob(OCI_LAYER_TAR, bytes);
+    await Deno.mkdir(`${root}/.ferry-tmp`);
+    const wrong = bytes.slice(0, 5000);
+    wrong[17] ^= 0xff;
+    await Deno.writeFile(`${root}/.ferry-tmp/${hex(b.desc.digest)}.partial`, wrong);
+    const { source, offsets } = recordingSource(bytes);
+    await dir.repository("resume").push(b.desc, source);
+    assert.deepEqual(offsets, [5000, 0]);
+    assert.deepEqual(await Deno.readFile(dir.blobPath(b.desc.digest)), bytes);
+  });
+});
+
+Deno.test("a partial longer than the blob is discarded; a complete one needs no source", async () => {
+  await withDir(async (dir, root) => {
+    const bytes = randomBytes(2000);
+    const b = blob(OCI_LAYER_TAR, bytes);
+    const partial = `${root}/.ferry-tmp/${hex(b.desc.digest)}.partial`;
+    await Deno.mkdir(`${root}/.ferry-tmp`);
+    await Deno.writeFile(partial, randomBytes(2500));
+    const first = recordingSource(bytes);
+    await dir.repository("r").push(b.desc, first.source);
+    assert.deepEqual(first.offsets, [0]);
+
+    const c = blob(OCI_LAYER_TAR, randomBytes(2000));
+    await Deno.writeFile(`${root}/.ferry-tmp/${hex(c.desc.digest)}.partial`, c.bytes);
+    const second = recordingSource(c.bytes);
+    await dir.repository("r").push(c.desc, second.source);
+    assert.deepEqual(second.offsets, []);
+    assert.deepEqual(await Deno.readFile(dir.blobPath(c.desc.digest)), c.bytes);
+  });
+});
+
+Deno.test("a cut connection keeps the partial, and the next push resumes it", async () => {
+  await withDir(async (dir, root) => {
+    const bytes = randomBytes(6000);
+    const b = blob(OCI_LAYER_TAR, bytes);
+    const repo = dir.repository("flaky");
+    const cut = () => {
+      let pulls = 0;
+      return Promise.resolve(
+        new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (pulls++ === 0) controller.enqueue(bytes.slice(0, 2500));
+            else controller.error(new FerryError("network", "connection reset"));
+          },
+        }),
+      );
+    };
+    await rejectsWith(repo.push(b.desc, cut), "network");
+    assert.equal(await dir.hasBlob(b.desc.digest), false);
+    const partial = await Deno.readFile(`${root}/.ferry-tmp/${hex(b.desc.digest)}.partial`);
+    assert.deepEqual(partial, bytes.subarray(0, 2500));
+    const { source, offsets } = recordingSource(bytes);
+    await repo.push(b.desc, source);
+    assert.deepEqual(offsets, [2500]);
+    assert.deepEqual(await Deno.readFile(dir.blobPath(b.desc.digest)), bytes);
+  });
+});
+
+Deno.test("concurrent pushes of one digest download it once and link it everywhere", async () => {
+  await withDir(async (dir) => {
+    const bytes = randomBytes(200_000);
+    const b = blob(OCI_LAYER_TAR, bytes);
+    const { source, offsets } = recordingSource(bytes, 4096);
+    const repos = ["a", "b", "c", "d"].map((n) => dir.repository(`shared/${n}`));
+    await Promise.all(repos.map((r) => r.push(b.desc, source)));
+    assert.deepEqual(offsets, [0]);
+    for (const r of repos) assert.equal(await r.exists(b.desc), true);
+  });
+});
+
+Deno.test("a waiter whose shared download failed retries with its own source", async () => {
+  await withDir(async (dir) => {
+    const b = blob(OCI_LAYER_TAR, randomBytes(3000));
+    let brokenCalled!: () => void;
+    const started = new Promise<void>((resolve) => brokenCalled = resolve);
+    const broken = () => {
+      brokenCalled();
+      return new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new FerryError("network", "unreachable")), 50)
+      );
+    };
+    const good = recordingSource(b.bytes);
+    const firstPush = dir.repository("x").push(b.desc, broken);
+    await started;
+    const secondPush = dir.repository("y").push(b.desc, good.source);
+    const [first, second] = await Promise.allSettled([firstPush, secondPush]);
+    assert.equal(first.status, "rejected");
+    assert.equal(second.status, "fulfilled");
+    assert.deepEqual(good.offsets, [0]);
+    assert.equal(await dir.repository("y").exists(b.desc), true);
+  });
+});
+
+Deno.test("a push waits for another process's lock and then sees the finished blob", async () => {
+  await withDir(async (dir, root) => {
+    const bytes = randomBytes(3000);
+    const b = blob(OCI_LAYER_TAR, bytes);
+    const partialPath = `${root}/.ferry-tmp/${hex(b.desc.digest)}.partial`;
+    await Deno.mkdir(`${root}/.ferry-tmp`);
+    // Stands in for another process writing the same blob: a separate open file holding the lock.
+    const other = await Deno.open(partialPath, { write: true, create: true });
+    await other.lock(true);
+    const { source, offsets } = recordingSource(bytes);
+    let settled = false;
+    const pushing = dir.repository("waits").push(b.desc, source).finally(() => settled = true);
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(settled, false, "push must wait for the lock");
+    await other.write(bytes);
+    await Deno.mkdir(`${root}/${V2}/${blobDataPath(b.desc.digest).slice(0, -5)}`, {
+      recursive: true,
+    });
+    await Deno.rename(partialPath, dir.blobPath(b.desc.digest));
+    other.close();
+    await pushing;
+    assert.deepEqual(offsets, []);
+    assert.equal(await dir.repository("waits").exists(b.desc), true);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(`${root}/.ferry-tmp`)), []);
+  });
+});
+
+Deno.test("read-only: reads work, every write is denied, nothing is created", async () => {
+  await withDir(async (dir, root) => {
+    const img = makeImage();
+    await pushImage(dir.repository("ro/app"), img, "latest");
+    await dir.close();
+    const ro = await RegistryDir.open(root, { readOnly: true });
+    const repo = ro.repository("ro/app");
+    assert.deepEqual(await repo.resolve("latest"), img.manifest.desc);
+    const extra = blob(OCI_LAYER_TAR, randomBytes(10));
+    await rejectsWith(repo.push(extra.desc, bytesSource(extra.bytes)), "denied");
+    await rejectsWith(repo.push(img.config.desc, bytesSource(img.config.bytes)), "denied");
+    await rejectsWith(repo.tag(img.manifest.desc, "other"), "denied");
+    await rejectsWith(repo.deleteTag("latest"), "denied");
+    await ro.close();
+    assert.equal(await dir.hasBlob(extra.desc.digest), false);
+    assert.deepEqual(await repo.tags(), ["latest"]);
+    await rejectsWith(RegistryDir.open(`${root}/missing`, { readOnly: true }), "not_found");
+    assert.equal(await Deno.stat(`${root}/missing`).catch(() => null), null);
+  });
+});
+
+Deno.test("repository names follow distribution's grammar; nothing escapes the root", async () => {
+  await withDir(async (dir, root) => {
+    for (const ok of ["a", "library/nginx", "a.b/c_d/e__f/g-h/i---j", "0/1", "x".repeat(255)]) {
+      assert.equal(dir.repository(ok).name, ok);
+    }
+    const bad = [
+      "",
+      "..",
+      "../evil",
+      "a/../../evil",
+      "a/./b",
+      "%2e%2e/x",
+      "a%2fb",
+      "Library/nginx",
+      "a//b",
+      "/a",
+      "a/",
+      "_layers",
+      "a/_manifests",
+      "a/-b",
+      "a_",
+      "a..b",
+      "a\\b",
+      "a b",
+      "x".repeat(256),
+    ];
+    for (const name of bad) {
+      assert.throws(
+        () => dir.repository(name),
+        (e: unknown) => e instanceof FerryError && e.code === "invalid_input",
+        name,
+      );
+    }
+    const repo = dir.repository("safe");
+    const img = makeImage();
+    await pushImage(repo, img);
+    for (const tag of ["../x", "..", ".hidden", "-x", "a/b", "x".repeat(129), ""]) {
+      await rejectsWith(repo.tag(img.manifest.desc, tag), "invalid_reference");
+      await assert.rejects(repo.resolve(tag), FerryError);
+    }
+    await rejectsWith(
+      repo.push(
+        { mediaType: OCI_LAYER_TAR, digest: "sha256:../../x" as Digest, size: 1 },
+        bytesSource(new Uint8Array(1)),
+      ),
+      "invalid_input",
+    );
+    assert.throws(() => dir.blobPath("sha256:../../../etc" as Digest), FerryError);
+    await repo.tag(img.manifest.desc, "x".repeat(128));
+    const parent = await Array.fromAsync(Deno.readDir(`${root}/..`));
+    assert.deepEqual(parent.map((e) => e.name), ["registry"]);
+  });
+});
+
+Deno.test("resolve by tag and digest, media type from the document or its shape", async () => {
+  await withDir(async (dir) => {
+    const repo = dir.repository("resolve/me");
+    const img = makeImage();
+    await pushImage(repo, img, "v1");
+    assert.deepEqual(await repo.resolve("v1"), img.manifest.desc);
+    assert.deepEqual(await repo.resolve(img.manifest.desc.digest), img.manifest.desc);
+
+    // OCI allows leaving mediaType out: decided by shape.
+    const bare = blob(
+      OCI_MANIFEST,
+      new TextEncoder().encode(JSON.stringify({
+        schemaVersion: 2,
+        config: img.config.desc,
+        layers: img.layers.map((l) => l.desc),
+      })),
+    );
+    await repo.push(bare.desc, bytesSource(bare.bytes));
+    assert.equal((await repo.resolve(bare.desc.digest)).mediaType, OCI_MANIFEST);
+    const bareIndex = blob(
+      OCI_INDEX,
+      new TextEncoder().encode(JSON.stringify({
+        schemaVersion: 2,
+        manifests: [img.manifest.desc],
+      })),
+    );
+    await repo.push(bareIndex.desc, bytesSource(bareIndex.bytes));
+    await repo.tag(bareIndex.desc, "idx");
+    assert.equal((await repo.resolve("idx")).mediaType, OCI_INDEX);
+
+    await rejectsWith(repo.resolve("nope"), "not_found", /resolve\/me:nope: manifest unknown/);
+    await rejectsWith(repo.resolve(sha256("x")), "not_found", /manifest unknown/);
+    // A blob digest is not a manifest of the repository.
+    await rejectsWith(repo.resolve(img.config.desc.digest), "not_found");
+    // Another repository does not see this one's manifests.
+    await rejectsWith(dir.repository("other").resolve(img.manifest.desc.digest), "not_found");
+  });
+});
+
+Deno.test("fetch reads linked content from an offset; unlinked content is unknown", async () => {
+  await withDir(async (dir) => {
+    const repo = dir.repository("fetch/me");
+    const img = makeImage({ layerSizes: [100_000, 10] });
+    await pushImage(repo, img, "v1");
+    const layer = img.layers[0];
+    const all = await readAll(await repo.fetch(layer.desc), 1 << 20, "test");
+    assert.deepEqual(all, layer.bytes);
+    const tail = await readAll(await repo.fetch(layer.desc, { offset: 60_000 }), 1 << 20, "test");
+    assert.deepEqual(tail, layer.bytes.subarray(60_000));
+    const none = await readAll(await repo.fetch(layer.desc, { offset: 100_000 }), 1, "test");
+    assert.equal(none.byteLength, 0);
+    await rejectsWith(repo.fetch(layer.desc, { offset: 100_001 }), "invalid_input");
+    const manifest = await readAll(await repo.fetch(img.manifest.desc), 1 << 20, "test");
+    assert.deepEqual(manifest, img.manifest.bytes);
+    // The manifest through the blob endpoint (media type unknown) works too, as in distribution.
+    const asBlob = { ...img.manifest.desc, mediaType: "application/octet-stream" };
+    assert.deepEqual(await readAll(await repo.fetch(asBlob), 1 << 20, "t"), img.manifest.bytes);
+    assert.equal(
+      await repo.exists(asBlob),
+      false,
+      "exists is precise: a manifest needs its revision link",
+    );
+    assert.equal(await repo.blobSize(img.manifest.desc.digest), img.manifest.desc.size);
+    assert.equal(await repo.blobSize(layer.desc.digest), 100_000);
+
+    const other = dir.repository("fetch/other");
+    await rejectsWith(
+      other.fetch(layer.desc),
+      "not_found",
+      /fetch\/other@sha256:[a-f0-9]{64}: blob unknown/,
+    );
+    assert.equal(await other.exists(layer.desc), false);
+    assert.equal(await other.blobSize(layer.desc.digest), undefined);
+    assert.equal(await dir.blobSize(layer.desc.digest), 100_000);
+    assert.equal(await dir.hasBlob(sha256("absent")), false);
+
+    const controller = new AbortController();
+    const stream = await repo.fetch(layer.desc, { signal: controller.signal });
+    controller.abort();
+    await assert.rejects(readAll(stream, 1 << 20, "t"));
+  });
+});
+
+Deno.test("tag needs the manifest's revision link; tags() lists tags with a current link", async () => {
+  await withDir(async (dir, root) => {
+    const repo = dir.repository("tags/app");
+    const img = makeImage();
+    await rejectsWith(repo.tag(img.manifest.desc, "early"), "not_found", /tags\/app:early/);
+    await pushImage(repo, img);
+    for (const t of ["v2", "latest", "v10", "1.0", "V_1"]) await repo.tag(img.manifest.desc, t);
+    await Deno.mkdir(`${root}/${V2}/repositories/tags/app/_manifests/tags/dangling/index`, {
+      recursive: true,
+    });
+    assert.deepEqual(await repo.tags(), ["1.0", "V_1", "latest", "v10", "v2"]);
+    assert.deepEqual(await dir.repository("tags/none").tags(), []);
+
+    // Moving a tag keeps its history in index/.
+    const next = makeImage();
+    await pushImage(repo, next, "latest");
+    const tagDir = `${root}/${V2}/repositories/tags/app/_manifests/tags/latest`;
+    assert.equal(await Deno.readTextFile(`${tagDir}/current/link`), next.manifest.desc.digest);
+    const history = await Array.fromAsync(Deno.readDir(`${tagDir}/index/sha256`));
+    assert.deepEqual(
+      history.map((e) => e.name).sort(),
+      [hex(img.manifest.desc.digest), hex(next.manifest.desc.digest)].sort(),
+    );
+
+    await repo.deleteTag("v2");
+    assert.deepEqual(await repo.tags(), ["1.0", "V_1", "latest", "v10"]);
+    await rejectsWith(repo.deleteTag("v2"), "not_found");
+    assert.deepEqual(await repo.resolve(img.manifest.desc.digest), img.manifest.desc);
+  });
+});
+
+Deno.test("repositories() walks nested names", async () => {
+  await withDir(async (dir) => {
+    const img = makeImage({ layerSizes: [10] });
+    for (const name of ["x/y/z", "a", "library/app", "a/b", "m.n/o"]) {
+      await pushImage(dir.repository(name), img, "t");
+    }
+    // A repository with only blobs pushed has no _manifests yet.
+    await dir.repository("blobs/only").push(img.config.desc, bytesSource(img.config.bytes));
+    assert.deepEqual(await dir.repositories(), ["a", "a/b", "library/app", "m.n/o", "x/y/z"]);
+  });
+});
+
+Deno.test("close() removes .ferry-tmp but spares a partial another process holds", async () => {
+  await withDir(async (dir, root) => {
+    const staging = `${root}/.ferry-tmp`;
+    await Deno.mkdir(staging);
+    await Deno.writeFile(`${staging}/${"a".repeat(64)}.partial`, randomBytes(10));
+    const held = await Deno.open(`${staging}/${"b".repeat(64)}.partial`, {
+      write: true,
+      create: true,
+    });
+    await held.lock(true);
+    await dir.close();
+    assert.deepEqual(
+      (await Array.fromAsync(Deno.readDir(staging))).map((e) => e.name),
+      [`${"b".repeat(64)}.partial`],
+    );
+    held.close();
+    await dir.close();
+    assert.equal(await Deno.stat(staging).catch(() => null), null);
+    assert.deepEqual((await Array.fromAsync(Deno.readDir(root))).map((e) => e.name), ["docker"]);
+    // Still usable after close.
+    const b = blob(OCI_LAYER_TAR, randomBytes(10));
+    await dir.repository("again").push(b.desc, bytesSource(b.bytes));
+    assert.equal(await dir.hasBlob(b.desc.digest), true);
+  });
+});
