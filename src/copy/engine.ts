@@ -11,8 +11,14 @@
  */
 import { sha256 } from "../digest.ts";
 import { FerryError } from "../errors.ts";
-import { type Descriptor, type ImageIndex, manifestBlobs, parseManifest } from "../manifest.ts";
-import { MAX_MANIFEST_SIZE, OCI_INDEX } from "../media_types.ts";
+import {
+  type Descriptor,
+  type ImageIndex,
+  type ImageManifest,
+  manifestBlobs,
+  parseManifest,
+} from "../manifest.ts";
+import { isImageManifestType, MAX_MANIFEST_SIZE, OCI_INDEX } from "../media_types.ts";
 import type { Platform } from "../platform.ts";
 import { SingleFlight } from "../limit.ts";
 import { bytesSource, type Target } from "../store.ts";
@@ -31,7 +37,14 @@ export type CopyEvent =
   | { type: "blob-start"; image: string; digest: string; size: number; offset: number }
   | { type: "blob-progress"; image: string; digest: string; bytes: number }
   | { type: "blob-done"; image: string; digest: string; size: number; status: "copied" | "exists" }
-  | { type: "manifest"; image: string; digest: string; mediaType: string; platform?: Platform };
+  | {
+    type: "manifest";
+    image: string;
+    digest: string;
+    mediaType: string;
+    platform?: Platform;
+    status: "copied" | "exists";
+  };
 
 /** Options of one copy. */
 export interface CopyOptions {
@@ -86,11 +99,25 @@ export class CopyEngine {
     dst: Target,
     options: CopyOptions & { label: string },
   ): Promise<CopyResult> {
-    const bytes = await this.#readManifest(src, desc, options.label);
+    // Children are stored before parents, so an image manifest already in `dst` is complete; an
+    // index there may lack children now wanted, but its bytes can be read locally.
+    const present = await this.#known(dst, desc);
+    if (present && isImageManifestType(desc.mediaType)) {
+      this.#onEvent({
+        type: "manifest",
+        image: options.label,
+        digest: desc.digest,
+        mediaType: desc.mediaType,
+        platform: desc.platform,
+        status: "exists",
+      });
+      return { root: desc, images: [desc] };
+    }
+    const bytes = await this.#readManifest(present ? dst : src, desc, options.label);
     const manifest = parseManifest(bytes, desc.mediaType, options.label);
     const typed: Descriptor = { ...desc, mediaType: manifest.mediaType };
     if (manifest.kind === "manifest") {
-      await this.#copyImage(src, typed, bytes, dst, options.label, desc.platform);
+      await this.#copyImage(src, typed, manifest, bytes, dst, options.label);
       return { root: typed, images: [typed] };
     }
     const children = options.all
@@ -106,12 +133,12 @@ export class CopyEngine {
       images.push(...r.images);
     }));
     if (options.all || (options.indexSubset ?? "sparse") === "sparse") {
-      await this.#pushManifest(dst, typed, bytes, options.label);
+      await this.#pushManifest(dst, typed, bytes);
       return { root: typed, images };
     }
     if (children.length === 1) return { root: children[0], images };
     const filtered = filterIndex(manifest, children);
-    await this.#pushManifest(dst, filtered.desc, filtered.bytes, options.label);
+    await this.#pushManifest(dst, filtered.desc, filtered.bytes);
     return { root: filtered.desc, images };
   }
 
@@ -136,26 +163,21 @@ export class CopyEngine {
   async #copyImage(
     src: Target,
     desc: Descriptor,
+    manifest: ImageManifest,
     bytes: Uint8Array,
     dst: Target,
     label: string,
-    platform?: Platform,
   ): Promise<void> {
-    const manifest = parseManifest(bytes, desc.mediaType, label);
-    if (manifest.kind !== "manifest") throw new Error("unreachable: index passed as image");
+    await Promise.all(manifestBlobs(manifest).map((blob) => this.#copyBlob(src, blob, dst, label)));
+    await this.#pushManifest(dst, desc, bytes);
     this.#onEvent({
       type: "manifest",
       image: label,
       digest: desc.digest,
       mediaType: desc.mediaType,
-      platform,
+      platform: desc.platform,
+      status: "copied",
     });
-    if (!(await this.#known(dst, desc))) {
-      await Promise.all(
-        manifestBlobs(manifest).map((blob) => this.#copyBlob(src, blob, dst, label)),
-      );
-    }
-    await this.#pushManifest(dst, desc, bytes, label);
   }
 
   /** Whether `dst` holds `desc`, remembering positive answers for the engine's lifetime. */
@@ -210,13 +232,7 @@ export class CopyEngine {
     });
   }
 
-  async #pushManifest(
-    dst: Target,
-    desc: Descriptor,
-    bytes: Uint8Array,
-    label: string,
-  ): Promise<void> {
-    void label;
+  async #pushManifest(dst: Target, desc: Descriptor, bytes: Uint8Array): Promise<void> {
     await dst.push(desc, bytesSource(bytes));
     this.#done.add(`${dst.location}\n${desc.digest}`);
   }

@@ -1,0 +1,40 @@
+/**
+ * ferry as a library: the OCI distribution client, the stores images live in, the copy engine
+ * that moves them, and build-context discovery.
+ *
+ * ```ts
+ * import { Authenticator, CredentialStore, RegistryClient, saveImages, hostPlatform } from "./mod.ts";
+ *
+ * const credentials = new CredentialStore();
+ * const client = new RegistryClient({
+ *   auth: new Authenticator({ credentials: (r) => credentials.lookup(r) }),
+ * });
+ * await saveImages({
+ *   registryDir: "registry",
+ *   images: ["nginx:1.27"],
+ *   platforms: [hostPlatform()],
+ *   client,
+ * });
+ * ```
+ *
+ * @module
+ */
+export * from "./src/errors.ts";
+export * from "./src/digest.ts";
+export * from "./src/media_types.ts";
+export * from "./src/platform.ts";
+export * from "./src/manifest.ts";
+export * from "./src/store.ts";
+export * from "./src/reference.ts";
+export {
+  Authenticator,
+  type Credential,
+  CredentialStore,
+  parseChallenges,
+} from "./src/auth/mod.ts";
+export { RegistryClient, RemoteRegistry, RemoteRepository } from "./src/remote/mod.ts";
+export { RegistryDir, RegistryDirRepository } from "./src/registry_dir/mod.ts";
+export { CopyEngine, type CopyEvent, type CopyOptions, type CopyResult } from "./src/copy/mod.ts";
+export { discoverImages } from "./src/context/mod.ts";
+export type { DiscoveredImage, DiscoveryResult } from "./src/context/mod.ts";
+export { type SavedImage, saveImages, type SaveOptions } from "./src/save.ts";

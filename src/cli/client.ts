@@ -1,0 +1,60 @@
+/**
+ * Builds the registry client from command-line options (auth file, TLS settings, debug trace).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { Authenticator, CredentialStore } from "../auth/mod.ts";
+import { FerryError } from "../errors.ts";
+import { RegistryClient } from "../remote/mod.ts";
+import { registryHost } from "../reference.ts";
+import type { Output } from "./output.ts";
+import { VERSION } from "./version.ts";
+
+/** Registry-access options shared by commands. */
+export interface RegistryAccessOptions {
+  authfile?: string;
+  tlsVerify?: boolean;
+  certDir?: string;
+}
+
+/** Reads every `*.crt` / `*.pem` in a directory (skopeo's `--cert-dir`). */
+async function readCaCerts(dir: string): Promise<string[]> {
+  const certs: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isFile && /\.(crt|pem)$/.test(entry.name)) {
+        certs.push(await Deno.readTextFile(join(dir, entry.name)));
+      }
+    }
+  } catch (err) {
+    throw new FerryError("invalid_input", `--cert-dir ${dir}: ${(err as Error).message}`);
+  }
+  return certs;
+}
+
+/** A registry client configured from the command line. */
+export async function registryClient(
+  options: RegistryAccessOptions,
+  output: Output,
+): Promise<RegistryClient> {
+  const caCerts = options.certDir ? await readCaCerts(options.certDir) : [];
+  const httpClient = caCerts.length ? Deno.createHttpClient({ caCerts }) : undefined;
+  const authFetch: typeof fetch = httpClient
+    ? (input, init) => fetch(input, { ...init, client: httpClient } as unknown as RequestInit)
+    : fetch;
+  const store = new CredentialStore({ authfile: options.authfile });
+  const auth = new Authenticator({
+    credentials: (registry) => store.lookup(registry),
+    fetch: authFetch,
+  });
+  return new RegistryClient({
+    auth,
+    apiHost: registryHost,
+    tlsVerify: options.tlsVerify ?? true,
+    caCerts,
+    userAgent: `ferry/${VERSION}`,
+    trace: (line) => output.debug(line),
+    warn: (line) => output.warn(line),
+  });
+}

@@ -1,0 +1,89 @@
+/**
+ * ferry's command-line interface: a thin commander tree over the library.
+ *
+ * Exit codes: 0 success, 1 failure, 2 usage error. Expected failures print one line; stack traces
+ * only under `--debug`.
+ *
+ * @module
+ */
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import { errorMessage, FerryError } from "../errors.ts";
+import { contextCommand } from "./context_images.ts";
+import { Output } from "./output.ts";
+import { registrySaveCommand } from "./registry_save.ts";
+import { VERSION } from "./version.ts";
+
+/** Builds the command tree. `output` is created once the global flags are known. */
+export function buildProgram(state: { output?: Output } = {}): Command {
+  const program = new Command("ferry")
+    .description(
+      "build Sealos-style cluster images and carry container images into air-gapped sites",
+    )
+    .version(VERSION, "-v, --version")
+    .option("--debug", "print stack traces and an HTTP trace (secrets removed)")
+    .option("-q, --quiet", "print only results and errors")
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({ outputError: (str, write) => write(str) })
+    .exitOverride();
+
+  const output = (json?: boolean) => {
+    const g = program.opts();
+    state.output ??= new Output({ json, quiet: g.quiet, debug: g.debug });
+    return state.output;
+  };
+
+  program.addCommand(contextCommand(output));
+  const registry = new Command("registry").description(
+    "work with registries and registry directories",
+  );
+  registry.addCommand(registrySaveCommand(output));
+  program.addCommand(registry);
+
+  for (const cmd of allCommands(program)) cmd.exitOverride();
+  return program;
+}
+
+function allCommands(cmd: Command): Command[] {
+  return [cmd, ...(cmd.commands as Command[]).flatMap((c) => allCommands(c))];
+}
+
+/** Runs ferry with `args` (without the program name); resolves to the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const state: { output?: Output } = {};
+  const program = buildProgram(state);
+  const debug = args.includes("--debug");
+  try {
+    await program.parseAsync(args, { from: "user" });
+    state.output?.finish();
+    return 0;
+  } catch (err) {
+    state.output?.finish();
+    return report(err, debug);
+  }
+}
+
+function report(err: unknown, debug: boolean): number {
+  if (err instanceof CommanderError) {
+    // help and version "errors" are successful exits; the message was already printed.
+    if (
+      err.code === "commander.helpDisplayed" || err.code === "commander.version" ||
+      err.code === "commander.help"
+    ) return 0;
+    return err.exitCode === 0 ? 0 : 2;
+  }
+  if (err instanceof FerryError) {
+    console.error(`ferry: ${err.message}`);
+    if (debug) console.error(err.stack);
+    return err.exitCode;
+  }
+  if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+    const msg = errorMessage(err).split("\n")[0];
+    console.error(`ferry: missing permission: ${msg}`);
+    if (debug) console.error((err as Error).stack);
+    return 1;
+  }
+  console.error(`ferry: ${errorMessage(err).split("\n")[0]}`);
+  if (debug) console.error(err instanceof Error ? err.stack : err);
+  else console.error("(run with --debug for details)");
+  return 1;
+}

@@ -1,0 +1,154 @@
+/**
+ * How commands talk to people and programs: results on stdout, progress and warnings on stderr,
+ * or one JSON object per line on stdout under `--json`.
+ *
+ * Progress follows skopeo's wording (`Copying blob 08409d417260 done`) so Sealos users recognise
+ * it; on a terminal, blobs in flight get live bars that are redrawn in place.
+ *
+ * @module
+ */
+
+/** Global output settings. */
+export interface OutputOptions {
+  json?: boolean;
+  quiet?: boolean;
+  debug?: boolean;
+  /** Draw live bars (default: stderr is a terminal and not `--json`/`--quiet`). */
+  live?: boolean;
+}
+
+const encoder = new TextEncoder();
+
+function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n : n.toFixed(1)}${units[i]}`;
+}
+
+/** Short form of a digest, as skopeo prints it. */
+export function shortDigest(digest: string): string {
+  return digest.replace(/^sha256:/, "").slice(0, 12);
+}
+
+interface Bar {
+  digest: string;
+  size: number;
+  done: number;
+}
+
+/** The output channel of one command run. */
+export class Output {
+  readonly json: boolean;
+  readonly quiet: boolean;
+  readonly debugEnabled: boolean;
+  #live: boolean;
+  #bars = new Map<string, Bar>();
+  #drawn = 0;
+  #lastDraw = 0;
+
+  constructor(options: OutputOptions = {}) {
+    this.json = options.json ?? false;
+    this.quiet = options.quiet ?? false;
+    this.debugEnabled = options.debug ?? false;
+    this.#live = options.live ??
+      (!this.json && !this.quiet && Deno.stderr.isTerminal() && Deno.env.get("TERM") !== "dumb");
+  }
+
+  /** A result line on stdout (not in JSON mode: use {@link emit}). */
+  print(line: string): void {
+    this.#clearBars();
+    Deno.stdout.writeSync(encoder.encode(line + "\n"));
+    this.#drawBars(true);
+  }
+
+  /** A progress line on stderr (dropped under `--quiet` and `--json`). */
+  info(line: string): void {
+    if (this.quiet || this.json) return;
+    this.#stderr(line);
+  }
+
+  /** A warning on stderr (also in JSON mode, as an event). */
+  warn(message: string): void {
+    if (this.json) return this.emit({ type: "warning", message });
+    if (this.quiet) return;
+    this.#stderr(`warning: ${message}`);
+  }
+
+  /** A debug line on stderr, only under `--debug`. */
+  debug(line: string): void {
+    if (this.debugEnabled) this.#stderr(`debug: ${line}`);
+  }
+
+  /** One JSON event on stdout (only in JSON mode). */
+  emit(event: Record<string, unknown>): void {
+    if (!this.json) return;
+    Deno.stdout.writeSync(encoder.encode(JSON.stringify(event) + "\n"));
+  }
+
+  /** A blob transfer started. */
+  blobStart(digest: string, size: number, offset: number): void {
+    if (!this.#live) return;
+    this.#bars.set(digest, { digest, size, done: offset });
+    this.#drawBars();
+  }
+
+  /** Bytes of a blob arrived. */
+  blobProgress(digest: string, bytes: number): void {
+    const bar = this.#bars.get(digest);
+    if (!bar) return;
+    bar.done += bytes;
+    this.#drawBars();
+  }
+
+  /** A blob finished (`copied`) or was already there (`exists`). */
+  blobDone(digest: string, size: number, status: "copied" | "exists"): void {
+    this.#bars.delete(digest);
+    this.info(
+      `Copying blob ${shortDigest(digest)} ${
+        status === "copied" ? `done (${formatBytes(size)})` : "skipped: already exists"
+      }`,
+    );
+  }
+
+  #stderr(line: string) {
+    this.#clearBars();
+    Deno.stderr.writeSync(encoder.encode(line + "\n"));
+    this.#drawBars(true);
+  }
+
+  #clearBars() {
+    if (!this.#live || this.#drawn === 0) return;
+    Deno.stderr.writeSync(encoder.encode(`\x1b[${this.#drawn}F\x1b[J`));
+    this.#drawn = 0;
+  }
+
+  #drawBars(force = false) {
+    if (!this.#live) return;
+    const now = Date.now();
+    if (!force && now - this.#lastDraw < 100) return;
+    this.#lastDraw = now;
+    this.#clearBars();
+    const width = 30;
+    const lines = [...this.#bars.values()].slice(0, 10).map((b) => {
+      const ratio = b.size > 0 ? Math.min(1, b.done / b.size) : 1;
+      const fill = Math.round(ratio * width);
+      return `Copying blob ${shortDigest(b.digest)} [${"=".repeat(fill)}${
+        " ".repeat(width - fill)
+      }] ` +
+        `${formatBytes(b.done)} / ${formatBytes(b.size)}`;
+    });
+    if (lines.length === 0) return;
+    Deno.stderr.writeSync(encoder.encode(lines.join("\n") + "\n"));
+    this.#drawn = lines.length;
+  }
+
+  /** Removes live bars before the process ends. */
+  finish(): void {
+    this.#clearBars();
+    this.#bars.clear();
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * `manifests/`: raw Kubernetes YAML (Sealos `ParseYamlImages`), scanned twice: by the Sealos
+ * line scanner, exactly, and by the YAML-aware walk for what the scanner misses (JSON-style
+ * keys, `--image=` args, `repository`/`tag` splits). Templates are not rendered.
+ *
+ * @module
+ */
+
+import { extname, join } from "node:path";
+import type { Collector } from "./collector.ts";
+import { listFiles, stripBom } from "./fs_util.ts";
+import { walkImages } from "./image_walk.ts";
+import { scanLines } from "./line_scanner.ts";
+import type { DiscoveryRule } from "./types.ts";
+import { parseYamlTree } from "./yaml_tree.ts";
+
+/** Directory of the manifests, relative to the context. */
+export const MANIFESTS_DIR = "manifests";
+
+const LINE_SCANNED = new Set([".yaml", ".yml", ".tmpl"]);
+
+/** Adds the images of every manifest under `<context>/manifests` to `collector`. */
+export async function scanManifests(contextDir: string, collector: Collector): Promise<void> {
+  const root = join(contextDir, MANIFESTS_DIR);
+  for (const rel of await listFiles(root)) {
+    const ext = extname(rel).toLowerCase();
+    if (!LINE_SCANNED.has(ext) && ext !== ".json") continue;
+    const file = `${MANIFESTS_DIR}/${rel}`;
+    const text = stripBom(await Deno.readTextFile(join(root, rel)));
+    scanManifestText(text, file, collector, {
+      lineRule: LINE_SCANNED.has(ext) ? "manifest-line" : undefined,
+      walkRule: "manifest-yaml",
+      // A template is not expected to be YAML; say nothing when it is not.
+      quiet: ext === ".tmpl",
+    });
+  }
+}
+
+/** How {@link scanManifestText} reports what it finds. */
+export interface ManifestScanOptions {
+  /** Rule of line-scanner finds; no line scan when unset (JSON files). */
+  lineRule?: DiscoveryRule;
+  /** Rule of YAML-walk finds. */
+  walkRule: DiscoveryRule;
+  /** Suppress YAML syntax warnings and invalid `image` value reports. */
+  quiet?: boolean;
+  /** Maps a line of `text` to a place in the context; default: `file` and the same line. */
+  locate?: (line: number) => { file: string; line: number };
+}
+
+/** Runs the line scanner and the YAML walk over one text, adding finds to `collector`. */
+export function scanManifestText(
+  text: string,
+  file: string,
+  collector: Collector,
+  options: ManifestScanOptions,
+): void {
+  const locate = options.locate ?? ((line: number) => ({ file, line }));
+  if (options.lineRule !== undefined) {
+    for (const find of scanLines(text)) {
+      collector.add(find.image, { ...locate(find.line), rule: options.lineRule });
+    }
+  }
+  const parsed = parseYamlTree(text, locate);
+  if (parsed.error !== undefined && !options.quiet) {
+    const where = locate(parsed.error.line);
+    collector.warn({
+      ...where,
+      message: `not valid YAML (${parsed.error.message}); ` +
+        (options.lineRule === undefined
+          ? "its images are not discovered"
+          : "only the line scanner read the broken document"),
+    });
+  }
+  for (const root of parsed.documents) {
+    const { finds, problems } = walkImages(root);
+    for (const find of finds) {
+      // What the line scanner already found on this line needs no second source.
+      if (collector.has(find.image, find.at.file, find.at.line)) continue;
+      collector.add(find.image, { ...find.at, rule: options.walkRule });
+    }
+    if (options.quiet) continue;
+    for (const problem of problems) {
+      collector.problem("invalid_reference", {
+        ...problem.at,
+        message: `skipped image value: ${problem.message}`,
+      });
+    }
+  }
+}

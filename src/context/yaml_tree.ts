@@ -1,0 +1,178 @@
+/**
+ * YAML (and JSON) documents as plain trees whose every node knows the file and line it came
+ * from, so merged chart values still point at the file that set each value.
+ *
+ * @module
+ */
+
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node as YamlNode,
+  parseAllDocuments,
+} from "yaml";
+
+/** A place in the build context. */
+export interface Where {
+  /** File relative to the context directory. */
+  file: string;
+  /** 1-based line number. */
+  line: number;
+}
+
+/** A scalar: its parsed value plus the text as written (`1.10` stays `1.10`). */
+export interface ScalarNode {
+  /** Discriminant. */
+  kind: "scalar";
+  /** Parsed value: string, number, boolean or null. */
+  value: unknown;
+  /** The value as written, for numbers that must keep their spelling. */
+  text: string;
+  /** Where the value starts. */
+  at: Where;
+  /** Set for `|` and `>` block scalars, whose content starts on the line after `at.line`. */
+  block?: true;
+}
+
+/** A mapping with string keys, in document order. */
+export interface MapNode {
+  /** Discriminant. */
+  kind: "map";
+  /** Entries by key; complex keys are left out. */
+  entries: Map<string, TreeNode>;
+  /** Where the mapping starts. */
+  at: Where;
+}
+
+/** A sequence. */
+export interface SeqNode {
+  /** Discriminant. */
+  kind: "seq";
+  /** Items in order. */
+  items: TreeNode[];
+  /** Where the sequence starts. */
+  at: Where;
+}
+
+/** Any node of a {@link TreeNode} tree. */
+export type TreeNode = ScalarNode | MapNode | SeqNode;
+
+/** Outcome of parsing a YAML stream. */
+export interface ParsedYaml {
+  /** Roots of the documents that parsed cleanly (empty documents are left out). */
+  documents: TreeNode[];
+  /** First syntax error, when some document did not parse (that document is left out). */
+  error?: { line: number; message: string };
+}
+
+/** Maps a 1-based line of the parsed text to a place in the context. */
+export type Locate = (line: number) => Where;
+
+// Aliases may expand to huge trees ("billion laughs"); stop expanding past this many nodes.
+const MAX_NODES = 1_000_000;
+
+/** Parses every document of `text`; `locate` turns text lines into context places. */
+export function parseYamlTree(text: string, locate: Locate): ParsedYaml {
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(text, {
+    lineCounter,
+    uniqueKeys: false,
+    prettyErrors: true,
+    strict: false,
+  });
+  const result: ParsedYaml = { documents: [] };
+  const budget = { left: MAX_NODES };
+  for (const doc of docs) {
+    if (doc.errors.length > 0) {
+      if (result.error === undefined) {
+        const err = doc.errors[0];
+        const line = err.linePos?.[0].line ?? lineCounter.linePos(err.pos[0]).line;
+        result.error = { line, message: firstLine(err.message) };
+      }
+      continue;
+    }
+    const where = (offset: number | undefined) =>
+      locate(offset === undefined ? 1 : Math.max(1, lineCounter.linePos(offset).line));
+    const root = convert(doc.contents, doc, where, new Set(), budget);
+    if (root !== undefined) result.documents.push(root);
+  }
+  return result;
+}
+
+function convert(
+  node: unknown,
+  doc: Document,
+  where: (offset: number | undefined) => Where,
+  ancestors: Set<unknown>,
+  budget: { left: number },
+): TreeNode | undefined {
+  if (budget.left-- <= 0) return undefined;
+  if (isAlias(node)) {
+    const target = node.resolve(doc);
+    // A collection alias pointing at its own ancestor would expand forever.
+    if (target === undefined || ancestors.has(target)) return undefined;
+    return convert(target, doc, where, ancestors, budget);
+  }
+  const at = where((node as YamlNode | null)?.range?.[0]);
+  if (isScalar(node)) {
+    const value = node.value;
+    const text = typeof node.source === "string" ? node.source : String(value);
+    const block = node.type === "BLOCK_LITERAL" || node.type === "BLOCK_FOLDED";
+    return block ? { kind: "scalar", value, text, at, block } : { kind: "scalar", value, text, at };
+  }
+  if (isMap(node)) {
+    ancestors.add(node);
+    const entries = new Map<string, TreeNode>();
+    for (const pair of node.items) {
+      if (!isScalar(pair.key)) continue;
+      const value = convert(pair.value, doc, where, ancestors, budget);
+      const key = String(pair.key.value);
+      if (value !== undefined) entries.set(key, value);
+      else {entries.set(key, {
+          kind: "scalar",
+          value: null,
+          text: "",
+          at: where(pair.key.range?.[0]),
+        });}
+    }
+    ancestors.delete(node);
+    return { kind: "map", entries, at };
+  }
+  if (isSeq(node)) {
+    ancestors.add(node);
+    const items: TreeNode[] = [];
+    for (const item of node.items) {
+      const value = convert(item, doc, where, ancestors, budget);
+      if (value !== undefined) items.push(value);
+    }
+    ancestors.delete(node);
+    return { kind: "seq", items, at };
+  }
+  return undefined;
+}
+
+// Pretty errors end their first line with "at line 3, column 8:"; the caller names the line.
+function firstLine(message: string): string {
+  return message.split("\n")[0].replace(/\s*at line \d+, column \d+:?\s*$/, "").trim();
+}
+
+/** The string value of a scalar node, or `undefined` for anything else. */
+export function stringOf(node: TreeNode | undefined): string | undefined {
+  return node?.kind === "scalar" && typeof node.value === "string" ? node.value : undefined;
+}
+
+/**
+ * The text of a scalar that is a string or number (`tag: 1.10` → `"1.10"`), or `undefined`;
+ * `null` and empty strings count as absent.
+ */
+export function scalarText(node: TreeNode | undefined): string | undefined {
+  if (node?.kind !== "scalar") return undefined;
+  const { value } = node;
+  if (typeof value === "string") return value === "" ? undefined : value;
+  if (typeof value === "number" || typeof value === "bigint") return node.text;
+  return undefined;
+}

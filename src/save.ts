@@ -1,0 +1,182 @@
+/**
+ * `registry save`: copy a list of images into a registry directory (distribution layout), the way
+ * Sealos's registry-sync path does, without a temporary registry: the remote client reads, the
+ * registry-directory store writes, the copy engine moves.
+ *
+ * @module
+ */
+import { CopyEngine, type CopyEvent } from "./copy/mod.ts";
+import { errorMessage, FerryError } from "./errors.ts";
+import type { Descriptor } from "./manifest.ts";
+import type { Platform } from "./platform.ts";
+import { formatReference, manifestReference, parseReference, type Reference } from "./reference.ts";
+import type { RegistryClient } from "./remote/mod.ts";
+import { RegistryDir } from "./registry_dir/mod.ts";
+import type { Store, Target } from "./store.ts";
+
+/** An image to read from somewhere other than a registry (a `tar.txt` archive line). */
+export interface ArchiveSource {
+  /** Names the source in messages (`docker-archive:/ctx/images/skopeo/a.tar`). */
+  label: string;
+  /** Opens the archive as a store. */
+  open(): Promise<Store>;
+  /** Reference within the archive (empty for its only image). */
+  reference: string;
+  /** Repository path in the registry directory (`library/app`). */
+  repository: string;
+  /** Tag in the registry directory. */
+  tag: string;
+}
+
+/** Options of {@link saveImages}. */
+export interface SaveOptions {
+  /** The registry directory (created if missing). */
+  registryDir: string;
+  /** Image references, as written in a context or on the command line. */
+  images: string[];
+  /** Archives to save too. */
+  archives?: ArchiveSource[];
+  /** Platforms to keep from multi-platform images. */
+  platforms: Platform[];
+  /** Keep every platform (the whole index). */
+  all?: boolean;
+  /** Images copied at once (Sealos's `--max-pull-procs`, default 5). */
+  maxParallel?: number;
+  /** Registry access. */
+  client: RegistryClient;
+  /** Progress. */
+  onEvent?: (event: SaveEvent) => void;
+  /** Non-fatal problems (name collisions). */
+  warn?: (message: string) => void;
+}
+
+/** Events of a save: the copy engine's plus one per finished image. */
+export type SaveEvent =
+  | CopyEvent
+  | { type: "image-done"; image: string; destination: string; digest: string; mediaType: string }
+  | { type: "image-failed"; image: string; error: string };
+
+/** One saved image. */
+export interface SavedImage {
+  /** The reference as given. */
+  source: string;
+  /** Repository path in the registry directory. */
+  repository: string;
+  /** Tag written, if any (digest-only references get none). */
+  tag?: string;
+  /** What the tag (or digest reference) resolves to. */
+  root: Descriptor;
+  /** Single-platform manifests stored. */
+  images: Descriptor[];
+}
+
+interface Job {
+  label: string;
+  repository: string;
+  tag?: string;
+  run: (dst: Target) => Promise<{ root: Descriptor; images: Descriptor[] }>;
+}
+
+/**
+ * Saves every image into the registry directory. Images are copied in parallel; one failing
+ * image does not stop the others, and the error names every failure. What finished is kept, so a
+ * rerun only fetches what is missing.
+ */
+export async function saveImages(options: SaveOptions): Promise<SavedImage[]> {
+  const refs = options.images.map((text) => ({ text, ref: parseReference(text) }));
+  warnCollisions(refs.map((r) => r.ref), options.warn);
+  const dir = await RegistryDir.open(options.registryDir);
+  const engine = new CopyEngine({ onEvent: options.onEvent });
+  const copyOptions = {
+    platforms: options.platforms,
+    all: options.all,
+    indexSubset: "sparse" as const,
+  };
+
+  const jobs: Job[] = refs.map(({ text, ref }) => ({
+    label: text,
+    repository: ref.repository,
+    tag: ref.tag ?? (ref.digest ? undefined : "latest"),
+    run: (dst) => {
+      const src = options.client.registry(ref.registry).repository(ref.repository);
+      return engine.copy(src, manifestReference(ref), dst, { ...copyOptions, label: text });
+    },
+  }));
+  for (const archive of options.archives ?? []) {
+    jobs.push({
+      label: archive.label,
+      repository: archive.repository,
+      tag: archive.tag,
+      run: async (dst) => {
+        const store = await archive.open();
+        try {
+          return await engine.copy(store.repository(""), archive.reference, dst, {
+            ...copyOptions,
+            label: archive.label,
+          });
+        } finally {
+          await store.close();
+        }
+      },
+    });
+  }
+
+  const saved: SavedImage[] = [];
+  const failures: string[] = [];
+  const queue = [...jobs];
+  const worker = async () => {
+    for (let job = queue.shift(); job; job = queue.shift()) {
+      try {
+        const dst = dir.repository(job.repository);
+        const { root, images } = await job.run(dst);
+        if (job.tag) await dst.tag(root, job.tag);
+        saved.push({ source: job.label, repository: job.repository, tag: job.tag, root, images });
+        options.onEvent?.({
+          type: "image-done",
+          image: job.label,
+          destination: `${job.repository}${job.tag ? `:${job.tag}` : `@${root.digest}`}`,
+          digest: root.digest,
+          mediaType: root.mediaType,
+        });
+      } catch (err) {
+        failures.push(`${job.label}: ${errorMessage(err)}`);
+        options.onEvent?.({ type: "image-failed", image: job.label, error: errorMessage(err) });
+      }
+    }
+  };
+  try {
+    const width = Math.max(1, Math.min(options.maxParallel ?? 5, jobs.length));
+    await Promise.all(Array.from({ length: width }, worker));
+  } finally {
+    await dir.close();
+  }
+  if (failures.length === 1 && jobs.length === 1) {
+    throw new FerryError("registry", failures[0]);
+  }
+  if (failures.length > 0) {
+    throw new FerryError(
+      "registry",
+      `${failures.length} of ${jobs.length} images failed: ${failures.join("; ")}`,
+    );
+  }
+  return saved.sort((a, b) => a.source < b.source ? -1 : a.source > b.source ? 1 : 0);
+}
+
+/**
+ * The registry directory names repositories by path alone (Sealos's rule), so `docker.io/x/y` and
+ * `quay.io/x/y` land in one repository; say so, since a shared tag then points at whichever came last.
+ */
+function warnCollisions(refs: Reference[], warn?: (message: string) => void): void {
+  const byRepo = new Map<string, Reference[]>();
+  for (const ref of refs) byRepo.set(ref.repository, [...(byRepo.get(ref.repository) ?? []), ref]);
+  for (const [repo, group] of byRepo) {
+    const registries = new Set(group.map((r) => r.registry));
+    if (registries.size < 2) continue;
+    const tags = group.map((r) => r.tag ?? (r.digest ? undefined : "latest")).filter(Boolean);
+    const clash = tags.length !== new Set(tags).size;
+    warn?.(
+      `${group.map((r) => formatReference(r)).join(" and ")} are all saved as repository ${repo}` +
+        (clash ? "; they share a tag, so it points at whichever is saved last" : ""),
+    );
+  }
+}

@@ -1,0 +1,322 @@
+/**
+ * `ferry registry save` against real peers: images pushed by skopeo into docker-registry, saved by
+ * ferry, then served by a fresh docker-registry from ferry's directory and read back by skopeo.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  type BuiltImage,
+  type BuiltIndex,
+  copy,
+  inspect,
+  inspectRaw,
+  makeLayout,
+  peerTest,
+  pushToRegistry,
+  requirePeer,
+  run as runCommand,
+  startFaultProxy,
+  startRegistry,
+  startTokenIssuer,
+  tempDir,
+} from "./support/mod.ts";
+import { ferry, listFiles, writeAuthFile } from "./ferry_cli.ts";
+
+const AMD64 = { os: "linux", architecture: "amd64" };
+const ARM64 = { os: "linux", architecture: "arm64", variant: "v8" };
+const ARMV7 = { os: "linux", architecture: "arm", variant: "v7" };
+
+/** Four images: two sharing a base layer, a three-platform index, a Docker-format image. */
+async function seed(layoutDir: string, host: string, creds?: string) {
+  const built = await makeLayout(layoutDir, [
+    { name: "app-0", layers: [{ seed: "base", size: 200_000 }, { seed: "app-0", size: 50_000 }] },
+    { name: "app-1", layers: [{ seed: "base", size: 200_000 }, { seed: "app-1", size: 70_000 }] },
+    {
+      name: "multi",
+      children: [
+        {
+          platform: AMD64,
+          layers: [{ seed: "base", size: 200_000 }, { seed: "m-amd64", size: 30_000 }],
+        },
+        { platform: ARM64, layers: [{ seed: "m-arm64", size: 30_000 }] },
+        { platform: ARMV7, layers: [{ seed: "m-armv7", size: 30_000 }] },
+      ],
+    },
+    { name: "dock", format: "docker", layers: [{ seed: "dock", size: 40_000 }] },
+  ]);
+  const [app0, app1, multi, dock] = built as [BuiltImage, BuiltImage, BuiltIndex, BuiltImage];
+  await pushToRegistry(layoutDir, "app-0", `${host}/library/app-0:1.0`, { creds });
+  await pushToRegistry(layoutDir, "app-1", `${host}/library/app-1:1.0`, { creds });
+  await pushToRegistry(layoutDir, "multi", `${host}/multi/arch:1.0`, { creds });
+  await pushToRegistry(layoutDir, "dock", `${host}/dock/er:2`, { creds });
+  return { app0, app1, multi, dock };
+}
+
+/** A build context listing the images through a shim file and a manifest. */
+async function writeContext(
+  dir: string,
+  lines: string[],
+  manifest: string[] = [],
+): Promise<string> {
+  const ctx = join(dir, "ctx");
+  await Deno.mkdir(join(ctx, "images/shim"), { recursive: true });
+  await Deno.writeTextFile(join(ctx, "images/shim/list.txt"), lines.join("\n") + "\n");
+  if (manifest.length) {
+    await Deno.mkdir(join(ctx, "manifests"), { recursive: true });
+    await Deno.writeTextFile(join(ctx, "manifests/deploy.yaml"), manifest.join("\n") + "\n");
+  }
+  return ctx;
+}
+
+function assertOk(run: { code: number; stderr: string; stdout: string }) {
+  assert.equal(run.code, 0, `ferry failed:\n${run.stderr}\n${run.stdout}`);
+}
+
+peerTest("save: a fresh docker-registry serves ferry's directory with the source digests", [
+  "docker-registry",
+  "skopeo",
+], async () => {
+  await using dir = await tempDir();
+  await using source = await startRegistry();
+  const img = await seed(join(dir.path, "layout"), source.host);
+  const h = source.host;
+  const ctx = await writeContext(dir.path, [`${h}/library/app-0:1.0`, `${h}/dock/er:2`], [
+    "spec:",
+    "  containers:",
+    `  - image: ${h}/library/app-1:1.0`,
+    `  - image: "${h}/multi/arch:1.0"`,
+  ]);
+  const regDir = join(ctx, "registry");
+  const run = await ferry([
+    "registry",
+    "save",
+    "--registry-dir",
+    regDir,
+    "--platform",
+    "linux/amd64,linux/arm64",
+    ctx,
+  ]);
+  assertOk(run);
+  assert.match(run.stderr, /Copying blob [0-9a-f]{12} done/);
+  assert.match(run.stderr, /4 images saved/);
+
+  // Nothing left over from staging; the layout is what docker-registry writes.
+  const files = await listFiles(regDir);
+  assert.ok(!files.some((f) => f.includes(".ferry-tmp")), files.join("\n"));
+  assert.ok(
+    files.includes(`docker/registry/v2/repositories/multi/arch/_manifests/tags/1.0/current/link`),
+  );
+
+  await using served = await startRegistry({ root: regDir });
+  const s = served.host;
+  for (
+    const [ref, want] of [
+      ["library/app-0:1.0", img.app0.digest],
+      ["library/app-1:1.0", img.app1.digest],
+      ["dock/er:2", img.dock.digest],
+      ["multi/arch:1.0", img.multi.digest], // the index is kept byte for byte: its digest holds
+    ] as const
+  ) {
+    const { digest } = await inspectRaw(`${s}/${ref}`);
+    assert.equal(digest, want, ref);
+  }
+  // Both selected platforms are pullable by the tag; the unselected one is not stored.
+  const amd = await inspect(`${s}/multi/arch:1.0`, { overrideArch: "amd64" });
+  assert.deepEqual(amd.Layers, img.multi.children[0].layers.map((l) => l.digest));
+  const arm = await inspect(`${s}/multi/arch:1.0`, {
+    overrideArch: "arm64",
+    overrideVariant: "v8",
+  });
+  assert.deepEqual(arm.Layers, img.multi.children[1].layers.map((l) => l.digest));
+  await assert.rejects(
+    inspect(`${s}/multi/arch:1.0`, { overrideArch: "arm", overrideVariant: "v7" }),
+  );
+  // A digest-pinned reference resolves by its original digest.
+  assert.equal((await inspectRaw(`${s}/multi/arch@${img.multi.digest}`)).digest, img.multi.digest);
+  // skopeo copies every selected image out of the served directory.
+  await using out = await tempDir();
+  await copy(`docker://${s}/library/app-0:1.0`, `oci:${out.path}:x`);
+  await runCommand(requirePeer("skopeo"), [
+    "--insecure-policy",
+    "--override-arch=arm64",
+    "copy",
+    "--src-tls-verify=false",
+    `docker://${s}/multi/arch:1.0`,
+    `oci:${out.path}:y`,
+  ]);
+});
+
+peerTest("save --all keeps the whole index; a rerun fetches nothing", [
+  "docker-registry",
+  "skopeo",
+], async () => {
+  await using dir = await tempDir();
+  await using source = await startRegistry();
+  await using proxy = await startFaultProxy({ upstream: source.url });
+  const img = await seed(join(dir.path, "layout"), source.host);
+  const regDir = join(dir.path, "registry");
+  const args = [
+    "registry",
+    "save",
+    "--registry-dir",
+    regDir,
+    "--all",
+    "--images",
+    `${proxy.host}/multi/arch:1.0`,
+  ];
+  const first = await ferry([...args, "--json"]);
+  assertOk(first);
+  const events = first.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  const result = events.find((e) => e.type === "result");
+  assert.equal(result.images[0].digest, img.multi.digest);
+  assert.equal(result.images[0].manifests.length, 3);
+  const blobGets = proxy.log.filter((e) => e.method === "GET" && e.path.includes("/blobs/")).length;
+  assert.equal(blobGets, 7); // 3 configs + 4 distinct layers, each fetched once
+  assert.equal(
+    new Set(
+      proxy.log.filter((e) => e.method === "GET" && e.path.includes("/blobs/")).map((e) => e.path),
+    ).size,
+    blobGets,
+  );
+
+  proxy.clearLog();
+  const second = await ferry(args);
+  assertOk(second);
+  assert.equal(
+    proxy.log.filter((e) => e.path.includes("/blobs/")).length,
+    0,
+    "rerun fetched blobs",
+  );
+  // Only a HEAD of the tag: everything else is read from the registry directory.
+  assert.deepEqual(proxy.log.filter((e) => e.path.includes("/manifests/")).map((e) => e.method), [
+    "HEAD",
+  ]);
+
+  await using served = await startRegistry({ root: regDir });
+  await using out = await tempDir();
+  await copy(`docker://${served.host}/multi/arch:1.0`, `oci:${out.path}:all`, { all: true });
+});
+
+peerTest("save through htpasswd basic auth; missing credentials fail in one line", [
+  "docker-registry",
+  "skopeo",
+  "htpasswd",
+], async () => {
+  await using dir = await tempDir();
+  const password = "s3cret-Pa55";
+  await using source = await startRegistry({ auth: { htpasswd: { users: { alice: password } } } });
+  const img = await seed(join(dir.path, "layout"), source.host, `alice:${password}`);
+  const authfile = await writeAuthFile(dir.path, source.host, "alice", password);
+  const regDir = join(dir.path, "registry");
+  const ok = await ferry([
+    "registry",
+    "save",
+    "--authfile",
+    authfile,
+    "--registry-dir",
+    regDir,
+    "--images",
+    `${source.host}/library/app-0:1.0`,
+  ]);
+  assertOk(ok);
+  await using served = await startRegistry({ root: regDir });
+  assert.equal((await inspectRaw(`${served.host}/library/app-0:1.0`)).digest, img.app0.digest);
+
+  const empty = join(dir.path, "empty.json");
+  await Deno.writeTextFile(empty, "{}");
+  const denied = await ferry([
+    "registry",
+    "save",
+    "--authfile",
+    empty,
+    "--registry-dir",
+    join(dir.path, "r2"),
+    "--images",
+    `${source.host}/library/app-0:1.0`,
+  ]);
+  assert.equal(denied.code, 1);
+  assert.equal(denied.stderr.trim().split("\n").length, 1, denied.stderr);
+  assert.match(denied.stderr, /ferry: .*(unauthorized|authentication|credentials)/i);
+  assert.ok(!denied.stderr.includes(password));
+});
+
+peerTest("save through token auth asks one scope per repository", [
+  "docker-registry",
+  "skopeo",
+  "openssl",
+], async () => {
+  await using dir = await tempDir();
+  await using issuer = await startTokenIssuer({
+    users: { bob: "tok-pass", pusher: "push-pass" },
+    acl: (account, res) =>
+      res.type === "repository"
+        ? (account === "pusher" ? ["pull", "push"] : account === "bob" ? ["pull"] : [])
+        : [],
+  });
+  await using source = await startRegistry({ auth: { token: issuer } });
+  const img = await seed(join(dir.path, "layout"), source.host, "pusher:push-pass");
+  const authfile = await writeAuthFile(dir.path, source.host, "bob", "tok-pass");
+  const regDir = join(dir.path, "registry");
+  const before = issuer.requests.length;
+  const run = await ferry([
+    "registry",
+    "save",
+    "--authfile",
+    authfile,
+    "--registry-dir",
+    regDir,
+    "--images",
+    `${source.host}/library/app-0:1.0,${source.host}/dock/er:2`,
+  ]);
+  assertOk(run);
+  const asked = issuer.requests.slice(before).flatMap((r) => r.scopes);
+  assert.ok(asked.includes("repository:library/app-0:pull"), asked.join(" "));
+  assert.ok(asked.includes("repository:dock/er:pull"), asked.join(" "));
+  assert.ok(issuer.requests.slice(before).every((r) => r.account === "bob"));
+  await using served = await startRegistry({ root: regDir });
+  assert.equal((await inspectRaw(`${served.host}/dock/er:2`)).digest, img.dock.digest);
+});
+
+peerTest("save survives connection resets, 500s and 429s, resuming with Range", [
+  "docker-registry",
+  "skopeo",
+], async () => {
+  await using dir = await tempDir();
+  await using source = await startRegistry();
+  await using proxy = await startFaultProxy({
+    upstream: source.url,
+    faults: {
+      resetAfterBytes: { bytes: 60_000, times: 3 },
+      status500Every: 7,
+      status429Every: 11,
+      retryAfterSeconds: 1,
+    },
+  });
+  const img = await seed(join(dir.path, "layout"), source.host);
+  const regDir = join(dir.path, "registry");
+  const run = await ferry([
+    "registry",
+    "save",
+    "--registry-dir",
+    regDir,
+    "--images",
+    `${proxy.host}/library/app-0:1.0,${proxy.host}/library/app-1:1.0,${proxy.host}/multi/arch:1.0`,
+  ]);
+  assertOk(run);
+  assert.ok(proxy.log.some((e) => e.fault === "reset"), "no reset was injected");
+  assert.ok(
+    proxy.log.some((e) => e.range?.startsWith("bytes=")),
+    "no download was resumed with Range",
+  );
+  assert.ok(proxy.log.some((e) => e.fault === "500") && proxy.log.some((e) => e.fault === "429"));
+  await using served = await startRegistry({ root: regDir });
+  for (
+    const [ref, want] of [["library/app-0:1.0", img.app0.digest], [
+      "library/app-1:1.0",
+      img.app1.digest,
+    ]]
+  ) {
+    assert.equal((await inspectRaw(`${served.host}/${ref}`)).digest, want);
+    await inspect(`${served.host}/${ref}`); // config readable
+  }
+});

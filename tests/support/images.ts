@@ -1,0 +1,498 @@
+/**
+ * Synthetic container images with real content, written as an OCI image layout.
+ *
+ * Each layer is a gzip-compressed tar holding one file of pseudo-random bytes derived from a seed,
+ * so the same `{seed, size}` always gives the same layer digest (layers shared across images, across
+ * runs and across machines) while different seeds never deduplicate. The bytes come from AES-128-CTR
+ * over zeros (native, about 1 GiB/s) and the gzip stream uses stored deflate blocks: random data does
+ * not compress anyway, and stored blocks make the digest independent of any compressor's version.
+ * A 100 MiB layer takes well under a second.
+ *
+ * @module
+ */
+import { createCipheriv, createHash } from "node:crypto";
+import { join } from "node:path";
+import { crc32 } from "node:zlib";
+import { type Digest, digestHex, Sha256, sha256 } from "../../src/digest.ts";
+import type { Descriptor } from "../../src/manifest.ts";
+import {
+  DOCKER_CONFIG,
+  DOCKER_LAYER_GZIP,
+  DOCKER_LIST,
+  DOCKER_MANIFEST,
+  OCI_CONFIG,
+  OCI_INDEX,
+  OCI_LAYER_GZIP,
+  OCI_MANIFEST,
+} from "../../src/media_types.ts";
+import type { Platform } from "../../src/platform.ts";
+import { copy, type CopyOptions } from "./skopeo.ts";
+import { tempDir } from "./tmp.ts";
+
+/** One layer: a tar with one file of `size` pseudo-random bytes derived from `seed`. */
+export interface LayerSpec {
+  /** Same seed and size, same layer digest. */
+  seed: string;
+  /** Size in bytes of the file inside the tar (the blob is about 1.5 KiB larger). */
+  size: number;
+}
+
+/** Manifest flavour: OCI media types, or Docker v2 schema 2 (manifest list for indexes). */
+export type ImageFormat = "oci" | "docker";
+
+/** A single-platform image stored under `name` in the layout. */
+export interface SingleImageSpec {
+  /** `org.opencontainers.image.ref.name` in the layout's index.json. */
+  name: string;
+  /** Layers, base first. */
+  layers: LayerSpec[];
+  /** Platform in the config; default linux/amd64. */
+  platform?: Platform;
+  /** Config labels (also a way to make two images with equal layers differ). */
+  labels?: Record<string, string>;
+  /** Default `oci`. */
+  format?: ImageFormat;
+  children?: never;
+}
+
+/** A multi-platform image (image index) stored under `name` in the layout. */
+export interface IndexImageSpec {
+  /** `org.opencontainers.image.ref.name` in the layout's index.json. */
+  name: string;
+  /** One image per platform. */
+  children: { platform: Platform; layers: LayerSpec[]; labels?: Record<string, string> }[];
+  /** Default `oci`. */
+  format?: ImageFormat;
+  layers?: never;
+}
+
+/** What {@link makeLayout} builds. */
+export type ImageSpec = SingleImageSpec | IndexImageSpec;
+
+/** A written image manifest. */
+export interface BuiltImage {
+  kind: "manifest";
+  /** Ref name in the layout (for an index's child: the index's name). */
+  name: string;
+  /** Digest of the manifest bytes. */
+  digest: Digest;
+  /** Size of the manifest bytes. */
+  size: number;
+  /** Manifest media type. */
+  mediaType: string;
+  /** Platform of the image. */
+  platform: Platform;
+  /** Config descriptor. */
+  config: Descriptor;
+  /** Layer descriptors, base first. */
+  layers: Descriptor[];
+  /** Digests of the uncompressed layers (the config's `rootfs.diff_ids`). */
+  diffIds: Digest[];
+}
+
+/** A written image index. */
+export interface BuiltIndex {
+  kind: "index";
+  /** Ref name in the layout. */
+  name: string;
+  /** Digest of the index bytes. */
+  digest: Digest;
+  /** Size of the index bytes. */
+  size: number;
+  /** Index media type. */
+  mediaType: string;
+  /** The platform images, in spec order. */
+  children: BuiltImage[];
+}
+
+/** An image written by {@link makeLayout}. */
+export type BuiltLayoutImage = BuiltImage | BuiltIndex;
+
+const CHUNK = 1 << 20;
+const STORED_MAX = 65535;
+const ZEROS = new Uint8Array(CHUNK);
+const DEFAULT_PLATFORM: Platform = { os: "linux", architecture: "amd64" };
+
+/** Deterministic pseudo-random bytes for `seed`, in chunks of at most 1 MiB. */
+export function* pseudoRandomChunks(seed: string, size: number): Generator<Uint8Array> {
+  const key = createHash("sha256").update(`ferry-test-bytes\0${seed}`).digest().subarray(0, 16);
+  const cipher = createCipheriv("aes-128-ctr", key, new Uint8Array(16));
+  for (let left = size; left > 0; left -= CHUNK) {
+    const n = Math.min(CHUNK, left);
+    yield new Uint8Array(cipher.update(n === CHUNK ? ZEROS : ZEROS.subarray(0, n)));
+  }
+}
+
+function writeOctal(block: Uint8Array, offset: number, width: number, value: number): void {
+  const text = value.toString(8).padStart(width - 1, "0");
+  if (text.length > width - 1) throw new Error(`tar field overflow: ${value}`);
+  block.set(new TextEncoder().encode(text), offset);
+}
+
+/** A ustar header for a regular file (mode 0644, root, mtime 0). */
+function tarHeader(name: string, size: number): Uint8Array {
+  const block = new Uint8Array(512);
+  const enc = new TextEncoder();
+  block.set(enc.encode(name), 0);
+  writeOctal(block, 100, 8, 0o644);
+  writeOctal(block, 108, 8, 0);
+  writeOctal(block, 116, 8, 0);
+  writeOctal(block, 124, 12, size);
+  writeOctal(block, 136, 12, 0);
+  block.fill(0x20, 148, 156); // checksum field counts as spaces while summing
+  block[156] = 0x30; // regular file
+  block.set(enc.encode("ustar\u000000"), 257);
+  block.set(enc.encode("root"), 265);
+  block.set(enc.encode("root"), 297);
+  writeOctal(block, 329, 8, 0);
+  writeOctal(block, 337, 8, 0);
+  let sum = 0;
+  for (const b of block) sum += b;
+  writeOctal(block, 148, 7, sum);
+  block[155] = 0x20;
+  return block;
+}
+
+/** The uncompressed tar of a layer, in chunks. */
+function* tarChunks(spec: LayerSpec): Generator<Uint8Array> {
+  if (!Number.isSafeInteger(spec.size) || spec.size < 0 || spec.size >= 8 ** 11) {
+    throw new Error(`layer ${spec.seed}: invalid size ${spec.size}`);
+  }
+  const name = `ferry-${digestHex(sha256(spec.seed)).slice(0, 16)}.bin`;
+  yield tarHeader(name, spec.size);
+  yield* pseudoRandomChunks(spec.seed, spec.size);
+  const pad = (512 - (spec.size % 512)) % 512;
+  yield new Uint8Array(pad + 1024); // padding plus the two zero blocks ending the archive
+}
+
+/** gzip with stored (uncompressed) deflate blocks, fed chunk by chunk. */
+class StoredGzip {
+  #crc = 0;
+  #size = 0;
+  header(): Uint8Array {
+    // magic, CM=deflate, no flags, mtime 0, no extra flags, OS unknown: the same bytes everywhere
+    return new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+  }
+  chunk(data: Uint8Array): Uint8Array {
+    this.#crc = crc32(data, this.#crc);
+    this.#size += data.byteLength;
+    const blocks = Math.ceil(data.byteLength / STORED_MAX);
+    const out = new Uint8Array(data.byteLength + 5 * blocks);
+    let at = 0;
+    for (let i = 0; i < data.byteLength; i += STORED_MAX) {
+      const piece = data.subarray(i, i + STORED_MAX);
+      const n = piece.byteLength;
+      out.set([0, n & 0xff, n >>> 8, ~n & 0xff, (~n >>> 8) & 0xff], at);
+      out.set(piece, at + 5);
+      at += 5 + n;
+    }
+    return out;
+  }
+  trailer(): Uint8Array {
+    const out = new Uint8Array(13);
+    out.set([1, 0, 0, 0xff, 0xff]); // final, empty stored block
+    const view = new DataView(out.buffer);
+    view.setUint32(5, this.#crc >>> 0, true);
+    view.setUint32(9, this.#size >>> 0, true);
+    return out;
+  }
+}
+
+/** The compressed layer blob, in chunks, reporting the uncompressed digest when done. */
+function* layerChunks(spec: LayerSpec, onDiffId?: (d: Digest) => void): Generator<Uint8Array> {
+  const gzip = new StoredGzip();
+  const diff = new Sha256();
+  yield gzip.header();
+  for (const chunk of tarChunks(spec)) {
+    diff.update(chunk);
+    yield gzip.chunk(chunk);
+  }
+  yield gzip.trailer();
+  onDiffId?.(diff.digest());
+}
+
+/** A layer blob as a stream (the same bytes {@link makeLayout} writes for `spec`). */
+export function layerStream(spec: LayerSpec): ReadableStream<Uint8Array> {
+  const chunks = layerChunks(spec);
+  return new ReadableStream({
+    pull(controller) {
+      const next = chunks.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    cancel() {
+      chunks.return(undefined);
+    },
+  });
+}
+
+async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  for (let at = 0; at < data.byteLength;) at += await file.write(data.subarray(at));
+}
+
+/** Path of a blob in an OCI layout. */
+export function layoutBlobPath(layoutDir: string, digest: Digest): string {
+  return join(layoutDir, "blobs", "sha256", digestHex(digest));
+}
+
+/** Writes chunks to a temp file, then renames it to its digest's place. */
+async function writeBlob(
+  layoutDir: string,
+  chunks: Iterable<Uint8Array>,
+): Promise<{ digest: Digest; size: number }> {
+  const dir = join(layoutDir, "blobs", "sha256");
+  const tmp = join(dir, `.tmp-${crypto.randomUUID()}`);
+  const hash = new Sha256();
+  const file = await Deno.open(tmp, { write: true, createNew: true });
+  try {
+    for (const chunk of chunks) {
+      hash.update(chunk);
+      await writeAll(file, chunk);
+    }
+  } catch (err) {
+    file.close();
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+  file.close();
+  const digest = hash.digest();
+  await Deno.rename(tmp, layoutBlobPath(layoutDir, digest));
+  return { digest, size: hash.size };
+}
+
+async function writeJsonBlob(
+  layoutDir: string,
+  mediaType: string,
+  value: unknown,
+): Promise<Descriptor> {
+  const bytes = new TextEncoder().encode(JSON.stringify(value));
+  const { digest, size } = await writeBlob(layoutDir, [bytes]);
+  return { mediaType, digest, size };
+}
+
+interface LayerInfo {
+  descriptor: Descriptor;
+  diffId: Digest;
+}
+
+/** Builds images into one layout, writing each distinct layer once. */
+class LayoutWriter {
+  #blobs = new Map<string, Promise<{ digest: Digest; size: number; diffId: Digest }>>();
+  constructor(readonly dir: string) {}
+
+  async layer(spec: LayerSpec, format: ImageFormat): Promise<LayerInfo> {
+    // The blob is the same for both formats; only the descriptor's media type differs.
+    const key = `${spec.seed}\0${spec.size}`;
+    let blob = this.#blobs.get(key);
+    if (!blob) {
+      blob = (async () => {
+        let diffId: Digest | undefined;
+        const written = await writeBlob(this.dir, layerChunks(spec, (d) => diffId = d));
+        return { ...written, diffId: diffId! };
+      })();
+      this.#blobs.set(key, blob);
+    }
+    const { digest, size, diffId } = await blob;
+    const mediaType = format === "docker" ? DOCKER_LAYER_GZIP : OCI_LAYER_GZIP;
+    return { descriptor: { mediaType, digest, size }, diffId };
+  }
+
+  async image(
+    name: string,
+    layerSpecs: LayerSpec[],
+    platform: Platform,
+    labels: Record<string, string> | undefined,
+    format: ImageFormat,
+  ): Promise<BuiltImage> {
+    const layers: LayerInfo[] = [];
+    for (const spec of layerSpecs) layers.push(await this.layer(spec, format));
+    const config = await writeJsonBlob(this.dir, format === "docker" ? DOCKER_CONFIG : OCI_CONFIG, {
+      created: "2024-01-01T00:00:00Z",
+      architecture: platform.architecture,
+      os: platform.os,
+      ...(platform.variant ? { variant: platform.variant } : {}),
+      config: {
+        Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        ...(labels ? { Labels: labels } : {}),
+      },
+      rootfs: { type: "layers", diff_ids: layers.map((l) => l.diffId) },
+      history: layerSpecs.map((l) => ({
+        created: "2024-01-01T00:00:00Z",
+        created_by: `ferry-test layer ${l.seed} (${l.size} bytes)`,
+      })),
+    });
+    const mediaType = format === "docker" ? DOCKER_MANIFEST : OCI_MANIFEST;
+    const manifest = await writeJsonBlob(this.dir, mediaType, {
+      schemaVersion: 2,
+      mediaType,
+      config,
+      layers: layers.map((l) => l.descriptor),
+    });
+    return {
+      kind: "manifest",
+      name,
+      digest: manifest.digest,
+      size: manifest.size,
+      mediaType,
+      platform,
+      config,
+      layers: layers.map((l) => l.descriptor),
+      diffIds: layers.map((l) => l.diffId),
+    };
+  }
+
+  async build(spec: ImageSpec): Promise<BuiltLayoutImage> {
+    const format = spec.format ?? "oci";
+    if (spec.children === undefined) {
+      return await this.image(
+        spec.name,
+        spec.layers,
+        spec.platform ?? DEFAULT_PLATFORM,
+        spec.labels,
+        format,
+      );
+    }
+    const children: BuiltImage[] = [];
+    for (const child of spec.children) {
+      children.push(
+        await this.image(spec.name, child.layers, child.platform, child.labels, format),
+      );
+    }
+    const mediaType = format === "docker" ? DOCKER_LIST : OCI_INDEX;
+    const index = await writeJsonBlob(this.dir, mediaType, {
+      schemaVersion: 2,
+      mediaType,
+      manifests: children.map((c) => ({
+        mediaType: c.mediaType,
+        digest: c.digest,
+        size: c.size,
+        platform: c.platform,
+      })),
+    });
+    return {
+      kind: "index",
+      name: spec.name,
+      digest: index.digest,
+      size: index.size,
+      mediaType,
+      children,
+    };
+  }
+}
+
+const REF_NAME = "org.opencontainers.image.ref.name";
+
+/**
+ * Writes `images` into the OCI image layout at `dir` (created when missing; an existing layout
+ * keeps its other refs, and a ref of the same name is replaced). Returns what was written, in
+ * the order of `images`. Images with equal layers, platform and labels get equal digests.
+ */
+export async function makeLayout(dir: string, images: ImageSpec[]): Promise<BuiltLayoutImage[]> {
+  await Deno.mkdir(join(dir, "blobs", "sha256"), { recursive: true });
+  await Deno.writeTextFile(join(dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
+  const writer = new LayoutWriter(dir);
+  const built: BuiltLayoutImage[] = [];
+  for (const spec of images) built.push(await writer.build(spec));
+
+  const indexPath = join(dir, "index.json");
+  let existing: Descriptor[] = [];
+  try {
+    existing = JSON.parse(await Deno.readTextFile(indexPath)).manifests ?? [];
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  const names = new Set(built.map((b) => b.name));
+  const manifests = [
+    ...existing.filter((d) => !names.has(d.annotations?.[REF_NAME] ?? "")),
+    ...built.map((b) => ({
+      mediaType: b.mediaType,
+      digest: b.digest,
+      size: b.size,
+      annotations: { [REF_NAME]: b.name },
+    })),
+  ];
+  const tmp = join(dir, `.index.json.${crypto.randomUUID()}`);
+  await Deno.writeTextFile(
+    tmp,
+    JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }, null, 2),
+  );
+  await Deno.rename(tmp, indexPath);
+  return built;
+}
+
+/** Options for {@link pushToRegistry}. */
+export interface PushOptions {
+  /** `user:password` for the destination. */
+  creds?: string;
+  /** Bearer token for the destination (skips the token dance). */
+  registryToken?: string;
+  /** Copy every platform of an index (default true); false copies only the host's platform. */
+  all?: boolean;
+  /** Extra options for `skopeo copy`. */
+  copy?: Omit<CopyOptions, "all" | "destCreds" | "destRegistryToken">;
+}
+
+/** The descriptor of ref `name` in the layout's index.json. */
+async function layoutRef(layoutDir: string, name: string): Promise<Descriptor> {
+  const index = JSON.parse(await Deno.readTextFile(join(layoutDir, "index.json")));
+  const found = (index.manifests as Descriptor[] ?? []).find((d) =>
+    d.annotations?.[REF_NAME] === name
+  );
+  if (!found) throw new Error(`${layoutDir}: no image named ${JSON.stringify(name)}`);
+  return found;
+}
+
+/**
+ * Writes the image `top` from the layout as a skopeo `dir:` directory (blobs hard-linked). skopeo
+ * 1.9 reads only OCI media types from an OCI layout, so Docker-format images go through `dir:`,
+ * which serves their bytes unchanged.
+ */
+async function dirFromLayout(layoutDir: string, top: Descriptor, out: string): Promise<void> {
+  await Deno.writeTextFile(join(out, "version"), "Directory Transport Version: 1.1\n");
+  const linked = new Set<string>();
+  async function link(digest: Digest): Promise<void> {
+    if (linked.has(digest)) return;
+    linked.add(digest);
+    await Deno.link(layoutBlobPath(layoutDir, digest), join(out, digestHex(digest)));
+  }
+  async function image(digest: Digest, manifestName: string): Promise<void> {
+    const bytes = await Deno.readFile(layoutBlobPath(layoutDir, digest));
+    await Deno.writeFile(join(out, manifestName), bytes);
+    const doc = JSON.parse(new TextDecoder().decode(bytes));
+    if (Array.isArray(doc.manifests)) {
+      for (const child of doc.manifests as Descriptor[]) {
+        await image(child.digest, `${digestHex(child.digest)}.manifest.json`);
+      }
+      return;
+    }
+    await link(doc.config.digest);
+    for (const layer of doc.layers as Descriptor[]) await link(layer.digest);
+  }
+  await image(top.digest, "manifest.json");
+}
+
+/**
+ * Pushes the layout image `name` to `destRef` (`127.0.0.1:PORT/repo:tag`, with or without
+ * `docker://`) with `skopeo copy`, bytes unchanged. Returns the digest of the pushed manifest or
+ * index.
+ */
+export async function pushToRegistry(
+  layoutDir: string,
+  name: string,
+  destRef: string,
+  options: PushOptions = {},
+): Promise<Digest> {
+  const top = await layoutRef(layoutDir, name);
+  const copyOptions: CopyOptions = {
+    ...options.copy,
+    all: options.all ?? true,
+    destCreds: options.creds,
+    destRegistryToken: options.registryToken,
+  };
+  if (top.mediaType === OCI_MANIFEST || top.mediaType === OCI_INDEX) {
+    return (await copy(`oci:${layoutDir}:${name}`, destRef, copyOptions)).digest;
+  }
+  await using dir = await tempDir("ferry-push-");
+  await dirFromLayout(layoutDir, top, dir.path);
+  return (await copy(`dir:${dir.path}`, destRef, copyOptions)).digest;
+}

@@ -1,0 +1,93 @@
+/**
+ * Test harness for ferry's interop tests: real peers (the CNCF distribution registry, skopeo,
+ * umoci, buildah, helm) on 127.0.0.1, synthetic images, a token server and a fault-injecting proxy.
+ *
+ * ```ts
+ * import { makeLayout, peerTest, pushToRegistry, startRegistry, tempDir } from "../support/mod.ts";
+ *
+ * peerTest("copies an index", ["docker-registry", "skopeo"], async () => {
+ *   await using dir = await tempDir();
+ *   await using registry = await startRegistry();
+ *   const [index] = await makeLayout(dir.path, [{
+ *     name: "app",
+ *     children: [
+ *       { platform: { os: "linux", architecture: "amd64" }, layers: [{ seed: "base", size: 4096 }] },
+ *       { platform: { os: "linux", architecture: "arm64" }, layers: [{ seed: "base", size: 4096 }] },
+ *     ],
+ *   }]);
+ *   await pushToRegistry(dir.path, "app", `${registry.host}/library/app:1.0`);
+ *   // … run ferry against registry.url, compare with index.digest
+ * });
+ * ```
+ *
+ * Everything started here binds 127.0.0.1 on a random port and is stopped by `stop()` or
+ * `await using`; temp dirs are removed the same way.
+ *
+ * @module
+ */
+export {
+  type HtpasswdAuth,
+  htpasswdFile,
+  type RegistryOptions,
+  type RunningRegistry,
+  startRegistry,
+  type TokenAuth,
+} from "./docker_registry.ts";
+export {
+  type FaultProxy,
+  type FaultProxyOptions,
+  type FaultRules,
+  type ProxyLogEntry,
+  startFaultProxy,
+} from "./fault_proxy.ts";
+export {
+  type BuiltImage,
+  type BuiltIndex,
+  type BuiltLayoutImage,
+  type ImageFormat,
+  type ImageSpec,
+  type IndexImageSpec,
+  type LayerSpec,
+  layerStream,
+  layoutBlobPath,
+  makeLayout,
+  pseudoRandomChunks,
+  type PushOptions,
+  pushToRegistry,
+  type SingleImageSpec,
+} from "./images.ts";
+export {
+  ignoreUnless,
+  inCI,
+  missingPeers,
+  peer,
+  type PeerName,
+  peerTest,
+  type PeerTestDefinition,
+  REPO_ROOT,
+  requirePeer,
+} from "./peers.ts";
+export { CommandError, run, type RunOptions, type RunResult } from "./process.ts";
+export {
+  copy,
+  type CopyOptions,
+  inspect,
+  type InspectOptions,
+  inspectRaw,
+  type InspectResult,
+  type ReadOptions,
+  withTransport,
+} from "./skopeo.ts";
+export { freePort, removeTree, type TempDir, tempDir } from "./tmp.ts";
+export {
+  type Access,
+  type Acl,
+  libtrustKeyId,
+  type MintOptions,
+  parseScope,
+  type RegistryTokenAuth,
+  startTokenIssuer,
+  type TokenIssuer,
+  type TokenIssuerOptions,
+  type TokenRequest,
+} from "./token_issuer.ts";
