@@ -211,6 +211,7 @@ peerTest("save through htpasswd basic auth; missing credentials fail in one line
   const ok = await ferry([
     "registry",
     "save",
+    "--debug",
     "--authfile",
     authfile,
     "--registry-dir",
@@ -219,6 +220,10 @@ peerTest("save through htpasswd basic auth; missing credentials fail in one line
     `${source.host}/library/app-0:1.0`,
   ]);
   assertOk(ok);
+  // --debug traces every request, and never a secret.
+  assert.match(ok.stderr, /debug: GET http:\/\/127\.0\.0\.1:\d+\/v2\/library\/app-0\/blobs\//);
+  assert.ok(!ok.stderr.includes(password), "password in --debug output");
+  assert.ok(!ok.stderr.includes(btoa(`alice:${password}`)), "basic credentials in --debug output");
   await using served = await startRegistry({ root: regDir });
   assert.equal((await inspectRaw(`${served.host}/library/app-0:1.0`)).digest, img.app0.digest);
 

@@ -43,10 +43,12 @@ export async function registryClient(
   const authFetch: typeof fetch = httpClient
     ? (input, init) => fetch(input, { ...init, client: httpClient } as unknown as RequestInit)
     : fetch;
-  const store = new CredentialStore({ authfile: options.authfile });
+  const log = (line: string) => output.debug(line);
+  const store = new CredentialStore({ authfile: options.authfile, log });
   const auth = new Authenticator({
     credentials: (registry) => store.lookup(registry),
     fetch: authFetch,
+    log,
   });
   return new RegistryClient({
     auth,

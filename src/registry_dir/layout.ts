@@ -7,21 +7,14 @@
  */
 import { type Digest, digestHex } from "../digest.ts";
 import { FerryError } from "../errors.ts";
+import { isRepositoryName, isTag, NAME_MAX_LENGTH } from "../reference.ts";
 
 /** Longest repository name distribution accepts. */
-export const MAX_NAME_LENGTH = 255;
+export const MAX_NAME_LENGTH = NAME_MAX_LENGTH;
 
-// distribution/reference: path-component = alpha-numeric (separator alpha-numeric)*, where the
-// separator is `.`, `_`, `__` or one or more `-`. Leading `_` is therefore impossible, which keeps
-// names clear of the `_layers`, `_manifests` and `_uploads` directories.
-const NAME_COMPONENT_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG_RE = /^[\w][\w.-]{0,127}$/;
-
-/** True when `name` is a valid repository name (`library/nginx`). */
-export function isRepositoryName(name: string): boolean {
-  if (name.length === 0 || name.length > MAX_NAME_LENGTH) return false;
-  return name.split("/").every((c) => NAME_COMPONENT_RE.test(c));
-}
+// Names come from the one grammar in reference.ts. A valid component never starts with `_`, which
+// keeps names clear of the `_layers`, `_manifests` and `_uploads` directories.
+export { isRepositoryName, isTag };
 
 /** Validates a repository name; throws `invalid_input` naming `where`. */
 export function checkRepositoryName(name: string, where: string): string {
@@ -34,11 +27,6 @@ export function checkRepositoryName(name: string, where: string): string {
     );
   }
   return name;
-}
-
-/** True when `tag` is a valid tag. */
-export function isTag(tag: string): boolean {
-  return TAG_RE.test(tag);
 }
 
 /** Validates a tag; throws `invalid_reference` naming `where`. */
