@@ -18,10 +18,8 @@ import type { Store, Target } from "./store.ts";
 export interface ArchiveSource {
   /** Names the source in messages (`docker-archive:/ctx/images/skopeo/a.tar`). */
   label: string;
-  /** Opens the archive as a store. */
-  open(): Promise<Store>;
-  /** Reference within the archive (empty for its only image). */
-  reference: string;
+  /** Opens the archive: the store and the reference of the image to save from it. */
+  open(): Promise<{ store: Store; reference: string }>;
   /** Repository path in the registry directory (`library/app`). */
   repository: string;
   /** Tag in the registry directory. */
@@ -108,9 +106,9 @@ export async function saveImages(options: SaveOptions): Promise<SavedImage[]> {
       repository: archive.repository,
       tag: archive.tag,
       run: async (dst) => {
-        const store = await archive.open();
+        const { store, reference } = await archive.open();
         try {
-          return await engine.copy(store.repository(""), archive.reference, dst, {
+          return await engine.copy(store.repository(""), reference, dst, {
             ...copyOptions,
             label: archive.label,
           });

@@ -325,3 +325,34 @@ peerTest("save survives connection resets, 500s and 429s, resuming with Range", 
     await inspect(`${served.host}/${ref}`); // config readable
   }
 });
+
+peerTest("save reads images/skopeo/tar.txt archives written by skopeo", [
+  "docker-registry",
+  "skopeo",
+], async () => {
+  await using dir = await tempDir();
+  const layout = join(dir.path, "layout");
+  const [app] = await makeLayout(layout, [{
+    name: "app",
+    layers: [{ seed: "tar-a", size: 30_000 }, { seed: "tar-b", size: 20_000 }],
+  }]) as BuiltImage[];
+  const ctx = join(dir.path, "ctx");
+  const skopeoDir = join(ctx, "images/skopeo");
+  await Deno.mkdir(skopeoDir, { recursive: true });
+  await copy(`oci:${layout}:app`, `docker-archive:${join(skopeoDir, "app.tar")}:library/app:1`);
+  await copy(`oci:${layout}:app`, `oci-archive:${join(skopeoDir, "app-oci.tar")}:app`);
+  await Deno.writeTextFile(
+    join(skopeoDir, "tar.txt"),
+    "docker-archive:app.tar@library/from-docker\noci-archive:app-oci.tar@library/from-oci:2.0\n",
+  );
+  const regDir = join(ctx, "registry");
+  assertOk(await ferry(["registry", "save", "--registry-dir", regDir, ctx]));
+  await using served = await startRegistry({ root: regDir });
+  const fromOci = await inspectRaw(`${served.host}/library/from-oci:2.0`);
+  assert.equal(fromOci.digest, app.digest);
+  const fromDocker = await inspectRaw(`${served.host}/library/from-docker:latest`);
+  const manifest = JSON.parse(new TextDecoder().decode(fromDocker.bytes));
+  assert.equal(manifest.config.digest, app.config.digest);
+  assert.equal(manifest.layers.length, 2);
+  await inspect(`${served.host}/library/from-docker:latest`);
+});

@@ -9,7 +9,7 @@ import { type ArchiveEntry, discoverImages, formatWarning } from "../context/mod
 import { FerryError } from "../errors.ts";
 import { hostPlatform, parsePlatformList } from "../platform.ts";
 import { type ArchiveSource, saveImages } from "../save.ts";
-import { openArchive } from "./archive_open.ts";
+import { openArchive } from "../archive/mod.ts";
 import { registryClient } from "./client.ts";
 import type { Output } from "./output.ts";
 import { parseBool, parseList, parsePositiveInt } from "./parse.ts";
@@ -49,8 +49,18 @@ export function archiveSource(entry: ArchiveEntry): ArchiveSource {
     label: `${entry.transport}:${entry.path}`,
     repository: entry.destination.slice(0, colon),
     tag: entry.destination.slice(colon + 1),
-    reference: "",
-    open: () => openArchive(entry.transport, entry.path),
+    open: async () => {
+      const store = await openArchive(entry.path, { format: entry.transport });
+      const images = await store.images();
+      if (images.length !== 1) {
+        await store.close();
+        throw new FerryError(
+          "invalid_input",
+          `${entry.transport}:${entry.path}: holds ${images.length} images; a ${entry.transport} line must name an archive of exactly one`,
+        );
+      }
+      return { store, reference: images[0].descriptor.digest };
+    },
   };
 }
 

@@ -1,0 +1,134 @@
+/**
+ * Reads an `oci-archive` (a tar of an OCI image layout, as `skopeo copy … oci-archive:` and
+ * `ferry save` write) as a read-only ferry {@link Store}, without unpacking it: blobs are streamed
+ * from their place in the tar.
+ *
+ * Names follow the OCI layout store (see ../oci_layout/ref_name.ts): `repository("")` tags are the
+ * archive's ref names.
+ *
+ * @module
+ */
+import { type Digest, digestHex } from "../digest.ts";
+import { FerryError } from "../errors.ts";
+import type { Descriptor } from "../manifest.ts";
+import { MAX_MANIFEST_SIZE } from "../media_types.ts";
+import type { Store, Target } from "../store.ts";
+import {
+  checkLayoutFile,
+  type LayoutIndex,
+  parseLayoutIndex,
+  refNameOfEntry,
+  repositoryNames,
+} from "../oci_layout/index_file.ts";
+import { type LayoutBackend, resolveInLayout, tagsInLayout } from "../oci_layout/layout_view.ts";
+import { ReadOnlyTarget } from "./read_only_target.ts";
+import { TarFile } from "./tar_file.ts";
+
+/** One image of an archive and the names it carries. */
+export interface ArchiveImage {
+  /** The manifest (or index) descriptor. */
+  descriptor: Descriptor;
+  /** Its ref names (`localhost/app:1.0`, or as the archive spells them); empty when untagged. */
+  names: string[];
+}
+
+/** A read-only oci-archive. */
+export class OciArchiveReader implements Store {
+  /** The archive file. */
+  readonly path: string;
+  /** `oci-archive:<path>`. */
+  readonly location: string;
+  #tar: TarFile;
+  #index: LayoutIndex;
+  #backend: LayoutBackend;
+
+  private constructor(path: string, tar: TarFile, index: LayoutIndex) {
+    this.path = path;
+    this.location = `oci-archive:${path}`;
+    this.#tar = tar;
+    this.#index = index;
+    this.#backend = {
+      location: this.location,
+      readIndex: () => Promise.resolve(this.#index),
+      blobSize: (digest) => Promise.resolve(this.#blob(digest)?.size),
+      openBlob: async (digest, offset, signal) => {
+        const member = this.#blob(digest);
+        if (!member) throw new FerryError("not_found", `${this.location}: no blob ${digest}`);
+        return await this.#tar.open(member, offset, signal);
+      },
+    };
+  }
+
+  /**
+   * Opens the archive at `path` (plain or gzip-compressed tar).
+   *
+   * @throws {FerryError} `invalid_input` when it is not an OCI layout archive.
+   */
+  static async open(path: string): Promise<OciArchiveReader> {
+    const tar = await TarFile.open(path);
+    try {
+      return await OciArchiveReader.fromTar(tar);
+    } catch (err) {
+      await tar.close();
+      throw err;
+    }
+  }
+
+  /** Reads the layout of an already scanned tar (which the reader then owns). */
+  static async fromTar(tar: TarFile): Promise<OciArchiveReader> {
+    const layout = tar.file("oci-layout");
+    const indexMember = tar.file("index.json");
+    if (!layout || !indexMember) {
+      throw new FerryError(
+        "invalid_input",
+        `${tar.path}: not an oci-archive (no ${layout ? "index.json" : "oci-layout"} in the tar)`,
+      );
+    }
+    checkLayoutFile(await tar.read(layout, 4096), tar.path);
+    const index = parseLayoutIndex(await tar.read(indexMember, MAX_MANIFEST_SIZE), tar.path);
+    return new OciArchiveReader(tar.path, tar, index);
+  }
+
+  /** The repository `name`. */
+  repository(name: string): Target {
+    return new ReadOnlyTarget(name, this.location, {
+      resolve: (repository, reference) => resolveInLayout(this.#backend, repository, reference),
+      tags: (repository) => tagsInLayout(this.#backend, repository),
+      fetch: (desc, options) =>
+        this.#backend.openBlob(desc.digest, options.offset ?? 0, options.signal),
+      exists: (desc) => Promise.resolve(this.#blob(desc.digest)?.size === desc.size),
+    });
+  }
+
+  /** Repository parts of the ref names, sorted. */
+  repositories(): Promise<string[]> {
+    return Promise.resolve(repositoryNames(this.#index));
+  }
+
+  /** The entries of `index.json`, one per manifest, with their ref names. */
+  images(): Promise<ArchiveImage[]> {
+    const byDigest = new Map<Digest, ArchiveImage>();
+    for (const entry of this.#index.manifests) {
+      const image = byDigest.get(entry.digest) ??
+        { descriptor: withoutRefName(entry), names: [] };
+      const name = refNameOfEntry(entry);
+      if (name !== undefined && !image.names.includes(name)) image.names.push(name);
+      byDigest.set(entry.digest, image);
+    }
+    return Promise.resolve([...byDigest.values()]);
+  }
+
+  /** Removes temp files (a decompressed copy of a gzip archive). */
+  async close(): Promise<void> {
+    await this.#tar.close();
+  }
+
+  #blob(digest: Digest) {
+    return this.#tar.file(`blobs/sha256/${digestHex(digest)}`);
+  }
+}
+
+function withoutRefName(entry: Descriptor): Descriptor {
+  const { annotations: _, ...rest } = entry;
+  return rest;
+}

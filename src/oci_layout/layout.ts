@@ -1,0 +1,416 @@
+/**
+ * An OCI image layout directory (`oci-layout`, `index.json`, `blobs/sha256/<hex>`) as a ferry
+ * {@link Store}: the format `skopeo copy oci:DIR:REF`, `umoci` and `buildah` read and write, and
+ * the format of ferry's local image store.
+ *
+ * Names: see ref_name.ts. `repository("")` is the whole layout and its tags are the ref names
+ * (`localhost/app:1.0`); `repository("localhost/app")` maps tag `1.0` to that same ref name.
+ *
+ * Files ferry adds, all under `<root>/.ferry/` (skopeo and umoci ignore unknown entries there):
+ *
+ * - `tmp/`: staging files; a blob is verified and fsynced there, then renamed into `blobs/`;
+ * - `index.lock`: held exclusively around every read-modify-write of `index.json`, so concurrent
+ *   ferry processes never lose each other's tags;
+ * - `lock`: held shared by every instance that writes (from its first write until `close()`), and
+ *   exclusively by `gc()`, so garbage collection never deletes a blob another process has just
+ *   pushed but not yet tagged.
+ *
+ * @module
+ */
+import { type Digest, digestHex, parseDigest } from "../digest.ts";
+import { FerryError } from "../errors.ts";
+import type { Descriptor } from "../manifest.ts";
+import { SingleFlight } from "../limit.ts";
+import type { ContentSource, FetchOptions, Store, Target } from "../store.ts";
+import { writeBlobFile } from "./blob_file.ts";
+import { createFileOnce, fileSize, openFileRange, syncDir, writeFileAtomic } from "./fs.ts";
+import {
+  checkLayoutFile,
+  EMPTY_INDEX,
+  type LayoutIndex,
+  OCI_LAYOUT_CONTENT,
+  parseLayoutIndex,
+  refNames,
+  repositoryNames,
+  serializeLayoutIndex,
+  withoutRef,
+  withRef,
+} from "./index_file.ts";
+import { type LayoutBackend, resolveInLayout, tagsInLayout } from "./layout_view.ts";
+import { reachableBlobs } from "./reachable.ts";
+import { refNameOf } from "./ref_name.ts";
+import { MAX_MANIFEST_SIZE } from "../media_types.ts";
+
+/** Options for {@link OciLayout.open}. */
+export interface OciLayoutOptions {
+  /** Create the directory and an empty layout when there is none (default true). */
+  create?: boolean;
+}
+
+/** What {@link OciLayout.gc} removed. */
+export interface GcResult {
+  /** Blobs deleted. */
+  removed: Digest[];
+  /** Bytes freed (blobs and stale staging files). */
+  freedBytes: number;
+}
+
+/** One repository (see the module doc for names) of an {@link OciLayout}. */
+export interface OciLayoutTarget extends Target {
+  /** Removes the tag; true when it existed. Blobs stay until {@link OciLayout.gc}. */
+  untag(tag: string): Promise<boolean>;
+}
+
+/** An OCI image layout directory. */
+export class OciLayout implements Store {
+  /** The layout's directory. */
+  readonly root: string;
+  /** `oci:<root>`. */
+  readonly location: string;
+  #blobDir: string;
+  #ferryDir: string;
+  #tmpDir: string;
+  #flight = new SingleFlight<void>();
+  #indexQueue: Promise<unknown> = Promise.resolve();
+  #session?: Promise<Deno.FsFile | undefined>;
+  #closed = false;
+  #backend: LayoutBackend;
+
+  private constructor(root: string) {
+    this.root = root;
+    this.location = `oci:${root}`;
+    this.#blobDir = `${root}/blobs/sha256`;
+    this.#ferryDir = `${root}/.ferry`;
+    this.#tmpDir = `${root}/.ferry/tmp`;
+    this.#backend = {
+      location: this.location,
+      readIndex: () => this.#readIndex(),
+      blobSize: (digest) => fileSize(this.#blobPath(digest)),
+      openBlob: (digest, offset, signal) => this.#openBlob(digest, offset, signal),
+    };
+  }
+
+  /**
+   * Opens the layout at `root`, creating it (unless `create: false`) when the directory holds no
+   * `oci-layout` file.
+   *
+   * @throws {FerryError} `not_found` without a layout and `create: false`; `unsupported` for an
+   * unknown layout version.
+   */
+  static async open(root: string, options: OciLayoutOptions = {}): Promise<OciLayout> {
+    const layout = new OciLayout(root.replace(/(?<=.)\/+$/, ""));
+    await layout.#init(options.create ?? true);
+    return layout;
+  }
+
+  async #init(create: boolean): Promise<void> {
+    const layoutFile = `${this.root}/oci-layout`;
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await Deno.readFile(layoutFile);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    if (bytes) {
+      checkLayoutFile(bytes, this.root);
+      return;
+    }
+    if (!create) {
+      throw new FerryError(
+        "not_found",
+        `${this.root}: not an OCI image layout (no oci-layout file)`,
+      );
+    }
+    await Deno.mkdir(this.#blobDir, { recursive: true });
+    await Deno.mkdir(this.#tmpDir, { recursive: true });
+    const enc = new TextEncoder();
+    // index.json first: a reader that sees oci-layout must also find an index.
+    await createFileOnce(
+      `${this.root}/index.json`,
+      serializeLayoutIndex(EMPTY_INDEX),
+      this.#tmpDir,
+    );
+    await createFileOnce(layoutFile, enc.encode(OCI_LAYOUT_CONTENT), this.#tmpDir);
+    await syncDir(this.root);
+  }
+
+  /** The repository `name` (see the module doc). */
+  repository(name: string): OciLayoutTarget {
+    return new LayoutTarget(name, name === "" ? this.location : `${this.location}:${name}`, {
+      backend: this.#backend,
+      hasBlob: (desc) => this.#hasBlob(desc),
+      pushBlob: (desc, content) => this.#pushBlob(desc, content),
+      setRef: (desc, refName) => this.#setRef(desc, refName),
+      untag: (refName) => this.untag(refName),
+    });
+  }
+
+  /** Repository parts of the ref names (`localhost/app` for `localhost/app:1.0`), sorted. */
+  async repositories(): Promise<string[]> {
+    return repositoryNames(await this.#readIndex());
+  }
+
+  /** Every ref name in `index.json`, sorted. */
+  async refNames(): Promise<string[]> {
+    return refNames(await this.#readIndex());
+  }
+
+  /** Removes the entries named `refName`; true when there were any. */
+  async untag(refName: string): Promise<boolean> {
+    await this.#writeSession();
+    let found = false;
+    await this.#updateIndex((index) => {
+      const next = withoutRef(index, refName);
+      found = next.manifests.length !== index.manifests.length;
+      return found ? next : undefined;
+    });
+    return found;
+  }
+
+  /**
+   * Deletes every blob in `blobs/sha256` that no `index.json` entry reaches (through indexes,
+   * manifests, configs, layers and subjects), and stale staging files.
+   *
+   * @throws {FerryError} `conflict` while another instance (in this or another process) holds the
+   * layout open for writing.
+   */
+  async gc(): Promise<GcResult> {
+    if (this.#closed) throw new FerryError("usage", `${this.location}: store is closed`);
+    await this.#releaseSession();
+    await Deno.mkdir(this.#ferryDir, { recursive: true });
+    const lock = await Deno.open(`${this.#ferryDir}/lock`, { write: true, create: true });
+    try {
+      if (!(await lock.tryLock(true))) {
+        throw new FerryError(
+          "conflict",
+          `${this.root}: another ferry process is writing to this layout; retry when it is done`,
+        );
+      }
+      const index = await this.#readIndex();
+      const keep = await reachableBlobs(index.manifests, async (digest) => {
+        const path = this.#blobPath(digest);
+        const size = await fileSize(path);
+        if (size === undefined || size > MAX_MANIFEST_SIZE) return undefined;
+        return await Deno.readFile(path);
+      });
+      const result: GcResult = { removed: [], freedBytes: 0 };
+      for await (const entry of Deno.readDir(this.#blobDir)) {
+        if (!entry.isFile || !/^[a-f0-9]{64}$/.test(entry.name)) continue;
+        const digest: Digest = `sha256:${entry.name}`;
+        if (keep.has(digest)) continue;
+        const path = `${this.#blobDir}/${entry.name}`;
+        result.freedBytes += (await fileSize(path)) ?? 0;
+        await Deno.remove(path);
+        result.removed.push(digest);
+      }
+      // No writer holds the layout now, so every staging file is left over from a crash.
+      for await (const entry of readDirIfAny(this.#tmpDir)) {
+        const path = `${this.#tmpDir}/${entry.name}`;
+        result.freedBytes += (await fileSize(path)) ?? 0;
+        await Deno.remove(path, { recursive: true }).catch(() => {});
+      }
+      if (result.removed.length > 0) await syncDir(this.#blobDir);
+      result.removed.sort();
+      return result;
+    } finally {
+      lock.close();
+    }
+  }
+
+  /** Releases the write-session lock. Reads still work afterwards; writes are refused. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#releaseSession();
+  }
+
+  /** Whether the blob is present with the descriptor's size. */
+  async #hasBlob(desc: Descriptor): Promise<boolean> {
+    await this.#writeSession();
+    return (await fileSize(this.#blobPath(desc.digest))) === desc.size;
+  }
+
+  async #pushBlob(desc: Descriptor, content: ContentSource): Promise<void> {
+    const digest = parseDigest(desc.digest, this.location);
+    if (!Number.isSafeInteger(desc.size) || desc.size < 0) {
+      throw new FerryError("invalid_input", `${this.location}: invalid size for ${digest}`);
+    }
+    if (await this.#hasBlob(desc)) return;
+    await this.#flight.do(digest, async () => {
+      await Deno.mkdir(this.#tmpDir, { recursive: true });
+      await writeBlobFile(
+        {
+          path: this.#blobPath(digest),
+          dir: this.#blobDir,
+          staging: `${this.#tmpDir}/${digestHex(digest)}.partial`,
+        },
+        { digest, size: desc.size },
+        content,
+        `${this.location}@${digest}`,
+      );
+    });
+  }
+
+  async #setRef(desc: Descriptor, refName: string): Promise<void> {
+    parseDigest(desc.digest, this.location);
+    if (!(await this.#hasBlob(desc))) {
+      throw new FerryError(
+        "not_found",
+        `${this.location}: cannot tag ${refName}: manifest ${desc.digest} is not in the layout`,
+      );
+    }
+    await this.#updateIndex((index) => withRef(index, desc, refName));
+  }
+
+  async #readIndex(): Promise<LayoutIndex> {
+    const path = `${this.root}/index.json`;
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(path);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return EMPTY_INDEX;
+      throw err;
+    }
+    return parseLayoutIndex(bytes, path);
+  }
+
+  /**
+   * Applies `edit` to `index.json` under the index lock (in-process queue + file lock) and
+   * replaces the file atomically; `edit` returning undefined means "no change".
+   */
+  #updateIndex(edit: (index: LayoutIndex) => LayoutIndex | undefined): Promise<void> {
+    const run = async () => {
+      if (this.#closed) throw new FerryError("usage", `${this.location}: store is closed`);
+      await Deno.mkdir(this.#tmpDir, { recursive: true });
+      const lock = await Deno.open(`${this.#ferryDir}/index.lock`, { write: true, create: true });
+      try {
+        await lock.lock(true);
+        const next = edit(await this.#readIndex());
+        if (next) {
+          await writeFileAtomic(
+            `${this.root}/index.json`,
+            serializeLayoutIndex(next),
+            this.#tmpDir,
+            this.root,
+          );
+        }
+      } finally {
+        lock.close();
+      }
+    };
+    const result = this.#indexQueue.then(run, run);
+    this.#indexQueue = result.catch(() => {});
+    return result;
+  }
+
+  /** Takes the shared write-session lock once per instance (skipped on read-only media). */
+  #writeSession(): Promise<Deno.FsFile | undefined> {
+    if (this.#closed) {
+      return Promise.reject(new FerryError("usage", `${this.location}: store is closed`));
+    }
+    this.#session ??= (async () => {
+      let file: Deno.FsFile;
+      try {
+        await Deno.mkdir(this.#ferryDir, { recursive: true });
+        file = await Deno.open(`${this.#ferryDir}/lock`, { write: true, create: true });
+      } catch (err) {
+        if (err instanceof Deno.errors.PermissionDenied || isReadOnlyError(err)) return undefined;
+        throw err;
+      }
+      await file.lock(false);
+      return file;
+    })();
+    return this.#session;
+  }
+
+  async #releaseSession(): Promise<void> {
+    const session = this.#session;
+    this.#session = undefined;
+    const file = await session?.catch(() => undefined);
+    file?.close();
+  }
+
+  #blobPath(digest: Digest): string {
+    return `${this.#blobDir}/${digestHex(parseDigest(digest, this.location))}`;
+  }
+
+  async #openBlob(
+    digest: Digest,
+    offset: number,
+    signal?: AbortSignal,
+  ): Promise<ReadableStream<Uint8Array>> {
+    const path = this.#blobPath(digest);
+    const size = await fileSize(path);
+    if (size === undefined) {
+      throw new FerryError("not_found", `${this.location}: blob ${digest} not found`);
+    }
+    if (offset < 0 || offset > size) {
+      throw new FerryError(
+        "invalid_input",
+        `${this.location}@${digest}: offset ${offset} out of range`,
+      );
+    }
+    return await openFileRange(path, offset, size - offset, { signal, where: path });
+  }
+}
+
+/** What a {@link LayoutTarget} may do to its layout. */
+interface LayoutOps {
+  backend: LayoutBackend;
+  hasBlob(desc: Descriptor): Promise<boolean>;
+  pushBlob(desc: Descriptor, content: ContentSource): Promise<void>;
+  setRef(desc: Descriptor, refName: string): Promise<void>;
+  untag(refName: string): Promise<boolean>;
+}
+
+/** A repository view of an {@link OciLayout}. */
+class LayoutTarget implements OciLayoutTarget {
+  readonly name: string;
+  readonly location: string;
+  #ops: LayoutOps;
+
+  constructor(name: string, location: string, ops: LayoutOps) {
+    this.name = name;
+    this.location = location;
+    this.#ops = ops;
+  }
+
+  resolve(reference: string): Promise<Descriptor> {
+    return resolveInLayout(this.#ops.backend, this.name, reference);
+  }
+
+  fetch(desc: Descriptor, options: FetchOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    return this.#ops.backend.openBlob(desc.digest, options.offset ?? 0, options.signal);
+  }
+
+  exists(desc: Descriptor): Promise<boolean> {
+    return this.#ops.hasBlob(desc);
+  }
+
+  push(desc: Descriptor, content: ContentSource): Promise<void> {
+    return this.#ops.pushBlob(desc, content);
+  }
+
+  async tag(desc: Descriptor, tag: string): Promise<void> {
+    await this.#ops.setRef(desc, refNameOf(this.name, tag, this.location));
+  }
+
+  async untag(tag: string): Promise<boolean> {
+    return await this.#ops.untag(refNameOf(this.name, tag, this.location));
+  }
+
+  tags(): Promise<string[]> {
+    return tagsInLayout(this.#ops.backend, this.name);
+  }
+}
+
+async function* readDirIfAny(dir: string): AsyncIterable<Deno.DirEntry> {
+  try {
+    yield* Deno.readDir(dir);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}
+
+function isReadOnlyError(err: unknown): boolean {
+  return err instanceof Error && /read-only file system|EROFS/i.test(err.message);
+}

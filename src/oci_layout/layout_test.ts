@@ -1,0 +1,350 @@
+import assert from "node:assert/strict";
+import { sha256 } from "../digest.ts";
+import { FerryError, isFerryError } from "../errors.ts";
+import type { Descriptor } from "../manifest.ts";
+import { OCI_LAYER_GZIP, OCI_MANIFEST } from "../media_types.ts";
+import { bytesSource, type ContentSource } from "../store.ts";
+import { drain, makeTestImage, makeTestIndex, pushTestImage } from "./_test_image.ts";
+import { OciLayout, REF_NAME_ANNOTATION } from "./mod.ts";
+
+async function withLayout(fn: (layout: OciLayout, root: string) => Promise<void>): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: "ferry-layout-test-" });
+  const layout = await OciLayout.open(root);
+  try {
+    await fn(layout, root);
+  } finally {
+    await layout.close();
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+async function readIndex(root: string): Promise<{ manifests: Descriptor[] }> {
+  return JSON.parse(await Deno.readTextFile(`${root}/index.json`));
+}
+
+function blobFile(root: string, desc: Descriptor): string {
+  return `${root}/blobs/sha256/${desc.digest.slice(7)}`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
+  return out;
+}
+
+function layerDesc(bytes: Uint8Array): Descriptor {
+  return { mediaType: OCI_LAYER_GZIP, digest: sha256(bytes), size: bytes.byteLength };
+}
+
+Deno.test("open creates an empty layout and refuses a missing one without create", async () => {
+  await withLayout(async (_layout, root) => {
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(`${root}/oci-layout`)), {
+      imageLayoutVersion: "1.0.0",
+    });
+    assert.deepEqual((await readIndex(root)).manifests, []);
+    assert.ok((await Deno.stat(`${root}/blobs/sha256`)).isDirectory);
+    await assert.rejects(
+      OciLayout.open(`${root}/nothing`, { create: false }),
+      (e) => isFerryError(e, "not_found"),
+    );
+    await Deno.mkdir(`${root}/bad`);
+    await Deno.writeTextFile(`${root}/bad/oci-layout`, '{"imageLayoutVersion":"2.0.0"}');
+    await assert.rejects(OciLayout.open(`${root}/bad`), (e) => isFerryError(e, "unsupported"));
+  });
+});
+
+Deno.test("push, tag, resolve and fetch round-trip through both name views", async () => {
+  await withLayout(async (layout, root) => {
+    const image = await makeTestImage();
+    const repo = layout.repository("localhost/app");
+    await pushTestImage(repo, image, "1.0");
+
+    const whole = layout.repository("");
+    assert.deepEqual(await whole.tags(), ["localhost/app:1.0"]);
+    assert.deepEqual(await repo.tags(), ["1.0"]);
+    assert.deepEqual(await layout.repository("localhost").tags(), []);
+    assert.deepEqual(await layout.repositories(), ["localhost/app"]);
+
+    const desc = await whole.resolve("localhost/app:1.0");
+    assert.equal(desc.digest, image.manifest.desc.digest);
+    assert.equal(desc.mediaType, OCI_MANIFEST);
+    assert.deepEqual(await repo.resolve("1.0"), desc);
+    assert.deepEqual(await repo.resolve(image.manifest.desc.digest), desc);
+
+    const entry = (await readIndex(root)).manifests[0];
+    assert.equal(entry.annotations?.[REF_NAME_ANNOTATION], "localhost/app:1.0");
+
+    for (const b of [image.manifest, image.config, ...image.layers]) {
+      assert.ok(await repo.exists(b.desc));
+      assert.deepEqual(await drain(await repo.fetch(b.desc)), b.bytes);
+      assert.deepEqual(await Deno.readFile(blobFile(root, b.desc)), b.bytes);
+    }
+    const layer = image.layers[0];
+    assert.deepEqual(
+      await drain(await repo.fetch(layer.desc, { offset: 10 })),
+      layer.bytes.subarray(10),
+    );
+    await assert.rejects(repo.resolve("2.0"), (e) => isFerryError(e, "not_found"));
+    await assert.rejects(repo.resolve(layer.desc.digest), (e) => isFerryError(e, "not_found"));
+    await assert.rejects(
+      repo.fetch({ ...layer.desc, digest: sha256("missing") }),
+      (e) => isFerryError(e, "not_found"),
+    );
+    await assert.rejects(repo.tag(desc, "bad tag"), (e) => isFerryError(e, "invalid_reference"));
+  });
+});
+
+Deno.test("a blob already present is not fetched again", async () => {
+  await withLayout(async (layout) => {
+    const bytes = randomBytes(1000);
+    const repo = layout.repository("");
+    await repo.push(layerDesc(bytes), bytesSource(bytes));
+    let calls = 0;
+    await repo.push(layerDesc(bytes), (offset) => {
+      calls++;
+      return bytesSource(bytes)(offset);
+    });
+    assert.equal(calls, 0);
+  });
+});
+
+Deno.test("a digest or size mismatch leaves neither blob nor staging file", async () => {
+  await withLayout(async (layout, root) => {
+    const repo = layout.repository("");
+    const good = randomBytes(5000);
+    const bad = randomBytes(5000);
+    const desc = layerDesc(good);
+    await assert.rejects(
+      repo.push(desc, bytesSource(bad)),
+      (e) => isFerryError(e, "digest_mismatch"),
+    );
+    await assert.rejects(
+      repo.push(desc, bytesSource(randomBytes(6000))),
+      (e) => isFerryError(e, "size_mismatch"),
+    );
+    assert.equal(await exists(blobFile(root, desc)), false);
+    assert.equal(await repo.exists(desc), false);
+    assert.deepEqual([...Deno.readDirSync(`${root}/.ferry/tmp`)], []);
+    await repo.push(desc, bytesSource(good));
+    assert.deepEqual(await Deno.readFile(blobFile(root, desc)), good);
+  });
+});
+
+Deno.test("a source that breaks off is reopened at the byte reached", async () => {
+  await withLayout(async (layout, root) => {
+    const bytes = randomBytes(300_000);
+    const offsets: number[] = [];
+    const flaky: ContentSource = (offset) => {
+      offsets.push(offset);
+      let sent = false;
+      return Promise.resolve(
+        new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (!sent && offsets.length < 3) {
+              sent = true;
+              controller.enqueue(bytes.slice(offset, offset + 100_000));
+              return;
+            }
+            if (offsets.length < 3) {
+              controller.error(new FerryError("network", "connection reset", { retryable: true }));
+              return;
+            }
+            controller.enqueue(bytes.slice(offset));
+            controller.close();
+          },
+        }),
+      );
+    };
+    const desc = layerDesc(bytes);
+    await layout.repository("").push(desc, flaky);
+    assert.deepEqual(offsets, [0, 100_000, 200_000]);
+    assert.deepEqual(await Deno.readFile(blobFile(root, desc)), bytes);
+  });
+});
+
+Deno.test("a staging file left by a crash is resumed, and discarded if wrong", async () => {
+  await withLayout(async (layout, root) => {
+    const bytes = randomBytes(50_000);
+    const desc = layerDesc(bytes);
+    await Deno.writeFile(
+      `${root}/.ferry/tmp/${desc.digest.slice(7)}.partial`,
+      bytes.slice(0, 20_000),
+    );
+    const offsets: number[] = [];
+    const source: ContentSource = (offset) => {
+      offsets.push(offset);
+      return bytesSource(bytes)(offset);
+    };
+    await layout.repository("").push(desc, source);
+    assert.deepEqual(offsets, [20_000]);
+    assert.deepEqual(await Deno.readFile(blobFile(root, desc)), bytes);
+
+    const other = randomBytes(50_000);
+    const otherDesc = layerDesc(other);
+    await Deno.writeFile(
+      `${root}/.ferry/tmp/${otherDesc.digest.slice(7)}.partial`,
+      randomBytes(20_000),
+    );
+    offsets.length = 0;
+    await layout.repository("").push(otherDesc, (offset) => {
+      offsets.push(offset);
+      return bytesSource(other)(offset);
+    });
+    assert.deepEqual(offsets, [20_000, 0]);
+    assert.deepEqual(await Deno.readFile(blobFile(root, otherDesc)), other);
+  });
+});
+
+Deno.test("two instances pushing the same blob at once both succeed", async () => {
+  await withLayout(async (a, root) => {
+    const b = await OciLayout.open(root);
+    try {
+      const bytes = randomBytes(2_000_000);
+      const desc = layerDesc(bytes);
+      const slow: ContentSource = (offset) => {
+        let at = offset;
+        return Promise.resolve(
+          new ReadableStream<Uint8Array>({
+            async pull(controller) {
+              await new Promise((r) => setTimeout(r, 1));
+              if (at >= bytes.byteLength) return controller.close();
+              controller.enqueue(bytes.slice(at, at + 100_000));
+              at += 100_000;
+            },
+          }),
+        );
+      };
+      await Promise.all([a.repository("").push(desc, slow), b.repository("").push(desc, slow)]);
+      assert.deepEqual(await Deno.readFile(blobFile(root, desc)), bytes);
+      assert.deepEqual([...Deno.readDirSync(`${root}/.ferry/tmp`)].map((e) => e.name), []);
+    } finally {
+      await b.close();
+    }
+  });
+});
+
+Deno.test("tag replaces the entry with the same ref name and keeps foreign entries", async () => {
+  await withLayout(async (layout, root) => {
+    const one = await makeTestImage();
+    const two = await makeTestImage();
+    const repo = layout.repository("localhost/app");
+    await pushTestImage(repo, one, "1.0");
+    // Another tool's entry and top-level field must survive ferry's edits.
+    const doc = await readIndex(root) as Record<string, unknown> & { manifests: Descriptor[] };
+    doc.annotations = { "org.example": "kept" };
+    doc.manifests.push({ ...one.manifest.desc, annotations: { [REF_NAME_ANNOTATION]: "other" } });
+    await Deno.writeTextFile(`${root}/index.json`, JSON.stringify(doc));
+
+    await pushTestImage(repo, two, "1.0");
+    const after = await readIndex(root) as Record<string, unknown> & { manifests: Descriptor[] };
+    const names = after.manifests.map((m) => m.annotations?.[REF_NAME_ANNOTATION]);
+    assert.deepEqual(names.sort(), ["localhost/app:1.0", "other"]);
+    assert.deepEqual(after.annotations, { "org.example": "kept" });
+    assert.equal((await repo.resolve("1.0")).digest, two.manifest.desc.digest);
+
+    await assert.rejects(
+      repo.tag({ ...two.manifest.desc, digest: sha256("absent") }, "2.0"),
+      (e) => isFerryError(e, "not_found"),
+    );
+    assert.equal(await repo.untag("1.0"), true);
+    assert.equal(await repo.untag("1.0"), false);
+    assert.deepEqual(await layout.refNames(), ["other"]);
+  });
+});
+
+Deno.test("children of a tagged index resolve by digest", async () => {
+  await withLayout(async (layout) => {
+    const amd = await makeTestImage({ architecture: "amd64" });
+    const arm = await makeTestImage({ architecture: "arm64" });
+    const index = makeTestIndex([amd, arm]);
+    const repo = layout.repository("localhost/multi");
+    await pushTestImage(repo, amd);
+    await pushTestImage(repo, arm);
+    await repo.push(index.desc, bytesSource(index.bytes));
+    await repo.tag(index.desc, "1");
+    assert.equal((await repo.resolve("1")).mediaType, index.desc.mediaType);
+    const child = await repo.resolve(arm.manifest.desc.digest);
+    assert.deepEqual(child, arm.manifest.desc);
+  });
+});
+
+Deno.test("gc removes exactly the blobs no tag reaches", async () => {
+  await withLayout(async (layout, root) => {
+    const shared = { "etc/shared": "same in both\n" };
+    const keep = await makeTestImage({ layers: [shared, { "etc/keep": "k\n" }] });
+    const drop = await makeTestImage({ layers: [shared, { "etc/drop": "d\n" }] });
+    const amd = await makeTestImage();
+    const arm = await makeTestImage({ architecture: "arm64" });
+    const index = makeTestIndex([amd, arm]);
+    const repo = layout.repository("localhost/app");
+    await pushTestImage(repo, keep, "keep");
+    await pushTestImage(repo, drop, "drop");
+    await pushTestImage(repo, amd);
+    await pushTestImage(repo, arm);
+    await repo.push(index.desc, bytesSource(index.bytes));
+    await repo.tag(index.desc, "multi");
+    const stray = randomBytes(100);
+    await repo.push(layerDesc(stray), bytesSource(stray));
+    await Deno.writeFile(`${root}/.ferry/tmp/leftover.partial`, randomBytes(10));
+
+    await repo.untag("drop");
+    // gc needs the write session of this instance to be over (it gives it up itself).
+    const result = await layout.gc();
+    const expected = [drop.manifest, drop.config, drop.layers[1]].map((b) => b.desc.digest);
+    expected.push(layerDesc(stray).digest);
+    assert.deepEqual(result.removed, expected.sort());
+    assert.ok(result.freedBytes > 0);
+    for (const b of [keep.manifest, keep.config, ...keep.layers, index, amd.manifest, arm.config]) {
+      assert.ok(await exists(blobFile(root, b.desc)), `kept ${b.desc.digest}`);
+    }
+    assert.equal(await exists(`${root}/.ferry/tmp/leftover.partial`), false);
+    assert.deepEqual((await layout.gc()).removed, []);
+  });
+});
+
+Deno.test("gc refuses to run while another instance writes", async () => {
+  await withLayout(async (layout, root) => {
+    const writer = await OciLayout.open(root);
+    const bytes = randomBytes(10);
+    await writer.repository("").push(layerDesc(bytes), bytesSource(bytes));
+    await assert.rejects(layout.gc(), (e) => isFerryError(e, "conflict"));
+    await writer.close();
+    assert.deepEqual((await layout.gc()).removed, [layerDesc(bytes).digest]);
+  });
+});
+
+Deno.test("concurrent tags from two processes keep every entry", async () => {
+  await withLayout(async (layout, root) => {
+    const image = await makeTestImage();
+    await pushTestImage(layout.repository(""), image);
+    await layout.close();
+    const mod = new URL("./mod.ts", import.meta.url).href;
+    const script = (who: string) => `
+      import { OciLayout } from ${JSON.stringify(mod)};
+      const layout = await OciLayout.open(${JSON.stringify(root)});
+      const desc = ${JSON.stringify(image.manifest.desc)};
+      await Promise.all(Array.from({ length: 15 }, (_, i) =>
+        layout.repository("localhost/${who}").tag(desc, "v" + i)));
+      await layout.close();
+    `;
+    const run = (who: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--no-lock", script(who)],
+        stdout: "inherit",
+        stderr: "inherit",
+      }).output();
+    const results = await Promise.all([run("a"), run("b")]);
+    assert.deepEqual(results.map((r) => r.code), [0, 0]);
+    const reopened = await OciLayout.open(root, { create: false });
+    try {
+      assert.equal((await reopened.refNames()).length, 30);
+      assert.deepEqual(await reopened.repositories(), ["localhost/a", "localhost/b"]);
+    } finally {
+      await reopened.close();
+    }
+  });
+});
