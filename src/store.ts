@@ -25,6 +25,15 @@ export interface FetchOptions {
   signal?: AbortSignal;
 }
 
+/** Hints for {@link Target.push}. */
+export interface PushOptions {
+  /**
+   * Where the content is being copied from. A registry holding both repositories mounts the blob
+   * (`POST ?mount=…&from=…`) instead of receiving it again.
+   */
+  from?: Target;
+}
+
 /** One repository of a store. */
 export interface Target {
   /** Repository name within its store (`library/nginx`; empty for single-image stores). */
@@ -44,7 +53,7 @@ export interface Target {
    * Stores content. Implementations verify size and digest before the content becomes visible and
    * never leave a partial object where a reader could take it as whole.
    */
-  push(desc: Descriptor, content: ContentSource): Promise<void>;
+  push(desc: Descriptor, content: ContentSource, options?: PushOptions): Promise<void>;
   /** Points `tag` at a manifest already pushed to this repository. */
   tag(desc: Descriptor, tag: string): Promise<void>;
   /** The tags of this repository, sorted. */

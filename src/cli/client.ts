@@ -16,6 +16,19 @@ export interface RegistryAccessOptions {
   authfile?: string;
   tlsVerify?: boolean;
   certDir?: string;
+  /** `USER:PASSWORD` used for every registry of this client instead of the auth files. */
+  creds?: string;
+}
+
+/** Parses `USER:PASSWORD` (the password may contain `:`). */
+function basicCredential(creds: string) {
+  const colon = creds.indexOf(":");
+  if (colon <= 0) throw new FerryError("usage", "credentials must be given as USER:PASSWORD");
+  return {
+    kind: "basic" as const,
+    username: creds.slice(0, colon),
+    password: creds.slice(colon + 1),
+  };
 }
 
 /** Reads every `*.crt` / `*.pem` in a directory (skopeo's `--cert-dir`). */
@@ -46,7 +59,9 @@ export async function registryClient(
   const log = (line: string) => output.debug(line);
   const store = new CredentialStore({ authfile: options.authfile, log });
   const auth = new Authenticator({
-    credentials: (registry) => store.lookup(registry),
+    credentials: options.creds
+      ? ((credential) => () => Promise.resolve(credential))(basicCredential(options.creds))
+      : (registry) => store.lookup(registry),
     fetch: authFetch,
     log,
   });

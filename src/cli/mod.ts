@@ -11,6 +11,7 @@ import { errorMessage, FerryError } from "../errors.ts";
 import { contextCommand } from "./context_images.ts";
 import { Output } from "./output.ts";
 import { registrySaveCommand } from "./registry_save.ts";
+import { copyCommand, registryCopyCommands } from "./copy.ts";
 import { VERSION } from "./version.ts";
 
 /** Builds the command tree. `output` is created once the global flags are known. */
@@ -37,7 +38,9 @@ export function buildProgram(state: { output?: Output } = {}): Command {
     "work with registries and registry directories",
   );
   registry.addCommand(registrySaveCommand(output));
+  for (const cmd of registryCopyCommands(output)) registry.addCommand(cmd);
   program.addCommand(registry);
+  program.addCommand(copyCommand(output));
 
   for (const cmd of allCommands(program)) cmd.exitOverride();
   return program;

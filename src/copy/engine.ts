@@ -54,6 +54,11 @@ export interface CopyOptions {
   all?: boolean;
   /** What to store when `all` is off and the source is an index. Default `sparse`. */
   indexSubset?: IndexSubset;
+  /**
+   * Copy only the children of an index that the source holds (a registry directory may hold an
+   * index with only some platforms); the index is then stored as with a platform selection.
+   */
+  skipMissingChildren?: boolean;
   /** Tags to point at the copied image in the destination. */
   tags?: string[];
   /** Names the image in events and errors (defaults to the source location). */
@@ -120,9 +125,22 @@ export class CopyEngine {
       await this.#copyImage(src, typed, manifest, bytes, dst, options.label);
       return { root: typed, images: [typed] };
     }
-    const children = options.all
+    let children = options.all
       ? manifest.manifests
       : selectChildren(manifest.manifests, options.platforms, options.label);
+    let complete = options.all === true;
+    if (options.skipMissingChildren) {
+      const held = await Promise.all(children.map((c) => src.exists(c)));
+      const kept = children.filter((_, i) => held[i]);
+      if (kept.length === 0) {
+        throw new FerryError(
+          "not_found",
+          `${options.label}: the source holds none of the index's images`,
+        );
+      }
+      complete &&= kept.length === children.length;
+      children = kept;
+    }
     const images: Descriptor[] = [];
     await Promise.all(children.map(async (child) => {
       const r = await this.copyDescriptor(src, child, dst, {
@@ -132,7 +150,7 @@ export class CopyEngine {
       });
       images.push(...r.images);
     }));
-    if (options.all || (options.indexSubset ?? "sparse") === "sparse") {
+    if (complete || (options.indexSubset ?? "sparse") === "sparse") {
       await this.#pushManifest(dst, typed, bytes);
       return { root: typed, images };
     }
@@ -220,7 +238,7 @@ export class CopyEngine {
             this.#onEvent({ type: "blob-progress", image: label, digest: desc.digest, bytes })
           ),
         );
-      });
+      }, { from: src });
       this.#done.add(key);
       this.#onEvent({
         type: "blob-done",

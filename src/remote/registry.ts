@@ -8,7 +8,7 @@ import { FerryError } from "../errors.ts";
 import { type Descriptor, parseManifest } from "../manifest.ts";
 import { isManifestType, MANIFEST_TYPES, MAX_MANIFEST_SIZE } from "../media_types.ts";
 import { Semaphore } from "../limit.ts";
-import type { ContentSource, FetchOptions, Store, Target } from "../store.ts";
+import type { ContentSource, FetchOptions, PushOptions, Store, Target } from "../store.ts";
 import { readAll } from "../streams.ts";
 import { resumableBody } from "./blob_reader.ts";
 import {
@@ -295,7 +295,7 @@ export class RemoteRepository implements Target {
     throw await responseError(res, `${this.location}@${desc.digest}`);
   }
 
-  async push(desc: Descriptor, content: ContentSource): Promise<void> {
+  async push(desc: Descriptor, content: ContentSource, options: PushOptions = {}): Promise<void> {
     if (isManifestType(desc.mediaType)) {
       const bytes = await readAll(
         await content(0),
@@ -312,18 +312,28 @@ export class RemoteRepository implements Target {
       this.#remember(desc.digest, bytes);
       return;
     }
-    await this.#reg.transfers.run(() => this.#pushBlob(desc, content));
+    const from = options.from;
+    const mountFrom =
+      from instanceof RemoteRepository && from.#reg.http.registry === this.#reg.http.registry &&
+        from.name !== this.name
+        ? from.name
+        : undefined;
+    await this.#reg.transfers.run(() => this.#pushBlob(desc, content, mountFrom));
   }
 
-  async #pushBlob(desc: Descriptor, content: ContentSource): Promise<void> {
+  async #pushBlob(desc: Descriptor, content: ContentSource, mountFrom?: string): Promise<void> {
     const what = `${this.location}@${desc.digest}`;
     const policy = this.#reg.options.retry ?? DEFAULT_RETRY;
     for (let attempt = 1;; attempt++) {
       try {
+        // A mount needs one token for both repositories: push here, pull there.
+        const mount = mountFrom && attempt === 1
+          ? `?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(mountFrom)}`
+          : "";
         const start = await this.#reg.http.send({
           method: "POST",
-          url: `/v2/${this.name}/blobs/uploads/`,
-          scopes: this.#push,
+          url: `/v2/${this.name}/blobs/uploads/${mount}`,
+          scopes: mount ? [...this.#push, `repository:${mountFrom}:pull`] : this.#push,
           headers: { "content-length": "0" },
         });
         if (start.status === 201) return void await start.body?.cancel();

@@ -1,0 +1,135 @@
+/**
+ * Copying images between any two locations (`ferry copy`, `registry copy`, `registry sync`), over
+ * the one copy engine.
+ *
+ * @module
+ */
+import { CopyEngine, type CopyEvent, type CopyResult } from "./copy/mod.ts";
+import { errorMessage, FerryError } from "./errors.ts";
+import type { Platform } from "./platform.ts";
+import type { RegistryClient } from "./remote/mod.ts";
+import type { Store } from "./store.ts";
+import { type Location, openDestination, type Opened, openSource } from "./transport.ts";
+
+/** Options of {@link copyImage}. */
+export interface TransferOptions {
+  /** Client for a `docker://` source. */
+  sourceClient: RegistryClient;
+  /** Client for a `docker://` destination (separate credentials: Sealos issue 4802). */
+  destinationClient: RegistryClient;
+  platforms: Platform[];
+  all?: boolean;
+  /** Shares de-duplication across several copies. */
+  engine?: CopyEngine;
+  onEvent?: (event: CopyEvent) => void;
+}
+
+/** What one copy did. */
+export interface TransferResult extends CopyResult {
+  /** Tag written at the destination. */
+  tag?: string;
+}
+
+async function finish(store: Store, ok: boolean): Promise<void> {
+  const abortable = store as Store & { abort?: () => Promise<void> };
+  if (!ok && abortable.abort) await abortable.abort();
+  else await store.close();
+}
+
+/** Copies one image from `source` to `destination`. */
+export async function copyImage(
+  source: Location,
+  destination: Location,
+  options: TransferOptions,
+): Promise<TransferResult> {
+  const src = await openSource(source, options.sourceClient);
+  let dst: Opened | undefined;
+  let ok = false;
+  try {
+    const defaultTag = "tag" in source && source.tag
+      ? source.tag
+      : "ref" in source && source.ref && !source.ref.startsWith("@") && !source.ref.includes(":")
+      ? source.ref
+      : "latest";
+    dst = await openDestination(destination, options.destinationClient, defaultTag);
+    const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
+    const result = await engine.copy(src.target, src.reference!, dst.target, {
+      platforms: options.platforms,
+      all: options.all,
+      indexSubset: dst.sparseIndexes ? "sparse" : "filter",
+      skipMissingChildren: src.sparseIndexes,
+      tags: dst.tag ? [dst.tag] : [],
+      label: `${src.target.location}:${src.reference}`,
+    });
+    ok = true;
+    return { ...result, tag: dst.tag };
+  } finally {
+    await src.store.close();
+    if (dst) await finish(dst.store, ok);
+  }
+}
+
+/** Options of {@link syncRegistries}. */
+export interface SyncOptions extends TransferOptions {
+  /** Repositories copied at once. */
+  maxParallel?: number;
+  warn?: (message: string) => void;
+  onImage?: (image: string, result: TransferResult) => void;
+}
+
+/**
+ * Copies every tag of every repository of `source` (a registry or registry directory) into
+ * `destination`. Failed images are reported and counted; the rest still copy.
+ */
+export async function syncRegistries(
+  source: Store,
+  destination: Store,
+  options: SyncOptions,
+): Promise<{ copied: number; failed: string[] }> {
+  const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
+  const jobs: { repo: string; tag: string }[] = [];
+  for (const repo of await source.repositories()) {
+    for (const tag of await source.repository(repo).tags()) jobs.push({ repo, tag });
+  }
+  let copied = 0;
+  const failed: string[] = [];
+  const queue = [...jobs];
+  const worker = async () => {
+    for (let job = queue.shift(); job; job = queue.shift()) {
+      const label = `${job.repo}:${job.tag}`;
+      try {
+        const result = await engine.copy(
+          source.repository(job.repo),
+          job.tag,
+          destination.repository(job.repo),
+          {
+            platforms: options.platforms,
+            all: options.all ?? true,
+            indexSubset: "filter",
+            skipMissingChildren: true,
+            tags: [job.tag],
+            label,
+          },
+        );
+        copied++;
+        options.onImage?.(label, { ...result, tag: job.tag });
+      } catch (err) {
+        failed.push(`${label}: ${errorMessage(err)}`);
+        options.warn?.(`${label}: ${errorMessage(err)}`);
+      }
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(options.maxParallel ?? 5, jobs.length)) }, worker),
+  );
+  if (jobs.length === 0) options.warn?.(`${source.location} holds no tagged images`);
+  return { copied, failed };
+}
+
+/** The error for a sync with failures. */
+export function syncError(failed: string[], total: number): FerryError {
+  return new FerryError(
+    "registry",
+    `${failed.length} of ${total} images failed: ${failed.join("; ")}`,
+  );
+}

@@ -1,0 +1,236 @@
+/**
+ * Image locations written as skopeo-style transport strings, opened as stores:
+ *
+ * | string | store |
+ * | --- | --- |
+ * | `docker://HOST/NAME[:TAG\|@DIGEST]` | a remote registry |
+ * | `registry-dir:PATH:NAME[:TAG\|@DIGEST]` | a registry directory (distribution layout) |
+ * | `oci:PATH[:REF]` | an OCI image layout (REF = `org.opencontainers.image.ref.name`) |
+ * | `oci-archive:FILE[:REF]` | a tar of an OCI layout |
+ * | `docker-archive:FILE[:NAME:TAG\|:@N]` | a `docker save` tar |
+ *
+ * @module
+ */
+import { ArchiveWriter, DockerArchiveReader, OciArchiveReader } from "./archive/mod.ts";
+import type { Digest } from "./digest.ts";
+import { FerryError } from "./errors.ts";
+import { OciLayout } from "./oci_layout/mod.ts";
+import { manifestReference, parseReference, validateRepositoryName } from "./reference.ts";
+import { RegistryDir } from "./registry_dir/mod.ts";
+import type { RegistryClient } from "./remote/mod.ts";
+import type { Store, Target } from "./store.ts";
+
+/** A parsed image location. */
+export type Location =
+  | { transport: "docker"; registry: string; repository: string; tag?: string; digest?: Digest }
+  | { transport: "registry-dir"; path: string; repository: string; tag?: string; digest?: Digest }
+  | { transport: "oci"; path: string; ref?: string }
+  | { transport: "oci-archive"; path: string; ref?: string }
+  | { transport: "docker-archive"; path: string; ref?: string };
+
+const TRANSPORTS = ["docker", "registry-dir", "oci", "oci-archive", "docker-archive"] as const;
+
+function usage(text: string, why: string): never {
+  throw new FerryError("usage", `invalid image location ${JSON.stringify(text)}: ${why}`);
+}
+
+/** Splits `NAME[:TAG|@DIGEST]` (no registry) into its parts. */
+function splitNameRef(
+  text: string,
+  name: string,
+): { repository: string; tag?: string; digest?: Digest } {
+  const at = name.indexOf("@");
+  const digest = at >= 0 ? name.slice(at + 1) : undefined;
+  let rest = at >= 0 ? name.slice(0, at) : name;
+  let tag: string | undefined;
+  const colon = rest.lastIndexOf(":");
+  if (colon > rest.lastIndexOf("/")) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+  }
+  if (!rest) usage(text, "no repository name");
+  // Reuse the reference grammar for tag and digest checks.
+  const ref = parseReference(
+    `localhost/${rest}${tag ? `:${tag}` : ""}${digest ? `@${digest}` : ""}`,
+  );
+  return { repository: validateRepositoryName(rest), tag: ref.tag, digest: ref.digest };
+}
+
+/** Parses a transport string. A string without a transport is read as `docker://`. */
+export function parseLocation(text: string): Location {
+  const colon = text.indexOf(":");
+  const prefix = colon > 0 ? text.slice(0, colon) : "";
+  const transport = (TRANSPORTS as readonly string[]).includes(prefix) ? prefix : undefined;
+  // `nginx:1.25` and `localhost:5000/x` are image names; `dir:/tmp/x` or `foo://x` name a transport.
+  if (!transport && /^[a-z][a-z0-9-]*:(?:\/|\.)/.test(text)) {
+    usage(text, `unknown transport ${prefix} (want one of ${TRANSPORTS.join(", ")})`);
+  }
+  const rest = transport ? text.slice(colon + 1) : text;
+  switch (transport ?? "docker") {
+    case "docker": {
+      const body = rest.replace(/^\/\//, "");
+      const ref = parseReference(body);
+      return {
+        transport: "docker",
+        registry: ref.registry,
+        repository: ref.repository,
+        tag: ref.tag,
+        digest: ref.digest,
+      };
+    }
+    case "registry-dir": {
+      const sep = rest.indexOf(":");
+      if (sep <= 0) usage(text, "want registry-dir:PATH:NAME[:TAG]");
+      return {
+        transport: "registry-dir",
+        path: rest.slice(0, sep),
+        ...splitNameRef(text, rest.slice(sep + 1)),
+      };
+    }
+    default: {
+      const sep = rest.indexOf(":");
+      const path = sep >= 0 ? rest.slice(0, sep) : rest;
+      const ref = sep >= 0 ? rest.slice(sep + 1) : undefined;
+      if (!path) usage(text, "no path");
+      return {
+        transport: transport as "oci" | "oci-archive" | "docker-archive",
+        path,
+        ref: ref || undefined,
+      };
+    }
+  }
+}
+
+/** An opened location: where to read or write, and what to call the image there. */
+export interface Opened {
+  store: Store;
+  target: Target;
+  /** What to resolve when reading (a tag, a digest, `@N`). */
+  reference?: string;
+  /** The tag to write when this is a destination. */
+  tag?: string;
+  /** Whether an index with some children missing is acceptable (registry directories). */
+  sparseIndexes: boolean;
+}
+
+/** Opens a location for reading. */
+export async function openSource(loc: Location, client: RegistryClient): Promise<Opened> {
+  switch (loc.transport) {
+    case "docker": {
+      const store = client.registry(loc.registry);
+      const reference = manifestReference(loc);
+      return { store, target: store.repository(loc.repository), reference, sparseIndexes: false };
+    }
+    case "registry-dir": {
+      const store = await RegistryDir.open(loc.path, { readOnly: true });
+      return {
+        store,
+        target: store.repository(loc.repository),
+        reference: loc.digest ?? loc.tag ?? "latest",
+        sparseIndexes: true,
+      };
+    }
+    case "oci": {
+      const store = await OciLayout.open(loc.path);
+      const target = store.repository("");
+      return {
+        store,
+        target,
+        reference: loc.ref ?? await onlyRef(target, loc.path),
+        sparseIndexes: false,
+      };
+    }
+    case "oci-archive": {
+      const store = await OciArchiveReader.open(loc.path);
+      const images = await store.images();
+      const reference = loc.ref ?? (images.length === 1 ? images[0].descriptor.digest : undefined);
+      if (!reference) {
+        await store.close();
+        throw new FerryError(
+          "usage",
+          `oci-archive:${loc.path} holds ${images.length} images; name one as oci-archive:FILE:REF`,
+        );
+      }
+      return { store, target: store.repository(""), reference, sparseIndexes: false };
+    }
+    case "docker-archive": {
+      const store = await DockerArchiveReader.open(loc.path);
+      return {
+        store,
+        target: store.repository(""),
+        reference: loc.ref ?? "@0",
+        sparseIndexes: false,
+      };
+    }
+  }
+}
+
+async function onlyRef(target: Target, path: string): Promise<string> {
+  const tags = await target.tags();
+  if (tags.length === 1) return tags[0];
+  throw new FerryError(
+    "usage",
+    `oci:${path} holds ${tags.length} images; name one as oci:PATH:REF`,
+  );
+}
+
+/** Opens a location for writing; `defaultTag` names the image when the location does not. */
+export async function openDestination(
+  loc: Location,
+  client: RegistryClient,
+  defaultTag: string,
+): Promise<Opened> {
+  switch (loc.transport) {
+    case "docker": {
+      if (loc.digest) {
+        throw new FerryError("usage", "a destination cannot name a digest; give a tag or none");
+      }
+      const store = client.registry(loc.registry);
+      return {
+        store,
+        target: store.repository(loc.repository),
+        tag: loc.tag ?? defaultTag,
+        sparseIndexes: false,
+      };
+    }
+    case "registry-dir": {
+      if (loc.digest) {
+        throw new FerryError("usage", "a destination cannot name a digest; give a tag or none");
+      }
+      const store = await RegistryDir.open(loc.path);
+      return {
+        store,
+        target: store.repository(loc.repository),
+        tag: loc.tag ?? defaultTag,
+        sparseIndexes: true,
+      };
+    }
+    case "oci": {
+      const store = await OciLayout.open(loc.path, { create: true });
+      return {
+        store,
+        target: store.repository(""),
+        tag: loc.ref ?? defaultTag,
+        sparseIndexes: false,
+      };
+    }
+    case "oci-archive":
+    case "docker-archive": {
+      const store = await ArchiveWriter.create(loc.path, { format: loc.transport });
+      if (loc.transport === "oci-archive") {
+        return {
+          store,
+          target: store.repository(""),
+          tag: loc.ref ?? defaultTag,
+          sparseIndexes: false,
+        };
+      }
+      // docker-archive names images NAME:TAG in manifest.json's RepoTags.
+      const name = loc.ref ?? `localhost/ferry:${defaultTag}`;
+      const colon = name.lastIndexOf(":");
+      const repo = colon > name.lastIndexOf("/") ? name.slice(0, colon) : name;
+      const tag = colon > name.lastIndexOf("/") ? name.slice(colon + 1) : "latest";
+      return { store, target: store.repository(repo), tag, sparseIndexes: false };
+    }
+  }
+}
