@@ -18,6 +18,8 @@ export interface FerryRun {
 export interface FerryRunOptions {
   env?: Record<string, string>;
   cwd?: string;
+  /** Text fed to standard input. */
+  stdin?: string;
   /** Receives the child so a test can kill it. */
   onSpawn?: (child: Deno.ChildProcess) => void;
 }
@@ -30,8 +32,13 @@ export async function ferry(args: string[], options: FerryRunOptions = {}): Prom
     cwd: options.cwd,
     stdout: "piped",
     stderr: "piped",
-    stdin: "null",
+    stdin: options.stdin === undefined ? "null" : "piped",
   }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
   options.onSpawn?.(child);
   const out = await child.output();
   const dec = new TextDecoder();

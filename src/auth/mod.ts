@@ -28,3 +28,4 @@ export {
   type ScopeAction,
   TOKEN_RESPONSE_LIMIT,
 } from "./authenticator.ts";
+export { authFileForWriting, removeCredential, storeCredential } from "./auth_file_writer.ts";

@@ -12,6 +12,7 @@ import { contextCommand } from "./context_images.ts";
 import { Output } from "./output.ts";
 import { registrySaveCommand } from "./registry_save.ts";
 import { copyCommand, registryCopyCommands } from "./copy.ts";
+import { loginCommands } from "./login.ts";
 import { VERSION } from "./version.ts";
 
 /** Builds the command tree. `output` is created once the global flags are known. */
@@ -41,6 +42,7 @@ export function buildProgram(state: { output?: Output } = {}): Command {
   for (const cmd of registryCopyCommands(output)) registry.addCommand(cmd);
   program.addCommand(registry);
   program.addCommand(copyCommand(output));
+  for (const cmd of loginCommands(output)) program.addCommand(cmd);
 
   for (const cmd of allCommands(program)) cmd.exitOverride();
   return program;

@@ -88,6 +88,16 @@ export class RemoteRegistry implements Store {
     return new RemoteRepository(this, name);
   }
 
+  /**
+   * Checks that the registry answers `/v2/` and accepts this client's credentials (after
+   * answering its challenge). Used by `login` before anything is written.
+   */
+  async ping(): Promise<void> {
+    const res = await this.http.send({ method: "GET", url: "/v2/", scopes: [] });
+    if (!res.ok) throw await responseError(res, this.location);
+    await res.body?.cancel();
+  }
+
   /** Every repository in the catalog (`/v2/_catalog`, following `Link` pages). */
   async repositories(): Promise<string[]> {
     const names: string[] = [];
