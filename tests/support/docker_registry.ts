@@ -5,7 +5,7 @@
  * @module
  */
 import bcrypt from "bcryptjs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { stringify } from "yaml";
 import { requirePeer } from "./peers.ts";
 import type { RegistryTokenAuth } from "./token_issuer.ts";
@@ -166,7 +166,7 @@ async function waitReady(
 export async function startRegistry(options: RegistryOptions = {}): Promise<RunningRegistry> {
   const program = requirePeer("docker-registry");
   const work = await tempDir("ferry-registry-");
-  const root = options.root ?? work.join("root");
+  const root = options.root === undefined ? work.join("root") : resolve(options.root);
   try {
     await Deno.mkdir(root, { recursive: true });
     let htpasswdPath: string | undefined;

@@ -162,7 +162,7 @@ export function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy>
     }
 
     const headers = new Headers();
-    for (const [k, v] of req.headers) if (!HOP_BY_HOP.has(k)) headers.set(k, v);
+    for (const [k, v] of req.headers) if (!HOP_BY_HOP.has(k)) headers.append(k, v);
     // The body must reach the client byte for byte: no transparent decompression on the way.
     headers.set("accept-encoding", "identity");
     let body: BodyInit | null = null;
@@ -189,7 +189,9 @@ export function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy>
       );
     }
     const out = new Headers();
-    for (const [k, v] of res.headers) if (k !== "connection" && k !== "keep-alive") out.set(k, v);
+    for (const [k, v] of res.headers) {
+      if (k !== "connection" && k !== "keep-alive") out.append(k, v);
+    }
     const location = res.headers.get("location");
     if (location) {
       const target = new URL(location, upstream);
