@@ -11,6 +11,7 @@ import { errorMessage, FerryError } from "../errors.ts";
 import { contextCommand } from "./context_images.ts";
 import { Output } from "./output.ts";
 import { registrySaveCommand } from "./registry_save.ts";
+import { registryServeCommand } from "./registry_serve.ts";
 import { copyCommand, registryCopyCommands } from "./copy.ts";
 import { loginCommands } from "./login.ts";
 import { VERSION } from "./version.ts";
@@ -39,6 +40,7 @@ export function buildProgram(state: { output?: Output } = {}): Command {
     "work with registries and registry directories",
   );
   registry.addCommand(registrySaveCommand(output));
+  registry.addCommand(registryServeCommand(output));
   for (const cmd of registryCopyCommands(output)) registry.addCommand(cmd);
   program.addCommand(registry);
   program.addCommand(copyCommand(output));

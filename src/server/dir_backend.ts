@@ -1,0 +1,176 @@
+/**
+ * Serving a registry directory: blobs read straight from `blobs/`, uploads kept where
+ * distribution keeps them (`repositories/<name>/_uploads/<id>/data`, same filesystem), and a
+ * verified upload committed by renaming its file into `blobs/` — hashed once, while it arrived,
+ * never copied — after which the directory's own `push` finds the data present and only writes
+ * the repository's link.
+ *
+ * @module
+ */
+import { dirname } from "node:path";
+import type { Digest, Expected } from "../digest.ts";
+import { FerryError, isFerryError } from "../errors.ts";
+import { Layout, type RegistryDir } from "../registry_dir/mod.ts";
+import { ensureDir, FILE_MODE, fileSize, isDir, listDirs, readLink } from "../registry_dir/fs.ts";
+import type { ContentSource, Target } from "../store.ts";
+import type { ServerBackend } from "./backend.ts";
+
+/** Media type under which committed uploads are pushed: anything that is not a manifest type. */
+const BLOB_TYPE = "application/octet-stream";
+/** Remembered repository links; past this many the memory is dropped and rebuilt. */
+const LINK_CACHE_LIMIT = 100_000;
+const HEX_RE = /^[a-f0-9]{64}$/;
+
+/** A {@link ServerBackend} over a {@link RegistryDir}. */
+export class DirBackend implements ServerBackend {
+  /** The directory served. */
+  readonly store: RegistryDir;
+  /** Whether the directory was opened read-only. */
+  readonly readOnly: boolean;
+  #layout: Layout;
+  /**
+   * `name@digest` pairs known to be linked. Links only disappear through this server's deletes
+   * (which forget them), so a hit saves reading a link file on every blob request.
+   */
+  #linked = new Set<string>();
+
+  constructor(dir: RegistryDir) {
+    this.store = dir;
+    this.readOnly = dir.readOnly;
+    this.#layout = new Layout(dir.root);
+  }
+
+  repository(name: string): Target {
+    return this.store.repository(name);
+  }
+
+  /** Whether the repository holds manifests (what `repositories()` lists). */
+  hasRepository(name: string): Promise<boolean> {
+    return isDir(`${this.#layout.repository(name)}/_manifests`);
+  }
+
+  async blobSize(name: string, digest: Digest): Promise<number | undefined> {
+    const key = `${name}@${digest}`;
+    if (this.#linked.has(key)) {
+      const size = await this.store.blobSize(digest);
+      if (size !== undefined) return size;
+      this.#linked.delete(key);
+    }
+    const size = await this.store.repository(name).blobSize(digest);
+    if (size !== undefined) {
+      if (this.#linked.size >= LINK_CACHE_LIMIT) this.#linked.clear();
+      this.#linked.add(key);
+    }
+    return size;
+  }
+
+  /** Opens the blob's data file; call after {@link blobSize} found it linked. */
+  async openBlob(
+    _name: string,
+    digest: Digest,
+    offset: number,
+  ): Promise<ReadableStream<Uint8Array>> {
+    const file = await Deno.open(this.store.blobPath(digest));
+    try {
+      if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
+    } catch (err) {
+      file.close();
+      throw err;
+    }
+    // The file's own stream: Deno sends it to the socket without passing chunks through JS.
+    return file.readable;
+  }
+
+  async manifestDigests(name: string): Promise<Digest[]> {
+    const dir = `${this.#layout.repository(name)}/_manifests/revisions/sha256`;
+    const out: Digest[] = [];
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(dir));
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return [];
+      throw err;
+    }
+    for (const entry of entries) {
+      if (!entry.isDirectory || !HEX_RE.test(entry.name)) continue;
+      const digest: Digest = `sha256:${entry.name}`;
+      if (await readLink(`${dir}/${entry.name}/link`).catch(() => undefined) === digest) {
+        out.push(digest);
+      }
+    }
+    return out;
+  }
+
+  uploadDir(name: string, id: string): Promise<string> {
+    return Promise.resolve(`${this.#layout.uploads(name)}/${id}`);
+  }
+
+  async commitUpload(name: string, path: string, expected: Expected): Promise<void> {
+    const data = this.#layout.blobData(expected.digest);
+    if (await fileSize(data) === undefined) {
+      await Deno.chmod(path, FILE_MODE);
+      await ensureDir(this.#layout.blobDir(expected.digest));
+      // Atomic: readers see no blob or the whole verified blob. A concurrent commit of the same
+      // digest renames identical bytes over it.
+      await Deno.rename(path, data);
+    } else {
+      await Deno.remove(path);
+    }
+    await this.#link(name, expected);
+  }
+
+  async mountBlob(name: string, from: string, digest: Digest): Promise<boolean> {
+    const size = await this.blobSize(from, digest);
+    if (size === undefined) return false;
+    await this.#link(name, { digest, size });
+    return true;
+  }
+
+  async deleteManifest(name: string, digest: Digest): Promise<boolean> {
+    const link = this.#layout.revisionLink(name, digest);
+    if (await readLink(link).catch(() => undefined) !== digest) return false;
+    // Tags first: a tag never points at a manifest the repository no longer holds.
+    const tagsDir = this.#layout.tagsDir(name);
+    for (const tag of await listDirs(tagsDir)) {
+      const current = await readLink(this.#layout.tagCurrentLink(name, tag)).catch(() => undefined);
+      if (current === digest) {
+        await Deno.remove(this.#layout.tagDir(name, tag), { recursive: true }).catch(() => {});
+      }
+    }
+    await Deno.remove(dirname(link), { recursive: true });
+    this.#linked.delete(`${name}@${digest}`);
+    return true;
+  }
+
+  async deleteTag(name: string, tag: string): Promise<boolean> {
+    try {
+      await this.store.repository(name).deleteTag(tag);
+      return true;
+    } catch (err) {
+      if (isFerryError(err, "not_found")) return false;
+      throw err;
+    }
+  }
+
+  async deleteBlob(name: string, digest: Digest): Promise<boolean> {
+    const link = this.#layout.layerLink(name, digest);
+    if (await readLink(link).catch(() => undefined) !== digest) return false;
+    await Deno.remove(dirname(link), { recursive: true });
+    this.#linked.delete(`${name}@${digest}`);
+    return true;
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Links a blob whose data is present; the directory's push writes only the link. */
+  async #link(name: string, expected: Expected): Promise<void> {
+    const data = this.#layout.blobData(expected.digest);
+    const source: ContentSource = () => {
+      // Only reached when the data vanished between the commit and the link.
+      throw new FerryError("not_found", `${data}: blob data disappeared while linking`);
+    };
+    await this.store.repository(name).push({ mediaType: BLOB_TYPE, ...expected }, source);
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Serving a {@link MemoryStore}. Uploads still stream to temp files (a client may send a blob in
+ * many requests, and a half-received blob should not sit in memory); a verified upload is then read
+ * into the store.
+ *
+ * @module
+ */
+import type { Digest, Expected } from "../digest.ts";
+import { FerryError } from "../errors.ts";
+import type { MemoryRepository, MemoryStore } from "../memory_store/mod.ts";
+import type { ContentSource } from "../store.ts";
+import type { ServerBackend } from "./backend.ts";
+
+const BLOB_TYPE = "application/octet-stream";
+
+/** A {@link ServerBackend} over a {@link MemoryStore}. */
+export class MemoryBackend implements ServerBackend {
+  /** The store served. */
+  readonly store: MemoryStore;
+  /** Memory stores always take writes. */
+  readonly readOnly = false;
+  #tempDir?: Promise<string>;
+
+  constructor(store: MemoryStore) {
+    this.store = store;
+  }
+
+  repository(name: string): MemoryRepository {
+    return this.store.repository(name);
+  }
+
+  async hasRepository(name: string): Promise<boolean> {
+    return (await this.store.repositories()).includes(name);
+  }
+
+  blobSize(name: string, digest: Digest): Promise<number | undefined> {
+    return Promise.resolve(this.repository(name).blobSize(digest));
+  }
+
+  openBlob(name: string, digest: Digest, offset: number): Promise<ReadableStream<Uint8Array>> {
+    return this.repository(name).fetch({ mediaType: BLOB_TYPE, digest, size: 0 }, { offset });
+  }
+
+  manifestDigests(name: string): Promise<Digest[]> {
+    return Promise.resolve(this.repository(name).manifests());
+  }
+
+  async uploadDir(_name: string, id: string): Promise<string> {
+    this.#tempDir ??= Deno.makeTempDir({ prefix: "ferry-serve-uploads-" });
+    return `${await this.#tempDir}/${id}`;
+  }
+
+  async commitUpload(name: string, path: string, expected: Expected): Promise<void> {
+    const source: ContentSource = async (offset) => {
+      const file = await Deno.open(path);
+      if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
+      return file.readable;
+    };
+    try {
+      await this.repository(name).push({ mediaType: BLOB_TYPE, ...expected }, source);
+    } finally {
+      await Deno.remove(path).catch(() => {});
+    }
+  }
+
+  async mountBlob(name: string, from: string, digest: Digest): Promise<boolean> {
+    const size = this.repository(from).blobSize(digest);
+    if (size === undefined) return false;
+    await this.repository(name).push({ mediaType: BLOB_TYPE, digest, size }, () => {
+      throw new FerryError("not_found", `${this.store.location}${from}@${digest}: blob vanished`);
+    });
+    return true;
+  }
+
+  deleteManifest(name: string, digest: Digest): Promise<boolean> {
+    return Promise.resolve(this.repository(name).deleteManifest(digest));
+  }
+
+  deleteTag(name: string, tag: string): Promise<boolean> {
+    return Promise.resolve(this.repository(name).deleteTag(tag));
+  }
+
+  deleteBlob(name: string, digest: Digest): Promise<boolean> {
+    return Promise.resolve(this.repository(name).deleteBlob(digest));
+  }
+
+  /** Removes the temp directory of uploads. */
+  async close(): Promise<void> {
+    if (!this.#tempDir) return;
+    const dir = await this.#tempDir.catch(() => undefined);
+    this.#tempDir = undefined;
+    if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
