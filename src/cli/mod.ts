@@ -14,6 +14,7 @@ import { registrySaveCommand } from "./registry_save.ts";
 import { registryServeCommand } from "./registry_serve.ts";
 import { copyCommand, registryCopyCommands } from "./copy.ts";
 import { loginCommands } from "./login.ts";
+import { imageCommands } from "./images.ts";
 import { VERSION } from "./version.ts";
 
 /** Builds the command tree. `output` is created once the global flags are known. */
@@ -45,6 +46,7 @@ export function buildProgram(state: { output?: Output } = {}): Command {
   program.addCommand(registry);
   program.addCommand(copyCommand(output));
   for (const cmd of loginCommands(output)) program.addCommand(cmd);
+  for (const cmd of imageCommands(output)) program.addCommand(cmd);
 
   for (const cmd of allCommands(program)) cmd.exitOverride();
   return program;

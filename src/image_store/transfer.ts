@@ -1,0 +1,389 @@
+/**
+ * Moving images into and out of the local image store, over the one copy engine: `pull` (registry
+ * → store), `push` (store → registry or any other location), `save` (store → oci-archive or
+ * docker-archive) and `load` (archive → store).
+ *
+ * @module
+ */
+import { type ArchiveFormat, ArchiveWriter, openArchive } from "../archive/mod.ts";
+import { CopyEngine, type CopyEvent } from "../copy/mod.ts";
+import { sha256 } from "../digest.ts";
+import { FerryError, isFerryError } from "../errors.ts";
+import { type Descriptor, parseManifest } from "../manifest.ts";
+import { MAX_MANIFEST_SIZE } from "../media_types.ts";
+import { repositoryOfRefName } from "../oci_layout/mod.ts";
+import type { Platform } from "../platform.ts";
+import { formatReference, parseReference } from "../reference.ts";
+import type { RegistryClient } from "../remote/mod.ts";
+import type { Store, Target } from "../store.ts";
+import { readAll } from "../streams.ts";
+import { openDestination, openSource, parseLocation } from "../transport.ts";
+import { isUnnamed, nameOfReference, remoteImageName } from "./names.ts";
+import type { ImageStore } from "./store.ts";
+
+/** Options shared by the transfers. */
+export interface TransferOptions {
+  /** Shares de-duplication across several transfers. */
+  engine?: CopyEngine;
+  /** Progress events (ignored when `engine` is given: it has its own). */
+  onEvent?: (event: CopyEvent) => void;
+}
+
+/** Options of {@link pullImage}. */
+export interface PullOptions extends TransferOptions {
+  /** Client for the registry. */
+  client: RegistryClient;
+  /** Platforms to take from a multi-platform image (ignored with `all`). */
+  platforms: Platform[];
+  /** Keep every platform (the whole index, digest unchanged). */
+  all?: boolean;
+}
+
+/** What {@link pullImage} stored. */
+export interface PullResult {
+  /** The name the image is stored under (`docker.io/library/nginx:1.27`). */
+  name: string;
+  /** What the name points at: the registry's manifest or index, or a filtered index. */
+  descriptor: Descriptor;
+  /** The single-platform manifests stored. */
+  images: Descriptor[];
+}
+
+/**
+ * Pulls `image` (a reference, optionally with `docker://`) into the store under its normalised
+ * name. Without `all`, an index is narrowed to `platforms`: one platform is stored as its plain
+ * manifest, several as a new index listing only them, so the stored image is complete.
+ */
+export async function pullImage(
+  store: ImageStore,
+  image: string,
+  options: PullOptions,
+): Promise<PullResult> {
+  const text = image.replace(/^docker:\/\//, "");
+  if (/^[a-z][a-z0-9-]*:(?:\/|\.)/.test(text) || /^(oci|oci-archive|docker-archive):/.test(text)) {
+    throw new FerryError(
+      "usage",
+      `${image}: pull reads from registries; use ferry load for archives`,
+    );
+  }
+  const ref = parseReference(text);
+  const name = nameOfReference(ref);
+  const src = await openSource({ transport: "docker", ...ref }, options.client);
+  try {
+    const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
+    const result = await engine.copy(src.target, src.reference!, store.target(), {
+      platforms: options.platforms,
+      all: options.all,
+      indexSubset: "filter",
+      tags: [name],
+      label: formatReference(ref),
+    });
+    return { name, descriptor: result.root, images: result.images };
+  } finally {
+    await src.store.close();
+  }
+}
+
+/** Options of {@link pushImage}. */
+export interface PushOptions extends TransferOptions {
+  /** Client for a `docker://` destination. */
+  client: RegistryClient;
+  /** Push only these platforms of a multi-platform image (default: the whole image). */
+  platforms?: Platform[];
+}
+
+/** What {@link pushImage} wrote. */
+export interface PushResult {
+  /** Where the image went (as given, or the image's own name). */
+  destination: string;
+  /** The manifest or index written there. */
+  descriptor: Descriptor;
+  /** The tag written there. */
+  tag?: string;
+}
+
+/**
+ * Pushes a stored image to `destination`: a registry reference (default: the image's own name) or
+ * any location `ferry copy` writes (`oci:`, `oci-archive:`, `registry-dir:`…). A destination
+ * without tag gets the image's tag.
+ *
+ * @throws {FerryError} `usage` when no destination is given and the image's name is local
+ * (`localhost/…`) or missing.
+ */
+export async function pushImage(
+  store: ImageStore,
+  image: string,
+  destination: string | undefined,
+  options: PushOptions,
+): Promise<PushResult> {
+  const found = await store.resolve(image);
+  const ownName = found.name !== undefined && !isUnnamed(found.name) ? found.name : found.names[0];
+  let dest = destination;
+  if (dest === undefined) {
+    if (ownName === undefined) {
+      throw new FerryError("usage", `${image} has no name; give a destination`);
+    }
+    if (ownName.startsWith("localhost/")) {
+      throw new FerryError(
+        "usage",
+        `${ownName} names no registry; give a destination, e.g. ferry push ${ownName} registry.example.com/${
+          ownName.slice("localhost/".length)
+        }`,
+      );
+    }
+    dest = ownName;
+  }
+  const loc = parseLocation(dest);
+  const repo = ownName !== undefined ? repositoryOfRefName(ownName) : undefined;
+  const defaultTag = repo !== undefined ? ownName!.slice(repo.length + 1) : "latest";
+  const dst = await openDestination(loc, options.client, defaultTag);
+  let ok = false;
+  try {
+    const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
+    const platforms = options.platforms ?? [];
+    const result = await engine.copy(store.target(), found.descriptor.digest, dst.target, {
+      platforms,
+      all: platforms.length === 0,
+      indexSubset: dst.sparseIndexes ? "sparse" : "filter",
+      tags: dst.tag ? [dst.tag] : [],
+      label: ownName ?? found.descriptor.digest,
+    });
+    ok = true;
+    return { destination: dest, descriptor: result.root, ...(dst.tag ? { tag: dst.tag } : {}) };
+  } finally {
+    await finish(dst.store, ok);
+  }
+}
+
+/** Options of {@link saveImages}. */
+export interface SaveOptions extends TransferOptions {
+  /** `oci-archive` (default) or `docker-archive`. */
+  format?: ArchiveFormat;
+  /** Save only these platforms of multi-platform images (default: whole images). */
+  platforms?: Platform[];
+}
+
+/** One image written by {@link saveImages}. */
+export interface SavedImage {
+  /** The names it carries in the archive. */
+  names: string[];
+  descriptor: Descriptor;
+}
+
+/**
+ * Writes stored images into one archive at `path` (replaced only once complete), each under its
+ * stored name: `index.json` ref names, and for a docker-archive also `RepoTags`.
+ *
+ * @throws {FerryError} `unsupported` for a multi-platform image in a docker-archive without
+ * `platforms` narrowing it to one.
+ */
+export async function saveImages(
+  store: ImageStore,
+  images: string[],
+  path: string,
+  options: SaveOptions = {},
+): Promise<SavedImage[]> {
+  if (images.length === 0) throw new FerryError("usage", "name at least one image to save");
+  const format = options.format ?? "oci-archive";
+  // Look every image up before creating the file.
+  const found = [];
+  for (const text of images) found.push(await store.resolve(text));
+  const writer = await ArchiveWriter.create(path, { format });
+  let ok = false;
+  try {
+    const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
+    const platforms = options.platforms ?? [];
+    const saved: SavedImage[] = [];
+    for (const image of found) {
+      const names = (image.name !== undefined ? [image.name] : image.names).filter((n) =>
+        !isUnnamed(n) && (format === "oci-archive" || repositoryOfRefName(n) !== undefined)
+      );
+      const result = await engine.copy(
+        store.target(),
+        image.descriptor.digest,
+        writer.repository(""),
+        {
+          platforms,
+          all: platforms.length === 0,
+          indexSubset: "filter",
+          tags: names,
+          label: image.name ?? image.descriptor.digest,
+        },
+      );
+      saved.push({ names, descriptor: result.root });
+    }
+    await writer.close();
+    ok = true;
+    return saved;
+  } finally {
+    if (!ok) await writer.abort();
+  }
+}
+
+/** Options of {@link loadArchive}. */
+export interface LoadOptions extends TransferOptions {
+  /** Told about names that cannot be kept. */
+  warn?: (message: string) => void;
+}
+
+/** One image stored by {@link loadArchive}. */
+export interface LoadedImage {
+  /** The names it was stored under (empty: stored under its digest, without a name). */
+  names: string[];
+  descriptor: Descriptor;
+}
+
+/**
+ * Stores every image of an oci-archive or docker-archive under its names (Docker-normalised:
+ * `nginx:1.27` → `docker.io/library/nginx:1.27`). Images of classic docker-archives get OCI
+ * manifests, so skopeo and umoci can read the store.
+ *
+ * Nothing is named until every image is stored, and content written by a failed load is removed,
+ * so a corrupt archive leaves the store as it was.
+ *
+ * @throws {FerryError} `invalid_input` for an archive that is damaged or holds no images.
+ */
+export async function loadArchive(
+  store: ImageStore,
+  path: string,
+  options: LoadOptions = {},
+): Promise<LoadedImage[]> {
+  const archive = await openArchive(path, { synthesize: "oci" });
+  try {
+    const images = await archive.images();
+    if (images.length === 0) {
+      throw new FerryError("invalid_input", `${path}: the archive holds no images`);
+    }
+    const source = archive.repository("");
+    const plan = images.map((image) => ({
+      descriptor: image.descriptor,
+      names: [
+        ...new Set(image.names.flatMap((n) => {
+          try {
+            return [remoteImageName(n)];
+          } catch {
+            options.warn?.(`${path}: ignoring the name ${JSON.stringify(n)}: not an image name`);
+            return [];
+          }
+        })),
+      ],
+    }));
+    // Everything the images need must be in the archive before the store is touched.
+    for (const p of plan) await checkComplete(source, p.descriptor, path);
+    const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
+    const destination = stoppable(store.target());
+    const stored: LoadedImage[] = [];
+    try {
+      for (const p of plan) {
+        const result = await engine.copy(source, p.descriptor.digest, destination.target, {
+          platforms: [],
+          all: true,
+          indexSubset: "filter",
+          skipMissingChildren: true,
+          tags: [],
+          label: `${path}:${p.names[0] ?? p.descriptor.digest}`,
+        });
+        stored.push({ names: p.names, descriptor: result.root });
+      }
+    } catch (err) {
+      // Blobs stored so far are named by nothing: once the copies still running have ended,
+      // collect them (unless another ferry process is writing; then a later `ferry rmi` does).
+      await destination.stop();
+      await store.gc().catch(() => {});
+      if (isFerryError(err, "digest_mismatch", "size_mismatch")) {
+        throw new FerryError("invalid_input", `${path}: damaged archive: ${err.message}`, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+    for (const s of stored) {
+      for (const name of s.names.length > 0 ? s.names : [s.descriptor.digest]) {
+        await store.setName(s.descriptor, name);
+      }
+    }
+    return stored;
+  } finally {
+    await archive.close();
+  }
+}
+
+/**
+ * Checks that the archive holds every blob of the image `desc` with the right size, and that its
+ * manifests are intact (for an index: the children it holds; at least one).
+ */
+async function checkComplete(source: Target, desc: Descriptor, path: string): Promise<void> {
+  const where = `${path}: image ${desc.digest}`;
+  if (!(await source.exists(desc))) {
+    throw new FerryError("invalid_input", `${where}: manifest missing from the archive`);
+  }
+  const bytes = await readAll(await source.fetch(desc), MAX_MANIFEST_SIZE, where);
+  if (sha256(bytes) !== desc.digest) {
+    throw new FerryError("invalid_input", `${where}: manifest is corrupt (digest mismatch)`);
+  }
+  const manifest = parseManifest(bytes, desc.mediaType, where);
+  if (manifest.kind === "index") {
+    let held = 0;
+    for (const child of manifest.manifests) {
+      if (!(await source.exists(child))) continue;
+      held++;
+      await checkComplete(source, child, path);
+    }
+    if (held === 0) {
+      throw new FerryError(
+        "invalid_input",
+        `${where}: none of the index's images is in the archive`,
+      );
+    }
+    return;
+  }
+  for (const blob of [manifest.config, ...manifest.layers]) {
+    if (!(await source.exists(blob))) {
+      throw new FerryError(
+        "invalid_input",
+        `${where}: blob ${blob.digest} (${blob.size} bytes) missing from the archive`,
+      );
+    }
+  }
+}
+
+/**
+ * Wraps a target so that a failed load can stop it: after one copy of an image fails, its siblings
+ * are still running. `stop()` refuses every later call and waits for the calls under way to end,
+ * so nothing is written to the store after it returns.
+ */
+function stoppable(target: Target): { target: Target; stop(): Promise<void> } {
+  const pending = new Set<Promise<unknown>>();
+  let stopped = false;
+  const track = <T>(call: () => Promise<T>): Promise<T> => {
+    if (stopped) {
+      return Promise.reject(new FerryError("io", `${target.location}: load stopped`));
+    }
+    const p = call();
+    pending.add(p);
+    p.then(() => pending.delete(p), () => pending.delete(p));
+    return p;
+  };
+  return {
+    target: {
+      name: target.name,
+      location: target.location,
+      resolve: (reference) => track(() => target.resolve(reference)),
+      fetch: (desc, options) => track(() => target.fetch(desc, options)),
+      exists: (desc) => track(() => target.exists(desc)),
+      push: (desc, content, options) => track(() => target.push(desc, content, options)),
+      tag: (desc, tag) => track(() => target.tag(desc, tag)),
+      tags: () => track(() => target.tags()),
+    },
+    async stop() {
+      stopped = true;
+      while (pending.size > 0) await Promise.allSettled([...pending]);
+    },
+  };
+}
+
+async function finish(store: Store, ok: boolean): Promise<void> {
+  const abortable = store as Store & { abort?: () => Promise<void> };
+  if (!ok && abortable.abort) await abortable.abort();
+  else await store.close();
+}
