@@ -32,15 +32,24 @@ export function asFerryError(err: unknown, where: string): unknown {
   return new FerryError("io", `${where}: ${errorMessage(err)}`, { cause: err });
 }
 
+/** Directories this process created or found, so hot paths do not ask the kernel again. */
+const knownDirs = new Set<string>();
+/** Whether `mkdir` alone gives 0755 (umask 022); learned from the first directory created. */
+let umaskGivesDirMode: boolean | undefined;
+
 /**
- * Creates `path` and its missing parents with mode 0755. Modes are set explicitly after creation so
- * that the tree matches docker-registry's whatever the process umask.
+ * Creates `path` and its missing parents with mode 0755. Modes are set explicitly when the umask
+ * would give another mode, so the tree matches docker-registry's whatever the process umask.
  */
 export async function ensureDir(path: string): Promise<void> {
+  if (knownDirs.has(path)) return;
   try {
     await Deno.mkdir(path, { mode: DIR_MODE });
   } catch (err) {
-    if (err instanceof Deno.errors.AlreadyExists) return;
+    if (err instanceof Deno.errors.AlreadyExists) {
+      knownDirs.add(path);
+      return;
+    }
     if (!(err instanceof Deno.errors.NotFound)) throw err;
     const parent = dirname(path);
     if (parent === path) throw err;
@@ -48,11 +57,21 @@ export async function ensureDir(path: string): Promise<void> {
     try {
       await Deno.mkdir(path, { mode: DIR_MODE });
     } catch (again) {
-      if (again instanceof Deno.errors.AlreadyExists) return;
-      throw again;
+      if (!(again instanceof Deno.errors.AlreadyExists)) throw again;
+      knownDirs.add(path);
+      return;
     }
   }
-  await Deno.chmod(path, DIR_MODE);
+  umaskGivesDirMode ??= ((await Deno.stat(path)).mode! & 0o777) === DIR_MODE;
+  if (!umaskGivesDirMode) await Deno.chmod(path, DIR_MODE);
+  knownDirs.add(path);
+}
+
+/** Forgets known directories at or under `path` (call after removing it). */
+export function forgetDirs(path: string): void {
+  for (const dir of knownDirs) {
+    if (dir === path || dir.startsWith(path + "/")) knownDirs.delete(dir);
+  }
 }
 
 /** Size of a regular file, or undefined when there is none. */

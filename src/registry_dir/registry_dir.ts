@@ -24,7 +24,16 @@ import {
 } from "../media_types.ts";
 import type { ContentSource, FetchOptions, Store, Target } from "../store.ts";
 import { readAll } from "../streams.ts";
-import { asFerryError, ensureDir, fileSize, isDir, listDirs, readLink, writeLink } from "./fs.ts";
+import {
+  asFerryError,
+  ensureDir,
+  fileSize,
+  forgetDirs,
+  isDir,
+  listDirs,
+  readLink,
+  writeLink,
+} from "./fs.ts";
 import { checkRepositoryName, checkTag, isRepositoryName, isTag, Layout } from "./layout.ts";
 import { stageBlob } from "./staging.ts";
 
@@ -157,6 +166,7 @@ export class RegistryDir implements Store {
     }
     // Non-recursive: stays when another run still has files in it.
     await Deno.remove(staging).catch(() => {});
+    forgetDirs(staging);
   }
 
   /** Whether the blob's data exists (in any repository). */
@@ -408,6 +418,7 @@ export class RegistryDirRepository implements Target {
     try {
       if (!await isDir(dir)) throw new FerryError("not_found", `${where}: tag unknown`);
       await Deno.remove(dir, { recursive: true });
+      forgetDirs(dir);
     } catch (err) {
       throw asFerryError(err, where);
     }

@@ -22,6 +22,8 @@ export interface ResumableOptions {
   /** Names the blob in errors. */
   what: string;
   retry: RetryPolicy;
+  /** Called once when the body ends, fails or is cancelled (frees a transfer slot). */
+  onEnd?: () => void;
   /** Abort when no byte arrives for this long (default 60 s). */
   idleTimeoutMs?: number;
   trace?: (line: string) => void;
@@ -82,69 +84,101 @@ export function resumableBody(
   let failures = 0;
   const idleMs = options.idleTimeoutMs ?? 60_000;
 
-  async function readWithIdleTimeout(r: ReadableStreamDefaultReader<Uint8Array>) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const idle = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no data for ${idleMs / 1000} s`)), idleMs);
-    });
-    try {
-      return await Promise.race([r.read(), idle]);
-    } finally {
-      clearTimeout(timer);
+  // One watchdog per body, not a timer per chunk: it cancels a reader that stalls, which ends
+  // the read and sends the loop below into a resume.
+  let lastData = Date.now();
+  let stalled = false;
+  let watchdog: ReturnType<typeof setTimeout> | undefined;
+  const watch = () => {
+    const idle = Date.now() - lastData;
+    if (idle >= idleMs) {
+      stalled = true;
+      reader?.cancel(new Error("stalled")).catch(() => {});
+      lastData = Date.now();
     }
-  }
+    watchdog = setTimeout(watch, Math.max(10, idleMs - (Date.now() - lastData)));
+    Deno.unrefTimer(watchdog as unknown as number);
+  };
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(watchdog);
+    options.onEnd?.();
+  };
 
-  return new ReadableStream<Uint8Array>({
+  const body = new ReadableStream<Uint8Array>({
+    start() {
+      watchdog = setTimeout(watch, idleMs);
+      Deno.unrefTimer(watchdog as unknown as number);
+    },
     async pull(controller) {
-      for (;;) {
-        try {
-          if (!reader) {
-            const res = await open(position);
-            skip = checkRangeResponse(res, position, options.size, options.what);
-            reader = res.body!.getReader();
-          }
-          const { value, done } = await readWithIdleTimeout(reader);
-          if (done) {
-            if (position < options.size) throw new Error(`connection closed at byte ${position}`);
-            controller.close();
-            return;
-          }
-          let chunk = value;
-          if (skip > 0) {
-            const drop = Math.min(skip, chunk.byteLength);
-            skip -= drop;
-            chunk = chunk.subarray(drop);
-            if (chunk.byteLength === 0) continue;
-          }
-          position += chunk.byteLength;
-          failures = 0;
-          controller.enqueue(chunk);
-          return;
-        } catch (err) {
-          reader?.cancel().catch(() => {});
-          reader = undefined;
-          if (options.signal?.aborted) throw options.signal.reason;
-          if (err instanceof FerryError && !err.retryable) throw err;
-          failures++;
-          if (failures > options.retry.retries) {
-            throw new FerryError(
-              "network",
-              `${options.what}: download failed at byte ${position} of ${options.size}: ${
-                shortError(err)
-              }`,
-              { cause: err, retryable: true },
-            );
-          }
-          const wait = retryDelay(options.retry, failures);
-          options.trace?.(
-            `${options.what}: ${shortError(err)} at byte ${position}; resuming in ${wait} ms`,
-          );
-          await sleep(wait, options.signal);
-        }
+      try {
+        await pullChunk(controller);
+      } catch (err) {
+        end();
+        throw err;
       }
     },
     cancel(reason) {
+      end();
       return reader?.cancel(reason);
     },
   }, { highWaterMark: 0 });
+  return body;
+
+  async function pullChunk(controller: ReadableStreamDefaultController<Uint8Array>) {
+    for (;;) {
+      try {
+        if (!reader) {
+          const res = await open(position);
+          skip = checkRangeResponse(res, position, options.size, options.what);
+          reader = res.body!.getReader();
+        }
+        const { value, done } = await reader.read();
+        if (done) {
+          if (stalled) {
+            stalled = false;
+            throw new Error(`no data for ${idleMs / 1000} s`);
+          }
+          if (position < options.size) throw new Error(`connection closed at byte ${position}`);
+          end();
+          controller.close();
+          return;
+        }
+        lastData = Date.now();
+        let chunk = value;
+        if (skip > 0) {
+          const drop = Math.min(skip, chunk.byteLength);
+          skip -= drop;
+          chunk = chunk.subarray(drop);
+          if (chunk.byteLength === 0) continue;
+        }
+        position += chunk.byteLength;
+        failures = 0;
+        controller.enqueue(chunk);
+        return;
+      } catch (err) {
+        reader?.cancel().catch(() => {});
+        reader = undefined;
+        if (options.signal?.aborted) throw options.signal.reason;
+        if (err instanceof FerryError && !err.retryable) throw err;
+        failures++;
+        if (failures > options.retry.retries) {
+          throw new FerryError(
+            "network",
+            `${options.what}: download failed at byte ${position} of ${options.size}: ${
+              shortError(err)
+            }`,
+            { cause: err, retryable: true },
+          );
+        }
+        const wait = retryDelay(options.retry, failures);
+        options.trace?.(
+          `${options.what}: ${shortError(err)} at byte ${position}; resuming in ${wait} ms`,
+        );
+        await sleep(wait, options.signal);
+      }
+    }
+  }
 }

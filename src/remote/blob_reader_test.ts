@@ -78,3 +78,41 @@ Deno.test("retry policy: statuses and Retry-After", () => {
   const d = retryDelay(policy, 3);
   assert.ok(d >= 200 && d <= 400, String(d));
 });
+
+Deno.test("resumableBody resumes a body that stalls and reports its end once", async () => {
+  const data = new Uint8Array(100).map((_, i) => i);
+  let pulls = 0;
+  const stalling = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (pulls++ === 0) c.enqueue(data.subarray(0, 40));
+      else return new Promise(() => {}); // never answers again
+    },
+  });
+  const offsets: number[] = [];
+  let ends = 0;
+  const body = resumableBody(
+    (offset) => {
+      offsets.push(offset);
+      return Promise.resolve(
+        res(206, { "content-range": `bytes ${offset}-99/100` }, data.slice(offset)),
+      );
+    },
+    res(200, { "content-length": "100" }, stalling),
+    {
+      size: 100,
+      offset: 0,
+      what: "blob",
+      retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 2 },
+      idleTimeoutMs: 50,
+      onEnd: () => ends++,
+    },
+  );
+  // A real stalled socket read keeps the event loop alive; this in-memory stall does not, and the
+  // watchdog's timer is deliberately unref'd.
+  const keepAlive = setTimeout(() => {}, 5_000);
+  const got = new Uint8Array(await new Response(body).arrayBuffer());
+  clearTimeout(keepAlive);
+  assert.deepEqual(offsets, [40]);
+  assert.deepEqual(got, data);
+  assert.equal(ends, 1);
+});

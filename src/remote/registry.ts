@@ -283,8 +283,9 @@ export class RemoteRepository implements Target {
         retry: this.#reg.options.retry ?? DEFAULT_RETRY,
         trace: this.#reg.options.trace,
         signal: options.signal,
+        onEnd: release,
       });
-      return releasing(body, release);
+      return body;
     } catch (err) {
       release();
       throw err;
@@ -420,30 +421,4 @@ export class RemoteRepository implements Target {
     }
     return tags.sort();
   }
-}
-
-/** Calls `release` exactly once when the stream ends, fails or is cancelled. */
-function releasing(
-  stream: ReadableStream<Uint8Array>,
-  release: () => void,
-): ReadableStream<Uint8Array> {
-  const reader = stream.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { value, done } = await reader.read();
-        if (done) {
-          release();
-          controller.close();
-        } else controller.enqueue(value);
-      } catch (err) {
-        release();
-        throw err;
-      }
-    },
-    async cancel(reason) {
-      release();
-      await reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
 }

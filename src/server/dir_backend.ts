@@ -11,7 +11,15 @@ import { dirname } from "node:path";
 import type { Digest, Expected } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";
 import { Layout, type RegistryDir } from "../registry_dir/mod.ts";
-import { ensureDir, FILE_MODE, fileSize, isDir, listDirs, readLink } from "../registry_dir/fs.ts";
+import {
+  ensureDir,
+  FILE_MODE,
+  fileSize,
+  forgetDirs,
+  isDir,
+  listDirs,
+  readLink,
+} from "../registry_dir/fs.ts";
 import type { ContentSource, Target } from "../store.ts";
 import type { ServerBackend } from "./backend.ts";
 
@@ -135,9 +143,11 @@ export class DirBackend implements ServerBackend {
       const current = await readLink(this.#layout.tagCurrentLink(name, tag)).catch(() => undefined);
       if (current === digest) {
         await Deno.remove(this.#layout.tagDir(name, tag), { recursive: true }).catch(() => {});
+        forgetDirs(this.#layout.tagDir(name, tag));
       }
     }
     await Deno.remove(dirname(link), { recursive: true });
+    forgetDirs(dirname(link));
     this.#linked.delete(`${name}@${digest}`);
     return true;
   }
@@ -156,6 +166,7 @@ export class DirBackend implements ServerBackend {
     const link = this.#layout.layerLink(name, digest);
     if (await readLink(link).catch(() => undefined) !== digest) return false;
     await Deno.remove(dirname(link), { recursive: true });
+    forgetDirs(dirname(link));
     this.#linked.delete(`${name}@${digest}`);
     return true;
   }

@@ -11,7 +11,7 @@
  * @module
  */
 import { type Digest, Sha256 } from "../digest.ts";
-import { ensureDir, FILE_MODE, writeAll } from "../registry_dir/fs.ts";
+import { ensureDir, FILE_MODE, forgetDirs, writeAll } from "../registry_dir/fs.ts";
 import type { ServerBackend } from "./backend.ts";
 import { httpError } from "./errors.ts";
 import type { ByteRange } from "./range.ts";
@@ -180,6 +180,7 @@ export class UploadSessions {
     state.ended = true;
     this.#sessions.delete(key(state.name, state.id));
     await Deno.remove(state.dir, { recursive: true }).catch(() => {});
+    forgetDirs(state.dir);
   }
 
   /** Runs `fn` after every earlier request on the session has finished. */

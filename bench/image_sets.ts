@@ -1,0 +1,128 @@
+/**
+ * The two image sets of the benchmark, generated as OCI layouts and pushed into the source
+ * registry with skopeo (untimed setup).
+ *
+ * - small: 10 images × 3 layers × 5 MiB. Layer 1 is one base shared by all ten, layer 2 one of two
+ *   group layers (images 0–4 and 5–9), layer 3 the image's own: 13 distinct layers.
+ * - large: 4 images × 4 layers × 100 MiB, nothing shared: 16 distinct layers.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { Digest } from "../src/digest.ts";
+import {
+  type BuiltImage,
+  makeLayout,
+  pushToRegistry,
+  removeTree,
+  type SingleImageSpec,
+} from "../tests/support/mod.ts";
+import { pool } from "./proc.ts";
+
+/** The benchmark's scales. */
+export type Scale = "small" | "large";
+
+/** Every scale, in the order they run. */
+export const SCALES: readonly Scale[] = ["small", "large"];
+
+const MIB = 1024 * 1024;
+
+/** One blob of the set, with a repository that links it (for raw downloads). */
+export interface SetBlob {
+  repository: string;
+  digest: Digest;
+  size: number;
+}
+
+/** An image set pushed into the source registry. */
+export interface ImageSet {
+  scale: Scale;
+  /** One line describing the set, for reports. */
+  description: string;
+  /** References of every image in the source registry (`127.0.0.1:PORT/bench/small-0:1.0`). */
+  refs: string[];
+  /** Repository and tag of each image, in the order of `refs`. */
+  images: { repository: string; tag: string }[];
+  /** Distinct layers and configs (what has to cross the wire once). */
+  blobs: SetBlob[];
+  /** Distinct image manifests. */
+  manifests: number;
+  /** Bytes of the distinct blobs. */
+  uniqueBytes: number;
+  /** Bytes of the layers and configs counted per image (what a copy without sharing moves). */
+  referencedBytes: number;
+}
+
+/** The image specs of a scale. */
+export function setSpecs(scale: Scale): { specs: SingleImageSpec[]; description: string } {
+  if (scale === "small") {
+    const size = 5 * MIB;
+    const specs = Array.from({ length: 10 }, (_, i) => ({
+      name: `small-${i}`,
+      layers: [
+        { seed: "bench-small-base", size },
+        { seed: `bench-small-group-${i < 5 ? "a" : "b"}`, size },
+        { seed: `bench-small-own-${i}`, size },
+      ],
+    }));
+    return {
+      specs,
+      description: "10 images × 3 layers × 5 MiB; one base layer shared by all, " +
+        "one group layer shared by each half (13 distinct layers)",
+    };
+  }
+  const size = 100 * MIB;
+  const specs = Array.from({ length: 4 }, (_, i) => ({
+    name: `large-${i}`,
+    layers: Array.from({ length: 4 }, (_, j) => ({ seed: `bench-large-${i}-${j}`, size })),
+  }));
+  return { specs, description: "4 images × 4 layers × 100 MiB, no shared layers" };
+}
+
+/**
+ * Generates the set's layout under `workDir`, pushes every image to `registryHost` as
+ * `bench/<name>:1.0`, and removes the layout again (it is as large as the set).
+ */
+export async function prepareSet(
+  scale: Scale,
+  workDir: string,
+  registryHost: string,
+): Promise<ImageSet> {
+  const { specs, description } = setSpecs(scale);
+  const layoutDir = join(workDir, `layout-${scale}`);
+  try {
+    const built = (await makeLayout(layoutDir, specs)) as BuiltImage[];
+    const images = built.map((b) => ({ repository: `bench/${b.name}`, tag: "1.0" }));
+    const refs = images.map((i) => `${registryHost}/${i.repository}:${i.tag}`);
+    await pool(built.map((b, i) => ({ b, ref: refs[i] })), 2, async ({ b, ref }) => {
+      await pushToRegistry(layoutDir, b.name, ref);
+    });
+    const blobs = new Map<Digest, SetBlob>();
+    let referencedBytes = 0;
+    built.forEach((image, i) => {
+      for (const desc of [image.config, ...image.layers]) {
+        referencedBytes += desc.size;
+        if (!blobs.has(desc.digest)) {
+          blobs.set(desc.digest, {
+            repository: images[i].repository,
+            digest: desc.digest,
+            size: desc.size,
+          });
+        }
+      }
+    });
+    const unique = [...blobs.values()];
+    return {
+      scale,
+      description,
+      refs,
+      images,
+      blobs: unique,
+      manifests: new Set(built.map((b) => b.digest)).size,
+      uniqueBytes: unique.reduce((n, b) => n + b.size, 0),
+      referencedBytes,
+    };
+  } finally {
+    await removeTree(layoutDir);
+  }
+}

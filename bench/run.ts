@@ -1,0 +1,338 @@
+/**
+ * `deno task bench`: ferry registry save against the Sealos method (empty docker-registry +
+ * `skopeo copy` per image) and raw HTTP-to-disk, on loopback, in one run, at two scales.
+ *
+ * ```sh
+ * deno task bench                       # both scales, 3 runs each, writes bench/RESULTS.md
+ * deno task bench --scale small --runs 1
+ * deno task bench --keep                # keep the scratch directory (source registry data)
+ * ```
+ *
+ * Options: `--scale small|large|both` (default both), `--runs N` (default 3), `--keep`,
+ * `--work-dir DIR` (scratch space, default the system temp dir; the large scale needs about
+ * 6 GB), `--no-diagnose` (skip the traced, profiled and perf runs), `--results FILE` (default
+ * `bench/RESULTS.md`, written only when both scales ran, unless given), `--max-wait S` (wait at
+ * most S seconds for a quiet machine before each measurement, default 60; 0 does not wait). The
+ * raw figures go to `bench/out/results.json`.
+ *
+ * Everything started is stopped and the scratch directory removed at the end, also on failure or
+ * Ctrl-C.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { removeTree, requirePeer } from "../tests/support/mod.ts";
+import { diagnose } from "./diagnose.ts";
+import { type ImageSet, prepareSet, type Scale, SCALES } from "./image_sets.ts";
+import {
+  type BenchContext,
+  measureCurl,
+  measureDenoFloor,
+  measureFerry,
+  type Measurement,
+  measureSealos,
+} from "./methods.ts";
+import { output, quietSettings, quietStats, timedOk } from "./proc.ts";
+import { type BenchRegistry, startBenchRegistry } from "./registry.ts";
+import {
+  type BenchReport,
+  consoleReport,
+  fmtS,
+  keptAnalysis,
+  type MachineInfo,
+  markdownReport,
+  type ScaleReport,
+} from "./report.ts";
+
+/** Command-line options. */
+export interface BenchOptions {
+  scales: Scale[];
+  runs: number;
+  keep: boolean;
+  workDir?: string;
+  diagnose: boolean;
+  results?: string;
+  /** Longest wait for a quiet machine before each measurement, ms (0: no waiting). */
+  maxWaitMs: number;
+}
+
+/** Parses the command line; throws a usage message on bad input. */
+export function parseOptions(args: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args,
+    options: {
+      scale: { type: "string", default: "both" },
+      runs: { type: "string", default: "3" },
+      keep: { type: "boolean", default: false },
+      "work-dir": { type: "string" },
+      "no-diagnose": { type: "boolean", default: false },
+      results: { type: "string" },
+      "max-wait": { type: "string", default: "60" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const scale = values.scale;
+  if (scale !== "small" && scale !== "large" && scale !== "both") {
+    throw new Error(`--scale must be small, large or both, not ${JSON.stringify(scale)}`);
+  }
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1) {
+    throw new Error(`--runs must be a positive integer, not ${JSON.stringify(values.runs)}`);
+  }
+  const maxWaitMs = Number(values["max-wait"]) * 1000;
+  if (!Number.isFinite(maxWaitMs) || maxWaitMs < 0) {
+    throw new Error(`--max-wait must be a number of seconds, not ${values["max-wait"]}`);
+  }
+  return {
+    scales: scale === "both" ? [...SCALES] : [scale],
+    runs,
+    keep: values.keep,
+    workDir: values["work-dir"],
+    diagnose: !values["no-diagnose"],
+    results: values.results,
+    maxWaitMs,
+  };
+}
+
+const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+/** Measured methods in the order of run 1; later runs rotate it. */
+const ROTATION = [
+  "ferry",
+  "ferry-small-young",
+  "sealos-serial",
+  "sealos-parallel",
+  "curl-seq",
+  "curl-parallel",
+  "deno-floor",
+] as const;
+
+function log(line: string): void {
+  console.error(line);
+}
+
+async function loadAverage(): Promise<string> {
+  return (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
+}
+
+async function freeBytes(dir: string): Promise<number> {
+  const text = await output("df", ["-Pk", dir]);
+  const fields = text.trim().split("\n").pop()!.trim().split(/\s+/);
+  return Number(fields[3]) * 1024;
+}
+
+async function machineInfo(workDir: string, loadBefore: string): Promise<MachineInfo> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo");
+  const firstLine = (s: string) => s.trim().split("\n")[0];
+  const df = (await output("df", ["-PTh", workDir])).trim().split("\n").pop()!.split(/\s+/);
+  return {
+    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    cpus: navigator.hardwareConcurrency,
+    cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? "unknown",
+    memoryGiB: Deno.systemMemoryInfo().total / 1024 ** 3,
+    kernel: Deno.osRelease(),
+    deno: (await output(Deno.execPath(), ["--version"])).trim().split("\n").join(", "),
+    skopeo: firstLine(await output(requirePeer("skopeo"), ["--version"])),
+    registry: firstLine(await output(requirePeer("docker-registry"), ["--version"])),
+    curl: firstLine(await output("curl", ["--version"])).split(" ").slice(0, 2).join(" "),
+    workDir,
+    filesystem: `${df[1]}, ${df[4]} free of ${df[2]}`,
+    loadBefore,
+    loadAfter: "",
+  };
+}
+
+async function measureRun(
+  ctx: BenchContext,
+  set: ImageSet,
+  run: number,
+  method: (typeof ROTATION)[number],
+): Promise<Measurement[]> {
+  switch (method) {
+    case "ferry":
+      return await measureFerry(ctx, set, run);
+    case "ferry-small-young":
+      return await measureFerry(ctx, set, run, true);
+    case "sealos-serial":
+      return [await measureSealos(ctx, set, run, 1)];
+    case "sealos-parallel":
+      return [await measureSealos(ctx, set, run, 5)];
+    case "curl-seq":
+      return [await measureCurl(ctx, set, run, false)];
+    case "curl-parallel":
+      return [await measureCurl(ctx, set, run, true)];
+    case "deno-floor":
+      return [await measureDenoFloor(ctx, set, run)];
+  }
+}
+
+async function measureScale(
+  ctx: BenchContext,
+  scale: Scale,
+  options: BenchOptions,
+): Promise<ScaleReport> {
+  log(`\n== ${scale}: generating the images and pushing them to ${ctx.source.host} (untimed)`);
+  const t0 = performance.now();
+  const set = await prepareSet(scale, ctx.workDir, ctx.source.host);
+  log(
+    `   ${set.refs.length} images, ${set.blobs.length} distinct blobs, ` +
+      `${(set.uniqueBytes / 1024 / 1024).toFixed(0)} MiB, ready in ${
+        fmtS((performance.now() - t0) / 1000)
+      }`,
+  );
+  const measurements: Measurement[] = [];
+  for (let run = 1; run <= options.runs; run++) {
+    const shift = (run - 1) % ROTATION.length;
+    const order = [...ROTATION.slice(shift), ...ROTATION.slice(0, shift)];
+    for (const method of order) {
+      for (const m of await measureRun(ctx, set, run, method)) {
+        measurements.push(m);
+        log(
+          `   ${scale} run ${run}/${options.runs}  ${m.method.padEnd(16)} ${
+            fmtS(m.wallMs / 1000).padStart(8)
+          }  cpu ${m.clientCpuS.toFixed(2)} s  rss ${(m.peakRssKiB / 1024).toFixed(0)} MiB` +
+            `  other cpu ${m.otherCpuS.toFixed(2)} s`,
+        );
+      }
+    }
+  }
+  const report: ScaleReport = {
+    scale,
+    description: set.description,
+    blobs: set.blobs.length,
+    manifests: set.manifests,
+    uniqueBytes: set.uniqueBytes,
+    referencedBytes: set.referencedBytes,
+    measurements,
+  };
+  if (options.diagnose) {
+    log(`   ${scale}: traced, profiled and perf runs, cost ladder (not in the medians)`);
+    report.diagnosis = await diagnose(ctx, set, options.runs);
+  }
+  return report;
+}
+
+async function startupCost(): Promise<BenchReport["startup"]> {
+  const startup: BenchReport["startup"] = { wallMs: [], cpuS: [], rssKiB: [] };
+  // The first run fills Deno's module and code caches; it does not count.
+  await timedOk(Deno.execPath(), ["run", "-A", "main.ts", "--version"], { cwd: REPO_ROOT });
+  for (let i = 0; i < 5; i++) {
+    const r = await timedOk(Deno.execPath(), ["run", "-A", "main.ts", "--version"], {
+      cwd: REPO_ROOT,
+    });
+    startup.wallMs.push(r.wallMs);
+    startup.cpuS.push(r.userS + r.sysS);
+    startup.rssKiB.push(r.maxRssKiB);
+  }
+  return startup;
+}
+
+async function skopeoStartup(): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    out.push((await timedOk(requirePeer("skopeo"), ["--version"])).wallMs);
+  }
+  return out;
+}
+
+async function writeResults(report: BenchReport, options: BenchOptions): Promise<void> {
+  const outDir = join(REPO_ROOT, "bench", "out");
+  await Deno.mkdir(outDir, { recursive: true });
+  await Deno.writeTextFile(join(outDir, "results.json"), JSON.stringify(report, null, 2) + "\n");
+  const full = options.scales.length === SCALES.length;
+  const path = options.results ?? (full ? join(REPO_ROOT, "bench", "RESULTS.md") : undefined);
+  if (!path) {
+    log("\n(only part of the benchmark ran: RESULTS.md left alone; --results FILE writes one)");
+    return;
+  }
+  const existing = await Deno.readTextFile(path).catch(() => undefined);
+  await Deno.writeTextFile(path, markdownReport(report, keptAnalysis(existing)));
+  // The checkout's `deno fmt --check` covers RESULTS.md: write it the way fmt would.
+  await output(Deno.execPath(), ["fmt", "--quiet", path], REPO_ROOT).catch((err) =>
+    log(`could not format ${path}: ${(err as Error).message}`)
+  );
+  log(`\nwrote ${path} and ${join(outDir, "results.json")}`);
+}
+
+/** Runs the benchmark; resolves to the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseOptions(args);
+  } catch (err) {
+    log(`bench: ${(err as Error).message}`);
+    return 2;
+  }
+  const started = performance.now();
+  quietSettings.enabled = options.maxWaitMs > 0;
+  quietSettings.maxWaitMs = options.maxWaitMs;
+  requirePeer("skopeo");
+  requirePeer("docker-registry");
+  const base = options.workDir ?? Deno.env.get("TMPDIR") ?? "/tmp";
+  const needed = options.scales.includes("large") ? 6e9 : 1e9;
+  const free = await freeBytes(base);
+  if (free < needed) {
+    log(
+      `bench: ${base} has ${(free / 1e9).toFixed(1)} GB free; this run needs about ${
+        needed / 1e9
+      } GB (--work-dir DIR elsewhere)`,
+    );
+    return 1;
+  }
+  const workDir = await Deno.makeTempDir({ dir: base, prefix: "ferry-bench-" });
+  let source: BenchRegistry | undefined;
+  let cleaned: Promise<void> | undefined;
+  const cleanup = () =>
+    cleaned ??= (async () => {
+      await source?.stop().catch(() => {});
+      if (options.keep) log(`kept ${workDir}`);
+      else await removeTree(workDir).catch((e) => log(`could not remove ${workDir}: ${e}`));
+    })();
+  const onSignal = async () => {
+    log("\ninterrupted: cleaning up");
+    await cleanup();
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    const loadBefore = await loadAverage();
+    log(`scratch: ${workDir} (${(free / 1e9).toFixed(1)} GB free); load average ${loadBefore}`);
+    const machine = await machineInfo(workDir, loadBefore);
+    source = await startBenchRegistry(join(workDir, "source"), workDir);
+    const ctx: BenchContext = { deno: Deno.execPath(), repoRoot: REPO_ROOT, workDir, source };
+    const startup = await startupCost();
+    const skopeoStartupMs = await skopeoStartup();
+    log(`ferry start-up: ${startup.wallMs.map((x) => fmtS(x / 1000)).join(", ")}`);
+    const scales: ScaleReport[] = [];
+    for (const scale of options.scales) scales.push(await measureScale(ctx, scale, options));
+    machine.loadAfter = await loadAverage();
+    const report: BenchReport = {
+      machine,
+      command: "deno task bench" + (args.length ? ` ${args.join(" ")}` : ""),
+      runs: options.runs,
+      scales,
+      startup,
+      skopeoStartupMs,
+      totalMs: performance.now() - started,
+      quiet: { enabled: quietSettings.enabled, maxWaitMs: options.maxWaitMs, ...quietStats },
+    };
+    console.log(consoleReport(report));
+    await writeResults(report, options);
+    return 0;
+  } catch (err) {
+    log(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    return 1;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    await cleanup();
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
