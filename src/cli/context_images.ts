@@ -10,7 +10,14 @@ import type { Output } from "./output.ts";
 
 /** The `context` command group. */
 export function contextCommand(output: () => Output): Command {
-  const context = new Command("context").description("inspect a cluster-image build context");
+  const context = new Command("context")
+    .description("inspect a cluster-image build context")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  ferry context images ./my-app`,
+    );
   context
     .command("images")
     .description("list the images a build of CONTEXT would save, sorted, with where each was found")

@@ -109,6 +109,13 @@ Examples:
     .argument("[registry]", "registry host")
     .option("--all", "remove the credentials of every registry")
     .option("--authfile <file>", "auth file to edit")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  ferry logout ghcr.io
+  ferry logout --all`,
+    )
     .action(async (registryText, opts) => {
       const out = output();
       if (!registryText && !opts.all) {

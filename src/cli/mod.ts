@@ -8,6 +8,7 @@
  */
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { errorMessage, FerryError } from "../errors.ts";
+import { completionsCommand } from "./completions.ts";
 import { contextCommand } from "./context_images.ts";
 import { Output } from "./output.ts";
 import { registrySaveCommand } from "./registry_save.ts";
@@ -27,6 +28,16 @@ export function buildProgram(state: { output?: Output } = {}): Command {
     .option("--debug", "print stack traces and an HTTP trace (secrets removed)")
     .option("-q, --quiet", "print only results and errors")
     .showHelpAfterError("(run with --help for usage)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  ferry context images ./my-app                          # what a build of ./my-app would save
+  ferry registry save --registry-dir ./my-app/registry ./my-app
+  ferry copy docker://nginx:1.27 oci-archive:nginx.tar
+  ferry registry serve filesystem ./registry             # serve a saved directory
+  ferry COMMAND --help                                   # flags and examples of a command`,
+    )
     .configureOutput({ outputError: (str, write) => write(str) })
     .exitOverride();
 
@@ -37,9 +48,16 @@ export function buildProgram(state: { output?: Output } = {}): Command {
   };
 
   program.addCommand(contextCommand(output));
-  const registry = new Command("registry").description(
-    "work with registries and registry directories",
-  );
+  const registry = new Command("registry")
+    .description("work with registries and registry directories")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  ferry registry save --images nginx:1.27,redis:7 --registry-dir ./registry
+  ferry registry serve filesystem ./registry
+  ferry registry sync ./registry registry.local:5000`,
+    );
   registry.addCommand(registrySaveCommand(output));
   registry.addCommand(registryServeCommand(output));
   for (const cmd of registryCopyCommands(output)) registry.addCommand(cmd);
@@ -47,6 +65,7 @@ export function buildProgram(state: { output?: Output } = {}): Command {
   program.addCommand(copyCommand(output));
   for (const cmd of loginCommands(output)) program.addCommand(cmd);
   for (const cmd of imageCommands(output)) program.addCommand(cmd);
+  program.addCommand(completionsCommand(() => program, output));
 
   for (const cmd of allCommands(program)) cmd.exitOverride();
   return program;

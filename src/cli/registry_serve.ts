@@ -63,9 +63,17 @@ type ServeFlags = ReturnType<ReturnType<typeof serveCommand>["opts"]>;
 
 /** The `registry serve` command with its `filesystem` (`fs`) and `inmem` subcommands. */
 export function registryServeCommand(output: (json?: boolean) => Output) {
-  const serve = new Command("serve").description(
-    "serve images over the OCI distribution API (push and pull with skopeo, docker, containerd…)",
-  );
+  const serve = new Command("serve")
+    .description(
+      "serve images over the OCI distribution API (push and pull with skopeo, docker, containerd…)",
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  ferry registry serve filesystem ./registry                 # http://127.0.0.1:5000
+  ferry registry serve inmem -p 0                            # empty, in memory, any free port`,
+    );
   serve.addCommand(
     serveCommand("filesystem")
       .alias("fs")
@@ -90,6 +98,13 @@ Examples:
   serve.addCommand(
     serveCommand("inmem")
       .description("serve an empty in-memory registry (contents are lost on exit)")
+      .addHelpText(
+        "after",
+        `
+Examples:
+  ferry registry serve inmem                                 # http://127.0.0.1:5000
+  ferry registry serve inmem -p 0 --disable-logging          # any free port, printed`,
+      )
       .action(async (opts) => {
         await runServer({ kind: "inmem" }, opts, output());
       }),
