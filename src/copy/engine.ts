@@ -142,7 +142,7 @@ export class CopyEngine {
       children = kept;
     }
     const images: Descriptor[] = [];
-    await Promise.all(children.map(async (child) => {
+    await settleAll(children.map(async (child) => {
       const r = await this.copyDescriptor(src, child, dst, {
         ...options,
         all: true,
@@ -186,7 +186,7 @@ export class CopyEngine {
     dst: Target,
     label: string,
   ): Promise<void> {
-    await Promise.all(manifestBlobs(manifest).map((blob) => this.#copyBlob(src, blob, dst, label)));
+    await settleAll(manifestBlobs(manifest).map((blob) => this.#copyBlob(src, blob, dst, label)));
     await this.#pushManifest(dst, desc, bytes);
     this.#onEvent({
       type: "manifest",
@@ -254,6 +254,16 @@ export class CopyEngine {
     await dst.push(desc, bytesSource(bytes));
     this.#done.add(`${dst.location}\n${desc.digest}`);
   }
+}
+
+/**
+ * Waits for every transfer, then throws the first failure. `Promise.all` would reject while
+ * sibling transfers still write, and the caller could close the destination under them.
+ */
+async function settleAll(work: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(work);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 /** A new OCI index (same annotations) listing only `children`. */
