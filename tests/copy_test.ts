@@ -208,3 +208,20 @@ Deno.test("copy rejects unknown transports and digest destinations with usage er
   ]);
   assert.ok(digestDest.code !== 0);
 });
+
+Deno.test("a failed command under --json ends its event stream with an error event", async () => {
+  const run = await ferry([
+    "registry",
+    "save",
+    "--json",
+    "--registry-dir",
+    "/nonexistent/x",
+    "--images",
+    "Bad_Name:1",
+  ]);
+  assert.equal(run.code, 1);
+  const last = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
+  assert.equal(last.type, "error");
+  assert.equal(last.code, "invalid_reference");
+  assert.match(last.message, /Bad_Name/);
+});

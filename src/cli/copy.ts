@@ -191,7 +191,15 @@ Examples:
           all: o.all,
           onEvent: progress(out),
         });
-        out.emit({ type: "result", source: image, destination: dest, digest: result.root.digest });
+        out.emit({
+          type: "result",
+          source: image,
+          destination: dest,
+          digest: result.root.digest,
+          mediaType: result.root.mediaType,
+          tag: result.tag,
+          manifests: result.images.map((i) => i.digest),
+        });
         out.info(`Copied ${image} to ${dest.replace(/^docker:\/\//, "")}`);
       } finally {
         await sourceClient.close();
@@ -235,7 +243,13 @@ Examples:
           maxParallel: o.maxPullProcs,
           warn: (m) => out.warn(m),
           onImage: (image, r) => {
-            out.emit({ type: "image-done", image, digest: r.root.digest });
+            out.emit({
+              type: "image-done",
+              image,
+              destination: `${dst.location}/${image}`,
+              digest: r.root.digest,
+              mediaType: r.root.mediaType,
+            });
             out.info(`Synced ${image}`);
           },
         });

@@ -86,6 +86,14 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   } catch (err) {
     state.output?.finish();
+    if (state.output?.json && !(err instanceof CommanderError)) {
+      // Scripts reading --json see the failure too, not only the line on stderr.
+      state.output.emit({
+        type: "error",
+        code: err instanceof FerryError ? err.code : "internal",
+        message: errorMessage(err).split("\n")[0],
+      });
+    }
     return report(err, debug);
   }
 }
