@@ -114,6 +114,8 @@ export class RegistryHttp {
     try {
       return await tryScheme("https");
     } catch (err) {
+      // A missing --allow-net is not a registry problem: let the CLI name the flag.
+      if (err instanceof Deno.errors.NotCapable) throw err;
       if (!insecureOk) {
         throw new FerryError(
           "network",
