@@ -16,6 +16,7 @@ import { registryServeCommand } from "./registry_serve.ts";
 import { copyCommand, registryCopyCommands } from "./copy.ts";
 import { loginCommands } from "./login.ts";
 import { imageCommands } from "./images.ts";
+import { buildCommands } from "./build.ts";
 import { VERSION } from "./version.ts";
 
 /** Builds the command tree. `output` is created once the global flags are known. */
@@ -65,6 +66,7 @@ Examples:
   program.addCommand(copyCommand(output));
   for (const cmd of loginCommands(output)) program.addCommand(cmd);
   for (const cmd of imageCommands(output)) program.addCommand(cmd);
+  for (const cmd of buildCommands(output)) program.addCommand(cmd);
   program.addCommand(completionsCommand(() => program, output));
 
   for (const cmd of allCommands(program)) cmd.exitOverride();

@@ -399,7 +399,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Names a layout being created holds before its `oci-layout` file appears. */
-const LAYOUT_ENTRIES = new Set(["blobs", "index.json", ".ferry"]);
+const LAYOUT_ENTRIES = new Set(["blobs", "index.json", ".ferry", "oci-layout"]);
 
 /**
  * Whether `dir` is missing, empty, or holds only what another ferry process creating the store at

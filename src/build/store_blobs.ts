@@ -1,0 +1,73 @@
+/**
+ * Putting what a build makes into the local image store: layer blobs (streamed, digest known only
+ * at the end) and small JSON documents (configs, manifests, indexes).
+ *
+ * The store's `push` wants the digest before the bytes, which a layer being tarred cannot give
+ * without writing it twice (or hashing a gigabyte twice). So a layer goes the way the layout
+ * stages its own blobs: into a staging file under `<root>/.ferry/tmp` (never read as a blob),
+ * fsynced, then renamed to `blobs/sha256/<hex>` once its digest is known. The rename is atomic and
+ * content addressed, so a concurrent writer of the same blob is harmless, and the store's write
+ * session (taken before the first byte) keeps garbage collection away from the staging file and
+ * from the blob until the image is tagged.
+ *
+ * @module
+ */
+import { digestHex, sha256 } from "../digest.ts";
+import type { ImageStore } from "../image_store/mod.ts";
+import type { LayerResult, LayerWriter } from "../layer/mod.ts";
+import type { Descriptor } from "../manifest.ts";
+import { OCI_EMPTY } from "../media_types.ts";
+import { fileSize, randomName, syncDir, writeAll } from "../oci_layout/fs.ts";
+import { bytesSource } from "../store.ts";
+import type { JsonBlob } from "./config.ts";
+
+const EMPTY: Descriptor = { mediaType: OCI_EMPTY, digest: sha256(""), size: 0 };
+
+/**
+ * Takes the store's write session, so that `ferry rmi`/gc in another process waits until this
+ * process is done (any write-side call takes it; `exists` is the cheapest).
+ */
+export async function holdWriteSession(store: ImageStore): Promise<void> {
+  await store.target().exists(EMPTY);
+}
+
+/**
+ * Streams a layer into the store and returns its digests. Nothing appears under `blobs/` unless
+ * the whole layer was written and synced.
+ */
+export async function storeLayer(store: ImageStore, layer: LayerWriter): Promise<LayerResult> {
+  await holdWriteSession(store);
+  const tmpDir = `${store.root}/.ferry/tmp`;
+  await Deno.mkdir(tmpDir, { recursive: true });
+  const tmp = `${tmpDir}/${randomName("layer")}`;
+  let file: Deno.FsFile | undefined;
+  try {
+    file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
+    for await (const chunk of layer.stream) await writeAll(file, chunk);
+    await file.sync();
+    file.close();
+    file = undefined;
+    const result = await layer.done;
+    const blobDir = `${store.root}/blobs/sha256`;
+    const path = `${blobDir}/${digestHex(result.digest)}`;
+    if (await fileSize(path) === result.size) {
+      await Deno.remove(tmp);
+    } else {
+      await Deno.rename(tmp, path);
+      await syncDir(blobDir);
+    }
+    return result;
+  } catch (err) {
+    file?.close();
+    await layer.stream.cancel().catch(() => {});
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+/** Pushes a small JSON blob (config, manifest, index) unless the store has it. */
+export async function storeJson(store: ImageStore, blob: JsonBlob): Promise<void> {
+  const target = store.target();
+  if (await target.exists(blob.descriptor)) return;
+  await target.push(blob.descriptor, bytesSource(blob.bytes));
+}
