@@ -1,19 +1,27 @@
 /**
  * `deno task bench`: ferry registry save against the Sealos method (empty docker-registry +
- * `skopeo copy` per image) and raw HTTP-to-disk, on loopback, in one run, at two scales.
+ * `skopeo copy` per image) and raw HTTP-to-disk, on loopback, in one run, at two scales; then
+ * `ferry registry serve` against docker-registry, skopeo pulling and pushing the large set
+ * (`serve.ts`).
  *
  * ```sh
  * deno task bench                       # both scales, 3 runs each, writes bench/RESULTS.md
  * deno task bench --scale small --runs 1
  * deno task bench --keep                # keep the scratch directory (source registry data)
+ * deno task bench --only serve          # only the registry serve part
  * ```
  *
  * Options: `--scale small|large|both` (default both), `--runs N` (default 3), `--keep`,
  * `--work-dir DIR` (scratch space, default the system temp dir; the large scale needs about
- * 6 GB), `--no-diagnose` (skip the traced, profiled and perf runs), `--results FILE` (default
- * `bench/RESULTS.md`, written only when both scales ran, unless given), `--max-wait S` (wait at
- * most S seconds for a quiet machine before each measurement, default 60; 0 does not wait). The
- * raw figures go to `bench/out/results.json`.
+ * 8 GB), `--no-diagnose` (skip the traced, profiled and perf runs), `--results FILE` (default
+ * `bench/RESULTS.md`), `--max-wait S` (wait at most S seconds for a quiet machine before each
+ * measurement, default 60; 0 does not wait), `--only save|serve` (one part; default both). The
+ * serve part runs on the large set (on the small one with `--scale small`).
+ *
+ * RESULTS.md is rewritten part by part: the save report when both scales were saved, the
+ * `## registry serve` section when the large set was served (either always with `--results`);
+ * a part that did not run stays as it was. The raw figures go to `bench/out/results.json` (save)
+ * and `bench/out/serve.json` (serve).
  *
  * Everything started is stopped and the scratch directory removed at the end, also on failure or
  * Ctrl-C.
@@ -36,6 +44,14 @@ import {
 } from "./methods.ts";
 import { output, quietSettings, quietStats, timedOk } from "./proc.ts";
 import { type BenchRegistry, startBenchRegistry } from "./registry.ts";
+import { measureServe, type ServeReport, stopServeServers } from "./serve.ts";
+import {
+  extractServeSection,
+  keptServeAnalysis,
+  replaceServeSection,
+  serveConsoleReport,
+  serveMarkdown,
+} from "./serve_report.ts";
 import {
   type BenchReport,
   consoleReport,
@@ -56,6 +72,10 @@ export interface BenchOptions {
   results?: string;
   /** Longest wait for a quiet machine before each measurement, ms (0: no waiting). */
   maxWaitMs: number;
+  /** Run the `registry save` part. */
+  save: boolean;
+  /** Run the `registry serve` part. */
+  serve: boolean;
 }
 
 /** Parses the command line; throws a usage message on bad input. */
@@ -70,6 +90,7 @@ export function parseOptions(args: string[]): BenchOptions {
       "no-diagnose": { type: "boolean", default: false },
       results: { type: "string" },
       "max-wait": { type: "string", default: "60" },
+      only: { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -86,6 +107,10 @@ export function parseOptions(args: string[]): BenchOptions {
   if (!Number.isFinite(maxWaitMs) || maxWaitMs < 0) {
     throw new Error(`--max-wait must be a number of seconds, not ${values["max-wait"]}`);
   }
+  const only = values.only;
+  if (only !== undefined && only !== "save" && only !== "serve") {
+    throw new Error(`--only must be save or serve, not ${JSON.stringify(only)}`);
+  }
   return {
     scales: scale === "both" ? [...SCALES] : [scale],
     runs,
@@ -94,6 +119,8 @@ export function parseOptions(args: string[]): BenchOptions {
     diagnose: !values["no-diagnose"],
     results: values.results,
     maxWaitMs,
+    save: only !== "serve",
+    serve: only !== "save",
   };
 }
 
@@ -173,7 +200,7 @@ async function measureScale(
   ctx: BenchContext,
   scale: Scale,
   options: BenchOptions,
-): Promise<ScaleReport> {
+): Promise<{ report: ScaleReport; set: ImageSet }> {
   log(`\n== ${scale}: generating the images and pushing them to ${ctx.source.host} (untimed)`);
   const t0 = performance.now();
   const set = await prepareSet(scale, ctx.workDir, ctx.source.host);
@@ -212,7 +239,7 @@ async function measureScale(
     log(`   ${scale}: traced, profiled and perf runs, cost ladder (not in the medians)`);
     report.diagnosis = await diagnose(ctx, set, options.runs);
   }
-  return report;
+  return { report, set };
 }
 
 async function startupCost(): Promise<BenchReport["startup"]> {
@@ -238,23 +265,51 @@ async function skopeoStartup(): Promise<number[]> {
   return out;
 }
 
-async function writeResults(report: BenchReport, options: BenchOptions): Promise<void> {
+/**
+ * Writes the raw figures and RESULTS.md: the save report when both scales were saved, the serve
+ * section when the large set was served (each always with `--results`); a part not written keeps
+ * what the file held.
+ */
+async function writeResults(
+  report: BenchReport | undefined,
+  serve: ServeReport | undefined,
+  options: BenchOptions,
+): Promise<void> {
   const outDir = join(REPO_ROOT, "bench", "out");
   await Deno.mkdir(outDir, { recursive: true });
-  await Deno.writeTextFile(join(outDir, "results.json"), JSON.stringify(report, null, 2) + "\n");
-  const full = options.scales.length === SCALES.length;
-  const path = options.results ?? (full ? join(REPO_ROOT, "bench", "RESULTS.md") : undefined);
-  if (!path) {
+  const written: string[] = [];
+  if (report) {
+    const json = join(outDir, "results.json");
+    await Deno.writeTextFile(json, JSON.stringify(report, null, 2) + "\n");
+    written.push(json);
+  }
+  if (serve) {
+    const json = join(outDir, "serve.json");
+    await Deno.writeTextFile(json, JSON.stringify(serve, null, 2) + "\n");
+    written.push(json);
+  }
+  const writeSave = report !== undefined &&
+    (options.results !== undefined || options.scales.length === SCALES.length);
+  const writeServe = serve !== undefined &&
+    (options.results !== undefined || serve.scale === "large");
+  if (!writeSave && !writeServe) {
     log("\n(only part of the benchmark ran: RESULTS.md left alone; --results FILE writes one)");
     return;
   }
+  const path = options.results ?? join(REPO_ROOT, "bench", "RESULTS.md");
   const existing = await Deno.readTextFile(path).catch(() => undefined);
-  await Deno.writeTextFile(path, markdownReport(report, keptAnalysis(existing)));
+  const saveText = report && writeSave
+    ? markdownReport(report, keptAnalysis(existing))
+    : existing ?? "";
+  const serveSection = serve && writeServe
+    ? serveMarkdown(serve, keptServeAnalysis(existing))
+    : extractServeSection(existing);
+  await Deno.writeTextFile(path, replaceServeSection(saveText, serveSection));
   // The checkout's `deno fmt --check` covers RESULTS.md: write it the way fmt would.
   await output(Deno.execPath(), ["fmt", "--quiet", path], REPO_ROOT).catch((err) =>
     log(`could not format ${path}: ${(err as Error).message}`)
   );
-  log(`\nwrote ${path} and ${join(outDir, "results.json")}`);
+  log(`\nwrote ${[path, ...written].join(", ")}`);
 }
 
 /** Runs the benchmark; resolves to the exit code. */
@@ -272,7 +327,7 @@ export async function main(args: string[]): Promise<number> {
   requirePeer("skopeo");
   requirePeer("docker-registry");
   const base = options.workDir ?? Deno.env.get("TMPDIR") ?? "/tmp";
-  const needed = options.scales.includes("large") ? 6e9 : 1e9;
+  const needed = options.scales.includes("large") ? (options.serve ? 8e9 : 6e9) : 1e9;
   const free = await freeBytes(base);
   if (free < needed) {
     log(
@@ -287,6 +342,7 @@ export async function main(args: string[]): Promise<number> {
   let cleaned: Promise<void> | undefined;
   const cleanup = () =>
     cleaned ??= (async () => {
+      await stopServeServers();
       await source?.stop().catch(() => {});
       if (options.keep) log(`kept ${workDir}`);
       else await removeTree(workDir).catch((e) => log(`could not remove ${workDir}: ${e}`));
@@ -304,24 +360,51 @@ export async function main(args: string[]): Promise<number> {
     const machine = await machineInfo(workDir, loadBefore);
     source = await startBenchRegistry(join(workDir, "source"), workDir);
     const ctx: BenchContext = { deno: Deno.execPath(), repoRoot: REPO_ROOT, workDir, source };
-    const startup = await startupCost();
-    const skopeoStartupMs = await skopeoStartup();
-    log(`ferry start-up: ${startup.wallMs.map((x) => fmtS(x / 1000)).join(", ")}`);
-    const scales: ScaleReport[] = [];
-    for (const scale of options.scales) scales.push(await measureScale(ctx, scale, options));
-    machine.loadAfter = await loadAverage();
-    const report: BenchReport = {
-      machine,
-      command: "deno task bench" + (args.length ? ` ${args.join(" ")}` : ""),
-      runs: options.runs,
-      scales,
-      startup,
-      skopeoStartupMs,
-      totalMs: performance.now() - started,
-      quiet: { enabled: quietSettings.enabled, maxWaitMs: options.maxWaitMs, ...quietStats },
-    };
-    console.log(consoleReport(report));
-    await writeResults(report, options);
+    let report: BenchReport | undefined;
+    let serveReport: ServeReport | undefined;
+    // The serve part runs on the large set when it is among the scales.
+    const serveScale: Scale = options.scales.includes("large") ? "large" : options.scales[0];
+    let serveSet: ImageSet | undefined;
+    if (options.save) {
+      const startup = await startupCost();
+      const skopeoStartupMs = await skopeoStartup();
+      log(`ferry start-up: ${startup.wallMs.map((x) => fmtS(x / 1000)).join(", ")}`);
+      const scales: ScaleReport[] = [];
+      for (const scale of options.scales) {
+        const measured = await measureScale(ctx, scale, options);
+        scales.push(measured.report);
+        if (scale === serveScale) serveSet = measured.set;
+      }
+      machine.loadAfter = await loadAverage();
+      report = {
+        machine,
+        command: "deno task bench" + (args.length ? ` ${args.join(" ")}` : ""),
+        runs: options.runs,
+        scales,
+        startup,
+        skopeoStartupMs,
+        totalMs: performance.now() - started,
+        quiet: { enabled: quietSettings.enabled, maxWaitMs: options.maxWaitMs, ...quietStats },
+      };
+      console.log(consoleReport(report));
+    }
+    if (options.serve) {
+      if (!serveSet) {
+        log(
+          `\n== ${serveScale}: generating the images and pushing them to ${source.host} (untimed)`,
+        );
+        serveSet = await prepareSet(serveScale, workDir, source.host);
+      }
+      serveReport = await measureServe(ctx, serveSet, {
+        runs: options.runs,
+        diagnose: options.diagnose,
+        command: "deno task bench" + (args.length ? ` ${args.join(" ")}` : ""),
+        log,
+        machine,
+      });
+      console.log(serveConsoleReport(serveReport));
+    }
+    await writeResults(report, serveReport, options);
     return 0;
   } catch (err) {
     log(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);

@@ -1,0 +1,320 @@
+/**
+ * The serve benchmark's statistics, the issue's targets (ferry's throughput at least
+ * docker-registry's, pulling and pushing; ferry's server at most 120 MiB), the console table and
+ * the `## registry serve` section of `bench/RESULTS.md`, which is rewritten without touching the
+ * save benchmark's part of the file.
+ *
+ * @module
+ */
+import {
+  methodName,
+  PARALLEL_WIDTH,
+  sameMethod,
+  SERVE_METHODS,
+  type ServeMeasurement,
+  type ServeMethod,
+  type ServeProfile,
+  type ServeReport,
+  type ServerKind,
+} from "./serve.ts";
+import {
+  DISTURBED_CORES,
+  fmtS,
+  type MachineInfo,
+  markdownTable,
+  median,
+  type TargetCheck,
+  textTable,
+} from "./report.ts";
+
+/** Per-method figures over the runs. */
+export interface ServeSummary extends ServeMethod {
+  /** Wall seconds of each run, in run order. */
+  runs: number[];
+  /** Whether other work used more than {@link DISTURBED_CORES} cores during each run. */
+  disturbed: boolean[];
+  /** Median wall seconds. */
+  median: number;
+  /** MiB per second at the median. */
+  mibPerS: number;
+  clientCpu: number;
+  serverCpu: number;
+  otherCpu: number;
+  /** Largest server peak RSS over the runs, KiB. */
+  serverPeakRssKiB: number;
+  /** Largest skopeo peak RSS over the runs, KiB. */
+  clientPeakRssKiB: number;
+  /** Median server start-up, ms. */
+  serverStartMs: number;
+}
+
+/** Summaries of every method present, in {@link SERVE_METHODS} order. */
+export function summarizeServe(measurements: ServeMeasurement[]): ServeSummary[] {
+  const out: ServeSummary[] = [];
+  for (const method of SERVE_METHODS) {
+    const ms = measurements.filter((m) => sameMethod(m, method)).sort((a, b) => a.run - b.run);
+    if (ms.length === 0) continue;
+    const wall = median(ms.map((m) => m.wallMs / 1000));
+    out.push({
+      ...method,
+      runs: ms.map((m) => m.wallMs / 1000),
+      disturbed: ms.map((m) => m.otherCpuS > DISTURBED_CORES * m.wallMs / 1000),
+      median: wall,
+      mibPerS: ms[0].bytes / 1024 / 1024 / wall,
+      clientCpu: median(ms.map((m) => m.clientCpuS)),
+      serverCpu: median(ms.map((m) => m.serverCpuS)),
+      otherCpu: median(ms.map((m) => m.otherCpuS)),
+      serverPeakRssKiB: Math.max(...ms.map((m) => m.serverPeakRssKiB)),
+      clientPeakRssKiB: Math.max(...ms.map((m) => m.clientPeakRssKiB)),
+      serverStartMs: median(ms.map((m) => m.serverStartMs)),
+    });
+  }
+  return out;
+}
+
+function widthLabel(width: number): string {
+  return width === 1 ? "1 image at a time" : `${width} images at a time`;
+}
+
+/** The issue's targets: throughput ratios ferry / docker-registry ≥ 1.0×, server RSS ≤ 120 MiB. */
+export function checkServeTargets(measurements: ServeMeasurement[]): TargetCheck[] {
+  const summaries = summarizeServe(measurements);
+  const checks: TargetCheck[] = [];
+  for (const direction of ["pull", "push"] as const) {
+    for (const width of [1, PARALLEL_WIDTH]) {
+      const find = (server: ServerKind) =>
+        summaries.find((s) => sameMethod(s, { server, direction, width }));
+      const ferry = find("ferry");
+      const registry = find("docker-registry");
+      if (!ferry || !registry) continue;
+      const ratio = ferry.mibPerS / registry.mibPerS;
+      checks.push({
+        target: `${direction}, ${widthLabel(width)}: ferry vs docker-registry throughput`,
+        limit: "≥ 1.0×",
+        reached: `${ratio.toFixed(2)}×`,
+        ok: ratio >= 1,
+        detail: `${ferry.mibPerS.toFixed(0)} / ${registry.mibPerS.toFixed(0)} MiB/s (${
+          fmtS(ferry.median)
+        } / ${fmtS(registry.median)})`,
+      });
+    }
+  }
+  const ferryRuns = measurements.filter((m) => m.server === "ferry");
+  if (ferryRuns.length) {
+    const worst = ferryRuns.reduce((a, b) => a.serverPeakRssKiB >= b.serverPeakRssKiB ? a : b);
+    const peak = worst.serverPeakRssKiB / 1024;
+    checks.push({
+      target: "ferry server peak RSS (largest of all runs)",
+      limit: "≤ 120 MiB",
+      reached: `${peak.toFixed(0)} MiB`,
+      ok: peak <= 120,
+      detail: `${methodName(worst)}, run ${worst.run}`,
+    });
+  }
+  return checks;
+}
+
+function resultRows(summaries: ServeSummary[]): string[][] {
+  const rows = [[
+    "direction",
+    "server",
+    "images at a time",
+    "median s",
+    "runs s",
+    "MiB/s",
+    "ferry / docker-registry",
+    "server CPU s",
+    "server peak RSS MiB",
+    "skopeo CPU s",
+    "other CPU s",
+  ]];
+  for (const s of summaries) {
+    const other = summaries.find((o) =>
+      o.server !== s.server && o.direction === s.direction && o.width === s.width
+    );
+    const ratio = s.server === "ferry" && other ? `${(s.mibPerS / other.mibPerS).toFixed(2)}×` : "";
+    rows.push([
+      s.direction,
+      s.server,
+      String(s.width),
+      s.median.toFixed(2),
+      s.runs.map((r, i) => `${r.toFixed(2)}${s.disturbed[i] ? "*" : ""}`).join(" "),
+      s.mibPerS.toFixed(0),
+      ratio,
+      s.serverCpu.toFixed(2),
+      (s.serverPeakRssKiB / 1024).toFixed(0),
+      s.clientCpu.toFixed(2),
+      s.otherCpu.toFixed(2),
+    ]);
+  }
+  return rows;
+}
+
+function targetRows(checks: TargetCheck[]): string[][] {
+  return [
+    ["target", "limit", "reached", "", "from"],
+    ...checks.map((c) => [c.target, c.limit, c.reached, c.ok ? "✓" : "✗", c.detail]),
+  ];
+}
+
+/** What the console shows at the end of the serve benchmark. */
+export function serveConsoleReport(report: ServeReport): string {
+  return [
+    `\nregistry serve: ${report.description} (${(report.bytes / 1024 / 1024).toFixed(0)} MiB)`,
+    textTable(resultRows(summarizeServe(report.measurements))),
+    "\nserve targets",
+    textTable(targetRows(checkServeTargets(report.measurements))),
+  ].join("\n");
+}
+
+function machineLine(m: MachineInfo): string {
+  return `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${
+    m.memoryGiB.toFixed(1)
+  } GiB memory, Linux ${m.kernel}; ${
+    m.deno.split(" (")[0]
+  }; ${m.skopeo}; ${m.registry}; scratch space ${m.filesystem}.`;
+}
+
+function profileLines(p: ServeProfile): string[] {
+  const title = `Profiled ferry server, ${p.direction} of ${widthLabel(p.width)}: copies took ${
+    fmtS(p.wallMs / 1000)
+  }, server CPU ${p.serverCpuS.toFixed(2)} s`;
+  if (!p.profile) return [`${title}; no profile was written.`];
+  const total = p.profile.categories.reduce((n, c) => n + c.ms, 0) || 1;
+  const pct = (ms: number) => `${(100 * ms / total).toFixed(1)}%`;
+  return [
+    `${title}; V8 sampling profile of the main thread, ${
+      (p.profile.durationMs / 1000).toFixed(2)
+    } s from start-up to exit (idle includes the wait before and after the copies):`,
+    "",
+    markdownTable([
+      ["category", "s", "share"],
+      ...p.profile.categories.map((c) => [c.name, (c.ms / 1000).toFixed(2), pct(c.ms)]),
+    ]),
+    "",
+    markdownTable([
+      ["function (self time)", "s", "share"],
+      ...p.profile.functions.slice(0, 10).map((f) => [
+        `\`${f.name}\``,
+        (f.ms / 1000).toFixed(2),
+        pct(f.ms),
+      ]),
+    ]),
+    "",
+  ];
+}
+
+/** The heading that starts the serve section of RESULTS.md. */
+export const SERVE_HEADING = "## registry serve";
+const ANALYSIS_START = "<!-- serve-analysis:start -->";
+const ANALYSIS_END = "<!-- serve-analysis:end -->";
+
+/** The `## registry serve` section of RESULTS.md (ends with a newline). */
+export function serveMarkdown(report: ServeReport, analysis?: string): string {
+  const summaries = summarizeServe(report.measurements);
+  const startOf = (server: ServerKind) =>
+    median(summaries.filter((s) => s.server === server).map((s) => s.serverStartMs)) / 1000;
+  const q = report.quiet;
+  const out = [
+    SERVE_HEADING,
+    "",
+    `Measured ${report.date} with \`${report.command}\` (${report.runs} run${
+      report.runs === 1 ? "" : "s"
+    } of each method, ` +
+    "order rotated between runs; medians below). Every figure is as measured.",
+    "",
+    ...(report.machine ? [machineLine(report.machine), ""] : []),
+    `Set: the ${report.scale} set, ${report.description}; ${report.images} images, ${
+      (report.bytes / 1024 / 1024).toFixed(0)
+    } MiB of layers and configs, which every method copies (MiB/s = these bytes / wall time).`,
+    "",
+    "### What is measured",
+    "",
+    `- **ferry**: \`${report.ferryCommand}\` (the V8 flags of main.ts's shebang, as ferry ships).`,
+    "- **docker-registry**: `docker-registry serve CONFIG` with the same root directory " +
+    "(filesystem driver, access log off).",
+    "- **pull**: the server on the directory the save benchmark's source registry filled " +
+    "(files in the page cache); one `skopeo copy --src-tls-verify=false " +
+    "docker://127.0.0.1:PORT/bench/… dir:OUT` per image, into a fresh OUT.",
+    "- **push**: the server on an empty directory; one `skopeo copy --dest-tls-verify=false " +
+    "oci:LAYOUT:… docker://127.0.0.1:PORT/bench/…` per image from an OCI layout of the set; " +
+    "the directory is checked to hold every blob and tag afterwards.",
+    `- Each measurement starts its own server (start-up not timed: median ${
+      fmtS(startOf("ferry"))
+    } for ferry, ${fmtS(startOf("docker-registry"))} for docker-registry), runs \`sync\`, ` +
+    (q.enabled
+      ? `waits for a quiet machine (${q.settles} waits, ${
+        (q.waitedMs / 1000).toFixed(0)
+      } s in all, ${q.gaveUp} gave up), `
+      : "") +
+    "then times the copies from the first skopeo spawn to the last exit. Server CPU from " +
+    "`/proc/<pid>/stat` over the copies; server peak RSS is `VmHWM` of the server process, read " +
+    "before stopping it; skopeo CPU from GNU time; *other* = the machine's busy time minus both.",
+    "",
+    "### Targets",
+    "",
+    markdownTable(targetRows(checkServeTargets(report.measurements))),
+    "",
+    "### Results",
+    "",
+    markdownTable(resultRows(summaries)),
+    "",
+    `\\* disturbed: other work on the machine used more than ${DISTURBED_CORES} cores on ` +
+    "average during the run (see *other CPU*).",
+    "",
+    `Largest skopeo process: ${
+      (Math.max(...summaries.map((s) => s.clientPeakRssKiB)) / 1024).toFixed(0)
+    } MiB. Serve benchmark, layout generation included: ${(report.totalMs / 1000).toFixed(0)} s.`,
+    "",
+  ];
+  if (report.profiles.length) {
+    out.push("### Where ferry's server time goes (profiled runs, not in the medians)", "");
+    for (const p of report.profiles) out.push(...profileLines(p));
+  }
+  out.push(
+    "### Analysis",
+    "",
+    ANALYSIS_START,
+    analysis ?? "_No analysis written yet._",
+    ANALYSIS_END,
+    "",
+  );
+  return out.join("\n");
+}
+
+/** Where the serve section of `doc` starts and ends (the next `## ` heading or the end). */
+function sectionBounds(doc: string): { start: number; end: number } | undefined {
+  const m = /^## registry serve[ \t]*$/m.exec(doc);
+  if (!m) return undefined;
+  const next = /^## /m.exec(doc.slice(m.index + m[0].length));
+  return { start: m.index, end: next ? m.index + m[0].length + next.index : doc.length };
+}
+
+/** The serve section of an existing RESULTS.md, if any. */
+export function extractServeSection(doc: string | undefined): string | undefined {
+  if (!doc) return undefined;
+  const b = sectionBounds(doc);
+  return b ? doc.slice(b.start, b.end).trimEnd() + "\n" : undefined;
+}
+
+/** The hand-written analysis of the serve section, kept across regenerations. */
+export function keptServeAnalysis(doc: string | undefined): string | undefined {
+  const section = extractServeSection(doc);
+  if (!section) return undefined;
+  const a = section.indexOf(ANALYSIS_START);
+  const b = section.indexOf(ANALYSIS_END);
+  if (a < 0 || b < a) return undefined;
+  return section.slice(a + ANALYSIS_START.length, b).trim();
+}
+
+/**
+ * `doc` with its serve section replaced by `section` (appended when it has none; removed when
+ * `section` is undefined). Everything else in `doc` stays as it is.
+ */
+export function replaceServeSection(doc: string, section: string | undefined): string {
+  const b = sectionBounds(doc);
+  const before = (b ? doc.slice(0, b.start) : doc).trimEnd();
+  const after = b ? doc.slice(b.end).trimStart() : "";
+  const parts = [before, section?.trimEnd(), after.trimEnd()].filter((p) => p);
+  return parts.length ? parts.join("\n\n") + "\n" : "";
+}
