@@ -39,6 +39,9 @@ import { fmtS, type MachineInfo } from "./report.ts";
 /** Which server a measurement ran against. */
 export type ServerKind = "ferry" | "docker-registry";
 
+/** Servers of the blob-GET diagnostic: also the minimal Deno blob server (`serve_floor.ts`). */
+export type RawServerKind = ServerKind | "deno-floor";
+
 /** Which way the bytes went: out of the server, or into it. */
 export type Direction = "pull" | "push";
 
@@ -84,6 +87,28 @@ export interface ServeMeasurement extends ServeMethod {
   serverStartMs: number;
 }
 
+/** The server alone: curl fetching every distinct blob into /dev/null (diagnostic). */
+export interface RawGetMeasurement {
+  server: RawServerKind;
+  /** Blobs fetched at a time. */
+  width: number;
+  run: number;
+  wallMs: number;
+  /** Bytes of the distinct blobs. */
+  bytes: number;
+  /** CPU seconds of curl. */
+  clientCpuS: number;
+  serverCpuS: number;
+  serverPeakRssKiB: number;
+  otherCpuS: number;
+}
+
+/** Servers and widths of the blob-GET diagnostic, in table order. */
+export const RAW_GET_METHODS: readonly { server: RawServerKind; width: number }[] = [1, 4]
+  .flatMap((width) =>
+    (["ferry", "deno-floor", "docker-registry"] as const).map((server) => ({ server, width }))
+  );
+
 /** A profiled ferry server run (not in the medians). */
 export interface ServeProfile {
   direction: Direction;
@@ -108,6 +133,8 @@ export interface ServeReport {
   bytes: number;
   runs: number;
   measurements: ServeMeasurement[];
+  /** The blob-GET diagnostic (empty without diagnostics). */
+  rawGets: RawGetMeasurement[];
   profiles: ServeProfile[];
   /** How ferry was started. */
   ferryCommand: string;
@@ -198,8 +225,29 @@ export async function startFerryServer(
   profile?: string,
 ): Promise<BenchRegistry> {
   await Deno.mkdir(root, { recursive: true });
+  return await startDenoServer(ctx, root, await ferryServeArgs(ctx, root, profile), "ferry");
+}
+
+/** Starts `serve_floor.ts` (the minimal Deno blob server) on `root`, with ferry's V8 flags. */
+export async function startFloorServer(ctx: BenchContext, root: string): Promise<BenchRegistry> {
+  const flags = await shippedV8Flags(ctx.repoRoot);
+  return await startDenoServer(
+    ctx,
+    root,
+    ["run", "-A", ...flags, "bench/serve_floor.ts", root],
+    "serve_floor.ts",
+  );
+}
+
+/** Runs `deno ARGS` in the checkout; ready once it printed `Listening on URL`. */
+async function startDenoServer(
+  ctx: BenchContext,
+  root: string,
+  args: string[],
+  what: string,
+): Promise<BenchRegistry> {
   const child = new Deno.Command(ctx.deno, {
-    args: await ferryServeArgs(ctx, root, profile),
+    args,
     cwd: ctx.repoRoot,
     env: { NO_COLOR: "1" },
     stdin: "null",
@@ -250,7 +298,7 @@ export async function startFerryServer(
   clearTimeout(timer);
   if (url === undefined) {
     await stop();
-    throw new Error(`ferry registry serve did not come up; its output:\n${logs.join("\n")}`);
+    throw new Error(`${what} did not come up; its output:\n${logs.join("\n")}`);
   }
   return {
     host: new URL(url).host,
@@ -268,13 +316,15 @@ const running = new Set<BenchRegistry>();
 
 /** Starts a server of `kind` on `root`, tracked until stopped (see {@link stopServeServers}). */
 async function startServer(
-  kind: ServerKind,
+  kind: RawServerKind,
   ctx: BenchContext,
   root: string,
   profile?: string,
 ): Promise<BenchRegistry> {
   const server = kind === "ferry"
     ? await startFerryServer(ctx, root, profile)
+    : kind === "deno-floor"
+    ? await startFloorServer(ctx, root)
     : await startBenchRegistry(root, ctx.workDir);
   running.add(server);
   return {
@@ -418,6 +468,49 @@ export async function measureServeMethod(
   }
 }
 
+/**
+ * The server alone, without skopeo: one curl process fetching every distinct blob of the set from
+ * a fresh server on the source directory into /dev/null, `width` at a time.
+ */
+export async function measureRawGets(
+  ctx: BenchContext,
+  set: ImageSet,
+  server: RawServerKind,
+  width: number,
+  run: number,
+): Promise<RawGetMeasurement> {
+  let s: BenchRegistry | undefined;
+  try {
+    s = await startServer(server, ctx, ctx.source.root);
+    const args = ["-sS", "--fail"];
+    if (width > 1) args.push("--parallel", "--parallel-max", String(width));
+    for (const blob of set.blobs) {
+      args.push("-o", "/dev/null", `${s.url}/v2/${blob.repository}/blobs/${blob.digest}`);
+    }
+    await settle();
+    const busy0 = await machineBusySeconds();
+    const cpu0 = await s.cpuSeconds();
+    const r = await timedOk("curl", args);
+    const serverCpuS = await s.cpuSeconds() - cpu0;
+    const busyS = await machineBusySeconds() - busy0;
+    const serverPeakRssKiB = await s.peakRssKiB();
+    const clientCpuS = r.userS + r.sysS;
+    return {
+      server,
+      width,
+      run,
+      wallMs: r.wallMs,
+      bytes: set.uniqueBytes,
+      clientCpuS,
+      serverCpuS,
+      serverPeakRssKiB,
+      otherCpuS: Math.max(0, busyS - clientCpuS - serverCpuS),
+    };
+  } finally {
+    await s?.stop();
+  }
+}
+
 /** A ferry server under the profiler, pulling or pushing the set once at full width. */
 async function profiledRun(
   ctx: BenchContext,
@@ -500,7 +593,25 @@ export async function measureServe(
       }
     }
     const profiles: ServeProfile[] = [];
+    const rawGets: RawGetMeasurement[] = [];
     if (options.diagnose) {
+      for (let run = 1; run <= options.runs; run++) {
+        const shift = (run - 1) % RAW_GET_METHODS.length;
+        const order = [...RAW_GET_METHODS.slice(shift), ...RAW_GET_METHODS.slice(0, shift)];
+        for (const { server, width } of order) {
+          const m = await measureRawGets(ctx, set, server, width, run);
+          rawGets.push(m);
+          log(
+            `   blob GETs run ${run}/${options.runs}  curl ×${width} from ${server.padEnd(16)} ${
+              fmtS(m.wallMs / 1000).padStart(8)
+            }  ${mibPerS(m.bytes, m.wallMs / 1000).padStart(5)} MiB/s  server cpu ${
+              m.serverCpuS.toFixed(2)
+            } s  rss ${(m.serverPeakRssKiB / 1024).toFixed(0)} MiB  other cpu ${
+              m.otherCpuS.toFixed(2)
+            } s`,
+          );
+        }
+      }
       for (const direction of ["pull", "push"] as const) {
         log(
           `   serve: profiled ferry server, ${direction} ×${PARALLEL_WIDTH} (not in the medians)`,
@@ -517,6 +628,7 @@ export async function measureServe(
       bytes: set.referencedBytes,
       runs: options.runs,
       measurements,
+      rawGets,
       profiles,
       ferryCommand: `deno ${
         (await ferryServeArgs(ctx, "DIR")).join(" ").replace("-p 0", "-p PORT")

@@ -9,6 +9,8 @@
 import {
   methodName,
   PARALLEL_WIDTH,
+  RAW_GET_METHODS,
+  type RawGetMeasurement,
   sameMethod,
   SERVE_METHODS,
   type ServeMeasurement,
@@ -159,12 +161,80 @@ function targetRows(checks: TargetCheck[]): string[][] {
 
 /** What the console shows at the end of the serve benchmark. */
 export function serveConsoleReport(report: ServeReport): string {
-  return [
+  const parts = [
     `\nregistry serve: ${report.description} (${(report.bytes / 1024 / 1024).toFixed(0)} MiB)`,
     textTable(resultRows(summarizeServe(report.measurements))),
+  ];
+  if (report.rawGets.length) {
+    parts.push("\nblob GETs alone (curl → /dev/null)", textTable(rawGetRows(report.rawGets)));
+  }
+  parts.push(
     "\nserve targets",
     textTable(targetRows(checkServeTargets(report.measurements))),
-  ].join("\n");
+  );
+  return parts.join("\n");
+}
+
+/** Per server and width of the blob-GET diagnostic: medians over the runs. */
+export interface RawGetSummary {
+  server: RawGetMeasurement["server"];
+  width: number;
+  runs: number[];
+  disturbed: boolean[];
+  median: number;
+  mibPerS: number;
+  clientCpu: number;
+  serverCpu: number;
+  serverPeakRssKiB: number;
+}
+
+/** Summaries of the blob-GET diagnostic, in {@link RAW_GET_METHODS} order. */
+export function summarizeRawGets(measurements: RawGetMeasurement[]): RawGetSummary[] {
+  const out: RawGetSummary[] = [];
+  for (const { server, width } of RAW_GET_METHODS) {
+    const ms = measurements.filter((m) => m.server === server && m.width === width)
+      .sort((a, b) => a.run - b.run);
+    if (ms.length === 0) continue;
+    const wall = median(ms.map((m) => m.wallMs / 1000));
+    out.push({
+      server,
+      width,
+      runs: ms.map((m) => m.wallMs / 1000),
+      disturbed: ms.map((m) => m.otherCpuS > DISTURBED_CORES * m.wallMs / 1000),
+      median: wall,
+      mibPerS: ms[0].bytes / 1024 / 1024 / wall,
+      clientCpu: median(ms.map((m) => m.clientCpuS)),
+      serverCpu: median(ms.map((m) => m.serverCpuS)),
+      serverPeakRssKiB: Math.max(...ms.map((m) => m.serverPeakRssKiB)),
+    });
+  }
+  return out;
+}
+
+function rawGetRows(measurements: RawGetMeasurement[]): string[][] {
+  const rows = [[
+    "server",
+    "blobs at a time",
+    "median s",
+    "runs s",
+    "MiB/s",
+    "server CPU s",
+    "server peak RSS MiB",
+    "curl CPU s",
+  ]];
+  for (const s of summarizeRawGets(measurements)) {
+    rows.push([
+      s.server === "deno-floor" ? "minimal Deno server (`serve_floor.ts`)" : s.server,
+      String(s.width),
+      s.median.toFixed(2),
+      s.runs.map((r, i) => `${r.toFixed(2)}${s.disturbed[i] ? "*" : ""}`).join(" "),
+      s.mibPerS.toFixed(0),
+      s.serverCpu.toFixed(2),
+      (s.serverPeakRssKiB / 1024).toFixed(0),
+      s.clientCpu.toFixed(2),
+    ]);
+  }
+  return rows;
 }
 
 function machineLine(m: MachineInfo): string {
@@ -267,6 +337,20 @@ export function serveMarkdown(report: ServeReport, analysis?: string): string {
     } MiB. Serve benchmark, layout generation included: ${(report.totalMs / 1000).toFixed(0)} s.`,
     "",
   ];
+  if (report.rawGets.length) {
+    out.push(
+      "### The servers alone (diagnostic, not in the targets)",
+      "",
+      "One `curl` process fetching every distinct blob of the set once into /dev/null " +
+        "(`--parallel --parallel-max 4` for 4 at a time), from a fresh server on the same " +
+        "directory: what each server costs without skopeo. The minimal Deno server " +
+        "(`bench/serve_floor.ts`, run with the same V8 flags) answers a blob `GET` the way ferry's " +
+        "does (open the data file, respond with its stream) and does nothing else.",
+      "",
+      markdownTable(rawGetRows(report.rawGets)),
+      "",
+    );
+  }
   if (report.profiles.length) {
     out.push("### Where ferry's server time goes (profiled runs, not in the medians)", "");
     for (const p of report.profiles) out.push(...profileLines(p));

@@ -11,6 +11,7 @@ import {
   keptServeAnalysis,
   replaceServeSection,
   serveMarkdown,
+  summarizeRawGets,
   summarizeServe,
 } from "./serve_report.ts";
 
@@ -49,6 +50,7 @@ function report(measurements: ServeMeasurement[]): ServeReport {
     bytes: 1000 * MIB,
     runs: 3,
     measurements,
+    rawGets: [],
     profiles: [],
     ferryCommand: "deno run -A main.ts registry serve filesystem DIR -p PORT",
     quiet: { enabled: true, maxWaitMs: 60_000, settles: 1, waitedMs: 1000, gaveUp: 0 },
@@ -123,4 +125,33 @@ Deno.test("the serve section's hand-written analysis survives regeneration", () 
   assert.equal(keptServeAnalysis(doc), "why");
   assert.equal(keptServeAnalysis("# save\n"), undefined);
   assert.match(serveMarkdown(r), /_No analysis written yet\._/);
+});
+
+Deno.test("summarizeRawGets orders servers and takes medians", () => {
+  const raw = (
+    server: "ferry" | "deno-floor" | "docker-registry",
+    run: number,
+    wallMs: number,
+  ) => ({
+    server,
+    width: 1,
+    run,
+    wallMs,
+    bytes: 100 * MIB,
+    clientCpuS: 0.1,
+    serverCpuS: 1,
+    serverPeakRssKiB: 50_000,
+    otherCpuS: wallMs > 1500 ? 1 : 0,
+  });
+  const s = summarizeRawGets([
+    raw("docker-registry", 1, 500),
+    raw("ferry", 2, 2000),
+    raw("ferry", 1, 1000),
+    raw("ferry", 3, 1200),
+  ]);
+  assert.deepEqual(s.map((x) => x.server), ["ferry", "docker-registry"]);
+  assert.deepEqual(s[0].runs, [1, 2, 1.2]);
+  assert.deepEqual(s[0].disturbed, [false, true, false]);
+  assert.equal(s[0].median, 1.2);
+  assert.equal(Math.round(s[1].mibPerS), 200);
 });
