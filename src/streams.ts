@@ -44,3 +44,65 @@ export function countingStream(
     },
   });
 }
+
+/** Read size of {@link fileReadable}: 1 MiB reads move file bytes several times faster than 64 KiB. */
+export const FILE_READ_CHUNK = 1 << 20;
+
+/** Options of {@link fileReadable}. */
+export interface FileReadableOptions {
+  /** Bytes expected from the current position: sizes the buffers so small files cost small ones. */
+  size?: number;
+  /** Maps a read error (say, to one naming the file). */
+  mapError?: (err: unknown) => unknown;
+}
+
+/**
+ * A file as a stream read in chunks of up to {@link FILE_READ_CHUNK}, closing the file at the end,
+ * on error and on cancel. Used instead of `file.readable`, whose 64 KiB reads cost about half as
+ * much CPU again per byte served. Reading goes on to the real end, so a file that grew is noticed.
+ */
+export function fileReadable(
+  file: Deno.FsFile,
+  options: FileReadableOptions = {},
+): ReadableStream<Uint8Array> {
+  const { size, mapError = (err: unknown) => err } = options;
+  let read = 0;
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    try {
+      file.close();
+    } catch {
+      // Already closed under us: the read error being reported says more.
+    }
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const want = size === undefined
+        ? FILE_READ_CHUNK
+        : size > read
+        ? Math.min(FILE_READ_CHUNK, size - read)
+        : 64;
+      const buffer = new Uint8Array(want);
+      let n: number | null;
+      try {
+        n = await file.read(buffer);
+      } catch (err) {
+        close();
+        controller.error(mapError(err));
+        return;
+      }
+      if (n === null) {
+        close();
+        controller.close();
+        return;
+      }
+      read += n;
+      controller.enqueue(n === want ? buffer : buffer.subarray(0, n));
+    },
+    cancel() {
+      close();
+    },
+  }, { highWaterMark: 0 });
+}

@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { FerryError } from "../errors.ts";
+import { fileReadable } from "../streams.ts";
 import { normalizeLayerPath } from "./path.ts";
 import type { DirEntry, LayerEntry } from "./types.ts";
 
@@ -215,13 +216,7 @@ export async function* walkTree(
   yield* visit(src, "");
 }
 
-/** Read size for file contents: large reads are several times faster than 64 KiB ones. */
-const READ_CHUNK = 1 << 20;
-
-/**
- * Opens a file as a stream read in chunks of up to 1 MiB, sized by the expected length so small
- * files cost small buffers; reading goes on to the real end so a changed file is noticed.
- */
+/** Opens a file as a stream of large reads, sized by the expected length. */
 async function openFile(path: string, size: number): Promise<ReadableStream<Uint8Array>> {
   let file: Deno.FsFile;
   try {
@@ -229,36 +224,5 @@ async function openFile(path: string, size: number): Promise<ReadableStream<Uint
   } catch (err) {
     throw ioError(path, err);
   }
-  let read = 0;
-  let closed = false;
-  const close = () => {
-    if (!closed) {
-      closed = true;
-      file.close();
-    }
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const want = size > read ? Math.min(READ_CHUNK, size - read) : 64;
-      const buffer = new Uint8Array(want);
-      let n: number | null;
-      try {
-        n = await file.read(buffer);
-      } catch (err) {
-        close();
-        controller.error(ioError(path, err));
-        return;
-      }
-      if (n === null) {
-        close();
-        controller.close();
-        return;
-      }
-      read += n;
-      controller.enqueue(n === want ? buffer : buffer.subarray(0, n));
-    },
-    cancel() {
-      close();
-    },
-  }, { highWaterMark: 0 });
+  return fileReadable(file, { size, mapError: (err) => ioError(path, err) });
 }

@@ -21,6 +21,7 @@ import {
   readLink,
 } from "../registry_dir/fs.ts";
 import type { ContentSource, Target } from "../store.ts";
+import { fileReadable } from "../streams.ts";
 import type { ServerBackend } from "./backend.ts";
 
 /** Media type under which committed uploads are pushed: anything that is not a manifest type. */
@@ -85,8 +86,8 @@ export class DirBackend implements ServerBackend {
       file.close();
       throw err;
     }
-    // The file's own stream: Deno sends it to the socket without passing chunks through JS.
-    return file.readable;
+    // Large reads through JS: `file.readable` (64 KiB reads in the runtime) costs more CPU per byte.
+    return fileReadable(file);
   }
 
   async manifestDigests(name: string): Promise<Digest[]> {
