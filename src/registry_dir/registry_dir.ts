@@ -117,11 +117,20 @@ export class RegistryDir implements Store {
    * Names of the repositories held, sorted: every directory under `repositories/` holding
    * `_manifests` (names may contain `/`, and `a` and `a/b` may both be repositories).
    */
-  async repositories(): Promise<string[]> {
+  repositories(): Promise<string[]> {
+    return this.repositoriesHolding("_manifests");
+  }
+
+  /**
+   * Names of the repository directories holding `entry`, sorted: `_manifests` for the
+   * repositories proper, `_uploads` for those with upload sessions (a push may not have got as far
+   * as a manifest).
+   */
+  async repositoriesHolding(entry: "_manifests" | "_uploads"): Promise<string[]> {
     const out: string[] = [];
     const walk = async (dir: string, prefix: string): Promise<void> => {
       const children = await listDirs(dir);
-      if (prefix !== "" && children.includes("_manifests") && isRepositoryName(prefix)) {
+      if (prefix !== "" && children.includes(entry) && isRepositoryName(prefix)) {
         out.push(prefix);
       }
       for (const child of children) {

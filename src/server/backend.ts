@@ -14,6 +14,13 @@ import type { Store, Target } from "../store.ts";
 import { DirBackend } from "./dir_backend.ts";
 import { MemoryBackend } from "./memory_backend.ts";
 
+/** An upload session's directory on disk. */
+export interface StoredUpload {
+  readonly name: string;
+  readonly id: string;
+  readonly dir: string;
+}
+
 /** A store as the server sees it. Names are validated by the caller. */
 export interface ServerBackend {
   /** The store served. */
@@ -35,6 +42,11 @@ export interface ServerBackend {
    * {@link commitUpload} can take the session's data file.
    */
   uploadDir(name: string, id: string): Promise<string>;
+  /**
+   * Upload sessions found on disk, including those of earlier runs or of docker-registry (a store
+   * whose sessions live only as long as the server returns none).
+   */
+  storedUploads(): Promise<StoredUpload[]>;
   /**
    * Makes the file at `path`, whose bytes were already verified to match `expected`, the blob
    * `expected.digest` linked into `name`. The file is consumed (moved or read and removed).

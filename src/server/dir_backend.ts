@@ -22,7 +22,7 @@ import {
 } from "../registry_dir/fs.ts";
 import type { ContentSource, Target } from "../store.ts";
 import { fileReadable } from "../streams.ts";
-import type { ServerBackend } from "./backend.ts";
+import type { ServerBackend, StoredUpload } from "./backend.ts";
 
 /** Media type under which committed uploads are pushed: anything that is not a manifest type. */
 const BLOB_TYPE = "application/octet-stream";
@@ -112,6 +112,15 @@ export class DirBackend implements ServerBackend {
 
   uploadDir(name: string, id: string): Promise<string> {
     return Promise.resolve(`${this.#layout.uploads(name)}/${id}`);
+  }
+
+  async storedUploads(): Promise<StoredUpload[]> {
+    const out: StoredUpload[] = [];
+    for (const name of await this.store.repositoriesHolding("_uploads")) {
+      const dir = this.#layout.uploads(name);
+      for (const id of await listDirs(dir)) out.push({ name, id, dir: `${dir}/${id}` });
+    }
+    return out;
   }
 
   async commitUpload(name: string, path: string, expected: Expected): Promise<void> {

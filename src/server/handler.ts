@@ -41,6 +41,14 @@ export interface RegistryHandlerOptions {
   htpasswd?: Htpasswd;
   /** Realm of the Basic challenge (default `ferry`). */
   realm?: string;
+  /**
+   * Upload sessions older than this many ms are removed, at start and then every
+   * `purgeIntervalMs` (distribution's defaults: 168 h, every 24 h); 0 turns purging off. Off for
+   * a read-only store.
+   */
+  purgeUploadsAfterMs?: number;
+  /** How often to purge upload sessions (default 24 h). */
+  purgeIntervalMs?: number;
   /** Receives one access-log line per request (never with credentials). */
   accessLog?: (line: string) => void;
   /**
@@ -63,6 +71,7 @@ const API_VERSION = ["Docker-Distribution-API-Version", "registry/2.0"] as const
 /** Manifests kept in memory, by total size. */
 const MANIFEST_CACHE_BYTES = 16 * 1024 * 1024;
 const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const HOUR_MS = 60 * 60 * 1000;
 
 /**
  * A handler serving `store` (a registry directory or a memory store) over the distribution API.
@@ -79,6 +88,9 @@ export function createRegistryHandler(
   return Object.assign(handler, { close: () => registry.close() });
 }
 
+/** What a purge failure is reported against (`onError` takes the request that failed). */
+const PURGE_REQUEST = new Request("http://ferry.invalid/_purge-uploads");
+
 /** The state of one served store. */
 class Registry {
   #backend: ServerBackend;
@@ -87,6 +99,8 @@ class Registry {
   #uploads: UploadSessions;
   #cache = new ManifestCache(MANIFEST_CACHE_BYTES);
   #referrers: ReferrersIndex;
+  #purgeTimer?: ReturnType<typeof setInterval>;
+  #purging?: Promise<void>;
 
   constructor(backend: ServerBackend, options: RegistryHandlerOptions) {
     this.#backend = backend;
@@ -97,10 +111,24 @@ class Registry {
       list: (name) => backend.manifestDigests(name),
       read: (name, digest) => this.#manifest(name, digest).catch(() => undefined),
     });
+    const age = options.purgeUploadsAfterMs ?? 168 * HOUR_MS;
+    if (age > 0 && !this.#readOnly) {
+      const purge = () => {
+        this.#purging ??= this.#uploads.purge(Date.now() - age)
+          .then(() => {}, (err) => this.#options.onError?.(err, PURGE_REQUEST))
+          .finally(() => this.#purging = undefined);
+      };
+      purge();
+      const timer = setInterval(purge, options.purgeIntervalMs ?? 24 * HOUR_MS);
+      Deno.unrefTimer(timer);
+      this.#purgeTimer = timer;
+    }
   }
 
-  close(): Promise<void> {
-    return this.#backend.close();
+  async close(): Promise<void> {
+    clearInterval(this.#purgeTimer);
+    await this.#purging;
+    await this.#backend.close();
   }
 
   async handle(request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> {
@@ -174,7 +202,7 @@ class Registry {
         allow(method, ["GET", "HEAD", "PUT", "DELETE"]);
         if (method === "PUT") return this.#putManifest(route.name, route.reference, request);
         if (method === "DELETE") return this.#deleteManifest(route.name, route.reference);
-        return this.#getManifest(route.name, route.reference, head);
+        return this.#getManifest(route.name, route.reference, request.headers.get("accept"), head);
       case "blob":
         allow(method, ["GET", "HEAD", "DELETE"]);
         if (method === "DELETE") return this.#deleteBlob(route.name, route.digest);
@@ -264,8 +292,22 @@ class Registry {
     return { digest: desc.digest, mediaType: desc.mediaType, bytes };
   }
 
-  async #getManifest(name: string, reference: string, head: boolean): Promise<Response> {
+  async #getManifest(
+    name: string,
+    reference: string,
+    accept: string | null,
+    head: boolean,
+  ): Promise<Response> {
     const manifest = await this.#manifest(name, reference);
+    if (!accepts(accept, manifest.mediaType)) {
+      // distribution answers so too (it would rewrite to schema 1, which ferry does not serve).
+      throw httpError(
+        404,
+        "MANIFEST_UNKNOWN",
+        `${manifest.mediaType} found, but the Accept header does not list it`,
+        { detail: { name, reference } },
+      );
+    }
     return new Response(head ? null : manifest.bytes as Uint8Array<ArrayBuffer>, {
       status: 200,
       headers: {
@@ -323,9 +365,7 @@ class Registry {
     const repo = this.#backend.repository(name);
     await repo.push(desc, bytesSource(bytes));
     if (!byDigest) await repo.tag(desc, reference);
-    const stored = { digest, mediaType: manifest.mediaType, bytes };
     this.#cache.set(digest, { mediaType: manifest.mediaType, bytes });
-    await this.#referrers.add(name, stored);
     const headers: Record<string, string> = {
       "Location": `/v2/${name}/manifests/${digest}`,
       "Docker-Content-Digest": digest,
@@ -373,7 +413,6 @@ class Registry {
         throw httpError(404, "MANIFEST_UNKNOWN", `manifest unknown to registry: ${digest}`);
       }
       this.#cache.delete(digest);
-      await this.#referrers.remove(name, digest);
     } else {
       if (!isTag(reference)) {
         throw httpError(400, "TAG_INVALID", `invalid tag ${JSON.stringify(reference)}`);
@@ -631,4 +670,17 @@ function paginate(
   if (n === 0) return { page: rest };
   const next = `${base}?n=${n}&last=${encodeURIComponent(rest[n - 1])}`;
   return { page: rest, link: `<${next}>; rel="next"` };
+}
+
+/**
+ * Whether a client's `Accept` header takes `mediaType`. No header, an empty one or a wildcard
+ * takes anything: curl and older clients send none, and the spec makes the header a SHOULD.
+ */
+export function accepts(header: string | null, mediaType: string): boolean {
+  if (header === null || header.trim() === "") return true;
+  for (const item of header.split(",")) {
+    const type = item.split(";")[0].trim().toLowerCase();
+    if (type === mediaType || type === "*/*" || type === "application/*") return true;
+  }
+  return false;
 }

@@ -5,7 +5,7 @@ import { MemoryStore } from "../memory_store/mod.ts";
 import { DOCKER_MANIFEST, OCI_EMPTY, OCI_INDEX, OCI_MANIFEST } from "../media_types.ts";
 import { RegistryDir } from "../registry_dir/mod.ts";
 import { type Blob, makeImage, makeIndex, randomBytes } from "../registry_dir/test_util.ts";
-import type { Store } from "../store.ts";
+import { bytesSource, type Store } from "../store.ts";
 import { createRegistryHandler, type RegistryHandler, type RegistryHandlerOptions } from "./mod.ts";
 import { Htpasswd } from "./htpasswd.ts";
 
@@ -406,6 +406,30 @@ bothTest("manifests: push by tag and digest, read back, validation", async ({ ha
   await expectError(handler, "GET", "/v2/img/manifests/sha256:123", 400, "DIGEST_INVALID");
 });
 
+bothTest("manifest GET honours the Accept header", async ({ handler }) => {
+  const image = makeImage();
+  await pushImage(handler, "img", image, "v1");
+  const accepted = [
+    undefined,
+    "",
+    OCI_MANIFEST,
+    `${DOCKER_MANIFEST}, ${OCI_MANIFEST};q=0.5`,
+    "application/*",
+    "*/*",
+  ];
+  for (const accept of accepted) {
+    const headers: Record<string, string> = accept === undefined ? {} : { Accept: accept };
+    const got = await call(handler, "GET", "/v2/img/manifests/v1", { headers });
+    assert.equal(got.res.status, 200, `Accept: ${accept}`);
+    assert.deepEqual(got.bytes, image.manifest.bytes);
+  }
+  for (const method of ["GET", "HEAD"]) {
+    await expectError(handler, method, "/v2/img/manifests/v1", 404, "MANIFEST_UNKNOWN", {
+      headers: { Accept: `${DOCKER_MANIFEST}, ${OCI_INDEX}` },
+    });
+  }
+});
+
 bothTest("an index needs its child manifests", async ({ handler }) => {
   const index = makeIndex();
   const missing = await call(handler, "PUT", "/v2/multi/manifests/1", {
@@ -452,7 +476,7 @@ bothTest("tags and catalog paginate with Link", async ({ handler }) => {
   assert.deepEqual(rest.json(), { repositories: ["r/c"] });
 });
 
-bothTest("referrers: subject, OCI-Subject and artifactType filter", async ({ handler }) => {
+bothTest("referrers: subject, OCI-Subject and artifactType filter", async ({ handler, store }) => {
   const image = makeImage();
   await pushImage(handler, "app", image, "1");
   const subject = image.manifest.desc;
@@ -507,6 +531,14 @@ bothTest("referrers: subject, OCI-Subject and artifactType filter", async ({ han
     sbom.desc.digest,
   ]);
   await expectError(handler, "GET", "/v2/app/referrers/sha256:nope", 400, "DIGEST_INVALID");
+
+  // A referrer written into the store behind the server's back (another process) is seen at once.
+  const late = artifact("application/vnd.example.late", "late");
+  await store.repository("app").push(late.desc, bytesSource(late.bytes));
+  const again = await call(handler, "GET", `/v2/app/referrers/${subject.digest}`);
+  assert.ok(
+    (again.json().manifests as { digest: Digest }[]).some((m) => m.digest === late.desc.digest),
+  );
 });
 
 bothTest("deletes are refused unless enabled", async ({ handler }) => {
@@ -643,6 +675,43 @@ Deno.test("handler (dir): upload sessions live in _uploads and survive a restart
       }/data`,
     );
     assert.deepEqual(data, bytes);
+  });
+});
+
+Deno.test("handler (dir): upload sessions older than the purge age are removed at start", async () => {
+  await withRegistry("dir", {}, async ({ handler, store, root }) => {
+    const uploads = `${root}/docker/registry/v2/repositories/keep/_uploads`;
+    const open = async () => {
+      const start = await call(handler, "POST", "/v2/keep/blobs/uploads/");
+      return start.res.headers.get("location")!.split("/").at(-1)!;
+    };
+    const fresh = await open();
+    const old = await open();
+    const eightDays = new Date(Date.now() - 8 * 24 * 3600 * 1000);
+    await Deno.writeTextFile(`${uploads}/${old}/startedat`, eightDays.toISOString());
+    // A session without startedat is dated by its directory.
+    const undated = await open();
+    await Deno.remove(`${uploads}/${undated}/startedat`);
+    await Deno.utime(`${uploads}/${undated}`, eightDays, eightDays);
+
+    const restarted = createRegistryHandler(store);
+    await restarted.close(); // waits for the purge begun at start
+    const left = (await Array.fromAsync(Deno.readDir(uploads))).map((e) => e.name);
+    assert.deepEqual(left, [fresh]);
+
+    const readOnly = createRegistryHandler(store, { readOnly: true, purgeUploadsAfterMs: 1 });
+    await readOnly.close();
+    assert.deepEqual((await Array.fromAsync(Deno.readDir(uploads))).map((e) => e.name), [fresh]);
+  });
+});
+
+Deno.test("handler (memory): sessions are purged on schedule", async () => {
+  await withRegistry("memory", { purgeUploadsAfterMs: 50, purgeIntervalMs: 20 }, async (env) => {
+    const start = await call(env.handler, "POST", "/v2/gone/blobs/uploads/");
+    const location = start.res.headers.get("location")!;
+    assert.equal((await call(env.handler, "GET", location)).res.status, 204);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await expectError(env.handler, "GET", location, 404, "BLOB_UPLOAD_UNKNOWN");
   });
 });
 

@@ -9,7 +9,7 @@ import type { Digest, Expected } from "../digest.ts";
 import { FerryError } from "../errors.ts";
 import type { MemoryRepository, MemoryStore } from "../memory_store/mod.ts";
 import type { ContentSource } from "../store.ts";
-import type { ServerBackend } from "./backend.ts";
+import type { ServerBackend, StoredUpload } from "./backend.ts";
 
 const BLOB_TYPE = "application/octet-stream";
 
@@ -48,6 +48,11 @@ export class MemoryBackend implements ServerBackend {
   async uploadDir(_name: string, id: string): Promise<string> {
     this.#tempDir ??= Deno.makeTempDir({ prefix: "ferry-serve-uploads-" });
     return `${await this.#tempDir}/${id}`;
+  }
+
+  storedUploads(): Promise<StoredUpload[]> {
+    // Sessions live in a temp dir of this process only: UploadSessions knows them all.
+    return Promise.resolve([]);
   }
 
   async commitUpload(name: string, path: string, expected: Expected): Promise<void> {

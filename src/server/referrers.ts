@@ -2,9 +2,9 @@
  * The referrers API (`GET /v2/<name>/referrers/<digest>`): which manifests of a repository name a
  * given manifest as their `subject`.
  *
- * The index of a repository is built the first time it is asked for, by reading every manifest the
- * repository holds, and kept up to date by this server's own pushes and deletes. Manifests written
- * into the store by another process meanwhile are not seen until a restart.
+ * Every request lists the repository's manifests afresh, so manifests written into the store by
+ * another process (a second server, `ferry copy`, docker-registry) are seen at once. What each
+ * manifest refers to is parsed once and kept by digest: a manifest's bytes never change.
  *
  * @module
  */
@@ -26,13 +26,16 @@ export interface ManifestSource {
   read(name: string, digest: Digest): Promise<StoredManifest | undefined>;
 }
 
-/** subject digest → (referrer digest → descriptor). */
-type RepositoryIndex = Map<Digest, Map<Digest, Descriptor>>;
+/** What a manifest refers to: its subject and its descriptor as a referrer, or null for none. */
+type Parsed = { subject: Digest; descriptor: Descriptor } | null;
+
+/** Parsed manifests kept before the cache starts over (about 100 MB at most). */
+const CACHE_LIMIT = 200_000;
 
 /** Referrers of every repository of one store. */
 export class ReferrersIndex {
   #source: ManifestSource;
-  #repos = new Map<string, Promise<RepositoryIndex>>();
+  #parsed = new Map<Digest, Parsed>();
 
   constructor(source: ManifestSource) {
     this.#source = source;
@@ -40,52 +43,21 @@ export class ReferrersIndex {
 
   /** Descriptors of the manifests of `name` whose subject is `subject`, sorted by digest. */
   async referrers(name: string, subject: Digest): Promise<Descriptor[]> {
-    const index = await this.#index(name);
-    const found = [...index.get(subject)?.values() ?? []];
+    const found: Descriptor[] = [];
+    for (const digest of await this.#source.list(name)) {
+      let parsed = this.#parsed.get(digest);
+      if (parsed === undefined) {
+        const manifest = await this.#source.read(name, digest);
+        // Gone or unreadable now: skipped, and asked again next time.
+        if (!manifest) continue;
+        parsed = referrerOf(manifest) ?? null;
+        if (this.#parsed.size >= CACHE_LIMIT) this.#parsed.clear();
+        this.#parsed.set(digest, parsed);
+      }
+      if (parsed?.subject === subject) found.push(parsed.descriptor);
+    }
     return found.sort((a, b) => a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0);
   }
-
-  /** Records a manifest just pushed (a no-op unless it has a subject). */
-  async add(name: string, manifest: StoredManifest): Promise<void> {
-    const index = this.#repos.get(name);
-    // Not built yet: the build will read the manifest from the store.
-    if (!index) return;
-    insert(await index, manifest);
-  }
-
-  /** Forgets a deleted manifest. */
-  async remove(name: string, digest: Digest): Promise<void> {
-    const index = this.#repos.get(name);
-    if (!index) return;
-    for (const referrers of (await index).values()) referrers.delete(digest);
-  }
-
-  #index(name: string): Promise<RepositoryIndex> {
-    let index = this.#repos.get(name);
-    if (!index) {
-      index = this.#build(name);
-      index.catch(() => this.#repos.delete(name));
-      this.#repos.set(name, index);
-    }
-    return index;
-  }
-
-  async #build(name: string): Promise<RepositoryIndex> {
-    const index: RepositoryIndex = new Map();
-    for (const digest of await this.#source.list(name)) {
-      const manifest = await this.#source.read(name, digest);
-      if (manifest) insert(index, manifest);
-    }
-    return index;
-  }
-}
-
-function insert(index: RepositoryIndex, manifest: StoredManifest): void {
-  const found = referrerOf(manifest);
-  if (!found) return;
-  let referrers = index.get(found.subject);
-  if (!referrers) index.set(found.subject, referrers = new Map());
-  referrers.set(manifest.digest, found.descriptor);
 }
 
 /**

@@ -31,6 +31,8 @@ export interface UploadSession {
 
 interface SessionState extends UploadSession {
   readonly dir: string;
+  /** When the session was opened (ms since the epoch), or undefined when found on disk. */
+  readonly startedAt?: number;
   size: number;
   /** Hash of the `size` bytes received; undefined when it must be recomputed from the file. */
   hasher?: Sha256;
@@ -64,6 +66,7 @@ export class UploadSessions {
       name,
       id,
       dir,
+      startedAt: Date.now(),
       size: 0,
       hasher: new Sha256(),
       queue: Promise.resolve(),
@@ -155,6 +158,40 @@ export class UploadSessions {
       }
       return { digest, size: hasher.size };
     });
+  }
+
+  /**
+   * Removes the sessions opened before `cutoff` (ms since the epoch), in memory and on disk, as
+   * distribution's upload purger does: an abandoned push must not hold disk space forever. A
+   * session on disk is dated by its `startedat` file (written by ferry and docker-registry), else
+   * by its directory's mtime. Returns how many were removed.
+   */
+  async purge(cutoff: number): Promise<number> {
+    let removed = 0;
+    const stale = async (state: SessionState) => {
+      await this.#serial(state, async () => {
+        if (state.ended) return;
+        await this.#end(state);
+        removed++;
+      });
+    };
+    for (const state of [...this.#sessions.values()]) {
+      if (state.startedAt !== undefined && state.startedAt < cutoff) await stale(state);
+    }
+    for (const upload of await this.#backend.storedUploads()) {
+      const known = this.#sessions.get(key(upload.name, upload.id));
+      if (known?.startedAt !== undefined) continue;
+      const started = await startedAt(upload.dir);
+      if (started === undefined || started >= cutoff) continue;
+      if (known) {
+        await stale(known);
+      } else {
+        await Deno.remove(upload.dir, { recursive: true }).catch(() => {});
+        forgetDirs(upload.dir);
+        removed++;
+      }
+    }
+    return removed;
   }
 
   /** Cancels a session and removes its files. */
@@ -295,6 +332,22 @@ function sizeInvalid(expected: number, got: number) {
       got > expected ? "more than " : ""
     }${got} bytes, its Content-Range says ${expected}`,
   );
+}
+
+/** When the session in `dir` started: its `startedat` file, else the directory's mtime. */
+async function startedAt(dir: string): Promise<number | undefined> {
+  try {
+    const text = await Deno.readTextFile(`${dir}/startedat`);
+    const time = Date.parse(text.trim());
+    if (!Number.isNaN(time)) return time;
+  } catch {
+    // No such file or unreadable: fall back to the directory's date.
+  }
+  try {
+    return (await Deno.stat(dir)).mtime?.getTime();
+  } catch {
+    return undefined;
+  }
 }
 
 /** Hashes the first `size` bytes of a file. */
