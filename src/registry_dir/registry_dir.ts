@@ -23,7 +23,7 @@ import {
   OCI_MANIFEST,
 } from "../media_types.ts";
 import type { ContentSource, FetchOptions, Store, Target } from "../store.ts";
-import { fileReadable, readAll } from "../streams.ts";
+import { readAll } from "../streams.ts";
 import {
   asFerryError,
   ensureDir,
@@ -331,9 +331,9 @@ export class RegistryDirRepository implements Target {
         file.close();
         throw err;
       }
-      if (!options.signal) return fileReadable(file);
+      if (!options.signal) return file.readable;
       const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-      fileReadable(file).pipeTo(writable, { signal: options.signal }).catch(() => {});
+      file.readable.pipeTo(writable, { signal: options.signal }).catch(() => {});
       return readable;
     } catch (err) {
       throw asFerryError(err, where);

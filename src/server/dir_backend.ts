@@ -21,7 +21,6 @@ import {
   readLink,
 } from "../registry_dir/fs.ts";
 import type { ContentSource, Target } from "../store.ts";
-import { fileReadable } from "../streams.ts";
 import type { ServerBackend, StoredUpload } from "./backend.ts";
 
 /** Media type under which committed uploads are pushed: anything that is not a manifest type. */
@@ -86,8 +85,9 @@ export class DirBackend implements ServerBackend {
       file.close();
       throw err;
     }
-    // Large reads through JS: `file.readable` (64 KiB reads in the runtime) costs more CPU per byte.
-    return fileReadable(file);
+    // The file's own stream: Deno moves it to the socket without JS. Measured against 1 MiB reads
+    // through JS (`fileReadable`): same skopeo pull time, half the peak RSS (65 vs 132 MiB).
+    return file.readable;
   }
 
   async manifestDigests(name: string): Promise<Digest[]> {
