@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { main } from "./src/cli/mod.ts";
+// Not ./src/cli/mod.ts: that loads every command module, this loads the ones a command line needs.
+import { main } from "./src/cli/program.ts";
 
 if (import.meta.main) {
   Deno.exit(await main(Deno.args));
