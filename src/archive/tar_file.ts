@@ -10,7 +10,7 @@
  */
 import { posix } from "node:path";
 import { FerryError } from "../errors.ts";
-import { openFileRange, readFull } from "../oci_layout/fs.ts";
+import { openFileRange, readFull } from "../fs_util.ts";
 import { readAll } from "../streams.ts";
 import { BLOCK, decodeHeader, isZeroBlock, padding, parsePax, type TarEntryType } from "./tar.ts";
 

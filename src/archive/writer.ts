@@ -47,7 +47,7 @@ import {
   type Target,
 } from "../store.ts";
 import { readAll } from "../streams.ts";
-import { openFileRange, syncDir, writeAll } from "../oci_layout/fs.ts";
+import { openFileRange, syncDir, writeAll } from "../fs_util.ts";
 import {
   EMPTY_INDEX,
   findRef,

@@ -9,7 +9,8 @@
 import { join } from "node:path";
 import { unpackTar } from "modern-tar";
 import { errorMessage, FerryError } from "../errors.ts";
-import { listFiles, stripBom } from "./fs_util.ts";
+import { stripBom } from "../fs_util.ts";
+import { listFiles } from "./fs_util.ts";
 import { type MapNode, parseYamlTree, scalarText, stringOf, type TreeNode } from "./yaml_tree.ts";
 
 /** A text file of a chart. */

@@ -13,10 +13,11 @@
 import { extname, join } from "node:path";
 import { FerryError } from "../errors.ts";
 import { Semaphore } from "../limit.ts";
+import { isFile, readTextIfExists } from "../fs_util.ts";
 import { dependencyEnabled, mergeValues, subchartValues, withoutKeys } from "./chart_values.ts";
 import { loadChartArchive, loadChartDirectory, type LoadedChart } from "./chart_loader.ts";
 import type { Collector } from "./collector.ts";
-import { isFile, listDir, readTextIfExists } from "./fs_util.ts";
+import { listDir } from "./fs_util.ts";
 import { renderChart, renderedLocator, resolveHelm } from "./helm.ts";
 import { walkImages } from "./image_walk.ts";
 import { scanLines } from "./line_scanner.ts";

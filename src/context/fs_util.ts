@@ -1,52 +1,13 @@
 /**
- * Small file-system helpers for reading a build context.
+ * Directory listings for reading a build context: sorted bytewise so discovery output does not
+ * depend on the file system's order. The general helpers are in `../fs_util.ts`.
  *
  * @module
  */
 
 import { join } from "node:path";
+import { isFile, isMissing } from "../fs_util.ts";
 import { compareBytes } from "./collector.ts";
-
-/** Whether `path` is a directory (following symlinks); false when it does not exist. */
-export async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isDirectory;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
-      return false;
-    }
-    throw err;
-  }
-}
-
-/** Whether `path` is a regular file (following symlinks); false when it does not exist. */
-export async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
-      return false;
-    }
-    throw err;
-  }
-}
-
-/** The file's text, or `undefined` when it does not exist. A UTF-8 byte-order mark is dropped. */
-export async function readTextIfExists(path: string): Promise<string | undefined> {
-  try {
-    return stripBom(await Deno.readTextFile(path));
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
-      return undefined;
-    }
-    throw err;
-  }
-}
-
-/** Drops a leading UTF-8 byte-order mark. */
-export function stripBom(text: string): string {
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-}
 
 /** A directory entry, symlinks resolved. */
 export interface DirEntry {
@@ -76,7 +37,7 @@ export async function listDir(dir: string): Promise<DirEntry[]> {
       entries.push({ name: entry.name, isFile, isDirectory });
     }
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return [];
+    if (isMissing(err)) return [];
     throw err;
   }
   return entries.sort((a, b) => compareBytes(a.name, b.name));
@@ -97,7 +58,7 @@ export async function listFiles(root: string): Promise<string[]> {
         else if (entry.isFile || (entry.isSymlink && await isFile(path))) out.push(rel);
       }
     } catch (err) {
-      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return;
+      if (isMissing(err)) return;
       throw err;
     }
   }

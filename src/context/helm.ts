@@ -7,8 +7,8 @@
 
 import { delimiter, join } from "node:path";
 import { errorMessage, FerryError } from "../errors.ts";
+import { isFile } from "../fs_util.ts";
 import type { Collector } from "./collector.ts";
-import { isFile } from "./fs_util.ts";
 import { splitLines } from "./line_scanner.ts";
 import type { Where } from "./yaml_tree.ts";
 

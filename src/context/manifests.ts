@@ -7,8 +7,9 @@
  */
 
 import { extname, join } from "node:path";
+import { stripBom } from "../fs_util.ts";
 import type { Collector } from "./collector.ts";
-import { listFiles, stripBom } from "./fs_util.ts";
+import { listFiles } from "./fs_util.ts";
 import { walkImages } from "./image_walk.ts";
 import { scanLines } from "./line_scanner.ts";
 import type { DiscoveryRule } from "./types.ts";

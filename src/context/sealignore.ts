@@ -5,7 +5,7 @@
  * @module
  */
 
-import { readTextIfExists } from "./fs_util.ts";
+import { readTextIfExists } from "../fs_util.ts";
 import { splitLines } from "./line_scanner.ts";
 import type { DiscoveredImage } from "./types.ts";
 

@@ -11,8 +11,9 @@
 import { join } from "node:path";
 import { errorMessage } from "../errors.ts";
 import { parseReference } from "../reference.ts";
+import { stripBom } from "../fs_util.ts";
 import type { Collector } from "./collector.ts";
-import { listFiles, stripBom } from "./fs_util.ts";
+import { listFiles } from "./fs_util.ts";
 import { splitLines, stripQuotes } from "./line_scanner.ts";
 
 /** Directory of the shim lists, relative to the context. */

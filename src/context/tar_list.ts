@@ -11,8 +11,8 @@
 import { join, relative, resolve, sep } from "node:path";
 import { FerryError } from "../errors.ts";
 import { isRepositoryName, isTag } from "../reference.ts";
+import { isFile, readTextIfExists } from "../fs_util.ts";
 import type { Collector } from "./collector.ts";
-import { isFile, readTextIfExists } from "./fs_util.ts";
 import { splitLines } from "./line_scanner.ts";
 import type { ArchiveEntry, ArchiveTransport } from "./types.ts";
 

@@ -17,6 +17,7 @@
  */
 import { type Digest, digestHex } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";
+import { exists } from "../fs_util.ts";
 import type { Descriptor } from "../manifest.ts";
 import { type GcResult, OciLayout, type OciLayoutTarget } from "../oci_layout/mod.ts";
 import { parseLayoutIndex, refNameOfEntry } from "../oci_layout/index_file.ts";
@@ -386,16 +387,6 @@ function namesOf(entries: { name?: string; descriptor: Descriptor }[], digest: D
     }
   }
   return [...names].sort();
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
 }
 
 /** Names a layout being created holds before its `oci-layout` file appears. */

@@ -10,8 +10,8 @@
  */
 import { type Expected, Sha256 } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";
+import { fileSize, readFull, syncDir, writeAll } from "../fs_util.ts";
 import type { ContentSource } from "../store.ts";
-import { fileSize, readFull, syncDir, writeAll } from "./fs.ts";
 import { copyVerified } from "./verified_copy.ts";
 
 /** Where {@link writeBlobFile} stages and publishes. */

@@ -19,11 +19,11 @@
  */
 import { type Digest, digestHex, parseDigest } from "../digest.ts";
 import { FerryError } from "../errors.ts";
+import { createFileOnce, fileSize, openFileRange, syncDir, writeFileAtomic } from "../fs_util.ts";
 import type { Descriptor } from "../manifest.ts";
 import { SingleFlight } from "../limit.ts";
 import type { ContentSource, FetchOptions, Store, Target } from "../store.ts";
 import { writeBlobFile } from "./blob_file.ts";
-import { createFileOnce, fileSize, openFileRange, syncDir, writeFileAtomic } from "./fs.ts";
 import {
   checkLayoutFile,
   EMPTY_INDEX,
@@ -128,9 +128,9 @@ export class OciLayout implements Store {
     await createFileOnce(
       `${this.root}/index.json`,
       serializeLayoutIndex(EMPTY_INDEX),
-      this.#tmpDir,
+      { tmpDir: this.#tmpDir },
     );
-    await createFileOnce(layoutFile, enc.encode(OCI_LAYOUT_CONTENT), this.#tmpDir);
+    await createFileOnce(layoutFile, enc.encode(OCI_LAYOUT_CONTENT), { tmpDir: this.#tmpDir });
     await syncDir(this.root);
   }
 
@@ -289,8 +289,7 @@ export class OciLayout implements Store {
           await writeFileAtomic(
             `${this.root}/index.json`,
             serializeLayoutIndex(next),
-            this.#tmpDir,
-            this.root,
+            { tmpDir: this.#tmpDir },
           );
         }
       } finally {

@@ -1,12 +1,14 @@
 /**
- * Small filesystem helpers for the registry directory: directories and link files with exact
- * modes, written atomically.
+ * Filesystem helpers particular to the registry directory: directories and link files with
+ * docker-registry's exact modes, link files written atomically, and filesystem errors as
+ * FerryErrors. The general helpers are in `../fs_util.ts`.
  *
  * @module
  */
 import { dirname } from "node:path";
 import { type Digest, parseDigest } from "../digest.ts";
 import { errorMessage, FerryError } from "../errors.ts";
+import { isMissing, readTextIfExists, writeFileAtomic } from "../fs_util.ts";
 
 /** Mode of every directory docker-registry creates (0777 under the usual 022 umask). */
 export const DIR_MODE = 0o755;
@@ -74,31 +76,6 @@ export function forgetDirs(path: string): void {
   }
 }
 
-/** Size of a regular file, or undefined when there is none. */
-export async function fileSize(path: string): Promise<number | undefined> {
-  try {
-    const info = await Deno.stat(path);
-    return info.isFile ? info.size : undefined;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
-      return undefined;
-    }
-    throw err;
-  }
-}
-
-/** Whether `path` is a directory. */
-export async function isDir(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isDirectory;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
-      return false;
-    }
-    throw err;
-  }
-}
-
 /** Names of the subdirectories of `path` (empty when it does not exist). */
 export async function listDirs(path: string): Promise<string[]> {
   const out: string[] = [];
@@ -107,9 +84,7 @@ export async function listDirs(path: string): Promise<string[]> {
       if (entry.isDirectory) out.push(entry.name);
     }
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
-      return [];
-    }
+    if (isMissing(err)) return [];
     throw err;
   }
   return out;
@@ -117,17 +92,9 @@ export async function listDirs(path: string): Promise<string[]> {
 
 /** The digest held by a link file, or undefined when the link does not exist. */
 export async function readLink(path: string): Promise<Digest | undefined> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
-      return undefined;
-    }
-    throw err;
-  }
+  const text = await readTextIfExists(path);
   // docker-registry writes no newline, but tolerates surrounding whitespace on read.
-  return parseDigest(text.trim(), path);
+  return text === undefined ? undefined : parseDigest(text.trim(), path);
 }
 
 /**
@@ -138,34 +105,17 @@ export async function readLink(path: string): Promise<Digest | undefined> {
 export async function writeLink(path: string, digest: Digest, stagingDir: string): Promise<void> {
   if (await readLink(path).catch(() => undefined) === digest) return;
   await ensureDir(dirname(path));
-  const tmp = `${stagingDir}/${crypto.randomUUID()}.link`;
-  let file: Deno.FsFile | undefined;
-  for (let attempt = 0; file === undefined; attempt++) {
-    await ensureDir(stagingDir);
-    try {
-      file = await Deno.open(tmp, { write: true, createNew: true, mode: FILE_MODE });
-    } catch (err) {
-      // The staging directory was removed under us (another run's close): create it again.
-      if (!(err instanceof Deno.errors.NotFound) || attempt >= 3) throw err;
-    }
-  }
-  try {
-    try {
-      await writeAll(file, new TextEncoder().encode(digest));
-      await file.sync();
-    } finally {
-      file.close();
-    }
-    await Deno.chmod(tmp, FILE_MODE);
-    await Deno.rename(tmp, path);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
-}
-
-/** Writes all of `bytes` (a single `write` may write fewer). */
-export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.byteLength) at += await file.write(bytes.subarray(at));
+  await writeFileAtomic(path, new TextEncoder().encode(digest), {
+    tmpDir: stagingDir,
+    mode: FILE_MODE,
+    // The staging directory may be removed under us (another run's close): create it again,
+    // past the cache that still knows it.
+    ensureTmpDir: (dir, again) => {
+      if (again) forgetDirs(dir);
+      return ensureDir(dir);
+    },
+    // The link's bytes are fsynced, its directory is not: a link lost to a power cut is written
+    // again by the next save.
+    durable: false,
+  });
 }

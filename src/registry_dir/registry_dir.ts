@@ -12,6 +12,7 @@
 import { resolve as resolvePath } from "node:path";
 import { type Digest, type Expected, parseDigest, sha256 } from "../digest.ts";
 import { FerryError } from "../errors.ts";
+import { fileSize, isDirectory } from "../fs_util.ts";
 import { SingleFlight } from "../limit.ts";
 import type { Descriptor } from "../manifest.ts";
 import {
@@ -24,16 +25,7 @@ import {
 } from "../media_types.ts";
 import type { ContentSource, FetchOptions, Store, Target } from "../store.ts";
 import { readAll } from "../streams.ts";
-import {
-  asFerryError,
-  ensureDir,
-  fileSize,
-  forgetDirs,
-  isDir,
-  listDirs,
-  readLink,
-  writeLink,
-} from "./fs.ts";
+import { asFerryError, ensureDir, forgetDirs, listDirs, readLink, writeLink } from "./fs.ts";
 import { checkRepositoryName, checkTag, isRepositoryName, isTag, Layout } from "./layout.ts";
 import { stageBlob } from "./staging.ts";
 
@@ -94,7 +86,7 @@ export class RegistryDir implements Store {
     const layout = new Layout(abs);
     try {
       if (dir.readOnly) {
-        if (!await isDir(abs)) {
+        if (!await isDirectory(abs)) {
           throw new FerryError("not_found", `${dir.location}: no such directory`);
         }
       } else {
@@ -425,7 +417,7 @@ export class RegistryDirRepository implements Target {
     checkTag(tag, this.location);
     const dir = this.#ctx.layout.tagDir(this.name, tag);
     try {
-      if (!await isDir(dir)) throw new FerryError("not_found", `${where}: tag unknown`);
+      if (!await isDirectory(dir)) throw new FerryError("not_found", `${where}: tag unknown`);
       await Deno.remove(dir, { recursive: true });
       forgetDirs(dir);
     } catch (err) {

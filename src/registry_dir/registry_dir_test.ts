@@ -100,6 +100,18 @@ Deno.test("a tagged image gives exactly distribution's tree, link bytes and mode
   });
 });
 
+Deno.test("links are written after another run removed the staging directory", async () => {
+  await withDir(async (dir, root) => {
+    const img = makeImage();
+    const repo = dir.repository("app");
+    await pushImage(repo, img, "1");
+    // Another run's close removes an idle staging directory this process has seen before.
+    await Deno.remove(`${root}/.ferry-tmp`, { recursive: true });
+    await repo.tag(img.manifest.desc, "2");
+    assert.equal((await repo.resolve("2")).digest, img.manifest.desc.digest);
+  });
+});
+
 Deno.test("an index links itself and both children as revisions, all blobs as layers", async () => {
   await withDir(async (dir, root) => {
     const idx = makeIndex();

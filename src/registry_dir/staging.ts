@@ -9,8 +9,9 @@
  */
 import { checkDigest, type Expected, Sha256 } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";
+import { fileSize, writeAll } from "../fs_util.ts";
 import type { ContentSource } from "../store.ts";
-import { ensureDir, FILE_MODE, fileSize, writeAll } from "./fs.ts";
+import { ensureDir, FILE_MODE } from "./fs.ts";
 import type { Layout } from "./layout.ts";
 
 /**

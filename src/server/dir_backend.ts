@@ -11,15 +11,8 @@ import { dirname } from "node:path";
 import type { Digest, Expected } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";
 import { Layout, type RegistryDir } from "../registry_dir/mod.ts";
-import {
-  ensureDir,
-  FILE_MODE,
-  fileSize,
-  forgetDirs,
-  isDir,
-  listDirs,
-  readLink,
-} from "../registry_dir/fs.ts";
+import { fileSize, isDirectory } from "../fs_util.ts";
+import { ensureDir, FILE_MODE, forgetDirs, listDirs, readLink } from "../registry_dir/fs.ts";
 import type { ContentSource, Target } from "../store.ts";
 import type { ServerBackend, StoredUpload } from "./backend.ts";
 
@@ -54,7 +47,7 @@ export class DirBackend implements ServerBackend {
 
   /** Whether the repository holds manifests (what `repositories()` lists). */
   hasRepository(name: string): Promise<boolean> {
-    return isDir(`${this.#layout.repository(name)}/_manifests`);
+    return isDirectory(`${this.#layout.repository(name)}/_manifests`);
   }
 
   async blobSize(name: string, digest: Digest): Promise<number | undefined> {

@@ -11,7 +11,8 @@
  * @module
  */
 import { type Digest, Sha256 } from "../digest.ts";
-import { ensureDir, FILE_MODE, forgetDirs, writeAll } from "../registry_dir/fs.ts";
+import { writeAll } from "../fs_util.ts";
+import { ensureDir, FILE_MODE, forgetDirs } from "../registry_dir/fs.ts";
 import type { ServerBackend } from "./backend.ts";
 import { httpError } from "./errors.ts";
 import type { ByteRange } from "./range.ts";
