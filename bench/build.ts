@@ -1,25 +1,30 @@
 /**
- * `ferry build` and `ferry merge` benchmark: a context whose `registry/` holds about 1 GiB of
- * random data (the shape of a cluster image: big, already compressed blobs), measured in one run
- * against `tar -c registry | pigz` on the same tree.
+ * `ferry build` and `ferry merge` benchmark (the `build` part of `deno task bench`): a context
+ * whose `registry/` holds about 1 GiB of random data (the shape of a cluster image: big, already
+ * compressed blobs), measured in one run against `tar -c registry | pigz` on the same tree.
  *
  * ```sh
- * deno run -A bench/build.ts                    # 1 GiB, writes bench/BUILD_RESULTS.md
- * deno run -A bench/build.ts --size-mib 256 --results /tmp/r.md
+ * deno task bench --only build                  # 1 GiB, 3 runs, writes the build section of RESULTS.md
+ * deno run -A bench/build.ts --size-mib 256     # standalone: prints the section
  * ```
  *
- * Options: `--size-mib N` (registry data per context, default 1024), `--files N` (blob files per
- * context, default 16), `--work-dir DIR` (scratch space, about 5 × the size; default the system
- * temp dir), `--results FILE` (default `bench/BUILD_RESULTS.md`), `--keep`.
+ * Standalone options: `--size-mib N` (registry data per context, default 1024), `--files N` (blob
+ * files per context, default 16), `--runs N` (default 3), `--work-dir DIR` (scratch space, about
+ * 6 × the size; default the system temp dir), `--keep`.
  *
- * Measured (wall time from spawn to exit, peak RSS from GNU time, page cache warm for every run,
- * dirty pages flushed and the machine quiet before each):
+ * Measured (wall time from spawn to exit; CPU and peak RSS of the whole process tree from GNU
+ * time, worker threads included; page cache warm; dirty pages flushed and a quiet machine waited
+ * for before each run):
  *
- * 1. `tar -c -C CTX registry | pigz -6 > FILE` (the same bytes a layer holds, with every core);
- * 2. `ferry build` of `FROM scratch` + `COPY registry ./registry`, into an empty store, with the
- *    default compression threads and with `--compression-threads 1`;
- * 3. the same build again (unchanged context: the layer cache must make it cheap), median of 3;
- * 4. a second build of another such context, then `ferry merge` of the two images, median of 3.
+ * 1. per run, in an order rotated between runs: `tar -c -C CTX registry | pigz -6 > FILE` (the
+ *    bytes a layer holds, with every core), `ferry build` of `FROM scratch` + `COPY registry
+ *    ./registry` into an empty store with the default compression threads, and the same with
+ *    `--compression-threads 1`;
+ * 2. the same build again, `runs` times (unchanged context: the layer cache must make it cheap);
+ * 3. a build of a second such context into the same store, then `ferry merge` of the two images,
+ *    `runs` times.
+ *
+ * ferry runs as `deno run -A` with the V8 flags of main.ts's shebang, as it ships.
  *
  * @module
  */
@@ -27,24 +32,34 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createCipheriv, randomBytes } from "node:crypto";
-import { ferryEntry } from "../src/build/test_util.ts";
-import { output, settle, timedOk, type TimedRun } from "./proc.ts";
+import {
+  buildMarkdown,
+  type BuildReport,
+  type BuildRun,
+  buildSummaryLines,
+} from "./build_report.ts";
+import { machineBusySeconds, output, quietStats, settle, timedOk, type TimedRun } from "./proc.ts";
+import type { MachineInfo } from "./report.ts";
 
-const args = parseArgs({
-  args: Deno.args,
-  options: {
-    "size-mib": { type: "string", default: "1024" },
-    files: { type: "string", default: "16" },
-    "work-dir": { type: "string" },
-    results: { type: "string" },
-    keep: { type: "boolean", default: false },
-  },
-});
-const SIZE = Number(args.values["size-mib"]) * 1024 * 1024;
-const FILES = Number(args.values.files);
-const RESULTS = args.values.results ??
-  fileURLToPath(new URL("./BUILD_RESULTS.md", import.meta.url));
 const MIB = 1024 * 1024;
+
+/** Options of {@link measureBuild}. */
+export interface BuildBenchOptions {
+  /** Registry data per context, bytes. */
+  size: number;
+  /** Blob files per context. */
+  files: number;
+  /** Runs of each measured method (at least 1; rebuilds and merges at least 3). */
+  runs: number;
+  /** Scratch directory (created inside, removed by the caller). */
+  workDir: string;
+  /** The command line, for the report. */
+  command: string;
+  /** The checkout holding main.ts. */
+  repoRoot: string;
+  machine?: MachineInfo;
+  log: (line: string) => void;
+}
 
 /** Writes `size` random bytes (AES-CTR over zeros: fast and incompressible). */
 async function randomFile(path: string, size: number): Promise<void> {
@@ -63,13 +78,13 @@ async function randomFile(path: string, size: number): Promise<void> {
 }
 
 /** A context shaped like a saved registry: blob files plus small link files. */
-async function makeContext(ctx: string): Promise<void> {
+async function makeContext(ctx: string, size: number, files: number): Promise<void> {
   const v2 = join(ctx, "registry/docker/registry/v2");
-  for (let i = 0; i < FILES; i++) {
+  for (let i = 0; i < files; i++) {
     const hex = Array.from(randomBytes(32), (b) => b.toString(16).padStart(2, "0")).join("");
     const dir = join(v2, "blobs/sha256", hex.slice(0, 2), hex);
     await Deno.mkdir(dir, { recursive: true });
-    await randomFile(join(dir, "data"), Math.floor(SIZE / FILES));
+    await randomFile(join(dir, "data"), Math.floor(size / files));
     const link = join(v2, "repositories/bench/app/_layers/sha256", hex);
     await Deno.mkdir(link, { recursive: true });
     await Deno.writeTextFile(join(link, "link"), `sha256:${hex}`);
@@ -82,149 +97,153 @@ async function warm(dir: string): Promise<void> {
   await output("sh", ["-c", `find "${dir}" -type f -exec cat {} + > /dev/null`]);
 }
 
-/** The run of median wall time among `n` (cheap runs are repeated: one can hit a busy moment). */
-async function median(n: number, fn: (i: number) => Promise<TimedRun>): Promise<TimedRun> {
-  const runs: TimedRun[] = [];
-  for (let i = 0; i < n; i++) {
-    await settle();
-    runs.push(await fn(i));
-  }
-  runs.sort((a, b) => a.wallMs - b.wallMs);
-  return runs[Math.floor(n / 2)];
+/** The `--v8-flags=…` of main.ts's shebang: ferry is measured as it ships. */
+async function shippedV8Flags(repoRoot: string): Promise<string[]> {
+  const first = (await Deno.readTextFile(join(repoRoot, "main.ts"))).split("\n", 1)[0];
+  return first.split(/\s+/).filter((a) => a.startsWith("--v8-flags="));
 }
 
-function mibPerS(bytes: number, run: TimedRun): number {
-  return bytes / MIB / (run.wallMs / 1000);
+/** Settles the machine, then runs and measures; notes the CPU other processes used meanwhile. */
+async function measured(run: number, fn: () => Promise<TimedRun>): Promise<BuildRun> {
+  await settle();
+  const busy = await machineBusySeconds();
+  const r = await fn();
+  const otherCpuS = Math.max(0, await machineBusySeconds() - busy - r.userS - r.sysS);
+  return {
+    run,
+    wallMs: r.wallMs,
+    cpuS: r.userS + r.sysS,
+    maxRssKiB: r.maxRssKiB,
+    otherCpuS,
+  };
+}
+
+/** Runs the build benchmark in `options.workDir`. */
+export async function measureBuild(options: BuildBenchOptions): Promise<BuildReport> {
+  const started = performance.now();
+  const quietBefore = { ...quietStats };
+  const { workDir: work, log, size, files } = options;
+  const runs = Math.max(1, options.runs);
+  const repeats = Math.max(3, runs);
+  const v8 = await shippedV8Flags(options.repoRoot);
+  const ferryArgs = ["run", "-A", "--quiet", ...v8, "main.ts"];
+  const ferry = (args: string[]) =>
+    timedOk(Deno.execPath(), [...ferryArgs, ...args], {
+      cwd: options.repoRoot,
+      env: { NO_COLOR: "1" },
+    });
+  const ctx1 = join(work, "ctx1");
+  const ctx2 = join(work, "ctx2");
+  const root = join(work, "root");
+  log(`\n== build: generating 2 × ${size / MIB} MiB of random registry data (untimed)`);
+  await makeContext(ctx1, size, files);
+  await makeContext(ctx2, size, files);
+  await warm(ctx1);
+  await warm(ctx2);
+
+  const build = (ctx: string, store: string, tag: string, extra: string[] = []) =>
+    ferry(["build", "--root", store, "--save-image=false", ...extra, "-t", tag, ctx]);
+  const pigz: BuildRun[] = [];
+  const fresh: BuildRun[] = [];
+  const single: BuildRun[] = [];
+  const methods = ["pigz", "ferry", "ferry-1"] as const;
+  const show = (what: string, r: BuildRun) =>
+    log(
+      `   ${what.padEnd(34)} ${(r.wallMs / 1000).toFixed(2).padStart(7)} s  cpu ${
+        r.cpuS.toFixed(2)
+      } s  rss ${(r.maxRssKiB / 1024).toFixed(0)} MiB  other cpu ${r.otherCpuS.toFixed(2)} s`,
+    );
+  for (let run = 1; run <= runs; run++) {
+    const shift = (run - 1) % methods.length;
+    for (const method of [...methods.slice(shift), ...methods.slice(0, shift)]) {
+      if (method === "pigz") {
+        const out = join(work, "pigz.tgz");
+        const r = await measured(
+          run,
+          () => timedOk("sh", ["-c", `tar -c -C "${ctx1}" registry | pigz -6 > "${out}"`]),
+        );
+        await Deno.remove(out);
+        pigz.push(r);
+        show(`run ${run} tar | pigz`, r);
+        continue;
+      }
+      // Each fresh build goes into an empty store; the last default one stays for the rest.
+      const store = method === "ferry" ? root : join(work, "root-1");
+      await Deno.remove(store, { recursive: true }).catch(() => {});
+      const extra = method === "ferry" ? [] : ["--compression-threads", "1"];
+      const r = await measured(run, () => build(ctx1, store, "bench:1", extra));
+      (method === "ferry" ? fresh : single).push(r);
+      show(`run ${run} ferry build${method === "ferry" ? "" : ", 1 thread"}`, r);
+      if (method !== "ferry") await Deno.remove(store, { recursive: true });
+    }
+  }
+  const rebuild: BuildRun[] = [];
+  for (let run = 1; run <= repeats; run++) {
+    const r = await measured(run, () => build(ctx1, root, "bench:1"));
+    rebuild.push(r);
+    show(`run ${run} ferry build again`, r);
+  }
+  const second = await measured(1, () => build(ctx2, root, "bench:2"));
+  show("ferry build, second context", second);
+  const merge: BuildRun[] = [];
+  for (let run = 1; run <= repeats; run++) {
+    const r = await measured(
+      run,
+      () => ferry(["merge", "--root", root, "-t", `bench:merged-${run}`, "bench:1", "bench:2"]),
+    );
+    merge.push(r);
+    show(`run ${run} ferry merge`, r);
+  }
+  const pigzVersion = (await output("pigz", ["--version"]).catch(() => "pigz")).trim();
+  return {
+    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    command: options.command,
+    machine: options.machine,
+    ferryCommand: `deno ${[...ferryArgs, "build"].join(" ")}`,
+    pigz: pigzVersion,
+    bytes: Math.floor(size / files) * files,
+    files,
+    runs,
+    results: { pigz, fresh, single, rebuild, second, merge },
+    quiet: {
+      settles: quietStats.settles - quietBefore.settles,
+      waitedMs: quietStats.waitedMs - quietBefore.waitedMs,
+      gaveUp: quietStats.gaveUp - quietBefore.gaveUp,
+    },
+    totalMs: performance.now() - started,
+  };
 }
 
 async function main(): Promise<void> {
+  const args = parseArgs({
+    args: Deno.args,
+    options: {
+      "size-mib": { type: "string", default: "1024" },
+      files: { type: "string", default: "16" },
+      runs: { type: "string", default: "3" },
+      "work-dir": { type: "string" },
+      keep: { type: "boolean", default: false },
+    },
+  });
   const work = await Deno.makeTempDir({
     dir: args.values["work-dir"],
     prefix: "ferry-bench-build-",
   });
-  const deno = Deno.execPath();
-  const entry = await ferryEntry();
-  const ferry = (cmd: string[]) => timedOk(deno, [...entry, ...cmd]);
   try {
-    const ctx1 = join(work, "ctx1");
-    const ctx2 = join(work, "ctx2");
-    const root = join(work, "root");
-    console.log(`generating 2 × ${SIZE / MIB} MiB of random registry data in ${work}`);
-    await makeContext(ctx1);
-    await makeContext(ctx2);
-    await warm(ctx1);
-    await warm(ctx2);
-
-    await settle();
-    const pigz = await timedOk("sh", [
-      "-c",
-      `tar -c -C "${ctx1}" registry | pigz -6 > "${join(work, "pigz.tgz")}"`,
-    ]);
-    await Deno.remove(join(work, "pigz.tgz"));
-    console.log(`tar | pigz: ${(pigz.wallMs / 1000).toFixed(2)} s`);
-
-    const build = (ctx: string, tag: string, extra: string[] = [], at = root) =>
-      ferry(["build", "--root", at, "--save-image=false", ...extra, "-t", tag, ctx]);
-    await settle();
-    const first = await build(ctx1, "bench:1");
-    console.log(`ferry build: ${(first.wallMs / 1000).toFixed(2)} s, ${first.maxRssKiB} KiB`);
-    await settle();
-    const single = await build(
-      ctx1,
-      "bench:1",
-      ["--compression-threads", "1"],
-      join(work, "root1"),
-    );
-    await Deno.remove(join(work, "root1"), { recursive: true });
-    console.log(
-      `ferry build, 1 thread: ${(single.wallMs / 1000).toFixed(2)} s, ${single.maxRssKiB} KiB`,
-    );
-    const rebuild = await median(3, () => build(ctx1, "bench:1"));
-    console.log(`ferry rebuild: ${(rebuild.wallMs / 1000).toFixed(2)} s`);
-    await settle();
-    const second = await build(ctx2, "bench:2");
-    console.log(`ferry build (second image): ${(second.wallMs / 1000).toFixed(2)} s`);
-    const merge = await median(
-      3,
-      (i) => ferry(["merge", "--root", root, "-t", `bench:merged-${i}`, "bench:1", "bench:2"]),
-    );
-    console.log(`ferry merge: ${(merge.wallMs / 1000).toFixed(2)} s`);
-
-    const ratio = mibPerS(SIZE, first) / mibPerS(SIZE, pigz);
-    const ratio1 = mibPerS(SIZE, single) / mibPerS(SIZE, pigz);
-    const rows = [
-      ["`tar -c registry \\| pigz -6`", pigz, "baseline"],
-      [
-        "`ferry build` (empty store)",
-        first,
-        `${ratio.toFixed(2)}× pigz's throughput (target ≥ 0.8×)`,
-      ],
-      [
-        "`ferry build --compression-threads 1` (empty store)",
-        single,
-        `${ratio1.toFixed(2)}× pigz's throughput`,
-      ],
-      [
-        "`ferry build` again (unchanged; median of 3)",
-        rebuild,
-        `${(100 * rebuild.wallMs / first.wallMs).toFixed(1)}% of the first build (target ≤ 10%)`,
-      ],
-      ["`ferry build` (second context)", second, ""],
-      [
-        "`ferry merge` of the two images (median of 3)",
-        merge,
-        `${(100 * merge.wallMs / first.wallMs).toFixed(1)}% of a fresh build (target ≤ 10%)`,
-      ],
-    ] as const;
-    const peak = Math.max(first.maxRssKiB, rebuild.maxRssKiB, second.maxRssKiB, merge.maxRssKiB);
-    const peak1 = Math.max(single.maxRssKiB, rebuild.maxRssKiB, merge.maxRssKiB);
-    const table = [
-      "| run | wall | MiB/s | peak RSS | |",
-      "| --- | ---: | ---: | ---: | --- |",
-      ...rows.map(([name, run, note]) =>
-        `| ${name} | ${(run.wallMs / 1000).toFixed(2)} s | ${mibPerS(SIZE, run).toFixed(0)} | ${
-          (run.maxRssKiB / 1024).toFixed(0)
-        } MiB | ${note} |`
-      ),
-    ];
-    const cpus = navigator.hardwareConcurrency;
-    const pigzVersion = (await output("pigz", ["--version"]).catch(() => "pigz")).trim();
-    const report = [
-      "# ferry build and merge: benchmark",
-      "",
-      `Measured ${new Date().toISOString().replace(/\.\d+Z$/, "Z")} with` +
-      ` \`deno run -A bench/build.ts${Deno.args.length ? " " + Deno.args.join(" ") : ""}\`.`,
-      "",
-      `Machine: ${cpus} CPUs, deno ${Deno.version.deno}, ${pigzVersion}, ${Deno.build.target}.`,
-      "",
-      `Context: \`FROM scratch\` + \`COPY registry ./registry\`, where \`registry/\` holds ${FILES}` +
-      ` blob files of random data (${SIZE / MIB} MiB) and their link files, as a saved registry` +
-      " does; a second context of the same shape for the merge. Page cache warm for every run;" +
-      " `sync` and a quiet machine before each. Times are wall-clock from spawn to exit (ferry's" +
-      " include starting deno, fsyncing the layer and writing the image); MiB/s is the registry" +
-      " data over that time.",
-      "",
-      ...table,
-      "",
-      `Peak RSS of ferry: ${(peak / 1024).toFixed(0)} MiB with the default compression threads,` +
-      ` ${(peak1 / 1024).toFixed(0)} MiB with one (target ≤ 150 MiB). The difference comes` +
-      " with the layer writer's gzip worker threads, each its own V8 heap (most likely the 1 MiB" +
-      " blocks handed to it waiting for that heap's garbage collector). A rebuild and a merge" +
-      " write no layer and" +
-      ` stay at ${(Math.max(rebuild.maxRssKiB, merge.maxRssKiB) / 1024).toFixed(0)} MiB.`,
-      "",
-      "Why the rebuild and the merge are cheap: a rebuild lists the inputs' metadata (no byte" +
-      " of them is read), finds the cached layer, and writes only the config and manifest; a" +
-      " merge of ferry-built images reuses every layer (none holds whiteouts) and writes only" +
-      " the config and manifest.",
-      "",
-    ].join("\n");
-    console.log("\n" + table.join("\n"));
-    await Deno.writeTextFile(RESULTS, report);
-    console.log(`\nwritten to ${RESULTS}`);
+    const report = await measureBuild({
+      size: Number(args.values["size-mib"]) * MIB,
+      files: Number(args.values.files),
+      runs: Number(args.values.runs),
+      workDir: work,
+      command: `deno run -A bench/build.ts${Deno.args.length ? " " + Deno.args.join(" ") : ""}`,
+      repoRoot: fileURLToPath(new URL("../", import.meta.url)),
+      log: (line) => console.error(line),
+    });
+    console.error(buildSummaryLines(report).join("\n"));
+    console.log(buildMarkdown(report));
   } finally {
     if (!args.values.keep) await Deno.remove(work, { recursive: true }).catch(() => {});
-    else console.log(`kept ${work}`);
+    else console.error(`kept ${work}`);
   }
 }
 

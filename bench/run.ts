@@ -2,26 +2,30 @@
  * `deno task bench`: ferry registry save against the Sealos method (empty docker-registry +
  * `skopeo copy` per image) and raw HTTP-to-disk, on loopback, in one run, at two scales; then
  * `ferry registry serve` against docker-registry, skopeo pulling and pushing the large set
- * (`serve.ts`).
+ * (`serve.ts`); then `ferry build` and `ferry merge` of a 1 GiB registry context against
+ * `tar | pigz` (`build.ts`).
  *
  * ```sh
  * deno task bench                       # both scales, 3 runs each, writes bench/RESULTS.md
  * deno task bench --scale small --runs 1
  * deno task bench --keep                # keep the scratch directory (source registry data)
  * deno task bench --only serve          # only the registry serve part
+ * deno task bench --only build          # only the build part
  * ```
  *
  * Options: `--scale small|large|both` (default both), `--runs N` (default 3), `--keep`,
  * `--work-dir DIR` (scratch space, default the system temp dir; the large scale needs about
- * 8 GB), `--no-diagnose` (skip the traced, profiled and perf runs), `--results FILE` (default
- * `bench/RESULTS.md`), `--max-wait S` (wait at most S seconds for a quiet machine before each
- * measurement, default 60; 0 does not wait), `--only save|serve` (one part; default both). The
- * serve part runs on the large set (on the small one with `--scale small`).
+ * 8 GB, the build part about 6.5 GB), `--no-diagnose` (skip the traced, profiled and perf runs),
+ * `--results FILE` (default `bench/RESULTS.md`), `--max-wait S` (wait at most S seconds for a
+ * quiet machine before each measurement, default 60; 0 does not wait), `--only save|serve|build`
+ * (one part; default all). The serve part runs on the large set (on the small one with
+ * `--scale small`); the build part on 1 GiB of registry data (128 MiB with `--scale small`).
  *
  * RESULTS.md is rewritten part by part: the save report when both scales were saved, the
- * `## registry serve` section when the large set was served (either always with `--results`);
- * a part that did not run stays as it was. The raw figures go to `bench/out/results.json` (save)
- * and `bench/out/serve.json` (serve).
+ * `## registry serve` section when the large set was served, the `## ferry build` section when
+ * the 1 GiB context was built (each always with `--results`); a part that did not run stays as it
+ * was. The raw figures go to `bench/out/results.json` (save), `bench/out/serve.json` (serve) and
+ * `bench/out/build.json` (build).
  *
  * Everything started is stopped and the scratch directory removed at the end, also on failure or
  * Ctrl-C.
@@ -44,6 +48,15 @@ import {
 } from "./methods.ts";
 import { output, quietSettings, quietStats, timedOk } from "./proc.ts";
 import { type BenchRegistry, startBenchRegistry } from "./registry.ts";
+import { measureBuild } from "./build.ts";
+import {
+  buildMarkdown,
+  type BuildReport,
+  buildSummaryLines,
+  extractBuildSection,
+  keptBuildAnalysis,
+  replaceBuildSection,
+} from "./build_report.ts";
 import { measureServe, type ServeReport, stopServeServers } from "./serve.ts";
 import {
   extractServeSection,
@@ -76,6 +89,13 @@ export interface BenchOptions {
   save: boolean;
   /** Run the `registry serve` part. */
   serve: boolean;
+  /** Run the `build` part. */
+  build: boolean;
+}
+
+/** Registry data per context of the build part: 1 GiB, 128 MiB for `--scale small` alone. */
+export function buildBytes(options: BenchOptions): number {
+  return (options.scales.includes("large") ? 1024 : 128) * 1024 * 1024;
 }
 
 /** Parses the command line; throws a usage message on bad input. */
@@ -108,8 +128,8 @@ export function parseOptions(args: string[]): BenchOptions {
     throw new Error(`--max-wait must be a number of seconds, not ${values["max-wait"]}`);
   }
   const only = values.only;
-  if (only !== undefined && only !== "save" && only !== "serve") {
-    throw new Error(`--only must be save or serve, not ${JSON.stringify(only)}`);
+  if (only !== undefined && only !== "save" && only !== "serve" && only !== "build") {
+    throw new Error(`--only must be save, serve or build, not ${JSON.stringify(only)}`);
   }
   return {
     scales: scale === "both" ? [...SCALES] : [scale],
@@ -119,8 +139,9 @@ export function parseOptions(args: string[]): BenchOptions {
     diagnose: !values["no-diagnose"],
     results: values.results,
     maxWaitMs,
-    save: only !== "serve",
-    serve: only !== "save",
+    save: only === undefined || only === "save",
+    serve: only === undefined || only === "serve",
+    build: only === undefined || only === "build",
   };
 }
 
@@ -154,6 +175,9 @@ async function freeBytes(dir: string): Promise<number> {
 async function machineInfo(workDir: string, loadBefore: string): Promise<MachineInfo> {
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo");
   const firstLine = (s: string) => s.trim().split("\n")[0];
+  // The build part alone needs neither peer: name them only when present.
+  const version = (name: "skopeo" | "docker-registry") =>
+    output(requirePeer(name), ["--version"]).then(firstLine, () => `${name}: not found`);
   const df = (await output("df", ["-PTh", workDir])).trim().split("\n").pop()!.split(/\s+/);
   return {
     date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
@@ -162,8 +186,8 @@ async function machineInfo(workDir: string, loadBefore: string): Promise<Machine
     memoryGiB: Deno.systemMemoryInfo().total / 1024 ** 3,
     kernel: Deno.osRelease(),
     deno: (await output(Deno.execPath(), ["--version"])).trim().split("\n").join(", "),
-    skopeo: firstLine(await output(requirePeer("skopeo"), ["--version"])),
-    registry: firstLine(await output(requirePeer("docker-registry"), ["--version"])),
+    skopeo: await version("skopeo"),
+    registry: await version("docker-registry"),
     curl: firstLine(await output("curl", ["--version"])).split(" ").slice(0, 2).join(" "),
     workDir,
     filesystem: `${df[1]}, ${df[4]} free of ${df[2]}`,
@@ -267,12 +291,13 @@ async function skopeoStartup(): Promise<number[]> {
 
 /**
  * Writes the raw figures and RESULTS.md: the save report when both scales were saved, the serve
- * section when the large set was served (each always with `--results`); a part not written keeps
- * what the file held.
+ * section when the large set was served, the build section when the 1 GiB context was built
+ * (each always with `--results`); a part not written keeps what the file held.
  */
 async function writeResults(
   report: BenchReport | undefined,
   serve: ServeReport | undefined,
+  build: BuildReport | undefined,
   options: BenchOptions,
 ): Promise<void> {
   const outDir = join(REPO_ROOT, "bench", "out");
@@ -288,11 +313,18 @@ async function writeResults(
     await Deno.writeTextFile(json, JSON.stringify(serve, null, 2) + "\n");
     written.push(json);
   }
+  if (build) {
+    const json = join(outDir, "build.json");
+    await Deno.writeTextFile(json, JSON.stringify(build, null, 2) + "\n");
+    written.push(json);
+  }
   const writeSave = report !== undefined &&
     (options.results !== undefined || options.scales.length === SCALES.length);
   const writeServe = serve !== undefined &&
     (options.results !== undefined || serve.scale === "large");
-  if (!writeSave && !writeServe) {
+  const writeBuild = build !== undefined &&
+    (options.results !== undefined || build.bytes >= 1024 * 1024 * 1024);
+  if (!writeSave && !writeServe && !writeBuild) {
     log("\n(only part of the benchmark ran: RESULTS.md left alone; --results FILE writes one)");
     return;
   }
@@ -304,7 +336,14 @@ async function writeResults(
   const serveSection = serve && writeServe
     ? serveMarkdown(serve, keptServeAnalysis(existing))
     : extractServeSection(existing);
-  await Deno.writeTextFile(path, replaceServeSection(saveText, serveSection));
+  const buildSection = build && writeBuild
+    ? buildMarkdown(build, keptBuildAnalysis(existing))
+    : extractBuildSection(existing);
+  // A regenerated save report has neither section: each goes back in (serve first, then build).
+  await Deno.writeTextFile(
+    path,
+    replaceBuildSection(replaceServeSection(saveText, serveSection), buildSection),
+  );
   // The checkout's `deno fmt --check` covers RESULTS.md: write it the way fmt would.
   await output(Deno.execPath(), ["fmt", "--quiet", path], REPO_ROOT).catch((err) =>
     log(`could not format ${path}: ${(err as Error).message}`)
@@ -324,10 +363,18 @@ export async function main(args: string[]): Promise<number> {
   const started = performance.now();
   quietSettings.enabled = options.maxWaitMs > 0;
   quietSettings.maxWaitMs = options.maxWaitMs;
-  requirePeer("skopeo");
-  requirePeer("docker-registry");
+  if (options.save || options.serve) {
+    requirePeer("skopeo");
+    requirePeer("docker-registry");
+  }
   const base = options.workDir ?? Deno.env.get("TMPDIR") ?? "/tmp";
-  const needed = options.scales.includes("large") ? (options.serve ? 8e9 : 6e9) : 1e9;
+  const registryNeed = !options.save && !options.serve
+    ? 0
+    : options.scales.includes("large")
+    ? (options.serve ? 8e9 : 6e9)
+    : 1e9;
+  // Two contexts, the store with both images, one pigz output: about 6 × the registry data.
+  const needed = registryNeed + (options.build ? 6.5 * buildBytes(options) : 0);
   const free = await freeBytes(base);
   if (free < needed) {
     log(
@@ -358,14 +405,21 @@ export async function main(args: string[]): Promise<number> {
     const loadBefore = await loadAverage();
     log(`scratch: ${workDir} (${(free / 1e9).toFixed(1)} GB free); load average ${loadBefore}`);
     const machine = await machineInfo(workDir, loadBefore);
-    source = await startBenchRegistry(join(workDir, "source"), workDir);
-    const ctx: BenchContext = { deno: Deno.execPath(), repoRoot: REPO_ROOT, workDir, source };
     let report: BenchReport | undefined;
     let serveReport: ServeReport | undefined;
+    let buildReport: BuildReport | undefined;
+    const command = "deno task bench" + (args.length ? ` ${args.join(" ")}` : "");
+    // The save and serve parts read from a local registry; the build part needs none.
+    if (options.save || options.serve) {
+      source = await startBenchRegistry(join(workDir, "source"), workDir);
+    }
+    const ctx: BenchContext | undefined = source
+      ? { deno: Deno.execPath(), repoRoot: REPO_ROOT, workDir, source }
+      : undefined;
     // The serve part runs on the large set when it is among the scales.
     const serveScale: Scale = options.scales.includes("large") ? "large" : options.scales[0];
     let serveSet: ImageSet | undefined;
-    if (options.save) {
+    if (options.save && ctx) {
       const startup = await startupCost();
       const skopeoStartupMs = await skopeoStartup();
       log(`ferry start-up: ${startup.wallMs.map((x) => fmtS(x / 1000)).join(", ")}`);
@@ -378,7 +432,7 @@ export async function main(args: string[]): Promise<number> {
       machine.loadAfter = await loadAverage();
       report = {
         machine,
-        command: "deno task bench" + (args.length ? ` ${args.join(" ")}` : ""),
+        command,
         runs: options.runs,
         scales,
         startup,
@@ -388,23 +442,39 @@ export async function main(args: string[]): Promise<number> {
       };
       console.log(consoleReport(report));
     }
-    if (options.serve) {
+    if (options.serve && ctx) {
       if (!serveSet) {
         log(
-          `\n== ${serveScale}: generating the images and pushing them to ${source.host} (untimed)`,
+          `\n== ${serveScale}: generating the images and pushing them to ${ctx.source.host} (untimed)`,
         );
-        serveSet = await prepareSet(serveScale, workDir, source.host);
+        serveSet = await prepareSet(serveScale, workDir, ctx.source.host);
       }
       serveReport = await measureServe(ctx, serveSet, {
         runs: options.runs,
         diagnose: options.diagnose,
-        command: "deno task bench" + (args.length ? ` ${args.join(" ")}` : ""),
+        command,
         log,
         machine,
       });
       console.log(serveConsoleReport(serveReport));
     }
-    await writeResults(report, serveReport, options);
+    if (options.build) {
+      const buildDir = join(workDir, "build");
+      await Deno.mkdir(buildDir);
+      buildReport = await measureBuild({
+        size: buildBytes(options),
+        files: 16,
+        runs: options.runs,
+        workDir: buildDir,
+        command,
+        repoRoot: REPO_ROOT,
+        machine,
+        log,
+      });
+      await removeTree(buildDir);
+      console.log(buildSummaryLines(buildReport).join("\n"));
+    }
+    await writeResults(report, serveReport, buildReport, options);
     return 0;
   } catch (err) {
     log(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);

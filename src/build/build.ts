@@ -13,7 +13,6 @@
  * @module
  */
 import { join, resolve } from "node:path";
-import { archiveSource } from "../cli/registry_save.ts";
 import { discoverImages, formatWarning } from "../context/mod.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { localImageName } from "../image_store/mod.ts";
@@ -27,7 +26,7 @@ import {
 } from "../kubefile/mod.ts";
 import { formatPlatform, hostPlatform, type Platform } from "../platform.ts";
 import { parseReference } from "../reference.ts";
-import { saveImages } from "../save.ts";
+import { archiveSource, saveImages } from "../save.ts";
 import { indexBlob } from "./config.ts";
 import type { BuildContext } from "./copy_plan.ts";
 import { ImageResolver } from "./images.ts";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ImageStore } from "../image_store/mod.ts";
+import { readLayer } from "../layer/mod.ts";
 import { OCI_LAYER_GZIP, OCI_LAYER_TAR } from "../media_types.ts";
 import { build, type BuildEvent, type BuildOptions } from "./mod.ts";
 import { imageTree, readStored, textDigest, writeTree } from "./test_util.ts";
@@ -212,6 +213,93 @@ Deno.test("build: stages, COPY --from, FROM a stored image and its inherited con
       "filtered/f1",
     ]);
     assert.equal(tree["copied/sub/extra.txt"].digest, textDigest("extra"));
+  });
+});
+
+Deno.test("build: WORKDIR creates missing directories in the stage's next layer, as buildah does", async () => {
+  await withDirs(async (ctx, store) => {
+    await writeTree(ctx, {
+      "Kubefile": [
+        "FROM scratch",
+        "COPY a.txt /x/a.txt",
+        "WORKDIR /opt/app", // missing: opt and opt/app go into the next COPY's layer
+        "COPY a.txt .",
+        "WORKDIR /x", // exists: left as it is
+        "USER 7",
+        "WORKDIR sub", // owned by the numeric USER (a lone uid gives the gid)
+        "USER 10:11",
+        "WORKDIR /home/u",
+        "USER nobody",
+        "WORKDIR /n", // a name: root, with a warning
+        'CMD ["x"]',
+      ].join("\n"),
+      "a.txt": "a",
+    });
+    const warnings: string[] = [];
+    const first = await run({
+      context: ctx,
+      store,
+      tags: ["wd:1"],
+      timestamp: EPOCH,
+      warn: (m) => warnings.push(m),
+    });
+    const { manifest, config } = await readStored(store, "wd:1");
+    assert.equal(manifest.layers.length, 3, "two COPY layers and one for the last WORKDIRs");
+    const layerPaths: string[][] = [];
+    for (const layer of manifest.layers) {
+      const paths: string[] = [];
+      for await (const e of readLayer(await store.target().fetch(layer))) paths.push(e.path);
+      layerPaths.push(paths);
+    }
+    assert.deepEqual(layerPaths, [
+      ["x", "x/a.txt"],
+      ["opt", "opt/app", "opt/app/a.txt"],
+      ["x/sub", "home", "home/u", "n"],
+    ]);
+    const tree = await imageTree(store, manifest);
+    const dir = (uid: number, gid: number) => ({
+      kind: "dir",
+      mode: 0o755,
+      uid,
+      gid,
+      mtime: EPOCH,
+    });
+    assert.deepEqual(tree["opt/app"], dir(0, 0));
+    assert.deepEqual(tree["x/sub"], dir(7, 7));
+    assert.deepEqual(tree["home"], dir(10, 11));
+    assert.deepEqual(tree["home/u"], dir(10, 11));
+    assert.deepEqual(tree["n"], dir(0, 0));
+    assert.equal(warnings.length, 1);
+    assert.match(
+      warnings[0],
+      /^Kubefile:11: WORKDIR \/n: USER nobody is a name; the directory is owned by root/,
+    );
+    // The history names the WORKDIR that ended with directories as the last layer's step.
+    const history = config.history as { empty_layer?: boolean; created_by: string }[];
+    assert.deepEqual(
+      history.filter((h) => !h.empty_layer).map((h) => h.created_by.replace(/:[0-9a-f]{64}/, "")),
+      [
+        "/bin/sh -c #(nop) COPY file in /x/a.txt ",
+        "/bin/sh -c #(nop) COPY file in . ",
+        "/bin/sh -c #(nop) WORKDIR /n",
+      ],
+    );
+    assert.equal(history.length, 11, "one entry per instruction");
+    // A rebuild reuses both COPY layers (the WORKDIR directories are part of the second's key)
+    // and gives the same image.
+    const again = await run({ context: ctx, store, tags: ["wd:1"], timestamp: EPOCH });
+    assert.deepEqual(again.layers.map((l) => l.type === "layer" && l.cached), [true, true, false]);
+    assert.equal(again.result.descriptor.digest, first.result.descriptor.digest);
+
+    // A WORKDIR through a file is refused, as buildah refuses it.
+    await Deno.writeTextFile(
+      join(ctx, "Kubefile"),
+      "FROM scratch\nCOPY a.txt /x/a.txt\nWORKDIR /x/a.txt/sub\n",
+    );
+    await assert.rejects(
+      run({ context: ctx, store }),
+      /^FerryError: Kubefile:3: WORKDIR \/x\/a.txt\/sub: \/x\/a.txt is not a directory$/,
+    );
   });
 });
 

@@ -20,7 +20,7 @@ import { basename, join } from "node:path";
 import type { Sha256 } from "../digest.ts";
 import { FerryError } from "../errors.ts";
 import { cleanPath, type IgnoreMatcher } from "../kubefile/mod.ts";
-import { type LayerEntry, readLayer, walkTree } from "../layer/mod.ts";
+import { type LayerEntry, readLayer, tarSeconds, walkTree } from "../layer/mod.ts";
 import { compilePattern, hasWildcard } from "./glob.ts";
 
 /** `--chown` resolved to numbers. */
@@ -356,8 +356,6 @@ export interface PlanOptions {
   fail: (message: string, code?: "not_found" | "invalid_input" | "unsupported") => never;
 }
 
-const seconds = (d: Date | null) => d ? Math.floor(d.getTime() / 1000) : 0;
-
 /** Precise times of a path, for the layer cache (not the inode: copies of a tree still match). */
 function stampOf(info: Deno.FileInfo | undefined): string {
   return info ? `${info.mtime?.getTime() ?? ""}/${info.ctime?.getTime() ?? ""}` : "";
@@ -423,7 +421,7 @@ export async function planContextCopy(
       continue;
     }
     const info = await Deno.stat(source.abs);
-    newest = Math.max(newest, seconds(info.mtime));
+    newest = Math.max(newest, tarSeconds(info.mtime));
     if (options.extract) {
       const kind = await archiveKind(source.abs);
       if (kind === "bzip2" || kind === "xz") {
@@ -437,7 +435,7 @@ export async function planContextCopy(
           path: source.abs,
           destDir: dest.path,
           size: info.size,
-          mtime: seconds(info.mtime),
+          mtime: tarSeconds(info.mtime),
           stamp: stampOf(info),
         });
         continue;

@@ -14,7 +14,7 @@
  * @module
  */
 import type { Digest } from "../digest.ts";
-import { writeFileAtomic } from "../oci_layout/fs.ts";
+import { writeFileAtomic } from "../fs_util.ts";
 
 /** A cached layer. */
 export interface CachedLayer {
@@ -122,8 +122,7 @@ export class LayerCache {
       await writeFileAtomic(
         this.#path,
         new TextEncoder().encode(JSON.stringify(data)),
-        `${this.#dir}/tmp`,
-        this.#dir,
+        { tmpDir: `${this.#dir}/tmp` },
       );
       this.#data = data;
       this.#pendingLayers.clear();

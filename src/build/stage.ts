@@ -22,7 +22,7 @@ import {
 } from "../kubefile/mod.ts";
 import type { AddInstruction, CopyInstruction } from "../kubefile/types.ts";
 import { lexInstructions } from "../kubefile/lexer.ts";
-import { type LayerEntry, writeLayer } from "../layer/mod.ts";
+import { type DirEntry, type LayerEntry, writeLayer } from "../layer/mod.ts";
 import type { Descriptor } from "../manifest.ts";
 import { OCI_LAYER_GZIP, OCI_LAYER_TAR } from "../media_types.ts";
 import { formatPlatform, type Platform } from "../platform.ts";
@@ -55,9 +55,10 @@ import type { LayerCache } from "./layer_cache.ts";
 import { type FinalEntry, LayerStack } from "./layer_view.ts";
 import { storeJson, storeLayer } from "./store_blobs.ts";
 import type { BuildEvent, BuiltLayer, Compression, PlatformImage } from "./types.ts";
+import { LayerListings, type ListedPath, workdirEntries, workdirOwner } from "./workdir.ts";
 
 /** Bumped whenever the bytes a cache key stands for change. */
-const CACHE_VERSION = "ferry-layer-1";
+const CACHE_VERSION = "ferry-layer-2";
 
 /** Options of {@link PlatformBuilder}. */
 export interface PlatformBuilderOptions {
@@ -84,6 +85,10 @@ interface StageState {
   cmdSet: boolean;
   /** The base image, for the manifest's base annotations. */
   base?: { name: string; digest: Digest };
+  /** Directories WORKDIR created that no layer holds yet: the stage's next layer gets them. */
+  workdirs: DirEntry[];
+  /** Index in the history of the WORKDIR that last created one of {@link workdirs}. */
+  workdirHistory?: number;
 }
 
 function imageKey(ref: string, platform: Platform): string {
@@ -134,6 +139,7 @@ export class PlatformBuilder {
   #stageNames: string[] = [];
   #step = 0;
   #steps = 0;
+  readonly #listings: LayerListings;
 
   constructor(options: PlatformBuilderOptions) {
     this.#o = options;
@@ -141,6 +147,12 @@ export class PlatformBuilder {
     this.#created = options.timestamp !== undefined
       ? rfc3339(options.timestamp)
       : new Date().toISOString();
+    this.#listings = new LayerListings(options.store.target());
+  }
+
+  /** The build time in seconds: what directories a WORKDIR creates carry, as in buildah. */
+  get #createdSeconds(): number {
+    return Math.floor(Date.parse(this.#created) / 1000);
   }
 
   /** Builds every needed stage and stores the last one's config and manifest. */
@@ -181,6 +193,8 @@ export class PlatformBuilder {
         this.#announce(instruction);
         await this.#apply(state, instruction, states);
       }
+      // No COPY/ADD followed the last WORKDIRs: their directories get a layer of their own.
+      if (state.workdirs.length > 0) await this.#workdirLayer(state);
       states[stage.index] = state;
     }
     return await this.#commit(states[parsed.stages.length - 1]);
@@ -236,13 +250,14 @@ export class PlatformBuilder {
     const platform = this.#o.platform;
     switch (stage.from.kind) {
       case "scratch":
-        return { layers: [], config: emptyConfig(platform), cmdSet: false };
+        return { layers: [], config: emptyConfig(platform), cmdSet: false, workdirs: [] };
       case "stage": {
         const parent = states[stage.from.index];
         return {
           layers: [...parent.layers],
           config: structuredClone(parent.config),
           cmdSet: false,
+          workdirs: [],
           ...(parent.base ? { base: parent.base } : {}),
         };
       }
@@ -263,6 +278,7 @@ export class PlatformBuilder {
           })),
           config,
           cmdSet: false,
+          workdirs: [],
           base: { name: img.name ?? stage.from.ref, digest: img.descriptor.digest },
         };
       }
@@ -314,7 +330,8 @@ export class PlatformBuilder {
       case "workdir": {
         const previous = c.WorkingDir || "/";
         c.WorkingDir = cleanPath(i.path.startsWith("/") ? i.path : `${previous}/${i.path}`);
-        return this.#history(state, `WORKDIR ${c.WorkingDir}`, true);
+        this.#history(state, `WORKDIR ${c.WorkingDir}`, true);
+        return await this.#workdir(state, i.file, i.line);
       }
       case "user":
         c.User = i.user;
@@ -387,8 +404,59 @@ export class PlatformBuilder {
       exclude: i.exclude,
       compression: this.#o.compression,
       clamp: this.#o.timestamp ?? null,
+      // Directories of earlier WORKDIRs go into this layer (their time is the build's: left out).
+      workdirs: state.workdirs.map((d) => [d.path, d.uid, d.gid]),
       ...extra,
     };
+  }
+
+  /** Notes the directories a WORKDIR creates (they go into the stage's next layer). */
+  async #workdir(state: StageState, file: string, line: number): Promise<void> {
+    const user = state.config.config.User;
+    const workdir = state.config.config.WorkingDir ?? "/";
+    const created = await workdirEntries({
+      workdir,
+      user,
+      mtime: this.#createdSeconds,
+      pending: new Set(state.workdirs.map((d) => d.path)),
+      exists: () => this.#listings.paths(state.layers),
+      where: `${file}:${line}: WORKDIR ${workdir}`,
+    });
+    if (created.length === 0) return;
+    if (workdirOwner(user).named) {
+      this.#o.warn?.(
+        `${file}:${line}: WORKDIR ${workdir}: USER ${user} is a name; the directory is owned by root (use numeric ids)`,
+      );
+    }
+    state.workdirs.push(...created);
+    state.workdirHistory = state.config.history.length - 1;
+  }
+
+  /** A layer holding only the directories of the stage's last WORKDIRs. */
+  async #workdirLayer(state: StageState): Promise<void> {
+    const o = this.#o;
+    const entries = state.workdirs;
+    const result = await storeLayer(
+      o.store,
+      writeLayer(entries, {
+        compression: o.compression,
+        mtime: o.timestamp,
+        threads: o.compressionThreads,
+      }),
+    );
+    this.#listings.set(result.diffId, entries.map((e) => ({ path: e.path, kind: e.kind })));
+    o.cache?.setWhiteouts(result.digest, false);
+    state.workdirs = [];
+    // The WORKDIR's history entry stands for the layer, as the last step's does in buildah.
+    delete state.config.history[state.workdirHistory!].empty_layer;
+    const layer: BuiltLayer = {
+      descriptor: { mediaType: this.#mediaType(), digest: result.digest, size: result.size },
+      diffId: result.diffId,
+      reused: false,
+    };
+    state.layers.push(layer);
+    state.config.rootfs.diff_ids.push(layer.diffId);
+    this.#layerEvent(layer);
   }
 
   async #copyContext(state: StageState, i: CopyInstruction | AddInstruction): Promise<void> {
@@ -419,7 +487,11 @@ export class PlatformBuilder {
     const what = plan.sources.length === 1 ? (plan.sources[0].isDir ? "dir" : "file") : "multi";
     // Named by the layer's content (its diffID), as buildah names a COPY by its content hash.
     const createdBy = (diffId: Digest) => `${label} ${what}:${diffId.slice(7)} in ${i.dest} `;
-    if (await this.#reuse(state, key, createdBy)) return;
+    // What a reused layer holds is known from the plan, unless archives are extracted into it.
+    const listing = plan.archives.length === 0
+      ? [...state.workdirs, ...plan.listed].map((e) => ({ path: e.path, kind: e.kind }))
+      : undefined;
+    if (await this.#reuse(state, key, createdBy, listing)) return;
     await this.#write(
       state,
       key,
@@ -488,6 +560,7 @@ export class PlatformBuilder {
     state: StageState,
     key: Digest,
     createdBy: (diffId: Digest) => string,
+    listing?: ListedPath[],
   ): Promise<boolean> {
     const o = this.#o;
     const mediaType = this.#mediaType();
@@ -496,6 +569,8 @@ export class PlatformBuilder {
       !cached || cached.mediaType !== mediaType ||
       !await o.store.target().exists({ mediaType, digest: cached.digest, size: cached.size })
     ) return false;
+    if (listing) this.#listings.set(cached.diffId, listing);
+    state.workdirs = [];
     this.#add(state, {
       descriptor: { mediaType, digest: cached.digest, size: cached.size },
       diffId: cached.diffId,
@@ -514,9 +589,20 @@ export class PlatformBuilder {
     const o = this.#o;
     const mediaType = this.#mediaType();
     let whiteouts = false;
+    const listing: ListedPath[] = [];
+    const workdirs = state.workdirs;
     const watched = async function* () {
+      // The directories of earlier WORKDIRs come first, as they were made before the copy; the
+      // copy's own entries for them are left out (buildah's copy finds them existing).
+      const made = new Set(workdirs.map((d) => d.path));
+      for (const d of workdirs) {
+        listing.push({ path: d.path, kind: d.kind });
+        yield d;
+      }
       for await (const e of produce()) {
+        if (e.kind === "dir" && made.has(e.path)) continue;
         if (basename(e.path).startsWith(".wh.")) whiteouts = true;
+        listing.push({ path: e.path, kind: e.kind });
         yield e;
       }
     };
@@ -535,6 +621,8 @@ export class PlatformBuilder {
       diffId: result.diffId,
     });
     o.cache?.setWhiteouts(result.digest, whiteouts);
+    this.#listings.set(result.diffId, listing);
+    state.workdirs = [];
     this.#add(state, {
       descriptor: { mediaType, digest: result.digest, size: result.size },
       diffId: result.diffId,
@@ -546,6 +634,10 @@ export class PlatformBuilder {
     state.layers.push(layer);
     state.config.rootfs.diff_ids.push(layer.diffId);
     this.#history(state, createdBy(layer.diffId), false);
+    this.#layerEvent(layer);
+  }
+
+  #layerEvent(layer: BuiltLayer): void {
     this.#o.onEvent?.({
       type: "layer",
       platform: this.#platform,

@@ -17,7 +17,7 @@ import type { ImageStore } from "../image_store/mod.ts";
 import type { LayerResult, LayerWriter } from "../layer/mod.ts";
 import type { Descriptor } from "../manifest.ts";
 import { OCI_EMPTY } from "../media_types.ts";
-import { fileSize, randomName, syncDir, writeAll } from "../oci_layout/fs.ts";
+import { fileSize, randomName, syncDir, writeAll } from "../fs_util.ts";
 import { bytesSource } from "../store.ts";
 import type { JsonBlob } from "./config.ts";
 
@@ -43,11 +43,12 @@ export async function storeLayer(store: ImageStore, layer: LayerWriter): Promise
   let file: Deno.FsFile | undefined;
   try {
     file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
-    for await (const chunk of layer.stream) await writeAll(file, chunk);
+    // Lent chunks: the writer reuses their memory once each write is done.
+    const out = file;
+    const result = await layer.writeTo((chunk) => writeAll(out, chunk));
     await file.sync();
     file.close();
     file = undefined;
-    const result = await layer.done;
     const blobDir = `${store.root}/blobs/sha256`;
     const path = `${blobDir}/${digestHex(result.digest)}`;
     if (await fileSize(path) === result.size) {

@@ -43,7 +43,7 @@ export interface BuildOptions {
   /** Layer compression (default gzip). */
   compression?: Compression;
   /**
-   * Threads compressing a layer (default: the CPUs, at most 8). Output does not depend on it;
+   * Threads compressing a layer (default: the CPUs, at most 4). Output does not depend on it;
    * 1 keeps memory lowest.
    */
   compressionThreads?: number;

@@ -34,15 +34,34 @@ const FINAL_BLOCK = new Uint8Array([0x03, 0x00]);
 type Zlib = typeof zlib;
 
 /**
- * Compresses one block to raw deflate ending at a byte boundary (not final). Self-contained (it
- * only uses its parameters and globals) because its source text also runs in worker threads.
+ * Room for a block's output. Deflate grows 1 MiB by a few hundred bytes at most (zlib's
+ * deflateBound), stored blocks add 5 bytes per 64 KiB and each run's sync flush 5.
+ */
+const OUT_SIZE = GZIP_BLOCK_SIZE + 64 * 1024;
+/**
+ * A slot holds one block's journey: the dictionary (the previous block's last 32 KiB, ending where
+ * the block starts), the block, and room for its output. A slot goes to a worker and comes back
+ * with the output in it, so the encoder reuses a few slots instead of leaving freed megabytes for
+ * each thread's garbage collector.
+ */
+const DATA_AT = DICT_SIZE;
+const OUT_AT = DATA_AT + GZIP_BLOCK_SIZE;
+const SLOT_SIZE = OUT_AT + OUT_SIZE;
+
+/**
+ * Compresses one block to raw deflate ending at a byte boundary (not final) into `out`; returns
+ * the length written. Self-contained (it only uses its parameters and globals) because its source
+ * text also runs in worker threads.
+ *
+ * @throws {RangeError} when `out` is too small (it never is at {@link OUT_SIZE} for a block).
  */
 export function deflateBlock(
   z: Zlib,
   data: Uint8Array,
   dict: Uint8Array | undefined,
   level: number,
-): Uint8Array {
+  out: Uint8Array,
+): number {
   const SEGMENT = 32 * 1024;
   const DICT = 32 * 1024;
   // Above this many bits per byte, Huffman coding saves under 0.4% and LZ77 matches are
@@ -73,11 +92,11 @@ export function deflateBlock(
     }
     return h;
   };
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  const push = (part: Uint8Array) => {
-    parts.push(part);
-    total += part.byteLength;
+  let at = 0;
+  const room = (n: number) => {
+    if (at + n > out.byteLength) {
+      throw new RangeError(`deflate output exceeds its ${out.byteLength} bytes`);
+    }
   };
   const deflateRun = (from: number, to: number) => {
     const start = Math.max(0, from - DICT);
@@ -92,60 +111,112 @@ export function deflateBlock(
       finishFlush: z.constants.Z_SYNC_FLUSH,
     };
     if (dictionary) options.dictionary = dictionary;
-    push(z.deflateRawSync(data.subarray(from, to), options));
+    // Straight into `out` through the engine's handle (what deflateRawSync does, minus its
+    // output buffers); the public call where the runtime's zlib has no such handle.
+    const engine = z.createDeflateRaw({ ...options, chunkSize: 64 }) as unknown as {
+      _handle?: {
+        writeSync?: (
+          flush: number,
+          input: Uint8Array,
+          inOff: number,
+          inLen: number,
+          output: Uint8Array,
+          outOff: number,
+          outLen: number,
+        ) => void;
+      };
+      _writeState?: Uint32Array;
+      on(event: "error", fn: (err: Error) => void): void;
+      close(): void;
+    };
+    const handle = engine._handle;
+    const state = engine._writeState;
+    if (handle && typeof handle.writeSync === "function" && state instanceof Uint32Array) {
+      let failed: Error | undefined;
+      engine.on("error", (err) => failed = err);
+      try {
+        let inOff = from;
+        let inLen = to - from;
+        for (;;) {
+          // zlib's output depends on the room it gets per call: offer what deflateRawSync
+          // offers (16 KiB windows, Node's default chunk), so the bytes stay the same.
+          room(1);
+          const avail = Math.min(16 * 1024, out.byteLength - at);
+          handle.writeSync(z.constants.Z_SYNC_FLUSH, data, inOff, inLen, out, at, avail);
+          if (failed) throw failed;
+          const outLeft = state[0];
+          const inLeft = state[1];
+          at += avail - outLeft;
+          inOff += inLen - inLeft;
+          inLen = inLeft;
+          // Output room left over: the input is consumed and flushed.
+          if (outLeft !== 0) break;
+        }
+      } finally {
+        engine.close();
+      }
+      return;
+    }
+    engine.close();
+    const part = z.deflateRawSync(data.subarray(from, to), options);
+    room(part.byteLength);
+    out.set(part, at);
+    at += part.byteLength;
   };
   const storeRun = (from: number, to: number) => {
-    for (let at = from; at < to; at += 0xffff) {
-      const len = Math.min(0xffff, to - at);
-      const header = new Uint8Array(5);
-      header[0] = 0; // BFINAL=0, BTYPE=00 (stored); we are at a byte boundary
-      header[1] = len & 0xff;
-      header[2] = len >>> 8;
-      header[3] = ~len & 0xff;
-      header[4] = (~len >>> 8) & 0xff;
-      push(header);
-      push(data.subarray(at, at + len));
+    for (let i = from; i < to; i += 0xffff) {
+      const len = Math.min(0xffff, to - i);
+      room(5 + len);
+      out[at] = 0; // BFINAL=0, BTYPE=00 (stored); we are at a byte boundary
+      out[at + 1] = len & 0xff;
+      out[at + 2] = len >>> 8;
+      out[at + 3] = ~len & 0xff;
+      out[at + 4] = (~len >>> 8) & 0xff;
+      out.set(data.subarray(i, i + len), at + 5);
+      at += 5 + len;
     }
   };
   let runStart = 0;
   let runStored: boolean | undefined;
-  for (let at = 0; at < data.byteLength; at += SEGMENT) {
-    const end = Math.min(data.byteLength, at + SEGMENT);
-    const stored = entropy(at, end) > STORE_ENTROPY;
+  for (let i = 0; i < data.byteLength; i += SEGMENT) {
+    const end = Math.min(data.byteLength, i + SEGMENT);
+    const stored = entropy(i, end) > STORE_ENTROPY;
     if (runStored !== undefined && stored !== runStored) {
-      if (runStored) storeRun(runStart, at);
-      else deflateRun(runStart, at);
-      runStart = at;
+      if (runStored) storeRun(runStart, i);
+      else deflateRun(runStart, i);
+      runStart = i;
     }
     runStored = stored;
   }
   if (runStored === true) storeRun(runStart, data.byteLength);
   else if (runStored === false) deflateRun(runStart, data.byteLength);
-  // A fresh buffer: zlib may return views of a shared pool, which must not be transferred.
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
+  return at;
 }
 
 const WORKER_SOURCE = `import zlib from "node:zlib";
 const deflateBlock = ${deflateBlock.toString()};
 self.onmessage = (event) => {
-  const { id, data, dict, level } = event.data;
+  const { id, slot, dictLength, length, level } = event.data;
   try {
-    const out = deflateBlock(zlib, data, dict, level);
-    self.postMessage({ id, out }, [out.buffer]);
+    const all = new Uint8Array(slot);
+    const data = all.subarray(${DATA_AT}, ${DATA_AT} + length);
+    const dict = dictLength > 0 ? all.subarray(${DATA_AT} - dictLength, ${DATA_AT}) : undefined;
+    const n = deflateBlock(zlib, data, dict, level, all.subarray(${OUT_AT}));
+    self.postMessage({ id, slot, length: n }, [slot]);
   } catch (err) {
     self.postMessage({ id, error: String(err && err.message || err) });
   }
 };
 `;
 
+/** A compressed block: its slot, with the output at {@link OUT_AT}. */
+interface Done {
+  slot: Uint8Array;
+  length: number;
+}
+
 interface Pending {
-  resolve: (out: Uint8Array) => void;
+  resolve: (done: Done) => void;
   reject: (err: Error) => void;
 }
 
@@ -163,12 +234,17 @@ class DeflatePool {
     for (let i = 0; i < size; i++) {
       const worker = new Worker(this.#url, { type: "module" });
       worker.onmessage = (event: MessageEvent) => {
-        const { id, out, error } = event.data as { id: number; out?: Uint8Array; error?: string };
+        const { id, slot, length, error } = event.data as {
+          id: number;
+          slot?: ArrayBuffer;
+          length?: number;
+          error?: string;
+        };
         const p = this.#pending.get(id);
         if (!p) return;
         this.#pending.delete(id);
         if (error !== undefined) p.reject(new Error(`gzip worker: ${error}`));
-        else p.resolve(out!);
+        else p.resolve({ slot: new Uint8Array(slot!), length: length! });
       };
       worker.onerror = (event: ErrorEvent) => {
         event.preventDefault();
@@ -184,15 +260,15 @@ class DeflatePool {
     this.#pending.clear();
   }
 
-  run(data: Uint8Array, dict: Uint8Array | undefined, level: number): Promise<Uint8Array> {
+  /** Compresses the block of a slot (its buffer moves to a worker and comes back). */
+  run(slot: Uint8Array, dictLength: number, length: number, level: number): Promise<Done> {
     if (this.#failed) return Promise.reject(this.#failed);
     const id = this.#next++;
     const worker = this.#workers[this.#turn++ % this.#workers.length];
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      const transfer = [data.buffer as ArrayBuffer];
-      if (dict) transfer.push(dict.buffer as ArrayBuffer);
-      worker.postMessage({ id, data, dict, level }, transfer);
+      const buffer = slot.buffer as ArrayBuffer;
+      worker.postMessage({ id, slot: buffer, dictLength, length, level }, [buffer]);
     });
   }
 
@@ -210,26 +286,60 @@ export interface GzipEncoderOptions {
   level?: number;
   /**
    * Worker threads for compression; 0 or 1 compresses on the calling thread. Output does not
-   * depend on it. Default: the number of CPUs, at most 8.
+   * depend on it. Default: {@link defaultGzipThreads}.
    */
   threads?: number;
+  /**
+   * Lend the output instead of giving it: {@link GzipEncoder.takeReady} and
+   * {@link GzipEncoder.finish} return views into the encoder's own buffers, valid until the next
+   * call of one of its methods. Saves a copy and a freed buffer per block. Default false: the
+   * returned arrays belong to the caller.
+   */
+  lend?: boolean;
 }
 
 /**
- * Incremental deterministic gzip. Feed it with {@link write}, collect output with
- * {@link takeReady} (in order, as blocks finish), end with {@link finish}; call {@link close} when
- * abandoning it to stop the workers.
+ * Compression threads by default: one per CPU, at most 4. Each worker costs about 15 MiB of
+ * memory (its own runtime), and beyond four the calling thread, which reads, hashes and writes
+ * everything, is the limit.
+ */
+export function defaultGzipThreads(): number {
+  const cpus = typeof navigator !== "undefined" ? navigator.hardwareConcurrency ?? 1 : 1;
+  return Math.min(cpus, 4);
+}
+
+/** A submitted block, in output order. */
+interface QueueItem {
+  promise: Promise<void>;
+  done?: Done;
+  error?: unknown;
+}
+
+/**
+ * Incremental deterministic gzip. Feed it with {@link write} (or fill {@link room} and
+ * {@link commit}), collect output with {@link takeReady} (in order, as blocks finish), end with
+ * {@link finish}; call {@link close} when abandoning it to stop the workers.
+ *
+ * Memory stays at a few slots of about 2 MiB when callers keep {@link backlog} under
+ * {@link maxBacklog}: slots travel to the workers and back and are reused.
  */
 export class GzipEncoder {
   readonly #level: number;
   readonly #threads: number;
+  readonly #lend: boolean;
   #pool: DeflatePool | undefined;
-  #block = new Uint8Array(GZIP_BLOCK_SIZE);
+  /** Slots ready for the next blocks. */
+  #free: Uint8Array[] = [];
+  /** Slots whose output is lent out until the next call. */
+  #lent: Uint8Array[] = [];
+  /** The slot being filled: its block holds {@link #fill} bytes. */
+  #slot: Uint8Array = new Uint8Array(SLOT_SIZE);
   #fill = 0;
-  #dict: Uint8Array | undefined;
+  /** Dictionary bytes in {@link #slot}; undefined for the first block, which has none. */
+  #dictLength: number | undefined;
   #crc = 0;
   #size = 0;
-  #queue: { promise: Promise<Uint8Array>; value?: Uint8Array; error?: unknown }[] = [];
+  #queue: QueueItem[] = [];
   #headerSent = false;
   #closed = false;
 
@@ -239,8 +349,8 @@ export class GzipEncoder {
       throw new RangeError(`gzip level ${level} is not 1..9`);
     }
     this.#level = level;
-    const cpus = typeof navigator !== "undefined" ? navigator.hardwareConcurrency ?? 1 : 1;
-    this.#threads = Math.max(0, Math.min(options.threads ?? Math.min(cpus, 8), 64));
+    this.#threads = Math.max(0, Math.min(options.threads ?? defaultGzipThreads(), 64));
+    this.#lend = options.lend ?? false;
   }
 
   /** Blocks submitted but not yet taken: callers wait for the oldest when this gets large. */
@@ -253,50 +363,115 @@ export class GzipEncoder {
     return Math.max(2, this.#threads * 2);
   }
 
-  /** Adds uncompressed bytes. */
+  /** Gives lent slots back: the caller is done with what the last call returned. */
+  #reclaim(): void {
+    for (const slot of this.#lent) this.#release(slot);
+    this.#lent.length = 0;
+  }
+
+  #release(slot: Uint8Array): void {
+    // Keep what a full backlog needs; a caller that outran it leaves the rest to the collector.
+    if (!this.#closed && this.#free.length <= this.maxBacklog) this.#free.push(slot);
+  }
+
+  /** Adds uncompressed bytes (copied). */
   write(chunk: Uint8Array): void {
-    this.#crc = zlib.crc32(chunk, this.#crc);
-    this.#size += chunk.byteLength;
+    this.#reclaim();
     let offset = 0;
     while (offset < chunk.byteLength) {
       const n = Math.min(chunk.byteLength - offset, GZIP_BLOCK_SIZE - this.#fill);
-      this.#block.set(chunk.subarray(offset, offset + n), this.#fill);
-      this.#fill += n;
+      this.#slot.set(chunk.subarray(offset, offset + n), DATA_AT + this.#fill);
+      this.#add(n);
       offset += n;
-      if (this.#fill === GZIP_BLOCK_SIZE) this.#submit();
     }
   }
 
+  /**
+   * Free room in the current block, at most `max` bytes (at least 1 when `max` is): fill a prefix
+   * of it, say how much with {@link commit}, before any other call. The view is not to be used
+   * after that (a full block moves to a worker thread).
+   */
+  room(max: number): Uint8Array {
+    this.#reclaim();
+    const n = Math.min(max, GZIP_BLOCK_SIZE - this.#fill);
+    return this.#slot.subarray(DATA_AT + this.#fill, DATA_AT + this.#fill + n);
+  }
+
+  /** Adds the first `n` bytes written into the last {@link room}. */
+  commit(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > GZIP_BLOCK_SIZE - this.#fill) {
+      throw new RangeError(`cannot commit ${n} bytes`);
+    }
+    this.#add(n);
+  }
+
+  #add(n: number): void {
+    if (n === 0) return;
+    this.#crc = zlib.crc32(
+      this.#slot.subarray(DATA_AT + this.#fill, DATA_AT + this.#fill + n),
+      this.#crc,
+    );
+    this.#size += n;
+    this.#fill += n;
+    if (this.#fill === GZIP_BLOCK_SIZE) this.#submit();
+  }
+
   #submit(): void {
-    const data = this.#fill === GZIP_BLOCK_SIZE ? this.#block : this.#block.slice(0, this.#fill);
-    const nextDict = data.slice(data.byteLength - Math.min(DICT_SIZE, data.byteLength));
-    const dict = this.#dict;
-    this.#dict = nextDict;
-    this.#block = new Uint8Array(GZIP_BLOCK_SIZE);
+    const slot = this.#slot;
+    const length = this.#fill;
+    const dictLength = this.#dictLength;
+    // The next block's dictionary: the end of this one, copied before the slot moves.
+    const next = this.#free.pop() ?? new Uint8Array(SLOT_SIZE);
+    const carry = Math.min(DICT_SIZE, length);
+    next.set(slot.subarray(DATA_AT + length - carry, DATA_AT + length), DATA_AT - carry);
+    this.#slot = next;
+    this.#dictLength = carry;
     this.#fill = 0;
-    let promise: Promise<Uint8Array>;
-    if (this.#threads > 1 && dict !== undefined) {
+    const item: QueueItem = { promise: Promise.resolve() };
+    if (this.#threads > 1 && dictLength !== undefined) {
       // Workers pay off from the second block on; small layers never start them.
       this.#pool ??= new DeflatePool(this.#threads);
-      promise = this.#pool.run(data, dict, this.#level);
+      item.promise = this.#pool.run(slot, dictLength, length, this.#level).then(
+        (done) => void (item.done = done),
+        (err) => void (item.error = err),
+      );
     } else {
-      promise = Promise.resolve(deflateBlock(zlib, data, dict, this.#level));
+      try {
+        const data = slot.subarray(DATA_AT, DATA_AT + length);
+        const dict = dictLength ? slot.subarray(DATA_AT - dictLength, DATA_AT) : undefined;
+        item.done = {
+          slot,
+          length: deflateBlock(zlib, data, dict, this.#level, slot.subarray(OUT_AT)),
+        };
+      } catch (err) {
+        item.error = err;
+      }
     }
-    const item: { promise: Promise<Uint8Array>; value?: Uint8Array; error?: unknown } = {
-      promise,
-    };
-    promise.then((v) => item.value = v, (e) => item.error = e);
     this.#queue.push(item);
   }
 
   /** Waits until the oldest submitted block is compressed. */
   async waitOldest(): Promise<void> {
+    this.#reclaim();
     const head = this.#queue[0];
     if (head) await head.promise;
   }
 
+  /** The output of a finished block: lent, or a copy when the caller keeps it. */
+  #output(done: Done): Uint8Array {
+    const view = done.slot.subarray(OUT_AT, OUT_AT + done.length);
+    if (this.#lend) {
+      this.#lent.push(done.slot);
+      return view;
+    }
+    const copy = view.slice();
+    this.#release(done.slot);
+    return copy;
+  }
+
   /** Compressed bytes ready to be written, in order (starts with the gzip header). */
   takeReady(): Uint8Array[] {
+    this.#reclaim();
     const out: Uint8Array[] = [];
     if (!this.#headerSent) {
       out.push(GZIP_HEADER.slice());
@@ -305,8 +480,8 @@ export class GzipEncoder {
     while (this.#queue.length > 0) {
       const head = this.#queue[0];
       if (head.error !== undefined) throw head.error;
-      if (head.value === undefined) break;
-      out.push(head.value);
+      if (head.done === undefined) break;
+      out.push(this.#output(head.done));
       this.#queue.shift();
     }
     return out;
@@ -314,9 +489,14 @@ export class GzipEncoder {
 
   /** Compresses what is left and returns the remaining output, trailer included. */
   async finish(): Promise<Uint8Array[]> {
+    this.#reclaim();
     if (this.#fill > 0) this.#submit();
     const out = this.takeReady();
-    for (const item of this.#queue) out.push(await item.promise);
+    for (const item of this.#queue) {
+      await item.promise;
+      if (item.error !== undefined) throw item.error;
+      out.push(this.#output(item.done!));
+    }
     this.#queue = [];
     const trailer = new Uint8Array(8);
     const view = new DataView(trailer.buffer);
@@ -334,5 +514,6 @@ export class GzipEncoder {
     this.#pool?.close();
     for (const item of this.#queue) item.promise.catch(() => {});
     this.#queue = [];
+    this.#free = [];
   }
 }

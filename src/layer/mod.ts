@@ -13,7 +13,7 @@
  */
 export type * from "./types.ts";
 export { type LayerWriter, writeLayer, type WriteLayerOptions } from "./write.ts";
-export { type WalkIgnore, type WalkOptions, walkTree } from "./walk.ts";
+export { tarSeconds, type WalkIgnore, type WalkOptions, walkTree } from "./walk.ts";
 export { readLayer, type ReadLayerOptions } from "./read.ts";
 export { normalizeLayerPath } from "./path.ts";
 export {

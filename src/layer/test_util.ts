@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { sha256 } from "../digest.ts";
+import { tarSeconds } from "./walk.ts";
 
 /** Reads a whole stream. */
 export async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
@@ -111,7 +112,10 @@ export interface Snap {
   mtime?: number;
 }
 
-/** Describes a tree: type, permission bits, content digest, symlink target, hard-link groups. */
+/**
+ * Describes a tree: type, permission bits, content digest, symlink target, hard-link groups, and
+ * with `mtimes` the modification times in the seconds a tar header of the path holds.
+ */
 export async function snapshot(
   root: string,
   options: { mtimes?: boolean } = {},
@@ -127,7 +131,7 @@ export async function snapshot(
       const r = rel === "" ? name : `${rel}/${name}`;
       const info = await Deno.lstat(p);
       const mode = (info.mode ?? 0) & 0o7777;
-      const mtime = options.mtimes ? Math.floor(info.mtime!.getTime() / 1000) : undefined;
+      const mtime = options.mtimes ? tarSeconds(info.mtime) : undefined;
       if (info.isSymlink) {
         out[r] = { type: "symlink", mode: 0, target: await Deno.readLink(p) };
       } else if (info.isDirectory) {

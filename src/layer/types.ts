@@ -30,6 +30,20 @@ export interface FileEntry extends EntryBase {
    * before the next entry is taken; may be omitted when `size` is 0.
    */
   open?: () => ReadableStream<Uint8Array> | Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Opens the content as a reader into the writer's own buffers; preferred over `open` when given
+   * (nothing is allocated per read). Called once, like `open`; the writer closes it.
+   */
+  reader?: () => Promise<ContentReader>;
+}
+
+/**
+ * A source that fills the caller's buffer, as `Deno.FsFile` does: `read` resolves to the number
+ * of bytes read into `into` (at least 1 when `into` is not empty), or null at the end.
+ */
+export interface ContentReader {
+  read(into: Uint8Array): Promise<number | null>;
+  close(): void;
 }
 
 /** A directory. */

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { FerryError } from "../errors.ts";
 import { fileReadable } from "../streams.ts";
 import { normalizeLayerPath } from "./path.ts";
-import type { DirEntry, LayerEntry } from "./types.ts";
+import type { ContentReader, DirEntry, LayerEntry } from "./types.ts";
 
 /**
  * Decides whether a context-relative path is excluded (a compiled `.dockerignore`). When
@@ -55,8 +55,14 @@ function ioError(path: string, err: unknown): FerryError {
   return new FerryError("io", `${path}: ${(err as Error).message}`, { cause: err });
 }
 
-function seconds(date: Date | null): number {
-  return date ? Math.floor(date.getTime() / 1000) : 0;
+/**
+ * A file time in whole seconds, rounded to the nearest (halves up), as Go's archive/tar does when
+ * no header format is forced (buildah, umoci), so that both give the same headers for the same
+ * files. Exact from the millisecond `Date`: a truncated fraction is under .5 s exactly when the
+ * nanosecond one is.
+ */
+export function tarSeconds(date: Date | null): number {
+  return date ? Math.round(date.getTime() / 1000) : 0;
 }
 
 function joinDest(prefix: string, rel: string): string {
@@ -118,16 +124,24 @@ export async function* walkTree(
       mode: modeOf(root),
       uid,
       gid,
-      mtime: seconds(root.mtime),
+      mtime: tarSeconds(root.mtime),
       size: root.size,
       open: () => openFile(src, root.size),
+      reader: () => openReader(src),
     };
     return;
   }
 
   const pending: DirEntry[] = [];
   if (prefix !== "" && options.includeRoot !== false) {
-    yield { kind: "dir", path: prefix, mode: modeOf(root), uid, gid, mtime: seconds(root.mtime) };
+    yield {
+      kind: "dir",
+      path: prefix,
+      mode: modeOf(root),
+      uid,
+      gid,
+      mtime: tarSeconds(root.mtime),
+    };
   }
 
   async function* visit(dir: string, rel: string): AsyncGenerator<LayerEntry> {
@@ -148,7 +162,7 @@ export async function* walkTree(
         throw ioError(abs, err);
       }
       const path = joinDest(prefix, childRel);
-      const base = { path, uid, gid, mtime: seconds(info.mtime) };
+      const base = { path, uid, gid, mtime: tarSeconds(info.mtime) };
       const ignored =
         ignore?.(contextPath === "" ? childRel : `${contextPath}/${childRel}`, info.isDirectory) ??
           false;
@@ -195,6 +209,7 @@ export async function* walkTree(
           mode: modeOf(info),
           size: info.size,
           open: () => openFile(abs, info.size),
+          reader: () => openReader(abs),
         };
         continue;
       }
@@ -214,6 +229,26 @@ export async function* walkTree(
   }
 
   yield* visit(src, "");
+}
+
+/** Opens a file for reads into the caller's buffers, errors naming the file. */
+async function openReader(path: string): Promise<ContentReader> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (err) {
+    throw ioError(path, err);
+  }
+  return {
+    read: async (into) => {
+      try {
+        return await file.read(into);
+      } catch (err) {
+        throw ioError(path, err);
+      }
+    },
+    close: () => file.close(),
+  };
 }
 
 /** Opens a file as a stream of large reads, sized by the expected length. */

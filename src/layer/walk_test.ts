@@ -111,6 +111,32 @@ Deno.test("walkTree: a file source yields one entry at the destination", async (
   });
 });
 
+Deno.test("walkTree: sub-second mtimes round to the nearest second, as Go's archive/tar does", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ferry-walk-mtime-" });
+  try {
+    const base = 1_700_000_000;
+    // fraction of a second → whole seconds in the header
+    const cases: [string, number, number][] = [
+      ["a", 0, base],
+      ["b", 0.499, base],
+      ["c", 0.5, base + 1],
+      ["d", 0.999, base + 1],
+    ];
+    for (const [name, fraction] of cases) {
+      await Deno.writeTextFile(join(dir, name), name);
+      const at = new Date((base + fraction) * 1000);
+      await Deno.utime(join(dir, name), at, at);
+    }
+    const entries = await list(dir, "x", { includeRoot: false });
+    assert.deepEqual(
+      entries.map((e) => [e.path, e.mtime]),
+      cases.map(([name, , want]) => [`x/${name}`, want]),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("walkTree: ignore rules, exceptions and context-relative paths", async () => {
   await withTree(async (src) => {
     const ignore = compileIgnore([

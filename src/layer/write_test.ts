@@ -224,3 +224,85 @@ Deno.test("writeLayer: cancelling the stream rejects done and stops the workers"
   await assert.rejects(w.done, /cancelled/);
   assert.ok(opened < 4, `opened ${opened} files`);
 });
+
+/** Entries with content through `reader` (bytes of `text`, a chunk per read at most `step`). */
+function readerEntry(path: string, size: number, text: Uint8Array, step = 7): LayerEntry {
+  return {
+    kind: "file",
+    path,
+    mode: 0o644,
+    size,
+    reader: () => {
+      let at = 0;
+      return Promise.resolve({
+        read: (into: Uint8Array) => {
+          if (at >= text.byteLength) return Promise.resolve(null);
+          const n = Math.min(into.byteLength, step, text.byteLength - at);
+          into.set(text.subarray(at, at + n));
+          at += n;
+          return Promise.resolve(n);
+        },
+        close: () => {},
+      });
+    },
+  };
+}
+
+Deno.test("writeLayer: writeTo lends chunks and writes what the stream gives; readers fill blocks", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ferry-layer-to-" });
+  try {
+    await buildSampleTree(dir, 1_600_000_000);
+    // Bigger than a block, so blocks are reused while the layer is written.
+    await Deno.writeFile(join(dir, "big"), new Uint8Array(3 << 20).map((_, i) => (i * 7) % 251));
+    for (const compression of ["gzip", "none"] as const) {
+      for (const threads of [1, 3]) {
+        const options = { compression, threads, mtime: CLAMP };
+        const streamed = await layerBytes(walkTree(dir, "opt"), options);
+        const w = writeLayer(walkTree(dir, "opt"), options);
+        const chunks: Uint8Array[] = [];
+        // Copies: the writer reuses a chunk's memory once its write is done.
+        const result = await w.writeTo((chunk) => Promise.resolve(void chunks.push(chunk.slice())));
+        assert.deepEqual(result, streamed.result, `${compression}, ${threads} threads`);
+        assert.deepEqual(await w.done, result);
+        assert.equal(
+          sha256(await collect(new Blob(chunks as BlobPart[]).stream())),
+          sha256(streamed.bytes),
+        );
+        await assert.rejects(w.writeTo(() => Promise.resolve()), /consumed once/);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  // A reader's bytes land as a stream's do, in small reads too.
+  const text = new TextEncoder().encode("reader content\n".repeat(1000));
+  const viaReader = await layerBytes([readerEntry("f", text.byteLength, text)], {
+    compression: "gzip",
+  });
+  const viaStream = await layerBytes([{
+    kind: "file",
+    path: "f",
+    mode: 0o644,
+    size: text.byteLength,
+    open: () => new Blob([text]).stream(),
+  }], { compression: "gzip" });
+  assert.equal(viaReader.result.digest, viaStream.result.digest);
+});
+
+Deno.test("writeLayer: a reader with more or fewer bytes than announced fails", async () => {
+  const text = new TextEncoder().encode("0123456789");
+  for (
+    const [size, pattern] of [[5, /^f: content is larger than the 5 bytes/], [
+      12,
+      /^f: content is 10 bytes, 12 announced/,
+    ]] as const
+  ) {
+    const w = writeLayer([readerEntry("f", size, text)], { compression: "gzip" });
+    await assert.rejects(w.writeTo(() => Promise.resolve()), (err: unknown) => {
+      assert.ok(isFerryError(err, "conflict"), String(err));
+      assert.match((err as Error).message, pattern);
+      return true;
+    });
+    await assert.rejects(w.done, (err: unknown) => isFerryError(err, "conflict"));
+  }
+});

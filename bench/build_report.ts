@@ -1,0 +1,319 @@
+/**
+ * The build benchmark's figures, the issue's targets (layer creation at least 0.8× the throughput
+ * of `tar | pigz`, peak RSS at most 150 MiB, a rebuild of the unchanged context and a merge of
+ * two such images each at most 10% of a fresh build) and the `## ferry build` section of
+ * `bench/RESULTS.md`, which is rewritten without touching the other parts of the file.
+ *
+ * @module
+ */
+import {
+  DISTURBED_CORES,
+  fmtS,
+  type MachineInfo,
+  markdownTable,
+  median,
+  type TargetCheck,
+} from "./report.ts";
+
+/** One measured run. */
+export interface BuildRun {
+  /** 1-based run number. */
+  run: number;
+  wallMs: number;
+  /** User plus system CPU of the process tree. */
+  cpuS: number;
+  /** Peak RSS of the largest process of the tree (ferry: one process, workers included). */
+  maxRssKiB: number;
+  /** CPU the rest of the machine used during the run. */
+  otherCpuS: number;
+}
+
+/** What `measureBuild` measured. */
+export interface BuildReport {
+  date: string;
+  command: string;
+  machine?: MachineInfo;
+  /** How ferry was started (`deno run -A … main.ts build`). */
+  ferryCommand: string;
+  /** `pigz --version`. */
+  pigz: string;
+  /** Registry data per context. */
+  bytes: number;
+  files: number;
+  runs: number;
+  results: {
+    /** `tar -c registry | pigz -6`. */
+    pigz: BuildRun[];
+    /** `ferry build` into an empty store, default compression threads. */
+    fresh: BuildRun[];
+    /** The same with `--compression-threads 1`. */
+    single: BuildRun[];
+    /** `ferry build` of the unchanged context again. */
+    rebuild: BuildRun[];
+    /** `ferry build` of a second context into the same store. */
+    second: BuildRun;
+    /** `ferry merge` of the two images. */
+    merge: BuildRun[];
+  };
+  quiet: { settles: number; waitedMs: number; gaveUp: number };
+  totalMs: number;
+}
+
+/** Figures of one method over its runs. */
+export interface BuildSummary {
+  label: string;
+  runs: BuildRun[];
+  /** Median wall seconds. */
+  median: number;
+  /** Registry MiB per second at the median. */
+  mibPerS: number;
+  /** Median CPU seconds. */
+  cpu: number;
+  /** Largest peak RSS, KiB. */
+  peakRssKiB: number;
+  /** Median CPU of other work, seconds. */
+  otherCpu: number;
+}
+
+function summarize(label: string, runs: BuildRun[], bytes: number): BuildSummary {
+  const wall = median(runs.map((r) => r.wallMs / 1000));
+  return {
+    label,
+    runs,
+    median: wall,
+    mibPerS: bytes / 1024 / 1024 / wall,
+    cpu: median(runs.map((r) => r.cpuS)),
+    peakRssKiB: Math.max(...runs.map((r) => r.maxRssKiB)),
+    otherCpu: median(runs.map((r) => r.otherCpuS)),
+  };
+}
+
+/** Summaries in report order: pigz, fresh, one thread, rebuild, second context, merge. */
+export function summarizeBuild(report: BuildReport): Record<
+  keyof BuildReport["results"],
+  BuildSummary
+> {
+  const r = report.results;
+  const b = report.bytes;
+  return {
+    pigz: summarize("`tar -c registry | pigz -6`", r.pigz, b),
+    fresh: summarize("`ferry build`, empty store", r.fresh, b),
+    single: summarize("`ferry build --compression-threads 1`, empty store", r.single, b),
+    rebuild: summarize("`ferry build` again, unchanged context", r.rebuild, b),
+    second: summarize("`ferry build`, second context, same store", [r.second], b),
+    merge: summarize("`ferry merge` of the two images", r.merge, b),
+  };
+}
+
+/** The largest peak RSS of any ferry run, and which. */
+function ferryPeak(report: BuildReport): { kib: number; where: string } {
+  const s = summarizeBuild(report);
+  const all = [s.fresh, s.single, s.rebuild, s.second, s.merge];
+  const worst = all.reduce((a, b) => (b.peakRssKiB > a.peakRssKiB ? b : a));
+  const run = worst.runs.reduce((a, b) => (b.maxRssKiB > a.maxRssKiB ? b : a));
+  return { kib: worst.peakRssKiB, where: `${worst.label.replace(/`/g, "")}, run ${run.run}` };
+}
+
+/** The issue's four targets. */
+export function checkBuildTargets(report: BuildReport): TargetCheck[] {
+  const s = summarizeBuild(report);
+  const ratio = s.fresh.mibPerS / s.pigz.mibPerS;
+  const peak = ferryPeak(report);
+  const rebuild = s.rebuild.median / s.fresh.median;
+  const merge = s.merge.median / s.fresh.median;
+  return [
+    {
+      target: "layer creation: ferry build vs tar | pigz throughput",
+      limit: "≥ 0.8×",
+      reached: `${ratio.toFixed(2)}×`,
+      ok: ratio >= 0.8,
+      detail: `${s.fresh.mibPerS.toFixed(0)} / ${s.pigz.mibPerS.toFixed(0)} MiB/s (${
+        fmtS(s.fresh.median)
+      } / ${fmtS(s.pigz.median)})`,
+    },
+    {
+      target: "ferry peak RSS (largest of all runs)",
+      limit: "≤ 150 MiB",
+      reached: `${(peak.kib / 1024).toFixed(0)} MiB`,
+      ok: peak.kib / 1024 <= 150,
+      detail: peak.where,
+    },
+    {
+      target: "rebuild of the unchanged context vs first build",
+      limit: "≤ 10%",
+      reached: `${(100 * rebuild).toFixed(1)}%`,
+      ok: rebuild <= 0.1,
+      detail: `${fmtS(s.rebuild.median)} / ${fmtS(s.fresh.median)}`,
+    },
+    {
+      target: "merge of two such images vs a fresh build",
+      limit: "≤ 10%",
+      reached: `${(100 * merge).toFixed(1)}%`,
+      ok: merge <= 0.1,
+      detail: `${fmtS(s.merge.median)} / ${fmtS(s.fresh.median)}`,
+    },
+  ];
+}
+
+/** A table with `|` inside cells escaped (GitHub tables split on it, code spans too). */
+function table(rows: string[][]): string {
+  return markdownTable(rows.map((row) => row.map((cell) => cell.replace(/\|/g, "\\|"))));
+}
+
+function disturbed(r: BuildRun): boolean {
+  return r.otherCpuS > DISTURBED_CORES * r.wallMs / 1000;
+}
+
+function resultRows(report: BuildReport): string[][] {
+  const s = summarizeBuild(report);
+  const rows = [[
+    "run",
+    "median s",
+    "runs s",
+    "MiB/s",
+    "vs pigz",
+    "CPU s",
+    "peak RSS MiB",
+    "other CPU s",
+  ]];
+  for (const x of Object.values(s)) {
+    // Rebuilds and merges write no layer: no throughput to compare.
+    const compared = x === s.fresh || x === s.single || x === s.second;
+    rows.push([
+      x.label,
+      x.median.toFixed(2),
+      x.runs.map((r) => `${(r.wallMs / 1000).toFixed(2)}${disturbed(r) ? "*" : ""}`).join(" "),
+      x.mibPerS.toFixed(0),
+      compared ? `${(x.mibPerS / s.pigz.mibPerS).toFixed(2)}×` : "",
+      x.cpu.toFixed(2),
+      (x.peakRssKiB / 1024).toFixed(0),
+      x.otherCpu.toFixed(2),
+    ]);
+  }
+  return rows;
+}
+
+/** Console lines: the targets. */
+export function buildSummaryLines(report: BuildReport): string[] {
+  return [
+    "",
+    "ferry build targets:",
+    ...checkBuildTargets(report).map((c) =>
+      `  ${c.ok ? "✓" : "✗"} ${c.target}: ${c.reached} (limit ${c.limit}; ${c.detail})`
+    ),
+  ];
+}
+
+/** The heading that starts the build section of RESULTS.md. */
+export const BUILD_HEADING = "## ferry build";
+const ANALYSIS_START = "<!-- build-analysis:start -->";
+const ANALYSIS_END = "<!-- build-analysis:end -->";
+
+function machineLine(m: MachineInfo): string {
+  return `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${
+    m.memoryGiB.toFixed(1)
+  } GiB memory, Linux ${m.kernel}; ${m.deno.split(" (")[0]}; scratch space ${m.filesystem}.`;
+}
+
+/** The `## ferry build` section of RESULTS.md (ends with a newline). */
+export function buildMarkdown(report: BuildReport, analysis?: string): string {
+  const q = report.quiet;
+  const mib = (report.bytes / 1024 / 1024).toFixed(0);
+  const out = [
+    BUILD_HEADING,
+    "",
+    `Measured ${report.date} with \`${report.command}\` (${report.runs} run${
+      report.runs === 1 ? "" : "s"
+    } of each fresh build and of pigz, order rotated between runs; rebuilds and merges ${report.results.rebuild.length} times; medians below). Every figure is as measured.`,
+    "",
+    ...(report.machine ? [machineLine(report.machine) + ` ${report.pigz}.`, ""] : []),
+    `Context: \`FROM scratch\` + \`COPY registry ./registry\`, where \`registry/\` holds ${report.files}` +
+    ` blob files of random data (${mib} MiB) and their link files, as a saved registry does; a` +
+    " second context of the same shape for the merge. MiB/s = the registry data over the wall" +
+    " time.",
+    "",
+    "### What is measured",
+    "",
+    `- **ferry**: \`${report.ferryCommand} --root STORE --save-image=false -t bench:1 CTX\`` +
+    " (the V8 flags of main.ts's shebang, as ferry ships), from spawn to exit: starting deno," +
+    " tarring and compressing the layer, fsyncing it into the store, writing config and manifest.",
+    "- **pigz**: `tar -c -C CTX registry | pigz -6 > FILE`, the same bytes with every core.",
+    "- Fresh builds go into an empty store; the rebuild runs on the store of the last fresh build;" +
+    " the merge takes that image and one built from the second context.",
+    "- Before each run: `sync`, " +
+    (q.settles > 0
+      ? `a wait for a quiet machine (${q.settles} waits, ${
+        (q.waitedMs / 1000).toFixed(0)
+      } s in all, ${q.gaveUp} gave up), `
+      : "") +
+    "page cache warm. CPU and peak RSS from GNU time (ferry is one process: its compression" +
+    " workers are threads, counted in); *other* = the machine's busy time minus the run's.",
+    "",
+    "### Targets",
+    "",
+    table([
+      ["target", "limit", "reached", "", "from"],
+      ...checkBuildTargets(report).map((c) => [
+        c.target,
+        c.limit,
+        c.reached,
+        c.ok ? "✓" : "✗",
+        c.detail,
+      ]),
+    ]),
+    "",
+    "### Results",
+    "",
+    table(resultRows(report)),
+    "",
+    `\\* disturbed: other work on the machine used more than ${DISTURBED_CORES} cores on ` +
+    "average during the run (see *other CPU*).",
+    "",
+    `Build benchmark, context generation included: ${(report.totalMs / 1000).toFixed(0)} s.`,
+    "",
+    "### Analysis",
+    "",
+    ANALYSIS_START,
+    analysis ?? "_No analysis written yet._",
+    ANALYSIS_END,
+    "",
+  ];
+  return out.join("\n");
+}
+
+/** Where the build section of `doc` starts and ends (the next `## ` heading or the end). */
+function sectionBounds(doc: string): { start: number; end: number } | undefined {
+  const m = /^## ferry build[ \t]*$/m.exec(doc);
+  if (!m) return undefined;
+  const next = /^## /m.exec(doc.slice(m.index + m[0].length));
+  return { start: m.index, end: next ? m.index + m[0].length + next.index : doc.length };
+}
+
+/** The build section of an existing RESULTS.md, if any. */
+export function extractBuildSection(doc: string | undefined): string | undefined {
+  if (!doc) return undefined;
+  const b = sectionBounds(doc);
+  return b ? doc.slice(b.start, b.end).trimEnd() + "\n" : undefined;
+}
+
+/** The hand-written analysis of the build section, kept across regenerations. */
+export function keptBuildAnalysis(doc: string | undefined): string | undefined {
+  const section = extractBuildSection(doc);
+  if (!section) return undefined;
+  const a = section.indexOf(ANALYSIS_START);
+  const b = section.indexOf(ANALYSIS_END);
+  if (a < 0 || b < a) return undefined;
+  return section.slice(a + ANALYSIS_START.length, b).trim();
+}
+
+/**
+ * `doc` with its build section replaced by `section` (appended when it has none; removed when
+ * `section` is undefined). Everything else in `doc` stays as it is.
+ */
+export function replaceBuildSection(doc: string, section: string | undefined): string {
+  const b = sectionBounds(doc);
+  const before = (b ? doc.slice(0, b.start) : doc).trimEnd();
+  const after = b ? doc.slice(b.end).trimStart() : "";
+  const parts = [before, section?.trimEnd(), after.trimEnd()].filter((p) => p);
+  return parts.length ? parts.join("\n\n") + "\n" : "";
+}
