@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { openArchive } from "./archive/mod.ts";
+import type { ArchiveEntry } from "./context/mod.ts";
 import { CopyEngine, type CopyEvent } from "./copy/mod.ts";
 import { errorMessage, FerryError } from "./errors.ts";
 import type { Descriptor } from "./manifest.ts";
@@ -13,6 +15,7 @@ import { formatReference, manifestReference, parseReference, type Reference } fr
 import type { RegistryClient } from "./remote/mod.ts";
 import { RegistryDir } from "./registry_dir/mod.ts";
 import type { Store, Target } from "./store.ts";
+import { formatLocation, withReference } from "./transport.ts";
 
 /** An image to read from somewhere other than a registry (a `tar.txt` archive line). */
 export interface ArchiveSource {
@@ -24,6 +27,28 @@ export interface ArchiveSource {
   repository: string;
   /** Tag in the registry directory. */
   tag: string;
+}
+
+/** An archive line of a context (`images/skopeo/tar.txt`) or of `--tars` as a save job source. */
+export function archiveSource(entry: ArchiveEntry): ArchiveSource {
+  const colon = entry.destination.lastIndexOf(":");
+  return {
+    label: `${entry.transport}:${entry.path}`,
+    repository: entry.destination.slice(0, colon),
+    tag: entry.destination.slice(colon + 1),
+    open: async () => {
+      const store = await openArchive(entry.path, { format: entry.transport });
+      const images = await store.images();
+      if (images.length !== 1) {
+        await store.close();
+        throw new FerryError(
+          "invalid_input",
+          `${entry.transport}:${entry.path}: holds ${images.length} images; a ${entry.transport} line must name an archive of exactly one`,
+        );
+      }
+      return { store, reference: images[0].descriptor.digest };
+    },
+  };
 }
 
 /** Options of {@link saveImages}. */
@@ -51,13 +76,16 @@ export interface SaveOptions {
 /** Events of a save: the copy engine's plus one per finished image. */
 export type SaveEvent =
   | CopyEvent
-  | { type: "image-done"; image: string; destination: string; digest: string; mediaType: string }
-  | { type: "image-failed"; image: string; error: string };
+  /** `source` and `destination` are location strings (see `formatLocation`). */
+  | { type: "image-done"; source: string; destination: string; digest: string; mediaType: string }
+  | { type: "image-failed"; source: string; error: string };
 
 /** One saved image. */
 export interface SavedImage {
-  /** The reference as given. */
+  /** The image read, as a location string (`docker://…`, or the archive's `label`). */
   source: string;
+  /** The image written: `registry-dir:DIR:REPOSITORY:TAG` (or `@DIGEST`), DIR absolute. */
+  destination: string;
   /** Repository path in the registry directory. */
   repository: string;
   /** Tag written, if any (digest-only references get none). */
@@ -69,7 +97,10 @@ export interface SavedImage {
 }
 
 interface Job {
+  /** Names the image in messages (as given). */
   label: string;
+  /** The image read, as a location string. */
+  source: string;
   repository: string;
   tag?: string;
   run: (dst: Target) => Promise<{ root: Descriptor; images: Descriptor[] }>;
@@ -91,18 +122,25 @@ export async function saveImages(options: SaveOptions): Promise<SavedImage[]> {
     indexSubset: "sparse" as const,
   };
 
-  const jobs: Job[] = refs.map(({ text, ref }) => ({
-    label: text,
-    repository: ref.repository,
-    tag: ref.tag ?? (ref.digest ? undefined : "latest"),
-    run: (dst) => {
-      const src = options.client.registry(ref.registry).repository(ref.repository);
-      return engine.copy(src, manifestReference(ref), dst, { ...copyOptions, label: text });
-    },
-  }));
+  const jobs: Job[] = refs.map(({ text, ref }) => {
+    const source = formatLocation(
+      withReference({ transport: "docker", ...ref }, manifestReference(ref)),
+    );
+    return {
+      label: text,
+      source,
+      repository: ref.repository,
+      tag: ref.tag ?? (ref.digest ? undefined : "latest"),
+      run: (dst: Target) => {
+        const src = options.client.registry(ref.registry).repository(ref.repository);
+        return engine.copy(src, manifestReference(ref), dst, { ...copyOptions, label: source });
+      },
+    };
+  });
   for (const archive of options.archives ?? []) {
     jobs.push({
       label: archive.label,
+      source: archive.label,
       repository: archive.repository,
       tag: archive.tag,
       run: async (dst) => {
@@ -128,17 +166,30 @@ export async function saveImages(options: SaveOptions): Promise<SavedImage[]> {
         const dst = dir.repository(job.repository);
         const { root, images } = await job.run(dst);
         if (job.tag) await dst.tag(root, job.tag);
-        saved.push({ source: job.label, repository: job.repository, tag: job.tag, root, images });
+        const destination = formatLocation({
+          transport: "registry-dir",
+          path: options.registryDir,
+          repository: job.repository,
+          ...(job.tag ? { tag: job.tag } : { digest: root.digest }),
+        });
+        saved.push({
+          source: job.source,
+          destination,
+          repository: job.repository,
+          tag: job.tag,
+          root,
+          images,
+        });
         options.onEvent?.({
           type: "image-done",
-          image: job.label,
-          destination: `${job.repository}${job.tag ? `:${job.tag}` : `@${root.digest}`}`,
+          source: job.source,
+          destination,
           digest: root.digest,
           mediaType: root.mediaType,
         });
       } catch (err) {
         failures.push(`${job.label}: ${errorMessage(err)}`);
-        options.onEvent?.({ type: "image-failed", image: job.label, error: errorMessage(err) });
+        options.onEvent?.({ type: "image-failed", source: job.source, error: errorMessage(err) });
       }
     }
   };

@@ -9,7 +9,13 @@ import { errorMessage, FerryError } from "./errors.ts";
 import type { Platform } from "./platform.ts";
 import type { RegistryClient } from "./remote/mod.ts";
 import type { Store } from "./store.ts";
-import { type Location, openDestination, type Opened, openSource } from "./transport.ts";
+import {
+  type Location,
+  openDestination,
+  type Opened,
+  openSource,
+  repositoryLocation,
+} from "./transport.ts";
 
 /** Options of {@link copyImage}. */
 export interface TransferOptions {
@@ -26,8 +32,20 @@ export interface TransferOptions {
 
 /** What one copy did. */
 export interface TransferResult extends CopyResult {
+  /** The image read, as a location string (see `formatLocation`). */
+  source: string;
+  /** The image written, as a location string. */
+  destination: string;
   /** Tag written at the destination. */
   tag?: string;
+}
+
+/** An image a sync could not copy. */
+export interface SyncFailure {
+  /** The image, as a location string. */
+  source: string;
+  /** One line. */
+  error: string;
 }
 
 async function finish(store: Store, ok: boolean): Promise<void> {
@@ -59,10 +77,10 @@ export async function copyImage(
       indexSubset: dst.sparseIndexes ? "sparse" : "filter",
       skipMissingChildren: src.sparseIndexes,
       tags: dst.tag ? [dst.tag] : [],
-      label: `${src.target.location}:${src.reference}`,
+      label: src.location,
     });
     ok = true;
-    return { ...result, tag: dst.tag };
+    return { ...result, source: src.location, destination: dst.location, tag: dst.tag };
   } finally {
     await src.store.close();
     if (dst) await finish(dst.store, ok);
@@ -74,7 +92,7 @@ export interface SyncOptions extends TransferOptions {
   /** Repositories copied at once. */
   maxParallel?: number;
   warn?: (message: string) => void;
-  onImage?: (image: string, result: TransferResult) => void;
+  onImage?: (result: TransferResult) => void;
 }
 
 /**
@@ -85,18 +103,18 @@ export async function syncRegistries(
   source: Store,
   destination: Store,
   options: SyncOptions,
-): Promise<{ copied: number; failed: string[] }> {
+): Promise<{ copied: number; failed: SyncFailure[] }> {
   const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
   const jobs: { repo: string; tag: string }[] = [];
   for (const repo of await source.repositories()) {
     for (const tag of await source.repository(repo).tags()) jobs.push({ repo, tag });
   }
   let copied = 0;
-  const failed: string[] = [];
+  const failed: SyncFailure[] = [];
   const queue = [...jobs];
   const worker = async () => {
     for (let job = queue.shift(); job; job = queue.shift()) {
-      const label = `${job.repo}:${job.tag}`;
+      const label = repositoryLocation(source, job.repo, job.tag);
       try {
         const result = await engine.copy(
           source.repository(job.repo),
@@ -112,9 +130,14 @@ export async function syncRegistries(
           },
         );
         copied++;
-        options.onImage?.(label, { ...result, tag: job.tag });
+        options.onImage?.({
+          ...result,
+          source: label,
+          destination: repositoryLocation(destination, job.repo, job.tag),
+          tag: job.tag,
+        });
       } catch (err) {
-        failed.push(`${label}: ${errorMessage(err)}`);
+        failed.push({ source: label, error: errorMessage(err) });
         options.warn?.(`${label}: ${errorMessage(err)}`);
       }
     }
@@ -127,9 +150,11 @@ export async function syncRegistries(
 }
 
 /** The error for a sync with failures. */
-export function syncError(failed: string[], total: number): FerryError {
+export function syncError(failed: SyncFailure[], total: number): FerryError {
   return new FerryError(
     "registry",
-    `${failed.length} of ${total} images failed: ${failed.join("; ")}`,
+    `${failed.length} of ${total} images failed: ${
+      failed.map((f) => `${f.source}: ${f.error}`).join("; ")
+    }`,
   );
 }

@@ -11,8 +11,9 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import { ArchiveWriter, DockerArchiveReader, OciArchiveReader } from "./archive/mod.ts";
-import type { Digest } from "./digest.ts";
+import { type Digest, isDigest } from "./digest.ts";
 import { FerryError } from "./errors.ts";
 import { OciLayout } from "./oci_layout/mod.ts";
 import { manifestReference, parseReference, validateRepositoryName } from "./reference.ts";
@@ -101,10 +102,69 @@ export function parseLocation(text: string): Location {
   }
 }
 
+/** `:TAG`, `@DIGEST`, both or neither. */
+function tagAndDigest(loc: { tag?: string; digest?: Digest }): string {
+  return `${loc.tag !== undefined ? `:${loc.tag}` : ""}${loc.digest ? `@${loc.digest}` : ""}`;
+}
+
+/**
+ * The one way ferry writes an image location (in JSON output and progress): the string
+ * {@link parseLocation} reads back, with the path made absolute and a registry name normalised
+ * (`docker://docker.io/library/nginx:1.27`, `oci-archive:/abs/app.tar:1.0`).
+ */
+export function formatLocation(loc: Location): string {
+  switch (loc.transport) {
+    case "docker":
+      return `docker://${loc.registry}/${loc.repository}${tagAndDigest(loc)}`;
+    case "registry-dir":
+      return `registry-dir:${resolve(loc.path)}:${loc.repository}${tagAndDigest(loc)}`;
+    default:
+      return `${loc.transport}:${resolve(loc.path)}${loc.ref ? `:${loc.ref}` : ""}`;
+  }
+}
+
+/**
+ * `loc` naming the image `reference` (a tag, a digest, a layout ref name or a docker-archive's
+ * `NAME:TAG`/`@N`) when it names none itself.
+ */
+export function withReference(loc: Location, reference: string | undefined): Location {
+  if (reference === undefined) return loc;
+  switch (loc.transport) {
+    case "docker":
+    case "registry-dir":
+      if (loc.tag !== undefined || loc.digest !== undefined) return loc;
+      return isDigest(reference) ? { ...loc, digest: reference } : { ...loc, tag: reference };
+    default:
+      return loc.ref !== undefined ? loc : { ...loc, ref: reference };
+  }
+}
+
+/**
+ * The location string ({@link formatLocation}) of image `reference` (a tag or a digest) of
+ * `repository` in a registry (`docker://HOST`) or registry directory (`registry-dir:PATH`) store.
+ */
+export function repositoryLocation(store: Store, repository: string, reference: string): string {
+  const ref = isDigest(reference) ? { digest: reference } : { tag: reference };
+  if (store.location.startsWith("docker://")) {
+    const registry = store.location.slice("docker://".length);
+    return formatLocation({ transport: "docker", registry, repository, ...ref });
+  }
+  if (store.location.startsWith("registry-dir:")) {
+    const path = store.location.slice("registry-dir:".length);
+    return formatLocation({ transport: "registry-dir", path, repository, ...ref });
+  }
+  return `${store.location}/${repository}${tagAndDigest(ref)}`;
+}
+
 /** An opened location: where to read or write, and what to call the image there. */
 export interface Opened {
   store: Store;
   target: Target;
+  /**
+   * The image as a location string ({@link formatLocation}): for a source the image read, for a
+   * destination the image written (with the tag ferry chose when the location named none).
+   */
+  location: string;
   /** What to resolve when reading (a tag, a digest, `@N`). */
   reference?: string;
   /** The tag to write when this is a destination. */
@@ -115,30 +175,35 @@ export interface Opened {
 
 /** Opens a location for reading. */
 export async function openSource(loc: Location, client: RegistryClient): Promise<Opened> {
+  const located = (reference: string) => formatLocation(withReference(loc, reference));
   switch (loc.transport) {
     case "docker": {
       const store = client.registry(loc.registry);
       const reference = manifestReference(loc);
-      return { store, target: store.repository(loc.repository), reference, sparseIndexes: false };
-    }
-    case "registry-dir": {
-      const store = await RegistryDir.open(loc.path, { readOnly: true });
       return {
         store,
         target: store.repository(loc.repository),
-        reference: loc.digest ?? loc.tag ?? "latest",
+        location: located(reference),
+        reference,
+        sparseIndexes: false,
+      };
+    }
+    case "registry-dir": {
+      const store = await RegistryDir.open(loc.path, { readOnly: true });
+      const reference = loc.digest ?? loc.tag ?? "latest";
+      return {
+        store,
+        target: store.repository(loc.repository),
+        location: located(reference),
+        reference,
         sparseIndexes: true,
       };
     }
     case "oci": {
       const store = await OciLayout.open(loc.path);
       const target = store.repository("");
-      return {
-        store,
-        target,
-        reference: loc.ref ?? await onlyRef(target, loc.path),
-        sparseIndexes: false,
-      };
+      const reference = loc.ref ?? await onlyRef(target, loc.path);
+      return { store, target, location: located(reference), reference, sparseIndexes: false };
     }
     case "oci-archive": {
       const store = await OciArchiveReader.open(loc.path);
@@ -151,14 +216,22 @@ export async function openSource(loc: Location, client: RegistryClient): Promise
           `oci-archive:${loc.path} holds ${images.length} images; name one as oci-archive:FILE:REF`,
         );
       }
-      return { store, target: store.repository(""), reference, sparseIndexes: false };
-    }
-    case "docker-archive": {
-      const store = await DockerArchiveReader.open(loc.path);
       return {
         store,
         target: store.repository(""),
-        reference: loc.ref ?? "@0",
+        location: located(reference),
+        reference,
+        sparseIndexes: false,
+      };
+    }
+    case "docker-archive": {
+      const store = await DockerArchiveReader.open(loc.path);
+      const reference = loc.ref ?? "@0";
+      return {
+        store,
+        target: store.repository(""),
+        location: located(reference),
+        reference,
         sparseIndexes: false,
       };
     }
@@ -186,10 +259,12 @@ export async function openDestination(
         throw new FerryError("usage", "a destination cannot name a digest; give a tag or none");
       }
       const store = client.registry(loc.registry);
+      const tag = loc.tag ?? defaultTag;
       return {
         store,
         target: store.repository(loc.repository),
-        tag: loc.tag ?? defaultTag,
+        location: formatLocation({ ...loc, tag }),
+        tag,
         sparseIndexes: false,
       };
     }
@@ -198,19 +273,23 @@ export async function openDestination(
         throw new FerryError("usage", "a destination cannot name a digest; give a tag or none");
       }
       const store = await RegistryDir.open(loc.path);
+      const tag = loc.tag ?? defaultTag;
       return {
         store,
         target: store.repository(loc.repository),
-        tag: loc.tag ?? defaultTag,
+        location: formatLocation({ ...loc, tag }),
+        tag,
         sparseIndexes: true,
       };
     }
     case "oci": {
       const store = await OciLayout.open(loc.path, { create: true });
+      const tag = loc.ref ?? defaultTag;
       return {
         store,
         target: store.repository(""),
-        tag: loc.ref ?? defaultTag,
+        location: formatLocation({ ...loc, ref: tag }),
+        tag,
         sparseIndexes: false,
       };
     }
@@ -218,10 +297,12 @@ export async function openDestination(
     case "docker-archive": {
       const store = await ArchiveWriter.create(loc.path, { format: loc.transport });
       if (loc.transport === "oci-archive") {
+        const tag = loc.ref ?? defaultTag;
         return {
           store,
           target: store.repository(""),
-          tag: loc.ref ?? defaultTag,
+          location: formatLocation({ ...loc, ref: tag }),
+          tag,
           sparseIndexes: false,
         };
       }
@@ -230,7 +311,13 @@ export async function openDestination(
       const colon = name.lastIndexOf(":");
       const repo = colon > name.lastIndexOf("/") ? name.slice(0, colon) : name;
       const tag = colon > name.lastIndexOf("/") ? name.slice(colon + 1) : "latest";
-      return { store, target: store.repository(repo), tag, sparseIndexes: false };
+      return {
+        store,
+        target: store.repository(repo),
+        location: formatLocation({ ...loc, ref: `${repo}:${tag}` }),
+        tag,
+        sparseIndexes: false,
+      };
     }
   }
 }

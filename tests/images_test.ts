@@ -475,9 +475,9 @@ peerTest(
       { repository: "kube/pause", tag: "3.9", digest: digests["kube/pause:3.9"] },
       { repository: "library/app", tag: "1.0", digest: digests["library/app:1.0"] },
     ]);
-    assert.deepEqual(details.image.config.labels, { "sealos.io.type": "application" });
-    assert.deepEqual(details.image.config.cmd, ["kubectl", "apply"]);
-    assert.deepEqual(details.image.layers, [layerDesc]);
+    assert.deepEqual(details.manifest.config.labels, { "sealos.io.type": "application" });
+    assert.deepEqual(details.manifest.config.cmd, ["kubectl", "apply"]);
+    assert.deepEqual(details.manifest.layers, [layerDesc]);
     const text = (await ok(["inspect", "--root", root, "cluster:v1"])).stdout;
     assert.match(text, /^Name:\s+localhost\/cluster:v1$/m);
     assert.match(text, /^ {2}library\/app:1\.0 {2}sha256:1{64}$/m);

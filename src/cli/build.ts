@@ -4,6 +4,7 @@
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
+import { resolve } from "node:path";
 import { build, type BuildEvent } from "../build/mod.ts";
 import { FerryError } from "../errors.ts";
 import { ImageStore, pushImage } from "../image_store/mod.ts";
@@ -12,6 +13,17 @@ import { formatPlatform, parsePlatform, parsePlatformList } from "../platform.ts
 import type { RegistryClient } from "../remote/mod.ts";
 import { registryClient } from "./client.ts";
 import { ROOT_HELP } from "./images.ts";
+import {
+  type BuildResult,
+  type BuiltEvent,
+  type InputEvent,
+  type LayerEvent,
+  type MergeResult,
+  type PullEvent,
+  type StepEvent,
+  type Transfer,
+  transferred,
+} from "./json.ts";
 import { type Output, shortDigest } from "./output.ts";
 import { parseBool, parsePositiveInt } from "./parse.ts";
 
@@ -74,35 +86,52 @@ function reporter(out: Output, multi: boolean) {
   return (e: BuildEvent | MergeEvent) => {
     switch (e.type) {
       case "blob-start":
-        return out.blobStart(e.digest, e.size, e.offset);
       case "blob-progress":
-        return out.blobProgress(e.digest, e.bytes);
       case "blob-done":
-        out.emit(e);
-        return out.blobDone(e.digest, e.size, e.status);
       case "manifest":
-        return out.emit(e);
       case "image-done":
-        out.emit(e);
-        return out.info(`Saved ${e.image} as ${e.destination}`);
       case "image-failed":
-        return out.emit(e);
+        return out.transfer(e);
       case "step":
-        out.emit(e);
+        out.emit<StepEvent>({
+          type: "step",
+          platform: e.platform,
+          step: e.step,
+          steps: e.steps,
+          text: e.text,
+        });
         return out.info(`${multi ? `[${e.platform}] ` : ""}STEP ${e.step}/${e.steps}: ${e.text}`);
       case "layer":
-        out.emit(e);
+        out.emit<LayerEvent>({
+          type: "layer",
+          platform: e.platform,
+          digest: e.digest,
+          size: e.size,
+          diffId: e.diffId,
+          reused: e.cached,
+        });
         return out.info(
           `--> layer ${shortDigest(e.digest)}${e.cached ? " (unchanged inputs: reused)" : ""}`,
         );
       case "pull":
-        out.emit(e);
+        out.emit<PullEvent>({ type: "pull", image: e.image });
         return out.info(`Pulling ${e.image}`);
       case "built":
-        out.emit(e);
+        out.emit<BuiltEvent>({
+          type: "built",
+          platform: e.platform,
+          digest: e.digest,
+          config: e.config,
+        });
         return out.info(`${multi ? `[${e.platform}] ` : ""}--> ${shortDigest(e.digest)}`);
       case "input":
-        out.emit(e);
+        out.emit<InputEvent>({
+          type: "input",
+          image: e.image,
+          reused: e.reused,
+          skipped: e.skipped,
+          flattened: e.flattened,
+        });
         return out.info(
           e.flattened
             ? `${e.image}: whiteouts in its layers, flattened into one layer`
@@ -178,7 +207,7 @@ export function buildCommands(output: (json?: boolean) => Output) {
     )
     .option(
       "--compression-threads <n>",
-      "threads compressing a layer (default: the CPUs, at most 8; 1 uses the least memory)",
+      "threads compressing a layer (default: the CPUs, at most 4; 1 uses the least memory)",
       parsePositiveInt,
     )
     .option(
@@ -235,7 +264,7 @@ Examples:
             warn: (m) => out.warn(m),
           });
           for (const name of result.names) out.info(`Successfully tagged ${name}`);
-          let exported: { destination: string; digest: string } | undefined;
+          let exported: Transfer | undefined;
           if (o.output) {
             const pushed = await pushImage(
               store,
@@ -243,12 +272,17 @@ Examples:
               o.output,
               { client, onEvent: progress },
             );
-            exported = { destination: pushed.destination, digest: pushed.descriptor.digest };
+            exported = {
+              ...transferred(pushed.source, pushed.descriptor, pushed.images),
+              destination: pushed.destination,
+              ...(pushed.tag !== undefined ? { tag: pushed.tag } : {}),
+            };
             out.info(`Copied to ${pushed.destination}`);
           }
           if (out.json) {
-            out.emit({
+            out.emit<BuildResult>({
               type: "result",
+              context: resolve(context),
               digest: result.descriptor.digest,
               mediaType: result.descriptor.mediaType,
               names: result.names,
@@ -291,7 +325,7 @@ Examples:
     )
     .option(
       "--compression-threads <n>",
-      "threads compressing such layers (default: the CPUs, at most 8)",
+      "threads compressing such layers (default: the CPUs, at most 4)",
       parsePositiveInt,
     )
     .option(
@@ -339,18 +373,23 @@ Examples:
           });
           for (const name of result.names) out.info(`Successfully tagged ${name}`);
           if (out.json) {
-            out.emit({
+            out.emit<MergeResult>({
               type: "result",
               digest: result.descriptor.digest,
+              mediaType: result.descriptor.mediaType,
               names: result.names,
-              config: result.config.digest,
-              layers: result.layers.map((l) => ({
-                digest: l.descriptor.digest,
-                size: l.descriptor.size,
-                diffId: l.diffId,
-                source: l.source,
-                written: l.written,
-              })),
+              images: [{
+                platform: formatPlatform(result.platform),
+                digest: result.descriptor.digest,
+                config: result.config.digest,
+                layers: result.layers.map((l) => ({
+                  digest: l.descriptor.digest,
+                  size: l.descriptor.size,
+                  diffId: l.diffId,
+                  reused: l.reused,
+                  image: l.image,
+                })),
+              }],
             });
           } else out.print(result.descriptor.digest);
         }));

@@ -4,9 +4,45 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { discoverImages } from "../context/mod.ts";
-import { formatWarning } from "../context/mod.ts";
+import { join, resolve } from "node:path";
+import {
+  discoverImages,
+  type DiscoveryResult,
+  formatWarning,
+  type ImageSource,
+} from "../context/mod.ts";
+import { formatLocation } from "../transport.ts";
+import type { ContextImagesSnapshot, FoundIn } from "./json.ts";
 import type { Output } from "./output.ts";
+
+/**
+ * The `--json` form of a discovery: files made absolute, archives named by location like
+ * `registry save` names them, and `foundIn` for where an image was found (`source` always means
+ * the image read by a transfer).
+ */
+function contextSnapshot(dir: string, result: DiscoveryResult): ContextImagesSnapshot {
+  const context = resolve(dir);
+  const found = (s: ImageSource): FoundIn => ({
+    file: join(context, s.file),
+    line: s.line,
+    rule: s.rule,
+  });
+  return {
+    context,
+    images: result.images.map((i) => ({ image: i.image, foundIn: i.sources.map(found) })),
+    archives: result.archives.map((a) => {
+      const colon = a.destination.lastIndexOf(":");
+      return {
+        source: formatLocation({ transport: a.transport, path: a.path }),
+        repository: a.destination.slice(0, colon),
+        tag: a.destination.slice(colon + 1),
+        foundIn: [found(a.source)],
+      };
+    }),
+    warnings: result.warnings.map((w) => ({ ...w, file: join(context, w.file) })),
+    ignored: result.ignored,
+  };
+}
 
 /** The `context` command group. */
 export function contextCommand(output: () => Output): Command {
@@ -39,7 +75,7 @@ Examples:
         helm: opts.helm ? undefined : null,
       });
       if (opts.json) {
-        out.print(JSON.stringify(result));
+        out.snapshot<ContextImagesSnapshot>(contextSnapshot(dir, result));
         return;
       }
       for (const w of result.warnings) out.warn(formatWarning(w));

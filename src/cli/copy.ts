@@ -12,9 +12,10 @@ import { parseReference } from "../reference.ts";
 import { RegistryDir } from "../registry_dir/mod.ts";
 import type { RegistryClient } from "../remote/mod.ts";
 import type { Store } from "../store.ts";
-import { copyImage, syncError, syncRegistries } from "../transfer.ts";
+import { copyImage, syncError, syncRegistries, type TransferResult } from "../transfer.ts";
 import { parseLocation } from "../transport.ts";
 import { registryClient } from "./client.ts";
+import { type SyncResult, transferred, type TransferResult as TransferResultJson } from "./json.ts";
 import type { Output } from "./output.ts";
 import { parseBool, parsePositiveInt } from "./parse.ts";
 
@@ -74,14 +75,13 @@ function withSideOptions<T extends Command<unknown[], Record<string, unknown>>>(
     .option("--json", "print one JSON event per line") as unknown as T;
 }
 
-function progress(out: Output) {
-  return (e: import("../copy/mod.ts").CopyEvent) => {
-    if (e.type === "blob-start") out.blobStart(e.digest, e.size, e.offset);
-    else if (e.type === "blob-progress") out.blobProgress(e.digest, e.bytes);
-    else if (e.type === "blob-done") {
-      out.emit(e);
-      out.blobDone(e.digest, e.size, e.status);
-    }
+/** The `result` of one copy. */
+function transferResult(result: TransferResult): TransferResultJson {
+  return {
+    type: "result",
+    ...transferred(result.source, result.root, result.images),
+    destination: result.destination,
+    ...(result.tag !== undefined ? { tag: result.tag } : {}),
   };
 }
 
@@ -118,17 +118,9 @@ Examples:
           destinationClient,
           platforms: platformsOf(o),
           all: o.all,
-          onEvent: progress(out),
+          onEvent: (e) => out.transfer(e),
         });
-        out.emit({
-          type: "result",
-          source,
-          destination,
-          digest: result.root.digest,
-          mediaType: result.root.mediaType,
-          tag: result.tag,
-          manifests: result.images.map((i) => i.digest),
-        });
+        out.emit(transferResult(result));
         out.info(`Copied ${source} to ${destination} (${result.root.digest})`);
       } finally {
         await sourceClient.close();
@@ -176,9 +168,7 @@ Examples:
       const out = output(o.json);
       const ref = parseReference(image);
       const [sourceClient, destinationClient] = await clients(o, out);
-      const path = `${ref.repository}${ref.tag ? `:${ref.tag}` : ""}${
-        ref.digest && !ref.tag ? "" : ""
-      }`;
+      const path = `${ref.repository}${ref.tag ? `:${ref.tag}` : ""}`;
       const dest =
         registry.startsWith("/") || registry.startsWith(".") || registry.startsWith("registry-dir:")
           ? `registry-dir:${registry.replace(/^registry-dir:/, "")}:${path}`
@@ -189,17 +179,9 @@ Examples:
           destinationClient,
           platforms: platformsOf(o),
           all: o.all,
-          onEvent: progress(out),
+          onEvent: (e) => out.transfer(e),
         });
-        out.emit({
-          type: "result",
-          source: image,
-          destination: dest,
-          digest: result.root.digest,
-          mediaType: result.root.mediaType,
-          tag: result.tag,
-          manifests: result.images.map((i) => i.digest),
-        });
+        out.emit(transferResult(result));
         out.info(`Copied ${image} to ${dest.replace(/^docker:\/\//, "")}`);
       } finally {
         await sourceClient.close();
@@ -233,7 +215,7 @@ Examples:
       const src = await openSide(source, sourceClient, true);
       const dst = await openSide(destination, destinationClient, false);
       try {
-        const engine = new CopyEngine({ onEvent: progress(out) });
+        const engine = new CopyEngine({ onEvent: (e) => out.transfer(e) });
         const { copied, failed } = await syncRegistries(src, dst, {
           sourceClient,
           destinationClient,
@@ -242,18 +224,16 @@ Examples:
           engine,
           maxParallel: o.maxPullProcs,
           warn: (m) => out.warn(m),
-          onImage: (image, r) => {
-            out.emit({
+          onImage: (r) =>
+            out.transfer({
               type: "image-done",
-              image,
-              destination: `${dst.location}/${image}`,
+              source: r.source,
+              destination: r.destination,
               digest: r.root.digest,
               mediaType: r.root.mediaType,
-            });
-            out.info(`Synced ${image}`);
-          },
+            }),
         });
-        out.emit({ type: "result", copied, failed });
+        out.emit<SyncResult>({ type: "result", copied, failed });
         if (failed.length) throw syncError(failed, copied + failed.length);
         out.info(`${copied} image${copied === 1 ? "" : "s"} synced`);
       } finally {

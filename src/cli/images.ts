@@ -5,6 +5,7 @@
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
+import { resolve } from "node:path";
 import type { CopyEvent } from "../copy/mod.ts";
 import { FerryError } from "../errors.ts";
 import {
@@ -16,8 +17,20 @@ import {
   saveImages,
 } from "../image_store/mod.ts";
 import { hostPlatform, parsePlatform, parsePlatformList, type Platform } from "../platform.ts";
+import { formatLocation } from "../transport.ts";
 import { registryClient } from "./client.ts";
 import { type Output, shortDigest } from "./output.ts";
+import {
+  type ImagesSnapshot,
+  type InspectSnapshot,
+  type LoadResult,
+  type PullResult,
+  type RmiResult,
+  type SaveResult,
+  type TagResult,
+  transferred,
+  type TransferResult,
+} from "./json.ts";
 import { parseBool } from "./parse.ts";
 
 /** Help text of `--root`, for every command that uses the local image store. */
@@ -50,14 +63,7 @@ async function withStore<T>(opts: RootOptions, fn: (store: ImageStore) => Promis
 }
 
 function progress(out: Output) {
-  return (e: CopyEvent) => {
-    if (e.type === "blob-start") out.blobStart(e.digest, e.size, e.offset);
-    else if (e.type === "blob-progress") out.blobProgress(e.digest, e.bytes);
-    else if (e.type === "blob-done") {
-      out.emit(e);
-      out.blobDone(e.digest, e.size, e.status);
-    }
-  };
+  return (e: CopyEvent) => out.transfer(e);
 }
 
 /** `1.5MiB`. */
@@ -152,12 +158,10 @@ Examples:
           });
           out.info(`Stored ${result.name} (${result.descriptor.digest}) in ${store.root}`);
           if (out.json) {
-            out.emit({
+            out.emit<PullResult>({
               type: "result",
-              name: result.name,
-              digest: result.descriptor.digest,
-              mediaType: result.descriptor.mediaType,
-              manifests: result.images.map((i) => i.digest),
+              ...transferred(result.source, result.descriptor, result.images),
+              names: [result.name],
             });
           } else out.print(result.descriptor.digest);
         });
@@ -209,13 +213,11 @@ Examples:
           });
           out.info(`Pushed ${image} to ${result.destination} (${result.descriptor.digest})`);
           if (out.json) {
-            out.emit({
+            out.emit<TransferResult>({
               type: "result",
-              image,
+              ...transferred(result.source, result.descriptor, result.images),
               destination: result.destination,
-              digest: result.descriptor.digest,
-              mediaType: result.descriptor.mediaType,
-              tag: result.tag,
+              ...(result.tag !== undefined ? { tag: result.tag } : {}),
             });
           } else out.print(result.descriptor.digest);
         });
@@ -248,7 +250,7 @@ Examples:
           digest = r.descriptor.digest;
           out.info(`Tagged ${image} as ${r.name}`);
         }
-        out.emit({ type: "result", image, digest, names: done });
+        out.emit<TagResult>({ type: "result", image, digest, names: done });
       });
     });
 
@@ -270,7 +272,13 @@ Examples:
       await withStore(opts, async (store) => {
         const result = await store.remove(images, { force: opts.force });
         if (out.json) {
-          out.emit({ type: "result", ...result });
+          out.emit<RmiResult>({
+            type: "result",
+            untagged: result.untagged,
+            removed: result.removed,
+            freedBytes: result.freedBytes,
+            ...(result.deferred !== undefined ? { deferred: result.deferred } : {}),
+          });
         } else {
           for (const name of result.untagged) out.print(`Untagged: ${name}`);
         }
@@ -303,7 +311,7 @@ Examples:
       await withStore(opts, async (store) => {
         const list = await store.list();
         if (opts.json) {
-          out.print(JSON.stringify({ root: store.root, images: list }));
+          out.snapshot<ImagesSnapshot>({ root: resolve(store.root), images: list });
           return;
         }
         const now = Date.now();
@@ -338,7 +346,7 @@ Examples:
       `
 Examples:
   ferry inspect localhost/my-cluster:v1.28
-  ferry inspect --json nginx:1.27 | jq .image.config.labels`,
+  ferry inspect --json nginx:1.27 | jq .manifest.config.labels`,
     )
     .action(async (image, opts) => {
       const out = output();
@@ -347,8 +355,23 @@ Examples:
           platform: opts.platform ? parsePlatform(opts.platform) : undefined,
           registry: opts.registry,
         });
-        if (opts.json) out.print(JSON.stringify(details));
-        else for (const line of describe(details)) out.print(line);
+        if (opts.json) {
+          // Absent values (undefined) are left out of the JSON.
+          out.snapshot<InspectSnapshot>({
+            image,
+            name: details.name,
+            names: details.names,
+            digest: details.digest,
+            mediaType: details.mediaType,
+            size: details.size,
+            created: details.created,
+            platforms: details.platforms,
+            manifests: details.manifests,
+            manifest: details.image,
+            registry: details.registry,
+            notes: details.notes,
+          });
+        } else for (const line of describe(details)) out.print(line);
       });
     });
 
@@ -385,11 +408,13 @@ Examples:
           platforms: platformsOption(opts.platform),
           onEvent: progress(out),
         });
-        out.emit({
+        out.emit<SaveResult>({
           type: "result",
-          output: opts.output,
-          format: opts.format,
-          images: saved.map((s) => ({ names: s.names, digest: s.descriptor.digest })),
+          destination: formatLocation({ transport: opts.format, path: opts.output }),
+          images: saved.map((s) => ({
+            ...transferred(s.source, s.descriptor, s.images),
+            names: s.names,
+          })),
         });
         out.info(
           `Saved ${saved.length} image${
@@ -422,10 +447,19 @@ Examples:
           warn: (m) => out.warn(m),
         });
         if (out.json) {
-          out.emit({
+          out.emit<LoadResult>({
             type: "result",
-            input: opts.input,
-            images: loaded.map((l) => ({ names: l.names, digest: l.descriptor.digest })),
+            source: formatLocation({
+              // Detected by loadArchive; every image's location starts with it.
+              transport: loaded[0].source.startsWith("docker-archive:")
+                ? "docker-archive"
+                : "oci-archive",
+              path: opts.input,
+            }),
+            images: loaded.map((l) => ({
+              ...transferred(l.source, l.descriptor, l.images),
+              names: l.names,
+            })),
           });
           return;
         }

@@ -5,8 +5,23 @@
  * Progress follows skopeo's wording (`Copying blob 08409d417260 done`) so Sealos users recognise
  * it; on a terminal, blobs in flight get live bars that are redrawn in place.
  *
+ * Under `--json` every line goes through {@link Output.emit} or {@link Output.snapshot}, typed by
+ * json.ts; {@link Output.transfer} turns the copy engine's events into the shared event shapes, so
+ * every command that moves images reports them alike.
+ *
  * @module
  */
+import type { CopyEvent } from "../copy/mod.ts";
+import { formatPlatform } from "../platform.ts";
+import type { SaveEvent } from "../save.ts";
+import type {
+  BlobDoneEvent,
+  Event,
+  ImageDoneEvent,
+  ImageFailedEvent,
+  ManifestEvent,
+  Snapshot,
+} from "./json.ts";
 
 /** Global output settings. */
 export interface OutputOptions {
@@ -83,21 +98,73 @@ export class Output {
     if (this.debugEnabled) this.#stderr(`debug: ${line}`);
   }
 
-  /** One JSON event on stdout (only in JSON mode). */
-  emit(event: Record<string, unknown>): void {
+  /**
+   * One JSON event on stdout (only in JSON mode). Name the shape (`out.emit<PullResult>({…})`) so
+   * that a field the schema lacks is a type error.
+   */
+  emit<T extends Event>(event: T): void {
     if (!this.json) return;
     Deno.stdout.writeSync(encoder.encode(JSON.stringify(event) + "\n"));
   }
 
-  /** A blob transfer started. */
-  blobStart(digest: string, size: number, offset: number): void {
+  /** The one JSON object of a snapshot command, on stdout (name the shape as for {@link emit}). */
+  snapshot<T extends Snapshot>(value: T): void {
+    this.print(JSON.stringify(value));
+  }
+
+  /**
+   * Reports an event of the copy engine or the image saver: live bars and progress lines, and
+   * under `--json` the event in its documented shape.
+   */
+  transfer(e: CopyEvent | SaveEvent): void {
+    switch (e.type) {
+      case "blob-start":
+        return this.#blobStart(e.digest, e.size, e.offset);
+      case "blob-progress":
+        return this.#blobProgress(e.digest, e.bytes);
+      case "blob-done":
+        this.emit<BlobDoneEvent>({
+          type: "blob-done",
+          source: e.source,
+          digest: e.digest,
+          size: e.size,
+          status: e.status,
+        });
+        return this.#blobDone(e.digest, e.size, e.status);
+      case "manifest":
+        return this.emit<ManifestEvent>({
+          type: "manifest",
+          source: e.source,
+          digest: e.digest,
+          mediaType: e.mediaType,
+          ...(e.platform ? { platform: formatPlatform(e.platform) } : {}),
+          status: e.status,
+        });
+      case "image-done":
+        this.emit<ImageDoneEvent>({
+          type: "image-done",
+          source: e.source,
+          destination: e.destination,
+          digest: e.digest,
+          mediaType: e.mediaType,
+        });
+        return this.info(`Copied ${e.source} to ${e.destination}`);
+      case "image-failed":
+        return this.emit<ImageFailedEvent>({
+          type: "image-failed",
+          source: e.source,
+          error: e.error,
+        });
+    }
+  }
+
+  #blobStart(digest: string, size: number, offset: number): void {
     if (!this.#live) return;
     this.#bars.set(digest, { digest, size, done: offset });
     this.#drawBars();
   }
 
-  /** Bytes of a blob arrived. */
-  blobProgress(digest: string, bytes: number): void {
+  #blobProgress(digest: string, bytes: number): void {
     const bar = this.#bars.get(digest);
     if (!bar) return;
     bar.done += bytes;
@@ -105,7 +172,7 @@ export class Output {
   }
 
   /** A blob finished (`copied`) or was already there (`exists`). */
-  blobDone(digest: string, size: number, status: "copied" | "exists"): void {
+  #blobDone(digest: string, size: number, status: "copied" | "exists"): void {
     this.#bars.delete(digest);
     this.info(
       `Copying blob ${shortDigest(digest)} ${

@@ -8,9 +8,9 @@ import { isAbsolute, resolve } from "node:path";
 import { type ArchiveEntry, discoverImages, formatWarning } from "../context/mod.ts";
 import { FerryError } from "../errors.ts";
 import { hostPlatform, parsePlatformList } from "../platform.ts";
-import { type ArchiveSource, saveImages } from "../save.ts";
-import { openArchive } from "../archive/mod.ts";
+import { archiveSource, saveImages } from "../save.ts";
 import { registryClient } from "./client.ts";
+import { type RegistrySaveResult, transferred } from "./json.ts";
 import type { Output } from "./output.ts";
 import { parseBool, parseList, parsePositiveInt } from "./parse.ts";
 
@@ -39,28 +39,6 @@ export function parseArchiveSpec(spec: string, base: string): ArchiveEntry {
     path: isAbsolute(path) ? path : resolve(base, path),
     destination,
     source: { file: "--tars", line: 1, rule: "tar" },
-  };
-}
-
-/** An archive line as a save job source. */
-export function archiveSource(entry: ArchiveEntry): ArchiveSource {
-  const colon = entry.destination.lastIndexOf(":");
-  return {
-    label: `${entry.transport}:${entry.path}`,
-    repository: entry.destination.slice(0, colon),
-    tag: entry.destination.slice(colon + 1),
-    open: async () => {
-      const store = await openArchive(entry.path, { format: entry.transport });
-      const images = await store.images();
-      if (images.length !== 1) {
-        await store.close();
-        throw new FerryError(
-          "invalid_input",
-          `${entry.transport}:${entry.path}: holds ${images.length} images; a ${entry.transport} line must name an archive of exactly one`,
-        );
-      }
-      return { store, reference: images[0].descriptor.digest };
-    },
   };
 }
 
@@ -135,7 +113,11 @@ Examples:
         : [hostPlatform()];
       if (images.length === 0 && archives.length === 0) {
         out.info("no images found; nothing to save");
-        out.emit({ type: "result", registryDir: resolve(opts.registryDir), images: [] });
+        out.emit<RegistrySaveResult>({
+          type: "result",
+          registryDir: resolve(opts.registryDir),
+          images: [],
+        });
         return;
       }
       const client = await registryClient(opts, out);
@@ -149,34 +131,16 @@ Examples:
           maxParallel: opts.maxPullProcs,
           client,
           warn: (m) => out.warn(m),
-          onEvent: (e) => {
-            switch (e.type) {
-              case "blob-start":
-                return out.blobStart(e.digest, e.size, e.offset);
-              case "blob-progress":
-                return out.blobProgress(e.digest, e.bytes);
-              case "blob-done":
-                out.emit(e);
-                return out.blobDone(e.digest, e.size, e.status);
-              case "image-done":
-                out.emit(e);
-                return out.info(`Saved ${e.image} as ${e.destination}`);
-              case "image-failed":
-                out.emit(e);
-                return;
-            }
-          },
+          onEvent: (e) => out.transfer(e),
         });
-        out.emit({
+        out.emit<RegistrySaveResult>({
           type: "result",
           registryDir: resolve(opts.registryDir),
           images: saved.map((s) => ({
-            source: s.source,
+            ...transferred(s.source, s.root, s.images),
+            destination: s.destination,
             repository: s.repository,
-            tag: s.tag,
-            digest: s.root.digest,
-            mediaType: s.root.mediaType,
-            manifests: s.images.map((i) => i.digest),
+            ...(s.tag !== undefined ? { tag: s.tag } : {}),
           })),
         });
         out.info(

@@ -32,14 +32,20 @@ export type IndexSubset =
   /** A new index listing only the chosen children; a single chosen child replaces the index. */
   | "filter";
 
-/** Progress and outcome notifications. */
+/** Progress and outcome notifications; `source` is the copy's {@link CopyOptions.label}. */
 export type CopyEvent =
-  | { type: "blob-start"; image: string; digest: string; size: number; offset: number }
-  | { type: "blob-progress"; image: string; digest: string; bytes: number }
-  | { type: "blob-done"; image: string; digest: string; size: number; status: "copied" | "exists" }
+  | { type: "blob-start"; source: string; digest: string; size: number; offset: number }
+  | { type: "blob-progress"; source: string; digest: string; bytes: number }
+  | {
+    type: "blob-done";
+    source: string;
+    digest: string;
+    size: number;
+    status: "copied" | "exists";
+  }
   | {
     type: "manifest";
-    image: string;
+    source: string;
     digest: string;
     mediaType: string;
     platform?: Platform;
@@ -61,7 +67,11 @@ export interface CopyOptions {
   skipMissingChildren?: boolean;
   /** Tags to point at the copied image in the destination. */
   tags?: string[];
-  /** Names the image in events and errors (defaults to the source location). */
+  /**
+   * Names the image in events (`source`) and errors: the image read, as a location string
+   * (`formatLocation` of ../transport.ts). Defaults to the source target's location and the
+   * reference.
+   */
   label?: string;
 }
 
@@ -110,7 +120,7 @@ export class CopyEngine {
     if (present && isImageManifestType(desc.mediaType)) {
       this.#onEvent({
         type: "manifest",
-        image: options.label,
+        source: options.label,
         digest: desc.digest,
         mediaType: desc.mediaType,
         platform: desc.platform,
@@ -190,7 +200,7 @@ export class CopyEngine {
     await this.#pushManifest(dst, desc, bytes);
     this.#onEvent({
       type: "manifest",
-      image: label,
+      source: label,
       digest: desc.digest,
       mediaType: desc.mediaType,
       platform: desc.platform,
@@ -215,7 +225,7 @@ export class CopyEngine {
       if (await this.#known(dst, desc)) {
         this.#onEvent({
           type: "blob-done",
-          image: label,
+          source: label,
           digest: desc.digest,
           size: desc.size,
           status: "exists",
@@ -227,7 +237,7 @@ export class CopyEngine {
         opened = true;
         this.#onEvent({
           type: "blob-start",
-          image: label,
+          source: label,
           digest: desc.digest,
           size: desc.size,
           offset,
@@ -235,14 +245,14 @@ export class CopyEngine {
         const stream = await src.fetch(desc, { offset });
         return stream.pipeThrough(
           countingStream((bytes) =>
-            this.#onEvent({ type: "blob-progress", image: label, digest: desc.digest, bytes })
+            this.#onEvent({ type: "blob-progress", source: label, digest: desc.digest, bytes })
           ),
         );
       }, { from: src });
       this.#done.add(key);
       this.#onEvent({
         type: "blob-done",
-        image: label,
+        source: label,
         digest: desc.digest,
         size: desc.size,
         status: opened ? "copied" : "exists",

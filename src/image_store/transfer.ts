@@ -5,7 +5,12 @@
  *
  * @module
  */
-import { type ArchiveFormat, ArchiveWriter, openArchive } from "../archive/mod.ts";
+import {
+  type ArchiveFormat,
+  ArchiveWriter,
+  DockerArchiveReader,
+  openArchive,
+} from "../archive/mod.ts";
 import { CopyEngine, type CopyEvent } from "../copy/mod.ts";
 import { sha256 } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";
@@ -13,11 +18,11 @@ import { type Descriptor, parseManifest } from "../manifest.ts";
 import { MAX_MANIFEST_SIZE } from "../media_types.ts";
 import { repositoryOfRefName } from "../oci_layout/mod.ts";
 import type { Platform } from "../platform.ts";
-import { formatReference, parseReference } from "../reference.ts";
+import { parseReference } from "../reference.ts";
 import type { RegistryClient } from "../remote/mod.ts";
 import type { Store, Target } from "../store.ts";
 import { readAll } from "../streams.ts";
-import { openDestination, openSource, parseLocation } from "../transport.ts";
+import { formatLocation, openDestination, openSource, parseLocation } from "../transport.ts";
 import { isUnnamed, nameOfReference, remoteImageName } from "./names.ts";
 import type { ImageStore } from "./store.ts";
 
@@ -39,8 +44,18 @@ export interface PullOptions extends TransferOptions {
   all?: boolean;
 }
 
+/**
+ * A stored image as a location string (`oci:ROOT:NAME` or `oci:ROOT:sha256:…`): the store is an
+ * OCI layout, so `ferry copy` and skopeo read the image there.
+ */
+function storedImageLocation(store: ImageStore, reference: string): string {
+  return formatLocation({ transport: "oci", path: store.root, ref: reference });
+}
+
 /** What {@link pullImage} stored. */
 export interface PullResult {
+  /** The image read, as a location string (`docker://docker.io/library/nginx:1.27`). */
+  source: string;
   /** The name the image is stored under (`docker.io/library/nginx:1.27`). */
   name: string;
   /** What the name points at: the registry's manifest or index, or a filtered index. */
@@ -76,9 +91,9 @@ export async function pullImage(
       all: options.all,
       indexSubset: "filter",
       tags: [name],
-      label: formatReference(ref),
+      label: src.location,
     });
-    return { name, descriptor: result.root, images: result.images };
+    return { source: src.location, name, descriptor: result.root, images: result.images };
   } finally {
     await src.store.close();
   }
@@ -94,10 +109,14 @@ export interface PushOptions extends TransferOptions {
 
 /** What {@link pushImage} wrote. */
 export interface PushResult {
-  /** Where the image went (as given, or the image's own name). */
+  /** The stored image, as a location string (`oci:ROOT:NAME` or `oci:ROOT:sha256:…`). */
+  source: string;
+  /** The image written, as a location string (`docker://HOST/REPO:TAG`, `oci-archive:/abs:TAG`…). */
   destination: string;
   /** The manifest or index written there. */
   descriptor: Descriptor;
+  /** The single-platform manifests written. */
+  images: Descriptor[];
   /** The tag written there. */
   tag?: string;
 }
@@ -141,15 +160,22 @@ export async function pushImage(
   try {
     const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
     const platforms = options.platforms ?? [];
+    const source = storedImageLocation(store, ownName ?? found.descriptor.digest);
     const result = await engine.copy(store.target(), found.descriptor.digest, dst.target, {
       platforms,
       all: platforms.length === 0,
       indexSubset: dst.sparseIndexes ? "sparse" : "filter",
       tags: dst.tag ? [dst.tag] : [],
-      label: ownName ?? found.descriptor.digest,
+      label: source,
     });
     ok = true;
-    return { destination: dest, descriptor: result.root, ...(dst.tag ? { tag: dst.tag } : {}) };
+    return {
+      source,
+      destination: dst.location,
+      descriptor: result.root,
+      images: result.images,
+      ...(dst.tag ? { tag: dst.tag } : {}),
+    };
   } finally {
     await finish(dst.store, ok);
   }
@@ -165,9 +191,13 @@ export interface SaveOptions extends TransferOptions {
 
 /** One image written by {@link saveImages}. */
 export interface SavedImage {
+  /** The stored image, as a location string (`oci:ROOT:NAME` or `oci:ROOT:sha256:…`). */
+  source: string;
   /** The names it carries in the archive. */
   names: string[];
   descriptor: Descriptor;
+  /** The single-platform manifests written. */
+  images: Descriptor[];
 }
 
 /**
@@ -198,6 +228,7 @@ export async function saveImages(
       const names = (image.name !== undefined ? [image.name] : image.names).filter((n) =>
         !isUnnamed(n) && (format === "oci-archive" || repositoryOfRefName(n) !== undefined)
       );
+      const source = storedImageLocation(store, image.name ?? image.descriptor.digest);
       const result = await engine.copy(
         store.target(),
         image.descriptor.digest,
@@ -207,10 +238,10 @@ export async function saveImages(
           all: platforms.length === 0,
           indexSubset: "filter",
           tags: names,
-          label: image.name ?? image.descriptor.digest,
+          label: source,
         },
       );
-      saved.push({ names, descriptor: result.root });
+      saved.push({ source, names, descriptor: result.root, images: result.images });
     }
     await writer.close();
     ok = true;
@@ -228,9 +259,16 @@ export interface LoadOptions extends TransferOptions {
 
 /** One image stored by {@link loadArchive}. */
 export interface LoadedImage {
+  /**
+   * The image read, as a location string: `docker-archive:/abs/FILE:@N` (the N-th image of
+   * `manifest.json`) or `oci-archive:/abs/FILE:sha256:…`.
+   */
+  source: string;
   /** The names it was stored under (empty: stored under its digest, without a name). */
   names: string[];
   descriptor: Descriptor;
+  /** The single-platform manifests stored. */
+  images: Descriptor[];
 }
 
 /**
@@ -255,7 +293,14 @@ export async function loadArchive(
       throw new FerryError("invalid_input", `${path}: the archive holds no images`);
     }
     const source = archive.repository("");
-    const plan = images.map((image) => ({
+    const docker = archive instanceof DockerArchiveReader;
+    const plan = images.map((image, i) => ({
+      // A docker-archive's manifests may be synthesised (OCI-typed here), so name it by position.
+      source: formatLocation({
+        transport: docker ? "docker-archive" : "oci-archive",
+        path,
+        ref: docker ? `@${i}` : image.descriptor.digest,
+      }),
       descriptor: image.descriptor,
       names: [
         ...new Set(image.names.flatMap((n) => {
@@ -281,9 +326,14 @@ export async function loadArchive(
           indexSubset: "filter",
           skipMissingChildren: true,
           tags: [],
-          label: `${path}:${p.names[0] ?? p.descriptor.digest}`,
+          label: p.source,
         });
-        stored.push({ names: p.names, descriptor: result.root });
+        stored.push({
+          source: p.source,
+          names: p.names,
+          descriptor: result.root,
+          images: result.images,
+        });
       }
     } catch (err) {
       // Blobs stored so far are named by nothing: once the copies still running have ended,

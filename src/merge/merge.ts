@@ -62,7 +62,7 @@ export interface MergeOptions {
   client?: RegistryClient;
   /** Compression of layers written for flattened inputs (default gzip). */
   compression?: "gzip" | "none";
-  /** Threads compressing such layers (default: the CPUs, at most 8). */
+  /** Threads compressing such layers (default: the CPUs, at most 4). */
   compressionThreads?: number;
   /** Creation time and mtime clamp (seconds since the epoch), as for build. */
   timestamp?: number;
@@ -83,16 +83,18 @@ export interface MergedLayer {
   descriptor: Descriptor;
   /** Digest of the uncompressed tar. */
   diffId: Digest;
-  /** The input image it belongs to. */
-  source: string;
-  /** Written by this merge (a flattened input) rather than reused. */
-  written: boolean;
+  /** The input image it belongs to, as given. */
+  image: string;
+  /** Taken from the input as it is, rather than written by this merge (a flattened input). */
+  reused: boolean;
 }
 
 /** What {@link mergeImages} stored. */
 export interface MergeResult {
   /** The merged image's manifest. */
   descriptor: Descriptor;
+  /** Its platform (the one taken from multi-platform inputs). */
+  platform: Platform;
   /** Its names. */
   names: string[];
   /** The config blob. */
@@ -222,8 +224,8 @@ export async function mergeImages(options: MergeOptions): Promise<MergeResult> {
           layers.push({
             descriptor: l.descriptor,
             diffId: l.diffId,
-            source: input.ref,
-            written: false,
+            image: input.ref,
+            reused: true,
           });
           history.push(l.history);
         }
@@ -242,7 +244,7 @@ export async function mergeImages(options: MergeOptions): Promise<MergeResult> {
         timestamp: options.timestamp,
         mediaType,
       });
-      layers.push({ ...flat, source: input.ref, written: true });
+      layers.push({ ...flat, image: input.ref, reused: false });
       history.push({ created, created_by: `/bin/sh -c #(nop) COPY --from=${input.ref} . . ` });
       options.onEvent?.({
         type: "input",
@@ -282,7 +284,7 @@ export async function mergeImages(options: MergeOptions): Promise<MergeResult> {
   const manifest = manifestBlob(cfg.descriptor, layers.map((l) => l.descriptor));
   await storeJson(store, manifest);
   for (const name of names) await store.setName(manifest.descriptor, name);
-  return { descriptor: manifest.descriptor, names, config: cfg.descriptor, layers };
+  return { descriptor: manifest.descriptor, platform, names, config: cfg.descriptor, layers };
 }
 
 /** Writes an input's file system as one layer without whiteouts (cached by its diff IDs). */

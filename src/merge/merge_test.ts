@@ -122,7 +122,7 @@ Deno.test("merge: layers reused in order, file systems overlaid, config merged",
       merged.layers.map((l) => l.descriptor.digest),
       [...a.manifest.layers, ...b.manifest.layers].map((l) => l.digest),
     );
-    assert.ok(merged.layers.every((l) => !l.written), "no layer re-tarred");
+    assert.ok(merged.layers.every((l) => l.reused), "no layer re-tarred");
     const { manifest, config } = await readStored(store, "ab");
     const tree = await imageTree(store, manifest);
     assert.equal(tree["etc/shared"].digest, textDigest("from b"));
@@ -174,7 +174,7 @@ Deno.test("merge: a later input with whiteouts is flattened, so it cannot delete
     });
     await storeWhiteoutImage(store, "wh:1");
     const merged = await mergeImages({ store, images: ["a:1", "wh:1"], tags: ["m"] });
-    assert.deepEqual(merged.layers.map((l) => l.written), [false, true]);
+    assert.deepEqual(merged.layers.map((l) => l.reused), [true, false]);
     const tree = await imageTree(store, (await readStored(store, "m")).manifest);
     // Sealos copies wh's file system (without etc/shared) over a's: a's etc/shared stays.
     assert.equal(tree["etc/shared"].digest, textDigest("from a"));
@@ -183,7 +183,7 @@ Deno.test("merge: a later input with whiteouts is flattened, so it cannot delete
 
     // First, its whiteouts act on its own layers only: reused as they are.
     const first = await mergeImages({ store, images: ["wh:1", "a:1"], tags: ["m2"] });
-    assert.deepEqual(first.layers.map((l) => l.written), [false, false, false]);
+    assert.deepEqual(first.layers.map((l) => l.reused), [true, true, true]);
     const tree2 = await imageTree(store, (await readStored(store, "m2")).manifest);
     assert.equal(tree2["etc/shared"].digest, textDigest("from a"));
 

@@ -1,0 +1,333 @@
+/**
+ * The `--json` schema: every event, result and snapshot ferry prints, one type per shape, so that
+ * a command cannot print a field the schema (docs/JSON.md) does not describe.
+ *
+ * The vocabulary is the same everywhere:
+ *
+ * - `source` / `destination`: the image a transfer read / wrote, as a location string that
+ *   `ferry copy` accepts (`docker://docker.io/library/nginx:1.27`, `registry-dir:/abs/dir:REPO:TAG`,
+ *   `oci:/abs/store:NAME`, `oci-archive:/abs/file.tar:REF`, `docker-archive:/abs/file.tar:@0`);
+ *   see `formatLocation` in ../transport.ts.
+ * - `image`: an image argument as the user gave it; `name` / `names`: names in the image store.
+ * - `digest`, `mediaType`: the manifest or index a name points at; `manifests`: the
+ *   single-platform manifests among what was copied.
+ * - Paths are absolute; platforms are `os/arch[/variant]` strings.
+ *
+ * @module
+ */
+import type { ErrorCode } from "../errors.ts";
+import type { ImageConfigSummary } from "../image_store/mod.ts";
+import type { Descriptor } from "../manifest.ts";
+
+// ---- events shared by the streams ----
+
+/** A blob was stored, or was already at the destination. */
+export interface BlobDoneEvent {
+  type: "blob-done";
+  source: string;
+  digest: string;
+  size: number;
+  status: "copied" | "exists";
+}
+
+/** A single-platform manifest was stored, or was already at the destination. */
+export interface ManifestEvent {
+  type: "manifest";
+  source: string;
+  digest: string;
+  mediaType: string;
+  platform?: string;
+  status: "copied" | "exists";
+}
+
+/** One image of a multi-image command is complete. */
+export interface ImageDoneEvent {
+  type: "image-done";
+  source: string;
+  destination: string;
+  digest: string;
+  mediaType: string;
+}
+
+/** One image of a multi-image command failed; the others go on. */
+export interface ImageFailedEvent {
+  type: "image-failed";
+  source: string;
+  error: string;
+}
+
+/** Something was skipped or fixed up. */
+export interface WarningEvent {
+  type: "warning";
+  message: string;
+}
+
+/** The command failed (the last line). */
+export interface ErrorEvent {
+  type: "error";
+  code: ErrorCode | "internal";
+  message: string;
+}
+
+// ---- build and merge events ----
+
+/** An instruction starts. */
+export interface StepEvent {
+  type: "step";
+  platform: string;
+  step: number;
+  steps: number;
+  text: string;
+}
+
+/** A layer was written, or reused. */
+export interface LayerEvent {
+  type: "layer";
+  platform: string;
+  digest: string;
+  size: number;
+  diffId: string;
+  reused: boolean;
+}
+
+/** A base image or merge input is pulled into the image store. */
+export interface PullEvent {
+  type: "pull";
+  image: string;
+}
+
+/** One platform's image is stored. */
+export interface BuiltEvent {
+  type: "built";
+  platform: string;
+  digest: string;
+  config: string;
+}
+
+/** How a merge input's layers went into the result. */
+export interface InputEvent {
+  type: "input";
+  image: string;
+  reused: number;
+  skipped: number;
+  flattened: boolean;
+}
+
+// ---- results ----
+
+/** An image a transfer stored. */
+export interface TransferredImage {
+  source: string;
+  digest: string;
+  mediaType: string;
+  manifests: string[];
+}
+
+/** One image copied to one destination (`copy`, `registry copy`, `push`, `build -o`). */
+export interface Transfer extends TransferredImage {
+  destination: string;
+  /** The tag written at the destination. */
+  tag?: string;
+}
+
+/** An image saved into a registry directory. */
+export interface SavedToRegistry extends TransferredImage {
+  destination: string;
+  repository: string;
+  tag?: string;
+}
+
+/** An image written into or read from the image store or an archive, with its names there. */
+export interface NamedImage extends TransferredImage {
+  names: string[];
+}
+
+/** A layer of a built or merged image. */
+export interface LayerSummary {
+  digest: string;
+  size: number;
+  diffId: string;
+  /** Not written by this command: taken from the layer cache, a base image or a merge input. */
+  reused: boolean;
+  /** The merge input it came from, as given (merge only). */
+  image?: string;
+}
+
+/** One platform's image of a build or merge. */
+export interface PlatformImage {
+  platform: string;
+  digest: string;
+  config: string;
+  layers: LayerSummary[];
+}
+
+/** `registry save`. */
+export interface RegistrySaveResult {
+  type: "result";
+  registryDir: string;
+  images: SavedToRegistry[];
+}
+
+/** `copy`, `registry copy`, `push`. */
+export interface TransferResult extends Transfer {
+  type: "result";
+}
+
+/** `registry sync`. */
+export interface SyncResult {
+  type: "result";
+  copied: number;
+  failed: { source: string; error: string }[];
+}
+
+/** `pull`. */
+export interface PullResult extends NamedImage {
+  type: "result";
+}
+
+/** `tag`. */
+export interface TagResult {
+  type: "result";
+  image: string;
+  digest: string;
+  names: string[];
+}
+
+/** `rmi`. */
+export interface RmiResult {
+  type: "result";
+  untagged: string[];
+  removed: string[];
+  freedBytes: number;
+  deferred?: string;
+}
+
+/** `save`: images of the store written into one archive. */
+export interface SaveResult {
+  type: "result";
+  destination: string;
+  images: NamedImage[];
+}
+
+/** `load`: images of one archive stored. */
+export interface LoadResult {
+  type: "result";
+  source: string;
+  images: NamedImage[];
+}
+
+/** `build`. */
+export interface BuildResult {
+  type: "result";
+  context: string;
+  digest: string;
+  mediaType: string;
+  names: string[];
+  savedImages: number;
+  images: PlatformImage[];
+  /** With `-o`. */
+  output?: Transfer;
+}
+
+/** `merge`. */
+export interface MergeResult {
+  type: "result";
+  digest: string;
+  mediaType: string;
+  names: string[];
+  images: PlatformImage[];
+}
+
+/** Anything an event stream prints. */
+export type Event =
+  | BlobDoneEvent
+  | ManifestEvent
+  | ImageDoneEvent
+  | ImageFailedEvent
+  | WarningEvent
+  | ErrorEvent
+  | StepEvent
+  | LayerEvent
+  | PullEvent
+  | BuiltEvent
+  | InputEvent
+  | RegistrySaveResult
+  | TransferResult
+  | SyncResult
+  | PullResult
+  | TagResult
+  | RmiResult
+  | SaveResult
+  | LoadResult
+  | BuildResult
+  | MergeResult;
+
+// ---- snapshots ----
+
+/** `images`. */
+export interface ImagesSnapshot {
+  root: string;
+  images: {
+    name?: string;
+    digest: string;
+    mediaType: string;
+    size: number;
+    created?: string;
+    platforms: string[];
+  }[];
+}
+
+/** `inspect`. */
+export interface InspectSnapshot {
+  image: string;
+  name?: string;
+  names: string[];
+  digest: string;
+  mediaType: string;
+  size: number;
+  created?: string;
+  platforms: string[];
+  manifests?: { digest: string; mediaType: string; size: number; platform?: string }[];
+  manifest: {
+    digest: string;
+    mediaType: string;
+    platform?: string;
+    config: ImageConfigSummary;
+    layers: { digest: string; size: number; mediaType: string }[];
+  };
+  registry?: { repository: string; tag: string; digest: string }[];
+  notes: string[];
+}
+
+/** Where `context images` found an image. */
+export interface FoundIn {
+  file: string;
+  line: number;
+  rule: string;
+}
+
+/** `context images`. */
+export interface ContextImagesSnapshot {
+  context: string;
+  images: { image: string; foundIn: FoundIn[] }[];
+  archives: { source: string; repository: string; tag: string; foundIn: FoundIn[] }[];
+  warnings: { file: string; line?: number; message: string }[];
+  ignored: string[];
+}
+
+/** Anything a snapshot command prints. */
+export type Snapshot = ImagesSnapshot | InspectSnapshot | ContextImagesSnapshot;
+
+/** The `digest`, `mediaType` and `manifests` of a copy's outcome. */
+export function transferred(
+  source: string,
+  root: Descriptor,
+  images: Descriptor[],
+): TransferredImage {
+  return {
+    source,
+    digest: root.digest,
+    mediaType: root.mediaType,
+    manifests: images.map((i) => i.digest),
+  };
+}
