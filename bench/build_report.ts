@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ResultsSection } from "./results_section.ts";
 import {
   DISTURBED_CORES,
   fmtS,
@@ -205,9 +206,8 @@ export function buildSummaryLines(report: BuildReport): string[] {
 }
 
 /** The heading that starts the build section of RESULTS.md. */
-export const BUILD_HEADING = "## ferry build";
-const ANALYSIS_START = "<!-- build-analysis:start -->";
-const ANALYSIS_END = "<!-- build-analysis:end -->";
+/** The `## ferry build` section of RESULTS.md. */
+export const BUILD_SECTION = new ResultsSection("ferry build", "build-analysis");
 
 function machineLine(m: MachineInfo): string {
   return `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${
@@ -220,7 +220,7 @@ export function buildMarkdown(report: BuildReport, analysis?: string): string {
   const q = report.quiet;
   const mib = (report.bytes / 1024 / 1024).toFixed(0);
   const out = [
-    BUILD_HEADING,
+    BUILD_SECTION.heading,
     "",
     `Measured ${report.date} with \`${report.command}\` (${report.runs} run${
       report.runs === 1 ? "" : "s"
@@ -273,47 +273,8 @@ export function buildMarkdown(report: BuildReport, analysis?: string): string {
     "",
     "### Analysis",
     "",
-    ANALYSIS_START,
-    analysis ?? "_No analysis written yet._",
-    ANALYSIS_END,
+    ...BUILD_SECTION.analysisLines(analysis),
     "",
   ];
   return out.join("\n");
-}
-
-/** Where the build section of `doc` starts and ends (the next `## ` heading or the end). */
-function sectionBounds(doc: string): { start: number; end: number } | undefined {
-  const m = /^## ferry build[ \t]*$/m.exec(doc);
-  if (!m) return undefined;
-  const next = /^## /m.exec(doc.slice(m.index + m[0].length));
-  return { start: m.index, end: next ? m.index + m[0].length + next.index : doc.length };
-}
-
-/** The build section of an existing RESULTS.md, if any. */
-export function extractBuildSection(doc: string | undefined): string | undefined {
-  if (!doc) return undefined;
-  const b = sectionBounds(doc);
-  return b ? doc.slice(b.start, b.end).trimEnd() + "\n" : undefined;
-}
-
-/** The hand-written analysis of the build section, kept across regenerations. */
-export function keptBuildAnalysis(doc: string | undefined): string | undefined {
-  const section = extractBuildSection(doc);
-  if (!section) return undefined;
-  const a = section.indexOf(ANALYSIS_START);
-  const b = section.indexOf(ANALYSIS_END);
-  if (a < 0 || b < a) return undefined;
-  return section.slice(a + ANALYSIS_START.length, b).trim();
-}
-
-/**
- * `doc` with its build section replaced by `section` (appended when it has none; removed when
- * `section` is undefined). Everything else in `doc` stays as it is.
- */
-export function replaceBuildSection(doc: string, section: string | undefined): string {
-  const b = sectionBounds(doc);
-  const before = (b ? doc.slice(0, b.start) : doc).trimEnd();
-  const after = b ? doc.slice(b.end).trimStart() : "";
-  const parts = [before, section?.trimEnd(), after.trimEnd()].filter((p) => p);
-  return parts.length ? parts.join("\n\n") + "\n" : "";
 }

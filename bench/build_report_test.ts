@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
 import {
+  BUILD_SECTION,
   buildMarkdown,
   type BuildReport,
   type BuildRun,
   checkBuildTargets,
-  extractBuildSection,
-  keptBuildAnalysis,
-  replaceBuildSection,
 } from "./build_report.ts";
 import { buildBytes, parseOptions } from "./run.ts";
 
@@ -79,25 +77,25 @@ Deno.test("build section: replaced in place, other parts and the analysis kept",
   );
   assert.ok(!/^## (?!ferry build)/m.test(first), "no other level-2 heading inside the section");
 
-  const doc = replaceBuildSection(`${save}\n${serve}`, first);
+  const doc = BUILD_SECTION.replace(`${save}\n${serve}`, first);
   assert.ok(doc.startsWith(save));
   assert.ok(doc.includes(serve));
   assert.ok(doc.indexOf(serve) < doc.indexOf("## ferry build"), "appended after the others");
-  assert.equal(extractBuildSection(doc), first);
+  assert.equal(BUILD_SECTION.extract(doc), first);
 
   // An analysis written by hand survives a regeneration; the rest of the file is untouched.
   const edited = doc.replace("_No analysis written yet._", "Compression is not the limit.");
-  assert.equal(keptBuildAnalysis(edited), "Compression is not the limit.");
-  const again = replaceBuildSection(
+  assert.equal(BUILD_SECTION.keptAnalysis(edited), "Compression is not the limit.");
+  const again = BUILD_SECTION.replace(
     edited,
-    buildMarkdown(report({ fresh: runs([8, 8, 8]) }), keptBuildAnalysis(edited)),
+    buildMarkdown(report({ fresh: runs([8, 8, 8]) }), BUILD_SECTION.keptAnalysis(edited)),
   );
   assert.ok(again.startsWith(save) && again.includes(serve));
   assert.match(again, /Compression is not the limit\./);
   assert.match(again, /2\.00×/);
   assert.equal(again.match(/^## ferry build/gm)?.length, 1);
   // A section before another one is replaced where it stands.
-  const middle = replaceBuildSection(`${save}\n${first}\n${serve}`, "## ferry build\n\nnew\n");
+  const middle = BUILD_SECTION.replace(`${save}\n${first}\n${serve}`, "## ferry build\n\nnew\n");
   assert.ok(middle.indexOf("new") < middle.indexOf("## registry serve"));
   assert.ok(!middle.includes("4.00×"));
 });

@@ -50,21 +50,13 @@ import { output, quietSettings, quietStats, timedOk } from "./proc.ts";
 import { type BenchRegistry, startBenchRegistry } from "./registry.ts";
 import { measureBuild } from "./build.ts";
 import {
+  BUILD_SECTION,
   buildMarkdown,
   type BuildReport,
   buildSummaryLines,
-  extractBuildSection,
-  keptBuildAnalysis,
-  replaceBuildSection,
 } from "./build_report.ts";
 import { measureServe, type ServeReport, stopServeServers } from "./serve.ts";
-import {
-  extractServeSection,
-  keptServeAnalysis,
-  replaceServeSection,
-  serveConsoleReport,
-  serveMarkdown,
-} from "./serve_report.ts";
+import { SERVE_SECTION, serveConsoleReport, serveMarkdown } from "./serve_report.ts";
 import {
   type BenchReport,
   consoleReport,
@@ -334,15 +326,15 @@ async function writeResults(
     ? markdownReport(report, keptAnalysis(existing))
     : existing ?? "";
   const serveSection = serve && writeServe
-    ? serveMarkdown(serve, keptServeAnalysis(existing))
-    : extractServeSection(existing);
+    ? serveMarkdown(serve, SERVE_SECTION.keptAnalysis(existing))
+    : SERVE_SECTION.extract(existing);
   const buildSection = build && writeBuild
-    ? buildMarkdown(build, keptBuildAnalysis(existing))
-    : extractBuildSection(existing);
+    ? buildMarkdown(build, BUILD_SECTION.keptAnalysis(existing))
+    : BUILD_SECTION.extract(existing);
   // A regenerated save report has neither section: each goes back in (serve first, then build).
   await Deno.writeTextFile(
     path,
-    replaceBuildSection(replaceServeSection(saveText, serveSection), buildSection),
+    BUILD_SECTION.replace(SERVE_SECTION.replace(saveText, serveSection), buildSection),
   );
   // The checkout's `deno fmt --check` covers RESULTS.md: write it the way fmt would.
   await output(Deno.execPath(), ["fmt", "--quiet", path], REPO_ROOT).catch((err) =>

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ResultsSection } from "./results_section.ts";
 import {
   methodName,
   PARALLEL_WIDTH,
@@ -275,9 +276,8 @@ function profileLines(p: ServeProfile): string[] {
 }
 
 /** The heading that starts the serve section of RESULTS.md. */
-export const SERVE_HEADING = "## registry serve";
-const ANALYSIS_START = "<!-- serve-analysis:start -->";
-const ANALYSIS_END = "<!-- serve-analysis:end -->";
+/** The `## registry serve` section of RESULTS.md. */
+export const SERVE_SECTION = new ResultsSection("registry serve", "serve-analysis");
 
 /** The `## registry serve` section of RESULTS.md (ends with a newline). */
 export function serveMarkdown(report: ServeReport, analysis?: string): string {
@@ -286,7 +286,7 @@ export function serveMarkdown(report: ServeReport, analysis?: string): string {
     median(summaries.filter((s) => s.server === server).map((s) => s.serverStartMs)) / 1000;
   const q = report.quiet;
   const out = [
-    SERVE_HEADING,
+    SERVE_SECTION.heading,
     "",
     `Measured ${report.date} with \`${report.command}\` (${report.runs} run${
       report.runs === 1 ? "" : "s"
@@ -358,47 +358,8 @@ export function serveMarkdown(report: ServeReport, analysis?: string): string {
   out.push(
     "### Analysis",
     "",
-    ANALYSIS_START,
-    analysis ?? "_No analysis written yet._",
-    ANALYSIS_END,
+    ...SERVE_SECTION.analysisLines(analysis),
     "",
   );
   return out.join("\n");
-}
-
-/** Where the serve section of `doc` starts and ends (the next `## ` heading or the end). */
-function sectionBounds(doc: string): { start: number; end: number } | undefined {
-  const m = /^## registry serve[ \t]*$/m.exec(doc);
-  if (!m) return undefined;
-  const next = /^## /m.exec(doc.slice(m.index + m[0].length));
-  return { start: m.index, end: next ? m.index + m[0].length + next.index : doc.length };
-}
-
-/** The serve section of an existing RESULTS.md, if any. */
-export function extractServeSection(doc: string | undefined): string | undefined {
-  if (!doc) return undefined;
-  const b = sectionBounds(doc);
-  return b ? doc.slice(b.start, b.end).trimEnd() + "\n" : undefined;
-}
-
-/** The hand-written analysis of the serve section, kept across regenerations. */
-export function keptServeAnalysis(doc: string | undefined): string | undefined {
-  const section = extractServeSection(doc);
-  if (!section) return undefined;
-  const a = section.indexOf(ANALYSIS_START);
-  const b = section.indexOf(ANALYSIS_END);
-  if (a < 0 || b < a) return undefined;
-  return section.slice(a + ANALYSIS_START.length, b).trim();
-}
-
-/**
- * `doc` with its serve section replaced by `section` (appended when it has none; removed when
- * `section` is undefined). Everything else in `doc` stays as it is.
- */
-export function replaceServeSection(doc: string, section: string | undefined): string {
-  const b = sectionBounds(doc);
-  const before = (b ? doc.slice(0, b.start) : doc).trimEnd();
-  const after = b ? doc.slice(b.end).trimStart() : "";
-  const parts = [before, section?.trimEnd(), after.trimEnd()].filter((p) => p);
-  return parts.length ? parts.join("\n\n") + "\n" : "";
 }

@@ -7,9 +7,7 @@ import {
 } from "./serve.ts";
 import {
   checkServeTargets,
-  extractServeSection,
-  keptServeAnalysis,
-  replaceServeSection,
+  SERVE_SECTION,
   serveMarkdown,
   summarizeRawGets,
   summarizeServe,
@@ -101,29 +99,32 @@ Deno.test("checkServeTargets compares throughput and the ferry server's peak RSS
   assert.equal(good[1].ok, true);
 });
 
-Deno.test("replaceServeSection keeps the rest of the file", () => {
+Deno.test("the serve section is replaced, keeping the rest of the file", () => {
   const save = "# save\n\n## Analysis\n\ntext\n\nWhole benchmark: 5 s.\n";
   const section = serveMarkdown(report([m(ferryPull1, 1, 1000), m(registryPull1, 1, 1000)]));
-  const first = replaceServeSection(save, section);
+  const first = SERVE_SECTION.replace(save, section);
   assert.ok(first.startsWith(save.trimEnd() + "\n\n## registry serve\n"));
-  assert.equal(extractServeSection(first), section);
+  assert.equal(SERVE_SECTION.extract(first), section);
   // Replacing again does not duplicate, and a section in the middle keeps what follows.
-  assert.equal(replaceServeSection(first, section), first);
-  const middle = replaceServeSection(
+  assert.equal(SERVE_SECTION.replace(first, section), first);
+  const middle = SERVE_SECTION.replace(
     `${section}\n## Later\n\nkept\n`,
     "## registry serve\n\nnew\n",
   );
   assert.equal(middle, "## registry serve\n\nnew\n\n## Later\n\nkept\n");
   // No section given: the file loses its serve section; an empty file gets only the section.
-  assert.equal(replaceServeSection(first, undefined), save);
-  assert.equal(replaceServeSection("", section), section);
+  assert.equal(SERVE_SECTION.replace(first, undefined), save);
+  assert.equal(SERVE_SECTION.replace("", section), section);
 });
 
 Deno.test("the serve section's hand-written analysis survives regeneration", () => {
   const r = report([m(ferryPull1, 1, 1000), m(registryPull1, 1, 1000)]);
-  const doc = replaceServeSection("# save\n\n## Analysis\n\nsave text\n", serveMarkdown(r, "why"));
-  assert.equal(keptServeAnalysis(doc), "why");
-  assert.equal(keptServeAnalysis("# save\n"), undefined);
+  const doc = SERVE_SECTION.replace(
+    "# save\n\n## Analysis\n\nsave text\n",
+    serveMarkdown(r, "why"),
+  );
+  assert.equal(SERVE_SECTION.keptAnalysis(doc), "why");
+  assert.equal(SERVE_SECTION.keptAnalysis("# save\n"), undefined);
   assert.match(serveMarkdown(r), /_No analysis written yet\._/);
 });
 
