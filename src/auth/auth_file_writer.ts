@@ -6,6 +6,7 @@
  */
 import { dirname, join } from "node:path";
 import { FerryError } from "../errors.ts";
+import { writeFileAtomic } from "../fs_util.ts";
 import { encodeBasic, normalizeAuthKey, normalizeRegistry } from "./credentials.ts";
 
 /**
@@ -46,14 +47,15 @@ async function readDoc(path: string): Promise<AuthDoc> {
 }
 
 async function writeDoc(path: string, doc: AuthDoc): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
+  const dir = dirname(path);
   try {
-    await Deno.writeTextFile(tmp, JSON.stringify(doc, null, "\t") + "\n", { mode: 0o600 });
-    await Deno.chmod(tmp, 0o600);
-    await Deno.rename(tmp, path);
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    // Created 0600 and synced before the rename: a crash leaves the old file or the new one whole.
+    await writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(doc, null, "\t") + "\n"), {
+      tmpDir: dir,
+      mode: 0o600,
+    });
   } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
     throw new FerryError("io", `${path}: cannot write: ${(err as Error).message}`);
   }
 }
