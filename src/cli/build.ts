@@ -1,31 +1,16 @@
 /**
  * `ferry build` (alias `bud`) and `ferry merge`: cluster images into the local image store.
  *
+ * This module defines the commands; what they do is in `./build_action.ts`, loaded when one runs
+ * (see `./program.ts` on start-up time).
+ *
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
-import { resolve } from "node:path";
-import { build, type BuildEvent } from "../build/mod.ts";
 import { FerryError } from "../errors.ts";
-import { ImageStore, pushImage } from "../image_store/mod.ts";
-import { type MergeEvent, mergeImages } from "../merge/mod.ts";
-import { formatPlatform, parsePlatform, parsePlatformList } from "../platform.ts";
-import type { RegistryClient } from "../remote/mod.ts";
-import { registryClient } from "./client.ts";
 import { ROOT_HELP } from "./images.ts";
-import {
-  type BuildResult,
-  type BuiltEvent,
-  type InputEvent,
-  type LayerEvent,
-  type MergeResult,
-  type PullEvent,
-  type StepEvent,
-  type Transfer,
-  transferred,
-} from "./json.ts";
-import { type Output, shortDigest } from "./output.ts";
-import { parseBool, parsePositiveInt } from "./parse.ts";
+import type { Output } from "./output.ts";
+import { parseBool, parseEpoch, parsePositiveInt } from "./parse.ts";
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -45,25 +30,8 @@ function keyValue(what: string) {
   };
 }
 
-/** A non-negative whole number of seconds since the epoch. */
-function parseEpoch(text: string, where = "--timestamp"): number {
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(Number(text))) {
-    throw new FerryError(
-      "usage",
-      `${where}: expected seconds since 1970-01-01 (a whole number), got ${JSON.stringify(text)}`,
-    );
-  }
-  return Number(text);
-}
-
-/** `--timestamp`, else `SOURCE_DATE_EPOCH` (the reproducible-builds convention). */
-function timestampOf(given: number | undefined): number | undefined {
-  if (given !== undefined) return given;
-  const env = Deno.env.get("SOURCE_DATE_EPOCH");
-  return env === undefined || env === "" ? undefined : parseEpoch(env, "SOURCE_DATE_EPOCH");
-}
-
-interface AccessOptions {
+/** The registry-access flags of `build` and `merge`. */
+export interface AccessOptions {
   authfile?: string;
   tlsVerify?: boolean;
   certDir?: string;
@@ -81,92 +49,13 @@ function withAccess<T extends Command<unknown[], Record<string, unknown>>>(cmd: 
     .option("--cert-dir <dir>", "extra CA certificates (*.crt) to trust") as unknown as T;
 }
 
-/** Progress lines and JSON events of a build or merge. */
-function reporter(out: Output, multi: boolean) {
-  return (e: BuildEvent | MergeEvent) => {
-    switch (e.type) {
-      case "blob-start":
-      case "blob-progress":
-      case "blob-done":
-      case "manifest":
-      case "image-done":
-      case "image-failed":
-        return out.transfer(e);
-      case "step":
-        out.emit<StepEvent>({
-          type: "step",
-          platform: e.platform,
-          step: e.step,
-          steps: e.steps,
-          text: e.text,
-        });
-        return out.info(`${multi ? `[${e.platform}] ` : ""}STEP ${e.step}/${e.steps}: ${e.text}`);
-      case "layer":
-        out.emit<LayerEvent>({
-          type: "layer",
-          platform: e.platform,
-          digest: e.digest,
-          size: e.size,
-          diffId: e.diffId,
-          reused: e.cached,
-        });
-        return out.info(
-          `--> layer ${shortDigest(e.digest)}${e.cached ? " (unchanged inputs: reused)" : ""}`,
-        );
-      case "pull":
-        out.emit<PullEvent>({ type: "pull", image: e.image });
-        return out.info(`Pulling ${e.image}`);
-      case "built":
-        out.emit<BuiltEvent>({
-          type: "built",
-          platform: e.platform,
-          digest: e.digest,
-          config: e.config,
-        });
-        return out.info(`${multi ? `[${e.platform}] ` : ""}--> ${shortDigest(e.digest)}`);
-      case "input":
-        out.emit<InputEvent>({
-          type: "input",
-          image: e.image,
-          reused: e.reused,
-          skipped: e.skipped,
-          flattened: e.flattened,
-        });
-        return out.info(
-          e.flattened
-            ? `${e.image}: whiteouts in its layers, flattened into one layer`
-            : `${e.image}: ${e.reused} layer${e.reused === 1 ? "" : "s"} reused` +
-              (e.skipped > 0 ? ` (${e.skipped} shared with the previous image)` : ""),
-        );
-    }
-  };
-}
-
-async function withStore<T>(root: string | undefined, fn: (store: ImageStore) => Promise<T>) {
-  const store = await ImageStore.open({ root });
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
-
-async function withClient<T>(
-  opts: AccessOptions,
-  out: Output,
-  fn: (client: RegistryClient) => Promise<T>,
-): Promise<T> {
-  const client = await registryClient(opts, out);
-  try {
-    return await fn(client);
-  } finally {
-    await client.close();
-  }
-}
-
 /** The `build` and `merge` commands, for the top level of the command tree. */
 export function buildCommands(output: (json?: boolean) => Output) {
-  const buildCmd = withAccess(
+  return [buildCommand(output), mergeCommand(output)] as const;
+}
+
+function buildCommand(output: (json?: boolean) => Output) {
+  return withAccess(
     new Command("build")
       .alias("bud")
       .description(
@@ -239,72 +128,13 @@ Examples:
     .action(async (context, opts) => {
       const o = opts as typeof opts & AccessOptions;
       const out = output(o.json);
-      const platforms = o.platform ? parsePlatformList(o.platform.join(",")) : undefined;
-      const timestamp = timestampOf(o.timestamp);
-      await withClient(o, out, (client) =>
-        withStore(o.root, async (store) => {
-          const progress = reporter(out, (platforms?.length ?? 1) > 1);
-          const result = await build({
-            context,
-            store,
-            files: o.file,
-            tags: o.tag,
-            platforms,
-            buildArgs: o.buildArg,
-            labels: o.label,
-            saveImages: o.saveImage,
-            maxPullProcs: o.maxPullProcs,
-            all: o.all,
-            client,
-            compression: o.compression,
-            compressionThreads: o.compressionThreads,
-            timestamp,
-            cache: o.cache,
-            onEvent: progress,
-            warn: (m) => out.warn(m),
-          });
-          for (const name of result.names) out.info(`Successfully tagged ${name}`);
-          let exported: Transfer | undefined;
-          if (o.output) {
-            const pushed = await pushImage(
-              store,
-              result.names[0] ?? result.descriptor.digest,
-              o.output,
-              { client, onEvent: progress },
-            );
-            exported = {
-              ...transferred(pushed.source, pushed.descriptor, pushed.images),
-              destination: pushed.destination,
-              ...(pushed.tag !== undefined ? { tag: pushed.tag } : {}),
-            };
-            out.info(`Copied to ${pushed.destination}`);
-          }
-          if (out.json) {
-            out.emit<BuildResult>({
-              type: "result",
-              context: resolve(context),
-              digest: result.descriptor.digest,
-              mediaType: result.descriptor.mediaType,
-              names: result.names,
-              savedImages: result.savedImages,
-              images: result.images.map((i) => ({
-                platform: formatPlatform(i.platform),
-                digest: i.descriptor.digest,
-                config: i.config.digest,
-                layers: i.layers.map((l) => ({
-                  digest: l.descriptor.digest,
-                  size: l.descriptor.size,
-                  diffId: l.diffId,
-                  reused: l.reused,
-                })),
-              })),
-              ...(exported ? { output: exported } : {}),
-            });
-          } else out.print(result.descriptor.digest);
-        }));
+      const { runBuild } = await import("./build_action.ts");
+      await runBuild(context, o, out);
     });
+}
 
-  const mergeCmd = withAccess(
+function mergeCommand(output: (json?: boolean) => Output) {
+  return withAccess(
     new Command("merge")
       .description(
         "merge cluster images into one: files overlaid in order (registry/ trees merge), labels " +
@@ -350,50 +180,13 @@ Examples:
     .action(async (images, opts) => {
       const o = opts as typeof opts & AccessOptions;
       const out = output(o.json);
-      if (images.length < 2) throw new FerryError("usage", "merge needs at least two images");
-      if (!o.tag || o.tag.length === 0) {
-        throw new FerryError("usage", "merge needs a name for the result: -t NAME");
-      }
-      if ((o.platform?.length ?? 0) > 1 || o.platform?.[0].includes(",")) {
-        throw new FerryError("usage", "--platform may be given once, with one platform");
-      }
-      const platform = o.platform ? parsePlatform(o.platform[0]) : undefined;
-      await withClient(o, out, (client) =>
-        withStore(o.root, async (store) => {
-          const result = await mergeImages({
-            store,
-            images,
-            tags: o.tag!,
-            platform,
-            client,
-            compression: o.compression,
-            compressionThreads: o.compressionThreads,
-            timestamp: timestampOf(o.timestamp),
-            onEvent: reporter(out, false),
-          });
-          for (const name of result.names) out.info(`Successfully tagged ${name}`);
-          if (out.json) {
-            out.emit<MergeResult>({
-              type: "result",
-              digest: result.descriptor.digest,
-              mediaType: result.descriptor.mediaType,
-              names: result.names,
-              images: [{
-                platform: formatPlatform(result.platform),
-                digest: result.descriptor.digest,
-                config: result.config.digest,
-                layers: result.layers.map((l) => ({
-                  digest: l.descriptor.digest,
-                  size: l.descriptor.size,
-                  diffId: l.diffId,
-                  reused: l.reused,
-                  image: l.image,
-                })),
-              }],
-            });
-          } else out.print(result.descriptor.digest);
-        }));
+      const { runMerge } = await import("./build_action.ts");
+      await runMerge(images, o, out);
     });
-
-  return [buildCmd, mergeCmd] as const;
 }
+
+/** The parsed options of `build`. */
+export type BuildOptions = ReturnType<ReturnType<typeof buildCommand>["opts"]> & AccessOptions;
+
+/** The parsed options of `merge`. */
+export type MergeOptions = ReturnType<ReturnType<typeof mergeCommand>["opts"]> & AccessOptions;

@@ -2,24 +2,22 @@
  * `ferry copy SRC DST`, `ferry registry copy IMAGE REGISTRY` and `ferry registry sync SRC DST`:
  * moving images between registries, registry directories, OCI layouts and archives.
  *
+ * This module defines the commands; what they do is in `./copy_action.ts`, loaded when one runs
+ * (see `./program.ts` on start-up time).
+ *
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { CopyEngine } from "../copy/mod.ts";
-import { FerryError } from "../errors.ts";
-import { hostPlatform, parsePlatformList, type Platform } from "../platform.ts";
-import { parseReference } from "../reference.ts";
-import { RegistryDir } from "../registry_dir/mod.ts";
-import type { RegistryClient } from "../remote/mod.ts";
-import type { Store } from "../store.ts";
-import { copyImage, syncError, syncRegistries, type TransferResult } from "../transfer.ts";
-import { parseLocation } from "../transport.ts";
-import { registryClient } from "./client.ts";
-import { type SyncResult, transferred, type TransferResult as TransferResultJson } from "./json.ts";
 import type { Output } from "./output.ts";
 import { parseBool, parsePositiveInt } from "./parse.ts";
 
-interface SideOptions {
+/**
+ * The parsed options of every copying command: registry access for each side, platforms, `--json`.
+ */
+export interface CopyOptions {
+  platform?: string;
+  all?: boolean;
+  json?: boolean;
   srcAuthfile?: string;
   destAuthfile?: string;
   authfile?: string;
@@ -29,27 +27,6 @@ interface SideOptions {
   destTlsVerify?: boolean;
   tlsVerify?: boolean;
   certDir?: string;
-}
-
-/** Two clients with credentials kept apart (Sealos issue 4802: destination got source creds). */
-async function clients(opts: SideOptions, out: Output): Promise<[RegistryClient, RegistryClient]> {
-  const src = await registryClient({
-    authfile: opts.srcAuthfile ?? opts.authfile,
-    creds: opts.srcCreds,
-    tlsVerify: opts.srcTlsVerify ?? opts.tlsVerify,
-    certDir: opts.certDir,
-  }, out);
-  const dst = await registryClient({
-    authfile: opts.destAuthfile ?? opts.authfile,
-    creds: opts.destCreds,
-    tlsVerify: opts.destTlsVerify ?? opts.tlsVerify,
-    certDir: opts.certDir,
-  }, out);
-  return [src, dst];
-}
-
-function platformsOf(opts: { platform?: string }): Platform[] {
-  return opts.platform ? parsePlatformList(opts.platform) : [hostPlatform()];
 }
 
 function withSideOptions<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
@@ -75,14 +52,9 @@ function withSideOptions<T extends Command<unknown[], Record<string, unknown>>>(
     .option("--json", "print one JSON event per line") as unknown as T;
 }
 
-/** The `result` of one copy. */
-function transferResult(result: TransferResult): TransferResultJson {
-  return {
-    type: "result",
-    ...transferred(result.source, result.root, result.images),
-    destination: result.destination,
-    ...(result.tag !== undefined ? { tag: result.tag } : {}),
-  };
+/** The parsed options of `registry sync`. */
+export interface SyncOptions extends CopyOptions {
+  maxPullProcs: number;
 }
 
 /** `ferry copy`. */
@@ -108,39 +80,11 @@ Examples:
   ferry copy docker-archive:app.tar docker://127.0.0.1:5000/app:1.0`,
     )
     .action(async (source, destination, opts) => {
-      const o = opts as SideOptions & { platform?: string; all?: boolean; json?: boolean };
+      const o = opts as CopyOptions;
       const out = output(o.json);
-      const [srcLoc, dstLoc] = [parseLocation(source), parseLocation(destination)];
-      const [sourceClient, destinationClient] = await clients(o, out);
-      try {
-        const result = await copyImage(srcLoc, dstLoc, {
-          sourceClient,
-          destinationClient,
-          platforms: platformsOf(o),
-          all: o.all,
-          onEvent: (e) => out.transfer(e),
-        });
-        out.emit(transferResult(result));
-        out.info(`Copied ${source} to ${destination} (${result.root.digest})`);
-      } finally {
-        await sourceClient.close();
-        await destinationClient.close();
-      }
+      const { runCopy } = await import("./copy_action.ts");
+      await runCopy(source, destination, o, out);
     });
-}
-
-/** Opens a sync side: a registry host or a registry directory. */
-async function openSide(text: string, client: RegistryClient, readOnly: boolean): Promise<Store> {
-  if (text.startsWith("registry-dir:")) return await RegistryDir.open(text.slice(13), { readOnly });
-  if (text.startsWith("docker://")) return client.registry(text.slice(9).replace(/\/+$/, ""));
-  if (text.startsWith("/") || text.startsWith(".")) {
-    return await RegistryDir.open(text, { readOnly });
-  }
-  if (/^[a-z0-9.-]+(:\d+)?\/?$/i.test(text)) return client.registry(text.replace(/\/+$/, ""));
-  throw new FerryError(
-    "usage",
-    `${text}: want a registry (HOST[:PORT] or docker://HOST) or a registry directory (a path or registry-dir:PATH)`,
-  );
 }
 
 /** `ferry registry copy` and `ferry registry sync`. */
@@ -164,29 +108,10 @@ Examples:
   ferry registry copy --all nginx:1.27 ./registry`,
     )
     .action(async (image, registry, opts) => {
-      const o = opts as SideOptions & { platform?: string; all?: boolean; json?: boolean };
+      const o = opts as CopyOptions;
       const out = output(o.json);
-      const ref = parseReference(image);
-      const [sourceClient, destinationClient] = await clients(o, out);
-      const path = `${ref.repository}${ref.tag ? `:${ref.tag}` : ""}`;
-      const dest =
-        registry.startsWith("/") || registry.startsWith(".") || registry.startsWith("registry-dir:")
-          ? `registry-dir:${registry.replace(/^registry-dir:/, "")}:${path}`
-          : `docker://${registry.replace(/^docker:\/\//, "").replace(/\/+$/, "")}/${path}`;
-      try {
-        const result = await copyImage(parseLocation(`docker://${image}`), parseLocation(dest), {
-          sourceClient,
-          destinationClient,
-          platforms: platformsOf(o),
-          all: o.all,
-          onEvent: (e) => out.transfer(e),
-        });
-        out.emit(transferResult(result));
-        out.info(`Copied ${image} to ${dest.replace(/^docker:\/\//, "")}`);
-      } finally {
-        await sourceClient.close();
-        await destinationClient.close();
-      }
+      const { runRegistryCopy } = await import("./copy_action.ts");
+      await runRegistryCopy(image, registry, o, out);
     });
 
   const sync = withSideOptions(
@@ -204,44 +129,10 @@ Examples:
   ferry registry sync registry.local:5000 ./mirror --dest-tls-verify=false`,
     )
     .action(async (source, destination, opts) => {
-      const o = opts as SideOptions & {
-        platform?: string;
-        all?: boolean;
-        json?: boolean;
-        maxPullProcs: number;
-      };
+      const o = opts as SyncOptions;
       const out = output(o.json);
-      const [sourceClient, destinationClient] = await clients(o, out);
-      const src = await openSide(source, sourceClient, true);
-      const dst = await openSide(destination, destinationClient, false);
-      try {
-        const engine = new CopyEngine({ onEvent: (e) => out.transfer(e) });
-        const { copied, failed } = await syncRegistries(src, dst, {
-          sourceClient,
-          destinationClient,
-          platforms: platformsOf(o),
-          all: o.platform ? o.all : true,
-          engine,
-          maxParallel: o.maxPullProcs,
-          warn: (m) => out.warn(m),
-          onImage: (r) =>
-            out.transfer({
-              type: "image-done",
-              source: r.source,
-              destination: r.destination,
-              digest: r.root.digest,
-              mediaType: r.root.mediaType,
-            }),
-        });
-        out.emit<SyncResult>({ type: "result", copied, failed });
-        if (failed.length) throw syncError(failed, copied + failed.length);
-        out.info(`${copied} image${copied === 1 ? "" : "s"} synced`);
-      } finally {
-        await src.close();
-        await dst.close();
-        await sourceClient.close();
-        await destinationClient.close();
-      }
+      const { runRegistrySync } = await import("./copy_action.ts");
+      await runRegistrySync(source, destination, o, out);
     });
   return [copy, sync] as const;
 }

@@ -2,109 +2,30 @@
  * The image commands over ferry's local image store: `pull`, `push`, `tag`, `rmi`, `images`,
  * `inspect`, `save` and `load`.
  *
+ * This module defines the commands; what they do is in `./images_action.ts`, loaded when one runs
+ * (see `./program.ts` on start-up time).
+ *
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
-import { resolve } from "node:path";
-import type { CopyEvent } from "../copy/mod.ts";
-import { FerryError } from "../errors.ts";
-import {
-  type ImageDetails,
-  ImageStore,
-  loadArchive,
-  pullImage,
-  pushImage,
-  saveImages,
-} from "../image_store/mod.ts";
-import { hostPlatform, parsePlatform, parsePlatformList, type Platform } from "../platform.ts";
-import { formatLocation } from "../transport.ts";
-import { registryClient } from "./client.ts";
-import { type Output, shortDigest } from "./output.ts";
-import {
-  type ImagesSnapshot,
-  type InspectSnapshot,
-  type LoadResult,
-  type PullResult,
-  type RmiResult,
-  type SaveResult,
-  type TagResult,
-  transferred,
-  type TransferResult,
-} from "./json.ts";
+import type { Output } from "./output.ts";
 import { parseBool } from "./parse.ts";
 
 /** Help text of `--root`, for every command that uses the local image store. */
 export const ROOT_HELP =
   "image store directory (default: $FERRY_ROOT, $XDG_DATA_HOME/ferry or ~/.local/share/ferry)";
 
-interface RootOptions {
+/** The `--root` flag of the commands over the local image store. */
+export interface RootOptions {
   root?: string;
 }
 
-interface AccessOptions {
+/** The registry-access flags of `pull` and `push`. */
+export interface AccessOptions {
   authfile?: string;
   creds?: string;
   tlsVerify?: boolean;
   certDir?: string;
-}
-
-async function openStore(opts: RootOptions): Promise<ImageStore> {
-  return await ImageStore.open({ root: opts.root });
-}
-
-/** Runs `fn` with the store open, closing it afterwards. */
-async function withStore<T>(opts: RootOptions, fn: (store: ImageStore) => Promise<T>): Promise<T> {
-  const store = await openStore(opts);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
-
-function progress(out: Output) {
-  return (e: CopyEvent) => out.transfer(e);
-}
-
-/** `1.5MiB`. */
-export function formatSize(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i === 0 ? n : n.toFixed(1)}${units[i]}`;
-}
-
-/** `3 days ago`, as `docker images` shows ages. */
-export function formatAge(iso: string | undefined, now = Date.now()): string {
-  const t = iso ? Date.parse(iso) : NaN;
-  if (Number.isNaN(t)) return "unknown";
-  const s = Math.max(0, (now - t) / 1000);
-  if (s < 60) return "less than a minute ago";
-  const steps: [number, string][] = [
-    [60, "minute"],
-    [3600, "hour"],
-    [86400, "day"],
-    [7 * 86400, "week"],
-    [30 * 86400, "month"],
-    [365 * 86400, "year"],
-  ];
-  let unit = steps[0];
-  for (const step of steps) if (s >= step[0]) unit = step;
-  const n = Math.floor(s / unit[0]);
-  return `${n} ${unit[1]}${n === 1 ? "" : "s"} ago`;
-}
-
-/** Left-aligned columns separated by three spaces. */
-function table(rows: string[][]): string[] {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("   ").trimEnd());
-}
-
-function platformsOption(text: string | undefined): Platform[] | undefined {
-  return text ? parsePlatformList(text) : undefined;
 }
 
 function withAccess<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
@@ -121,7 +42,20 @@ function withAccess<T extends Command<unknown[], Record<string, unknown>>>(cmd: 
 
 /** The image commands, for the top level of the command tree. */
 export function imageCommands(output: (json?: boolean) => Output) {
-  const pull = withAccess(
+  return [
+    pullCommand(output),
+    pushCommand(output),
+    tagCommand(output),
+    rmiCommand(output),
+    imagesCommand(output),
+    inspectCommand(output),
+    saveCommand(output),
+    loadCommand(output),
+  ] as const;
+}
+
+function pullCommand(output: (json?: boolean) => Output) {
+  return withAccess(
     new Command("pull")
       .description("copy an image from a registry into the local image store")
       .argument("<image>", "image reference, e.g. nginx:1.27 or ghcr.io/org/app@sha256:…"),
@@ -147,30 +81,13 @@ Examples:
     .action(async (image, opts) => {
       const o = opts as typeof opts & AccessOptions & RootOptions;
       const out = output(o.json);
-      const client = await registryClient(o, out);
-      try {
-        await withStore(o, async (store) => {
-          const result = await pullImage(store, image, {
-            client,
-            platforms: platformsOption(o.platform) ?? [hostPlatform()],
-            all: o.all,
-            onEvent: progress(out),
-          });
-          out.info(`Stored ${result.name} (${result.descriptor.digest}) in ${store.root}`);
-          if (out.json) {
-            out.emit<PullResult>({
-              type: "result",
-              ...transferred(result.source, result.descriptor, result.images),
-              names: [result.name],
-            });
-          } else out.print(result.descriptor.digest);
-        });
-      } finally {
-        await client.close();
-      }
+      const { runPull } = await import("./images_action.ts");
+      await runPull(image, o, out);
     });
+}
 
-  const push = withAccess(
+function pushCommand(output: (json?: boolean) => Output) {
+  return withAccess(
     new Command("push")
       .description("copy an image from the local image store to a registry")
       .argument("<image>", "stored image: name, digest or digest prefix")
@@ -200,33 +117,13 @@ Examples:
     .action(async (image, destination, opts) => {
       const o = opts as typeof opts & AccessOptions & RootOptions;
       const out = output(o.json);
-      if (o.all && o.platform) {
-        throw new FerryError("usage", "--all and --platform exclude each other");
-      }
-      const client = await registryClient(o, out);
-      try {
-        await withStore(o, async (store) => {
-          const result = await pushImage(store, image, destination, {
-            client,
-            platforms: platformsOption(o.platform),
-            onEvent: progress(out),
-          });
-          out.info(`Pushed ${image} to ${result.destination} (${result.descriptor.digest})`);
-          if (out.json) {
-            out.emit<TransferResult>({
-              type: "result",
-              ...transferred(result.source, result.descriptor, result.images),
-              destination: result.destination,
-              ...(result.tag !== undefined ? { tag: result.tag } : {}),
-            });
-          } else out.print(result.descriptor.digest);
-        });
-      } finally {
-        await client.close();
-      }
+      const { runPush } = await import("./images_action.ts");
+      await runPush(image, destination, o, out);
     });
+}
 
-  const tag = new Command("tag")
+function tagCommand(output: (json?: boolean) => Output) {
+  return new Command("tag")
     .description("give a stored image more names")
     .argument("<image>", "stored image: name, digest or digest prefix")
     .argument("<name...>", "new names (without registry: localhost/NAME; without tag: :latest)")
@@ -241,20 +138,13 @@ Examples:
     )
     .action(async (image, names, opts) => {
       const out = output(opts.json);
-      await withStore(opts, async (store) => {
-        const done: string[] = [];
-        let digest = "";
-        for (const name of names) {
-          const r = await store.tag(image, name);
-          done.push(r.name);
-          digest = r.descriptor.digest;
-          out.info(`Tagged ${image} as ${r.name}`);
-        }
-        out.emit<TagResult>({ type: "result", image, digest, names: done });
-      });
+      const { runTag } = await import("./images_action.ts");
+      await runTag(image, names, opts, out);
     });
+}
 
-  const rmi = new Command("rmi")
+function rmiCommand(output: (json?: boolean) => Output) {
+  return new Command("rmi")
     .description("remove images from the local image store and free the blobs no image uses")
     .argument("<image...>", "stored images: names, digests or digest prefixes")
     .option("-f, --force", "remove every name of an image given by digest")
@@ -269,32 +159,13 @@ Examples:
     )
     .action(async (images, opts) => {
       const out = output(opts.json);
-      await withStore(opts, async (store) => {
-        const result = await store.remove(images, { force: opts.force });
-        if (out.json) {
-          out.emit<RmiResult>({
-            type: "result",
-            untagged: result.untagged,
-            removed: result.removed,
-            freedBytes: result.freedBytes,
-            ...(result.deferred !== undefined ? { deferred: result.deferred } : {}),
-          });
-        } else {
-          for (const name of result.untagged) out.print(`Untagged: ${name}`);
-        }
-        if (result.deferred) {
-          out.warn(`blobs not freed yet: ${result.deferred}`);
-        } else {
-          out.info(
-            `Deleted ${result.removed.length} blob${result.removed.length === 1 ? "" : "s"} (${
-              formatSize(result.freedBytes)
-            } freed)`,
-          );
-        }
-      });
+      const { runRmi } = await import("./images_action.ts");
+      await runRmi(images, opts, out);
     });
+}
 
-  const images = new Command("images")
+function imagesCommand(output: (json?: boolean) => Output) {
+  return new Command("images")
     .description("list the images in the local image store")
     .option("--no-trunc", "show whole digests")
     .option("--root <dir>", ROOT_HELP)
@@ -308,28 +179,13 @@ Examples:
     )
     .action(async (opts) => {
       const out = output();
-      await withStore(opts, async (store) => {
-        const list = await store.list();
-        if (opts.json) {
-          out.snapshot<ImagesSnapshot>({ root: resolve(store.root), images: list });
-          return;
-        }
-        const now = Date.now();
-        const rows = [["NAME", "DIGEST", "CREATED", "SIZE", "PLATFORMS"]];
-        for (const image of list) {
-          rows.push([
-            image.name ?? "<none>",
-            opts.trunc ? shortDigest(image.digest) : image.digest,
-            formatAge(image.created, now),
-            formatSize(image.size),
-            image.platforms.join(",") || "-",
-          ]);
-        }
-        for (const line of table(rows)) out.print(line);
-      });
+      const { runImages } = await import("./images_action.ts");
+      await runImages(opts, out);
     });
+}
 
-  const inspect = new Command("inspect")
+function inspectCommand(output: (json?: boolean) => Output) {
+  return new Command("inspect")
     .description(
       "show a stored image: config, labels, layers, platforms and the images in its registry/",
     )
@@ -350,32 +206,13 @@ Examples:
     )
     .action(async (image, opts) => {
       const out = output();
-      await withStore(opts, async (store) => {
-        const details = await store.inspect(image, {
-          platform: opts.platform ? parsePlatform(opts.platform) : undefined,
-          registry: opts.registry,
-        });
-        if (opts.json) {
-          // Absent values (undefined) are left out of the JSON.
-          out.snapshot<InspectSnapshot>({
-            image,
-            name: details.name,
-            names: details.names,
-            digest: details.digest,
-            mediaType: details.mediaType,
-            size: details.size,
-            created: details.created,
-            platforms: details.platforms,
-            manifests: details.manifests,
-            manifest: details.image,
-            registry: details.registry,
-            notes: details.notes,
-          });
-        } else for (const line of describe(details)) out.print(line);
-      });
+      const { runInspect } = await import("./images_action.ts");
+      await runInspect(image, opts, out);
     });
+}
 
-  const save = new Command("save")
+function saveCommand(output: (json?: boolean) => Output) {
+  return new Command("save")
     .description("write stored images into one oci-archive or docker-archive file")
     .argument("<image...>", "stored images: names, digests or digest prefixes")
     .requiredOption("-o, --output <file>", "archive to write (replaced once complete)")
@@ -402,29 +239,13 @@ Examples:
     )
     .action(async (imageList, opts) => {
       const out = output(opts.json);
-      await withStore(opts, async (store) => {
-        const saved = await saveImages(store, imageList, opts.output, {
-          format: opts.format,
-          platforms: platformsOption(opts.platform),
-          onEvent: progress(out),
-        });
-        out.emit<SaveResult>({
-          type: "result",
-          destination: formatLocation({ transport: opts.format, path: opts.output }),
-          images: saved.map((s) => ({
-            ...transferred(s.source, s.descriptor, s.images),
-            names: s.names,
-          })),
-        });
-        out.info(
-          `Saved ${saved.length} image${
-            saved.length === 1 ? "" : "s"
-          } to ${opts.output} (${opts.format})`,
-        );
-      });
+      const { runSave } = await import("./images_action.ts");
+      await runSave(imageList, opts, out);
     });
+}
 
-  const load = new Command("load")
+function loadCommand(output: (json?: boolean) => Output) {
+  return new Command("load")
     .description("store every image of an oci-archive or docker-archive file")
     .requiredOption("-i, --input <file>", "archive to read (plain or gzip-compressed)")
     .option("--root <dir>", ROOT_HELP)
@@ -441,81 +262,37 @@ Examples:
     )
     .action(async (opts) => {
       const out = output(opts.json);
-      await withStore(opts, async (store) => {
-        const loaded = await loadArchive(store, opts.input, {
-          onEvent: progress(out),
-          warn: (m) => out.warn(m),
-        });
-        if (out.json) {
-          out.emit<LoadResult>({
-            type: "result",
-            source: formatLocation({
-              // Detected by loadArchive; every image's location starts with it.
-              transport: loaded[0].source.startsWith("docker-archive:")
-                ? "docker-archive"
-                : "oci-archive",
-              path: opts.input,
-            }),
-            images: loaded.map((l) => ({
-              ...transferred(l.source, l.descriptor, l.images),
-              names: l.names,
-            })),
-          });
-          return;
-        }
-        for (const l of loaded) {
-          for (const name of l.names.length ? l.names : [l.descriptor.digest]) {
-            out.print(`Loaded image: ${name}`);
-          }
-        }
-      });
+      const { runLoad } = await import("./images_action.ts");
+      await runLoad(opts, out);
     });
-
-  return [pull, push, tag, rmi, images, inspect, save, load] as const;
 }
 
-/** The human-readable form of `ferry inspect`. */
-function describe(d: ImageDetails): string[] {
-  const lines: string[] = [];
-  const field = (label: string, value: string | undefined) => {
-    if (value !== undefined && value !== "") lines.push(`${`${label}:`.padEnd(12)}${value}`);
-  };
-  const list = (label: string, values: string[]) => {
-    values.forEach((v, i) =>
-      lines.push(`${i === 0 ? `${label}:`.padEnd(12) : " ".repeat(12)}${v}`)
-    );
-  };
-  field("Name", d.name ?? d.names[0] ?? "<none>");
-  if (d.names.length > 1) field("Names", d.names.join(", "));
-  field("Digest", d.digest);
-  field("MediaType", d.mediaType);
-  field("Size", formatSize(d.size));
-  field("Created", d.created);
-  field("Platforms", d.platforms.join(", "));
-  if (d.manifests) {
-    field("Image", `${d.image.digest}${d.image.platform ? ` (${d.image.platform})` : ""}`);
-  }
-  const c = d.image.config;
-  field("Author", c.author);
-  list("Env", c.env);
-  if (c.entrypoint) field("Entrypoint", JSON.stringify(c.entrypoint));
-  if (c.cmd) field("Cmd", JSON.stringify(c.cmd));
-  field("WorkingDir", c.workingDir);
-  field("User", c.user);
-  const labels = Object.entries(c.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  if (labels.length) {
-    lines.push("Labels:");
-    for (const [k, v] of labels) lines.push(`  ${k}=${v}`);
-  }
-  lines.push(`Layers (${d.image.layers.length}):`);
-  for (const l of d.image.layers) {
-    lines.push(`  ${l.digest}  ${formatSize(l.size).padStart(9)}  ${l.mediaType}`);
-  }
-  if (d.registry?.length === 0) lines.push("Registry images: none");
-  else if (d.registry) {
-    lines.push(`Registry images (${d.registry.length}):`);
-    for (const r of d.registry) lines.push(`  ${r.repository}:${r.tag}  ${r.digest}`);
-  }
-  for (const note of d.notes) lines.push(`Note: ${note}`);
-  return lines;
-}
+/** The parsed options of `pull`. */
+export type PullOptions =
+  & ReturnType<ReturnType<typeof pullCommand>["opts"]>
+  & AccessOptions
+  & RootOptions;
+
+/** The parsed options of `push`. */
+export type PushOptions =
+  & ReturnType<ReturnType<typeof pushCommand>["opts"]>
+  & AccessOptions
+  & RootOptions;
+
+/** The parsed options of `tag`. */
+export type TagOptions = ReturnType<ReturnType<typeof tagCommand>["opts"]>;
+
+/** The parsed options of `rmi`. */
+export type RmiOptions = ReturnType<ReturnType<typeof rmiCommand>["opts"]>;
+
+/** The parsed options of `images`. */
+export type ImagesOptions = ReturnType<ReturnType<typeof imagesCommand>["opts"]>;
+
+/** The parsed options of `inspect`. */
+export type InspectOptions = ReturnType<ReturnType<typeof inspectCommand>["opts"]>;
+
+/** The parsed options of `save`. */
+export type SaveOptions = ReturnType<ReturnType<typeof saveCommand>["opts"]>;
+
+/** The parsed options of `load`. */
+export type LoadOptions = ReturnType<ReturnType<typeof loadCommand>["opts"]>;

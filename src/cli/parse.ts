@@ -26,3 +26,14 @@ export function parsePositiveInt(value: string): number {
 export function parseList(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(",").map((s) => s.trim()).filter(Boolean)];
 }
+
+/** A non-negative whole number of seconds since the epoch (`--timestamp`, `SOURCE_DATE_EPOCH`). */
+export function parseEpoch(text: string, where = "--timestamp"): number {
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(Number(text))) {
+    throw new FerryError(
+      "usage",
+      `${where}: expected seconds since 1970-01-01 (a whole number), got ${JSON.stringify(text)}`,
+    );
+  }
+  return Number(text);
+}

@@ -2,10 +2,13 @@
  * The ferry command tree, assembled from the command modules a command line needs, and the run of
  * one command line.
  *
- * Loading every command module (and with them the registry client, server, builder, archive code
- * and the npm packages behind them) is most of ferry's start-up time, so {@link main} loads only the
- * modules defining the command its arguments name; `--version` loads none. Top-level help, `help`,
- * `completions` and a mistyped command show the whole tree and load every module.
+ * Loading code is most of ferry's start-up time, so it happens in two stages. {@link main} loads
+ * only the command modules defining the command its arguments name; `--version` loads none.
+ * Top-level help, `help`, `completions` and a mistyped command show the whole tree and load every
+ * command module. A command module only defines its commands (names, flags, defaults, help): it
+ * imports nothing heavier than commander and the option parsers, and its actions import their
+ * `*_action.ts` sibling (with the registry client, server, builder, archive code and the npm
+ * packages behind them) when they run, so `--help` and completions load no implementation.
  * {@link assembleProgram} builds the tree from whichever modules it is given, so a partial tree
  * holds exactly the commands, flags and help of the whole one.
  *

@@ -2,23 +2,20 @@
  * `ferry registry serve filesystem DIR` and `ferry registry serve inmem`: an OCI distribution
  * server over a registry directory (Sealos's `sealos registry serve`) or over memory.
  *
+ * This module defines the commands; what they do is in `./registry_serve_action.ts`, loaded when
+ * one runs (see `./program.ts` on start-up time).
+ *
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
-import { isAbsolute, resolve } from "node:path";
-import { errorMessage, FerryError } from "../errors.ts";
-import { MemoryStore } from "../memory_store/mod.ts";
-import { RegistryDir } from "../registry_dir/mod.ts";
-import { Htpasswd, serveRegistry } from "../server/mod.ts";
-import type { Store } from "../store.ts";
+import { FerryError } from "../errors.ts";
 import type { Output } from "./output.ts";
 import { parseBool } from "./parse.ts";
 
-const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
+/** The values of `--log-level`, least said first. */
+export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
 /** How much the server says on stderr besides the access log. */
-type LogLevel = typeof LOG_LEVELS[number];
-
-const encoder = new TextEncoder();
+export type LogLevel = typeof LOG_LEVELS[number];
 
 /** A TCP port: 0 (any free port) to 65535. */
 function parsePort(value: string): number {
@@ -59,7 +56,8 @@ function serveCommand(name: string) {
     );
 }
 
-type ServeFlags = ReturnType<ReturnType<typeof serveCommand>["opts"]>;
+/** The parsed options of `registry serve filesystem` and `registry serve inmem`. */
+export type ServeFlags = ReturnType<ReturnType<typeof serveCommand>["opts"]>;
 
 /** The `registry serve` command with its `filesystem` (`fs`) and `inmem` subcommands. */
 export function registryServeCommand(output: (json?: boolean) => Output) {
@@ -92,7 +90,9 @@ Examples:
       --tls-cert server.crt --tls-key server.key`,
       )
       .action(async (dir, opts) => {
-        await runServer({ kind: "filesystem", dir }, opts, output());
+        const out = output();
+        const { runServer } = await import("./registry_serve_action.ts");
+        await runServer({ kind: "filesystem", dir }, opts, out);
       }),
   );
   serve.addCommand(
@@ -106,117 +106,10 @@ Examples:
   ferry registry serve inmem -p 0 --disable-logging          # any free port, printed`,
       )
       .action(async (opts) => {
-        await runServer({ kind: "inmem" }, opts, output());
+        const out = output();
+        const { runServer } = await import("./registry_serve_action.ts");
+        await runServer({ kind: "inmem" }, opts, out);
       }),
   );
   return serve;
-}
-
-type Source = { kind: "filesystem"; dir: string } | { kind: "inmem" };
-
-async function runServer(source: Source, opts: ServeFlags, out: Output): Promise<void> {
-  const level = LOG_LEVELS.indexOf(opts.logLevel as LogLevel);
-  const log = (at: LogLevel, message: string) => {
-    if (LOG_LEVELS.indexOf(at) <= level) stderr(`${at}: ${message}`);
-  };
-  if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
-    throw new FerryError("usage", "--tls-cert and --tls-key go together");
-  }
-  const htpasswd = opts.htpasswd === undefined ? undefined : await Htpasswd.load(opts.htpasswd);
-  const tls = opts.tlsCert !== undefined && opts.tlsKey !== undefined
-    ? { cert: await readText(opts.tlsCert), key: await readText(opts.tlsKey) }
-    : undefined;
-  const store: Store = source.kind === "filesystem"
-    ? await RegistryDir.open(source.dir, { readOnly: opts.readOnly })
-    : new MemoryStore();
-  const pidFile = opts.pidFile === undefined
-    ? undefined
-    : isAbsolute(opts.pidFile)
-    ? opts.pidFile
-    : resolve(opts.pidFile);
-  let signals: (() => void) | undefined;
-  try {
-    const server = await serveRegistry({
-      store,
-      hostname: opts.address,
-      port: opts.port,
-      tls,
-      htpasswd,
-      readOnly: opts.readOnly,
-      allowDelete: opts.enableDelete,
-      accessLog: opts.disableLogging === true ? undefined : stderr,
-      onError: (err, request) => {
-        log("error", `${request.method} ${new URL(request.url).pathname}: ${errorMessage(err)}`);
-        if (level >= LOG_LEVELS.indexOf("debug") || out.debugEnabled) {
-          stderr(err instanceof Error ? err.stack ?? err.message : String(err));
-        }
-      },
-    });
-    if (pidFile !== undefined) await writePidFile(pidFile);
-    signals = onSignals(async (signal, count) => {
-      if (count > 1) {
-        log("warn", `${signal} again: exiting without waiting for requests in flight`);
-        if (pidFile !== undefined) await Deno.remove(pidFile).catch(() => {});
-        Deno.exit(130);
-      }
-      log("info", `${signal}: finishing requests in flight, then exiting`);
-      await server.shutdown();
-    }, (err) => log("error", `shutdown: ${errorMessage(err)}`));
-    if (!isLoopback(server.addr.hostname) && !htpasswd) {
-      log("warn", `serving ${server.url} to the network without authentication (see --htpasswd)`);
-    }
-    out.print(
-      `Listening on ${server.url} (${store.location}${opts.readOnly ? ", read-only" : ""})`,
-    );
-    await server.finished;
-    log("info", "stopped");
-  } finally {
-    signals?.();
-    if (pidFile !== undefined) await Deno.remove(pidFile).catch(() => {});
-    await store.close();
-  }
-}
-
-function stderr(line: string): void {
-  Deno.stderr.writeSync(encoder.encode(line + "\n"));
-}
-
-async function readText(path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (err) {
-    const code = err instanceof Deno.errors.NotFound ? "not_found" : "io";
-    throw new FerryError(code, `${path}: ${errorMessage(err)}`, { cause: err });
-  }
-}
-
-async function writePidFile(path: string): Promise<void> {
-  try {
-    await Deno.writeTextFile(path, `${Deno.pid}\n`);
-  } catch (err) {
-    throw new FerryError("io", `${path}: cannot write pid file: ${errorMessage(err)}`, {
-      cause: err,
-    });
-  }
-}
-
-/** Calls `fn` on SIGINT and SIGTERM with the number of signals so far; returns the remover. */
-function onSignals(
-  fn: (signal: Deno.Signal, count: number) => Promise<void>,
-  onError: (err: unknown) => void,
-): () => void {
-  let count = 0;
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  const listeners = signals.map((signal) => {
-    const listener = () => void fn(signal, ++count).catch(onError);
-    Deno.addSignalListener(signal, listener);
-    return [signal, listener] as const;
-  });
-  return () => {
-    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
-  };
-}
-
-function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "::1" || hostname.startsWith("127.");
 }

@@ -1,0 +1,109 @@
+/**
+ * What `ferry registry save` does once its command line is parsed. Loaded by the command only
+ * when it runs, so that defining the command (for parsing, `--help` and completions) stays cheap.
+ *
+ * @module
+ */
+import { isAbsolute, resolve } from "node:path";
+import type { ArchiveEntry } from "../context/mod.ts";
+import { FerryError } from "../errors.ts";
+import { hostPlatform, parsePlatformList } from "../platform.ts";
+import { archiveSource, saveImages } from "../save.ts";
+import { registryClient } from "./client.ts";
+import { type RegistrySaveResult, transferred } from "./json.ts";
+import type { Output } from "./output.ts";
+import type { RegistrySaveOptions } from "./registry_save.ts";
+
+/** Parses `docker-archive:PATH@REPO[:TAG]` (Sealos's `--tars` and `tar.txt` syntax). */
+export function parseArchiveSpec(spec: string, base: string): ArchiveEntry {
+  const at = spec.indexOf("@");
+  const colon = spec.indexOf(":");
+  const transport = spec.slice(0, colon);
+  if (colon < 0 || at < 0 || at < colon) {
+    throw new FerryError(
+      "usage",
+      `invalid archive ${JSON.stringify(spec)}: want docker-archive:PATH@REPO[:TAG]`,
+    );
+  }
+  if (transport !== "docker-archive" && transport !== "oci-archive") {
+    throw new FerryError(
+      "usage",
+      `invalid archive ${JSON.stringify(spec)}: unknown transport ${transport}`,
+    );
+  }
+  const path = spec.slice(colon + 1, at);
+  let destination = spec.slice(at + 1);
+  if (!/:[\w][\w.-]{0,127}$/.test(destination)) destination += ":latest";
+  return {
+    transport,
+    path: isAbsolute(path) ? path : resolve(base, path),
+    destination,
+    source: { file: "--tars", line: 1, rule: "tar" },
+  };
+}
+
+/** Saves the images of `context`, or of `--images` and `--tars`, as `opts` say. */
+export async function registrySave(
+  context: string | undefined,
+  opts: RegistrySaveOptions,
+  out: Output,
+): Promise<void> {
+  let images = opts.images ?? [];
+  let archives = (opts.tars ?? []).map((t) => parseArchiveSpec(t, Deno.cwd()));
+  if (context !== undefined) {
+    // Only here: context discovery (and the YAML parser behind it) is not needed for --images.
+    const { discoverImages, formatWarning } = await import("../context/mod.ts");
+    const found = await discoverImages(context, { strict: opts.strict });
+    for (const w of found.warnings) out.warn(formatWarning(w));
+    images = found.images.map((i) => i.image);
+    archives = found.archives;
+    if (opts.images || opts.tars) {
+      out.warn("--images and --tars are ignored when a CONTEXT is given");
+    }
+  } else if (images.length === 0 && archives.length === 0) {
+    throw new FerryError("usage", "nothing to save: give a CONTEXT, --images or --tars");
+  }
+  const platforms = opts.platform
+    ? parsePlatformList(opts.platform)
+    : opts.arch
+    ? parsePlatformList(`linux/${opts.arch}`)
+    : [hostPlatform()];
+  if (images.length === 0 && archives.length === 0) {
+    out.info("no images found; nothing to save");
+    out.emit<RegistrySaveResult>({
+      type: "result",
+      registryDir: resolve(opts.registryDir),
+      images: [],
+    });
+    return;
+  }
+  const client = await registryClient(opts, out);
+  try {
+    const saved = await saveImages({
+      registryDir: opts.registryDir,
+      images,
+      archives: archives.map(archiveSource),
+      platforms,
+      all: opts.all,
+      maxParallel: opts.maxPullProcs,
+      client,
+      warn: (m) => out.warn(m),
+      onEvent: (e) => out.transfer(e),
+    });
+    out.emit<RegistrySaveResult>({
+      type: "result",
+      registryDir: resolve(opts.registryDir),
+      images: saved.map((s) => ({
+        ...transferred(s.source, s.root, s.images),
+        destination: s.destination,
+        repository: s.repository,
+        ...(s.tag !== undefined ? { tag: s.tag } : {}),
+      })),
+    });
+    out.info(
+      `${saved.length} image${saved.length === 1 ? "" : "s"} saved to ${opts.registryDir}`,
+    );
+  } finally {
+    await client.close();
+  }
+}
