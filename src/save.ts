@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { openArchive } from "./archive/mod.ts";
 import type { ArchiveEntry } from "./context/mod.ts";
 import { CopyEngine, type CopyEvent } from "./copy/mod.ts";
 import { errorMessage, FerryError } from "./errors.ts";
@@ -15,7 +14,7 @@ import { formatReference, manifestReference, parseReference, type Reference } fr
 import type { RegistryClient } from "./remote/mod.ts";
 import { RegistryDir } from "./registry_dir/mod.ts";
 import type { Store, Target } from "./store.ts";
-import { formatLocation, withReference } from "./transport.ts";
+import { formatLocation, withReference } from "./location.ts";
 
 /** An image to read from somewhere other than a registry (a `tar.txt` archive line). */
 export interface ArchiveSource {
@@ -37,6 +36,8 @@ export function archiveSource(entry: ArchiveEntry): ArchiveSource {
     repository: entry.destination.slice(0, colon),
     tag: entry.destination.slice(colon + 1),
     open: async () => {
+      // Loaded only for archives: a save of registry images needs none of the archive code.
+      const { openArchive } = await import("./archive/mod.ts");
       const store = await openArchive(entry.path, { format: entry.transport });
       const images = await store.images();
       if (images.length !== 1) {

@@ -9,13 +9,8 @@ import { errorMessage, FerryError } from "./errors.ts";
 import type { Platform } from "./platform.ts";
 import type { RegistryClient } from "./remote/mod.ts";
 import type { Store } from "./store.ts";
-import {
-  type Location,
-  openDestination,
-  type Opened,
-  openSource,
-  repositoryLocation,
-} from "./transport.ts";
+import { type Location, repositoryLocation } from "./location.ts";
+import { openDestination, type Opened, openSource } from "./transport.ts";
 
 /** Options of {@link copyImage}. */
 export interface TransferOptions {

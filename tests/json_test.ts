@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { formatLocation, parseLocation } from "../src/transport.ts";
+import { formatLocation, parseLocation } from "../src/location.ts";
 import {
   type BuiltImage,
   type BuiltIndex,

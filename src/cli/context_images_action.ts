@@ -11,7 +11,7 @@ import {
   formatWarning,
   type ImageSource,
 } from "../context/mod.ts";
-import { formatLocation } from "../transport.ts";
+import { formatLocation } from "../location.ts";
 import type { ContextImagesSnapshot, FoundIn } from "./json.ts";
 import type { Output } from "./output.ts";
 

@@ -13,7 +13,7 @@ import { RegistryDir } from "../registry_dir/mod.ts";
 import type { RegistryClient } from "../remote/mod.ts";
 import type { Store } from "../store.ts";
 import { copyImage, syncError, syncRegistries, type TransferResult } from "../transfer.ts";
-import { parseLocation } from "../transport.ts";
+import { parseLocation } from "../location.ts";
 import { registryClient } from "./client.ts";
 import type { CopyOptions, SyncOptions } from "./copy.ts";
 import { type SyncResult, transferred, type TransferResult as TransferResultJson } from "./json.ts";

@@ -17,7 +17,7 @@ import {
   saveImages,
 } from "../image_store/mod.ts";
 import { hostPlatform, parsePlatform, parsePlatformList, type Platform } from "../platform.ts";
-import { formatLocation } from "../transport.ts";
+import { formatLocation } from "../location.ts";
 import { registryClient } from "./client.ts";
 import type {
   ImagesOptions,

@@ -7,7 +7,7 @@
  * - `source` / `destination`: the image a transfer read / wrote, as a location string that
  *   `ferry copy` accepts (`docker://docker.io/library/nginx:1.27`, `registry-dir:/abs/dir:REPO:TAG`,
  *   `oci:/abs/store:NAME`, `oci-archive:/abs/file.tar:REF`, `docker-archive:/abs/file.tar:@0`);
- *   see `formatLocation` in ../transport.ts.
+ *   see `formatLocation` in ../location.ts.
  * - `image`: an image argument as the user gave it; `name` / `names`: names in the image store.
  * - `digest`, `mediaType`: the manifest or index a name points at; `manifests`: the
  *   single-platform manifests among what was copied.

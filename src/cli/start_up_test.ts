@@ -62,10 +62,14 @@ Deno.test("the whole command tree loads no command's implementation", async () =
   assert.ok(graph.includes("src/cli/registry_save.ts") && graph.includes("src/cli/parse.ts"));
 });
 
-Deno.test("registry save --images loads no context discovery", async () => {
-  // A rerun of a finished save is mostly start-up; the YAML parser is for CONTEXT only.
+Deno.test("registry save --images loads no context discovery and no archive or layout code", async () => {
+  // A rerun of a finished save is mostly start-up; the YAML parser is for CONTEXT only, archives
+  // for `--tars` and tar.txt only.
   const graph = await staticGraph("src/cli/registry_save_action.ts");
-  assert.ok(graph.includes("src/save.ts"));
-  const context = graph.filter((m) => m.startsWith("src/context/") || m === "npm:yaml");
-  assert.deepEqual(context, []);
+  assert.ok(graph.includes("src/save.ts") && graph.includes("src/location.ts"));
+  const unneeded = graph.filter((m) =>
+    ["src/context/", "src/archive/", "src/oci_layout/"].some((dir) => m.startsWith(dir)) ||
+    m === "npm:yaml"
+  );
+  assert.deepEqual(unneeded, []);
 });

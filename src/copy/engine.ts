@@ -69,7 +69,7 @@ export interface CopyOptions {
   tags?: string[];
   /**
    * Names the image in events (`source`) and errors: the image read, as a location string
-   * (`formatLocation` of ../transport.ts). Defaults to the source target's location and the
+   * (`formatLocation` of ../location.ts). Defaults to the source target's location and the
    * reference.
    */
   label?: string;

@@ -22,7 +22,8 @@ import { parseReference } from "../reference.ts";
 import type { RegistryClient } from "../remote/mod.ts";
 import type { Store, Target } from "../store.ts";
 import { readAll } from "../streams.ts";
-import { formatLocation, openDestination, openSource, parseLocation } from "../transport.ts";
+import { formatLocation, parseLocation } from "../location.ts";
+import { openDestination, openSource } from "../transport.ts";
 import { isUnnamed, nameOfReference, remoteImageName } from "./names.ts";
 import type { ImageStore } from "./store.ts";
 

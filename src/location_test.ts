@@ -7,7 +7,7 @@ import {
   parseLocation,
   repositoryLocation,
   withReference,
-} from "./transport.ts";
+} from "./location.ts";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 
