@@ -198,6 +198,46 @@ Deno.test("deno task bundle: one file that runs offline with an empty DENO_DIR",
     assert.ok(!cached.some((f) => f.startsWith("npm/") || f.startsWith("remote/")), cached.join());
   });
 
+  await t.step("it runs from a URL, as docs/PERMISSIONS.md shows", async () => {
+    // Served over HTTP and run with the narrow flags: Deno fetches the one file, nothing else.
+    const bytes = await Deno.readFile(bundle);
+    await using web = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      () => new Response(bytes, { headers: { "Content-Type": "application/javascript" } }),
+    );
+    const url = `http://127.0.0.1:${web.addr.port}/ferry/ferry.js`;
+    await Deno.mkdir(dir.join("url"));
+    const urlEnv = await cleanEnv(dir.join("url"));
+    await using registry = await seededRegistry("hello from a URL\n");
+    const remote = (args: string[]) =>
+      exec([
+        "run",
+        "--no-config",
+        "--no-prompt",
+        "--quiet",
+        "--allow-net=127.0.0.1",
+        `--allow-read=${work}`,
+        `--allow-write=${join(work, "from-url")}`,
+        "--allow-env",
+        url,
+        ...args,
+      ], { cwd: work, env: urlEnv });
+    const version = await remote(["--version"]);
+    assert.equal(version.code, 0, version.stderr);
+    const save = await remote([
+      "registry",
+      "save",
+      "--registry-dir",
+      "from-url",
+      "--images",
+      `${registry.host}/demo/hello:1.0`,
+    ]);
+    assert.equal(save.code, 0, save.stderr);
+    const hex = registry.image.manifest.digest.slice(7);
+    const files = await listTree(join(work, "from-url"));
+    assert.ok(files.includes(`docker/registry/v2/blobs/sha256/${hex.slice(0, 2)}/${hex}/data`));
+  });
+
   await t.step("the quickstart runs on the bundle", async () => {
     const demo = await exec([
       "run",
