@@ -244,3 +244,28 @@ export async function pool<T>(
   };
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
 }
+
+/**
+ * Stops a server child: SIGTERM, then SIGKILL if it is still running after `graceMs`. Resolves
+ * once `status` (the child's exit, output drained) has settled.
+ */
+export async function stopChild(
+  child: Deno.ChildProcess,
+  status: Promise<unknown>,
+  graceMs: number,
+): Promise<void> {
+  const kill = (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch {
+      // Exited meanwhile.
+    }
+  };
+  kill("SIGTERM");
+  const timer = setTimeout(() => kill("SIGKILL"), graceMs);
+  try {
+    await status;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { freePort, requirePeer } from "../tests/support/mod.ts";
-import { processCpuSeconds, processPeakRssKiB } from "./proc.ts";
+import { processCpuSeconds, processPeakRssKiB, stopChild } from "./proc.ts";
 
 /** A started registry. */
 export interface BenchRegistry {
@@ -92,22 +92,7 @@ export async function startBenchRegistry(root: string, configDir: string): Promi
     });
     const url = `http://127.0.0.1:${port}`;
     const stop = async () => {
-      if (!exited) {
-        try {
-          child.kill("SIGTERM");
-        } catch {
-          // exited meanwhile
-        }
-      }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // exited meanwhile
-        }
-      }, 5000);
-      await status;
-      clearTimeout(timer);
+      await stopChild(child, status, 5000);
       await Deno.remove(configPath).catch(() => {});
     };
     if (await waitReady(url, deadline, () => exited)) {

@@ -30,6 +30,7 @@ import {
   quietSettings,
   quietStats,
   settle,
+  stopChild,
   timedOk,
   type TimedRun,
 } from "./proc.ts";
@@ -264,31 +265,12 @@ async function startDenoServer(
     }),
     watchOutput(child.stderr, logs),
   ]);
-  let exited = false;
   const status = child.status.then(async (s) => {
-    exited = true;
     await drained.catch(() => {});
     return s;
   });
-  const stop = async () => {
-    if (!exited) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // exited meanwhile
-      }
-    }
-    // A profiled server writes its profile on the way out: give it time.
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // exited meanwhile
-      }
-    }, 15_000);
-    await status;
-    clearTimeout(timer);
-  };
+  // A profiled server writes its profile on the way out: give it time.
+  const stop = () => stopChild(child, status, 15_000);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const url = await Promise.race([
     ready,
