@@ -5,7 +5,16 @@
  */
 import { errorMessage, FerryError } from "../errors.ts";
 import type { Store } from "../store.ts";
+import { errorResponse, httpError } from "./errors.ts";
 import { createRegistryHandler, type RegistryHandlerOptions } from "./handler.ts";
+
+/**
+ * How long connections stay open after the last response was sent before shutdown closes them.
+ * Closing a socket the client is still writing to (HTTP/2 flow-control updates while it reads the
+ * tail of a blob) makes the kernel answer with a reset, and the client loses the bytes it had not
+ * read yet. Go's net/http pauses for the same reason (its `rstAvoidanceDelay`, 500 ms).
+ */
+const LINGER_MS = 500;
 
 /** Options for {@link serveRegistry}. */
 export interface ServeRegistryOptions extends RegistryHandlerOptions {
@@ -17,6 +26,8 @@ export interface ServeRegistryOptions extends RegistryHandlerOptions {
   port?: number;
   /** Serve HTTPS with this PEM certificate chain and private key. */
   tls?: { cert: string; key: string };
+  /** Milliseconds connections stay open after the last response before shutdown; default 500. */
+  lingerMs?: number;
 }
 
 /** A started server. */
@@ -26,8 +37,9 @@ export interface RunningRegistryServer {
   /** `http://HOST:PORT` or `https://…` (IPv6 hosts in brackets). */
   readonly url: string;
   /**
-   * Stops accepting connections, waits for the requests in flight to finish, then removes the
-   * server's temp files. Safe to call more than once.
+   * Answers new requests with 503 `UNAVAILABLE`, waits until every response in flight has been
+   * sent, lets the clients read its tail, then closes the connections and removes the server's
+   * temp files. Safe to call more than once.
    */
   shutdown(): Promise<void>;
   /** Settles when the server has stopped. */
@@ -41,14 +53,17 @@ export interface RunningRegistryServer {
  */
 export function serveRegistry(options: ServeRegistryOptions): Promise<RunningRegistryServer> {
   const handler = createRegistryHandler(options.store, options);
+  const drain = new Drain(options.lingerMs ?? LINGER_MS);
+  const serve = (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) =>
+    drain.track(info) ? handler(request, info) : unavailable(request);
   const hostname = options.hostname ?? "127.0.0.1";
   const port = options.port ?? 5000;
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     const base = { hostname, port, onListen: () => {} };
     server = options.tls
-      ? Deno.serve({ ...base, cert: options.tls.cert, key: options.tls.key }, handler)
-      : Deno.serve(base, handler);
+      ? Deno.serve({ ...base, cert: options.tls.cert, key: options.tls.key }, serve)
+      : Deno.serve(base, serve);
   } catch (err) {
     return Promise.reject(
       new FerryError("io", `cannot listen on ${hostPort(hostname, port)}: ${errorMessage(err)}`, {
@@ -61,6 +76,7 @@ export function serveRegistry(options: ServeRegistryOptions): Promise<RunningReg
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     stopping ??= (async () => {
+      await drain.drained();
       await server.shutdown();
       await handler.close();
     })();
@@ -75,4 +91,49 @@ export function serveRegistry(options: ServeRegistryOptions): Promise<RunningReg
 
 function hostPort(hostname: string, port: number): string {
   return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+}
+
+/**
+ * Counts the responses in flight and, once draining, turns new requests away.
+ * `Deno.HttpServer.shutdown` closes a connection as soon as its last response is written; the
+ * drain first lets every response finish and the clients catch up (see {@link LINGER_MS}).
+ */
+class Drain {
+  #lingerMs: number;
+  #inFlight = 0;
+  #lastDone = -Infinity;
+  #draining = false;
+  #idle?: () => void;
+
+  constructor(lingerMs: number) {
+    this.#lingerMs = lingerMs;
+  }
+
+  /** Counts a request until its response is sent; false when draining (turn it away). */
+  track(info: Deno.ServeHandlerInfo): boolean {
+    if (this.#draining) return false;
+    this.#inFlight++;
+    const done = () => {
+      this.#lastDone = performance.now();
+      if (--this.#inFlight === 0) this.#idle?.();
+    };
+    info.completed.then(done, done);
+    return true;
+  }
+
+  /** Stops taking requests; settles when none is in flight and the last one has lingered. */
+  async drained(): Promise<void> {
+    this.#draining = true;
+    if (this.#inFlight > 0) await new Promise<void>((resolve) => this.#idle = resolve);
+    const wait = this.#lastDone + this.#lingerMs - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
+
+function unavailable(request: Request): Response {
+  void request.body?.cancel().catch(() => {});
+  const err = httpError(503, "UNAVAILABLE", "the registry is shutting down", {
+    headers: { "Retry-After": "1" },
+  });
+  return errorResponse(err, request.method === "HEAD");
 }
