@@ -4,7 +4,7 @@ import { MemoryStore } from "../memory_store/mod.ts";
 import { serveRegistry } from "./serve.ts";
 
 /** A 6 MiB blob: more than the socket buffers hold, so the GET below is still in flight. */
-async function bigBlob(): Promise<{ bytes: Uint8Array<ArrayBuffer>; digest: string }> {
+function bigBlob(): { bytes: Uint8Array<ArrayBuffer>; digest: string } {
   const bytes = new Uint8Array(6 << 20);
   for (let i = 0; i < bytes.length; i += 65536) {
     crypto.getRandomValues(bytes.subarray(i, i + 65536));
@@ -20,7 +20,7 @@ Deno.test("shutdown turns new requests away, lets the one in flight finish, then
   const server = await serveRegistry({ store, port: 0, lingerMs });
   const reader = Deno.createHttpClient({});
   try {
-    const blob = await bigBlob();
+    const blob = bigBlob();
     const put = await fetch(`${server.url}/v2/big/blobs/uploads/?digest=${blob.digest}`, {
       method: "POST",
       body: blob.bytes,
