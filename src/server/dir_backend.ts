@@ -15,6 +15,7 @@ import { fileSize, isDirectory } from "../fs_util.ts";
 import { ensureDir, FILE_MODE, forgetDirs, listDirs, readLink } from "../registry_dir/fs.ts";
 import type { ContentSource, Target } from "../store.ts";
 import type { ServerBackend, StoredUpload } from "./backend.ts";
+import { fileBody } from "./file_body.ts";
 
 /** Media type under which committed uploads are pushed: anything that is not a manifest type. */
 const BLOB_TYPE = "application/octet-stream";
@@ -78,9 +79,7 @@ export class DirBackend implements ServerBackend {
       file.close();
       throw err;
     }
-    // The file's own stream: Deno moves it to the socket without JS. Measured against 1 MiB reads
-    // through JS (`fileReadable`): same skopeo pull time, half the peak RSS (65 vs 132 MiB).
-    return file.readable;
+    return fileBody(file);
   }
 
   async manifestDigests(name: string): Promise<Digest[]> {

@@ -1,8 +1,8 @@
 /**
  * Error responses of the distribution API: a status and a JSON body
  * `{"errors":[{"code":…,"message":…,"detail":…}]}` with the codes of the OCI distribution spec
- * (plus distribution's `RANGE_INVALID`, `TAG_INVALID`, `PAGINATION_NUMBER_INVALID`, `UNAVAILABLE`
- * and `UNKNOWN`, which Docker clients know too).
+ * (plus distribution's `RANGE_INVALID`, `TAG_INVALID`, `PAGINATION_NUMBER_INVALID` and `UNKNOWN`,
+ * which Docker clients know too).
  *
  * @module
  */
@@ -24,7 +24,6 @@ export type RegistryErrorCode =
   | "DENIED"
   | "UNSUPPORTED"
   | "TOOMANYREQUESTS"
-  | "UNAVAILABLE"
   | "RANGE_INVALID"
   | "TAG_INVALID"
   | "PAGINATION_NUMBER_INVALID"

@@ -58,10 +58,21 @@ export interface RegistryHandlerOptions {
   onError?: (err: unknown, request: Request) => void;
 }
 
+/** What the server knows of a request beyond the `Request` itself. */
+export interface RequestInfo {
+  /** The client's address (for the access log). */
+  remoteAddr?: Deno.Addr;
+  /**
+   * The request target as sent (`/v2/…?…`): `Request.url` resolves dot segments (`..`, `%2e%2e`),
+   * which must reach the name check as they came to be refused.
+   */
+  target?: string;
+}
+
 /** A registry request handler; `close()` removes its temp files once the server has stopped. */
 export interface RegistryHandler {
   /** Answers one request. */
-  (request: Request, info?: Deno.ServeHandlerInfo): Promise<Response>;
+  (request: Request, info?: RequestInfo): Promise<Response>;
   /** Removes temp files (upload sessions of an in-memory store). */
   close(): Promise<void>;
 }
@@ -83,8 +94,7 @@ export function createRegistryHandler(
   options: RegistryHandlerOptions = {},
 ): RegistryHandler {
   const registry = new Registry(backendFor(store), options);
-  const handler = (request: Request, info?: Deno.ServeHandlerInfo) =>
-    registry.handle(request, info);
+  const handler = (request: Request, info?: RequestInfo) => registry.handle(request, info);
   return Object.assign(handler, { close: () => registry.close() });
 }
 
@@ -131,10 +141,10 @@ class Registry {
     await this.#backend.close();
   }
 
-  async handle(request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> {
+  async handle(request: Request, info?: RequestInfo): Promise<Response> {
     const started = performance.now();
     const head = request.method === "HEAD";
-    const target = requestTarget(request.url);
+    const target = requestTarget(info?.target ?? request.url);
     let user: string | undefined;
     let response: Response;
     try {
@@ -170,7 +180,7 @@ class Registry {
     raw: string,
     response: Response,
     user: string | undefined,
-    info: Deno.ServeHandlerInfo | undefined,
+    info: RequestInfo | undefined,
     started: number,
   ): void {
     const log = this.#options.accessLog;

@@ -17,6 +17,7 @@ export {
   createRegistryHandler,
   type RegistryHandler,
   type RegistryHandlerOptions,
+  type RequestInfo,
 } from "./handler.ts";
 export { type RunningRegistryServer, serveRegistry, type ServeRegistryOptions } from "./serve.ts";
 export { Htpasswd } from "./htpasswd.ts";
