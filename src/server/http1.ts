@@ -128,6 +128,7 @@ class Connection {
   #end = 0;
   #stopping = false;
   #idle = true;
+  #closed = false;
   #done = Promise.withResolvers<void>();
   #wakeIdle?: () => void;
 
@@ -248,8 +249,6 @@ class Connection {
     }
     return this.#took(n);
   }
-
-  #closed = false;
 
   #took(n: number | null): number | null {
     if (n === null) return null;
