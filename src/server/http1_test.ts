@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Sha256 } from "../digest.ts";
+import { readAll } from "../streams.ts";
 import { fileBody } from "./file_body.ts";
 import { type Http1Handler, type Http1ServerOptions, serveHttp1 } from "./http1.ts";
 
@@ -29,7 +30,7 @@ async function exchange(port: number, text: string | Uint8Array): Promise<string
     await writeAll(conn, typeof text === "string" ? encoder.encode(text) : text);
     return decoder.decode(await readToEnd(conn));
   } finally {
-    conn.close();
+    closeQuietly(conn);
   }
 }
 
@@ -38,21 +39,17 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   while (at < bytes.length) at += await conn.write(bytes.subarray(at));
 }
 
-async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  const buf = new Uint8Array(65536);
-  for (;;) {
-    const n = await conn.read(buf);
-    if (n === null) break;
-    parts.push(buf.slice(0, n));
+/** Everything the server sends until it closes (the stream closes `conn` at its end). */
+function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
+  return readAll(conn.readable, 64 << 20, "response");
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // closed already
   }
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 function statuses(text: string): number[] {
@@ -215,20 +212,15 @@ Deno.test("http1: shutdown finishes the response in flight, refuses new connecti
     const want = new Sha256();
     want.update(blob);
     assert.equal(hash.digest(), want.digest());
-    conn.close();
+    closeQuietly(conn);
     // The idle connection was closed by the server too.
     assert.equal(await idle.read(new Uint8Array(16)), null);
-    idle.close();
+    closeQuietly(idle);
     await stopping;
     await server.finished;
   } finally {
-    for (const c of [idle, conn]) {
-      try {
-        c.close();
-      } catch {
-        // closed
-      }
-    }
+    closeQuietly(idle);
+    closeQuietly(conn);
     await server.shutdown();
   }
 });
