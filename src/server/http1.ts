@@ -267,7 +267,7 @@ class Connection {
         body: body?.stream,
       });
     } catch {
-      throw new BadRequest(400, "malformed request target");
+      throw new BadRequest(400, "malformed request (target, or a body on GET or HEAD)");
     }
     const response = await this.#options.handler(request, {
       remoteAddr: this.#conn.remoteAddr as Deno.NetAddr,

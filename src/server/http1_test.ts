@@ -100,6 +100,7 @@ Deno.test("http1: request smuggling shapes and non-HTTP input are refused at onc
     ["GET /echo HTTP/1.1\r\nX-Folded: a\r\n b\r\n\r\n", 400],
     ["GET http://elsewhere/echo HTTP/1.1\r\n\r\n", 400],
     ["GET /echo HTTP/2.0\r\n\r\n", 505],
+    ["GET /echo HTTP/1.1\r\nContent-Length: 2\r\n\r\nab", 400],
     ["GET /echo HTTP/1.1\r\nBad Name: x\r\n\r\n", 400],
     ["PATCH /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400],
     // A TLS ClientHello on the plain port: answered without waiting for a head.
