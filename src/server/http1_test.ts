@@ -86,6 +86,28 @@ Deno.test("http1: chunked request bodies are decoded (extensions, trailers)", as
   assert.equal(JSON.parse(text.match(/\{.*?\}/)![0]).body, "hello, world");
 });
 
+Deno.test("http1: chunk framing split across packets is read as it arrives", async () => {
+  await using server = start();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+  try {
+    const pieces = [
+      "PATCH /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r",
+      "\nhello\r",
+      "\n0\r\n\r",
+      "\n",
+    ];
+    for (const piece of pieces) {
+      await writeAll(conn, encoder.encode(piece));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const text = decoder.decode(await readToEnd(conn));
+    assert.deepEqual(statuses(text), [200]);
+    assert.equal(JSON.parse(text.match(/\{.*?\}/)![0]).body, "hello");
+  } finally {
+    closeQuietly(conn);
+  }
+});
+
 Deno.test("http1: request smuggling shapes and non-HTTP input are refused at once", async () => {
   await using server = start();
   const port = server.addr.port;
