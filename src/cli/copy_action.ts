@@ -13,7 +13,7 @@ import { RegistryDir } from "../registry_dir/mod.ts";
 import type { RegistryClient } from "../remote/mod.ts";
 import type { Store } from "../store.ts";
 import { copyImage, syncError, syncRegistries, type TransferResult } from "../transfer.ts";
-import { parseLocation } from "../location.ts";
+import { type Location, parseLocation } from "../location.ts";
 import { registryClient } from "./client.ts";
 import type { CopyOptions, SyncOptions } from "./copy.ts";
 import { type SyncResult, transferred, type TransferResult as TransferResultJson } from "./json.ts";
@@ -72,21 +72,8 @@ export async function runCopy(
   out: Output,
 ): Promise<void> {
   const [srcLoc, dstLoc] = [parseLocation(source), parseLocation(destination)];
-  const [sourceClient, destinationClient] = await clients(o, out);
-  try {
-    const result = await copyImage(srcLoc, dstLoc, {
-      sourceClient,
-      destinationClient,
-      platforms: platformsOf(o),
-      all: o.all,
-      onEvent: (e) => out.transfer(e),
-    });
-    out.emit(transferResult(result));
-    out.info(`Copied ${source} to ${destination} (${result.root.digest})`);
-  } finally {
-    await sourceClient.close();
-    await destinationClient.close();
-  }
+  const result = await copyReported(srcLoc, dstLoc, o, out);
+  out.info(`Copied ${source} to ${destination} (${result.root.digest})`);
 }
 
 /** Copies `image` into `registry` under the same path (`ferry registry copy`). */
@@ -97,14 +84,25 @@ export async function runRegistryCopy(
   out: Output,
 ): Promise<void> {
   const ref = parseReference(image);
-  const [sourceClient, destinationClient] = await clients(o, out);
   const path = `${ref.repository}${ref.tag ? `:${ref.tag}` : ""}`;
   const dest =
     registry.startsWith("/") || registry.startsWith(".") || registry.startsWith("registry-dir:")
       ? `registry-dir:${registry.replace(/^registry-dir:/, "")}:${path}`
       : `docker://${registry.replace(/^docker:\/\//, "").replace(/\/+$/, "")}/${path}`;
+  await copyReported(parseLocation(`docker://${image}`), parseLocation(dest), o, out);
+  out.info(`Copied ${image} to ${dest.replace(/^docker:\/\//, "")}`);
+}
+
+/** One image copy with its own pair of clients, its events and its `result` on `out`. */
+async function copyReported(
+  source: Location,
+  destination: Location,
+  o: CopyOptions,
+  out: Output,
+): Promise<TransferResult> {
+  const [sourceClient, destinationClient] = await clients(o, out);
   try {
-    const result = await copyImage(parseLocation(`docker://${image}`), parseLocation(dest), {
+    const result = await copyImage(source, destination, {
       sourceClient,
       destinationClient,
       platforms: platformsOf(o),
@@ -112,7 +110,7 @@ export async function runRegistryCopy(
       onEvent: (e) => out.transfer(e),
     });
     out.emit(transferResult(result));
-    out.info(`Copied ${image} to ${dest.replace(/^docker:\/\//, "")}`);
+    return result;
   } finally {
     await sourceClient.close();
     await destinationClient.close();
