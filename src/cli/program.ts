@@ -197,6 +197,9 @@ export async function main(args: string[]): Promise<number> {
     state.output?.finish();
     return 0;
   } catch (err) {
+    // A reader that went away (`ferry images | head`) ends ferry quietly, as SIGPIPE ends other
+    // Unix tools; 141 is the status a shell shows for such a death (128 + SIGPIPE).
+    if (isBrokenPipe(err)) return EXIT_BROKEN_PIPE;
     state.output?.finish();
     if (state.output?.json && !(err instanceof CommanderError)) {
       // Scripts reading --json see the failure too, not only the line on stderr.
@@ -208,6 +211,16 @@ export async function main(args: string[]): Promise<number> {
     }
     return report(err, debug);
   }
+}
+
+/** Exit status of a command whose standard output was closed by its reader. */
+export const EXIT_BROKEN_PIPE = 141;
+
+function isBrokenPipe(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof Deno.errors.BrokenPipe) return true;
+  }
+  return false;
 }
 
 function report(err: unknown, debug: boolean): number {
