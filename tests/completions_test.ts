@@ -14,7 +14,7 @@ import {
 } from "../src/cli/completions.ts";
 import { Output } from "../src/cli/output.ts";
 import { ferry } from "./ferry_cli.ts";
-import { inCI, tempDir } from "./support/mod.ts";
+import { ignoreUnless, tempDir } from "./support/mod.ts";
 
 /** The command tree as the CLI builds it, with `completions` in it. */
 function program() {
@@ -25,19 +25,9 @@ function program() {
   return root;
 }
 
-function onPath(name: string): boolean {
-  return (Deno.env.get("PATH") ?? "").split(":").some((dir) => {
-    try {
-      return Deno.statSync(join(dir, name)).isFile;
-    } catch {
-      return false;
-    }
-  });
-}
-
 /** Ignored where the shell is missing, except under CI (where .ci/run installs it). */
-function shellTest(shell: string, name: string, fn: () => Promise<void>) {
-  Deno.test({ name, ignore: !inCI() && !onPath(shell), fn });
+function shellTest(shell: "zsh" | "fish", name: string, fn: () => Promise<void>) {
+  Deno.test({ name, ignore: ignoreUnless([shell]), fn });
 }
 
 async function run(cmd: string, args: string[], cwd?: string) {

@@ -61,6 +61,7 @@ export {
   inCI,
   missingPeers,
   peer,
+  PEER_NAMES,
   type PeerName,
   peerTest,
   type PeerTestDefinition,

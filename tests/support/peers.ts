@@ -10,16 +10,22 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The peer programs the interop tests use. */
-export type PeerName =
-  | "skopeo"
-  | "docker-registry"
-  | "umoci"
-  | "buildah"
-  | "htpasswd"
-  | "openssl"
-  | "helm"
-  | "zstd";
+/** The peer programs the interop tests use (the shells: for the completion tests). */
+export const PEER_NAMES = [
+  "skopeo",
+  "docker-registry",
+  "umoci",
+  "buildah",
+  "htpasswd",
+  "openssl",
+  "helm",
+  "zstd",
+  "zsh",
+  "fish",
+] as const;
+
+/** One of {@link PEER_NAMES}. */
+export type PeerName = typeof PEER_NAMES[number];
 
 /** Root of the ferry checkout, found from this file's location. */
 export const REPO_ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
