@@ -14,7 +14,8 @@
 export interface FaultRules {
   /**
    * For the first `times` successful GETs whose path matches `path` (default: blob downloads,
-   * `/v2/<name>/blobs/<digest>`), send only `bytes` bytes of the body, then cut the connection.
+   * `/v2/<name>/blobs/<digest>`) and whose body is longer than `bytes` (or of unknown length),
+   * send only `bytes` bytes of the body, then cut the connection.
    */
   resetAfterBytes?: { bytes: number; times: number; path?: RegExp };
   /** Answer every k-th request (among those matching `statusPath`) with 500. */
@@ -204,9 +205,13 @@ export function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy>
     entry.status = res.status;
     let cutAfter: number | undefined;
     const reset = rules.resetAfterBytes;
+    // Only a body longer than the cut counts: a cut that would deliver the whole body is no
+    // fault, and counting it would let small blobs (configs) use up `times` depending on the
+    // order in which a client happens to fetch.
+    const length = Number(res.headers.get("content-length") ?? NaN);
     if (
       reset && req.method === "GET" && res.ok && res.body && resets < reset.times &&
-      (reset.path ?? BLOB_GET).test(url.pathname)
+      (reset.path ?? BLOB_GET).test(url.pathname) && !(length <= reset.bytes)
     ) {
       resets++;
       cutAfter = reset.bytes;

@@ -293,6 +293,11 @@ peerTest("fault proxy: status faults, cut blob downloads, ranges and rewritten u
   const blobUrl = `${proxy.url}/v2/lib/one/blobs/${blob.digest}`;
   proxy.setFaults({ resetAfterBytes: { bytes: 10_000, times: 1 } });
   proxy.clearLog();
+  // A body no longer than the cut is delivered whole and does not use up the fault.
+  const config = image.config;
+  assert.ok(config.size <= 10_000);
+  const small = await fetch(`${proxy.url}/v2/lib/one/blobs/${config.digest}`);
+  assert.equal(sha256(new Uint8Array(await small.arrayBuffer())), config.digest);
   const cut = await fetch(blobUrl);
   assert.equal(cut.headers.get("content-length"), String(blob.size));
   let received = 0;
@@ -308,6 +313,7 @@ peerTest("fault proxy: status faults, cut blob downloads, ranges and rewritten u
   assert.deepEqual(
     proxy.log.map((e) => [e.method, e.status, e.fault, e.range, e.bytes]),
     [
+      ["GET", 200, undefined, undefined, config.size],
       ["GET", 200, "reset", undefined, 10_000],
       ["GET", 200, undefined, undefined, blob.size],
       ["GET", 206, undefined, "bytes=10000-", blob.size - 10_000],
