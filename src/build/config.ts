@@ -264,19 +264,3 @@ export function isOwnLayerType(mediaType: string): boolean {
 export function rfc3339(seconds: number): string {
   return new Date(seconds * 1000).toISOString().replace(/\.000Z$/, "Z");
 }
-
-/** `KEY=value` entries as an ordered map (later wins). */
-export function envToMap(env: readonly string[] | undefined): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const entry of env ?? []) {
-    const eq = entry.indexOf("=");
-    if (eq < 0) map.set(entry, "");
-    else map.set(entry.slice(0, eq), entry.slice(eq + 1));
-  }
-  return map;
-}
-
-/** The inverse of {@link envToMap}. */
-export function mapToEnv(map: Map<string, string>): string[] {
-  return [...map].map(([k, v]) => `${k}=${v}`);
-}

@@ -25,16 +25,15 @@ import { lexInstructions } from "../kubefile/lexer.ts";
 import { type DirEntry, type LayerEntry, writeLayer } from "../layer/mod.ts";
 import type { Descriptor } from "../manifest.ts";
 import { OCI_LAYER_GZIP, OCI_LAYER_TAR } from "../media_types.ts";
+import { envToMap, mapToEnv } from "../env_list.ts";
 import { formatPlatform, type Platform } from "../platform.ts";
 import {
   configBlob,
   configFromBase,
   emptyConfig,
-  envToMap,
   type HistoryEntry,
   type ImageConfig,
   manifestBlob,
-  mapToEnv,
   ociLayerType,
   rfc3339,
 } from "./config.ts";

@@ -41,7 +41,7 @@ import {
   transferred,
   type TransferResult,
 } from "./json.ts";
-import { type Output, shortDigest } from "./output.ts";
+import { formatSize, type Output, shortDigest } from "./output.ts";
 
 async function openStore(opts: RootOptions): Promise<ImageStore> {
   return await ImageStore.open({ root: opts.root });
@@ -59,17 +59,6 @@ async function withStore<T>(opts: RootOptions, fn: (store: ImageStore) => Promis
 
 function progress(out: Output) {
   return (e: CopyEvent) => out.transfer(e);
-}
-
-/** `1.5MiB`. */
-export function formatSize(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i === 0 ? n : n.toFixed(1)}${units[i]}`;
 }
 
 /** `3 days ago`, as `docker images` shows ages. */

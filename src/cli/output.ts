@@ -34,7 +34,8 @@ export interface OutputOptions {
 
 const encoder = new TextEncoder();
 
-function formatBytes(n: number): string {
+/** `1.5MiB`: binary units, one decimal above bytes. */
+export function formatSize(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
   while (n >= 1024 && i < units.length - 1) {
@@ -176,7 +177,7 @@ export class Output {
     this.#bars.delete(digest);
     this.info(
       `Copying blob ${shortDigest(digest)} ${
-        status === "copied" ? `done (${formatBytes(size)})` : "skipped: already exists"
+        status === "copied" ? `done (${formatSize(size)})` : "skipped: already exists"
       }`,
     );
   }
@@ -206,7 +207,7 @@ export class Output {
       return `Copying blob ${shortDigest(b.digest)} [${"=".repeat(fill)}${
         " ".repeat(width - fill)
       }] ` +
-        `${formatBytes(b.done)} / ${formatBytes(b.size)}`;
+        `${formatSize(b.done)} / ${formatSize(b.size)}`;
     });
     if (lines.length === 0) return;
     Deno.stderr.writeSync(encoder.encode(lines.join("\n") + "\n"));

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { envToMap } from "../env_list.ts";
 import { FerryError } from "../errors.ts";
 import { formatPlatform, hostPlatform, parsePlatform, type Platform } from "../platform.ts";
 import { parseGoDuration } from "./duration.ts";
@@ -202,16 +203,6 @@ interface StageState {
   vars: Map<string, string>;
   configEnv: Map<string, string>;
   shell: string[];
-}
-
-function envListToMap(env: string[] | undefined): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const entry of env ?? []) {
-    const eq = entry.indexOf("=");
-    if (eq < 0) map.set(entry, "");
-    else map.set(entry.slice(0, eq), entry.slice(eq + 1));
-  }
-  return map;
 }
 
 function platformArgs(target: Platform, build: Platform): Map<string, string> {
@@ -456,7 +447,7 @@ class Parser {
       if (/\s/.test(baseName)) ctx.fail(`invalid image reference ${JSON.stringify(baseName)}`);
       from = { kind: "image", ref: baseName };
       const info = this.#options.baseImage?.(baseName, platform);
-      vars = envListToMap(info?.env);
+      vars = envToMap(info?.env);
       shell = info?.shell && info.shell.length > 0 ? [...info.shell] : [...DEFAULT_SHELL];
     }
     const stage: Stage = { index, ...ctx.loc, from, instructions: [] };
