@@ -278,7 +278,10 @@ class Registry {
         return { digest, ...hit };
       }
     } else if (!isTag(reference)) {
-      throw httpError(400, "TAG_INVALID", `invalid tag ${JSON.stringify(reference)}`);
+      // No manifest can have a name that is not a tag: the spec answers a GET or HEAD of it 404.
+      throw httpError(404, "MANIFEST_UNKNOWN", `manifest unknown to registry: ${reference}`, {
+        detail: { name, reference },
+      });
     }
     let desc: Descriptor;
     try {

@@ -584,6 +584,18 @@ Deno.test("handler (dir): a read-only directory refuses writes", async () => {
   });
 });
 
+bothTest(
+  "GET and HEAD of a manifest by a name that is not a tag: 404 MANIFEST_UNKNOWN",
+  async ({ handler }) => {
+    // The spec's answer for a manifest that does not exist, whatever its reference looks like.
+    for (const reference of [".INVALID_MANIFEST_NAME", "-bad", "a".repeat(129)]) {
+      for (const method of ["GET", "HEAD"]) {
+        await expectError(handler, method, `/v2/x/manifests/${reference}`, 404, "MANIFEST_UNKNOWN");
+      }
+    }
+  },
+);
+
 Deno.test("handler: htpasswd basic auth", async () => {
   const htpasswd = Htpasswd.parse(`alice:${bcrypt.hashSync("s3cret", 4)}\n`, "test");
   await withRegistry("memory", { htpasswd, realm: "test-realm" }, async ({ handler }) => {
