@@ -37,7 +37,7 @@ for target in "${targets[@]}"; do
   out="dist/ferry-$target"
   # --no-check: `deno task check` type-checks; compile only packs the program.
   if ! "$deno" compile --quiet --no-check --target "$target" "${permissions[@]}" \
-    --output "$out" main.ts >"$log" 2>&1; then
+    --include src/server/bcrypt_worker.ts --output "$out" main.ts >"$log" 2>&1; then
     if grep -qiE 'dl\.deno\.land|denort|base binary|error sending request|dns error' "$log"; then
       echo "ferry: deno compile needs to download its runtime (denort) from dl.deno.land, which is not reachable; build the binaries on a machine with internet access, or use 'deno task bundle'" >&2
     else

@@ -37,7 +37,7 @@ export interface RegistryHandlerOptions {
   readOnly?: boolean;
   /** Allow `DELETE` of manifests, tags and blobs (off by default, as in distribution). */
   allowDelete?: boolean;
-  /** Require Basic authentication by these users. */
+  /** Require Basic authentication by these users (their password checks stop on `close()`). */
   htpasswd?: Htpasswd;
   /** Realm of the Basic challenge (default `ferry`). */
   realm?: string;
@@ -137,6 +137,7 @@ class Registry {
 
   async close(): Promise<void> {
     clearInterval(this.#purgeTimer);
+    this.#options.htpasswd?.close();
     await this.#purging;
     await this.#backend.close();
   }

@@ -7,6 +7,7 @@ import { RegistryDir } from "../registry_dir/mod.ts";
 import { type Blob, makeImage, makeIndex, randomBytes } from "../registry_dir/test_util.ts";
 import { bytesSource, type Store } from "../store.ts";
 import { createRegistryHandler, type RegistryHandler, type RegistryHandlerOptions } from "./mod.ts";
+import { BcryptBusyError, BcryptPool } from "./bcrypt_pool.ts";
 import { Htpasswd } from "./htpasswd.ts";
 
 const encoder = new TextEncoder();
@@ -595,6 +596,59 @@ bothTest(
     }
   },
 );
+
+Deno.test("htpasswd: an unknown user costs the same bcrypt comparison as a wrong password", async () => {
+  const hashes = { alice: bcrypt.hashSync("s3cret", 4), bob: bcrypt.hashSync("other", 5) };
+  const compared: string[] = [];
+  const htpasswd = Htpasswd.parse(
+    `alice:${hashes.alice}\nbob:${hashes.bob}\n`,
+    "test",
+    {
+      compare: (password, hash) => {
+        compared.push(hash);
+        return Promise.resolve(bcrypt.compareSync(password, hash));
+      },
+    },
+  );
+  const basic = (user: string, password: string) => `Basic ${btoa(`${user}:${password}`)}`;
+  assert.equal(await htpasswd.verify(basic("alice", "wrong")), undefined);
+  assert.deepEqual(compared, [hashes.alice]);
+  // Not in the file: compared against the file's costliest hash, and refused even if it matches.
+  assert.equal(await htpasswd.verify(basic("mallory", "guess")), undefined);
+  assert.equal(await htpasswd.verify(basic("mallory", "other")), undefined);
+  assert.deepEqual(compared, [hashes.alice, hashes.bob, hashes.bob]);
+  assert.equal(await htpasswd.verify(basic("alice", "s3cret")), "alice");
+  assert.equal(await htpasswd.verify(basic("alice", "s3cret")), "alice");
+  assert.equal(compared.length, 4, "a verified header is remembered");
+});
+
+Deno.test("htpasswd: password checks run on worker threads behind a bounded queue (429 past it)", async () => {
+  const pool = new BcryptPool({ threads: 1, maxQueue: 2 });
+  try {
+    const hash = bcrypt.hashSync("pw", 4);
+    const checks = [pool.compare("pw", hash), pool.compare("no", hash), pool.compare("pw", hash)];
+    // One on the thread, two waiting: the fourth is refused at once.
+    await assert.rejects(pool.compare("pw", hash), BcryptBusyError);
+    assert.deepEqual(await Promise.all(checks), [true, false, true]);
+  } finally {
+    pool.close();
+  }
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const htpasswd = Htpasswd.parse(`alice:${bcrypt.hashSync("s3cret", 4)}\n`, "test", {
+    compare: async () => {
+      await gate;
+      throw new BcryptBusyError();
+    },
+  });
+  await withRegistry("memory", { htpasswd }, async ({ handler }) => {
+    const pending = expectError(handler, "GET", "/v2/", 429, "TOOMANYREQUESTS", {
+      headers: { Authorization: `Basic ${btoa("alice:s3cret")}` },
+    });
+    release();
+    assert.equal((await pending).headers.get("retry-after"), "1");
+  });
+});
 
 Deno.test("handler: htpasswd basic auth", async () => {
   const htpasswd = Htpasswd.parse(`alice:${bcrypt.hashSync("s3cret", 4)}\n`, "test");
