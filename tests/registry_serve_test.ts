@@ -397,6 +397,74 @@ Deno.test("serve CLI: inmem with --disable-logging=true; SIGINT exits 0", async 
   }
 });
 
+Deno.test("serve CLI: --max-connections closes connections past it and says so; --body-timeout cuts off a stalled body", async () => {
+  const server = await startCli([
+    "inmem",
+    "-p",
+    "0",
+    "--max-connections",
+    "2",
+    "--body-timeout",
+    "0.3",
+  ]);
+  const port = Number(new URL(server.url).port);
+  const open: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < 2; i++) open.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    // A head that promises a body and never sends it: answered 408 and closed.
+    await writeAllTo(
+      open[0],
+      "PUT /v2/x/manifests/t HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n",
+    );
+    const extra = await Deno.connect({ hostname: "127.0.0.1", port });
+    open.push(extra);
+    assert.equal(await extra.read(new Uint8Array(64)).catch(() => null), null);
+    const stalled = await readUntilClosed(open[0]);
+    assert.match(stalled, /^HTTP\/1\.1 408 /);
+    // The connection within the limit is served.
+    await writeAllTo(open[1], "GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert.match(await readUntilClosed(open[1]), /^HTTP\/1\.1 200 /);
+    server.child.kill("SIGINT");
+    assert.equal((await server.status).code, 0, server.stderr());
+    assert.match(
+      server.stderr(),
+      /^warn: connection limit reached \(2 open, --max-connections\)/m,
+    );
+  } finally {
+    for (const conn of open) {
+      try {
+        conn.close();
+      } catch {
+        // closed
+      }
+    }
+    try {
+      server.child.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+    await server.status;
+  }
+});
+
+async function writeAllTo(conn: Deno.Conn, text: string): Promise<void> {
+  const bytes = encoder.encode(text);
+  for (let at = 0; at < bytes.byteLength;) at += await conn.write(bytes.subarray(at));
+}
+
+/** What the server sends on `conn` until it closes it (bounded: a hang fails the test). */
+async function readUntilClosed(conn: Deno.Conn): Promise<string> {
+  let text = "";
+  const buf = new Uint8Array(4096);
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const n = await conn.read(buf).catch(() => null);
+    if (n === null) return text;
+    text += decoder.decode(buf.subarray(0, n));
+  }
+  throw new Error(`still open after 20 s: ${text}`);
+}
+
 // --- load ----------------------------------------------------------------------------------------
 
 /** Pushes a blob with POST + PATCH chunks + PUT, or in one POST when `chunks` is 0. */

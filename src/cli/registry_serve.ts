@@ -10,7 +10,7 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { FerryError } from "../errors.ts";
 import type { Output } from "./output.ts";
-import { parseBool } from "./parse.ts";
+import { parseBool, parsePositiveInt } from "./parse.ts";
 
 /** The values of `--log-level`, least said first. */
 export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
@@ -24,6 +24,18 @@ function parsePort(value: string): number {
     throw new FerryError("usage", `expected a port number (0-65535), got ${JSON.stringify(value)}`);
   }
   return n;
+}
+
+/** A positive number of seconds (fractions allowed), as milliseconds. */
+function parseSeconds(value: string): number {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || !(n > 0) || n > 86_400) {
+    throw new FerryError(
+      "usage",
+      `expected a number of seconds (above 0, at most 86400), got ${JSON.stringify(value)}`,
+    );
+  }
+  return Math.round(n * 1000);
 }
 
 /** The flags both subcommands take. */
@@ -43,6 +55,24 @@ function serveCommand(name: string) {
     .option("--tls-key <file>", "PEM private key of --tls-cert")
     .option("--read-only", "refuse pushes (405 UNSUPPORTED)")
     .option("--enable-delete", "allow DELETE of manifests, tags and blobs")
+    .option(
+      "--max-connections <n>",
+      "connections open at once; more are closed on arrival (logged)",
+      parsePositiveInt,
+      512,
+    )
+    .option(
+      "--max-client-connections <n>",
+      "connections open at once from one client address",
+      parsePositiveInt,
+      256,
+    )
+    .addOption(
+      new Option(
+        "--body-timeout <seconds>",
+        "cut off (408) a request body that sends nothing for this long",
+      ).argParser(parseSeconds).default(60_000, "60"),
+    )
     .option("--pid-file <file>", "write the process id here while serving")
     .option(
       "--disable-logging [bool]",

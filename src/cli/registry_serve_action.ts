@@ -50,6 +50,18 @@ export async function runServer(source: Source, opts: ServeFlags, out: Output): 
       htpasswd,
       readOnly: opts.readOnly,
       allowDelete: opts.enableDelete,
+      maxConnections: opts.maxConnections,
+      maxClientConnections: opts.maxClientConnections,
+      bodyTimeoutMs: opts.bodyTimeout,
+      onLimit: ({ limit, max, remoteAddr }) =>
+        log(
+          "warn",
+          limit === "connections"
+            ? `connection limit reached (${max} open, --max-connections): ` +
+              `closing new connections until one ends (first refused: ${remoteAddr.hostname})`
+            : `client ${remoteAddr.hostname} has ${max} connections open ` +
+              `(--max-client-connections): closing its new ones until one ends`,
+        ),
       accessLog: opts.disableLogging === true ? undefined : stderr,
       onError: (err, request) => {
         log("error", `${request.method} ${new URL(request.url).pathname}: ${errorMessage(err)}`);

@@ -12,6 +12,10 @@
  * bodies (never both), no obsolete line folding, bounded heads; anything else is a 400-class
  * answer and a closed connection.
  *
+ * Clients are not trusted to be quick or few: a head must arrive within a deadline and is scanned
+ * once however it is split, a body that stops arriving is cut off after an idle timeout, and the
+ * number of open connections is capped in all and per client address.
+ *
  * @module
  */
 import { takeFileBody } from "./file_body.ts";
@@ -41,6 +45,48 @@ export interface Http1ServerOptions {
   idleTimeoutMs?: number;
   /** A request head must arrive within this many ms of its first byte (default 30 s). */
   headTimeoutMs?: number;
+  /**
+   * A request body that sends nothing for this many ms while the server waits for it is answered
+   * 408 and its connection closed (default 60 s; the cut comes between 1 and 1.25 times this).
+   */
+  bodyTimeoutMs?: number;
+  /** Connections open at once; more are closed on arrival (default {@link DEFAULT_MAX_CONNECTIONS}). */
+  maxConnections?: number;
+  /**
+   * Connections open at once from one client address (default
+   * {@link DEFAULT_MAX_CLIENT_CONNECTIONS}).
+   */
+  maxClientConnections?: number;
+  /**
+   * Told when a connection is refused for a limit: once when the limit is first reached, again
+   * only after the open connections fell below it (no flood of lines under attack).
+   */
+  onLimit?: (event: Http1LimitEvent) => void;
+}
+
+/** A connection limit reached (see {@link Http1ServerOptions.onLimit}). */
+export interface Http1LimitEvent {
+  /** Which limit: every connection, or those of one client address. */
+  limit: "connections" | "client";
+  /** The limit's value. */
+  max: number;
+  /** The address refused. */
+  remoteAddr: Deno.NetAddr;
+}
+
+/** Default of {@link Http1ServerOptions.maxConnections}. */
+export const DEFAULT_MAX_CONNECTIONS = 512;
+/** Default of {@link Http1ServerOptions.maxClientConnections}. */
+export const DEFAULT_MAX_CLIENT_CONNECTIONS = 256;
+/** Default of {@link Http1ServerOptions.bodyTimeoutMs}. */
+export const DEFAULT_BODY_TIMEOUT_MS = 60_000;
+
+/** Counters of work done, for tests and diagnosis. */
+export interface Http1Stats {
+  /** Bytes looked at while searching for the end of request heads (linear in the head sizes). */
+  headBytesScanned: number;
+  /** Connections closed on arrival because a connection limit was reached. */
+  refused: number;
 }
 
 /** A running {@link serveHttp1} server. */
@@ -51,6 +97,8 @@ export interface Http1Server {
   shutdown(): Promise<void>;
   /** Settles when the server has stopped and every connection is closed. */
   readonly finished: Promise<void>;
+  /** Work counters (live). */
+  readonly stats: Readonly<Http1Stats>;
 }
 
 /** Largest request head (request line and headers) accepted, as Go's default `MaxHeaderBytes`. */
@@ -80,6 +128,8 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
     : Deno.listen({ hostname: options.hostname, port: options.port });
   const scheme = options.tls ? "https" : "http";
   const connections = new Set<Connection>();
+  const stats: Http1Stats = { headBytesScanned: 0, refused: 0 };
+  const limits = new ConnectionLimits(options, stats);
   let closing = false;
   const accepting = (async () => {
     for (;;) {
@@ -92,10 +142,15 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
+      const client = (conn.remoteAddr as Deno.NetAddr).hostname;
+      if (!limits.admit(conn)) continue;
       if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-      const connection = new Connection(conn, scheme, options);
+      const connection = new Connection(conn, scheme, options, stats);
       connections.add(connection);
-      connection.run().finally(() => connections.delete(connection));
+      connection.run().finally(() => {
+        connections.delete(connection);
+        limits.release(client);
+      });
     }
   })();
   let finishing: Promise<void> | undefined;
@@ -108,7 +163,71 @@ export function serveHttp1(options: Http1ServerOptions): Http1Server {
       await Promise.all([...connections].map((c) => c.stop()));
       finished.resolve();
     })();
-  return { addr: listener.addr as Deno.NetAddr, shutdown, finished: finished.promise };
+  return { addr: listener.addr as Deno.NetAddr, shutdown, finished: finished.promise, stats };
+}
+
+/** Counts open connections, in all and per client address, and turns away those over a limit. */
+class ConnectionLimits {
+  #max: number;
+  #maxClient: number;
+  #open = 0;
+  #perClient = new Map<string, number>();
+  #onLimit?: (event: Http1LimitEvent) => void;
+  #stats: Http1Stats;
+  /** Whether each limit was reported and not yet relieved (one line per episode). */
+  #reported = { connections: false, client: new Set<string>() };
+
+  constructor(options: Http1ServerOptions, stats: Http1Stats) {
+    this.#max = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.#maxClient = options.maxClientConnections ?? DEFAULT_MAX_CLIENT_CONNECTIONS;
+    this.#onLimit = options.onLimit;
+    this.#stats = stats;
+  }
+
+  /** Counts `conn` in, or closes it and returns false when a limit is reached. */
+  admit(conn: Deno.Conn): boolean {
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    const mine = this.#perClient.get(addr.hostname) ?? 0;
+    let limit: Http1LimitEvent["limit"] | undefined;
+    if (this.#open >= this.#max) limit = "connections";
+    else if (mine >= this.#maxClient) limit = "client";
+    if (limit === undefined) {
+      this.#open++;
+      this.#perClient.set(addr.hostname, mine + 1);
+      return true;
+    }
+    this.#stats.refused++;
+    // Closed at once, unread and unanswered: an answer could wait on a client that reads nothing
+    // (or a TLS handshake), and holding the descriptor is what the limit is there to prevent.
+    try {
+      conn.close();
+    } catch {
+      // closed
+    }
+    const first = limit === "connections"
+      ? !this.#reported.connections
+      : !this.#reported.client.has(addr.hostname);
+    if (limit === "connections") this.#reported.connections = true;
+    else this.#reported.client.add(addr.hostname);
+    if (first) {
+      this.#onLimit?.({
+        limit,
+        max: limit === "connections" ? this.#max : this.#maxClient,
+        remoteAddr: addr,
+      });
+    }
+    return false;
+  }
+
+  /** Counts a closed connection of `client` out. */
+  release(client: string): void {
+    this.#open--;
+    const left = (this.#perClient.get(client) ?? 1) - 1;
+    if (left <= 0) this.#perClient.delete(client);
+    else this.#perClient.set(client, left);
+    if (this.#open < this.#max) this.#reported.connections = false;
+    if (left < this.#maxClient) this.#reported.client.delete(client);
+  }
 }
 
 /** A malformed request: answered with `status` and the connection closed. */
@@ -123,19 +242,30 @@ class Connection {
   #conn: Deno.Conn;
   #scheme: string;
   #options: Http1ServerOptions;
+  #stats: Http1Stats;
   #in = new Uint8Array(READ_SIZE);
   #start = 0;
   #end = 0;
+  /** Bytes from `#start` already searched for the end of the head (a trickled head is scanned once). */
+  #scanned = 0;
+  /** Reads that returned data: the body watch sees progress by it, at no cost per read. */
+  #reads = 0;
+  /** Whether the server is waiting for request body bytes (only then can a body time out). */
+  #bodyWaiting = false;
+  #bodyTimedOut = false;
+  /** Whether the response to the current request was sent (a body timing out then only closes). */
+  #answered = false;
   #stopping = false;
   #idle = true;
   #closed = false;
   #done = Promise.withResolvers<void>();
   #wakeIdle?: () => void;
 
-  constructor(conn: Deno.Conn, scheme: string, options: Http1ServerOptions) {
+  constructor(conn: Deno.Conn, scheme: string, options: Http1ServerOptions, stats: Http1Stats) {
     this.#conn = conn;
     this.#scheme = scheme;
     this.#options = options;
+    this.#stats = stats;
   }
 
   /** Serves requests until the client or the server ends the connection. */
@@ -179,13 +309,18 @@ class Connection {
     arm(this.#idle ? idleMs : headMs);
     try {
       for (;;) {
-        const at = indexOfHeadEnd(this.#in, this.#start, this.#end);
+        // Resume where the last search stopped (less 3 bytes: the CRLFCRLF may straddle reads).
+        const from = this.#start + Math.max(0, this.#scanned - 3);
+        this.#stats.headBytesScanned += this.#end - from;
+        const at = indexOfHeadEnd(this.#in, from, this.#end);
         if (at >= 0) {
           const head = parseHead(this.#in.subarray(this.#start, at));
           this.#start = at + 4;
+          this.#scanned = 0;
           this.#idle = false;
           return head;
         }
+        this.#scanned = this.#end - this.#start;
         if (this.#end - this.#start >= MAX_HEAD) {
           throw new BadRequest(431, "request head too large");
         }
@@ -253,12 +388,66 @@ class Connection {
   #took(n: number | null): number | null {
     if (n === null) return null;
     this.#end += n;
+    this.#reads++;
     return n;
+  }
+
+  /**
+   * Reads more request body input, giving up (408, connection closed) when the body watch says
+   * it stalled; null at the end of input.
+   */
+  async #fillBody(): Promise<number | null> {
+    this.#bodyWaiting = true;
+    try {
+      return await this.#fill(() =>
+        !this.#bodyTimedOut
+          ? undefined
+          : this.#answered
+          ? "close"
+          : new BadRequest(408, "request body timed out")
+      );
+    } finally {
+      this.#bodyWaiting = false;
+    }
+  }
+
+  /**
+   * Watches the request body until the returned function is called: when the server has been
+   * waiting for it without a byte arriving for the body timeout, the pending read is abandoned.
+   * One timer per request, ticking at a quarter of the timeout; reads only bump a counter.
+   */
+  #watchBody(): () => void {
+    const ms = this.#options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+    let seen = this.#reads;
+    let stalls = 0;
+    const timer = setInterval(() => {
+      if (!this.#bodyWaiting || this.#reads !== seen) {
+        seen = this.#reads;
+        stalls = 0;
+        return;
+      }
+      // The first stalled tick may come right after the wait began: four more make a full timeout.
+      if (++stalls > 4) {
+        this.#bodyTimedOut = true;
+        this.#wakeIdle?.();
+      }
+    }, Math.max(1, ms / 4));
+    return () => clearInterval(timer);
   }
 
   /** Answers one request; true when the connection can carry another. */
   async #serve(head: Head): Promise<boolean> {
     const body = this.#requestBody(head);
+    const unwatch = body === undefined ? undefined : this.#watchBody();
+    try {
+      return await this.#answer(head, body);
+    } finally {
+      unwatch?.();
+    }
+  }
+
+  async #answer(head: Head, body: RequestBody | undefined): Promise<boolean> {
+    this.#answered = false;
     let request: Request;
     try {
       request = new Request(this.#url(head), {
@@ -274,6 +463,7 @@ class Connection {
       target: head.target,
     });
     const keep = head.keepAlive && !this.#stopping;
+    this.#answered = true;
     try {
       await this.#writeResponse(head, response, keep);
     } catch {
@@ -316,7 +506,7 @@ class Connection {
 
   /** Up to `max` buffered or newly read input bytes (copied); null at the end of input. */
   async readSome(max: number): Promise<Uint8Array | null> {
-    if (this.#start === this.#end && await this.#fill() === null) return null;
+    if (this.#start === this.#end && await this.#fillBody() === null) return null;
     const n = Math.min(max, this.#end - this.#start);
     const out = this.#in.slice(this.#start, this.#start + n);
     this.#start += n;
@@ -334,7 +524,7 @@ class Connection {
       }
       // `max` bytes and a CR may be here while the LF is still on its way.
       if (this.#end - this.#start > max + 1) throw new BadRequest(400, "chunk line too long");
-      if (await this.#fill() === null) throw new BadRequest(400, "body cut short");
+      if (await this.#fillBody() === null) throw new BadRequest(400, "body cut short");
     }
   }
 

@@ -247,3 +247,141 @@ Deno.test("http1: shutdown finishes the response in flight, refuses new connecti
     await server.shutdown();
   }
 });
+
+/** `promise`, or a failure naming `what` when it takes longer than `ms` (a hang, not a timing). */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still waiting after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("http1: a body that stops coming is cut off with 408 after the body timeout; a slow one is not", async () => {
+  // The handler reads the body (a push), or answers without reading it (refused; the server then
+  // skips the body to keep the connection): both wait for bytes that never come.
+  const refuse: Http1Handler = () => Promise.resolve(new Response("no", { status: 401 }));
+  for (const handler of [echo, refuse]) {
+    await using server = start(handler, { bodyTimeoutMs: 200 });
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    try {
+      await writeAll(
+        conn,
+        encoder.encode("PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789"),
+      );
+      const text = decoder.decode(await within(readToEnd(conn), 20_000, "server closing"));
+      // A body skipped after the answer is only closed on: one response per request.
+      assert.deepEqual(statuses(text), [handler === echo ? 408 : 401], text);
+    } finally {
+      closeQuietly(conn);
+    }
+  }
+  await using server = start(echo, { bodyTimeoutMs: 2_000 });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+  try {
+    const pieces = 8;
+    await writeAll(
+      conn,
+      encoder.encode(
+        `PUT /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ${pieces}\r\n\r\n`,
+      ),
+    );
+    // Longer in all than the timeout, never idle for more than a sixth of it.
+    for (let i = 0; i < pieces; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      await writeAll(conn, encoder.encode("x"));
+    }
+    const text = decoder.decode(await readToEnd(conn));
+    assert.deepEqual(statuses(text), [200], text);
+    assert.match(text, /"body":"xxxxxxxx"/);
+  } finally {
+    closeQuietly(conn);
+  }
+});
+
+Deno.test("http1: a head trickled in small pieces is scanned once, not once per piece", async () => {
+  await using server = start();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+  try {
+    const filler = `X-Filler: ${"a".repeat(1000)}\r\n`;
+    const head = encoder.encode(
+      `GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${filler.repeat(256)}\r\n`,
+    );
+    const piece = 1024;
+    for (let at = 0; at < head.length; at += piece) {
+      const before = server.stats.headBytesScanned;
+      await writeAll(conn, head.subarray(at, at + piece));
+      // Each piece is read and searched on its own before the next one is sent (bounded wait).
+      for (let i = 0; i < 2_000 && server.stats.headBytesScanned === before; i++) {
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    }
+    const text = decoder.decode(await readToEnd(conn));
+    assert.deepEqual(statuses(text), [200], text.slice(0, 200));
+    // Once over the head, plus 3 bytes per read where the end could straddle two reads; searching
+    // from the start after every read would be ~128 times the head here.
+    const reads = Math.ceil(head.length / piece);
+    assert.ok(
+      server.stats.headBytesScanned <= head.length + 3 * reads,
+      `${server.stats.headBytesScanned} bytes scanned for a ${head.length}-byte head`,
+    );
+  } finally {
+    closeQuietly(conn);
+  }
+});
+
+/** Whether the server closed `conn` without answering (end of input or a reset). */
+async function closedUnanswered(conn: Deno.Conn): Promise<boolean> {
+  const n = await within(
+    conn.read(new Uint8Array(64)).catch(() => null),
+    20_000,
+    "waiting for the server to close",
+  );
+  return n === null;
+}
+
+Deno.test("http1: connections over the limit are closed on arrival, reported once; the others are served", async () => {
+  for (const limit of ["connections", "client"] as const) {
+    const events: string[] = [];
+    await using server = start(echo, {
+      maxConnections: limit === "connections" ? 3 : 100,
+      maxClientConnections: limit === "client" ? 3 : 100,
+      onLimit: (e) => events.push(`${e.limit} ${e.max} ${e.remoteAddr.hostname}`),
+    });
+    const port = server.addr.port;
+    const open: Deno.Conn[] = [];
+    try {
+      for (let i = 0; i < 3; i++) open.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+      for (let i = 0; i < 2; i++) {
+        const extra = await Deno.connect({ hostname: "127.0.0.1", port });
+        open.push(extra);
+        assert.ok(await closedUnanswered(extra), `connection ${4 + i} was served`);
+      }
+      assert.deepEqual(events, [`${limit} 3 127.0.0.1`]);
+      assert.equal(server.stats.refused, 2);
+      // The connections within the limit still work.
+      for (const conn of open.slice(0, 3)) {
+        await writeAll(conn, encoder.encode("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n"));
+        const buf = new Uint8Array(4096);
+        const n = await conn.read(buf);
+        assert.deepEqual(statuses(decoder.decode(buf.subarray(0, n ?? 0))), [200]);
+      }
+      // One leaves: a new one is let in.
+      closeQuietly(open[0]);
+      let served: number[] = [];
+      for (let i = 0; i < 100 && served.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        served = statuses(
+          await exchange(port, "GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        );
+      }
+      assert.deepEqual(served, [200]);
+    } finally {
+      for (const conn of open) closeQuietly(conn);
+    }
+  }
+});

@@ -6,7 +6,7 @@
 import { errorMessage, FerryError } from "../errors.ts";
 import type { Store } from "../store.ts";
 import { createRegistryHandler, type RegistryHandlerOptions } from "./handler.ts";
-import { type Http1Server, serveHttp1 } from "./http1.ts";
+import { type Http1LimitEvent, type Http1Server, serveHttp1 } from "./http1.ts";
 
 /** Options for {@link serveRegistry}. */
 export interface ServeRegistryOptions extends RegistryHandlerOptions {
@@ -18,6 +18,14 @@ export interface ServeRegistryOptions extends RegistryHandlerOptions {
   port?: number;
   /** Serve HTTPS with this PEM certificate chain and private key. */
   tls?: { cert: string; key: string };
+  /** A request body idle this many ms is cut off with 408 (default 60 s). */
+  bodyTimeoutMs?: number;
+  /** Connections open at once (default 512); more are closed on arrival. */
+  maxConnections?: number;
+  /** Connections open at once from one client address (default 256). */
+  maxClientConnections?: number;
+  /** Told when a connection limit turns connections away (once per episode). */
+  onLimit?: (event: Http1LimitEvent) => void;
 }
 
 /** A started server. */
@@ -48,7 +56,16 @@ export function serveRegistry(options: ServeRegistryOptions): Promise<RunningReg
   const port = options.port ?? 5000;
   let server: Http1Server;
   try {
-    server = serveHttp1({ hostname, port, tls: options.tls, handler });
+    server = serveHttp1({
+      hostname,
+      port,
+      tls: options.tls,
+      handler,
+      bodyTimeoutMs: options.bodyTimeoutMs,
+      maxConnections: options.maxConnections,
+      maxClientConnections: options.maxClientConnections,
+      onLimit: options.onLimit,
+    });
   } catch (err) {
     return Promise.reject(
       new FerryError("io", `cannot listen on ${hostPort(hostname, port)}: ${errorMessage(err)}`, {
