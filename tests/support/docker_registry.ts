@@ -39,6 +39,8 @@ export interface RegistryOptions {
   auth?: HtpasswdAuth | TokenAuth;
   /** Refuse writes (`storage.maintenance.readonly`). */
   readOnly?: boolean;
+  /** Serve HTTPS with this certificate and key (PEM paths; see `selfSignedCert`). */
+  tls?: { cert: string; key: string };
   /** How long to wait for `/v2/` to answer, in ms (default 10 000). */
   startTimeoutMs?: number;
 }
@@ -47,7 +49,7 @@ export interface RegistryOptions {
 export interface RunningRegistry extends AsyncDisposable {
   /** `127.0.0.1:PORT`, the registry part of image references. */
   readonly host: string;
-  /** `http://127.0.0.1:PORT`. */
+  /** `http://127.0.0.1:PORT` (`https://` with `tls`). */
   readonly url: string;
   /** The port. */
   readonly port: number;
@@ -89,7 +91,11 @@ function registryConfig(
         readonly: { enabled: options.readOnly ?? false },
       },
     },
-    http: { addr: `127.0.0.1:${port}`, secret: "ferry-test-http-secret" },
+    http: {
+      addr: `127.0.0.1:${port}`,
+      secret: "ferry-test-http-secret",
+      ...(options.tls ? { tls: { certificate: options.tls.cert, key: options.tls.key } } : {}),
+    },
   };
   const auth = options.auth;
   if (auth && "htpasswd" in auth) {
@@ -145,10 +151,14 @@ async function waitReady(
   url: string,
   deadline: number,
   isExited: () => boolean,
+  client?: Deno.HttpClient,
 ): Promise<boolean> {
   while (Date.now() < deadline && !isExited()) {
     try {
-      const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
+      const res = await fetch(`${url}/v2/`, {
+        signal: AbortSignal.timeout(1000),
+        client,
+      } as RequestInit);
       await res.body?.cancel();
       if (res.status === 200 || res.status === 401) return true;
     } catch {
@@ -198,8 +208,14 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
         await drained.catch(() => {});
         return s;
       });
-      const url = `http://127.0.0.1:${port}`;
-      if (await waitReady(url, deadline, () => exited)) {
+      const url = `${options.tls ? "https" : "http"}://127.0.0.1:${port}`;
+      const client = options.tls
+        ? Deno.createHttpClient({ caCerts: [await Deno.readTextFile(options.tls.cert)] })
+        : undefined;
+      const ready = await waitReady(url, deadline, () => exited, client).finally(() =>
+        client?.close()
+      );
+      if (ready) {
         let stopped: Promise<void> | undefined;
         const stop = () =>
           stopped ??= (async () => {

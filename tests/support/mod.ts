@@ -1,6 +1,7 @@
 /**
  * Test harness for ferry's interop tests: real peers (the CNCF distribution registry, skopeo,
- * umoci, buildah, helm) on 127.0.0.1, synthetic images, a token server and a fault-injecting proxy.
+ * umoci, buildah, helm) on 127.0.0.1, synthetic images, a token server, a fault-injecting proxy,
+ * self-signed certificates, and a deliberately hostile registry scripted by each test.
  *
  * ```ts
  * import { makeLayout, peerTest, pushToRegistry, startRegistry, tempDir } from "../support/mod.ts";
@@ -80,6 +81,13 @@ export {
   withTransport,
 } from "./skopeo.ts";
 export { freePort, removeTree, type TempDir, tempDir } from "./tmp.ts";
+export { type SelfSigned, selfSignedCert } from "./tls.ts";
+export {
+  type HostileRegistry,
+  type HostileRegistryOptions,
+  type SeenRequest,
+  startHostileRegistry,
+} from "./hostile_registry.ts";
 export {
   type Access,
   type Acl,
