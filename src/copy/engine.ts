@@ -25,6 +25,13 @@ import { bytesSource, type Target } from "../store.ts";
 import { countingStream, readAll } from "../streams.ts";
 import { selectChildren } from "./select.ts";
 
+/** Levels of indexes within indexes a copy follows below its root (OCI nests them rarely). */
+export const MAX_INDEX_DEPTH = 8;
+/** Children one index may list. */
+export const MAX_INDEX_CHILDREN = 1000;
+/** Manifests (indexes and images) one copy may walk, however they nest. */
+export const MAX_MANIFESTS_PER_COPY = 10_000;
+
 /** What to store when only some platforms of an index are copied. */
 export type IndexSubset =
   /** The original index, byte for byte (its digest kept), with only the chosen children stored. */
@@ -107,13 +114,35 @@ export class CopyEngine {
     return result;
   }
 
-  /** Copies the manifest `desc` (already resolved in `src`) and everything it references. */
-  async copyDescriptor(
+  /**
+   * Copies the manifest `desc` (already resolved in `src`) and everything it references.
+   *
+   * @throws {FerryError} `too_large` for indexes nested deeper than {@link MAX_INDEX_DEPTH}, with
+   *   more than {@link MAX_INDEX_CHILDREN} children, or a walk of more than
+   *   {@link MAX_MANIFESTS_PER_COPY} manifests.
+   */
+  copyDescriptor(
     src: Target,
     desc: Descriptor,
     dst: Target,
     options: CopyOptions & { label: string },
   ): Promise<CopyResult> {
+    return this.#walk(src, desc, dst, options, { depth: 0, manifests: { count: 0 } });
+  }
+
+  async #walk(
+    src: Target,
+    desc: Descriptor,
+    dst: Target,
+    options: CopyOptions & { label: string },
+    walk: Walk,
+  ): Promise<CopyResult> {
+    if (++walk.manifests.count > MAX_MANIFESTS_PER_COPY) {
+      throw new FerryError(
+        "too_large",
+        `${options.label}: more than ${MAX_MANIFESTS_PER_COPY} manifests in one image`,
+      );
+    }
     // Children are stored before parents, so an image manifest already in `dst` is complete; an
     // index there may lack children now wanted, but its bytes can be read locally.
     const present = await this.#known(dst, desc);
@@ -135,6 +164,19 @@ export class CopyEngine {
       await this.#copyImage(src, typed, manifest, bytes, dst, options.label);
       return { root: typed, images: [typed] };
     }
+    if (walk.depth >= MAX_INDEX_DEPTH) {
+      throw new FerryError(
+        "too_large",
+        `${options.label}: index ${desc.digest} is nested more than ${MAX_INDEX_DEPTH} levels deep`,
+      );
+    }
+    if (manifest.manifests.length > MAX_INDEX_CHILDREN) {
+      throw new FerryError(
+        "too_large",
+        `${options.label}: index ${desc.digest} lists ${manifest.manifests.length} manifests` +
+          ` (at most ${MAX_INDEX_CHILDREN})`,
+      );
+    }
     let children = options.all
       ? manifest.manifests
       : selectChildren(manifest.manifests, options.platforms, options.label);
@@ -153,11 +195,11 @@ export class CopyEngine {
     }
     const images: Descriptor[] = [];
     await settleAll(children.map(async (child) => {
-      const r = await this.copyDescriptor(src, child, dst, {
+      const r = await this.#walk(src, child, dst, {
         ...options,
         all: true,
         indexSubset: "sparse",
-      });
+      }, { depth: walk.depth + 1, manifests: walk.manifests });
       images.push(...r.images);
     }));
     if (complete || (options.indexSubset ?? "sparse") === "sparse") {
@@ -243,11 +285,12 @@ export class CopyEngine {
           offset,
         });
         const stream = await src.fetch(desc, { offset });
-        return stream.pipeThrough(
-          countingStream((bytes) =>
-            this.#onEvent({ type: "blob-progress", source: label, digest: desc.digest, bytes })
-          ),
-        );
+        return stream.pipeThrough(boundedStream(desc.size - offset, label, desc.digest))
+          .pipeThrough(
+            countingStream((bytes) =>
+              this.#onEvent({ type: "blob-progress", source: label, digest: desc.digest, bytes })
+            ),
+          );
       }, { from: src });
       this.#done.add(key);
       this.#onEvent({
@@ -264,6 +307,36 @@ export class CopyEngine {
     await dst.push(desc, bytesSource(bytes));
     this.#done.add(`${dst.location}\n${desc.digest}`);
   }
+}
+
+/** Where one copy's walk is: its index depth, and the manifests counted across the whole walk. */
+interface Walk {
+  depth: number;
+  manifests: { count: number };
+}
+
+/**
+ * Passes at most `size` bytes and fails on the first byte past it, whatever the source: a
+ * destination is never handed more than the descriptor promises before the copy fails.
+ */
+function boundedStream(
+  size: number,
+  label: string,
+  digest: string,
+): TransformStream<Uint8Array, Uint8Array> {
+  let seen = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      seen += chunk.byteLength;
+      if (seen > size) {
+        throw new FerryError(
+          "size_mismatch",
+          `${label}: blob ${digest} is longer than its descriptor's ${size} bytes`,
+        );
+      }
+      controller.enqueue(chunk);
+    },
+  });
 }
 
 /**

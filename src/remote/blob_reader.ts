@@ -2,7 +2,8 @@
  * A blob download that survives cut connections: when the body fails mid-way, it asks again with
  * `Range: bytes=N-` and continues where it stopped. A resumed response is accepted only when it is
  * a 206 whose `Content-Range` starts exactly at N (or a 200 whose first N bytes are skipped), so a
- * server that ignores ranges cannot splice wrong bytes into the stream.
+ * server that ignores ranges cannot splice wrong bytes into the stream. A body longer than the
+ * descriptor's size fails before any byte past the size is passed on.
  *
  * @module
  */
@@ -153,6 +154,14 @@ export function resumableBody(
           skip -= drop;
           chunk = chunk.subarray(drop);
           if (chunk.byteLength === 0) continue;
+        }
+        if (position + chunk.byteLength > options.size) {
+          // Never pass on a byte past the descriptor's size: the stream may be feeding another
+          // registry's upload, which must not receive more than the blob before it fails.
+          throw new FerryError(
+            "size_mismatch",
+            `${options.what}: registry sent more than the blob's ${options.size} bytes`,
+          );
         }
         position += chunk.byteLength;
         failures = 0;

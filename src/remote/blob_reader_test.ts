@@ -116,3 +116,32 @@ Deno.test("resumableBody resumes a body that stalls and reports its end once", a
   assert.deepEqual(got, data);
   assert.equal(ends, 1);
 });
+
+Deno.test("resumableBody fails on a body longer than the blob, passing on no byte past its size", async () => {
+  const data = new Uint8Array(1000).map((_, i) => i % 251);
+  // No Content-Length: the body simply runs on, in chunks that straddle the blob's end.
+  const long = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(data.subarray(0, 600));
+      c.enqueue(data.subarray(600, 1000));
+      c.close();
+    },
+  });
+  let ended = 0;
+  const body = resumableBody(() => Promise.reject(new Error("no resume")), res(200, {}, long), {
+    size: 700,
+    offset: 0,
+    what: "blob",
+    retry: { retries: 3, baseDelayMs: 1, maxDelayMs: 5 },
+    onEnd: () => ended++,
+  });
+  let received = 0;
+  await assert.rejects(
+    (async () => {
+      for await (const chunk of body) received += chunk.byteLength;
+    })(),
+    (e) => isFerryError(e, "size_mismatch") && /more than the blob's 700 bytes/.test(e.message),
+  );
+  assert.ok(received <= 700, `${received} bytes passed on`);
+  assert.equal(ended, 1);
+});
