@@ -15,6 +15,15 @@ import { readAll } from "../streams.ts";
 import { type Challenge, parseChallenges } from "./challenge.ts";
 import { type Credential, encodeBasic } from "./credentials.ts";
 
+/** What the HTTP layer tells authentication about the registry that challenged. */
+export interface ChallengeContext {
+  /**
+   * Throws when credentials may not go to `url` (a token realm): a scheme other than http(s), or
+   * plain HTTP when the registry uses TLS.
+   */
+  checkUrl(url: URL, what: string): void;
+}
+
 /** Actions of a repository scope. */
 export type ScopeAction = "pull" | "push" | "delete" | "*";
 
@@ -36,6 +45,8 @@ export interface AuthenticatorOptions {
 export const TOKEN_RESPONSE_LIMIT = 1 << 20;
 /** Token lifetime assumed when the server gives none, and the least one believed. */
 export const MIN_TOKEN_LIFETIME_S = 60;
+/** Redirects a token server may send (same origin only). */
+export const MAX_TOKEN_REDIRECTS = 5;
 /** How long before expiry a token is no longer handed out. */
 const REFRESH_MARGIN_MS = 10_000;
 const ERROR_BODY_LIMIT = 64 * 1024;
@@ -102,7 +113,12 @@ export class Authenticator {
    *   `denied` when the token server refuses them access, `unsupported` for unknown schemes,
    *   `network`/`registry` (retryable) when the token server cannot be reached or fails.
    */
-  challenge(registry: string, wwwAuthenticate: string, scopes: string[]): Promise<string> {
+  challenge(
+    registry: string,
+    wwwAuthenticate: string,
+    scopes: string[],
+    context?: ChallengeContext,
+  ): Promise<string> {
     const challenges = parseChallenges(wwwAuthenticate);
     const bearer = challenges.find((c) => c.scheme === "bearer");
     const basic = challenges.find((c) => c.scheme === "basic");
@@ -111,7 +127,7 @@ export class Authenticator {
       const key = `${registry}\n${bearer.params.realm ?? ""}\n${
         formatScopes(wanted).sort().join(" ")
       }`;
-      return this.#flight.do(key, () => this.#bearer(registry, bearer, wanted));
+      return this.#flight.do(key, () => this.#bearer(registry, bearer, wanted, context));
     }
     if (basic) return this.#basic(registry);
     const schemes = challenges.map((c) => c.scheme).join(", ") || "none";
@@ -154,7 +170,12 @@ export class Authenticator {
     return header;
   }
 
-  async #bearer(registry: string, challenge: Challenge, scopes: ScopeSet): Promise<string> {
+  async #bearer(
+    registry: string,
+    challenge: Challenge,
+    scopes: ScopeSet,
+    context?: ChallengeContext,
+  ): Promise<string> {
     const credential = await this.#credentials(registry);
     const kind = credential?.kind ?? "none";
     this.#used.set(registry, kind);
@@ -178,6 +199,9 @@ export class Authenticator {
     if (realm.protocol !== "https:" && realm.protocol !== "http:") {
       throw new FerryError("registry", `${registry}: Bearer realm ${realmText} is not http(s)`);
     }
+    // Checked before any credential is looked at: an HTTPS registry naming a plain-HTTP realm
+    // would have the password sent in clear.
+    context?.checkUrl(realm, "its token realm");
     const service = challenge.params.service;
     const scopeList = formatScopes(scopes);
     const secrets = credential
@@ -212,8 +236,9 @@ export class Authenticator {
     const where = `${registry}: token server ${realm.origin}${realm.pathname}`;
     let response: Response;
     try {
-      response = await this.#fetch(request);
+      response = await this.#send(request, where, context);
     } catch (err) {
+      if (err instanceof FerryError) throw err;
       throw new FerryError("network", `${where}: ${scrub(errMsg(err), secrets)}`, {
         cause: err,
         retryable: true,
@@ -269,6 +294,45 @@ export class Authenticator {
       `${registry}: got a token for ${scopeList.join(" ") || "no scope"}, ${expiresIn} s`,
     );
     return header;
+  }
+
+  /**
+   * Sends a token request, following redirects by hand: only within the realm's origin (the
+   * request carries a password or a refresh token) and only to URLs the registry's policy allows.
+   */
+  async #send(request: Request, where: string, context?: ChallengeContext): Promise<Response> {
+    const origin = new URL(request.url).origin;
+    let current = request;
+    for (let hop = 0;; hop++) {
+      // Sent as a clone: a 307/308 resends the same body.
+      const response = await this.#fetch(new Request(current.clone(), { redirect: "manual" }));
+      if (![301, 302, 303, 307, 308].includes(response.status)) return response;
+      const location = response.headers.get("location");
+      await response.body?.cancel();
+      if (!location) return response;
+      if (hop >= MAX_TOKEN_REDIRECTS) {
+        throw new FerryError("registry", `${where}: too many redirects`);
+      }
+      let next: URL;
+      try {
+        next = new URL(location, current.url);
+      } catch {
+        throw new FerryError("registry", `${where}: redirect to an invalid URL`);
+      }
+      if (next.origin !== origin) {
+        throw new FerryError(
+          "registry",
+          `${where} redirects to ${next.origin}; credentials stay with the token server`,
+        );
+      }
+      context?.checkUrl(next, "its token server's redirect");
+      // A 303 (or a 301/302 of the POST) turns into a GET without the form.
+      const get = response.status === 303 ||
+        ((response.status === 301 || response.status === 302) && current.method === "POST");
+      current = get
+        ? new Request(next, { method: "GET", headers: current.headers })
+        : new Request(next, current);
+    }
   }
 }
 

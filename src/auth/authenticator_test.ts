@@ -357,3 +357,44 @@ Deno.test("Authenticator: a challenge without a usable realm is a registry error
     message: /not a URL/,
   });
 });
+
+Deno.test("Authenticator: a realm the registry's policy refuses is never asked", async () => {
+  await using ts = tokenServer(() => json({ token: "t" }));
+  const auth = new Authenticator({
+    credentials: credentials({ kind: "basic", username: "u", password: "secret-pw" }),
+  });
+  await assert.rejects(
+    auth.challenge(REG, ts.challenge(), ["repository:a/b:pull"], {
+      checkUrl: (url) => {
+        if (url.protocol === "http:") throw new FerryError("registry", "plain HTTP refused");
+      },
+    }),
+    /plain HTTP refused/,
+  );
+  assert.equal(ts.requests.length, 0);
+});
+
+Deno.test("Authenticator: token server redirects are followed within its origin only", async () => {
+  await using elsewhere = tokenServer(() => json({ token: "stolen" }));
+  await using ts = tokenServer((seen) =>
+    seen.url.pathname === "/token"
+      ? new Response(null, { status: 307, headers: { location: "/token2" } })
+      : seen.url.pathname === "/token2"
+      ? new Response(null, { status: 307, headers: { location: elsewhere.realm } })
+      : json({ token: "never" })
+  );
+  const auth = new Authenticator({
+    credentials: credentials({ kind: "identity_token", token: "refresh-secret" }),
+  });
+  await assert.rejects(
+    auth.challenge(REG, ts.challenge(), ["repository:a/b:pull"]),
+    /redirects to http:\/\/127\.0\.0\.1:\d+; credentials stay with the token server/,
+  );
+  // The same-origin hop resent the form; the other origin saw nothing.
+  assert.deepEqual(ts.requests.map((r) => [r.method, r.url.pathname]), [
+    ["POST", "/token"],
+    ["POST", "/token2"],
+  ]);
+  assert.match(ts.requests[1].body, /refresh_token=refresh-secret/);
+  assert.equal(elsewhere.requests.length, 0);
+});

@@ -46,26 +46,26 @@ async function readCaCerts(dir: string): Promise<string[]> {
   return certs;
 }
 
-/** A registry client configured from the command line. */
+/**
+ * A registry client configured from the command line. With `--cert-dir` the registries and their
+ * token servers share the client's one connection pool, which the client's `close()` releases.
+ */
 export async function registryClient(
   options: RegistryAccessOptions,
   output: Output,
 ): Promise<RegistryClient> {
   const caCerts = options.certDir ? await readCaCerts(options.certDir) : [];
-  const httpClient = caCerts.length ? Deno.createHttpClient({ caCerts }) : undefined;
-  const authFetch: typeof fetch = httpClient
-    ? (input, init) => fetch(input, { ...init, client: httpClient } as unknown as RequestInit)
-    : fetch;
   const log = (line: string) => output.debug(line);
   const store = new CredentialStore({ authfile: options.authfile, log });
   const auth = new Authenticator({
     credentials: options.creds
       ? ((credential) => () => Promise.resolve(credential))(basicCredential(options.creds))
       : (registry) => store.lookup(registry),
-    fetch: authFetch,
+    // Token servers are reached through the client's pool (and so trust --cert-dir too).
+    fetch: (input, init) => client.fetch(input, init),
     log,
   });
-  return new RegistryClient({
+  const client: RegistryClient = new RegistryClient({
     auth,
     apiHost: registryHost,
     tlsVerify: options.tlsVerify ?? true,
@@ -74,4 +74,5 @@ export async function registryClient(
     trace: (line) => output.debug(line),
     warn: (line) => output.warn(line),
   });
+  return client;
 }

@@ -12,12 +12,26 @@ import { FerryError } from "../errors.ts";
 import { readAll } from "../streams.ts";
 import { DEFAULT_RETRY, isRetryableStatus, retryDelay, type RetryPolicy, sleep } from "./retry.ts";
 
+/** What the registry's HTTP layer tells authentication about the registry that challenged. */
+export interface ChallengeContext {
+  /**
+   * Throws a {@link FerryError} when credentials may not be sent to `url` (a token realm the
+   * registry named): a scheme other than http(s), or plain HTTP where the registry demands TLS.
+   */
+  checkUrl(url: URL, what: string): void;
+}
+
 /** What the HTTP layer needs from authentication (implemented by `Authenticator` in src/auth). */
 export interface AuthProvider {
   /** A cached `Authorization` value for these scopes, if any. */
   header(registry: string, scopes: string[]): string | undefined;
   /** Answers a 401 challenge; returns the `Authorization` value to retry with. */
-  challenge(registry: string, wwwAuthenticate: string, scopes: string[]): Promise<string>;
+  challenge(
+    registry: string,
+    wwwAuthenticate: string,
+    scopes: string[],
+    context?: ChallengeContext,
+  ): Promise<string>;
   /** Drops cached credentials for these scopes. */
   invalidate(registry: string, scopes: string[]): void;
   /** The error for a registry that still refuses after the challenge was answered. */
@@ -30,6 +44,11 @@ export interface HttpOptions {
   tlsVerify?: boolean;
   /** Extra CA certificates (PEM) trusted for every registry. */
   caCerts?: string[];
+  /**
+   * The connection pool to send through (one shared by every registry of a client, made from
+   * `caCerts`). Its owner closes it; {@link RegistryHttp.close} does not.
+   */
+  httpClient?: Deno.HttpClient;
   /** Retry tuning. */
   retry?: RetryPolicy;
   /** Wait at most this long for response headers. Default 60 s. */
@@ -65,6 +84,9 @@ export function isLoopback(host: string): boolean {
   return LOOPBACK.test(host);
 }
 
+/** Redirects followed for one request. */
+export const MAX_REDIRECTS = 10;
+
 /** A URL with its query removed, for messages (upload URLs carry opaque state). */
 export function displayUrl(url: string | URL): string {
   const u = new URL(url);
@@ -82,7 +104,11 @@ export class RegistryHttp {
   #retry: RetryPolicy;
   #fetch: typeof fetch;
   #client?: Deno.HttpClient;
+  #ownClient = false;
+  #closed = false;
   #base?: Promise<string>;
+  /** The registry's origin once the probe has picked a scheme. */
+  #origin?: string;
 
   constructor(registry: string, host: string, auth: AuthProvider, options: HttpOptions = {}) {
     this.registry = registry;
@@ -91,12 +117,40 @@ export class RegistryHttp {
     this.#options = options;
     this.#retry = options.retry ?? DEFAULT_RETRY;
     this.#fetch = options.fetch ?? fetch;
-    if (options.caCerts?.length) this.#client = Deno.createHttpClient({ caCerts: options.caCerts });
+    if (options.httpClient) this.#client = options.httpClient;
+    else if (options.caCerts?.length) {
+      this.#client = Deno.createHttpClient({ caCerts: options.caCerts });
+      this.#ownClient = true;
+    }
+  }
+
+  /**
+   * Refuses URLs the registry names (redirects, upload locations, pagination links, token realms)
+   * that ferry must not reach: schemes other than http(s) (a `file:` redirect would read a local
+   * file), and plain HTTP unless the registry itself was allowed plain HTTP — by
+   * `--tls-verify=false`, or by being a loopback registry reached over HTTP whose URL stays on
+   * loopback. An HTTPS registry never downgrades on its own say.
+   */
+  checkUrl(url: URL, what: string): void {
+    if (url.protocol === "https:") return;
+    if (url.protocol !== "http:") {
+      throw new FerryError(
+        "registry",
+        `${this.registry}: ${what} names a ${url.protocol} URL; only http(s) URLs are followed`,
+      );
+    }
+    if (this.#options.tlsVerify === false) return;
+    if (this.#origin?.startsWith("http:") && isLoopback(url.host)) return;
+    throw new FerryError(
+      "registry",
+      `${this.registry}: ${what} names plain-HTTP ${displayUrl(url)}; refused without` +
+        " --tls-verify=false",
+    );
   }
 
   /** `https://host` or `http://host`, decided once by pinging `/v2/`. */
   base(): Promise<string> {
-    this.#base ??= this.#probe().catch((err) => {
+    this.#base ??= this.#probe().then((origin) => this.#origin = origin, (err) => {
       this.#base = undefined; // let a later call try again
       throw err;
     });
@@ -140,18 +194,26 @@ export class RegistryHttp {
    * Returns whatever final response arrives; callers judge its status (see {@link responseError}).
    */
   async send(req: HttpRequest): Promise<Response> {
-    const url = req.url.startsWith("/") ? (await this.base()) + req.url : req.url;
-    let authorization = this.#auth.header(this.registry, req.scopes);
+    const base = await this.base();
+    const origin = new URL(base).origin;
+    const url = new URL(req.url.startsWith("/") ? base + req.url : req.url);
+    this.checkUrl(url, `${req.method} ${displayUrl(url)}`);
+    // Credentials belong to the registry's own origin: an upload Location or a URL on another
+    // host gets none, and a challenge from anywhere else is not answered.
+    const ownOrigin = url.origin === origin;
+    let authorization = ownOrigin ? this.#auth.header(this.registry, req.scopes) : undefined;
     let challenged = false;
     for (let attempt = 1;; attempt++) {
       const headers = new Headers(req.headers);
       if (this.#options.userAgent) headers.set("user-agent", this.#options.userAgent);
       if (authorization) headers.set("authorization", authorization);
       let res: Response;
+      let at: URL;
       try {
-        res = await this.#follow(req, url, headers);
+        [res, at] = await this.#follow(req, url, headers);
       } catch (err) {
         if (req.signal?.aborted) throw req.signal.reason;
+        if (err instanceof FerryError && !err.retryable) throw err;
         if (req.retry === false || attempt > this.#retry.retries) {
           throw new FerryError(
             "network",
@@ -163,6 +225,14 @@ export class RegistryHttp {
         this.#trace(`${req.method} ${displayUrl(url)}: ${shortError(err)}; retry in ${wait} ms`);
         await sleep(wait, req.signal);
         continue;
+      }
+      if (res.status === 401 && (!ownOrigin || at.origin !== origin)) {
+        await res.body?.cancel();
+        throw new FerryError(
+          "unauthorized",
+          `${this.registry}: ${displayUrl(at)} (reached from ${displayUrl(url)}) asks for ` +
+            "credentials; they are sent to the registry only",
+        );
       }
       if (res.status === 401 && challenged && this.#auth.unauthorizedError) {
         await res.body?.cancel();
@@ -178,7 +248,9 @@ export class RegistryHttp {
           );
         }
         this.#auth.invalidate(this.registry, req.scopes);
-        authorization = await this.#auth.challenge(this.registry, www, req.scopes);
+        authorization = await this.#auth.challenge(this.registry, www, req.scopes, {
+          checkUrl: (u, what) => this.checkUrl(u, what),
+        });
         challenged = true;
         attempt--; // answering a challenge is not a failed attempt
         continue;
@@ -199,19 +271,32 @@ export class RegistryHttp {
     }
   }
 
-  /** Follows up to 10 redirects by hand, dropping `Authorization` when the origin changes. */
-  async #follow(req: HttpRequest, url: string, headers: Headers): Promise<Response> {
-    let current = new URL(url);
+  /**
+   * Follows up to {@link MAX_REDIRECTS} redirects by hand: each target must pass
+   * {@link checkUrl}, and `Authorization` is dropped once the origin changes (and stays dropped,
+   * even if a later hop comes back). Returns the final response and the URL that gave it.
+   */
+  async #follow(req: HttpRequest, url: URL, headers: Headers): Promise<[Response, URL]> {
+    let current = url;
     let method: string = req.method;
     let body = req.body ? await req.body() : null;
-    for (let hop = 0; hop <= 10; hop++) {
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const res = await this.#raw(method, current.href, headers, body, req.signal);
       this.#trace(`${method} ${displayUrl(current)} -> ${res.status}`);
-      if (![301, 302, 303, 307, 308].includes(res.status)) return res;
+      if (![301, 302, 303, 307, 308].includes(res.status)) return [res, current];
       const location = res.headers.get("location");
       await res.body?.cancel();
-      if (!location) return res;
-      const next = new URL(location, current);
+      if (!location) return [res, current];
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch {
+        throw new FerryError(
+          "registry",
+          `${req.method} ${displayUrl(url)}: redirect to an invalid URL`,
+        );
+      }
+      this.checkUrl(next, `a redirect of ${req.method} ${displayUrl(url)}`);
       if (next.origin !== current.origin) headers.delete("authorization");
       if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
         method = "GET";
@@ -248,9 +333,11 @@ export class RegistryHttp {
     this.#options.trace?.(line);
   }
 
-  /** Releases the connection pool. */
+  /** Releases the connection pool if this instance made it; later calls do nothing. */
   close(): void {
-    this.#client?.close();
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#ownClient) this.#client?.close();
   }
 }
 

@@ -32,6 +32,13 @@ export interface RegistryClientOptions extends HttpOptions {
 
 const ACCEPT = MANIFEST_TYPES.join(", ");
 
+/** Largest page of a tag list or the catalog read. */
+export const MAX_LIST_PAGE_SIZE = 16 * 1024 * 1024;
+/** Pages of a tag list or the catalog followed. */
+export const MAX_LIST_PAGES = 10_000;
+/** Names (tags, repositories) one listing may hold. */
+export const MAX_LIST_NAMES = 1_000_000;
+
 function defaultApiHost(registry: string): string {
   return registry === "docker.io" ? "registry-1.docker.io" : registry;
 }
@@ -40,8 +47,14 @@ function defaultApiHost(registry: string): string {
 export class RegistryClient {
   #options: RegistryClientOptions;
   #registries = new Map<string, RemoteRegistry>();
+  #ownClient?: Deno.HttpClient;
 
   constructor(options: RegistryClientOptions) {
+    // One connection pool for every registry of this client, closed by close() alone.
+    if (!options.httpClient && options.caCerts?.length) {
+      this.#ownClient = Deno.createHttpClient({ caCerts: options.caCerts });
+      options = { ...options, httpClient: this.#ownClient };
+    }
     this.#options = options;
   }
 
@@ -61,10 +74,54 @@ export class RegistryClient {
     return reg;
   }
 
-  /** Closes every connection pool. */
+  /** `fetch` through this client's connection pool (so token servers trust its CA certificates). */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    const client = this.#options.httpClient;
+    if (!client) return (this.#options.fetch ?? fetch)(input, init);
+    return (this.#options.fetch ?? fetch)(input, { ...init, client } as RequestInit);
+  }
+
+  /** Closes every registry and the connection pool this client made; later calls do nothing. */
   async close(): Promise<void> {
     for (const reg of this.#registries.values()) await reg.close();
+    this.#ownClient?.close();
+    this.#ownClient = undefined;
   }
+}
+
+/** Passes `stream` through, telling `onError` when reading it fails. */
+function watchErrors(
+  stream: ReadableStream<Uint8Array>,
+  onError: (err: unknown) => void,
+): ReadableStream<Uint8Array> {
+  const reader = stream.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (err) {
+        onError(err);
+        throw err;
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** Appends a page's names to `into`, refusing non-strings and more than {@link MAX_LIST_NAMES}. */
+function addNames(into: string[], names: unknown, what: string): void {
+  if (names === undefined || names === null) return;
+  if (!Array.isArray(names) || names.some((n) => typeof n !== "string")) {
+    throw new FerryError("registry", `${what}: the page's list is not a list of names`);
+  }
+  if (into.length + names.length > MAX_LIST_NAMES) {
+    throw new FerryError("too_large", `${what}: more than ${MAX_LIST_NAMES} names`);
+  }
+  for (const n of names) into.push(n);
 }
 
 /** One remote registry. */
@@ -104,7 +161,11 @@ export class RemoteRegistry implements Store {
     for await (
       const page of this.#pages("/v2/_catalog?n=1000", ["registry:catalog:*"], "catalog")
     ) {
-      names.push(...((page as { repositories?: string[] }).repositories ?? []));
+      addNames(
+        names,
+        (page as { repositories?: unknown }).repositories,
+        `${this.location} catalog`,
+      );
     }
     return names.sort();
   }
@@ -116,12 +177,38 @@ export class RemoteRegistry implements Store {
 
   async *#pages(path: string, scopes: string[], what: string): AsyncGenerator<unknown> {
     let next: string | undefined = path;
-    for (let n = 0; next && n < 10_000; n++) {
+    for (let n = 0; next; n++) {
+      if (n === MAX_LIST_PAGES) {
+        throw new FerryError("too_large", `${this.location} ${what}: more than ${n} pages`);
+      }
       const res = await this.http.send({ method: "GET", url: next, scopes });
       if (!res.ok) throw await responseError(res, `${this.location} ${what}`);
-      yield JSON.parse(new TextDecoder().decode(await readAll(res.body!, 16 * 1024 * 1024, what)));
+      const bytes = await readAll(res.body!, MAX_LIST_PAGE_SIZE, `${this.location} ${what}`);
+      let page: unknown;
+      try {
+        page = JSON.parse(new TextDecoder().decode(bytes));
+      } catch {
+        throw new FerryError("registry", `${this.location} ${what}: the page is not JSON`);
+      }
+      yield page;
       const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.get("link") ?? "");
-      next = link ? new URL(link[1], await this.http.base() + path).href : undefined;
+      if (!link) return;
+      // The next page must come from the registry itself: a Link elsewhere is refused rather
+      // than fetched (it would be trusted as the registry's answer).
+      const base = await this.http.base();
+      let url: URL;
+      try {
+        url = new URL(link[1], base + path);
+      } catch {
+        throw new FerryError("registry", `${this.location} ${what}: invalid Link ${link[1]}`);
+      }
+      if (url.origin !== new URL(base).origin) {
+        throw new FerryError(
+          "registry",
+          `${this.location} ${what}: the next page is on another origin (${url.origin})`,
+        );
+      }
+      next = url.href;
     }
   }
 
@@ -336,6 +423,7 @@ export class RemoteRepository implements Target {
     const what = `${this.location}@${desc.digest}`;
     const policy = this.#reg.options.retry ?? DEFAULT_RETRY;
     for (let attempt = 1;; attempt++) {
+      let sourceError: unknown;
       try {
         // A mount needs one token for both repositories: push here, pull there.
         const mount = mountFrom && attempt === 1
@@ -367,15 +455,23 @@ export class RemoteRepository implements Target {
             "content-type": "application/octet-stream",
             "content-length": String(desc.size),
           },
-          body: () => content(0),
+          body: async () => watchErrors(await content(0), (err) => sourceError ??= err),
           retry: false,
         });
+        // A registry may answer before it has read a body whose source failed: the upload then
+        // failed, whatever it says.
+        if (sourceError !== undefined) {
+          await put.body?.cancel();
+          throw sourceError;
+        }
         if (put.status !== 201 && put.status !== 204 && put.status !== 200) {
           throw await responseError(put, `${what}: upload to ${displayUrl(url)}`);
         }
         await put.body?.cancel();
         return;
-      } catch (err) {
+      } catch (thrown) {
+        // When the source failed, its error is the one to report (the PUT's is its echo).
+        const err = sourceError ?? thrown;
         const retryable = err instanceof FerryError ? err.retryable : true;
         if (!retryable || attempt > policy.retries) throw err;
         await sleep(retryDelay(policy, attempt));
@@ -413,7 +509,7 @@ export class RemoteRepository implements Target {
           `${this.location} tags`,
         )
       ) {
-        tags.push(...((page as { tags?: string[] | null }).tags ?? []));
+        addNames(tags, (page as { tags?: unknown }).tags, `${this.location} tags`);
       }
     } catch (err) {
       if (err instanceof FerryError && err.code === "not_found") return [];
