@@ -154,13 +154,13 @@ Deno.test("a blob redirect to a file:, data: or other non-HTTP URL is refused; t
         return routes(req);
       });
       const run = await ferry(["copy", `docker://${reg.host}/src:1`, `docker://${reg.host}/dst:1`]);
+      for (const { body } of uploads) assert.ok(!contains(body, secret.subarray(0, 32)), "leaked");
+      assert.deepEqual(uploads.filter((u) => u.digest === layer.digest), []);
       assert.equal(run.code, 1, run.stderr);
       assert.match(
         run.stderr.trim().split("\n").at(-1)!,
         /^ferry: .*only http\(s\) URLs are followed$/,
       );
-      for (const { body } of uploads) assert.ok(!contains(body, secret.subarray(0, 32)), "leaked");
-      assert.deepEqual(uploads.filter((u) => u.digest === layer.digest), []);
     });
   }
 });
@@ -366,14 +366,14 @@ Deno.test("a blob body longer than its descriptor fails, and the destination is 
     return routes(req);
   });
   const run = await ferry(["copy", `docker://${reg.host}/src:1`, `docker://${reg.host}/dst:1`]);
-  assert.equal(run.code, 1, run.stderr);
-  assert.match(run.stderr, /more than the blob's \d+ bytes|longer than its descriptor/);
   for (const { digest, body } of uploads) {
     if (digest === layer.digest) {
       assert.ok(body.byteLength <= layer.size, `${body.byteLength} bytes`);
     }
     assert.ok(!contains(body, extra.subarray(0, 32)), "bytes past the blob were forwarded");
   }
+  assert.equal(run.code, 1, run.stderr);
+  assert.match(run.stderr, /more than the blob's \d+ bytes|longer than its descriptor/);
 });
 
 /** A chain of `depth` indexes, each listing the next; the last lists a missing image. */

@@ -22,6 +22,7 @@ import {
   pushToRegistry,
   requirePeer,
   run,
+  selfSignedCert,
   startRegistry,
   tempDir,
 } from "./support/mod.ts";
@@ -190,40 +191,6 @@ peerTest(
   },
 );
 
-/** A self-signed certificate for 127.0.0.1 (written as cert.pem, key.pem and certs/ca.crt). */
-async function selfSigned(dir: string): Promise<{ cert: string; key: string; certDir: string }> {
-  const cert = `${dir}/cert.pem`;
-  const key = `${dir}/key.pem`;
-  await run(requirePeer("openssl"), [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-    "-days",
-    "1",
-    "-subj",
-    "/CN=127.0.0.1",
-    "-addext",
-    "subjectAltName=IP:127.0.0.1",
-    // An end-entity certificate (rustls refuses a CA certificate as a server's own).
-    "-addext",
-    "basicConstraints=critical,CA:FALSE",
-    "-addext",
-    "extendedKeyUsage=serverAuth",
-  ]);
-  const certDir = `${dir}/certs`;
-  await Deno.mkdir(certDir);
-  await Deno.copyFile(cert, `${certDir}/ca.crt`);
-  return { cert, key, certDir };
-}
-
 /** `ferry registry serve …` as a child process, with its URL from the first stdout line. */
 async function startCli(args: string[]) {
   const child = new Deno.Command(Deno.execPath(), {
@@ -271,7 +238,7 @@ peerTest(
   ["skopeo", "openssl", "htpasswd"],
   async () => {
     await using dir = await tempDir();
-    const { cert, key, certDir } = await selfSigned(dir.path);
+    const { cert, key, certDir } = await selfSignedCert(dir.path);
     const htpasswdPath = dir.join("htpasswd");
     await run(requirePeer("htpasswd"), ["-cbB", "-C", "5", htpasswdPath, "alice", "s3cret-pw"]);
     const layout = dir.join("layout");
