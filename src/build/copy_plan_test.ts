@@ -91,6 +91,27 @@ Deno.test("sources: missing, escaping, ignored and symlinked-out sources are ref
   }
 });
 
+Deno.test("sources: wildcards with '-', '+', '.', braces and classes (COPY my-*.yaml /)", async () => {
+  const ctx = await context({
+    "my-app.yaml": "a",
+    "my-db.yaml": "b",
+    "myapp.yaml": "c",
+    "v1+x.json": "d",
+    "{a}.txt": "e",
+  });
+  try {
+    const rels = async (pattern: string) =>
+      (await findContextSources(ctx, pattern, fail)).map((s) => s.rel);
+    assert.deepEqual(await rels("my-*.yaml"), ["my-app.yaml", "my-db.yaml"]);
+    assert.deepEqual(await rels("my[\\-]*.yaml"), ["my-app.yaml", "my-db.yaml"]);
+    assert.deepEqual(await rels("*+?.json"), ["v1+x.json"]);
+    assert.deepEqual(await rels("{a}.*"), ["{a}.txt"]);
+    assert.deepEqual(await rels("[^m]*"), ["v1+x.json", "{a}.txt"]);
+  } finally {
+    await Deno.remove(ctx.dir, { recursive: true });
+  }
+});
+
 Deno.test("plan: directory contents into the destination, files into a / destination", async () => {
   const ctx = await context({
     "d/one": "1",

@@ -1,12 +1,14 @@
 /**
  * Wildcards in COPY and ADD sources, with the semantics of Go's `filepath.Match` that the
  * Dockerfile frontends use: `*` is any run of characters within one path element, `?` one
- * character, `[...]` a class (`[^...]` negated, `a-z` ranges), `\` escapes the next character.
- * There is no `**`: each element of the pattern matches exactly one element of the path.
+ * character, `[...]` a class (`[^...]` negated, `a-z` ranges; a backwards range such as `z-a`
+ * matches nothing), `\` escapes the next character. There is no `**`: each element of the pattern
+ * matches exactly one element of the path.
  *
  * @module
  */
 import { FerryError } from "../errors.ts";
+import { classSource, parseClass, regexpLiteral } from "../glob_syntax.ts";
 
 /** Whether `pattern` holds a wildcard (otherwise it names one path). */
 export function hasWildcard(pattern: string): boolean {
@@ -16,12 +18,6 @@ export function hasWildcard(pattern: string): boolean {
 /** Removes the escapes of a pattern without wildcards (`a\ b` → `a b`). */
 export function unescapePattern(pattern: string): string {
   return pattern.replace(/\\(.)/g, "$1");
-}
-
-const REGEXP_SPECIAL = /[\\^$.*+?()[\]{}|/-]/;
-
-function literal(ch: string): string {
-  return REGEXP_SPECIAL.test(ch) ? `\\${ch}` : ch;
 }
 
 /**
@@ -34,21 +30,8 @@ export function compileSegment(segment: string): RegExp {
   const bad = (why: string): never => {
     throw new FerryError("invalid_input", `bad pattern ${JSON.stringify(segment)}: ${why}`);
   };
-  let i = 0;
-  /** One character of a class, `\x` escapes included; `-` and `]` must be escaped. */
-  const classChar = (): string => {
-    if (i >= chars.length) bad("unterminated character class");
-    let ch = chars[i];
-    if (ch === "-" || ch === "]") bad("bad character class");
-    if (ch === "\\") {
-      i++;
-      if (i >= chars.length) bad("trailing escape in character class");
-      ch = chars[i];
-    }
-    i++;
-    return ch;
-  };
   let re = "^";
+  let i = 0;
   while (i < chars.length) {
     const ch = chars[i];
     if (ch === "*") {
@@ -59,35 +42,15 @@ export function compileSegment(segment: string): RegExp {
       i++;
     } else if (ch === "\\") {
       if (i + 1 >= chars.length) bad("trailing escape");
-      re += literal(chars[i + 1]);
+      re += regexpLiteral(chars[i + 1]);
       i += 2;
     } else if (ch === "[") {
-      i++;
-      let cls = "[";
-      if (chars[i] === "^") {
-        cls += "^";
-        i++;
-      }
-      let ranges = 0;
-      for (;;) {
-        if (i >= chars.length) bad("unterminated character class");
-        if (chars[i] === "]" && ranges > 0) {
-          i++;
-          break;
-        }
-        const lo = classChar();
-        if (chars[i] === "-") {
-          i++;
-          const hi = classChar();
-          cls += `${literal(lo)}-${literal(hi)}`;
-        } else {
-          cls += literal(lo);
-        }
-        ranges++;
-      }
-      re += cls + "]";
+      const cls = parseClass(chars, i);
+      if (typeof cls === "string") return bad(cls);
+      re += classSource(cls);
+      i = cls.end;
     } else {
-      re += literal(ch);
+      re += regexpLiteral(ch);
       i++;
     }
   }

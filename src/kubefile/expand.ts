@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { regexpLiteral } from "../glob_syntax.ts";
 
 /** Looks a variable up; `undefined` when it is not set. */
 export type VariableLookup = (name: string) => string | undefined;
@@ -350,8 +351,8 @@ function shellPatternToRegExp(
           `invalid pattern (${pattern}) in substitution: invalid escape '\\${nextCh ?? ""}'`,
         );
       }
-      out += "\\" + nextCh;
-    } else out += ch.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      out += regexpLiteral(nextCh);
+    } else out += regexpLiteral(ch);
   }
   return new RegExp(out, global ? "gu" : "u");
 }

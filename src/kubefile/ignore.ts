@@ -12,6 +12,13 @@
  * @module
  */
 import { FerryError } from "../errors.ts";
+import {
+  classSource,
+  isReversed,
+  parseClass,
+  type PatternClass,
+  regexpLiteral,
+} from "../glob_syntax.ts";
 
 /** Decides whether a context-relative, `/`-separated path is excluded. */
 export type IgnoreFn = (relPath: string, isDir?: boolean) => boolean;
@@ -60,85 +67,39 @@ function dirname(path: string): string {
   return cleanPath(path.slice(0, i) || "/");
 }
 
-/** Checks a pattern against Go's `filepath.Match` syntax; returns an error text or undefined. */
+/**
+ * Checks a pattern against Go's `filepath.Match` syntax, as Docker does before compiling it;
+ * returns an error text or undefined. A backwards class range (`z-a`), which Docker's regular
+ * expression refuses, is an error too.
+ */
 function syntaxError(pattern: string): string | undefined {
   const p = Array.from(pattern);
-  const n = p.length;
   let i = 0;
-  // One character of a class (`c` or `\c`); `-` and `]` must be escaped, and the class must go on.
-  const classChar = (): string | undefined => {
-    if (i >= n || p[i] === "-" || p[i] === "]") return "bad character class";
-    if (p[i] === "\\") {
-      i++;
-      if (i >= n) return "trailing escape in character class";
-    }
-    i++;
-    if (i >= n) return "unterminated character class";
-    return undefined;
-  };
-  while (i < n) {
+  while (i < p.length) {
     const c = p[i];
     if (c === "\\") {
-      if (i + 1 >= n) return "trailing escape";
+      if (i + 1 >= p.length) return "trailing escape";
       i += 2;
-      continue;
-    }
-    if (c !== "[") {
+    } else if (c === "[") {
+      const cls = parseClass(p, i);
+      if (typeof cls === "string") return cls;
+      const backwards = cls.ranges.find(isReversed);
+      if (backwards) return `backwards range ${backwards.join("-")} in character class`;
+      i = cls.end;
+    } else {
       i++;
-      continue;
-    }
-    i++;
-    if (i < n && p[i] === "^") i++;
-    let ranges = 0;
-    for (;;) {
-      if (i < n && p[i] === "]" && ranges > 0) {
-        i++;
-        break;
-      }
-      const lo = classChar();
-      if (lo) return lo;
-      if (p[i] === "-") {
-        i++;
-        const hi = classChar();
-        if (hi) return hi;
-      }
-      ranges++;
     }
   }
   return undefined;
 }
 
-const REGEXP_SYNTAX = new Set(Array.from("^$\\.*+?()[]{}|/"));
-const GO_ESCAPED = new Set(Array.from(".+()|{}$"));
-
-function literal(ch: string): string {
-  return REGEXP_SYNTAX.has(ch) ? "\\" + ch : ch;
-}
-
-/** Compiles a cleaned pattern the way Docker's pattern matcher does. */
+/** Compiles a cleaned, syntax-checked pattern the way Docker's pattern matcher does. */
 function compile(cleaned: string): { type: MatchType; regexp?: RegExp } {
   const p = Array.from(cleaned);
   let re = "^";
   let type: MatchType = "exact";
-  let inClass = false;
-  let classStart = -1;
   for (let i = 0, token = 0; i < p.length; i++, token++) {
     const ch = p[i];
-    if (inClass) {
-      // Class contents go to the regexp as written, escapes kept; wildcards are plain here.
-      if (ch === "]" && i > classStart) {
-        inClass = false;
-        re += "]";
-      } else if (ch === "\\" && i + 1 < p.length) {
-        i++;
-        re += "\\]-^[".includes(p[i]) || REGEXP_SYNTAX.has(p[i]) ? "\\" + p[i] : p[i];
-      } else if (ch === "[" || ch === "*" || ch === "?" || GO_ESCAPED.has(ch)) {
-        re += "\\" + ch;
-      } else {
-        re += ch;
-      }
-      continue;
-    }
     if (ch === "*") {
       if (p[i + 1] === "*") {
         i++;
@@ -161,30 +122,24 @@ function compile(cleaned: string): { type: MatchType; regexp?: RegExp } {
     } else if (ch === "?") {
       re += "[^/]";
       type = "regexp";
-    } else if (GO_ESCAPED.has(ch)) {
-      re += "\\" + ch;
     } else if (ch === "\\") {
       if (i + 1 < p.length) {
         i++;
-        re += literal(p[i]);
+        re += regexpLiteral(p[i]);
         type = "regexp";
       } else {
-        re += "\\\\";
+        re += regexpLiteral(ch);
       }
     } else if (ch === "[") {
-      inClass = true;
-      classStart = p[i + 1] === "^" ? i + 2 : i + 1;
-      re += "[";
-      if (p[i + 1] === "^") {
-        re += "^";
-        i++;
-      }
+      const cls = parseClass(p, i) as PatternClass; // checked by syntaxError
+      re += classSource(cls);
+      i = cls.end - 1;
       type = "regexp";
     } else if (ch === "]") {
-      re += "\\]";
+      re += regexpLiteral(ch);
       type = "regexp";
     } else {
-      re += literal(ch);
+      re += regexpLiteral(ch);
     }
   }
   if (type !== "regexp") return { type };

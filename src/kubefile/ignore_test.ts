@@ -90,6 +90,35 @@ const SINGLE: [string, string, boolean][] = [
   ["[x\\-]", "-", true],
   ["[x\\-]", "z", false],
   ["*x", "xxx", true],
+  // Every character a pattern can hold, in and out of classes (issue 9).
+  ["my-*.yaml", "my-app.yaml", true],
+  ["my-*.yaml", "myapp.yaml", false],
+  ["a+b", "a+b", true],
+  ["a+b", "aab", false],
+  ["{a,b}", "{a,b}", true],
+  ["{a,b}", "a", false],
+  ["x$", "x$", true],
+  ["^x", "^x", true],
+  ["^x", "x", false],
+  ["a|b", "a|b", true],
+  ["a|b", "a", false],
+  ["a\\-b", "a-b", true],
+  ["a\\!", "a!", true],
+  ["[!a]", "!", true],
+  ["[!a]", "a", true],
+  ["[!a]", "b", false],
+  ["[^a]", "b", true],
+  ["[^a]", "a", false],
+  ["x]", "x]", true],
+  ["[\\^]", "^", true],
+  ["[a^]", "^", true],
+  ["[.$|(]", "|", true],
+  ["[.$|(]", "x", false],
+  ["[a-z]-[0-9]", "k-7", true],
+  ["é-*", "é-ü", true],
+  ["[à-ü]", "é", true],
+  ["[à-ü]", "e", false],
+  ["?", "😀", true],
   // Cleaning and the leading slash.
   ["/foo", "foo", true],
   ["./foo/../bar/", "bar/x", true],
@@ -159,7 +188,20 @@ Deno.test("compileIgnore: file syntax (comments, blanks, BOM, trimming)", () => 
 });
 
 Deno.test("compileIgnore: malformed patterns name file:line", () => {
-  const bad = ["[", "[^", "[^bc", "a[", "[]a]", "[-]", "[x-]", "[-x]", "[a-b-c]", "\\"];
+  const bad = [
+    "[",
+    "[^",
+    "[^bc",
+    "a[",
+    "[]a]",
+    "[-]",
+    "[x-]",
+    "[-x]",
+    "[a-b-c]",
+    "\\",
+    "[z-a]",
+    "x[^9-0]",
+  ];
   for (const pattern of bad) {
     assert.throws(
       () => compileIgnore(["ok", pattern], ".containerignore"),
