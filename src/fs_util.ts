@@ -109,6 +109,38 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** Whether the absolute, normalised `path` is `root` itself or lies below it. */
+export function isWithin(root: string, path: string): boolean {
+  return path === root || path.startsWith(root.endsWith("/") ? root : `${root}/`);
+}
+
+/** Where a path leads once every symlink on its way is resolved. */
+export interface ResolvedPath {
+  /** The real path. */
+  real: string;
+  /** Whether it is inside the root asked about. */
+  inside: boolean;
+}
+
+/**
+ * Resolves `path` through every symlink (of its parents too) and tells whether it stays inside
+ * `realRoot`, itself a real path: the check that keeps a build context's symlinks from reaching
+ * files outside it. `undefined` when the path leads nowhere (missing, or a dangling symlink).
+ */
+export async function resolveWithin(
+  realRoot: string,
+  path: string,
+): Promise<ResolvedPath | undefined> {
+  let real: string;
+  try {
+    real = await Deno.realPath(path);
+  } catch (err) {
+    if (isMissing(err) || err instanceof Deno.errors.FilesystemLoop) return undefined;
+    throw err;
+  }
+  return { real, inside: isWithin(realRoot, real) };
+}
+
 /** A unique file name with a readable prefix. */
 export function randomName(prefix: string): string {
   return `${prefix}-${crypto.randomUUID()}`;

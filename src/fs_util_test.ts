@@ -8,10 +8,12 @@ import {
   isDirectory,
   isFile,
   isMissing,
+  isWithin,
   openFileRange,
   randomName,
   readFull,
   readTextIfExists,
+  resolveWithin,
   stripBom,
   syncDir,
   writeAll,
@@ -226,4 +228,34 @@ Deno.test("randomName and syncDir", async () => {
   await syncDir(dir.path);
   // A directory that cannot be synced is not an error: the rename was atomic anyway.
   await syncDir(dir.join("missing"));
+});
+
+Deno.test("isWithin: the root itself and paths below it, never a sibling with the same prefix", () => {
+  assert.equal(isWithin("/ctx", "/ctx"), true);
+  assert.equal(isWithin("/ctx", "/ctx/a/b"), true);
+  assert.equal(isWithin("/ctx", "/ctx2/a"), false);
+  assert.equal(isWithin("/ctx", "/"), false);
+  assert.equal(isWithin("/", "/etc/passwd"), true);
+});
+
+Deno.test("resolveWithin follows symlinks of the path and its parents", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "ferry-within-" }));
+  try {
+    await Deno.mkdir(`${dir}/root/in`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/outside.txt`, "x");
+    await Deno.symlink(dir, `${dir}/root/up`);
+    await Deno.symlink("in", `${dir}/root/same`);
+    const root = `${dir}/root`;
+    assert.deepEqual(await resolveWithin(root, `${root}/up/outside.txt`), {
+      real: `${dir}/outside.txt`,
+      inside: false,
+    });
+    assert.deepEqual(await resolveWithin(root, `${root}/same`), {
+      real: `${root}/in`,
+      inside: true,
+    });
+    assert.equal(await resolveWithin(root, `${root}/missing`), undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

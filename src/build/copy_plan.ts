@@ -21,6 +21,7 @@ import type { Sha256 } from "../digest.ts";
 import { FerryError } from "../errors.ts";
 import { cleanPath, type IgnoreMatcher } from "../kubefile/mod.ts";
 import { type LayerEntry, readLayer, tarSeconds, walkTree } from "../layer/mod.ts";
+import { resolveWithin } from "../fs_util.ts";
 import { compilePattern, hasWildcard } from "./glob.ts";
 
 /** `--chown` resolved to numbers. */
@@ -156,29 +157,21 @@ export async function findContextSources(
     const abs = r === "" ? ctx.dir : join(ctx.dir, r);
     const info = await lstatOrUndefined(abs);
     let isDir = info?.isDirectory ?? false;
-    if (info?.isSymlink) {
-      let real: string;
-      try {
-        real = await Deno.realPath(abs);
-      } catch {
-        fail(`source ${JSON.stringify(r)} is a dangling symlink`);
-      }
-      if (real !== ctx.realDir && !real.startsWith(`${ctx.realDir}/`)) {
+    if (info) {
+      // The source, or a parent that is a symlink, could lead out of the context.
+      const resolved = await resolveWithin(ctx.realDir, abs);
+      if (!resolved) fail(`source ${JSON.stringify(r)} is a dangling symlink`);
+      if (!resolved.inside) {
         fail(
-          `source ${JSON.stringify(r)} is a symlink to ${real}, outside the build context`,
+          info.isSymlink
+            ? `source ${
+              JSON.stringify(r)
+            } is a symlink to ${resolved.real}, outside the build context`
+            : `source ${JSON.stringify(r)} resolves to ${resolved.real}, outside the build context`,
           "invalid_input",
         );
       }
-      isDir = (await Deno.stat(abs)).isDirectory;
-    } else if (info) {
-      // A parent that is a symlink could lead out of the context too.
-      const real = await Deno.realPath(abs);
-      if (real !== ctx.realDir && !real.startsWith(`${ctx.realDir}/`)) {
-        fail(
-          `source ${JSON.stringify(r)} resolves to ${real}, outside the build context`,
-          "invalid_input",
-        );
-      }
+      if (info.isSymlink) isDir = (await Deno.stat(abs)).isDirectory;
     }
     const hidden = info !== undefined && excluded(ctx, r, isDir) &&
       !(isDir && ctx.ignore?.hasExceptions);

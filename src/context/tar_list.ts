@@ -3,7 +3,9 @@
  * `<transport>:<path>@<repository[:tag]>` a line.
  *
  * As in Sealos, the path is joined under `images/skopeo/` (an absolute path too). Unlike Sealos,
- * `#` comment lines are skipped and a path may not leave the context.
+ * `#` comment lines are skipped and a path may not leave the context: neither as written (`..`)
+ * nor through a symlink (the archive or a directory on its way), the rule COPY applies to its
+ * sources. A context from a repository or a USB stick must not pull in the host's files.
  *
  * @module
  */
@@ -11,7 +13,7 @@
 import { join, relative, resolve, sep } from "node:path";
 import { FerryError } from "../errors.ts";
 import { isRepositoryName, isTag } from "../reference.ts";
-import { isFile, readTextIfExists } from "../fs_util.ts";
+import { isFile, readTextIfExists, resolveWithin } from "../fs_util.ts";
 import type { Collector } from "./collector.ts";
 import { splitLines } from "./line_scanner.ts";
 import type { ArchiveEntry, ArchiveTransport } from "./types.ts";
@@ -23,19 +25,34 @@ export const TAR_DIR = "images/skopeo";
 
 const TRANSPORTS: readonly ArchiveTransport[] = ["docker-archive", "oci-archive"];
 
-/** Reads `<context>/images/skopeo/tar.txt`; `[]` when it does not exist. */
+/**
+ * Reads `<context>/images/skopeo/tar.txt`; `[]` when it does not exist.
+ *
+ * @throws {FerryError} `invalid_input` naming `images/skopeo/tar.txt:<line>` for a bad line or an
+ * archive that resolves outside the context.
+ */
 export async function readTarList(
   contextDir: string,
   collector: Collector,
 ): Promise<ArchiveEntry[]> {
   const text = await readTextIfExists(join(contextDir, TAR_LIST));
   if (text === undefined) return [];
+  const realContext = await Deno.realPath(contextDir);
   const entries: ArchiveEntry[] = [];
   const lines = splitLines(text);
   for (let i = 0; i < lines.length; i++) {
     const entry = parseTarLine(contextDir, lines[i], i + 1);
     if (entry === undefined) continue;
-    if (!await isFile(entry.path)) {
+    const resolved = await resolveWithin(realContext, entry.path);
+    if (resolved && !resolved.inside) {
+      throw new FerryError(
+        "invalid_input",
+        `${TAR_LIST}:${i + 1}: archive ${
+          relative(contextDir, entry.path)
+        } resolves to ${resolved.real}, outside the context directory`,
+      );
+    }
+    if (!resolved || !await isFile(entry.path)) {
       collector.problem("not_found", {
         file: TAR_LIST,
         line: i + 1,

@@ -86,3 +86,51 @@ Deno.test("readTarList reports missing archives; strict makes that an error", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("readTarList refuses archives a symlink takes out of the context, naming the line", async () => {
+  const outside = await Deno.makeTempDir({ prefix: "ferry-tar-out-" });
+  const dir = await Deno.makeTempDir({ prefix: "ferry-tar-" });
+  try {
+    const skopeo = join(dir, "images/skopeo");
+    await Deno.mkdir(join(skopeo, "real"), { recursive: true });
+    await Deno.mkdir(join(outside, "sub"));
+    await Deno.writeTextFile(join(outside, "host.tar"), "secret");
+    await Deno.writeTextFile(join(outside, "sub/app.tar"), "secret");
+    await Deno.writeTextFile(join(skopeo, "real/ok.tar"), "x");
+    await Deno.symlink(join(outside, "host.tar"), join(skopeo, "evil.tar"));
+    await Deno.symlink(join(outside, "sub"), join(skopeo, "linked"));
+    await Deno.symlink("real/ok.tar", join(skopeo, "inside.tar"));
+    const list = join(skopeo, "tar.txt");
+    const cases: [string, RegExp][] = [
+      [
+        "docker-archive:evil.tar@a",
+        /^images\/skopeo\/tar\.txt:2: archive images\/skopeo\/evil\.tar resolves to .*host\.tar, outside the context directory$/,
+      ],
+      [
+        "oci-archive:linked/app.tar@a",
+        /^images\/skopeo\/tar\.txt:2: archive images\/skopeo\/linked\/app\.tar resolves to .*sub\/app\.tar, outside/,
+      ],
+    ];
+    for (const [line, message] of cases) {
+      await Deno.writeTextFile(list, `# first\n${line}\n`);
+      await assert.rejects(
+        () => readTarList(dir, new Collector(false)),
+        (err) => isFerryError(err, "invalid_input") && message.test(err.message),
+        line,
+      );
+    }
+    // A symlink that stays inside the context is fine, and so is a dangling one (reported missing).
+    await Deno.symlink(join(outside, "gone.tar"), join(skopeo, "dangling.tar"));
+    await Deno.writeTextFile(list, "docker-archive:inside.tar@a\ndocker-archive:dangling.tar@b\n");
+    const collector = new Collector(false);
+    const entries = await readTarList(dir, collector);
+    assert.deepEqual(entries.map((e) => e.path), [
+      join(skopeo, "inside.tar"),
+      join(skopeo, "dangling.tar"),
+    ]);
+    assert.deepEqual(collector.warnings.map((w) => w.line), [2]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(outside, { recursive: true });
+  }
+});
