@@ -211,7 +211,14 @@ function entryType(typeflag: string): TarEntryType {
  * @throws {FerryError} `invalid_input` when the checksum is wrong (not a tar, or a corrupt one).
  */
 export function decodeHeader(block: Uint8Array, where: string): TarHeader {
-  const stored = parseNumber(block, 148, 8, where);
+  const notTar = () =>
+    new FerryError("invalid_input", `${where}: not a tar archive (bad header checksum)`);
+  let stored: number;
+  try {
+    stored = parseNumber(block, 148, 8, where);
+  } catch {
+    throw notTar();
+  }
   let unsigned = 0;
   let signed = 0;
   for (let i = 0; i < BLOCK; i++) {
@@ -219,9 +226,7 @@ export function decodeHeader(block: Uint8Array, where: string): TarHeader {
     unsigned += b;
     signed += b > 127 ? b - 256 : b;
   }
-  if (stored !== unsigned && stored !== signed) {
-    throw new FerryError("invalid_input", `${where}: not a tar archive (bad header checksum)`);
-  }
+  if (stored !== unsigned && stored !== signed) throw notTar();
   const typeflag = String.fromCharCode(block[156]);
   let name = cString(block, 0, 100);
   const magic = cString(block, 257, 6);

@@ -2,9 +2,10 @@
  * Random access to the members of a tar file: one pass over the headers (seeking past the data)
  * records where each member's bytes lie; members are then streamed straight from the file.
  *
- * A gzip-compressed archive (`.tar.gz`, sniffed from its first bytes, not its name) is first
- * decompressed to a temporary file, removed by {@link TarFile.close}. zstd and other compressions
- * are refused with an explanation.
+ * A gzip-compressed archive (`.tar.gz`, sniffed from its first bytes, not its name) is decompressed
+ * once into an unlinked temporary file, its headers checked on the way (see inflate.ts), and read
+ * from there. zstd and other compressions are refused with an explanation. Every tar is indexed
+ * within the bounds of tar_index.ts.
  *
  * @module
  */
@@ -12,104 +13,74 @@ import { posix } from "node:path";
 import { FerryError } from "../errors.ts";
 import { openFileRange, readFull } from "../fs_util.ts";
 import { readAll } from "../streams.ts";
-import { BLOCK, decodeHeader, isZeroBlock, padding, parsePax, type TarEntryType } from "./tar.ts";
+import { type InflateOptions, inflateTar, SharedFile } from "./inflate.ts";
+import { BLOCK, isZeroBlock, padding } from "./tar.ts";
+import {
+  DEFAULT_TAR_LIMITS,
+  normaliseMemberName,
+  TarIndexer,
+  type TarLimits,
+  type TarMember,
+} from "./tar_index.ts";
 
-/** Where a member's data lies in the tar file. */
-export interface TarMember {
-  /** Normalised path (`blobs/sha256/<hex>`, no `./`, no trailing `/`). */
-  name: string;
-  type: TarEntryType;
-  /** Offset of the data in the (decompressed) tar file. */
-  offset: number;
-  size: number;
-  /** Target of a symlink or hard link. */
-  linkname: string;
-}
+export { normaliseMemberName, type TarMember };
 
-/** Largest PAX or GNU long-name record ferry reads. */
-const MAX_META = 1024 * 1024;
-
-/** Normalises a member path the way extraction would place it. */
-export function normaliseMemberName(name: string): string {
-  const norm = posix.normalize(`/${name}`).slice(1);
-  return norm.replace(/\/+$/, "");
+/** Options for {@link TarFile.open}. */
+export interface TarFileOptions extends InflateOptions {
+  /** Bounds on headers, names and metadata; default {@link DEFAULT_TAR_LIMITS}. */
+  limits?: TarLimits;
 }
 
 /** A scanned tar file. */
 export class TarFile {
   /** The archive as named by the user. */
   readonly path: string;
-  #dataPath: string;
-  #tempDir?: string;
+  /** The plain tar file, or the decompressed copy of a compressed one. */
+  #data: string | SharedFile;
   #members: Map<string, TarMember>;
 
-  private constructor(
-    path: string,
-    dataPath: string,
-    members: Map<string, TarMember>,
-    tempDir?: string,
-  ) {
+  private constructor(path: string, data: string | SharedFile, members: Map<string, TarMember>) {
     this.path = path;
-    this.#dataPath = dataPath;
+    this.#data = data;
     this.#members = members;
-    this.#tempDir = tempDir;
   }
 
   /**
    * Scans the archive at `path`.
    *
    * @throws {FerryError} `not_found` for a missing file; `invalid_input` for something that is not
-   * a tar; `unsupported` for compressions other than gzip.
+   * a tar; `unsupported` for compressions other than gzip; `too_large` past a limit.
    */
-  static async open(path: string): Promise<TarFile> {
-    let head: Uint8Array;
+  static async open(path: string, options: TarFileOptions = {}): Promise<TarFile> {
+    let file: Deno.FsFile;
     try {
-      const file = await Deno.open(path, { read: true });
-      try {
-        head = new Uint8Array(6);
-        head = head.subarray(0, await readFull(file, head));
-      } finally {
-        file.close();
-      }
+      file = await Deno.open(path, { read: true });
     } catch (err) {
-      if (err instanceof Deno.errors.NotFound) {
-        throw new FerryError("not_found", `${path}: no such archive`);
-      }
-      if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.IsADirectory) {
-        throw new FerryError("io", `${path}: cannot read the archive (${err.message})`);
-      }
-      throw err;
+      throw openError(path, err);
     }
-    if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) {
-      throw new FerryError(
-        "unsupported",
-        `${path}: zstd-compressed archives are not supported; decompress it first (zstd -d)`,
-      );
-    }
-    if (head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68) {
-      throw new FerryError(
-        "unsupported",
-        `${path}: bzip2-compressed archives are not supported; decompress it first (bunzip2)`,
-      );
-    }
-    if (head[0] === 0xfd && head[1] === 0x37 && head[2] === 0x7a) {
-      throw new FerryError(
-        "unsupported",
-        `${path}: xz-compressed archives are not supported; decompress it first (xz -d)`,
-      );
-    }
-    if (head[0] === 0x1f && head[1] === 0x8b) {
-      const tempDir = await Deno.makeTempDir({ prefix: "ferry-archive-" });
-      const dataPath = `${tempDir}/archive.tar`;
+    try {
+      let head = new Uint8Array(6);
       try {
-        await gunzipTo(path, dataPath);
-        return new TarFile(path, dataPath, await scan(dataPath, path), tempDir);
+        head = head.subarray(0, await readFull(file, head));
       } catch (err) {
-        await Deno.remove(tempDir, { recursive: true }).catch(() => {});
-        throw err;
+        throw openError(path, err);
       }
+      checkCompression(path, head);
+      if (head[0] === 0x1f && head[1] === 0x8b) {
+        // Read on from the same descriptor: the file may be a pipe, and is not reopened by name.
+        const { members, data } = await inflateTar(file, head, path, options);
+        return new TarFile(path, data, members);
+      }
+      if (!(await file.stat()).isFile) {
+        throw new FerryError(
+          "invalid_input",
+          `${path}: not a regular file; a plain tar must be seekable (a gzip-compressed one may come from a pipe)`,
+        );
+      }
+    } finally {
+      file.close();
     }
-    return new TarFile(path, path, await scan(path, path));
+    return new TarFile(path, path, await scan(path, options.limits ?? DEFAULT_TAR_LIMITS));
   }
 
   /** Every member, in archive order (later duplicates replace earlier ones). */
@@ -152,7 +123,10 @@ export class TarFile {
         `${this.path}:${member.name}: offset ${offset} out of range`,
       );
     }
-    return await openFileRange(this.#dataPath, member.offset + offset, member.size - offset, {
+    if (this.#data instanceof SharedFile) {
+      return this.#data.stream(member.offset + offset, member.size - offset, signal);
+    }
+    return await openFileRange(this.#data, member.offset + offset, member.size - offset, {
       signal,
       where: `${this.path}:${member.name}`,
     });
@@ -165,127 +139,90 @@ export class TarFile {
 
   /** The first `n` bytes of a member (for sniffing compression). */
   async head(member: TarMember, n: number): Promise<Uint8Array> {
-    const file = await Deno.open(this.#dataPath, { read: true });
+    const buf = new Uint8Array(Math.min(n, member.size));
+    if (this.#data instanceof SharedFile) {
+      return buf.subarray(0, await this.#data.readAt(member.offset, buf));
+    }
+    const file = await Deno.open(this.#data, { read: true });
     try {
       await file.seek(member.offset, Deno.SeekMode.Start);
-      const buf = new Uint8Array(Math.min(n, member.size));
       return buf.subarray(0, await readFull(file, buf));
     } finally {
       file.close();
     }
   }
 
-  /** Removes the decompressed copy, if one was made. */
+  /** Frees the decompressed copy, if one was made. */
   async close(): Promise<void> {
-    if (this.#tempDir) await Deno.remove(this.#tempDir, { recursive: true }).catch(() => {});
-    this.#tempDir = undefined;
+    if (this.#data instanceof SharedFile) await this.#data.close();
   }
 }
 
-async function gunzipTo(source: string, dest: string): Promise<void> {
-  const input = await Deno.open(source, { read: true });
-  const output = await Deno.open(dest, { write: true, createNew: true });
-  try {
-    await input.readable.pipeThrough(new DecompressionStream("gzip")).pipeTo(output.writable);
-  } catch (err) {
-    throw new FerryError("invalid_input", `${source}: corrupt gzip data (${errorText(err)})`, {
-      cause: err,
-    });
+function openError(path: string, err: unknown): unknown {
+  if (err instanceof Deno.errors.NotFound) {
+    return new FerryError("not_found", `${path}: no such archive`);
+  }
+  if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.IsADirectory) {
+    return new FerryError("io", `${path}: cannot read the archive (${err.message})`);
+  }
+  return err;
+}
+
+/** Refuses the compressions ferry does not read, by their magic bytes. */
+function checkCompression(path: string, head: Uint8Array): void {
+  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) {
+    throw new FerryError(
+      "unsupported",
+      `${path}: zstd-compressed archives are not supported; decompress it first (zstd -d)`,
+    );
+  }
+  if (head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68) {
+    throw new FerryError(
+      "unsupported",
+      `${path}: bzip2-compressed archives are not supported; decompress it first (bunzip2)`,
+    );
+  }
+  if (head[0] === 0xfd && head[1] === 0x37 && head[2] === 0x7a) {
+    throw new FerryError(
+      "unsupported",
+      `${path}: xz-compressed archives are not supported; decompress it first (xz -d)`,
+    );
   }
 }
 
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Reads every header of the tar at `dataPath`, seeking past member data. */
-async function scan(dataPath: string, where: string): Promise<Map<string, TarMember>> {
-  const members = new Map<string, TarMember>();
-  const file = await Deno.open(dataPath, { read: true });
+/** Reads every header of the plain tar at `path`, seeking past member data. */
+async function scan(path: string, limits: TarLimits): Promise<Map<string, TarMember>> {
+  const indexer = new TarIndexer(path, limits);
+  const file = await Deno.open(path, { read: true });
   try {
     const fileSize = (await file.stat()).size;
     const block = new Uint8Array(BLOCK);
     let at = 0;
-    let paxPath: string | undefined;
-    let paxSize: number | undefined;
-    let longName: string | undefined;
-    let longLink: string | undefined;
-    let globalPax: Record<string, string> = {};
     for (;;) {
       await file.seek(at, Deno.SeekMode.Start);
       const n = await readFull(file, block);
       if (n === 0) break; // tolerate archives without the end-of-archive marker
       if (n < BLOCK) {
-        throw new FerryError("invalid_input", `${where}: truncated tar header at byte ${at}`);
+        throw new FerryError("invalid_input", `${path}: truncated tar header at byte ${at}`);
       }
       if (isZeroBlock(block)) break;
-      const header = decodeHeader(block, `${where}: byte ${at}`);
+      const step = indexer.header(block, at);
       const dataAt = at + BLOCK;
-      const isMeta = "xgLK".includes(header.typeflag);
-      let size = header.size;
-      if (!isMeta) {
-        const override = paxSize ??
-          (globalPax.size !== undefined ? Number(globalPax.size) : undefined);
-        if (override !== undefined) size = override;
-      }
-      if (!Number.isSafeInteger(size) || size < 0) {
-        throw new FerryError("invalid_input", `${where}: bad tar entry size at byte ${at}`);
-      }
-      if (dataAt + size > fileSize) {
+      if (dataAt + step.size > fileSize) {
         throw new FerryError(
           "invalid_input",
-          `${where}: truncated archive (member ${header.name} ends past the end of the file)`,
+          `${path}: truncated archive (the entry at byte ${at} ends past the end of the file)`,
         );
       }
-      const next = dataAt + size + padding(size);
-      const meta = async () => {
-        if (size > MAX_META) {
-          throw new FerryError("invalid_input", `${where}: oversized tar metadata at byte ${at}`);
-        }
-        const buf = new Uint8Array(size);
-        await file.seek(dataAt, Deno.SeekMode.Start);
+      if (step.meta) {
+        const buf = new Uint8Array(step.size);
         await readFull(file, buf);
-        return buf;
-      };
-      switch (header.typeflag) {
-        case "x": {
-          const pax = parsePax(await meta(), `${where}: byte ${at}`);
-          paxPath = pax.path;
-          paxSize = pax.size !== undefined ? Number(pax.size) : undefined;
-          if (pax.linkpath !== undefined) longLink = pax.linkpath;
-          break;
-        }
-        case "g":
-          globalPax = { ...globalPax, ...parsePax(await meta(), `${where}: byte ${at}`) };
-          break;
-        case "L":
-          longName = new TextDecoder().decode(await meta()).replace(/\0+$/, "");
-          break;
-        case "K":
-          longLink = new TextDecoder().decode(await meta()).replace(/\0+$/, "");
-          break;
-        default: {
-          const name = normaliseMemberName(paxPath ?? longName ?? header.name);
-          if (name !== "") {
-            members.set(name, {
-              name,
-              type: header.type,
-              offset: dataAt,
-              size: header.type === "file" ? size : 0,
-              linkname: longLink ?? header.linkname,
-            });
-          }
-          paxPath =
-            paxSize =
-            longName =
-            longLink =
-              undefined;
-        }
+        indexer.meta(buf);
       }
-      at = next;
+      at = dataAt + step.size + padding(step.size);
     }
   } finally {
     file.close();
   }
-  return members;
+  return indexer.members;
 }
