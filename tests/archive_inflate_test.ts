@@ -126,7 +126,7 @@ Deno.test("a decompression bomb stops at the limit with one line; the variable r
   assert.equal(limited.code, 1);
   assert.equal(
     limited.stderr,
-    `ferry: ${bomb}: decompresses to more than 1 MiB (FERRY_MAX_INFLATED_SIZE=1MiB); if the archive is trusted, allow more with FERRY_MAX_INFLATED_SIZE=<size, e.g. 64GiB>\n`,
+    `ferry: ${bomb}: decompresses to more than 1.0MiB (FERRY_MAX_INFLATED_SIZE=1MiB); if the archive is trusted, allow more with FERRY_MAX_INFLATED_SIZE=<size, e.g. 64GiB>\n`,
   );
   // With room enough it is read (and found to be no image archive).
   const raised = await copy({ FERRY_MAX_INFLATED_SIZE: "8MiB" });

@@ -21,6 +21,7 @@
  * @module
  */
 import { FerryError } from "../errors.ts";
+import { formatSize, parseByteSize } from "../byte_size.ts";
 import { readFull, writeAll } from "../fs_util.ts";
 import { type TarLimits, type TarMember, TarStreamScanner } from "./tar_index.ts";
 
@@ -34,53 +35,6 @@ export const MIN_INFLATED_LIMIT = 256 * 1024 ** 2;
 export const INFLATED_RATIO = 32;
 
 const CHUNK = 1024 * 1024;
-
-const UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  k: 1024,
-  kb: 1000,
-  kib: 1024,
-  m: 1024 ** 2,
-  mb: 1000 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gb: 1000 ** 3,
-  gib: 1024 ** 3,
-  t: 1024 ** 4,
-  tb: 1000 ** 4,
-  tib: 1024 ** 4,
-};
-
-/**
- * Parses a size such as `68719476736`, `64GiB`, `500MB` or `2T` (bare K/M/G/T are binary).
- *
- * @throws {FerryError} `usage` naming `what` for anything else.
- */
-export function parseByteSize(text: string, what: string): number {
-  const m = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(text);
-  const unit = m ? UNITS[m[2].toLowerCase()] : undefined;
-  const value = m && unit !== undefined ? Number(m[1]) * unit : NaN;
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new FerryError(
-      "usage",
-      `${what}=${JSON.stringify(text)} is not a size (bytes, or a number with KiB, MiB, GiB, TiB)`,
-    );
-  }
-  return value;
-}
-
-/** `1.5 GiB`. */
-export function formatByteSize(n: number): string {
-  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let i = 0;
-  while (value >= 1024 && i < units.length - 1) {
-    value /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} bytes` : `${Number(value.toFixed(1))} ${units[i]}`;
-}
 
 function readEnv(name: string): string | undefined {
   try {
@@ -117,8 +71,8 @@ export function inflateLimit(
   return {
     bytes,
     reason: `the default for a ${
-      formatByteSize(compressedSize)
-    } archive: ${INFLATED_RATIO} times its size, at least ${formatByteSize(MIN_INFLATED_LIMIT)}`,
+      formatSize(compressedSize)
+    } archive: ${INFLATED_RATIO} times its size, at least ${formatSize(MIN_INFLATED_LIMIT)}`,
   };
 }
 
@@ -212,7 +166,7 @@ export async function inflateTar(
           throw new FerryError(
             "too_large",
             `${where}: decompresses to more than ${
-              formatByteSize(limit.bytes)
+              formatSize(limit.bytes)
             } (${limit.reason}); if the archive is trusted, allow more with ${MAX_INFLATED_ENV}=<size, e.g. 64GiB>`,
           );
         }

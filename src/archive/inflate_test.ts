@@ -1,13 +1,7 @@
 import assert from "node:assert/strict";
 import { isFerryError } from "../errors.ts";
 import { drain } from "../oci_layout/_test_image.ts";
-import {
-  formatByteSize,
-  inflateLimit,
-  MAX_INFLATED_ENV,
-  MIN_INFLATED_LIMIT,
-  parseByteSize,
-} from "./inflate.ts";
+import { inflateLimit, MAX_INFLATED_ENV, MIN_INFLATED_LIMIT } from "./inflate.ts";
 import { encodeHeader, endOfArchive, padding } from "./tar.ts";
 import { DEFAULT_TAR_LIMITS } from "./tar_index.ts";
 import { TarFile } from "./tar_file.ts";
@@ -134,7 +128,7 @@ Deno.test("the decompressed size is bounded, and the error says how to raise the
       TarFile.open(path, { tempDir: s.tmp, maxInflatedSize: 1024 * 1024 }),
       (e) =>
         isFerryError(e, "too_large") &&
-        e.message.startsWith(`${path}: decompresses to more than 1 MiB`) &&
+        e.message.startsWith(`${path}: decompresses to more than 1.0MiB`) &&
         e.message.includes(`${MAX_INFLATED_ENV}=`),
     );
     assert.deepEqual(await s.leftovers(), []);
@@ -161,7 +155,7 @@ Deno.test("inflateLimit: 32 times the compressed size, at least 256 MiB, or the 
   // The 9 MB archive of issue 9 that decompressed to 2 GB:
   assert.equal(inflateLimit(9_000_000, none).bytes, 288_000_000);
   assert.equal(inflateLimit(100 * 1024 ** 2, none).bytes, 3200 * 1024 ** 2);
-  assert.match(inflateLimit(0, none).reason, /32 times its size, at least 256 MiB/);
+  assert.match(inflateLimit(0, none).reason, /32 times its size, at least 256\.0MiB/);
   const env = (value: string) => (name: string) => name === MAX_INFLATED_ENV ? value : undefined;
   assert.equal(inflateLimit(9_000_000, env("64GiB")).bytes, 64 * 1024 ** 3);
   assert.equal(inflateLimit(1_000_000, env("")).bytes, MIN_INFLATED_LIMIT);
@@ -170,19 +164,6 @@ Deno.test("inflateLimit: 32 times the compressed size, at least 256 MiB, or the 
     (e) =>
       isFerryError(e, "usage") && /FERRY_MAX_INFLATED_SIZE="lots" is not a size/.test(e.message),
   );
-  const sizes: [string, number][] = [
-    ["123", 123],
-    ["2k", 2048],
-    ["500MB", 500_000_000],
-    ["3 GiB", 3 * 1024 ** 3],
-    ["1T", 1024 ** 4],
-  ];
-  for (const [text, want] of sizes) assert.equal(parseByteSize(text, "X"), want, text);
-  for (const bad of ["0", "-1", "1.5G", "1 parsec", ""]) {
-    assert.throws(() => parseByteSize(bad, "X"), /X=.* is not a size/, bad);
-  }
-  assert.equal(formatByteSize(1536), "1.5 KiB");
-  assert.equal(formatByteSize(1023), "1023 bytes");
 });
 
 Deno.test("headers, names and metadata are bounded, plain or compressed", async () => {

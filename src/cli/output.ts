@@ -12,6 +12,7 @@
  * @module
  */
 import type { CopyEvent } from "../copy/mod.ts";
+import { formatSize } from "../byte_size.ts";
 import { formatPlatform } from "../platform.ts";
 import type { SaveEvent } from "../save.ts";
 import type {
@@ -34,16 +35,8 @@ export interface OutputOptions {
 
 const encoder = new TextEncoder();
 
-/** `1.5MiB`: binary units, one decimal above bytes. */
-export function formatSize(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i === 0 ? n : n.toFixed(1)}${units[i]}`;
-}
+/** `1.5MiB` (re-exported: the CLI's modules take it from here). */
+export { formatSize };
 
 /** Short form of a digest, as skopeo prints it. */
 export function shortDigest(digest: string): string {
