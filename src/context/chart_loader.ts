@@ -58,7 +58,8 @@ export interface LoadedChart {
 /** Upper bound on a chart archive's unpacked size; charts are kilobytes, not gigabytes. */
 export const MAX_ARCHIVE_BYTES = 256 * 1024 * 1024;
 
-type ChartFiles = Map<string, Uint8Array>;
+/** Files of a chart by path inside it. */
+export type ChartFiles = Map<string, Uint8Array>;
 
 /**
  * Loads the chart in directory `dir`; `label` is its path relative to the context.
@@ -104,11 +105,38 @@ async function chartFromArchive(
   archive: ReadableStream<Uint8Array>,
   label: string,
 ): Promise<LoadedChart> {
+  return await chartFromFiles(await unpackChart(archive, label, isChartFile), label);
+}
+
+/**
+ * Every file of the chart archive at `path`, keyed by its path inside the chart (the archive's
+ * top directory removed), for rendering a modified copy.
+ *
+ * @throws {FerryError} `invalid_input` when it is not a chart archive; `too_large` past
+ * {@link MAX_ARCHIVE_BYTES}.
+ */
+export async function readChartArchive(path: string, label: string): Promise<ChartFiles> {
+  const { size } = await Deno.stat(path);
+  if (size > MAX_ARCHIVE_BYTES) {
+    throw new FerryError(
+      "too_large",
+      `${label}: chart archive is larger than ${MAX_ARCHIVE_BYTES} bytes`,
+    );
+  }
+  const data = await Deno.readFile(path);
+  return await unpackChart(new Blob([data]).stream(), label, () => true);
+}
+
+async function unpackChart(
+  archive: ReadableStream<Uint8Array>,
+  label: string,
+  wanted: (path: string) => boolean,
+): Promise<ChartFiles> {
   let entries;
   try {
     entries = await unpackTar(
       archive.pipeThrough(gunzip()).pipeThrough(byteLimit(label)),
-      { filter: (header) => header.type === "file" && isChartFile(stripTop(header.name)) },
+      { filter: (header) => header.type === "file" && wanted(stripTop(header.name)) },
     );
   } catch (err) {
     if (err instanceof FerryError) throw err;
@@ -130,7 +158,7 @@ async function chartFromArchive(
       files.set(names[i].slice(top.length + 1), entry.data);
     }
   });
-  return await chartFromFiles(files, label);
+  return files;
 }
 
 function gunzip(): TransformStream<Uint8Array, Uint8Array> {

@@ -18,7 +18,13 @@ import { dependencyEnabled, mergeValues, subchartValues, withoutKeys } from "./c
 import { loadChartArchive, loadChartDirectory, type LoadedChart } from "./chart_loader.ts";
 import type { Collector } from "./collector.ts";
 import { listDir } from "./fs_util.ts";
-import { renderChart, renderedLocator, resolveHelm } from "./helm.ts";
+import {
+  RELEASE_NAME,
+  renderChart,
+  renderedLocator,
+  resolveHelm,
+  SEALOS_KUBE_VERSION,
+} from "./helm.ts";
 import { walkImages } from "./image_walk.ts";
 import { scanLines } from "./line_scanner.ts";
 import { scanManifestText } from "./manifests.ts";
@@ -98,7 +104,8 @@ export async function scanCharts(
     if (render !== undefined) {
       collector.problem("invalid_input", {
         file: chart.label,
-        message: `helm template failed: ${render.message}; falling back to approximate discovery`,
+        message: `helm template failed: ${explainHelmError(render.message, chart.label)}` +
+          (collector.strict ? "" : "; falling back to approximate discovery"),
       });
     }
     const override = valuesFile === undefined ? undefined : parseValues(
@@ -160,6 +167,19 @@ function scanApproximate(chart: LoadedChart, values: TreeNode | undefined, colle
       : parseValues(sub.values.text, sub.values.file, collector);
     scanApproximate(sub, subchartValues(defaults, values, key), collector);
   }
+}
+
+/**
+ * helm's error, with a chart's own `fail`/`required` message marked as the chart's: such messages
+ * are written for `helm install` users and may name helm flags (`-n`) that ferry does not have;
+ * ferry renders every chart with Sealos's fixed inputs instead.
+ */
+export function explainHelmError(message: string, label: string): string {
+  const m = /^(?:Error: )?execution error at \(([^/]+)\/([^:]+):(\d+):\d+\): (.*)$/.exec(message);
+  if (m === null) return message;
+  return `${label}/${m[2]}:${m[3]}: the chart stopped rendering with its own message ` +
+    `${JSON.stringify(m[4])} (it was rendered as Sealos renders it: release ${RELEASE_NAME}, ` +
+    `Kubernetes ${SEALOS_KUBE_VERSION}, not an install; ferry has no helm flags to change that)`;
 }
 
 function scanAnnotations(chart: LoadedChart, collector: Collector) {

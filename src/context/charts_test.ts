@@ -195,6 +195,11 @@ EOF`,
       "template",
       "dryrun",
       join(ctx, "charts/demo"),
+      "--kube-version",
+      "v1.20.0",
+      "--is-upgrade",
+      "--namespace",
+      " ",
       "-f",
       join(ctx, "charts/demo.values.yaml"),
     ]);
@@ -223,8 +228,7 @@ Deno.test("a failing helm is a warning with its last stderr line and a fallback;
       (err) =>
         isFerryError(err, "invalid_input") &&
         err.message ===
-          "charts/demo: helm template failed: Error: chart requires kubeVersion: >=9.0; " +
-            "falling back to approximate discovery",
+          "charts/demo: helm template failed: Error: chart requires kubeVersion: >=9.0",
     );
   });
 });

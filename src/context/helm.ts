@@ -1,13 +1,16 @@
 /**
- * Rendering charts with a helm binary, the way Sealos renders them: `helm template` with release
- * name `dryrun`, offline, defaults plus `<chart name>.values.yaml`.
+ * Rendering charts with a helm binary, the way Sealos renders them through helm's library: release
+ * `dryrun`, Kubernetes v1.20.0, not an install, no `kubeVersion` check, offline, defaults plus
+ * `<chart name>.values.yaml`.
  *
  * @module
  */
 
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, isAbsolute, join } from "node:path";
+import { parseDocument } from "yaml";
 import { errorMessage, FerryError } from "../errors.ts";
 import { isFile } from "../fs_util.ts";
+import { readChartArchive } from "./chart_loader.ts";
 import type { Collector } from "./collector.ts";
 import { splitLines } from "./line_scanner.ts";
 import type { Where } from "./yaml_tree.ts";
@@ -70,25 +73,97 @@ function env(name: string): string | undefined {
 /** Output of one `helm template` run. */
 export type RenderResult = { ok: true; manifests: string } | { ok: false; message: string };
 
+/** Kubernetes version of Sealos's default render capabilities (helm's library default). */
+export const SEALOS_KUBE_VERSION = "v1.20.0";
+
 /**
- * Runs `helm template dryrun <chart> [-f <values>]` and returns its output, or the last `Error:`
- * line of its stderr (else the last line). A chart whose `kubeVersion` excludes helm's default
- * is rendered again for Kubernetes {@link SEALOS_KUBE_VERSION}, the version Sealos renders for.
+ * Namespace ferry renders in. Sealos renders with an empty namespace, which the helm command
+ * line cannot give (an empty `--namespace` means `default`). One space is the nearest: not
+ * `default` (charts that refuse to install there render, as under Sealos), and an unquoted
+ * `namespace: {{ .Release.Namespace }}` still reads as empty.
+ */
+export const RENDER_NAMESPACE = " ";
+
+/**
+ * The `helm template` arguments that reproduce Sealos's render inputs (helm's library defaults):
+ * release `dryrun`, `.Capabilities.KubeVersion` v1.20.0, `.Release.IsInstall` false (helm has no
+ * way to make both IsInstall and IsUpgrade false; `--is-upgrade` gives IsInstall false), the
+ * namespace {@link RENDER_NAMESPACE}. values.schema.json stays enforced, as it is for Sealos.
+ */
+export function templateArgs(chartPath: string, valuesPath?: string): string[] {
+  const args = [
+    "template",
+    RELEASE_NAME,
+    chartPath,
+    "--kube-version",
+    SEALOS_KUBE_VERSION,
+    "--is-upgrade",
+    "--namespace",
+    RENDER_NAMESPACE,
+  ];
+  if (valuesPath !== undefined) args.push("-f", valuesPath);
+  return args;
+}
+
+/**
+ * Renders a chart as Sealos does and returns helm's output, or the last `Error:` line of its
+ * stderr (else the last line). Sealos does not check a chart's `kubeVersion` constraint, `helm
+ * template` does: a chart refused for it is rendered again from a copy whose `Chart.yaml` has no
+ * `kubeVersion` (same templates, same capabilities).
  */
 export async function renderChart(
   helm: string,
   chartPath: string,
   valuesPath?: string,
 ): Promise<RenderResult> {
-  const args = ["template", RELEASE_NAME, chartPath];
-  if (valuesPath !== undefined) args.push("-f", valuesPath);
-  const first = await runHelm(helm, args);
+  const first = await runHelm(helm, templateArgs(chartPath, valuesPath));
   if (first.ok || !/requires kubeVersion/.test(first.message)) return first;
-  return await runHelm(helm, [...args, "--kube-version", SEALOS_KUBE_VERSION]);
+  const copy = await Deno.makeTempDir({ prefix: "ferry-chart-" });
+  try {
+    const unconstrained = await withoutKubeVersion(chartPath, copy);
+    return await runHelm(helm, templateArgs(unconstrained, valuesPath));
+  } catch (err) {
+    if (err instanceof FerryError) return { ok: false, message: err.message };
+    throw err;
+  } finally {
+    await Deno.remove(copy, { recursive: true }).catch(() => {});
+  }
 }
 
-/** Kubernetes version of Sealos's default render capabilities. */
-export const SEALOS_KUBE_VERSION = "v1.20.0";
+/**
+ * Lays out in `dir` the chart at `chartPath` with `kubeVersion` removed from its `Chart.yaml`;
+ * returns the chart directory. A chart directory is linked entry by entry (helm follows the
+ * links, as it follows any in a chart); an archive is unpacked (bounded as for discovery).
+ */
+async function withoutKubeVersion(chartPath: string, dir: string): Promise<string> {
+  const target = join(dir, "chart");
+  await Deno.mkdir(target);
+  let chartYaml: Uint8Array | undefined;
+  if ((await Deno.stat(chartPath)).isDirectory) {
+    for await (const entry of Deno.readDir(chartPath)) {
+      if (entry.name === "Chart.yaml") continue;
+      await Deno.symlink(join(chartPath, entry.name), join(target, entry.name));
+    }
+    chartYaml = await Deno.readFile(join(chartPath, "Chart.yaml"));
+  } else {
+    const files = await readChartArchive(chartPath, chartPath);
+    for (const [path, data] of files) {
+      if (path === "Chart.yaml") continue;
+      const parts = path.split("/");
+      // Archive entries are hostile: nothing may land outside the copy.
+      if (parts.some((p) => p === "" || p === "." || p === "..") || isAbsolute(path)) continue;
+      const file = join(target, ...parts);
+      await Deno.mkdir(dirname(file), { recursive: true });
+      await Deno.writeFile(file, data);
+    }
+    chartYaml = files.get("Chart.yaml");
+  }
+  if (chartYaml === undefined) throw new FerryError("invalid_input", "no Chart.yaml");
+  const doc = parseDocument(new TextDecoder().decode(chartYaml));
+  doc.delete("kubeVersion");
+  await Deno.writeTextFile(join(target, "Chart.yaml"), doc.toString());
+  return target;
+}
 
 async function runHelm(helm: string, args: string[]): Promise<RenderResult> {
   let output: Deno.CommandOutput;
