@@ -146,7 +146,9 @@ function scanApproximate(chart: LoadedChart, values: TreeNode | undefined, colle
   // Subchart sections are read by the subcharts themselves, merged with their defaults.
   const own = withoutKeys(values, subcharts.map((s) => s.key));
   if (own !== undefined) {
-    add(walkImages(own, { defaultTag: chart.appVersion }).finds, "chart-values", collector);
+    const { finds, unsure } = walkImages(own, { values: true });
+    add(finds, "chart-values", collector);
+    for (const entry of unsure) collector.warn({ ...entry.at, message: entry.message });
   }
   scanAnnotations(chart, collector);
   for (const template of chart.templates) {

@@ -9,12 +9,16 @@ function walk(text: string, options?: WalkOptions) {
   assert.equal(parsed.error, undefined);
   const finds: [string, number][] = [];
   const problems: [string, number][] = [];
+  const unsure: [number, string][] = [];
+  const referenced: [string, string][] = [];
   for (const doc of parsed.documents) {
     const result = walkImages(doc, options);
     finds.push(...result.finds.map((f): [string, number] => [f.image, f.at.line]));
     problems.push(...result.problems.map((p): [string, number] => [p.value, p.at.line]));
+    unsure.push(...result.unsure.map((u): [number, string] => [u.at.line, u.message]));
+    for (const f of result.finds) if (f.referencedIn) referenced.push([f.image, f.referencedIn]);
   }
-  return { finds, problems };
+  return { finds, problems, unsure, referenced };
 }
 
 Deno.test("image keys: block, flow and JSON style, with comments", () => {
@@ -101,18 +105,42 @@ Deno.test("repository/tag splits: registry, digest, numeric tags, name under ima
   ]);
 });
 
-Deno.test("defaultTag fills a missing or empty tag", () => {
-  const { finds } = walk(
-    "image:\n  repository: nginx\n  tag: ''\nother:\n  image: {repository: redis}\n",
-    {
-      defaultTag: "7.2",
-    },
+Deno.test("chart values: only complete references, the rest unsure with file:line", () => {
+  const { finds, unsure } = walk(
+    [
+      "operator:", // 1
+      "  image: {repository: mysql, name: mysql-operator, tag: 8.0.30}", // 2: two names
+      "kubectl:",
+      "  image: bitnami/kubectl", // 4: no tag anywhere
+      "  imageTag: 1.28.4", // the sibling tag joins `image` only one way
+      "agent:",
+      "  image: {registry: ghcr.io, repository: labring, name: agent, tag: v0.1.1}", // 7
+      "db:",
+      "  image: {repository: bitnami/postgresql, imageTag: '16.2'}", // 9
+      "empty:",
+      "  image: {repository: nginx, tag: ''}", // 11: no tag
+      "ok:",
+      "  image: {registry: quay.io, repository: org/app, tag: '2'}", // 13
+    ].join("\n"),
+    { values: true },
   );
-  assert.deepEqual(finds, [["docker.io/library/nginx:7.2", 2], ["docker.io/library/redis:7.2", 5]]);
+  assert.deepEqual(finds, [
+    ["docker.io/bitnami/kubectl:1.28.4", 4],
+    ["docker.io/bitnami/postgresql:16.2", 9],
+    ["quay.io/org/app:2", 13],
+  ]);
+  assert.deepEqual(unsure.map(([line, message]) => [line, message.split(":")[0]]), [
+    [2, 'image "mysql" not listed'],
+    [7, 'image "ghcr.io/labring" not listed'],
+    [11, 'image "nginx" not listed'],
+  ]);
+  assert.match(unsure[0][1], /both repository and name name it/);
+  // The same values outside chart values (a custom resource) keep the old reading.
+  assert.deepEqual(walk("image: bitnami/kubectl\n").finds, [["docker.io/bitnami/kubectl", 1]]);
 });
 
 Deno.test("args and command: --image=, --x-image=, and a value in the next entry", () => {
-  const { finds } = walk(
+  const { finds, referenced } = walk(
     [
       "containers:",
       "  - name: c",
@@ -138,10 +166,13 @@ Deno.test("args and command: --image=, --x-image=, and a value in the next entry
     ["docker.io/library/alpine:3", 12],
     ["docker.io/should/count:1", 14],
   ]);
+  // Only the container's own image field is not a reference.
+  assert.equal(referenced.length, 5);
+  assert.ok(referenced.every(([, via]) => via === "args"));
 });
 
-Deno.test("env: *_IMAGE and RELATED_IMAGE_* values", () => {
-  const { finds } = walk(
+Deno.test("env: *_IMAGE and RELATED_IMAGE_* values with a tag or digest, marked referenced", () => {
+  const { finds, referenced } = walk(
     [
       "env:",
       "  - {name: SIDECAR_IMAGE, value: 'busybox:1'}",
@@ -149,9 +180,12 @@ Deno.test("env: *_IMAGE and RELATED_IMAGE_* values", () => {
       "  - {name: IMAGE_PULL_POLICY, value: Always}",
       "  - {name: SOME_IMAGE, value: 'Not A Ref'}",
       "  - {name: PLAIN, value: 'nginx:1'}",
+      "  - {name: MONGODB_IMAGE, value: mongo}", // no tag: would save mongo:latest, unused
+      "  - {name: RELATED_IMAGE_X, value: 'quay.io/x/x'}",
     ].join("\n"),
   );
   assert.deepEqual(finds, [["docker.io/library/busybox:1", 2], ["ghcr.io/d/b:2", 3]]);
+  assert.deepEqual(referenced, [["docker.io/library/busybox:1", "env"], ["ghcr.io/d/b:2", "env"]]);
 });
 
 Deno.test("aliases are followed, anchors to ancestors do not loop", () => {
