@@ -392,7 +392,7 @@ peerTest(
         "docker-archive:web.tar@team/web:2\n",
       );
       const s = await snapshot(["context", "images", "--json", "ctx"], cwd);
-      assertKeys(s, ["context", "images", "archives", "warnings", "ignored"]);
+      assertKeys(s, ["context", "images", "referenced", "archives", "warnings", "ignored"]);
       assert.equal(s.context, at("ctx"));
       assert.deepEqual(s.images, [{
         image: `${host}/library/app:1.0`,

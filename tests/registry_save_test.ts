@@ -146,6 +146,45 @@ peerTest("save: a fresh docker-registry serves ferry's directory with the source
   ]);
 });
 
+peerTest(
+  "save leaves images named only in env values out, in one line; --include-referenced saves them",
+  [
+    "docker-registry",
+    "skopeo",
+  ],
+  async () => {
+    await using dir = await tempDir();
+    await using source = await startRegistry();
+    await seed(join(dir.path, "layout"), source.host);
+    const h = source.host;
+    const ctx = await writeContext(dir.path, [], [
+      "spec:",
+      "  containers:",
+      `  - image: ${h}/library/app-0:1.0`,
+      "    env:",
+      "    - name: RELATED_IMAGE_APP_1",
+      `      value: ${h}/library/app-1:1.0`,
+    ]);
+    const regDir = join(dir.path, "registry");
+    const base = ["registry", "save", "--registry-dir", regDir, ctx];
+    const first = await ferry(base);
+    assertOk(first);
+    const notices = first.stderr.split("\n").filter((l) => l.includes("--include-referenced"));
+    assert.deepEqual(notices, [
+      "1 image named only in env values or container args was left out (references, such as " +
+      "every version an operator supports); --include-referenced saves them too",
+    ]);
+    assert.match(first.stderr, /1 image saved/);
+    const files = await listFiles(regDir);
+    assert.ok(!files.some((f) => f.includes("library/app-1/")), files.join("\n"));
+
+    const second = await ferry([...base.slice(0, -1), "--include-referenced", ctx]);
+    assertOk(second);
+    assert.doesNotMatch(second.stderr, /left out/);
+    assert.match(second.stderr, /2 images saved/);
+  },
+);
+
 peerTest("save --all keeps the whole index; a rerun fetches nothing", [
   "docker-registry",
   "skopeo",

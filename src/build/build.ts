@@ -13,7 +13,7 @@
  * @module
  */
 import { join, resolve } from "node:path";
-import { discoverImages, formatWarning } from "../context/mod.ts";
+import { discoverImages, formatWarning, referencedNotice } from "../context/mod.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { localImageName } from "../image_store/mod.ts";
 import {
@@ -92,6 +92,10 @@ async function saveContextImages(
   const found = await discoverImages(contextDir, { strict: options.strict });
   for (const w of found.warnings) options.warn?.(formatWarning(w));
   const images = found.images.map((i) => i.image);
+  if (options.includeReferenced) images.push(...found.referenced.map((i) => i.image));
+  else if (found.referenced.length > 0) {
+    options.notice?.(referencedNotice(found.referenced.length, true));
+  }
   if (images.length === 0 && found.archives.length === 0) return 0;
   if (!options.client) {
     throw new FerryError("usage", "saving the context's images needs registry access");

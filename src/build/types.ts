@@ -56,10 +56,14 @@ export interface BuildOptions {
   cache?: boolean;
   /** Treat unusable context entries found while discovering images as errors. */
   strict?: boolean;
+  /** Also save images the context names only in env values or container args. */
+  includeReferenced?: boolean;
   /** Progress. */
   onEvent?: (event: BuildEvent) => void;
   /** Non-fatal problems. */
   warn?: (message: string) => void;
+  /** Information worth one line (referenced-only images left out). */
+  notice?: (message: string) => void;
 }
 
 /** Progress of a build: the image saver's events plus the build's own. */

@@ -88,6 +88,10 @@ function buildCommand(output: (json?: boolean) => Output) {
       true,
     )
     .option("--max-pull-procs <n>", "images saved at once", parsePositiveInt, 5)
+    .option(
+      "--include-referenced",
+      "also save images the context names only in env values or container args",
+    )
     .option("--all", "save every platform of multi-platform images into every image built")
     .addOption(
       new Option("--compression <type>", "layer compression")

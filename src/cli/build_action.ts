@@ -134,6 +134,7 @@ export async function runBuild(context: string, o: BuildOptions, out: Output): P
         buildArgs: o.buildArg,
         labels: o.label,
         saveImages: o.saveImage,
+        includeReferenced: o.includeReferenced,
         maxPullProcs: o.maxPullProcs,
         all: o.all,
         client,
@@ -143,6 +144,7 @@ export async function runBuild(context: string, o: BuildOptions, out: Output): P
         cache: o.cache,
         onEvent: progress,
         warn: (m) => out.warn(m),
+        notice: (m) => out.info(m),
       });
       for (const name of result.names) out.info(`Successfully tagged ${name}`);
       let exported: Transfer | undefined;

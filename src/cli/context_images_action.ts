@@ -6,13 +6,15 @@
  */
 import { join, resolve } from "node:path";
 import {
+  type DiscoveredImage,
   discoverImages,
   type DiscoveryResult,
   formatWarning,
   type ImageSource,
+  referencedNotice,
 } from "../context/mod.ts";
 import { formatLocation } from "../location.ts";
-import type { ContextImagesSnapshot, FoundIn } from "./json.ts";
+import type { ContextImage, ContextImagesSnapshot, FoundIn } from "./json.ts";
 import type { Output } from "./output.ts";
 
 /** The parsed options of `context images`. */
@@ -34,10 +36,18 @@ function contextSnapshot(dir: string, result: DiscoveryResult): ContextImagesSna
     file: join(context, s.file),
     line: s.line,
     rule: s.rule,
+    ...(s.referencedIn ? { referencedIn: s.referencedIn } : {}),
+    ...(s.rendered ? { rendered: true as const } : {}),
+  });
+  const image = (i: DiscoveredImage): ContextImage => ({
+    image: i.image,
+    ...(i.aliases ? { aliases: i.aliases } : {}),
+    foundIn: i.sources.map(found),
   });
   return {
     context,
-    images: result.images.map((i) => ({ image: i.image, foundIn: i.sources.map(found) })),
+    images: result.images.map(image),
+    referenced: result.referenced.map(image),
     archives: result.archives.map((a) => {
       const colon = a.destination.lastIndexOf(":");
       return {
@@ -50,6 +60,13 @@ function contextSnapshot(dir: string, result: DiscoveryResult): ContextImagesSna
     warnings: result.warnings.map((w) => ({ ...w, file: join(context, w.file) })),
     ignored: result.ignored,
   };
+}
+
+/** `file:line, …` of an image; a rendered chart line says so. */
+function places(img: DiscoveredImage): string {
+  return img.sources.map((s) => `${s.file}:${s.line}${s.rendered ? " (rendered)" : ""}`).join(
+    ", ",
+  );
 }
 
 /** Lists the images a build of `dir` would save (`ferry context images`). */
@@ -67,9 +84,10 @@ export async function runContextImages(
     return;
   }
   for (const w of result.warnings) out.warn(formatWarning(w));
-  for (const img of result.images) {
-    const where = img.sources.map((s) => `${s.file}:${s.line}`).join(", ");
-    out.print(`${img.image}\t${where}`);
+  for (const img of result.images) out.print(`${img.image}\t${places(img)}`);
+  if (result.referenced.length > 0) {
+    out.info(referencedNotice(result.referenced.length, false));
+    for (const img of result.referenced) out.print(`${img.image}\t${places(img)}\treferenced`);
   }
   for (const a of result.archives) {
     out.print(`${a.transport}:${a.path}@${a.destination}\t${a.source.file}:${a.source.line}`);

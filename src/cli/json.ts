@@ -304,12 +304,26 @@ export interface FoundIn {
   file: string;
   line: number;
   rule: string;
+  /** `env` or `args` when the image is only named there (a reference). */
+  referencedIn?: "env" | "args";
+  /** `line` counts the template's rendered output, not its source. */
+  rendered?: true;
+}
+
+/** One image of `context images`. */
+export interface ContextImage {
+  image: string;
+  /** Other spellings of the same image. */
+  aliases?: string[];
+  foundIn: FoundIn[];
 }
 
 /** `context images`. */
 export interface ContextImagesSnapshot {
   context: string;
-  images: { image: string; foundIn: FoundIn[] }[];
+  images: ContextImage[];
+  /** Images named only in env values or container args: not saved unless asked for. */
+  referenced: ContextImage[];
   archives: { source: string; repository: string; tag: string; foundIn: FoundIn[] }[];
   warnings: { file: string; line?: number; message: string }[];
   ignored: string[];

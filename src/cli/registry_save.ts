@@ -49,6 +49,10 @@ export function registrySaveCommand(output: (json?: boolean) => Output) {
     )
     .option("--cert-dir <dir>", "extra CA certificates (*.crt) to trust")
     .option("--strict", "treat unusable context entries as errors")
+    .option(
+      "--include-referenced",
+      "also save images a CONTEXT names only in env values or container args",
+    )
     .option("--json", "print one JSON event per line")
     .addHelpText(
       "after",

@@ -52,10 +52,14 @@ export async function registrySave(
   let archives = (opts.tars ?? []).map((t) => parseArchiveSpec(t, Deno.cwd()));
   if (context !== undefined) {
     // Only here: context discovery (and the YAML parser behind it) is not needed for --images.
-    const { discoverImages, formatWarning } = await import("../context/mod.ts");
+    const { discoverImages, formatWarning, referencedNotice } = await import("../context/mod.ts");
     const found = await discoverImages(context, { strict: opts.strict });
     for (const w of found.warnings) out.warn(formatWarning(w));
     images = found.images.map((i) => i.image);
+    if (opts.includeReferenced) images.push(...found.referenced.map((i) => i.image));
+    else if (found.referenced.length > 0) {
+      out.info(referencedNotice(found.referenced.length, true));
+    }
     archives = found.archives;
     if (opts.images || opts.tars) {
       out.warn("--images and --tars are ignored when a CONTEXT is given");

@@ -7,11 +7,18 @@
 import { type ErrorCode, FerryError } from "../errors.ts";
 
 export type { ErrorCode };
+import { normaliseImage } from "./line_scanner.ts";
 import type { DiscoveredImage, DiscoveryWarning, ImageSource } from "./types.ts";
+
+interface Entry {
+  sources: ImageSource[];
+  /** Spellings as the rules listed the image (shim entries verbatim, the rest normalised). */
+  spellings: Set<string>;
+}
 
 /** Shared sink for every discovery rule. */
 export class Collector {
-  readonly #images = new Map<string, ImageSource[]>();
+  readonly #images = new Map<string, Entry>();
   readonly #warnings: DiscoveryWarning[] = [];
   readonly #strict: boolean;
 
@@ -21,21 +28,31 @@ export class Collector {
   }
 
   /**
-   * Records `image` found at `source`. A second find of the same image on the same file and line
-   * (the YAML walk confirming the line scanner) adds nothing.
+   * Records `image` found at `source`. The same image spelled two ways (`nginx:1` in a shim
+   * list, `docker.io/library/nginx:1` in a manifest) is one image. A second find on the same
+   * file and line (the YAML walk confirming the line scanner) adds nothing.
    */
   add(image: string, source: ImageSource): void {
-    const sources = this.#images.get(image);
-    if (sources === undefined) {
-      this.#images.set(image, [source]);
-    } else if (!sources.some((s) => s.file === source.file && s.line === source.line)) {
-      sources.push(source);
+    const key = canonical(image);
+    const entry = this.#images.get(key);
+    if (entry === undefined) {
+      this.#images.set(key, { sources: [source], spellings: new Set([image]) });
+      return;
+    }
+    entry.spellings.add(image);
+    const same = entry.sources.find((s) => s.file === source.file && s.line === source.line);
+    if (same === undefined) entry.sources.push(source);
+    // An image field on the same line outranks a reference (`--image=` beside `image:`).
+    else if (same.referencedIn !== undefined && source.referencedIn === undefined) {
+      delete same.referencedIn;
     }
   }
 
   /** Whether `image` was found on `file`:`line` by any rule. */
   has(image: string, file: string, line: number): boolean {
-    return this.#images.get(image)?.some((s) => s.file === file && s.line === line) ?? false;
+    return this.#images.get(canonical(image))?.sources.some((s) =>
+      s.file === file && s.line === line
+    ) ?? false;
   }
 
   /** Records a warning that never fails discovery. */
@@ -59,12 +76,29 @@ export class Collector {
     return [...this.#warnings];
   }
 
-  /** Images so far, sorted bytewise by name, each with sorted sources. */
+  /**
+   * Images so far, sorted bytewise by name, each with sorted sources. An image keeps its only
+   * spelling (shim entries stay verbatim); spelled several ways, it is named in normalised form
+   * and the other spellings are its `aliases`.
+   */
   images(): DiscoveredImage[] {
     return [...this.#images.entries()]
-      .sort(([a], [b]) => compareBytes(a, b))
-      .map(([image, sources]) => ({ image, sources: [...sources].sort(compareSources) }));
+      .map(([key, { sources, spellings }]) => {
+        const image = spellings.size === 1 ? [...spellings][0] : key;
+        const aliases = [...spellings].filter((s) => s !== image).sort(compareBytes);
+        return {
+          image,
+          ...(aliases.length > 0 ? { aliases } : {}),
+          sources: [...sources].sort(compareSources),
+        };
+      })
+      .sort((a, b) => compareBytes(a.image, b.image));
   }
+}
+
+/** The normalised form of a reference, the key that makes two spellings one image. */
+function canonical(image: string): string {
+  return normaliseImage(image) ?? image;
 }
 
 /** `file:line: message`, the one-line form of a warning. */

@@ -17,10 +17,30 @@ import { misspelledDirectories } from "./misspelling.ts";
 import { applyIgnore, readIgnoreFile } from "./sealignore.ts";
 import { scanShim } from "./shim.ts";
 import { readTarList } from "./tar_list.ts";
-import type { DiscoverOptions, DiscoveryResult } from "./types.ts";
+import type { DiscoveredImage, DiscoverOptions, DiscoveryResult } from "./types.ts";
 
 /** Name of the ignore list in a context directory. */
 export const IGNORE_FILE = ".sealignore";
+
+/** The flag of `registry save` and `build` that saves referenced-only images too. */
+export const INCLUDE_REFERENCED_FLAG = "--include-referenced";
+
+/**
+ * The one line saying that `count` images named only in env values or container args
+ * ({@link DiscoveryResult.referenced}) are not saved (`leftOut`: were left out of a save), and
+ * how to include them.
+ */
+export function referencedNotice(count: number, leftOut: boolean): string {
+  const one = count === 1;
+  const verb = leftOut
+    ? (one ? "was left out" : "were left out")
+    : one
+    ? "is not saved"
+    : "are not saved";
+  return `${count} image${one ? "" : "s"} named only in env values or container args ${verb} ` +
+    `(references, such as every version an operator supports); ${INCLUDE_REFERENCED_FLAG} ` +
+    "saves them too";
+}
 
 /**
  * Discovers the images of the build context `contextDir`: charts under `charts/`, manifests
@@ -57,5 +77,12 @@ export async function discoverImages(
 
   const ignore = await readIgnoreFile(options.ignoreFile ?? resolve(context, IGNORE_FILE));
   const { kept, ignored } = applyIgnore(collector.images(), ignore);
-  return { images: kept, archives, warnings: collector.warnings, ignored };
+  const referencedOnly = (i: DiscoveredImage) => i.sources.every((s) => s.referencedIn);
+  return {
+    images: kept.filter((i) => !referencedOnly(i)),
+    referenced: kept.filter(referencedOnly),
+    archives,
+    warnings: collector.warnings,
+    ignored,
+  };
 }

@@ -31,15 +31,15 @@ async function withContext(files: Record<string, string>, fn: (dir: string) => P
 Deno.test("fixture context without helm: every rule, with sources, sorted, .sealignore applied", async () => {
   const result = await discoverImages(FIXTURE_CONTEXT, { helm: null });
   assert.deepEqual(summary(result), [
-    // Shim entries stay as written.
-    "busybox:1.36 images/shim/base.txt:3:shim",
     "docker.io/bitnami/postgresql:16.4.0 manifests/cronjob.yml:13:manifest-line",
     // Sealos's false positive from a ConfigMap key ending in "image:", kept for parity.
     "docker.io/cilium/istio_proxy manifests/cronjob.yml:22:manifest-line",
     "docker.io/example/extra:9.9 charts/demo/values.yaml:14:chart-values",
     "docker.io/library/alpine:3.19 charts/demo/templates/deployment.yaml:16:chart-template-line",
+    // The shim's `busybox:1.36` is the same image: one entry, the shim spelling an alias.
     "docker.io/library/busybox:1.36 charts/demo/Chart.yaml:9:chart-annotation " +
-    "charts/demo/values.yaml:5:chart-values manifests/deploy.yaml:10:manifest-line",
+    "charts/demo/values.yaml:5:chart-values images/shim/base.txt:3:shim " +
+    "manifests/deploy.yaml:10:manifest-line",
     // The line scanner cannot read a line the YAML parser can (broken.yaml's other document is fine).
     "docker.io/library/httpd:2.4 manifests/broken.yaml:8:manifest-line",
     // `image: "nginx:1.27.0"   # pinned` defeats the line scanner; the walk finds it.
@@ -48,21 +48,31 @@ Deno.test("fixture context without helm: every rule, with sources, sorted, .seal
     "docker.io/library/postgres:16.10 manifests/cr.yaml:8:manifest-yaml",
     // Inline comment stripped.
     "docker.io/library/redis:7.2 images/shim/base.txt:6:shim",
-    "docker.io/library/redis:7.2.5 charts/demo/charts/cache/values.yaml:2:chart-values",
     "docker.io/nicolaka/netshoot:v0.13 manifests/sub/job.tmpl:15:manifest-line",
     "gcr.io/example/backup:1.2 manifests/cr.yaml:11:manifest-line",
     "ghcr.io/example/json-app:1.0 manifests/app.json:7:manifest-yaml",
-    "ghcr.io/example/sidecar:2.0 manifests/deploy.yaml:21:manifest-yaml",
     "nginx images/shim/base.txt:2:shim images/shim/base.txt:5:shim images/shim/more/extra.list:2:shim",
-    "quay.io/example/webhook:0.3 manifests/deploy.yaml:24:manifest-yaml",
-    "quay.io/jetstack/cert-manager-acmesolver:v1.15.3 manifests/deploy.yaml:19:manifest-yaml",
     `quay.io/prometheus/nginx-exporter:1.3.0@sha256:${C} charts/demo/values.yaml:9:chart-values`,
     "quay.io/prometheus/node-exporter:v1.8.2 images/shim/more/extra.list:1:shim",
     "quay.io/prometheuscommunity/postgres-exporter:v0.15.0 manifests/cr.yaml:15:manifest-yaml",
     // tag@digest keeps its digest (Sealos would list ...:v1.11.2 only).
     `registry.k8s.io/ingress-nginx/controller:v1.11.2@sha256:${A} manifests/deploy.yaml:17:manifest-line`,
+    // Shim entries spelled one way only stay as written.
     "registry.k8s.io/pause:3.9 images/shim/base.txt:4:shim",
   ]);
+  assert.deepEqual(
+    result.images.flatMap((i) => i.aliases ? [[i.image, i.aliases]] : []),
+    [["docker.io/library/busybox:1.36", ["busybox:1.36"]]],
+  );
+  // Named only in container args and env values: references, not saved by default.
+  assert.deepEqual(
+    result.referenced.map((i) => [i.image, ...i.sources.map((s) => `${s.line}:${s.referencedIn}`)]),
+    [
+      ["ghcr.io/example/sidecar:2.0", "21:args"],
+      ["quay.io/example/webhook:0.3", "24:env"],
+      ["quay.io/jetstack/cert-manager-acmesolver:v1.15.3", "19:args"],
+    ],
+  );
   assert.deepEqual(result.ignored, [
     "docker.io/library/alpine:3.20",
     "ghcr.io/ignored/thing:1",
@@ -86,6 +96,12 @@ Deno.test("fixture context without helm: every rule, with sources, sorted, .seal
   assert.deepEqual(result.warnings, [
     { file: "mainfests", message: "directory mainfests/ is not read; did you mean manifests/?" },
     { file: "charts", message: NO_HELM_WARNING },
+    {
+      file: "charts/demo/charts/cache/values.yaml",
+      line: 2,
+      message: `image "redis" not listed: it has no tag in the chart's values; the template ` +
+        "decides it (render with helm to list it)",
+    },
     {
       file: "manifests/broken.yaml",
       line: 9,
@@ -138,6 +154,7 @@ Deno.test("a missing context directory is invalid input; missing subdirectories 
   await withContext({ "Kubefile": "FROM scratch\n" }, async (dir) => {
     assert.deepEqual(await discoverImages(dir, { strict: true }), {
       images: [],
+      referenced: [],
       archives: [],
       warnings: [],
       ignored: [],

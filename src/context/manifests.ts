@@ -77,8 +77,16 @@ export function scanManifestText(
     const { finds, problems } = walkImages(root);
     for (const find of finds) {
       // What the line scanner already found on this line needs no second source.
-      if (collector.has(find.image, find.at.file, find.at.line)) continue;
-      collector.add(find.image, { ...find.at, rule: options.walkRule });
+      if (
+        find.referencedIn === undefined && collector.has(find.image, find.at.file, find.at.line)
+      ) {
+        continue;
+      }
+      collector.add(find.image, {
+        ...find.at,
+        rule: options.walkRule,
+        ...(find.referencedIn ? { referencedIn: find.referencedIn } : {}),
+      });
     }
     if (options.quiet) continue;
     for (const problem of problems) {

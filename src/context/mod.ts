@@ -14,7 +14,12 @@
  * @module
  */
 
-export { discoverImages, IGNORE_FILE } from "./discover.ts";
+export {
+  discoverImages,
+  IGNORE_FILE,
+  INCLUDE_REFERENCED_FLAG,
+  referencedNotice,
+} from "./discover.ts";
 export { HELM_ENV } from "./helm.ts";
 export { imageFromLine } from "./line_scanner.ts";
 export type {

@@ -23,6 +23,11 @@ export async function readIgnoreFile(path: string): Promise<Set<string>> {
  * working; shim entries are compared verbatim only, as Sealos keeps their digests.
  */
 export function isIgnored(image: DiscoveredImage, ignore: ReadonlySet<string>): boolean {
+  // Sealos lists every spelling apart and saves the ones not ignored: drop only when all are.
+  return nameIgnored(image, ignore) && (image.aliases ?? []).every((a) => ignore.has(a));
+}
+
+function nameIgnored(image: DiscoveredImage, ignore: ReadonlySet<string>): boolean {
   if (ignore.has(image.image)) return true;
   if (image.sources.every((s) => s.rule === "shim")) return false;
   const sealosName = withoutPinnedDigest(image.image);

@@ -40,6 +40,17 @@ export interface ImageSource {
   line: number;
   /** Rule that found the image. */
   rule: DiscoveryRule;
+  /**
+   * Set when the image is named in an environment variable's value (`env`) or in a container's
+   * `args`/`command` (`args`): a reference, not an image the workload runs.
+   */
+  referencedIn?: "env" | "args";
+  /**
+   * Set for rule `chart` when `line` could not be mapped to one line of the template's source:
+   * `line` then counts lines of that template's rendered output, as
+   * `helm template … --show-only <template>` prints it.
+   */
+  rendered?: true;
 }
 
 /** One image to save, with every place it was found. */
@@ -49,6 +60,11 @@ export interface DiscoveredImage {
    * normalised (`docker.io/library/nginx:1`). Unlike Sealos, a `tag@digest` keeps its digest.
    */
   image: string;
+  /**
+   * Other spellings of the same image (a shim list's `nginx:1` beside a manifest's
+   * `docker.io/library/nginx:1`): one image, saved once. Absent when there are none.
+   */
+  aliases?: string[];
   /** Where it was found, sorted by file, line and rule. Never empty. */
   sources: ImageSource[];
 }
@@ -80,8 +96,17 @@ export interface DiscoveryWarning {
 
 /** Everything a build context asks to be saved. */
 export interface DiscoveryResult {
-  /** Images, sorted bytewise by `image`, `.sealignore` already applied. */
+  /**
+   * Images to save, sorted bytewise by `image`, `.sealignore` already applied: what Sealos saves
+   * plus what image fields hold.
+   */
   images: DiscoveredImage[];
+  /**
+   * Images found only in environment values or container arguments (every source has
+   * `referencedIn`), sorted like `images`: operators list every version they can deploy there,
+   * so they are saved only on request.
+   */
+  referenced: DiscoveredImage[];
   /** Archives from `images/skopeo/tar.txt`, in file order. Never filtered by `.sealignore`. */
   archives: ArchiveEntry[];
   /** Warnings, in the order discovery met them. */
