@@ -75,8 +75,78 @@ export type Locate = (line: number) => Where;
 // Aliases may expand to huge trees ("billion laughs"); stop expanding past this many nodes.
 const MAX_NODES = 1_000_000;
 
-/** Parses every document of `text`; `locate` turns text lines into context places. */
+/**
+ * Parses every document of `text`; `locate` turns text lines into context places. Quoted
+ * scalars whose continuation lines are not indented past their key (which kubectl and helm
+ * accept) are read as those tools read them.
+ */
 export function parseYamlTree(text: string, locate: Locate): ParsedYaml {
+  const first = parseStrict(text, locate);
+  if (first.error === undefined || !QUOTE_ERROR.test(first.error.message)) return first;
+  const relaxed = indentQuotedContinuations(text);
+  if (relaxed === text) return first;
+  const second = parseStrict(relaxed, locate);
+  return second.error === undefined || second.documents.length > first.documents.length
+    ? second
+    : first;
+}
+
+const QUOTE_ERROR = /Missing closing .?quote/;
+
+// A quoted scalar starting at a value position: after `key: `, `- `, or at the line's start.
+const QUOTE_START_RE =
+  /^(\s*(?:-\s+)*)((?:"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#'"][^#]*?)\s*:\s+)?(['"])/;
+const BLOCK_START_RE = /(?:^|:\s|-\s)\s*[|>][-+0-9]*\s*(?:#.*)?$/;
+
+/**
+ * Go's YAML parser (kubectl's, helm's) lets a multi-line quoted scalar continue at any
+ * indentation; the YAML spec, and the `yaml` package, want continuation lines indented past the
+ * parent key. Indents such lines so; folding strips leading spaces, so values do not change and
+ * line numbers stay. Lines of block scalars are left alone.
+ */
+export function indentQuotedContinuations(text: string): string {
+  const lines = text.split("\n");
+  let quote: { char: string; indent: number } | undefined;
+  let block: number | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const indent = line.length - line.trimStart().length;
+    if (quote !== undefined) {
+      if (line.trim() !== "" && indent < quote.indent) {
+        lines[i] = " ".repeat(quote.indent - indent) + line;
+      }
+      if (closes(line, 0, quote.char)) quote = undefined;
+      continue;
+    }
+    if (block !== undefined) {
+      if (line.trim() === "" || indent > block) continue;
+      block = undefined;
+    }
+    const m = QUOTE_START_RE.exec(line);
+    if (m !== null && !closes(line, m[0].length, m[3])) {
+      quote = { char: m[3], indent: m[1].length + 1 };
+      continue;
+    }
+    if (BLOCK_START_RE.test(line)) block = indent;
+  }
+  return lines.join("\n");
+}
+
+/** Whether a `char`-quoted scalar whose content starts at `from` ends on this line. */
+function closes(line: string, from: number, char: string): boolean {
+  for (let i = from; i < line.length; i++) {
+    const c = line[i];
+    if (char === '"' && c === "\\") {
+      i++;
+    } else if (c === char) {
+      if (char === "'" && line[i + 1] === "'") i++;
+      else return true;
+    }
+  }
+  return false;
+}
+
+function parseStrict(text: string, locate: Locate): ParsedYaml {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, {
     lineCounter,
