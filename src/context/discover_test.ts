@@ -104,7 +104,7 @@ Deno.test("fixture context without helm: every rule, with sources, sorted, .seal
     },
     {
       file: "manifests/broken.yaml",
-      line: 9,
+      line: 10,
       message: "not valid YAML (Sequence item without - indicator); only the line scanner read " +
         "the broken document",
     },

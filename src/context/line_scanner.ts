@@ -42,6 +42,7 @@ export function normaliseImage(text: string): string | undefined {
  * trim and unquote it; keep it if it parses as a reference.
  */
 export function imageFromLine(line: string): string | undefined {
+  if (!line.includes("image:")) return undefined; // most lines: one search, no copies
   const trimmed = line.trim();
   if (trimmed.startsWith("#")) return undefined;
   const at = trimmed.indexOf("image:");
@@ -61,15 +62,20 @@ export function splitLines(text: string): string[] {
 }
 
 /**
- * Runs {@link imageFromLine} over every line of `text`; `skip` leaves lines out (chart templates
- * without helm skip lines with `{{`).
+ * Runs {@link imageFromLine} over every line of `text` (or over `text`'s lines, already split);
+ * `skip` leaves lines out (chart templates without helm skip lines with `{{`).
  */
-export function scanLines(text: string, skip?: (line: string) => boolean): LineFind[] {
+export function scanLines(
+  text: string | string[],
+  skip?: (line: string) => boolean,
+): LineFind[] {
   const finds: LineFind[] = [];
-  splitLines(text).forEach((line, index) => {
-    if (skip?.(line)) return;
+  const lines = typeof text === "string" ? splitLines(text) : text;
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index];
+    if (skip?.(line)) continue;
     const image = imageFromLine(line);
     if (image !== undefined) finds.push({ image, line: index + 1 });
-  });
+  }
   return finds;
 }
