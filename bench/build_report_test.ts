@@ -107,5 +107,8 @@ Deno.test("bench options: --only build runs the build part alone, --scale small 
   const all = parseOptions([]);
   assert.deepEqual([all.save, all.serve, all.build], [true, true, true]);
   assert.equal(buildBytes(parseOptions(["--scale", "small"])), 128 * 1024 * 1024);
-  assert.throws(() => parseOptions(["--only", "merge"]), /--only must be save, serve or build/);
+  assert.throws(
+    () => parseOptions(["--only", "merge"]),
+    /--only must be save, serve, build or discovery/,
+  );
 });

@@ -11,14 +11,15 @@
  * deno task bench --keep                # keep the scratch directory (source registry data)
  * deno task bench --only serve          # only the registry serve part
  * deno task bench --only build          # only the build part
+ * deno task bench --only discovery      # only context discovery over 10 MB of manifests
  * ```
  *
  * Options: `--scale small|large|both` (default both), `--runs N` (default 3), `--keep`,
  * `--work-dir DIR` (scratch space, default the system temp dir; the large scale needs about
  * 8 GB, the build part about 6.5 GB), `--no-diagnose` (skip the traced, profiled and perf runs),
  * `--results FILE` (default `bench/RESULTS.md`), `--max-wait S` (wait at most S seconds for a
- * quiet machine before each measurement, default 60; 0 does not wait), `--only save|serve|build`
- * (one part; default all). The serve part runs on the large set (on the small one with
+ * quiet machine before each measurement, default 60; 0 does not wait),
+ * `--only save|serve|build|discovery` (one part; default all). The serve part runs on the large set (on the small one with
  * `--scale small`); the build part on 1 GiB of registry data (128 MiB with `--scale small`).
  *
  * RESULTS.md is rewritten part by part: the save report when both scales were saved, the
@@ -56,6 +57,13 @@ import {
   buildSummaryLines,
 } from "./build_report.ts";
 import { measureServe, type ServeReport, stopServeServers } from "./serve.ts";
+import {
+  DISCOVERY_SECTION,
+  discoveryMarkdown,
+  type DiscoveryReport,
+  discoverySummary,
+  measureDiscovery,
+} from "./discovery.ts";
 import { SERVE_SECTION, serveConsoleReport, serveMarkdown } from "./serve_report.ts";
 import {
   type BenchReport,
@@ -83,6 +91,8 @@ export interface BenchOptions {
   serve: boolean;
   /** Run the `build` part. */
   build: boolean;
+  /** Run the `context images` discovery part. */
+  discovery: boolean;
 }
 
 /** Registry data per context of the build part: 1 GiB, 128 MiB for `--scale small` alone. */
@@ -120,8 +130,9 @@ export function parseOptions(args: string[]): BenchOptions {
     throw new Error(`--max-wait must be a number of seconds, not ${values["max-wait"]}`);
   }
   const only = values.only;
-  if (only !== undefined && only !== "save" && only !== "serve" && only !== "build") {
-    throw new Error(`--only must be save, serve or build, not ${JSON.stringify(only)}`);
+  const parts = ["save", "serve", "build", "discovery"];
+  if (only !== undefined && !parts.includes(only)) {
+    throw new Error(`--only must be save, serve, build or discovery, not ${JSON.stringify(only)}`);
   }
   return {
     scales: scale === "both" ? [...SCALES] : [scale],
@@ -134,6 +145,7 @@ export function parseOptions(args: string[]): BenchOptions {
     save: only === undefined || only === "save",
     serve: only === undefined || only === "serve",
     build: only === undefined || only === "build",
+    discovery: only === undefined || only === "discovery",
   };
 }
 
@@ -291,6 +303,7 @@ async function writeResults(
   serve: ServeReport | undefined,
   build: BuildReport | undefined,
   options: BenchOptions,
+  discovery?: DiscoveryReport,
 ): Promise<void> {
   const outDir = join(REPO_ROOT, "bench", "out");
   await Deno.mkdir(outDir, { recursive: true });
@@ -310,13 +323,19 @@ async function writeResults(
     await Deno.writeTextFile(json, JSON.stringify(build, null, 2) + "\n");
     written.push(json);
   }
+  if (discovery) {
+    const json = join(outDir, "discovery.json");
+    await Deno.writeTextFile(json, JSON.stringify(discovery, null, 2) + "\n");
+    written.push(json);
+  }
   const writeSave = report !== undefined &&
     (options.results !== undefined || options.scales.length === SCALES.length);
   const writeServe = serve !== undefined &&
     (options.results !== undefined || serve.scale === "large");
   const writeBuild = build !== undefined &&
     (options.results !== undefined || build.bytes >= 1024 * 1024 * 1024);
-  if (!writeSave && !writeServe && !writeBuild) {
+  const writeDiscovery = discovery !== undefined;
+  if (!writeSave && !writeServe && !writeBuild && !writeDiscovery) {
     log("\n(only part of the benchmark ran: RESULTS.md left alone; --results FILE writes one)");
     return;
   }
@@ -331,10 +350,16 @@ async function writeResults(
   const buildSection = build && writeBuild
     ? buildMarkdown(build, BUILD_SECTION.keptAnalysis(existing))
     : BUILD_SECTION.extract(existing);
-  // A regenerated save report has neither section: each goes back in (serve first, then build).
+  const discoverySection = discovery
+    ? discoveryMarkdown(discovery, DISCOVERY_SECTION.keptAnalysis(existing))
+    : DISCOVERY_SECTION.extract(existing);
+  // A regenerated save report has no other section: each goes back in (serve, build, discovery).
   await Deno.writeTextFile(
     path,
-    BUILD_SECTION.replace(SERVE_SECTION.replace(saveText, serveSection), buildSection),
+    DISCOVERY_SECTION.replace(
+      BUILD_SECTION.replace(SERVE_SECTION.replace(saveText, serveSection), buildSection),
+      discoverySection,
+    ),
   );
   // The checkout's `deno fmt --check` covers RESULTS.md: write it the way fmt would.
   await output(Deno.execPath(), ["fmt", "--quiet", path], REPO_ROOT).catch((err) =>
@@ -466,7 +491,19 @@ export async function main(args: string[]): Promise<number> {
       await removeTree(buildDir);
       console.log(buildSummaryLines(buildReport).join("\n"));
     }
-    await writeResults(report, serveReport, buildReport, options);
+    let discoveryReport: DiscoveryReport | undefined;
+    if (options.discovery) {
+      discoveryReport = await measureDiscovery({
+        runs: options.runs,
+        workDir,
+        repoRoot: REPO_ROOT,
+        command,
+        machine,
+        log,
+      });
+      console.log(discoverySummary(discoveryReport));
+    }
+    await writeResults(report, serveReport, buildReport, options, discoveryReport);
     return 0;
   } catch (err) {
     log(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
