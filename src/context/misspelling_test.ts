@@ -34,6 +34,19 @@ Deno.test("misspelledDirectories names what was probably meant", async () => {
     }
     // Files are not directories Sealos would have read.
     await Deno.writeTextFile(join(dir, "manifests"), "");
+    // Each near-miss holds what Sealos reads under the right name.
+    for (
+      const [path, text] of [
+        ["mainfests/a/pod.yaml", "kind: Pod\n"],
+        ["manifest/svc.yml", "kind: Service\n"],
+        ["chart/app/Chart.yaml", "name: app\n"],
+        ["image/shim/list", "nginx:1\n"],
+        ["images/shims/list", "nginx:1\n"],
+      ]
+    ) {
+      await Deno.mkdir(join(dir, path, ".."), { recursive: true });
+      await Deno.writeTextFile(join(dir, path), text);
+    }
     const warnings = await misspelledDirectories(dir);
     assert.deepEqual(warnings, [
       { file: "chart", message: "directory chart/ is not read; did you mean charts/?" },
@@ -45,6 +58,31 @@ Deno.test("misspelledDirectories names what was probably meant", async () => {
         message: "directory images/shims/ is not read; did you mean images/shim/?",
       },
     ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a near-miss directory holding nothing Sealos reads is used on purpose: no warning", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ferry-misspell-" });
+  try {
+    for (
+      const [path, text] of [
+        ["chart/values-notes.txt", "how the chart was configured\n"], // `chart/` on purpose
+        ["chart/docs/README.md", "image: nginx:1\n"],
+        ["manifest/README.md", "notes\n"],
+        ["image/logo.png", "png"],
+        ["images/shims/.keep", ""], // a file: Sealos would read it as a list, so this warns
+        ["images/skopeos/app.tar", "tar"],
+      ]
+    ) {
+      await Deno.mkdir(join(dir, path, ".."), { recursive: true });
+      await Deno.writeTextFile(join(dir, path), text);
+    }
+    assert.deepEqual(await misspelledDirectories(dir), [{
+      file: "images/shims",
+      message: "directory images/shims/ is not read; did you mean images/shim/?",
+    }]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
