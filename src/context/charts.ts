@@ -97,7 +97,7 @@ export async function scanCharts(
       scanManifestText(render.manifests, chart.label, collector, {
         lineRule: "chart",
         walkRule: "chart",
-        locate: renderedLocator(render.manifests, chart.label),
+        locate: renderedLocator(render.manifests, chart.label, templateSources(chart)),
       });
       continue;
     }
@@ -115,6 +115,13 @@ export async function scanCharts(
     );
     scanChartWithoutHelm(chart, override, collector);
   }
+}
+
+/** Template texts of a chart and its subcharts, keyed by their context-relative file. */
+function templateSources(chart: LoadedChart, into = new Map<string, string>()) {
+  for (const t of chart.templates) into.set(t.file, t.text);
+  for (const sub of chart.subcharts) templateSources(sub, into);
+  return into;
 }
 
 /**

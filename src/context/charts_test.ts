@@ -184,15 +184,37 @@ spec:
 ---
 # Source: demo/charts/cache/templates/b.yaml
 {"spec": {"containers": [{"image": "redis:9"}]}}
+---
+# Source: demo/templates/deployment.yaml
+spec:
+  initContainers:
+    - name: wait
+      image: docker.io/library/alpine:3.19
+  containers:
+    - name: web
+      image: "nginx:1.27.1"
+---
+# Source: demo/templates/a.yaml
+kind: Service
 EOF`,
     );
     const collector = new Collector(false);
     await scanCharts(ctx, collector, helm);
-    assert.deepEqual(summary(collector), [
-      "docker.io/library/nginx:9 charts/demo/templates/a.yaml:4:chart",
-      "docker.io/library/redis:9 charts/demo/charts/cache/templates/b.yaml:1:chart",
-      "ghcr.io/x/y:1 charts/demo/templates/a.yaml:5:chart",
-    ]);
+    // A line that stands as it is in its template maps to the template's line; a rendered one
+    // counts lines of its template's output as \`helm template --show-only\` prints it.
+    assert.deepEqual(
+      collector.images().map(({ image, sources }) =>
+        [image, ...sources.map((s) => `${s.file}:${s.line}${s.rendered ? " (rendered)" : ""}`)]
+          .join(" ")
+      ),
+      [
+        "docker.io/library/alpine:3.19 charts/demo/templates/deployment.yaml:16",
+        "docker.io/library/nginx:1.27.1 charts/demo/templates/deployment.yaml:9 (rendered)",
+        "docker.io/library/nginx:9 charts/demo/templates/a.yaml:6 (rendered)",
+        "docker.io/library/redis:9 charts/demo/charts/cache/templates/b.yaml:3 (rendered)",
+        "ghcr.io/x/y:1 charts/demo/templates/a.yaml:7 (rendered)",
+      ],
+    );
     assert.deepEqual(collector.warnings, []);
     assert.deepEqual((await Deno.readTextFile(argsFile)).trimEnd().split("\n"), [
       "template",

@@ -189,26 +189,67 @@ async function runHelm(helm: string, args: string[]): Promise<RenderResult> {
   return { ok: true, manifests: decoder.decode(output.stdout) };
 }
 
+/** A place in a rendered chart; `rendered` when `line` counts rendered output. */
+export interface RenderedWhere extends Where {
+  /** `line` counts the template's rendered output, not its source. */
+  rendered?: true;
+}
+
 /**
- * Maps lines of rendered output to the templates they came from: helm heads each document with
- * `# Source: <chart>/<path>`, which maps to `<label>/<path>`, counting lines after the header.
+ * Maps lines of rendered output to the templates they came from. helm heads each document with
+ * `# Source: <chart>/<path>`, which maps to `<label>/<path>`. A rendered line found once, as it
+ * stands, in that template's source (`sources`, keyed by `<label>/<path>`) is that line of the
+ * source; any other is placed in the template's own rendered output, counted as
+ * `helm template … --show-only <path>` prints it (`---` and `# Source:` lines included), and
+ * marked `rendered`.
  */
-export function renderedLocator(manifests: string, label: string): (line: number) => Where {
-  const files: string[] = [];
-  const offsets: number[] = [];
+export function renderedLocator(
+  manifests: string,
+  label: string,
+  sources: ReadonlyMap<string, string> = new Map(),
+): (line: number) => RenderedWhere {
+  const lines = splitLines(manifests);
+  const places: RenderedWhere[] = [];
+  const counted = new Map<string, number>();
+  const sourceLines = new Map<string, Map<string, number | null>>();
+  const lineIndex = (file: string) => {
+    let index = sourceLines.get(file);
+    if (index === undefined) {
+      index = new Map();
+      const text = sources.get(file);
+      if (text !== undefined) {
+        splitLines(text).forEach((line, i) => {
+          const key = line.trim();
+          if (key === "") return;
+          // Seen twice: the rendered line cannot say which one it came from.
+          index!.set(key, index!.has(key) ? null : i + 1);
+        });
+      }
+      sourceLines.set(file, index);
+    }
+    return index;
+  };
   let file = label;
-  let start = 0;
-  splitLines(manifests).forEach((text, index) => {
+  for (let i = 0; i < lines.length; i++) {
+    const text = lines[i];
     const m = /^# Source: [^/]+\/(.+)$/.exec(text);
     if (m !== null) {
       file = `${label}/${m[1].trim()}`;
-      start = index + 1;
+      counted.set(file, (counted.get(file) ?? 0) + 2); // its `---` and `# Source:` lines
+      places.push({ file, line: counted.get(file)! });
+      continue;
     }
-    files.push(file);
-    offsets.push(start);
-  });
-  return (line: number) => {
-    const i = Math.min(Math.max(line - 1, 0), files.length - 1);
-    return { file: files[i], line: Math.max(1, line - offsets[i]) };
-  };
+    if (text === "---" && /^# Source: /.test(lines[i + 1] ?? "")) {
+      places.push({ file, line: counted.get(file) ?? 1 });
+      continue;
+    }
+    const n = (counted.get(file) ?? 0) + 1;
+    counted.set(file, n);
+    const source = lineIndex(file).get(text.trim());
+    places.push(
+      typeof source === "number" ? { file, line: source } : { file, line: n, rendered: true },
+    );
+  }
+  return (line: number) =>
+    places[Math.min(Math.max(line - 1, 0), places.length - 1)] ?? { file: label, line: 1 };
 }
