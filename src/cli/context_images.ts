@@ -29,6 +29,11 @@ Examples:
     .addHelpText(
       "after",
       `
+Images named only in env values or container args (an operator's list of every version it can
+deploy) come last, marked "referenced": registry save and build leave them out unless given
+--include-referenced. A chart line marked "(rendered)" counts lines of the template's rendered
+output. The rules are in docs/DISCOVERY.md.
+
 Examples:
   ferry context images ./my-app
   ferry context images --json ./my-app | jq -r '.images[].image'`,
