@@ -318,9 +318,12 @@ Deno.test("deno run with a missing permission: one line naming the flag to add",
   const save = ["registry", "save", "--registry-dir", "registry", "--images", image];
 
   await t.step("--allow-env", async () => {
-    // the YAML parser reads LOG_TOKENS and LOG_STREAM
+    // the YAML parser reads LOG_TOKENS and LOG_STREAM; a flow sequence of args needs it
     await Deno.mkdir(dir.join("ctx", "manifests"), { recursive: true });
-    await Deno.writeTextFile(dir.join("ctx", "manifests", "a.yaml"), `image: ${image}\n`);
+    await Deno.writeTextFile(
+      dir.join("ctx", "manifests", "a.yaml"),
+      `spec:\n  containers:\n  - image: ${image}\n    args: ["--image=${image}"]\n`,
+    );
     assertOneLine(await run(["--allow-read"], ["context", "images", "ctx"]), "--allow-env");
   });
   await t.step("--allow-write", async () => {
