@@ -1,7 +1,7 @@
 /**
- * Chart discovery with a real helm binary (installed by scripts/install_helm.sh into
- * .tools/bin/helm, or named by $FERRY_HELM). Without one, the tests are skipped locally and fail
- * under CI.
+ * Chart discovery with a real helm binary (on the PATH, named by $FERRY_HELM, or installed by
+ * scripts/install_helm.sh into .tools/bin/helm). Without one, the tests are skipped locally and
+ * fail under CI.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -12,28 +12,11 @@ import {
   packChart,
   readTree,
 } from "../src/context/testdata/fixtures.ts";
+import { ignoreUnless, requirePeer } from "./support/mod.ts";
 
-const REPO_HELM = new URL("../.tools/bin/helm", import.meta.url).pathname;
-
-function findHelm(): string | undefined {
-  for (const candidate of [Deno.env.get("FERRY_HELM"), REPO_HELM]) {
-    if (!candidate) continue;
-    try {
-      if (Deno.statSync(candidate).isFile) return candidate;
-    } catch {
-      // try the next one
-    }
-  }
-  return undefined;
-}
-
-const HELM = findHelm();
-if (HELM === undefined && Deno.env.get("CI") === "true") {
-  throw new Error(
-    `no helm binary: set $FERRY_HELM or run scripts/install_helm.sh ${join(REPO_HELM, "..")}`,
-  );
-}
-const ignore = HELM === undefined;
+// Found like every peer (PATH, $FERRY_HELM, .tools/bin); ignored locally without one, failing under CI.
+const ignore = ignoreUnless(["helm"]);
+const helm = (): string => requirePeer("helm");
 
 const DIGEST = `sha256:${"c".repeat(64)}`;
 
@@ -58,7 +41,7 @@ Deno.test({
   name: "helm renders the fixture chart: values override applied, disabled parts absent",
   ignore,
   async fn() {
-    const result = await discoverImages(FIXTURE_CONTEXT, { helm: HELM! });
+    const result = await discoverImages(FIXTURE_CONTEXT, { helm: helm() });
     assert.deepEqual(chartSummary(result), [
       "docker.io/library/alpine:3.19 charts/demo/templates/deployment.yaml:16:chart",
       // A literal template line maps to the template; a rendered one counts rendered lines.
@@ -89,7 +72,7 @@ Deno.test({
     "without helm the values-based result contains the enabled images and says helm was not found",
   ignore,
   async fn() {
-    const withHelm = await discoverImages(FIXTURE_CONTEXT, { helm: HELM! });
+    const withHelm = await discoverImages(FIXTURE_CONTEXT, { helm: helm() });
     const without = await discoverImages(FIXTURE_CONTEXT, { helm: null });
     const approximate = new Set(without.images.map((i) => i.image));
     // Only an image whose tag the template decides is missing, and a warning names it instead.
@@ -128,7 +111,7 @@ Deno.test({
         join(FIXTURE_CONTEXT, "charts/demo.values.yaml"),
         join(ctx, "charts/demo.values.yaml"),
       );
-      const result = await discoverImages(ctx, { helm: HELM!, strict: true });
+      const result = await discoverImages(ctx, { helm: helm(), strict: true });
       const a = "charts/demo-0.1.0.tgz";
       assert.deepEqual(chartSummary(result), [
         `docker.io/library/alpine:3.19 ${a}/templates/deployment.yaml:16:chart`,
@@ -152,7 +135,7 @@ Deno.test({
         join(ctx, "charts/demo/templates/required.yaml"),
         '{{ required "set .Values.licenseKey" .Values.licenseKey }}\n',
       );
-      const result = await discoverImages(ctx, { helm: HELM! });
+      const result = await discoverImages(ctx, { helm: helm() });
       assert.equal(result.warnings[0].file, "charts/demo");
       assert.match(
         result.warnings[0].message,
@@ -161,7 +144,7 @@ Deno.test({
       // Fallback: the values-based images.
       assert.ok(result.images.some((i) => i.image === "docker.io/library/nginx:1.27.1"));
       await assert.rejects(
-        () => discoverImages(ctx, { helm: HELM!, strict: true }),
+        () => discoverImages(ctx, { helm: helm(), strict: true }),
         /charts\/demo: helm template failed: .*licenseKey/,
       );
     });
@@ -183,7 +166,7 @@ Deno.test({
         "kind: Pod\nspec:\n  containers:\n" +
           '    - image: "legacy/app:{{ .Capabilities.KubeVersion.Minor }}"\n',
       );
-      const result = await discoverImages(ctx, { helm: HELM!, strict: true });
+      const result = await discoverImages(ctx, { helm: helm(), strict: true });
       assert.deepEqual(chartSummary(result), [
         "docker.io/legacy/app:20 charts/old/templates/pod.yaml:6:chart",
       ]);
