@@ -1,0 +1,246 @@
+/**
+ * File access confined to one store directory (a registry directory, an OCI layout, the image
+ * store). Stores come from git repositories and USB sticks, so a symlink planted inside one
+ * (`.ferry-tmp -> ../victim`, a blob `data -> /etc/passwd`) must never make ferry read, write or
+ * delete outside it.
+ *
+ * Policy:
+ *
+ * - The root itself may be a symlink (storage is often mounted that way): it is resolved once,
+ *   when the store is opened, and is the only symlink ferry follows.
+ * - Below the root, a path ferry uses must resolve to exactly itself under the root's real path:
+ *   any symlink on the way, even one pointing elsewhere inside the store, makes it foreign and the
+ *   operation is refused with an `invalid_input` error naming the path.
+ * - Cleanup never follows: it removes only regular files it names, or directories that resolve to
+ *   themselves (`Deno.remove` with `recursive` does not follow symlinks inside the tree it removes).
+ *
+ * A path is checked with one `realpath` before it is used, and verified directories are remembered,
+ * so the cost is one call per file opened and none per chunk. The checks defend against entries
+ * planted before ferry runs; a process swapping entries for symlinks while ferry runs can race them.
+ *
+ * @module
+ */
+import { dirname, resolve as resolvePath } from "node:path";
+import { FerryError } from "./errors.ts";
+import { isMissing } from "./fs_util.ts";
+
+/** Verified directories remembered per store; past this many the memory is dropped. */
+const DIR_CACHE_LIMIT = 100_000;
+
+/** Options for {@link StoreRoot.open}. */
+export interface StoreRootOptions {
+  /**
+   * Exact mode of the directories {@link StoreRoot.ensureDir} creates (set with chmod when the
+   * umask narrows it). Without it directories get 0777 less the umask.
+   */
+  dirMode?: number;
+}
+
+/** One store directory and the checks that keep ferry inside it. */
+export class StoreRoot {
+  /** The root as named (absolute); every path handed to the methods starts with it. */
+  readonly root: string;
+  /** The root with its symlinks resolved. */
+  readonly real: string;
+  #dirMode?: number;
+  /** Whether `mkdir` alone gives `dirMode` (learned from the first directory created). */
+  #umaskGivesMode?: boolean;
+  #dirs = new Set<string>();
+
+  private constructor(root: string, real: string, options: StoreRootOptions) {
+    this.root = root;
+    this.real = real;
+    this.#dirMode = options.dirMode;
+  }
+
+  /**
+   * The store rooted at `root`, which must exist (a symlink to a directory is fine).
+   *
+   * @throws {FerryError} `not_found` when it does not exist, `invalid_input` when it is no directory.
+   */
+  static async open(root: string, options: StoreRootOptions = {}): Promise<StoreRoot> {
+    const abs = resolvePath(root);
+    let real: string;
+    try {
+      real = await Deno.realPath(abs);
+      if (!(await Deno.stat(real)).isDirectory) {
+        throw new FerryError("invalid_input", `${abs}: not a directory`);
+      }
+    } catch (err) {
+      if (isMissing(err)) throw new FerryError("not_found", `${abs}: no such directory`);
+      throw err;
+    }
+    const store = new StoreRoot(abs, real, options);
+    store.#dirs.add(abs);
+    return store;
+  }
+
+  /**
+   * Whether something is at `path`, checked to be inside the store through no symlink. False when
+   * nothing is there (or a dangling symlink is, which nothing reads through).
+   *
+   * @throws {FerryError} `invalid_input` when `path` is or passes through a symlink below the root.
+   */
+  async check(path: string): Promise<boolean> {
+    path = absolute(path);
+    let real: string;
+    try {
+      real = await Deno.realPath(path);
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
+    if (real !== this.#expected(path)) throw this.foreign(path);
+    return true;
+  }
+
+  /**
+   * Like {@link check} for a directory, remembered once verified (no call the next time).
+   *
+   * @throws {FerryError} `invalid_input` also when something other than a directory is there.
+   */
+  async checkDir(path: string): Promise<boolean> {
+    path = absolute(path);
+    if (this.#dirs.has(path)) return true;
+    if (!await this.check(path)) return false;
+    if (!(await Deno.lstat(path)).isDirectory) {
+      throw new FerryError("invalid_input", `${path}: not a directory`);
+    }
+    this.#remember(path);
+    return true;
+  }
+
+  /**
+   * The size of the regular file at `path`, or undefined when there is none (or a directory is).
+   *
+   * @throws {FerryError} `invalid_input` when `path` is or passes through a symlink below the root.
+   */
+  async fileSize(path: string): Promise<number | undefined> {
+    if (!await this.check(path)) return undefined;
+    try {
+      const info = await Deno.lstat(path);
+      return info.isFile ? info.size : undefined;
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Opens the file at `path` after checking it (see {@link check}); `NotFound` when absent. */
+  async open(path: string, options: Deno.OpenOptions = { read: true }): Promise<Deno.FsFile> {
+    if (!await this.check(path)) throw new Deno.errors.NotFound(`${path}: no such file`);
+    return await Deno.open(path, options);
+  }
+
+  /** The file's bytes, or undefined when it does not exist (checked as {@link check} does). */
+  async readFileIfExists(path: string): Promise<Uint8Array | undefined> {
+    if (!await this.check(path)) return undefined;
+    try {
+      return await Deno.readFile(path);
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Opens the regular file at `path` for writing, creating it when absent. A new file is created
+   * exclusively (which follows no symlink, not even a dangling one); an existing entry must be a
+   * regular file reached through no symlink. For lock files and the like.
+   */
+  async openOrCreate(path: string, mode = 0o644): Promise<Deno.FsFile> {
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await Deno.open(path, { read: true, write: true, createNew: true, mode });
+      } catch (err) {
+        if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+      }
+      if (await this.check(path)) {
+        if (!(await Deno.lstat(path)).isFile) throw this.foreign(path);
+        try {
+          return await Deno.open(path, { read: true, write: true });
+        } catch (err) {
+          if (!(err instanceof Deno.errors.NotFound) || attempt >= 3) throw err;
+        }
+      } else if (attempt >= 3) {
+        // Still there and yet missing to realpath: a dangling symlink.
+        throw this.foreign(path);
+      }
+    }
+  }
+
+  /**
+   * Creates the directory `path` and its missing parents inside the store, each parent verified
+   * before anything is created in it, so a symlinked component is refused instead of followed.
+   */
+  async ensureDir(path: string): Promise<void> {
+    path = absolute(path);
+    if (this.#dirs.has(path)) return;
+    if (await this.check(path)) {
+      if (!(await Deno.lstat(path)).isDirectory) {
+        throw new FerryError("invalid_input", `${path}: not a directory`);
+      }
+      this.#remember(path);
+      return;
+    }
+    const parent = dirname(path);
+    if (parent === path || !path.startsWith(this.root + "/")) throw this.foreign(path);
+    await this.ensureDir(parent);
+    try {
+      await Deno.mkdir(path, { mode: this.#dirMode ?? 0o777 });
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+      // Created meanwhile by another writer, or a dangling symlink (which check calls missing).
+      if (!await this.check(path) || !(await Deno.lstat(path)).isDirectory) {
+        throw this.foreign(path);
+      }
+      this.#remember(path);
+      return;
+    }
+    if (this.#dirMode !== undefined) {
+      this.#umaskGivesMode ??= ((await Deno.stat(path)).mode! & 0o777) === this.#dirMode;
+      if (!this.#umaskGivesMode) await Deno.chmod(path, this.#dirMode);
+    }
+    this.#remember(path);
+  }
+
+  /** Forgets verified directories at or under `path` (call after removing it). */
+  forget(path: string): void {
+    path = absolute(path);
+    for (const dir of this.#dirs) {
+      if (dir === path || dir.startsWith(path + "/")) this.#dirs.delete(dir);
+    }
+  }
+
+  /** The error for a path that is or passes through a symlink below the root. */
+  foreign(path: string): FerryError {
+    return new FerryError(
+      "invalid_input",
+      `${path}: is or passes through a symbolic link inside ${this.root} (ferry follows no symlink inside a store)`,
+    );
+  }
+
+  #expected(path: string): string {
+    if (path === this.root) return this.real;
+    if (!path.startsWith(this.root + "/")) throw this.foreign(path);
+    return this.real === "/"
+      ? path.slice(this.root.length)
+      : this.real + path.slice(this.root.length);
+  }
+
+  #remember(path: string): void {
+    if (this.#dirs.size >= DIR_CACHE_LIMIT) {
+      this.#dirs.clear();
+      this.#dirs.add(this.root);
+    }
+    this.#dirs.add(path);
+  }
+}
+
+/**
+ * `path` absolute and normalised (`//` and `.` folded), as the root is: stores may be opened by a
+ * relative or untidy path, and build theirs from it.
+ */
+function absolute(path: string): string {
+  return resolvePath(path);
+}

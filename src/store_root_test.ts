@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { relative } from "node:path";
+import { isFerryError } from "./errors.ts";
+import { StoreRoot } from "./store_root.ts";
+
+/** A store and, beside it, a victim directory a planted symlink can point at. */
+async function withStore(fn: (store: string, victim: string) => Promise<void>): Promise<void> {
+  const tmp = await Deno.makeTempDir({ prefix: "ferry-storeroot-" });
+  try {
+    await Deno.mkdir(`${tmp}/store`);
+    await Deno.mkdir(`${tmp}/victim`);
+    await Deno.writeTextFile(`${tmp}/victim/file`, "victim");
+    await fn(`${tmp}/store`, `${tmp}/victim`);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+const foreign = (err: unknown) =>
+  isFerryError(err, "invalid_input") && /symbolic link/.test(err.message);
+
+Deno.test("StoreRoot: a symlinked root is followed; symlinks below it are refused", async () => {
+  await withStore(async (store, victim) => {
+    const link = `${store}-link`;
+    await Deno.symlink(store, link);
+    const root = await StoreRoot.open(link);
+    await root.ensureDir(`${link}/a/b`);
+    assert.ok((await Deno.lstat(`${store}/a/b`)).isDirectory);
+    await Deno.writeTextFile(`${store}/a/b/f`, "x");
+    assert.equal(await root.fileSize(`${link}/a/b/f`), 1);
+
+    await Deno.symlink(victim, `${store}/dir-link`);
+    await Deno.symlink(`${victim}/file`, `${store}/file-link`);
+    await Deno.symlink(`${store}/a`, `${store}/inside-link`);
+    await assert.rejects(root.ensureDir(`${link}/dir-link/sub`), foreign);
+    await assert.rejects(root.fileSize(`${link}/file-link`), foreign);
+    await assert.rejects(root.readFileIfExists(`${link}/dir-link/file`), foreign);
+    // Even a symlink that stays inside the store is not followed.
+    await assert.rejects(root.fileSize(`${link}/inside-link/b/f`), foreign);
+    await assert.rejects(root.openOrCreate(`${link}/file-link`), foreign);
+    assert.deepEqual([...Deno.readDirSync(victim)].map((e) => e.name), ["file"]);
+    assert.equal(await Deno.readTextFile(`${victim}/file`), "victim");
+  });
+});
+
+Deno.test("StoreRoot: a dangling symlink is neither created through nor made a directory", async () => {
+  await withStore(async (store, victim) => {
+    const root = await StoreRoot.open(store);
+    await Deno.symlink(`${victim}/made`, `${store}/lock`);
+    await Deno.symlink(`${victim}/dir`, `${store}/dir`);
+    assert.equal(await root.fileSize(`${store}/lock`), undefined);
+    await assert.rejects(root.openOrCreate(`${store}/lock`), foreign);
+    await assert.rejects(root.ensureDir(`${store}/dir`), foreign);
+    assert.deepEqual([...Deno.readDirSync(victim)].map((e) => e.name), ["file"]);
+  });
+});
+
+Deno.test("StoreRoot: paths may be relative or untidy, as the store was opened", async () => {
+  await withStore(async (store) => {
+    // Relative to the working directory (not changed here: tests share the process).
+    const rel = relative(Deno.cwd(), store);
+    const root = await StoreRoot.open(`${rel}/`);
+    await root.ensureDir(`${rel}/a//b`);
+    assert.equal(await root.checkDir(`./${rel}/a/b`), true);
+    await Deno.writeTextFile(`${store}/a/b/f`, "xy");
+    assert.equal(await root.fileSize(`${rel}//a/b/f`), 2);
+  });
+});
