@@ -8,7 +8,8 @@
 import { dirname } from "node:path";
 import { type Digest, parseDigest } from "../digest.ts";
 import { errorMessage, FerryError } from "../errors.ts";
-import { isMissing, readTextIfExists, writeFileAtomic } from "../fs_util.ts";
+import { isMissing, stripBom, writeFileAtomic } from "../fs_util.ts";
+import type { StoreRoot } from "../store_root.ts";
 
 /** Mode of every directory docker-registry creates (0777 under the usual 022 umask). */
 export const DIR_MODE = 0o755;
@@ -34,53 +35,13 @@ export function asFerryError(err: unknown, where: string): unknown {
   return new FerryError("io", `${where}: ${errorMessage(err)}`, { cause: err });
 }
 
-/** Directories this process created or found, so hot paths do not ask the kernel again. */
-const knownDirs = new Set<string>();
-/** Whether `mkdir` alone gives 0755 (umask 022); learned from the first directory created. */
-let umaskGivesDirMode: boolean | undefined;
-
-/**
- * Creates `path` and its missing parents with mode 0755. Modes are set explicitly when the umask
- * would give another mode, so the tree matches docker-registry's whatever the process umask.
- */
-export async function ensureDir(path: string): Promise<void> {
-  if (knownDirs.has(path)) return;
-  try {
-    await Deno.mkdir(path, { mode: DIR_MODE });
-  } catch (err) {
-    if (err instanceof Deno.errors.AlreadyExists) {
-      knownDirs.add(path);
-      return;
-    }
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-    const parent = dirname(path);
-    if (parent === path) throw err;
-    await ensureDir(parent);
-    try {
-      await Deno.mkdir(path, { mode: DIR_MODE });
-    } catch (again) {
-      if (!(again instanceof Deno.errors.AlreadyExists)) throw again;
-      knownDirs.add(path);
-      return;
-    }
-  }
-  umaskGivesDirMode ??= ((await Deno.stat(path)).mode! & 0o777) === DIR_MODE;
-  if (!umaskGivesDirMode) await Deno.chmod(path, DIR_MODE);
-  knownDirs.add(path);
-}
-
-/** Forgets known directories at or under `path` (call after removing it). */
-export function forgetDirs(path: string): void {
-  for (const dir of knownDirs) {
-    if (dir === path || dir.startsWith(path + "/")) knownDirs.delete(dir);
-  }
-}
-
-/** Names of the subdirectories of `path` (empty when it does not exist). */
-export async function listDirs(path: string): Promise<string[]> {
+/** Names of the subdirectories of `path` (empty when it does not exist); symlinks are skipped. */
+export async function listDirs(root: StoreRoot, path: string): Promise<string[]> {
   const out: string[] = [];
   try {
+    if (!await root.checkDir(path)) return [];
     for await (const entry of Deno.readDir(path)) {
+      // A symlinked entry is neither: ferry lists no directory it would have to follow a link to.
       if (entry.isDirectory) out.push(entry.name);
     }
   } catch (err) {
@@ -91,28 +52,36 @@ export async function listDirs(path: string): Promise<string[]> {
 }
 
 /** The digest held by a link file, or undefined when the link does not exist. */
-export async function readLink(path: string): Promise<Digest | undefined> {
-  const text = await readTextIfExists(path);
+export async function readLink(root: StoreRoot, path: string): Promise<Digest | undefined> {
+  const bytes = await root.readFileIfExists(path);
+  if (bytes === undefined) return undefined;
   // docker-registry writes no newline, but tolerates surrounding whitespace on read.
-  return text === undefined ? undefined : parseDigest(text.trim(), path);
+  return parseDigest(stripBom(new TextDecoder().decode(bytes)).trim(), path);
 }
 
 /**
  * Writes `sha256:<hex>` (71 bytes, no newline, mode 0644) to `path` atomically: a temp file in
  * `stagingDir` (same filesystem), fsynced, then renamed over `path`. Skips the write when the link
- * already holds `digest`, so re-saving an image touches nothing.
+ * already holds `digest`, so re-saving an image touches nothing. A damaged link, or a symlink in
+ * its place, is replaced (the rename replaces the entry, never what a symlink points to); its
+ * directory and the staging directory must resolve inside the store.
  */
-export async function writeLink(path: string, digest: Digest, stagingDir: string): Promise<void> {
-  if (await readLink(path).catch(() => undefined) === digest) return;
-  await ensureDir(dirname(path));
+export async function writeLink(
+  root: StoreRoot,
+  path: string,
+  digest: Digest,
+  stagingDir: string,
+): Promise<void> {
+  if (await readLink(root, path).catch(() => undefined) === digest) return;
+  await root.ensureDir(dirname(path));
   await writeFileAtomic(path, new TextEncoder().encode(digest), {
     tmpDir: stagingDir,
     mode: FILE_MODE,
     // The staging directory may be removed under us (another run's close): create it again,
     // past the cache that still knows it.
     ensureTmpDir: (dir, again) => {
-      if (again) forgetDirs(dir);
-      return ensureDir(dir);
+      if (again) root.forget(dir);
+      return root.ensureDir(dir);
     },
     // The link's bytes are fsynced, its directory is not: a link lost to a power cut is written
     // again by the next save.

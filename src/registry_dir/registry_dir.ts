@@ -11,8 +11,7 @@
  */
 import { resolve as resolvePath } from "node:path";
 import { type Digest, type Expected, parseDigest, sha256 } from "../digest.ts";
-import { FerryError } from "../errors.ts";
-import { fileSize, isDirectory } from "../fs_util.ts";
+import { FerryError, isFerryError } from "../errors.ts";
 import { SingleFlight } from "../limit.ts";
 import type { Descriptor } from "../manifest.ts";
 import {
@@ -25,7 +24,8 @@ import {
 } from "../media_types.ts";
 import type { ContentSource, FetchOptions, Store, Target } from "../store.ts";
 import { readAll } from "../streams.ts";
-import { asFerryError, ensureDir, forgetDirs, listDirs, readLink, writeLink } from "./fs.ts";
+import { StoreRoot } from "../store_root.ts";
+import { asFerryError, DIR_MODE, listDirs, readLink, writeLink } from "./fs.ts";
 import { checkRepositoryName, checkTag, isRepositoryName, isTag, Layout } from "./layout.ts";
 import { stageBlob } from "./staging.ts";
 
@@ -37,10 +37,16 @@ export interface RegistryDirOptions {
 
 /** Temp files of other runs younger than this may still be in use and are left alone. */
 const STALE_TEMP_MS = 10 * 60 * 1000;
+/** Staging files of blobs being written (see staging.ts). */
+const PARTIAL_RE = /^[a-f0-9]{64}\.partial$/;
+/** Temp files of `writeFileAtomic` and `createFileOnce` (link files being written). */
+const TEMP_RE = /^(write|create)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** What a repository needs from its directory (internal: not re-exported by `mod.ts`). */
 export interface DirContext {
   readonly layout: Layout;
+  /** Confines every path to the directory (no symlink below the root is followed). */
+  readonly root: StoreRoot;
   readonly location: string;
   readonly readOnly: boolean;
   /** Makes the blob's data exist (downloading it once per process), verified. */
@@ -57,18 +63,26 @@ export class RegistryDir implements Store {
   readonly location: string;
   /** Whether writes are refused. */
   readonly readOnly: boolean;
+  /**
+   * The checks every path goes through. The root may be a symlink (storage mounted elsewhere);
+   * no symlink below it is followed: see ../store_root.ts.
+   */
+  readonly storeRoot: StoreRoot;
   #layout: Layout;
   #flight = new SingleFlight<void>();
   #uploads = new Map<string, Promise<void>>();
   #context: DirContext;
 
-  private constructor(root: string, readOnly: boolean) {
+  private constructor(storeRoot: StoreRoot, readOnly: boolean) {
+    const root = storeRoot.root;
     this.root = root;
     this.location = `registry-dir:${root}`;
     this.readOnly = readOnly;
+    this.storeRoot = storeRoot;
     this.#layout = new Layout(root);
     this.#context = {
       layout: this.#layout,
+      root: storeRoot,
       location: this.location,
       readOnly,
       ensureBlob: (expected, source, where) => this.#ensureBlob(expected, source, where),
@@ -82,21 +96,24 @@ export class RegistryDir implements Store {
    */
   static async open(root: string, options: RegistryDirOptions = {}): Promise<RegistryDir> {
     const abs = resolvePath(root);
-    const dir = new RegistryDir(abs, options.readOnly ?? false);
-    const layout = new Layout(abs);
+    const readOnly = options.readOnly ?? false;
+    const location = `registry-dir:${abs}`;
     try {
-      if (dir.readOnly) {
-        if (!await isDirectory(abs)) {
-          throw new FerryError("not_found", `${dir.location}: no such directory`);
-        }
-      } else {
-        await ensureDir(layout.blobs);
-        await ensureDir(layout.repositories);
+      if (!readOnly) await Deno.mkdir(abs, { recursive: true, mode: DIR_MODE });
+      const storeRoot = await StoreRoot.open(abs, { dirMode: DIR_MODE }).catch((err) => {
+        if (!isFerryError(err, "not_found")) throw err;
+        throw new FerryError("not_found", `${location}: no such directory`);
+      });
+      const dir = new RegistryDir(storeRoot, readOnly);
+      if (!readOnly) {
+        const layout = new Layout(abs);
+        await storeRoot.ensureDir(layout.blobs);
+        await storeRoot.ensureDir(layout.repositories);
       }
+      return dir;
     } catch (err) {
-      throw asFerryError(err, dir.location);
+      throw asFerryError(err, location);
     }
-    return dir;
   }
 
   /** The repository `name`; validates the name (distribution's grammar) and nothing else. */
@@ -121,7 +138,7 @@ export class RegistryDir implements Store {
   async repositoriesHolding(entry: "_manifests" | "_uploads"): Promise<string[]> {
     const out: string[] = [];
     const walk = async (dir: string, prefix: string): Promise<void> => {
-      const children = await listDirs(dir);
+      const children = await listDirs(this.storeRoot, dir);
       if (prefix !== "" && children.includes(entry) && isRepositoryName(prefix)) {
         out.push(prefix);
       }
@@ -142,32 +159,38 @@ export class RegistryDir implements Store {
    * Removes the staging directory: partials no other process holds locked (a crashed run's
    * partials were resumable until now) and temp files of other runs older than ten minutes.
    * Pushes still running when this is called may fail.
+   *
+   * Only regular files named as ferry names them are removed, one by one, and only from a staging
+   * directory that is a real directory of the store: a symlinked `.ferry-tmp`, and any symlink or
+   * directory in it, is left alone (the directory then stays).
    */
   async close(): Promise<void> {
     if (this.readOnly) return;
     const staging = this.#layout.staging;
     let entries: Deno.DirEntry[];
     try {
+      if (!await this.storeRoot.checkDir(staging)) return;
       entries = await Array.fromAsync(Deno.readDir(staging));
     } catch (err) {
+      // Foreign (a symlink) or not a directory: not ferry's to clean.
+      if (isFerryError(err, "invalid_input") || err instanceof Deno.errors.NotADirectory) return;
       if (err instanceof Deno.errors.NotFound) return;
       throw asFerryError(err, staging);
     }
     for (const entry of entries) {
+      if (!entry.isFile) continue;
       const path = `${staging}/${entry.name}`;
-      if (entry.isFile && entry.name.endsWith(".partial")) {
+      if (PARTIAL_RE.test(entry.name)) {
         await removeUnlocked(path);
-      } else {
+      } else if (TEMP_RE.test(entry.name)) {
         const info = await Deno.lstat(path).catch(() => undefined);
         const age = Date.now() - (info?.mtime?.getTime() ?? 0);
-        if (info && age > STALE_TEMP_MS) {
-          await Deno.remove(path, { recursive: true }).catch(() => {});
-        }
+        if (info?.isFile && age > STALE_TEMP_MS) await Deno.remove(path).catch(() => {});
       }
     }
     // Non-recursive: stays when another run still has files in it.
     await Deno.remove(staging).catch(() => {});
-    forgetDirs(staging);
+    this.storeRoot.forget(staging);
   }
 
   /** Whether the blob's data exists (in any repository). */
@@ -184,7 +207,7 @@ export class RegistryDir implements Store {
   async blobSize(digest: Digest): Promise<number | undefined> {
     const path = this.blobPath(digest);
     try {
-      return await fileSize(path);
+      return await this.storeRoot.fileSize(path);
     } catch (err) {
       throw asFerryError(err, path);
     }
@@ -192,13 +215,14 @@ export class RegistryDir implements Store {
 
   async #ensureBlob(expected: Expected, source: ContentSource, where: string): Promise<void> {
     const dataPath = this.#layout.blobData(expected.digest);
-    if (await fileSize(dataPath) === undefined) {
+    const root = this.storeRoot;
+    if (await root.fileSize(dataPath) === undefined) {
       // One download per digest per process; a caller whose flight was someone else's failed
       // attempt tries once more with its own source.
       let ran = false;
       const run = () => {
         ran = true;
-        return stageBlob({ layout: this.#layout, expected, source, where });
+        return stageBlob({ layout: this.#layout, root, expected, source, where });
       };
       try {
         await this.#flight.do(expected.digest, run);
@@ -207,7 +231,7 @@ export class RegistryDir implements Store {
         await this.#flight.do(expected.digest, run);
       }
     }
-    const size = await fileSize(dataPath);
+    const size = await root.fileSize(dataPath);
     if (size !== expected.size) {
       throw new FerryError(
         "size_mismatch",
@@ -219,7 +243,7 @@ export class RegistryDir implements Store {
   #ensureUploads(name: string): Promise<void> {
     let done = this.#uploads.get(name);
     if (!done) {
-      done = ensureDir(this.#layout.uploads(name));
+      done = this.storeRoot.ensureDir(this.#layout.uploads(name));
       done.catch(() => this.#uploads.delete(name));
       this.#uploads.set(name, done);
     }
@@ -227,11 +251,16 @@ export class RegistryDir implements Store {
   }
 }
 
-/** Removes a partial unless another process (or another push here) holds its lock. */
+/** Removes a partial (a regular file) unless another process (or another push here) holds its lock. */
 async function removeUnlocked(path: string): Promise<void> {
   let file: Deno.FsFile;
   try {
     file = await Deno.open(path, { read: true, write: true });
+    const [mine, onDisk] = [await file.stat(), await Deno.lstat(path)];
+    if (!onDisk.isFile || onDisk.ino !== mine.ino || onDisk.dev !== mine.dev) {
+      file.close();
+      return;
+    }
   } catch {
     return;
   }
@@ -259,7 +288,7 @@ export class RegistryDirRepository implements Target {
 
   /** Resolves a tag or digest to the descriptor of the manifest it names. */
   async resolve(reference: string): Promise<Descriptor> {
-    const layout = this.#ctx.layout;
+    const { layout, root } = this.#ctx;
     const byDigest = reference.includes(":");
     const where = `${this.location}${byDigest ? "@" : ":"}${reference}`;
     const unknown = () => new FerryError("not_found", `${where}: manifest unknown`);
@@ -267,14 +296,16 @@ export class RegistryDirRepository implements Target {
     try {
       if (byDigest) {
         digest = parseDigest(reference, where);
-        if (await readLink(layout.revisionLink(this.name, digest)) !== digest) throw unknown();
+        if (await readLink(root, layout.revisionLink(this.name, digest)) !== digest) {
+          throw unknown();
+        }
       } else {
         checkTag(reference, this.location);
-        digest = await readLink(layout.tagCurrentLink(this.name, reference));
+        digest = await readLink(root, layout.tagCurrentLink(this.name, reference));
         if (digest === undefined) throw unknown();
       }
       const path = layout.blobData(digest);
-      const size = await fileSize(path);
+      const size = await root.fileSize(path);
       if (size === undefined) {
         throw new FerryError("not_found", `${where}: manifest ${digest} has no data at ${path}`);
       }
@@ -285,7 +316,7 @@ export class RegistryDirRepository implements Target {
         );
       }
       const bytes = await readAll(
-        (await Deno.open(path)).readable,
+        (await root.open(path)).readable,
         MAX_MANIFEST_SIZE,
         path,
       );
@@ -311,7 +342,7 @@ export class RegistryDirRepository implements Target {
       }
       const path = this.#ctx.layout.blobData(digest);
       const offset = options.offset ?? 0;
-      const file = await Deno.open(path);
+      const file = await this.#ctx.root.open(path);
       try {
         const { size } = await file.stat();
         if (!Number.isSafeInteger(offset) || offset < 0 || offset > size) {
@@ -338,7 +369,7 @@ export class RegistryDirRepository implements Target {
     try {
       const digest = parseDigest(desc.digest, where);
       return await this.#linked(digest, desc.mediaType, false) &&
-        await fileSize(this.#ctx.layout.blobData(digest)) !== undefined;
+        await this.#ctx.root.fileSize(this.#ctx.layout.blobData(digest)) !== undefined;
     } catch (err) {
       throw asFerryError(err, where);
     }
@@ -369,7 +400,7 @@ export class RegistryDirRepository implements Target {
       const link = manifest
         ? layout.revisionLink(this.name, digest)
         : layout.layerLink(this.name, digest);
-      await writeLink(link, digest, layout.staging);
+      await writeLink(this.#ctx.root, link, digest, layout.staging);
     } catch (err) {
       throw asFerryError(err, where);
     }
@@ -382,13 +413,13 @@ export class RegistryDirRepository implements Target {
     checkTag(tag, this.location);
     try {
       const digest = parseDigest(desc.digest, where);
-      const layout = this.#ctx.layout;
-      if (await readLink(layout.revisionLink(this.name, digest)) !== digest) {
+      const { layout, root } = this.#ctx;
+      if (await readLink(root, layout.revisionLink(this.name, digest)) !== digest) {
         throw new FerryError("not_found", `${where}: manifest ${digest} unknown to repository`);
       }
       // History first: a current link always has its index entry.
-      await writeLink(layout.tagIndexLink(this.name, tag, digest), digest, layout.staging);
-      await writeLink(layout.tagCurrentLink(this.name, tag), digest, layout.staging);
+      await writeLink(root, layout.tagIndexLink(this.name, tag, digest), digest, layout.staging);
+      await writeLink(root, layout.tagCurrentLink(this.name, tag), digest, layout.staging);
     } catch (err) {
       throw asFerryError(err, where);
     }
@@ -396,11 +427,13 @@ export class RegistryDirRepository implements Target {
 
   /** Tags that point somewhere (hold `current/link`), sorted. */
   async tags(): Promise<string[]> {
-    const layout = this.#ctx.layout;
+    const { layout, root } = this.#ctx;
     try {
       const out: string[] = [];
-      for (const tag of await listDirs(layout.tagsDir(this.name))) {
-        if (isTag(tag) && await fileSize(layout.tagCurrentLink(this.name, tag)) !== undefined) {
+      for (const tag of await listDirs(root, layout.tagsDir(this.name))) {
+        if (
+          isTag(tag) && await root.fileSize(layout.tagCurrentLink(this.name, tag)) !== undefined
+        ) {
           out.push(tag);
         }
       }
@@ -416,10 +449,15 @@ export class RegistryDirRepository implements Target {
     this.#writable(where);
     checkTag(tag, this.location);
     const dir = this.#ctx.layout.tagDir(this.name, tag);
+    const root = this.#ctx.root;
     try {
-      if (!await isDirectory(dir)) throw new FerryError("not_found", `${where}: tag unknown`);
+      // The tag's directory resolves to itself (checked), and a recursive remove follows no
+      // symlink below it: nothing outside the store can go.
+      if (!await root.check(dir) || !(await Deno.lstat(dir)).isDirectory) {
+        throw new FerryError("not_found", `${where}: tag unknown`);
+      }
       await Deno.remove(dir, { recursive: true });
-      forgetDirs(dir);
+      root.forget(dir);
     } catch (err) {
       throw asFerryError(err, where);
     }
@@ -434,7 +472,7 @@ export class RegistryDirRepository implements Target {
     try {
       const d = parseDigest(digest, where);
       if (!await this.#linked(d, undefined, true)) return undefined;
-      return await fileSize(this.#ctx.layout.blobData(d));
+      return await this.#ctx.root.fileSize(this.#ctx.layout.blobData(d));
     } catch (err) {
       throw asFerryError(err, where);
     }
@@ -445,14 +483,14 @@ export class RegistryDirRepository implements Target {
    * otherwise; with `either`, any link will do (reading a manifest through the blob endpoint).
    */
   async #linked(digest: Digest, mediaType: string | undefined, either: boolean): Promise<boolean> {
-    const layout = this.#ctx.layout;
+    const { layout, root } = this.#ctx;
     const revision = layout.revisionLink(this.name, digest);
     const layer = layout.layerLink(this.name, digest);
     const [first, second] = mediaType !== undefined && isManifestType(mediaType)
       ? [revision, layer]
       : [layer, revision];
-    if (await readLink(first) === digest) return true;
-    return either && await readLink(second) === digest;
+    if (await readLink(root, first) === digest) return true;
+    return either && await readLink(root, second) === digest;
   }
 
   #writable(where: string): void {

@@ -9,9 +9,10 @@
  */
 import { checkDigest, type Expected, Sha256 } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";
-import { fileSize, writeAll } from "../fs_util.ts";
+import { writeAll } from "../fs_util.ts";
 import type { ContentSource } from "../store.ts";
-import { ensureDir, FILE_MODE } from "./fs.ts";
+import type { StoreRoot } from "../store_root.ts";
+import { FILE_MODE } from "./fs.ts";
 import type { Layout } from "./layout.ts";
 
 /**
@@ -24,6 +25,8 @@ export const WRITE_BATCH_SIZE = 1024 * 1024;
 export interface StageBlobOptions {
   /** Paths of the registry root. */
   layout: Layout;
+  /** Confines the paths to the registry root. */
+  root: StoreRoot;
   /** Digest and size the bytes must match. */
   expected: Expected;
   /** Where the bytes come from. */
@@ -40,14 +43,14 @@ export interface StageBlobOptions {
  * partial stays so that the next attempt resumes it.
  */
 export async function stageBlob(options: StageBlobOptions): Promise<void> {
-  const { layout, expected, source, where } = options;
+  const { layout, root, expected, source, where } = options;
   const batchSize = options.batchSize ?? WRITE_BATCH_SIZE;
   const partialPath = layout.partial(expected.digest);
   const dataPath = layout.blobData(expected.digest);
-  const file = await openLocked(partialPath, layout.staging);
+  const file = await openLocked(root, partialPath, layout.staging);
   try {
     // Another process may have finished this blob while we waited for the lock.
-    if (await fileSize(dataPath) !== undefined) {
+    if (await root.fileSize(dataPath) !== undefined) {
       await Deno.remove(partialPath);
       return;
     }
@@ -80,7 +83,7 @@ export async function stageBlob(options: StageBlobOptions): Promise<void> {
     }
     await file.sync();
     await Deno.chmod(partialPath, FILE_MODE);
-    await ensureDir(layout.blobDir(expected.digest));
+    await root.ensureDir(layout.blobDir(expected.digest));
     await Deno.rename(partialPath, dataPath);
   } finally {
     file.close();
@@ -91,22 +94,37 @@ export async function stageBlob(options: StageBlobOptions): Promise<void> {
  * Opens (creating) the partial and takes an exclusive lock on it. The lock is on the open file, so
  * after waiting for it the path is checked to still name the same file: the previous holder may
  * have renamed it into `blobs/` or deleted it, in which case a fresh partial is opened.
+ *
+ * A new partial is created exclusively (which never follows a symlink); an existing one is opened
+ * only when it is a regular file of the staging directory, so a planted
+ * `<hex>.partial -> /elsewhere` is refused, never written through.
  */
-async function openLocked(path: string, stagingDir: string): Promise<Deno.FsFile> {
+async function openLocked(root: StoreRoot, path: string, stagingDir: string): Promise<Deno.FsFile> {
   for (let attempt = 0; attempt < 8; attempt++) {
-    await ensureDir(stagingDir);
+    if (attempt > 0) root.forget(stagingDir);
+    await root.ensureDir(stagingDir);
     let file: Deno.FsFile;
     try {
-      file = await Deno.open(path, { read: true, write: true, create: true, mode: FILE_MODE });
+      file = await Deno.open(path, { read: true, write: true, createNew: true, mode: FILE_MODE });
     } catch (err) {
       // The staging directory was removed under us (another run's close): create it again.
       if (err instanceof Deno.errors.NotFound) continue;
-      throw err;
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+      // A partial of an earlier run (or of a push of this blob in another process): resume it.
+      const info = await Deno.lstat(path).catch(() => undefined);
+      if (!info) continue;
+      if (!info.isFile) throw root.foreign(path);
+      try {
+        file = await Deno.open(path, { read: true, write: true });
+      } catch (again) {
+        if (again instanceof Deno.errors.NotFound) continue;
+        throw again;
+      }
     }
     try {
       await file.lock(true);
       const mine = await file.stat();
-      const onDisk = await Deno.stat(path).catch(() => undefined);
+      const onDisk = await Deno.lstat(path).catch(() => undefined);
       if (onDisk && onDisk.ino === mine.ino && onDisk.dev === mine.dev) return file;
     } catch (err) {
       file.close();

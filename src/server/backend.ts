@@ -38,15 +38,23 @@ export interface ServerBackend {
   /** Digests of the manifests the repository holds. */
   manifestDigests(name: string): Promise<Digest[]>;
   /**
-   * The directory of upload session `id` of `name` (not created). It must be on a filesystem where
-   * {@link commitUpload} can take the session's data file.
+   * Creates the directory of the new upload session `id` of `name` and returns it. It is on a
+   * filesystem where {@link commitUpload} can take the session's data file.
    */
-  uploadDir(name: string, id: string): Promise<string>;
+  createUploadDir(name: string, id: string): Promise<string>;
+  /**
+   * The session `id` of `name` left on disk by an earlier run (or by docker-registry): its
+   * directory and the size of its `data`, a regular file reached through no symlink. Undefined
+   * when there is none, and always for a store whose sessions live only as long as the server.
+   */
+  findUpload(name: string, id: string): Promise<{ dir: string; size: number } | undefined>;
   /**
    * Upload sessions found on disk, including those of earlier runs or of docker-registry (a store
    * whose sessions live only as long as the server returns none).
    */
   storedUploads(): Promise<StoredUpload[]>;
+  /** Removes a session's directory (one this backend created, found or listed). */
+  removeUpload(dir: string): Promise<void>;
   /**
    * Makes the file at `path`, whose bytes were already verified to match `expected`, the blob
    * `expected.digest` linked into `name`. The file is consumed (moved or read and removed).

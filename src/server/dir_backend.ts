@@ -5,14 +5,18 @@
  * never copied — after which the directory's own `push` finds the data present and only writes
  * the repository's link.
  *
+ * Every path goes through the directory's {@link StoreRoot}: a symlink planted in the served
+ * directory (a blob's `data`, a session's `data`, `_uploads`, a repository) is never followed, so
+ * no request reads, appends to or removes anything outside it.
+ *
  * @module
  */
 import { dirname } from "node:path";
 import type { Digest, Expected } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";
 import { Layout, type RegistryDir } from "../registry_dir/mod.ts";
-import { fileSize, isDirectory } from "../fs_util.ts";
-import { ensureDir, FILE_MODE, forgetDirs, listDirs, readLink } from "../registry_dir/fs.ts";
+import { DIR_MODE, FILE_MODE, listDirs, readLink } from "../registry_dir/fs.ts";
+import type { StoreRoot } from "../store_root.ts";
 import type { ContentSource, Target } from "../store.ts";
 import type { ServerBackend, StoredUpload } from "./backend.ts";
 import { fileBody } from "./file_body.ts";
@@ -30,6 +34,7 @@ export class DirBackend implements ServerBackend {
   /** Whether the directory was opened read-only. */
   readonly readOnly: boolean;
   #layout: Layout;
+  #root: StoreRoot;
   /**
    * `name@digest` pairs known to be linked. Links only disappear through this server's deletes
    * (which forget them), so a hit saves reading a link file on every blob request.
@@ -40,6 +45,7 @@ export class DirBackend implements ServerBackend {
     this.store = dir;
     this.readOnly = dir.readOnly;
     this.#layout = new Layout(dir.root);
+    this.#root = dir.storeRoot;
   }
 
   repository(name: string): Target {
@@ -47,8 +53,9 @@ export class DirBackend implements ServerBackend {
   }
 
   /** Whether the repository holds manifests (what `repositories()` lists). */
-  hasRepository(name: string): Promise<boolean> {
-    return isDirectory(`${this.#layout.repository(name)}/_manifests`);
+  async hasRepository(name: string): Promise<boolean> {
+    const dir = `${this.#layout.repository(name)}/_manifests`;
+    return await this.#root.checkDir(dir) && (await Deno.lstat(dir)).isDirectory;
   }
 
   async blobSize(name: string, digest: Digest): Promise<number | undefined> {
@@ -72,7 +79,7 @@ export class DirBackend implements ServerBackend {
     digest: Digest,
     offset: number,
   ): Promise<ReadableStream<Uint8Array>> {
-    const file = await Deno.open(this.store.blobPath(digest));
+    const file = await this.#root.open(this.store.blobPath(digest));
     try {
       if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
     } catch (err) {
@@ -87,6 +94,7 @@ export class DirBackend implements ServerBackend {
     const out: Digest[] = [];
     let entries: Deno.DirEntry[];
     try {
+      if (!await this.#root.checkDir(dir)) return [];
       entries = await Array.fromAsync(Deno.readDir(dir));
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) return [];
@@ -95,31 +103,58 @@ export class DirBackend implements ServerBackend {
     for (const entry of entries) {
       if (!entry.isDirectory || !HEX_RE.test(entry.name)) continue;
       const digest: Digest = `sha256:${entry.name}`;
-      if (await readLink(`${dir}/${entry.name}/link`).catch(() => undefined) === digest) {
+      const link = `${dir}/${entry.name}/link`;
+      if (await readLink(this.#root, link).catch(() => undefined) === digest) {
         out.push(digest);
       }
     }
     return out;
   }
 
-  uploadDir(name: string, id: string): Promise<string> {
-    return Promise.resolve(`${this.#layout.uploads(name)}/${id}`);
+  async createUploadDir(name: string, id: string): Promise<string> {
+    const dir = `${this.#layout.uploads(name)}/${id}`;
+    await this.#root.ensureDir(this.#layout.uploads(name));
+    // Exclusive: a fresh id never names an existing entry, and mkdir follows no symlink.
+    await Deno.mkdir(dir, { mode: DIR_MODE });
+    return dir;
+  }
+
+  async findUpload(name: string, id: string): Promise<{ dir: string; size: number } | undefined> {
+    const dir = `${this.#layout.uploads(name)}/${id}`;
+    try {
+      // A symlinked data file, session directory or `_uploads` is no session: adopting it would
+      // append to, and commit, a file outside the directory.
+      const size = await this.#root.fileSize(`${dir}/data`);
+      return size === undefined ? undefined : { dir, size };
+    } catch (err) {
+      if (isFerryError(err, "invalid_input")) return undefined;
+      throw err;
+    }
   }
 
   async storedUploads(): Promise<StoredUpload[]> {
     const out: StoredUpload[] = [];
     for (const name of await this.store.repositoriesHolding("_uploads")) {
       const dir = this.#layout.uploads(name);
-      for (const id of await listDirs(dir)) out.push({ name, id, dir: `${dir}/${id}` });
+      for (const id of await listDirs(this.#root, dir)) out.push({ name, id, dir: `${dir}/${id}` });
     }
     return out;
   }
 
+  async removeUpload(dir: string): Promise<void> {
+    // Only a session directory that resolves to itself; the recursive remove follows no symlink
+    // below it.
+    if (await this.#root.check(dir).catch(() => false)) {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+    this.#root.forget(dir);
+  }
+
   async commitUpload(name: string, path: string, expected: Expected): Promise<void> {
     const data = this.#layout.blobData(expected.digest);
-    if (await fileSize(data) === undefined) {
+    if (await this.#root.fileSize(data) === undefined) {
       await Deno.chmod(path, FILE_MODE);
-      await ensureDir(this.#layout.blobDir(expected.digest));
+      await this.#root.ensureDir(this.#layout.blobDir(expected.digest));
       // Atomic: readers see no blob or the whole verified blob. A concurrent commit of the same
       // digest renames identical bytes over it.
       await Deno.rename(path, data);
@@ -137,19 +172,23 @@ export class DirBackend implements ServerBackend {
   }
 
   async deleteManifest(name: string, digest: Digest): Promise<boolean> {
+    const root = this.#root;
     const link = this.#layout.revisionLink(name, digest);
-    if (await readLink(link).catch(() => undefined) !== digest) return false;
+    // readLink checks the link's whole path: the directories removed below resolve to themselves.
+    if (await readLink(root, link).catch(() => undefined) !== digest) return false;
     // Tags first: a tag never points at a manifest the repository no longer holds.
     const tagsDir = this.#layout.tagsDir(name);
-    for (const tag of await listDirs(tagsDir)) {
-      const current = await readLink(this.#layout.tagCurrentLink(name, tag)).catch(() => undefined);
+    for (const tag of await listDirs(root, tagsDir)) {
+      const current = await readLink(root, this.#layout.tagCurrentLink(name, tag))
+        .catch(() => undefined);
       if (current === digest) {
+        // listDirs named a real directory of a checked one.
         await Deno.remove(this.#layout.tagDir(name, tag), { recursive: true }).catch(() => {});
-        forgetDirs(this.#layout.tagDir(name, tag));
+        root.forget(this.#layout.tagDir(name, tag));
       }
     }
     await Deno.remove(dirname(link), { recursive: true });
-    forgetDirs(dirname(link));
+    root.forget(dirname(link));
     this.#linked.delete(`${name}@${digest}`);
     return true;
   }
@@ -166,9 +205,9 @@ export class DirBackend implements ServerBackend {
 
   async deleteBlob(name: string, digest: Digest): Promise<boolean> {
     const link = this.#layout.layerLink(name, digest);
-    if (await readLink(link).catch(() => undefined) !== digest) return false;
+    if (await readLink(this.#root, link).catch(() => undefined) !== digest) return false;
     await Deno.remove(dirname(link), { recursive: true });
-    forgetDirs(dirname(link));
+    this.#root.forget(dirname(link));
     this.#linked.delete(`${name}@${digest}`);
     return true;
   }

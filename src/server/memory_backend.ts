@@ -45,14 +45,26 @@ export class MemoryBackend implements ServerBackend {
     return Promise.resolve(this.repository(name).manifests());
   }
 
-  async uploadDir(_name: string, id: string): Promise<string> {
+  async createUploadDir(_name: string, id: string): Promise<string> {
     this.#tempDir ??= Deno.makeTempDir({ prefix: "ferry-serve-uploads-" });
-    return `${await this.#tempDir}/${id}`;
+    const dir = `${await this.#tempDir}/${id}`;
+    await Deno.mkdir(dir);
+    return dir;
+  }
+
+  findUpload(): Promise<undefined> {
+    // Sessions live in a temp dir of this process only, and UploadSessions knows them all under
+    // their repository: a session is never found on disk, so another repository's URL cannot
+    // reach it.
+    return Promise.resolve(undefined);
   }
 
   storedUploads(): Promise<StoredUpload[]> {
-    // Sessions live in a temp dir of this process only: UploadSessions knows them all.
     return Promise.resolve([]);
+  }
+
+  async removeUpload(dir: string): Promise<void> {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 
   async commitUpload(name: string, path: string, expected: Expected): Promise<void> {

@@ -12,7 +12,7 @@
  */
 import { type Digest, Sha256 } from "../digest.ts";
 import { writeAll } from "../fs_util.ts";
-import { ensureDir, FILE_MODE, forgetDirs } from "../registry_dir/fs.ts";
+import { FILE_MODE } from "../registry_dir/fs.ts";
 import type { ServerBackend } from "./backend.ts";
 import { httpError } from "./errors.ts";
 import type { ByteRange } from "./range.ts";
@@ -55,11 +55,11 @@ export class UploadSessions {
   /** Opens a session for `name`: an empty data file in a fresh directory. */
   async create(name: string): Promise<UploadSession> {
     const id = crypto.randomUUID();
-    const dir = await this.#backend.uploadDir(name, id);
-    await ensureDir(dir);
+    const dir = await this.#backend.createUploadDir(name, id);
     // distribution's purge job reads startedat; ferry writes it so docker-registry can clean up.
     await Deno.writeTextFile(`${dir}/startedat`, new Date().toISOString().replace(/\.\d+Z$/, "Z"), {
       mode: FILE_MODE,
+      createNew: true,
     });
     const file = await Deno.open(`${dir}/data`, { write: true, createNew: true, mode: FILE_MODE });
     file.close();
@@ -77,19 +77,17 @@ export class UploadSessions {
     return state;
   }
 
-  /** The session `id` of `name`: held in memory, or left on disk by an earlier run. */
+  /**
+   * The session `id` of `name`: held in memory, or left on disk by an earlier run (see
+   * {@link ServerBackend.findUpload}: never one reached through a symlink, nor another
+   * repository's).
+   */
   async get(name: string, id: string): Promise<UploadSession | undefined> {
     const known = this.#sessions.get(key(name, id));
     if (known) return known;
-    const dir = await this.#backend.uploadDir(name, id);
-    let size: number;
-    try {
-      const info = await Deno.stat(`${dir}/data`);
-      if (!info.isFile) return undefined;
-      size = info.size;
-    } catch {
-      return undefined;
-    }
+    const found = await this.#backend.findUpload(name, id);
+    if (!found) return undefined;
+    const { dir, size } = found;
     const raced = this.#sessions.get(key(name, id));
     if (raced) return raced;
     const state: SessionState = {
@@ -187,8 +185,7 @@ export class UploadSessions {
       if (known) {
         await stale(known);
       } else {
-        await Deno.remove(upload.dir, { recursive: true }).catch(() => {});
-        forgetDirs(upload.dir);
+        await this.#backend.removeUpload(upload.dir);
         removed++;
       }
     }
@@ -217,8 +214,7 @@ export class UploadSessions {
   async #end(state: SessionState): Promise<void> {
     state.ended = true;
     this.#sessions.delete(key(state.name, state.id));
-    await Deno.remove(state.dir, { recursive: true }).catch(() => {});
-    forgetDirs(state.dir);
+    await this.#backend.removeUpload(state.dir);
   }
 
   /** Runs `fn` after every earlier request on the session has finished. */
@@ -335,9 +331,13 @@ function sizeInvalid(expected: number, got: number) {
   );
 }
 
-/** When the session in `dir` started: its `startedat` file, else the directory's mtime. */
+/**
+ * When the session in `dir` (a real directory, as listed) started: its `startedat` file (a regular
+ * file: a symlink is not read), else the directory's mtime.
+ */
 async function startedAt(dir: string): Promise<number | undefined> {
   try {
+    if (!(await Deno.lstat(`${dir}/startedat`)).isFile) throw new Error("not a regular file");
     const text = await Deno.readTextFile(`${dir}/startedat`);
     const time = Date.parse(text.trim());
     if (!Number.isNaN(time)) return time;
