@@ -15,6 +15,7 @@
  */
 import type { Digest } from "../digest.ts";
 import { writeFileAtomic } from "../fs_util.ts";
+import { StoreRoot } from "../store_root.ts";
 
 /** A cached layer. */
 export interface CachedLayer {
@@ -44,8 +45,11 @@ function emptyFile(): CacheFile {
 
 /** The layer cache of one store. Changes are buffered until {@link LayerCache.flush}. */
 export class LayerCache {
+  readonly #storeDir: string;
   readonly #dir: string;
   readonly #path: string;
+  /** The store's checks (no symlink inside it is followed), opened on first use. */
+  #root?: Promise<StoreRoot>;
   #data: CacheFile | undefined;
   #pendingLayers = new Map<string, CachedLayer>();
   #pendingFacts = new Map<string, boolean>();
@@ -53,20 +57,28 @@ export class LayerCache {
 
   /** The cache of the store at `root`. */
   constructor(root: string) {
+    this.#storeDir = root;
     this.#dir = `${root}/.ferry`;
     this.#path = `${this.#dir}/layer-cache.json`;
   }
 
   async #read(): Promise<CacheFile> {
     try {
-      const doc = JSON.parse(await Deno.readTextFile(this.#path));
+      const bytes = await (await this.#storeRoot()).readFileIfExists(this.#path);
+      if (bytes === undefined) return emptyFile();
+      const doc = JSON.parse(new TextDecoder().decode(bytes));
       if (doc?.version === 1 && typeof doc.layers === "object" && typeof doc.facts === "object") {
         return doc as CacheFile;
       }
     } catch {
-      // missing or damaged: start empty
+      // missing, damaged or a symlink (not followed): start empty
     }
     return emptyFile();
+  }
+
+  #storeRoot(): Promise<StoreRoot> {
+    this.#root ??= StoreRoot.open(this.#storeDir);
+    return this.#root;
   }
 
   async #load(): Promise<CacheFile> {
@@ -109,8 +121,9 @@ export class LayerCache {
     if (this.#pendingLayers.size === 0 && this.#pendingFacts.size === 0 && this.#used.size === 0) {
       return;
     }
-    await Deno.mkdir(`${this.#dir}/tmp`, { recursive: true });
-    const lock = await Deno.open(`${this.#dir}/layer-cache.lock`, { write: true, create: true });
+    const root = await this.#storeRoot();
+    await root.ensureDir(`${this.#dir}/tmp`);
+    const lock = await root.openOrCreate(`${this.#dir}/layer-cache.lock`);
     try {
       await lock.lock(true);
       const data = await this.#read();

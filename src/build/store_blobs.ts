@@ -12,12 +12,12 @@
  *
  * @module
  */
-import { digestHex, sha256 } from "../digest.ts";
+import { sha256 } from "../digest.ts";
 import type { ImageStore } from "../image_store/mod.ts";
 import type { LayerResult, LayerWriter } from "../layer/mod.ts";
 import type { Descriptor } from "../manifest.ts";
 import { OCI_EMPTY } from "../media_types.ts";
-import { fileSize, randomName, syncDir, writeAll } from "../fs_util.ts";
+import { randomName, writeAll } from "../fs_util.ts";
 import { bytesSource } from "../store.ts";
 import type { JsonBlob } from "./config.ts";
 
@@ -37,9 +37,7 @@ export async function holdWriteSession(store: ImageStore): Promise<void> {
  */
 export async function storeLayer(store: ImageStore, layer: LayerWriter): Promise<LayerResult> {
   await holdWriteSession(store);
-  const tmpDir = `${store.root}/.ferry/tmp`;
-  await Deno.mkdir(tmpDir, { recursive: true });
-  const tmp = `${tmpDir}/${randomName("layer")}`;
+  const tmp = `${await store.layout.stagingDir()}/${randomName("layer")}`;
   let file: Deno.FsFile | undefined;
   try {
     file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
@@ -49,14 +47,7 @@ export async function storeLayer(store: ImageStore, layer: LayerWriter): Promise
     await file.sync();
     file.close();
     file = undefined;
-    const blobDir = `${store.root}/blobs/sha256`;
-    const path = `${blobDir}/${digestHex(result.digest)}`;
-    if (await fileSize(path) === result.size) {
-      await Deno.remove(tmp);
-    } else {
-      await Deno.rename(tmp, path);
-      await syncDir(blobDir);
-    }
+    await store.layout.publishBlob(tmp, result.digest, result.size);
     return result;
   } catch (err) {
     file?.close();

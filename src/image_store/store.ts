@@ -20,7 +20,7 @@ import { FerryError, isFerryError } from "../errors.ts";
 import { exists } from "../fs_util.ts";
 import type { Descriptor } from "../manifest.ts";
 import { type GcResult, OciLayout, type OciLayoutTarget } from "../oci_layout/mod.ts";
-import { parseLayoutIndex, refNameOfEntry } from "../oci_layout/index_file.ts";
+import { refNameOfEntry } from "../oci_layout/index_file.ts";
 import { formatPlatform, hostPlatform, type Platform, platformMatches } from "../platform.ts";
 import { parseReference } from "../reference.ts";
 import {
@@ -363,15 +363,8 @@ export class ImageStore {
 
   /** The `index.json` entries with their names, in file order. */
   async #entries(): Promise<{ name?: string; descriptor: Descriptor }[]> {
-    const path = `${this.root}/index.json`;
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(path);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return [];
-      throw err;
-    }
-    return parseLayoutIndex(bytes, path).manifests.map((descriptor) => {
+    // Through the layout, which follows no symlink inside the store.
+    return (await this.layout.entries()).map((descriptor) => {
       const name = refNameOfEntry(descriptor);
       return name === undefined ? { descriptor } : { name, descriptor };
     });

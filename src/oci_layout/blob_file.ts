@@ -10,12 +10,15 @@
  */
 import { type Expected, Sha256 } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";
-import { fileSize, readFull, syncDir, writeAll } from "../fs_util.ts";
+import { readFull, syncDir, writeAll } from "../fs_util.ts";
 import type { ContentSource } from "../store.ts";
+import type { StoreRoot } from "../store_root.ts";
 import { copyVerified } from "./verified_copy.ts";
 
 /** Where {@link writeBlobFile} stages and publishes. */
 export interface BlobFilePaths {
+  /** The store the paths are in (none of them is followed through a symlink). */
+  root: StoreRoot;
   /** Final path of the blob. */
   path: string;
   /** Directory of `path` (synced after the rename). */
@@ -35,19 +38,16 @@ export async function writeBlobFile(
   content: ContentSource,
   where: string,
 ): Promise<void> {
+  const fileSize = (path: string) => paths.root.fileSize(path);
   for (;;) {
-    const file = await Deno.open(paths.staging, {
-      read: true,
-      write: true,
-      create: true,
-      mode: 0o644,
-    });
+    // Created exclusively, or an earlier attempt's regular file: never a planted symlink's target.
+    const file = await paths.root.openOrCreate(paths.staging);
     try {
       await file.lock(true);
       // Another process may have published or deleted the file we opened while we waited for the
       // lock; then our handle is stale and the name must be opened again. While we hold the lock
       // on the file the name points to, nobody else renames, removes or replaces it.
-      const current = await Deno.stat(paths.staging).catch(() => undefined);
+      const current = await Deno.lstat(paths.staging).catch(() => undefined);
       if (current?.ino !== (await file.stat()).ino) {
         if (await fileSize(paths.path) === expected.size) return;
         continue;

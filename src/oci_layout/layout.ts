@@ -15,11 +15,16 @@
  *   exclusively by `gc()`, so garbage collection never deletes a blob another process has just
  *   pushed but not yet tagged.
  *
+ * No symlink below the root is followed (the root itself may be one): see ../store_root.ts. A
+ * symlinked `index.json`, blob, `.ferry` or lock file is refused with an error naming it; cleanup
+ * removes only regular files ferry names.
+ *
  * @module
  */
 import { type Digest, digestHex, parseDigest } from "../digest.ts";
-import { FerryError } from "../errors.ts";
-import { createFileOnce, fileSize, openFileRange, syncDir, writeFileAtomic } from "../fs_util.ts";
+import { FerryError, isFerryError } from "../errors.ts";
+import { createFileOnce, openFileRange, syncDir, writeFileAtomic } from "../fs_util.ts";
+import { StoreRoot } from "../store_root.ts";
 import type { Descriptor } from "../manifest.ts";
 import { SingleFlight } from "../limit.ts";
 import type { ContentSource, FetchOptions, Store, Target } from "../store.ts";
@@ -75,6 +80,7 @@ export class OciLayout implements Store {
   #session?: Promise<Deno.FsFile | undefined>;
   #closed = false;
   #backend: LayoutBackend;
+  #root!: StoreRoot;
 
   private constructor(root: string) {
     this.root = root;
@@ -85,7 +91,7 @@ export class OciLayout implements Store {
     this.#backend = {
       location: this.location,
       readIndex: () => this.#readIndex(),
-      blobSize: (digest) => fileSize(this.#blobPath(digest)),
+      blobSize: (digest) => this.#root.fileSize(this.#blobPath(digest)),
       openBlob: (digest, offset, signal) => this.#openBlob(digest, offset, signal),
     };
   }
@@ -105,24 +111,24 @@ export class OciLayout implements Store {
 
   async #init(create: boolean): Promise<void> {
     const layoutFile = `${this.root}/oci-layout`;
-    let bytes: Uint8Array | undefined;
+    const notLayout = () =>
+      new FerryError("not_found", `${this.root}: not an OCI image layout (no oci-layout file)`);
     try {
-      bytes = await Deno.readFile(layoutFile);
+      this.#root = await StoreRoot.open(this.root);
     } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      if (!isFerryError(err, "not_found")) throw err;
+      if (!create) throw notLayout();
+      await Deno.mkdir(this.root, { recursive: true });
+      this.#root = await StoreRoot.open(this.root);
     }
+    const bytes = await this.#root.readFileIfExists(layoutFile);
     if (bytes) {
       checkLayoutFile(bytes, this.root);
       return;
     }
-    if (!create) {
-      throw new FerryError(
-        "not_found",
-        `${this.root}: not an OCI image layout (no oci-layout file)`,
-      );
-    }
-    await Deno.mkdir(this.#blobDir, { recursive: true });
-    await Deno.mkdir(this.#tmpDir, { recursive: true });
+    if (!create) throw notLayout();
+    await this.#root.ensureDir(this.#blobDir);
+    await this.#root.ensureDir(this.#tmpDir);
     const enc = new TextEncoder();
     // index.json first: a reader that sees oci-layout must also find an index.
     await createFileOnce(
@@ -148,6 +154,36 @@ export class OciLayout implements Store {
   /** Repository parts of the ref names (`localhost/app` for `localhost/app:1.0`), sorted. */
   async repositories(): Promise<string[]> {
     return repositoryNames(await this.#readIndex());
+  }
+
+  /** The entries of `index.json`, in file order. */
+  async entries(): Promise<readonly Descriptor[]> {
+    return (await this.#readIndex()).manifests;
+  }
+
+  /**
+   * The staging directory (`.ferry/tmp`), created, for a caller that writes a blob before its
+   * digest is known and then hands it to {@link publishBlob}. Take the write session first (any
+   * write-side call, such as `exists`), so that `gc` leaves the staging file alone.
+   */
+  async stagingDir(): Promise<string> {
+    await this.#root.ensureDir(this.#tmpDir);
+    return this.#tmpDir;
+  }
+
+  /**
+   * Makes `tmp`, a verified and fsynced file of {@link stagingDir}, the blob `digest` (removing it
+   * when the blob is already there with `size` bytes).
+   */
+  async publishBlob(tmp: string, digest: Digest, size: number): Promise<void> {
+    const path = this.#blobPath(digest);
+    await this.#root.ensureDir(this.#blobDir);
+    if (await this.#root.fileSize(path) === size) {
+      await Deno.remove(tmp);
+    } else {
+      await Deno.rename(tmp, path);
+      await syncDir(this.#blobDir);
+    }
   }
 
   /** Every ref name in `index.json`, sorted. */
@@ -177,8 +213,9 @@ export class OciLayout implements Store {
   async gc(): Promise<GcResult> {
     if (this.#closed) throw new FerryError("usage", `${this.location}: store is closed`);
     await this.#releaseSession();
-    await Deno.mkdir(this.#ferryDir, { recursive: true });
-    const lock = await Deno.open(`${this.#ferryDir}/lock`, { write: true, create: true });
+    const root = this.#root;
+    await root.ensureDir(this.#ferryDir);
+    const lock = await root.openOrCreate(`${this.#ferryDir}/lock`);
     try {
       if (!(await lock.tryLock(true))) {
         throw new FerryError(
@@ -189,25 +226,38 @@ export class OciLayout implements Store {
       const index = await this.#readIndex();
       const keep = await reachableBlobs(index.manifests, async (digest) => {
         const path = this.#blobPath(digest);
-        const size = await fileSize(path);
+        const size = await root.fileSize(path).catch(() => undefined);
         if (size === undefined || size > MAX_MANIFEST_SIZE) return undefined;
-        return await Deno.readFile(path);
+        return await root.readFileIfExists(path);
       });
       const result: GcResult = { removed: [], freedBytes: 0 };
-      for await (const entry of Deno.readDir(this.#blobDir)) {
+      // Regular files only, one by one: a symlink in blobs/ (or a symlinked blobs/) is left alone.
+      for await (const entry of readDirIfAny(root, this.#blobDir)) {
         if (!entry.isFile || !/^[a-f0-9]{64}$/.test(entry.name)) continue;
         const digest: Digest = `sha256:${entry.name}`;
         if (keep.has(digest)) continue;
         const path = `${this.#blobDir}/${entry.name}`;
-        result.freedBytes += (await fileSize(path)) ?? 0;
+        result.freedBytes += (await Deno.lstat(path)).size;
         await Deno.remove(path);
         result.removed.push(digest);
       }
-      // No writer holds the layout now, so every staging file is left over from a crash.
-      for await (const entry of readDirIfAny(this.#tmpDir)) {
+      // No writer holds the layout now, so every staging file is left over from a crash. Only
+      // regular files named as ferry names them go; nothing is removed recursively.
+      // A symlinked `.ferry/tmp` is not ferry's to clean: left alone.
+      const tmpEntries = await root.checkDir(this.#tmpDir).then(
+        () => readDirIfAny(root, this.#tmpDir),
+        (err) => {
+          if (isFerryError(err, "invalid_input")) return [];
+          throw err;
+        },
+      );
+      for await (const entry of tmpEntries) {
+        if (!entry.isFile || !STAGING_NAME_RE.test(entry.name)) continue;
         const path = `${this.#tmpDir}/${entry.name}`;
-        result.freedBytes += (await fileSize(path)) ?? 0;
-        await Deno.remove(path, { recursive: true }).catch(() => {});
+        const info = await Deno.lstat(path).catch(() => undefined);
+        if (!info?.isFile) continue;
+        result.freedBytes += info.size;
+        await Deno.remove(path).catch(() => {});
       }
       if (result.removed.length > 0) await syncDir(this.#blobDir);
       result.removed.sort();
@@ -226,7 +276,7 @@ export class OciLayout implements Store {
   /** Whether the blob is present with the descriptor's size. */
   async #hasBlob(desc: Descriptor): Promise<boolean> {
     await this.#writeSession();
-    return (await fileSize(this.#blobPath(desc.digest))) === desc.size;
+    return (await this.#root.fileSize(this.#blobPath(desc.digest))) === desc.size;
   }
 
   async #pushBlob(desc: Descriptor, content: ContentSource): Promise<void> {
@@ -236,9 +286,11 @@ export class OciLayout implements Store {
     }
     if (await this.#hasBlob(desc)) return;
     await this.#flight.do(digest, async () => {
-      await Deno.mkdir(this.#tmpDir, { recursive: true });
+      await this.#root.ensureDir(this.#tmpDir);
+      await this.#root.ensureDir(this.#blobDir);
       await writeBlobFile(
         {
+          root: this.#root,
           path: this.#blobPath(digest),
           dir: this.#blobDir,
           staging: `${this.#tmpDir}/${digestHex(digest)}.partial`,
@@ -263,14 +315,8 @@ export class OciLayout implements Store {
 
   async #readIndex(): Promise<LayoutIndex> {
     const path = `${this.root}/index.json`;
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(path);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return EMPTY_INDEX;
-      throw err;
-    }
-    return parseLayoutIndex(bytes, path);
+    const bytes = await this.#root.readFileIfExists(path);
+    return bytes === undefined ? EMPTY_INDEX : parseLayoutIndex(bytes, path);
   }
 
   /**
@@ -280,8 +326,8 @@ export class OciLayout implements Store {
   #updateIndex(edit: (index: LayoutIndex) => LayoutIndex | undefined): Promise<void> {
     const run = async () => {
       if (this.#closed) throw new FerryError("usage", `${this.location}: store is closed`);
-      await Deno.mkdir(this.#tmpDir, { recursive: true });
-      const lock = await Deno.open(`${this.#ferryDir}/index.lock`, { write: true, create: true });
+      await this.#root.ensureDir(this.#tmpDir);
+      const lock = await this.#root.openOrCreate(`${this.#ferryDir}/index.lock`);
       try {
         await lock.lock(true);
         const next = edit(await this.#readIndex());
@@ -309,8 +355,8 @@ export class OciLayout implements Store {
     this.#session ??= (async () => {
       let file: Deno.FsFile;
       try {
-        await Deno.mkdir(this.#ferryDir, { recursive: true });
-        file = await Deno.open(`${this.#ferryDir}/lock`, { write: true, create: true });
+        await this.#root.ensureDir(this.#ferryDir);
+        file = await this.#root.openOrCreate(`${this.#ferryDir}/lock`);
       } catch (err) {
         if (err instanceof Deno.errors.PermissionDenied || isReadOnlyError(err)) return undefined;
         throw err;
@@ -338,7 +384,7 @@ export class OciLayout implements Store {
     signal?: AbortSignal,
   ): Promise<ReadableStream<Uint8Array>> {
     const path = this.#blobPath(digest);
-    const size = await fileSize(path);
+    const size = await this.#root.fileSize(path);
     if (size === undefined) {
       throw new FerryError("not_found", `${this.location}: blob ${digest} not found`);
     }
@@ -402,8 +448,14 @@ class LayoutTarget implements OciLayoutTarget {
   }
 }
 
-async function* readDirIfAny(dir: string): AsyncIterable<Deno.DirEntry> {
+/** Staging files ferry writes in `.ferry/tmp` (blob partials; temp files of writers and builds). */
+const STAGING_NAME_RE =
+  /^([a-f0-9]{64}\.partial|[a-z]+-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+/** The entries of `dir`, a directory of the store checked to be reached through no symlink. */
+async function* readDirIfAny(root: StoreRoot, dir: string): AsyncIterable<Deno.DirEntry> {
   try {
+    if (!await root.checkDir(dir)) return;
     yield* Deno.readDir(dir);
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
