@@ -12,6 +12,9 @@
  *
  * A single-platform build copies `CONTEXT/registry` as it is, like Sealos.
  *
+ * Reading follows no symlink below `registry/` (see ../store_root.ts): a symlinked directory or
+ * blob counts as absent here.
+ *
  * @module
  */
 import { join } from "node:path";
@@ -19,39 +22,43 @@ import { type Digest, isDigest } from "../digest.ts";
 import { parseManifest } from "../manifest.ts";
 import { MAX_MANIFEST_SIZE } from "../media_types.ts";
 import { type Platform, platformMatches } from "../platform.ts";
+import { isFerryError } from "../errors.ts";
+import { StoreRoot } from "../store_root.ts";
 
 const V2 = "docker/registry/v2";
 
-async function listDir(path: string): Promise<Deno.DirEntry[]> {
+async function listDir(root: StoreRoot, path: string): Promise<Deno.DirEntry[]> {
   try {
+    if (!await root.checkDir(path)) return [];
     return await Array.fromAsync(Deno.readDir(path));
   } catch (err) {
     if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return [];
+    if (isFerryError(err, "invalid_input")) return [];
     throw err;
   }
 }
 
 /** Every repository directory (one holding `_manifests`) under `repositories/`. */
-async function repositoryDirs(root: string): Promise<string[]> {
+async function repositoryDirs(root: StoreRoot): Promise<string[]> {
   const out: string[] = [];
   const walk = async (dir: string) => {
-    const entries = await listDir(dir);
+    const entries = await listDir(root, dir);
     if (entries.some((e) => e.name === "_manifests" && e.isDirectory)) out.push(dir);
     for (const e of entries) {
       if (e.isDirectory && !e.name.startsWith("_")) await walk(join(dir, e.name));
     }
   };
-  await walk(join(root, V2, "repositories"));
+  await walk(join(root.root, V2, "repositories"));
   return out;
 }
 
-async function readBlob(root: string, digest: Digest): Promise<Uint8Array | undefined> {
+async function readBlob(root: StoreRoot, digest: Digest): Promise<Uint8Array | undefined> {
   const hex = digest.slice(7);
-  const path = join(root, V2, "blobs/sha256", hex.slice(0, 2), hex, "data");
+  const path = join(root.root, V2, "blobs/sha256", hex.slice(0, 2), hex, "data");
   try {
-    const info = await Deno.stat(path);
-    if (info.size > MAX_MANIFEST_SIZE) return undefined;
-    return await Deno.readFile(path);
+    const size = await root.fileSize(path);
+    if (size === undefined || size > MAX_MANIFEST_SIZE) return undefined;
+    return await root.readFileIfExists(path);
   } catch {
     return undefined;
   }
@@ -61,10 +68,17 @@ async function readBlob(root: string, digest: Digest): Promise<Uint8Array | unde
  * The digests of a registry directory that only children for other platforms than `platform`
  * use (their manifests, configs and layers).
  */
-export async function foreignDigests(root: string, platform: Platform): Promise<Set<Digest>> {
+export async function foreignDigests(dir: string, platform: Platform): Promise<Set<Digest>> {
   const manifests = new Set<Digest>();
+  let root: StoreRoot;
+  try {
+    root = await StoreRoot.open(dir);
+  } catch (err) {
+    if (isFerryError(err)) return manifests;
+    throw err;
+  }
   for (const repo of await repositoryDirs(root)) {
-    for (const e of await listDir(join(repo, "_manifests/revisions/sha256"))) {
+    for (const e of await listDir(root, join(repo, "_manifests/revisions/sha256"))) {
       const digest = `sha256:${e.name}`;
       if (isDigest(digest)) manifests.add(digest);
     }

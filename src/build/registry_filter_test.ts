@@ -77,6 +77,12 @@ Deno.test("multi-platform registry content: other platforms' blobs are left out,
     // The other way round, and a context without a registry.
     assert.equal((await foreignDigests(join(ctx, "registry"), ARM64)).has(amdLayer.digest), true);
     assert.equal(await platformRegistryFilter(join(ctx, "nothing"), AMD64), undefined);
+
+    // The index's data a symlink to a copy outside registry/: not read, so no child is foreign.
+    const indexData = `${ctx}/${blobPath(index.digest)}/data`;
+    await Deno.rename(indexData, `${ctx}/outside-index`);
+    await Deno.symlink(`${ctx}/outside-index`, indexData);
+    assert.deepEqual([...await foreignDigests(join(ctx, "registry"), AMD64)], []);
   } finally {
     await Deno.remove(ctx, { recursive: true });
   }
