@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { resolve as resolvePath } from "node:path";
+import { dirname, resolve as resolvePath } from "node:path";
 import { type Digest, type Expected, parseDigest, sha256 } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";
 import { SingleFlight } from "../limit.ts";
@@ -99,7 +99,7 @@ export class RegistryDir implements Store {
     const readOnly = options.readOnly ?? false;
     const location = `registry-dir:${abs}`;
     try {
-      if (!readOnly) await Deno.mkdir(abs, { recursive: true, mode: DIR_MODE });
+      if (!readOnly) await createRoot(abs);
       const storeRoot = await StoreRoot.open(abs, { dirMode: DIR_MODE }).catch((err) => {
         if (!isFerryError(err, "not_found")) throw err;
         throw new FerryError("not_found", `${location}: no such directory`);
@@ -249,6 +249,27 @@ export class RegistryDir implements Store {
     }
     return done;
   }
+}
+
+/**
+ * Creates the registry root unless it exists (a symlink to a directory counts), with
+ * docker-registry's mode whatever the umask. Its parents are the user's: created, not chmodded.
+ */
+async function createRoot(root: string): Promise<void> {
+  try {
+    await Deno.mkdir(root, { mode: DIR_MODE });
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) return;
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    await Deno.mkdir(dirname(root), { recursive: true });
+    try {
+      await Deno.mkdir(root, { mode: DIR_MODE });
+    } catch (again) {
+      if (again instanceof Deno.errors.AlreadyExists) return;
+      throw again;
+    }
+  }
+  await Deno.chmod(root, DIR_MODE);
 }
 
 /** Removes a partial (a regular file) unless another process (or another push here) holds its lock. */
