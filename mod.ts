@@ -32,7 +32,14 @@ export {
   CredentialStore,
   parseChallenges,
 } from "./src/auth/mod.ts";
-export { RegistryClient, RemoteRegistry, RemoteRepository } from "./src/remote/mod.ts";
+export {
+  type AccessOptions,
+  type DefaultClientOptions,
+  defaultRegistryClient,
+  RegistryClient,
+  RemoteRegistry,
+  RemoteRepository,
+} from "./src/remote/mod.ts";
 export { RegistryDir, RegistryDirRepository } from "./src/registry_dir/mod.ts";
 export { CopyEngine, type CopyEvent, type CopyOptions, type CopyResult } from "./src/copy/mod.ts";
 export { discoverImages } from "./src/context/mod.ts";

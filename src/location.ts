@@ -17,7 +17,7 @@ import { resolve } from "node:path";
 import { type Digest, isDigest } from "./digest.ts";
 import { FerryError } from "./errors.ts";
 import { parseReference, validateRepositoryName } from "./reference.ts";
-import type { Store } from "./store.ts";
+import type { Store, StoreAddress } from "./store.ts";
 
 /** A parsed image location. */
 export type Location =
@@ -139,17 +139,74 @@ export function withReference(loc: Location, reference: string | undefined): Loc
 
 /**
  * The location string ({@link formatLocation}) of image `reference` (a tag or a digest) of
- * `repository` in a registry (`docker://HOST`) or registry directory (`registry-dir:PATH`) store.
+ * `repository` in a registry (`docker://HOST`) or registry directory (`registry-dir:PATH`) store;
+ * for other stores, `reference` appended to the store's `location`.
  */
 export function repositoryLocation(store: Store, repository: string, reference: string): string {
   const ref = isDigest(reference) ? { digest: reference } : { tag: reference };
-  if (store.location.startsWith("docker://")) {
-    const registry = store.location.slice("docker://".length);
-    return formatLocation({ transport: "docker", registry, repository, ...ref });
-  }
-  if (store.location.startsWith("registry-dir:")) {
-    const path = store.location.slice("registry-dir:".length);
-    return formatLocation({ transport: "registry-dir", path, repository, ...ref });
-  }
+  if (store.address) return formatLocation(imageIn(store.address, repository, ref));
   return `${store.location}/${repository}${tagAndDigest(ref)}`;
+}
+
+/** Image `repository` (with `ref`) in the registry or registry directory at `address`. */
+function imageIn(
+  address: StoreAddress,
+  repository: string,
+  ref: { tag?: string; digest?: Digest },
+): Location {
+  return address.transport === "docker"
+    ? { transport: "docker", registry: address.registry, repository, ...ref }
+    : { transport: "registry-dir", path: address.path, repository, ...ref };
+}
+
+/** `registry-dir:PATH`, or a path as written (`/…`, `./…`, `../…`): a registry directory. */
+function registryDirPath(text: string): string | undefined {
+  if (text.startsWith("registry-dir:")) return text.slice("registry-dir:".length);
+  if (text.startsWith("/") || text.startsWith(".")) return text;
+  return undefined;
+}
+
+/** `docker://` and trailing slashes removed. */
+function registryText(text: string): string {
+  return text.replace(/^docker:\/\//, "").replace(/\/+$/, "");
+}
+
+/**
+ * Parses a whole registry or registry directory (one side of `registry sync`): `registry-dir:PATH`
+ * or a path starting with `/` or `.`; `docker://HOST[:PORT]` or `HOST[:PORT]`.
+ *
+ * @throws {FerryError} `usage` for anything else.
+ */
+export function parseStoreAddress(text: string): StoreAddress {
+  const path = registryDirPath(text);
+  if (path !== undefined) return { transport: "registry-dir", path };
+  if (text.startsWith("docker://") || /^[a-z0-9.-]+(:\d+)?\/?$/i.test(text)) {
+    return { transport: "docker", registry: registryText(text) };
+  }
+  throw new FerryError(
+    "usage",
+    `${text}: want a registry (HOST[:PORT] or docker://HOST) or a registry directory (a path or registry-dir:PATH)`,
+  );
+}
+
+/**
+ * Where `registry copy` puts `image`: under the same repository path and tag in `registry`, a
+ * registry directory (`registry-dir:PATH`, or a path starting with `/` or `.`) or else a registry
+ * (`[docker://]HOST[:PORT][/PREFIX]`). `text` names the destination as the user wrote it
+ * (`HOST/REPOSITORY:TAG`, `registry-dir:PATH:REPOSITORY:TAG`).
+ *
+ * @throws {FerryError} for a destination that names no valid image (as {@link parseLocation}).
+ */
+export function copyDestination(
+  registry: string,
+  image: { repository: string; tag?: string },
+): { location: Location; text: string } {
+  const name = `${image.repository}${image.tag ? `:${image.tag}` : ""}`;
+  const path = registryDirPath(registry);
+  if (path !== undefined) {
+    const text = `registry-dir:${path}:${name}`;
+    return { location: parseLocation(text), text };
+  }
+  const text = `${registryText(registry)}/${name}`;
+  return { location: parseLocation(`docker://${text}`), text };
 }

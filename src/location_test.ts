@@ -2,12 +2,16 @@ import assert from "node:assert/strict";
 import { resolve } from "node:path";
 import type { Store } from "./store.ts";
 import {
+  copyDestination,
   formatLocation,
   type Location,
   parseLocation,
+  parseStoreAddress,
   repositoryLocation,
   withReference,
 } from "./location.ts";
+import { isFerryError } from "./errors.ts";
+import { RegistryClient } from "./remote/mod.ts";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 
@@ -46,7 +50,16 @@ Deno.test("withReference fills in only a reference the location lacks", () => {
 });
 
 Deno.test("repositoryLocation names an image of a registry or registry directory store", () => {
-  const store = (location: string) => ({ location }) as unknown as Store;
+  // The stores as RemoteRegistry and RegistryDir describe themselves: location and address.
+  const store = (location: string) => {
+    const [transport, place] = location.startsWith("docker://")
+      ? ["docker", location.slice("docker://".length)]
+      : ["registry-dir", location.slice("registry-dir:".length)];
+    const address = transport === "docker"
+      ? { transport, registry: place }
+      : { transport, path: place };
+    return { location, address } as unknown as Store;
+  };
   assert.equal(
     repositoryLocation(store("docker://127.0.0.1:5000"), "library/app", "1.0"),
     "docker://127.0.0.1:5000/library/app:1.0",
@@ -55,4 +68,58 @@ Deno.test("repositoryLocation names an image of a registry or registry directory
     repositoryLocation(store("registry-dir:/srv/reg"), "team/x", DIGEST),
     `registry-dir:/srv/reg:team/x@${DIGEST}`,
   );
+});
+
+Deno.test("repositoryLocation goes by the store's address, never by its location text", () => {
+  const memory = { location: "memory:", address: { transport: "docker", registry: "r.example" } };
+  assert.equal(
+    repositoryLocation(memory as unknown as Store, "team/x", "1"),
+    "docker://r.example/team/x:1",
+  );
+  // A real remote store declares itself.
+  const client = new RegistryClient({ auth: {} as never });
+  assert.equal(
+    repositoryLocation(client.registry("127.0.0.1:5000"), "a", "2"),
+    "docker://127.0.0.1:5000/a:2",
+  );
+});
+
+Deno.test("parseStoreAddress reads a registry or a registry directory, nothing else", () => {
+  const cases: [string, unknown][] = [
+    ["registry-dir:reg", { transport: "registry-dir", path: "reg" }],
+    ["./mirror", { transport: "registry-dir", path: "./mirror" }],
+    ["/srv/reg", { transport: "registry-dir", path: "/srv/reg" }],
+    ["docker://registry.local:5000/", { transport: "docker", registry: "registry.local:5000" }],
+    ["sealos.hub:5000", { transport: "docker", registry: "sealos.hub:5000" }],
+    ["ghcr.io/", { transport: "docker", registry: "ghcr.io" }],
+  ];
+  for (const [text, want] of cases) assert.deepEqual(parseStoreAddress(text), want, text);
+  for (const text of ["mirror/sub", "host:port", "oci:layout"]) {
+    assert.throws(
+      () => parseStoreAddress(text),
+      (err) => isFerryError(err, "usage") && err.message.includes("want a registry"),
+      text,
+    );
+  }
+});
+
+Deno.test("copyDestination keeps the image's path and tag under a registry or directory", () => {
+  const image = { repository: "library/nginx", tag: "1.27" };
+  const inRegistry = copyDestination("docker://sealos.hub:5000/", image);
+  assert.equal(inRegistry.text, "sealos.hub:5000/library/nginx:1.27");
+  assert.deepEqual(inRegistry.location, {
+    transport: "docker",
+    registry: "sealos.hub:5000",
+    repository: "library/nginx",
+    tag: "1.27",
+    digest: undefined,
+  });
+  // A path below the host is a prefix of the repository.
+  assert.equal(
+    formatLocation(copyDestination("sealos.hub:5000/mirror", image).location),
+    "docker://sealos.hub:5000/mirror/library/nginx:1.27",
+  );
+  const inDir = copyDestination("./registry", { repository: "team/app" });
+  assert.equal(inDir.text, "registry-dir:./registry:team/app");
+  assert.equal(formatLocation(inDir.location), `registry-dir:${resolve("registry")}:team/app`);
 });

@@ -60,16 +60,44 @@ export interface Target {
   tags(): Promise<string[]>;
 }
 
+/**
+ * Where a store of named repositories is, for the two kinds whose images are named by
+ * repository and tag: a registry (`docker`, the one remote kind) and a registry directory.
+ */
+export type StoreAddress =
+  | { transport: "docker"; registry: string }
+  | { transport: "registry-dir"; path: string };
+
 /** A set of repositories in one place. */
 export interface Store {
-  /** Human-readable location for messages. */
+  /** Human-readable location for messages (never parsed: see {@link address}). */
   readonly location: string;
+  /**
+   * Set by registries and registry directories: where the store is, so that an image in it can
+   * be named by location string (`location.ts`) and a remote store told from a local one.
+   */
+  readonly address?: StoreAddress;
   /** The repository `name` (created on first push when it does not exist). */
   repository(name: string): Target;
   /** Names of the repositories held, sorted. */
   repositories(): Promise<string[]>;
   /** Finishes pending work (flushes indexes, removes temp files, closes connections). */
   close(): Promise<void>;
+  /**
+   * Set by stores whose writes only become whole at {@link close} (an archive being written):
+   * gives up instead, removing what was written, so that a failed copy leaves nothing a reader
+   * could take as whole.
+   */
+  abort?(): Promise<void>;
+}
+
+/**
+ * Ends the use of `store` after a copy into it: `close()` when the copy succeeded, `abort()` when
+ * it failed and the store has it (else `close()`, as every write so far is whole).
+ */
+export async function finishStore(store: Store, ok: boolean): Promise<void> {
+  if (!ok && store.abort) await store.abort();
+  else await store.close();
 }
 
 /** A {@link ContentSource} over bytes already in memory. */

@@ -8,7 +8,7 @@ import { CopyEngine, type CopyEvent, type CopyResult } from "./copy/mod.ts";
 import { errorMessage, FerryError } from "./errors.ts";
 import type { Platform } from "./platform.ts";
 import type { RegistryClient } from "./remote/mod.ts";
-import type { Store } from "./store.ts";
+import { finishStore, type Store } from "./store.ts";
 import { type Location, repositoryLocation } from "./location.ts";
 import { openDestination, type Opened, openSource } from "./transport.ts";
 
@@ -43,12 +43,6 @@ export interface SyncFailure {
   error: string;
 }
 
-async function finish(store: Store, ok: boolean): Promise<void> {
-  const abortable = store as Store & { abort?: () => Promise<void> };
-  if (!ok && abortable.abort) await abortable.abort();
-  else await store.close();
-}
-
 /** Copies one image from `source` to `destination`. */
 export async function copyImage(
   source: Location,
@@ -78,7 +72,7 @@ export async function copyImage(
     return { ...result, source: src.location, destination: dst.location, tag: dst.tag };
   } finally {
     await src.store.close();
-    if (dst) await finish(dst.store, ok);
+    if (dst) await finishStore(dst.store, ok);
   }
 }
 

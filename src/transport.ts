@@ -1,6 +1,7 @@
 /**
  * Image locations ({@link ./location.ts}) opened as stores: a registry, a registry directory, an
- * OCI layout, an oci-archive or a docker-archive, for reading or for writing.
+ * OCI layout, an oci-archive or a docker-archive, for reading or for writing; and whole registries
+ * and registry directories ({@link StoreAddress}).
  *
  * @module
  */
@@ -11,7 +12,7 @@ import { OciLayout } from "./oci_layout/mod.ts";
 import { manifestReference } from "./reference.ts";
 import { RegistryDir } from "./registry_dir/mod.ts";
 import type { RegistryClient } from "./remote/mod.ts";
-import type { Store, Target } from "./store.ts";
+import type { Store, StoreAddress, Target } from "./store.ts";
 
 /** An opened location: where to read or write, and what to call the image there. */
 export interface Opened {
@@ -177,4 +178,18 @@ export async function openDestination(
       };
     }
   }
+}
+
+/**
+ * Opens a whole registry (through `client`) or registry directory, as `registry sync` reads and
+ * writes them.
+ */
+export async function openStore(
+  address: StoreAddress,
+  client: RegistryClient,
+  options: { readOnly?: boolean } = {},
+): Promise<Store> {
+  return address.transport === "docker"
+    ? client.registry(address.registry)
+    : await RegistryDir.open(address.path, { readOnly: options.readOnly });
 }

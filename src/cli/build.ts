@@ -9,6 +9,7 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { FerryError } from "../errors.ts";
 import { ROOT_HELP } from "./images.ts";
+import { type AccessOptions, withAccess } from "./access.ts";
 import type { Output } from "./output.ts";
 import { parseBool, parseEpoch, parsePositiveInt } from "./parse.ts";
 
@@ -30,25 +31,6 @@ function keyValue(what: string) {
   };
 }
 
-/** The registry-access flags of `build` and `merge`. */
-export interface AccessOptions {
-  authfile?: string;
-  tlsVerify?: boolean;
-  certDir?: string;
-}
-
-function withAccess<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
-  return cmd
-    .option("--authfile <file>", "credentials file (default: the containers and docker auth files)")
-    .option(
-      "--tls-verify <bool>",
-      "verify TLS and require HTTPS (false also allows plain HTTP)",
-      parseBool,
-      true,
-    )
-    .option("--cert-dir <dir>", "extra CA certificates (*.crt) to trust") as unknown as T;
-}
-
 /** The `build` and `merge` commands, for the top level of the command tree. */
 export function buildCommands(output: (json?: boolean) => Output) {
   return [buildCommand(output), mergeCommand(output)] as const;
@@ -63,6 +45,7 @@ function buildCommand(output: (json?: boolean) => Output) {
           "into the local image store, saving the context's images into CONTEXT/registry first",
       )
       .argument("[context]", "build context directory", "."),
+    { showTlsDefault: true },
   )
     .option(
       "-t, --tag <name>",
@@ -145,6 +128,7 @@ function mergeCommand(output: (json?: boolean) => Output) {
           "and environment unioned (later wins), ENTRYPOINT and CMD concatenated",
       )
       .argument("<images...>", "images to merge, in order (at least two)"),
+    { showTlsDefault: true },
   )
     .option("-t, --tag <name>", "name of the result (repeatable; required)", collect)
     .option(

@@ -11,9 +11,9 @@ import { FerryError } from "../errors.ts";
 import { ImageStore, pushImage } from "../image_store/mod.ts";
 import { type MergeEvent, mergeImages } from "../merge/mod.ts";
 import { formatPlatform, parsePlatform, parsePlatformList } from "../platform.ts";
-import type { RegistryClient } from "../remote/mod.ts";
-import type { AccessOptions, BuildOptions, MergeOptions } from "./build.ts";
-import { registryClient } from "./client.ts";
+import { defaultRegistryClient, type RegistryClient } from "../remote/mod.ts";
+import { type AccessOptions, clientOptions } from "./access.ts";
+import type { BuildOptions, MergeOptions } from "./build.ts";
 import {
   type BuildResult,
   type BuiltEvent,
@@ -110,7 +110,7 @@ async function withClient<T>(
   out: Output,
   fn: (client: RegistryClient) => Promise<T>,
 ): Promise<T> {
-  const client = await registryClient(opts, out);
+  const client = await defaultRegistryClient(clientOptions(opts, out));
   try {
     return await fn(client);
   } finally {

@@ -8,48 +8,26 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
+import { type SideAccessOptions, withSideAccess } from "./access.ts";
 import type { Output } from "./output.ts";
-import { parseBool, parsePositiveInt } from "./parse.ts";
+import { parsePositiveInt } from "./parse.ts";
 
-/**
- * The parsed options of every copying command: registry access for each side, platforms, `--json`.
- */
-export interface CopyOptions {
+/** The parsed options of every copying command: access for each side, platforms, `--json`. */
+export interface CopyOptions extends SideAccessOptions {
   platform?: string;
   all?: boolean;
   json?: boolean;
-  srcAuthfile?: string;
-  destAuthfile?: string;
-  authfile?: string;
-  srcCreds?: string;
-  destCreds?: string;
-  srcTlsVerify?: boolean;
-  destTlsVerify?: boolean;
-  tlsVerify?: boolean;
-  certDir?: string;
 }
 
 function withSideOptions<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
-  return cmd
-    .option(
-      "--platform <list>",
-      "os/arch[/variant][,…] to copy from multi-platform images (default: this host)",
-    )
-    .option("--all", "copy every platform (the whole index)")
-    .option("--authfile <file>", "credentials file for both sides")
-    .option("--src-authfile <file>", "credentials file for the source")
-    .option("--dest-authfile <file>", "credentials file for the destination")
-    .option("--src-creds <user:password>", "credentials for the source")
-    .option("--dest-creds <user:password>", "credentials for the destination")
-    .option(
-      "--tls-verify <bool>",
-      "verify TLS on both sides (false also allows plain HTTP)",
-      parseBool,
-    )
-    .option("--src-tls-verify <bool>", "verify TLS at the source", parseBool)
-    .option("--dest-tls-verify <bool>", "verify TLS at the destination", parseBool)
-    .option("--cert-dir <dir>", "extra CA certificates (*.crt) to trust")
-    .option("--json", "print one JSON event per line") as unknown as T;
+  return withSideAccess(
+    cmd
+      .option(
+        "--platform <list>",
+        "os/arch[/variant][,…] to copy from multi-platform images (default: this host)",
+      )
+      .option("--all", "copy every platform (the whole index)") as unknown as T,
+  ).option("--json", "print one JSON event per line") as unknown as T;
 }
 
 /** The parsed options of `registry sync`. */

@@ -6,33 +6,21 @@
  * @module
  */
 import { CopyEngine } from "../copy/mod.ts";
-import { FerryError } from "../errors.ts";
 import { hostPlatform, parsePlatformList, type Platform } from "../platform.ts";
 import { parseReference } from "../reference.ts";
-import { RegistryDir } from "../registry_dir/mod.ts";
-import type { RegistryClient } from "../remote/mod.ts";
-import type { Store } from "../store.ts";
+import { defaultRegistryClient, type RegistryClient } from "../remote/mod.ts";
 import { copyImage, syncError, syncRegistries, type TransferResult } from "../transfer.ts";
-import { type Location, parseLocation } from "../location.ts";
-import { registryClient } from "./client.ts";
+import { openStore } from "../transport.ts";
+import { copyDestination, type Location, parseLocation, parseStoreAddress } from "../location.ts";
+import { clientOptions, sideAccess } from "./access.ts";
 import type { CopyOptions, SyncOptions } from "./copy.ts";
 import { type SyncResult, transferred, type TransferResult as TransferResultJson } from "./json.ts";
 import type { Output } from "./output.ts";
 
-/** Two clients with credentials kept apart (Sealos issue 4802: destination got source creds). */
+/** A client for each side, each with its own credentials. */
 async function clients(opts: CopyOptions, out: Output): Promise<[RegistryClient, RegistryClient]> {
-  const src = await registryClient({
-    authfile: opts.srcAuthfile ?? opts.authfile,
-    creds: opts.srcCreds,
-    tlsVerify: opts.srcTlsVerify ?? opts.tlsVerify,
-    certDir: opts.certDir,
-  }, out);
-  const dst = await registryClient({
-    authfile: opts.destAuthfile ?? opts.authfile,
-    creds: opts.destCreds,
-    tlsVerify: opts.destTlsVerify ?? opts.tlsVerify,
-    certDir: opts.certDir,
-  }, out);
+  const src = await defaultRegistryClient(clientOptions(sideAccess(opts, "src"), out));
+  const dst = await defaultRegistryClient(clientOptions(sideAccess(opts, "dest"), out));
   return [src, dst];
 }
 
@@ -48,20 +36,6 @@ function transferResult(result: TransferResult): TransferResultJson {
     destination: result.destination,
     ...(result.tag !== undefined ? { tag: result.tag } : {}),
   };
-}
-
-/** Opens a sync side: a registry host or a registry directory. */
-async function openSide(text: string, client: RegistryClient, readOnly: boolean): Promise<Store> {
-  if (text.startsWith("registry-dir:")) return await RegistryDir.open(text.slice(13), { readOnly });
-  if (text.startsWith("docker://")) return client.registry(text.slice(9).replace(/\/+$/, ""));
-  if (text.startsWith("/") || text.startsWith(".")) {
-    return await RegistryDir.open(text, { readOnly });
-  }
-  if (/^[a-z0-9.-]+(:\d+)?\/?$/i.test(text)) return client.registry(text.replace(/\/+$/, ""));
-  throw new FerryError(
-    "usage",
-    `${text}: want a registry (HOST[:PORT] or docker://HOST) or a registry directory (a path or registry-dir:PATH)`,
-  );
 }
 
 /** Copies the image at `source` to `destination` (`ferry copy`). */
@@ -83,14 +57,9 @@ export async function runRegistryCopy(
   o: CopyOptions,
   out: Output,
 ): Promise<void> {
-  const ref = parseReference(image);
-  const path = `${ref.repository}${ref.tag ? `:${ref.tag}` : ""}`;
-  const dest =
-    registry.startsWith("/") || registry.startsWith(".") || registry.startsWith("registry-dir:")
-      ? `registry-dir:${registry.replace(/^registry-dir:/, "")}:${path}`
-      : `docker://${registry.replace(/^docker:\/\//, "").replace(/\/+$/, "")}/${path}`;
-  await copyReported(parseLocation(`docker://${image}`), parseLocation(dest), o, out);
-  out.info(`Copied ${image} to ${dest.replace(/^docker:\/\//, "")}`);
+  const dest = copyDestination(registry, parseReference(image));
+  await copyReported(parseLocation(`docker://${image}`), dest.location, o, out);
+  out.info(`Copied ${image} to ${dest.text}`);
 }
 
 /** One image copy with its own pair of clients, its events and its `result` on `out`. */
@@ -125,8 +94,8 @@ export async function runRegistrySync(
   out: Output,
 ): Promise<void> {
   const [sourceClient, destinationClient] = await clients(o, out);
-  const src = await openSide(source, sourceClient, true);
-  const dst = await openSide(destination, destinationClient, false);
+  const src = await openStore(parseStoreAddress(source), sourceClient, { readOnly: true });
+  const dst = await openStore(parseStoreAddress(destination), destinationClient);
   try {
     const engine = new CopyEngine({ onEvent: (e) => out.transfer(e) });
     const { copied, failed } = await syncRegistries(src, dst, {

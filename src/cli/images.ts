@@ -8,8 +8,8 @@
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
+import { type AccessOptions, withAccess } from "./access.ts";
 import type { Output } from "./output.ts";
-import { parseBool } from "./parse.ts";
 
 /** Help text of `--root`, for every command that uses the local image store. */
 export const ROOT_HELP =
@@ -18,26 +18,6 @@ export const ROOT_HELP =
 /** The `--root` flag of the commands over the local image store. */
 export interface RootOptions {
   root?: string;
-}
-
-/** The registry-access flags of `pull` and `push`. */
-export interface AccessOptions {
-  authfile?: string;
-  creds?: string;
-  tlsVerify?: boolean;
-  certDir?: string;
-}
-
-function withAccess<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
-  return cmd
-    .option("--authfile <file>", "credentials file (default: the containers and docker auth files)")
-    .option("--creds <user:password>", "credentials for the registry")
-    .option(
-      "--tls-verify <bool>",
-      "verify TLS and require HTTPS (false also allows plain HTTP)",
-      parseBool,
-    )
-    .option("--cert-dir <dir>", "extra CA certificates (*.crt) to trust") as unknown as T;
 }
 
 /** The image commands, for the top level of the command tree. */
@@ -59,6 +39,7 @@ function pullCommand(output: (json?: boolean) => Output) {
     new Command("pull")
       .description("copy an image from a registry into the local image store")
       .argument("<image>", "image reference, e.g. nginx:1.27 or ghcr.io/org/app@sha256:…"),
+    { creds: true },
   )
     .option(
       "--platform <list>",
@@ -95,6 +76,7 @@ function pushCommand(output: (json?: boolean) => Output) {
         "[destination]",
         "registry reference (default: the image's name), or oci:, oci-archive:, registry-dir:… as ferry copy takes",
       ),
+    { creds: true },
   )
     .option(
       "--platform <list>",

@@ -18,7 +18,8 @@ import {
 } from "../image_store/mod.ts";
 import { hostPlatform, parsePlatform, parsePlatformList, type Platform } from "../platform.ts";
 import { formatLocation } from "../location.ts";
-import { registryClient } from "./client.ts";
+import { defaultRegistryClient } from "../remote/mod.ts";
+import { clientOptions } from "./access.ts";
 import type {
   ImagesOptions,
   InspectOptions,
@@ -93,7 +94,7 @@ function platformsOption(text: string | undefined): Platform[] | undefined {
 
 /** Copies `image` from a registry into the local image store (`ferry pull`). */
 export async function runPull(image: string, o: PullOptions, out: Output): Promise<void> {
-  const client = await registryClient(o, out);
+  const client = await defaultRegistryClient(clientOptions(o, out));
   try {
     await withStore(o, async (store) => {
       const result = await pullImage(store, image, {
@@ -126,7 +127,7 @@ export async function runPush(
   if (o.all && o.platform) {
     throw new FerryError("usage", "--all and --platform exclude each other");
   }
-  const client = await registryClient(o, out);
+  const client = await defaultRegistryClient(clientOptions(o, out));
   try {
     await withStore(o, async (store) => {
       const result = await pushImage(store, image, destination, {

@@ -7,7 +7,8 @@
  */
 import { authFileForWriting, removeCredential, storeCredential } from "../auth/mod.ts";
 import { FerryError } from "../errors.ts";
-import { registryClient } from "./client.ts";
+import { defaultRegistryClient } from "../remote/mod.ts";
+import { clientOptions } from "./access.ts";
 import type { LoginOptions, LogoutOptions } from "./login.ts";
 import type { Output } from "./output.ts";
 
@@ -70,11 +71,11 @@ export async function runLogin(
   if (opts.passwordStdin) password = await readPasswordFromStdin();
   else if (password === undefined && interactive) password = await promptHidden("Password: ");
   if (!password) throw new FerryError("usage", "give a password with --password-stdin or -p");
-  const client = await registryClient({
+  const client = await defaultRegistryClient(clientOptions({
     creds: `${username}:${password}`,
     tlsVerify: opts.tlsVerify,
     certDir: opts.certDir,
-  }, out);
+  }, out));
   try {
     await client.registry(registry).ping();
   } finally {

@@ -7,12 +7,13 @@
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
+import { type AccessOptions, withAccess } from "./access.ts";
 import type { Output } from "./output.ts";
-import { parseBool, parseList, parsePositiveInt } from "./parse.ts";
+import { parseList, parsePositiveInt } from "./parse.ts";
 
 /** The `registry save` command. */
 export function registrySaveCommand(output: (json?: boolean) => Output) {
-  return new Command("save")
+  const save = new Command("save")
     .description(
       "save images into a registry directory in the distribution registry's on-disk layout; " +
         "with CONTEXT, the images a build of CONTEXT needs",
@@ -39,15 +40,8 @@ export function registrySaveCommand(output: (json?: boolean) => Output) {
       ).hideHelp(),
     )
     .option("--all", "keep every platform of multi-platform images")
-    .option("--max-pull-procs <n>", "images copied at once", parsePositiveInt, 5)
-    .option("--authfile <file>", "credentials file (default: the containers and docker auth files)")
-    .option(
-      "--tls-verify <bool>",
-      "verify TLS and require HTTPS (false also allows plain HTTP)",
-      parseBool,
-      true,
-    )
-    .option("--cert-dir <dir>", "extra CA certificates (*.crt) to trust")
+    .option("--max-pull-procs <n>", "images copied at once", parsePositiveInt, 5);
+  return withAccess(save, { showTlsDefault: true })
     .option("--strict", "treat unusable context entries as errors")
     .option(
       "--include-referenced",
@@ -66,9 +60,11 @@ Examples:
     .action(async (context, opts) => {
       const out = output(opts.json);
       const { registrySave } = await import("./registry_save_action.ts");
-      await registrySave(context, opts, out);
+      await registrySave(context, opts as typeof opts & AccessOptions, out);
     });
 }
 
 /** The parsed options of `registry save`. */
-export type RegistrySaveOptions = ReturnType<ReturnType<typeof registrySaveCommand>["opts"]>;
+export type RegistrySaveOptions =
+  & ReturnType<ReturnType<typeof registrySaveCommand>["opts"]>
+  & AccessOptions;

@@ -9,7 +9,8 @@ import type { ArchiveEntry } from "../context/mod.ts";
 import { FerryError } from "../errors.ts";
 import { hostPlatform, parsePlatformList } from "../platform.ts";
 import { archiveSource, saveImages } from "../save.ts";
-import { registryClient } from "./client.ts";
+import { defaultRegistryClient } from "../remote/mod.ts";
+import { clientOptions } from "./access.ts";
 import { type RegistrySaveResult, transferred } from "./json.ts";
 import type { Output } from "./output.ts";
 import type { RegistrySaveOptions } from "./registry_save.ts";
@@ -81,7 +82,7 @@ export async function registrySave(
     });
     return;
   }
-  const client = await registryClient(opts, out);
+  const client = await defaultRegistryClient(clientOptions(opts, out));
   try {
     const saved = await saveImages({
       registryDir: opts.registryDir,

@@ -20,7 +20,7 @@ import { repositoryOfRefName } from "../oci_layout/mod.ts";
 import type { Platform } from "../platform.ts";
 import { parseReference } from "../reference.ts";
 import type { RegistryClient } from "../remote/mod.ts";
-import type { Store, Target } from "../store.ts";
+import { finishStore, type Target } from "../store.ts";
 import { readAll } from "../streams.ts";
 import { formatLocation, parseLocation } from "../location.ts";
 import { openDestination, openSource } from "../transport.ts";
@@ -178,7 +178,7 @@ export async function pushImage(
       ...(dst.tag ? { tag: dst.tag } : {}),
     };
   } finally {
-    await finish(dst.store, ok);
+    await finishStore(dst.store, ok);
   }
 }
 
@@ -431,10 +431,4 @@ function stoppable(target: Target): { target: Target; stop(): Promise<void> } {
       while (pending.size > 0) await Promise.allSettled([...pending]);
     },
   };
-}
-
-async function finish(store: Store, ok: boolean): Promise<void> {
-  const abortable = store as Store & { abort?: () => Promise<void> };
-  if (!ok && abortable.abort) await abortable.abort();
-  else await store.close();
 }

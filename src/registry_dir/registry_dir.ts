@@ -22,7 +22,7 @@ import {
   OCI_INDEX,
   OCI_MANIFEST,
 } from "../media_types.ts";
-import type { ContentSource, FetchOptions, Store, Target } from "../store.ts";
+import type { ContentSource, FetchOptions, Store, StoreAddress, Target } from "../store.ts";
 import { readAll } from "../streams.ts";
 import { StoreRoot } from "../store_root.ts";
 import { asFerryError, DIR_MODE, listDirs, readLink, writeLink } from "./fs.ts";
@@ -61,6 +61,8 @@ export class RegistryDir implements Store {
   readonly root: string;
   /** `registry-dir:<root>`. */
   readonly location: string;
+  /** `registry-dir` at {@link root}. */
+  readonly address: StoreAddress;
   /** Whether writes are refused. */
   readonly readOnly: boolean;
   /**
@@ -77,6 +79,7 @@ export class RegistryDir implements Store {
     const root = storeRoot.root;
     this.root = root;
     this.location = `registry-dir:${root}`;
+    this.address = { transport: "registry-dir", path: root };
     this.readOnly = readOnly;
     this.storeRoot = storeRoot;
     this.#layout = new Layout(root);

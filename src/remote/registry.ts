@@ -8,7 +8,15 @@ import { FerryError } from "../errors.ts";
 import { type Descriptor, parseManifest } from "../manifest.ts";
 import { isManifestType, MANIFEST_TYPES, MAX_MANIFEST_SIZE } from "../media_types.ts";
 import { Semaphore } from "../limit.ts";
-import type { ContentSource, FetchOptions, PushOptions, Store, Target } from "../store.ts";
+import { registryHost } from "../reference.ts";
+import type {
+  ContentSource,
+  FetchOptions,
+  PushOptions,
+  Store,
+  StoreAddress,
+  Target,
+} from "../store.ts";
 import { readAll } from "../streams.ts";
 import { resumableBody } from "./blob_reader.ts";
 import {
@@ -26,7 +34,10 @@ export interface RegistryClientOptions extends HttpOptions {
   auth: AuthProvider;
   /** Blob transfers at once per registry host (default 6). */
   maxTransfersPerHost?: number;
-  /** Maps a registry name (`docker.io`) to the host serving its API (`registry-1.docker.io`). */
+  /**
+   * Maps a registry name (`docker.io`) to the host serving its API (`registry-1.docker.io`).
+   * Default: `registryHost` of `reference.ts`.
+   */
   apiHost?: (registry: string) => string;
 }
 
@@ -38,10 +49,6 @@ export const MAX_LIST_PAGE_SIZE = 16 * 1024 * 1024;
 export const MAX_LIST_PAGES = 10_000;
 /** Names (tags, repositories) one listing may hold. */
 export const MAX_LIST_NAMES = 1_000_000;
-
-function defaultApiHost(registry: string): string {
-  return registry === "docker.io" ? "registry-1.docker.io" : registry;
-}
 
 /** Entry point to remote registries; shares credentials, tokens and limits across them. */
 export class RegistryClient {
@@ -62,7 +69,7 @@ export class RegistryClient {
   registry(name: string): RemoteRegistry {
     let reg = this.#registries.get(name);
     if (!reg) {
-      const host = (this.#options.apiHost ?? defaultApiHost)(name);
+      const host = (this.#options.apiHost ?? registryHost)(name);
       const http = new RegistryHttp(name, host, this.#options.auth, this.#options);
       reg = new RemoteRegistry(
         http,
@@ -126,7 +133,10 @@ function addNames(into: string[], names: unknown, what: string): void {
 
 /** One remote registry. */
 export class RemoteRegistry implements Store {
+  /** `docker://<registry>`. */
   readonly location: string;
+  /** `docker` at the registry's name: the remote kind of store. */
+  readonly address: StoreAddress;
   /** @internal */
   readonly http: RegistryHttp;
   /** @internal */
@@ -139,6 +149,7 @@ export class RemoteRegistry implements Store {
     this.transfers = transfers;
     this.options = options;
     this.location = `docker://${http.registry}`;
+    this.address = { transport: "docker", registry: http.registry };
   }
 
   repository(name: string): RemoteRepository {

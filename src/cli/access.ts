@@ -1,0 +1,114 @@
+/**
+ * The registry-access flags (`--authfile`, `--creds`, `--tls-verify`, `--cert-dir`), declared
+ * once for every command that reaches registries, with the source/destination pairs of the
+ * copying commands; and the options of the registry client a command builds from them.
+ *
+ * Like every command-definition module this one stays light: the client itself comes from
+ * `src/remote/`, imported by the actions.
+ *
+ * @module
+ */
+import type { Command } from "@commander-js/extra-typings";
+import type { AccessOptions, DefaultClientOptions } from "../remote/mod.ts";
+import type { Output } from "./output.ts";
+import { parseBool } from "./parse.ts";
+import { VERSION } from "./version.ts";
+
+export type { AccessOptions };
+
+/** The access flags of the copying commands: both sides, and each side on its own. */
+export interface SideAccessOptions {
+  /** Credentials file for both sides. */
+  authfile?: string;
+  srcAuthfile?: string;
+  destAuthfile?: string;
+  srcCreds?: string;
+  destCreds?: string;
+  /** TLS verification on both sides. */
+  tlsVerify?: boolean;
+  srcTlsVerify?: boolean;
+  destTlsVerify?: boolean;
+  certDir?: string;
+}
+
+/** Which access flags a command takes, and how they read in its help. */
+export interface AccessFlags {
+  /** Also take `--creds USER:PASSWORD`. */
+  creds?: boolean;
+  /** Show `--tls-verify`'s default (true) in the help. */
+  showTlsDefault?: boolean;
+}
+
+const AUTHFILE_HELP = "credentials file (default: the containers and docker auth files)";
+const TLS_VERIFY_HELP = "verify TLS and require HTTPS (false also allows plain HTTP)";
+const CERT_DIR_HELP = "extra CA certificates (*.crt) to trust";
+
+type AnyCommand = Command<unknown[], Record<string, unknown>>;
+
+/** Adds the registry-access flags to `cmd`; its options then include {@link AccessOptions}. */
+export function withAccess<T extends AnyCommand>(cmd: T, flags: AccessFlags = {}): T {
+  cmd.option("--authfile <file>", AUTHFILE_HELP);
+  if (flags.creds) cmd.option("--creds <user:password>", "credentials for the registry");
+  if (flags.showTlsDefault) cmd.option("--tls-verify <bool>", TLS_VERIFY_HELP, parseBool, true);
+  else cmd.option("--tls-verify <bool>", TLS_VERIFY_HELP, parseBool);
+  cmd.option("--cert-dir <dir>", CERT_DIR_HELP);
+  return cmd;
+}
+
+/**
+ * Adds the access flags of a copy to `cmd`: each of `--authfile` and `--tls-verify` for both
+ * sides and for either, credentials for either; its options then include
+ * {@link SideAccessOptions}.
+ */
+export function withSideAccess<T extends AnyCommand>(cmd: T): T {
+  return cmd
+    .option("--authfile <file>", "credentials file for both sides")
+    .option("--src-authfile <file>", "credentials file for the source")
+    .option("--dest-authfile <file>", "credentials file for the destination")
+    .option("--src-creds <user:password>", "credentials for the source")
+    .option("--dest-creds <user:password>", "credentials for the destination")
+    .option(
+      "--tls-verify <bool>",
+      "verify TLS on both sides (false also allows plain HTTP)",
+      parseBool,
+    )
+    .option("--src-tls-verify <bool>", "verify TLS at the source", parseBool)
+    .option("--dest-tls-verify <bool>", "verify TLS at the destination", parseBool)
+    .option("--cert-dir <dir>", CERT_DIR_HELP) as unknown as T;
+}
+
+/**
+ * The access of one side of a copy: its own flags, else those for both sides. Each side gets
+ * only its own credentials (Sealos issue 4802: the destination was sent the source's).
+ */
+export function sideAccess(opts: SideAccessOptions, side: "src" | "dest"): AccessOptions {
+  return side === "src"
+    ? {
+      authfile: opts.srcAuthfile ?? opts.authfile,
+      creds: opts.srcCreds,
+      tlsVerify: opts.srcTlsVerify ?? opts.tlsVerify,
+      certDir: opts.certDir,
+    }
+    : {
+      authfile: opts.destAuthfile ?? opts.authfile,
+      creds: opts.destCreds,
+      tlsVerify: opts.destTlsVerify ?? opts.tlsVerify,
+      certDir: opts.certDir,
+    };
+}
+
+/**
+ * The options of a command's registry client (`defaultRegistryClient` of `src/remote/`): the
+ * access flags, ferry's `User-Agent`, the HTTP trace under `--debug` and warnings on `out`.
+ */
+export function clientOptions(opts: AccessOptions, out: Output): DefaultClientOptions {
+  return {
+    authfile: opts.authfile,
+    creds: opts.creds,
+    tlsVerify: opts.tlsVerify,
+    certDir: opts.certDir,
+    userAgent: `ferry/${VERSION}`,
+    debug: (line) => out.debug(line),
+    warn: (line) => out.warn(line),
+  };
+}
