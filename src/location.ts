@@ -11,12 +11,16 @@
  * | `oci-archive:FILE[:REF]` | a tar of an OCI layout |
  * | `docker-archive:FILE[:NAME:TAG\|:@N]` | a `docker save` tar |
  *
+ * An archive spec, `TRANSPORT:PATH@REPOSITORY[:TAG]` (a line of a context's
+ * `images/skopeo/tar.txt`, an item of `registry save --tars`), names an archive and the repository
+ * its image is saved as; {@link parseArchiveSpec} reads both kinds.
+ *
  * @module
  */
 import { resolve } from "node:path";
 import { type Digest, isDigest } from "./digest.ts";
 import { FerryError } from "./errors.ts";
-import { parseReference, validateRepositoryName } from "./reference.ts";
+import { isRepositoryName, isTag, parseReference, validateRepositoryName } from "./reference.ts";
 import type { Store, StoreAddress } from "./store.ts";
 
 /** A parsed image location. */
@@ -209,4 +213,68 @@ export function copyDestination(
   }
   const text = `${registryText(registry)}/${name}`;
   return { location: parseLocation(`docker://${text}`), text };
+}
+
+/** The transports of image archives an archive spec may name. */
+export type ArchiveTransport = "docker-archive" | "oci-archive";
+
+const ARCHIVE_TRANSPORTS: readonly ArchiveTransport[] = ["docker-archive", "oci-archive"];
+
+/** A parsed archive spec. */
+export interface ArchiveSpec {
+  transport: ArchiveTransport;
+  /** The archive's path, as the caller's `path` made it from the one written. */
+  path: string;
+  /** `REPOSITORY:TAG` (`latest` when the spec gives no tag), both validated. */
+  destination: string;
+}
+
+/** How {@link parseArchiveSpec} reports and places what it reads. */
+export interface ArchiveSpecOptions {
+  /** Throws the caller's error for a spec that is not valid, saying why. */
+  fail: (why: string) => never;
+  /**
+   * Makes the archive's path from the one written (never empty), calling `fail` for a path the
+   * caller does not allow.
+   */
+  path: (written: string) => string;
+}
+
+/**
+ * Parses an archive spec, `TRANSPORT:PATH@REPOSITORY[:TAG]`: the first `@` ends the path, the
+ * transport is `docker-archive` or `oci-archive`, the path is not empty, and the repository and
+ * tag follow the reference grammar.
+ */
+export function parseArchiveSpec(text: string, options: ArchiveSpecOptions): ArchiveSpec {
+  const { fail } = options;
+  const at = text.indexOf("@");
+  if (at === -1) fail(`${JSON.stringify(text)} is not <transport>:<path>@<repository[:tag]>`);
+  const location = text.slice(0, at);
+  const colon = location.indexOf(":");
+  const transport = colon === -1 ? location : location.slice(0, colon);
+  if (!ARCHIVE_TRANSPORTS.includes(transport as ArchiveTransport)) {
+    fail(`unsupported transport ${JSON.stringify(transport)} (use docker-archive or oci-archive)`);
+  }
+  const written = colon === -1 ? "" : location.slice(colon + 1);
+  if (written === "") fail("empty archive path");
+  const path = options.path(written);
+  return {
+    transport: transport as ArchiveTransport,
+    path,
+    destination: archiveDestination(text.slice(at + 1), fail),
+  };
+}
+
+/** `REPOSITORY[:TAG]` validated, with `:latest` added when it has no tag. */
+function archiveDestination(text: string, fail: (why: string) => never): string {
+  const colon = text.lastIndexOf(":");
+  // A ":" before the last "/" would be a registry port, which a destination cannot have.
+  const hasTag = colon !== -1 && !text.slice(colon).includes("/");
+  const repository = hasTag ? text.slice(0, colon) : text;
+  const tag = hasTag ? text.slice(colon + 1) : "latest";
+  if (!isRepositoryName(repository)) {
+    fail(`invalid destination repository ${JSON.stringify(repository)}`);
+  }
+  if (!isTag(tag)) fail(`invalid destination tag ${JSON.stringify(tag)}`);
+  return `${repository}:${tag}`;
 }

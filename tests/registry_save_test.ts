@@ -395,3 +395,25 @@ peerTest("save reads images/skopeo/tar.txt archives written by skopeo", [
   assert.equal(manifest.layers.length, 2);
   await inspect(`${served.host}/library/from-docker:latest`);
 });
+
+Deno.test("--tars items are checked like tar.txt lines before anything is read or written", async () => {
+  await using dir = await tempDir();
+  await Deno.writeFile(join(dir.path, "app.tar"), new Uint8Array(1024));
+  const cases: [string, RegExp][] = [
+    ["docker-archive:app.tar@Bad/Name", /invalid destination repository "Bad\/Name"/],
+    ["docker-archive:app.tar@app:-x", /invalid destination tag "-x"/],
+    ["docker-archive:@app", /empty archive path/],
+    ["dir:app.tar@app", /unsupported transport "dir"/],
+    ["docker-archive:app.tar", /is not <transport>:<path>@<repository\[:tag\]>/],
+  ];
+  for (const [spec, message] of cases) {
+    const res = await ferry(["registry", "save", "--tars", spec], { cwd: dir.path });
+    assert.equal(res.code, 2, `${spec}: ${res.stderr}`);
+    const lines = res.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, res.stderr);
+    assert.match(lines[0], new RegExp(`^ferry: invalid archive "${RegExp.escape(spec)}": `));
+    assert.match(lines[0], message, spec);
+  }
+  // Nothing was written for any of them.
+  assert.deepEqual(await listFiles(dir.path), ["app.tar"]);
+});

@@ -4,9 +4,10 @@
  *
  * @module
  */
-import { isAbsolute, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { ArchiveEntry } from "../context/mod.ts";
 import { FerryError } from "../errors.ts";
+import { parseArchiveSpec } from "../location.ts";
 import { hostPlatform, parsePlatformList } from "../platform.ts";
 import { archiveSource, saveImages } from "../save.ts";
 import { defaultRegistryClient } from "../remote/mod.ts";
@@ -15,30 +16,16 @@ import { type RegistrySaveResult, transferred } from "./json.ts";
 import type { Output } from "./output.ts";
 import type { RegistrySaveOptions } from "./registry_save.ts";
 
-/** Parses `docker-archive:PATH@REPO[:TAG]` (Sealos's `--tars` and `tar.txt` syntax). */
-export function parseArchiveSpec(spec: string, base: string): ArchiveEntry {
-  const at = spec.indexOf("@");
-  const colon = spec.indexOf(":");
-  const transport = spec.slice(0, colon);
-  if (colon < 0 || at < 0 || at < colon) {
-    throw new FerryError(
-      "usage",
-      `invalid archive ${JSON.stringify(spec)}: want docker-archive:PATH@REPO[:TAG]`,
-    );
-  }
-  if (transport !== "docker-archive" && transport !== "oci-archive") {
-    throw new FerryError(
-      "usage",
-      `invalid archive ${JSON.stringify(spec)}: unknown transport ${transport}`,
-    );
-  }
-  const path = spec.slice(colon + 1, at);
-  let destination = spec.slice(at + 1);
-  if (!/:[\w][\w.-]{0,127}$/.test(destination)) destination += ":latest";
+/**
+ * An item of `--tars`, `docker-archive:PATH@REPO[:TAG]` or `oci-archive:…` (the syntax of
+ * `tar.txt`, read by the same parser), its path relative to `base`.
+ */
+export function tarsEntry(spec: string, base: string): ArchiveEntry {
+  const fail = (why: string): never => {
+    throw new FerryError("usage", `invalid archive ${JSON.stringify(spec)}: ${why}`);
+  };
   return {
-    transport,
-    path: isAbsolute(path) ? path : resolve(base, path),
-    destination,
+    ...parseArchiveSpec(spec, { fail, path: (written) => resolve(base, written) }),
     source: { file: "--tars", line: 1, rule: "tar" },
   };
 }
@@ -50,7 +37,7 @@ export async function registrySave(
   out: Output,
 ): Promise<void> {
   let images = opts.images ?? [];
-  let archives = (opts.tars ?? []).map((t) => parseArchiveSpec(t, Deno.cwd()));
+  let archives = (opts.tars ?? []).map((t) => tarsEntry(t, Deno.cwd()));
   if (context !== undefined) {
     // Only here: context discovery (and the YAML parser behind it) is not needed for --images.
     const { discoverImages, formatWarning, referencedNotice } = await import("../context/mod.ts");

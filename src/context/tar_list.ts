@@ -12,18 +12,16 @@
 
 import { join, relative, resolve, sep } from "node:path";
 import { FerryError } from "../errors.ts";
-import { isRepositoryName, isTag } from "../reference.ts";
+import { parseArchiveSpec } from "../location.ts";
 import { isFile, readTextIfExists, resolveWithin } from "../fs_util.ts";
 import type { Collector } from "./collector.ts";
 import { splitLines } from "./line_scanner.ts";
-import type { ArchiveEntry, ArchiveTransport } from "./types.ts";
+import type { ArchiveEntry } from "./types.ts";
 
 /** The archive list, relative to the context. */
 export const TAR_LIST = "images/skopeo/tar.txt";
 /** Directory archive paths are relative to. */
 export const TAR_DIR = "images/skopeo";
-
-const TRANSPORTS: readonly ArchiveTransport[] = ["docker-archive", "oci-archive"];
 
 /**
  * Reads `<context>/images/skopeo/tar.txt`; `[]` when it does not exist.
@@ -79,42 +77,18 @@ export function parseTarLine(
   const fail = (why: string): never => {
     throw new FerryError("invalid_input", `${TAR_LIST}:${line}: ${why}`);
   };
-  const at = text.indexOf("@");
-  if (at === -1) fail(`${JSON.stringify(text)} is not <transport>:<path>@<repository[:tag]>`);
-  const location = text.slice(0, at);
-  const destination = text.slice(at + 1);
-  const colon = location.indexOf(":");
-  const transport = colon === -1 ? location : location.slice(0, colon);
-  if (!TRANSPORTS.includes(transport as ArchiveTransport)) {
-    fail(`unsupported transport ${JSON.stringify(transport)} (use docker-archive or oci-archive)`);
-  }
-  const pathText = colon === -1 ? "" : location.slice(colon + 1);
-  if (pathText === "") fail("empty archive path");
-
   const context = resolve(contextDir);
-  // Sealos joins even absolute paths under images/skopeo/.
-  const path = join(context, TAR_DIR, pathText);
-  const rel = relative(context, path);
-  if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`)) {
-    fail(`archive path ${JSON.stringify(pathText)} leaves the context directory`);
-  }
-  return {
-    transport: transport as ArchiveTransport,
-    path,
-    destination: normaliseDestination(destination, fail),
-    source: { file: TAR_LIST, line, rule: "tar" },
-  };
-}
-
-function normaliseDestination(text: string, fail: (why: string) => never): string {
-  const colon = text.lastIndexOf(":");
-  // A ":" before the last "/" would be a registry port, which a destination cannot have.
-  const hasTag = colon !== -1 && !text.slice(colon).includes("/");
-  const repository = hasTag ? text.slice(0, colon) : text;
-  const tag = hasTag ? text.slice(colon + 1) : "latest";
-  if (!isRepositoryName(repository)) {
-    fail(`invalid destination repository ${JSON.stringify(repository)}`);
-  }
-  if (!isTag(tag)) fail(`invalid destination tag ${JSON.stringify(tag)}`);
-  return `${repository}:${tag}`;
+  const spec = parseArchiveSpec(text, {
+    fail,
+    path: (written) => {
+      // Sealos joins even absolute paths under images/skopeo/.
+      const path = join(context, TAR_DIR, written);
+      const rel = relative(context, path);
+      if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`)) {
+        fail(`archive path ${JSON.stringify(written)} leaves the context directory`);
+      }
+      return path;
+    },
+  });
+  return { ...spec, source: { file: TAR_LIST, line, rule: "tar" } };
 }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { ArchiveTransport } from "../location.ts";
 
 /**
  * Which rule found an image.
@@ -69,8 +70,8 @@ export interface DiscoveredImage {
   sources: ImageSource[];
 }
 
-/** Transports allowed in `images/skopeo/tar.txt`. */
-export type ArchiveTransport = "docker-archive" | "oci-archive";
+/** Transports allowed in `images/skopeo/tar.txt` (defined with the archive spec in `location.ts`). */
+export type { ArchiveTransport };
 
 /** One image archive listed in `images/skopeo/tar.txt`. */
 export interface ArchiveEntry {
