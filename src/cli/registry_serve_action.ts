@@ -8,6 +8,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { errorMessage, FerryError } from "../errors.ts";
 import { MemoryStore } from "../memory_store/mod.ts";
+import { isLoopback } from "../remote/mod.ts";
 import { RegistryDir } from "../registry_dir/mod.ts";
 import { Htpasswd, serveRegistry } from "../server/mod.ts";
 import type { Store } from "../store.ts";
@@ -80,7 +81,7 @@ export async function runServer(source: Source, opts: ServeFlags, out: Output): 
       log("info", `${signal}: finishing requests in flight, then exiting`);
       await server.shutdown();
     }, (err) => log("error", `shutdown: ${errorMessage(err)}`));
-    if (!isLoopback(server.addr.hostname) && !htpasswd) {
+    if (!isLoopback(new URL(server.url).host) && !htpasswd) {
       log("warn", `serving ${server.url} to the network without authentication (see --htpasswd)`);
     }
     out.print(
@@ -133,8 +134,4 @@ function onSignals(
   return () => {
     for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
   };
-}
-
-function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "::1" || hostname.startsWith("127.");
 }
