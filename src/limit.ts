@@ -1,8 +1,10 @@
 /**
- * Concurrency helpers: a counting semaphore and single-flight de-duplication.
+ * Concurrency helpers: a counting semaphore, single-flight de-duplication, and a bounded worker
+ * pool over a batch of items.
  *
  * @module
  */
+import { FerryError } from "./errors.ts";
 
 /** A counting semaphore: at most `max` holders at once, FIFO. */
 export class Semaphore {
@@ -51,4 +53,58 @@ export class SingleFlight<T> {
     this.#inflight.set(key, p);
     return p;
   }
+}
+
+/** An item of {@link runBounded} that threw, and what it threw. */
+export interface BoundedFailure<T> {
+  item: T;
+  error: unknown;
+}
+
+/** Options of {@link runBounded}. */
+export interface RunBoundedOptions<T> {
+  /** Items run at once (at least one; never more workers than items). */
+  width: number;
+  /** The work for one item. */
+  run: (item: T) => Promise<void>;
+  /** Told of each failure as it happens (progress, warnings). */
+  onFailure?: (item: T, error: unknown) => void;
+}
+
+/**
+ * Runs `options.run` over `items` in order, at most `options.width` at once. An item that throws
+ * does not stop the others: every item runs, and the failures are returned in the order they
+ * happened. The one worker pool of ferry's batches of images (`registry save`, `registry sync`).
+ */
+export async function runBounded<T>(
+  items: readonly T[],
+  options: RunBoundedOptions<T>,
+): Promise<BoundedFailure<T>[]> {
+  const failures: BoundedFailure<T>[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      try {
+        await options.run(item);
+      } catch (error) {
+        failures.push({ item, error });
+        options.onFailure?.(item, error);
+      }
+    }
+  };
+  const width = Math.max(1, Math.min(options.width, items.length));
+  await Promise.all(Array.from({ length: width }, worker));
+  return failures;
+}
+
+/**
+ * The one error of a batch of `total` images some of which failed: `N of M images failed:
+ * IMAGE: WHY; …`, each failure given as `IMAGE: WHY`.
+ */
+export function failedImagesError(failures: readonly string[], total: number): FerryError {
+  return new FerryError(
+    "registry",
+    `${failures.length} of ${total} images failed: ${failures.join("; ")}`,
+  );
 }

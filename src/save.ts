@@ -8,6 +8,7 @@
 import type { ArchiveEntry } from "./context/mod.ts";
 import { CopyEngine, type CopyEvent } from "./copy/mod.ts";
 import { errorMessage, FerryError } from "./errors.ts";
+import { type BoundedFailure, failedImagesError, runBounded } from "./limit.ts";
 import type { Descriptor } from "./manifest.ts";
 import type { Platform } from "./platform.ts";
 import { formatReference, manifestReference, parseReference, type Reference } from "./reference.ts";
@@ -159,56 +160,48 @@ export async function saveImages(options: SaveOptions): Promise<SavedImage[]> {
   }
 
   const saved: SavedImage[] = [];
-  const failures: string[] = [];
-  const queue = [...jobs];
-  const worker = async () => {
-    for (let job = queue.shift(); job; job = queue.shift()) {
-      try {
-        const dst = dir.repository(job.repository);
-        const { root, images } = await job.run(dst);
-        if (job.tag) await dst.tag(root, job.tag);
-        const destination = formatLocation({
-          transport: "registry-dir",
-          path: options.registryDir,
-          repository: job.repository,
-          ...(job.tag ? { tag: job.tag } : { digest: root.digest }),
-        });
-        saved.push({
-          source: job.source,
-          destination,
-          repository: job.repository,
-          tag: job.tag,
-          root,
-          images,
-        });
-        options.onEvent?.({
-          type: "image-done",
-          source: job.source,
-          destination,
-          digest: root.digest,
-          mediaType: root.mediaType,
-        });
-      } catch (err) {
-        failures.push(`${job.label}: ${errorMessage(err)}`);
-        options.onEvent?.({ type: "image-failed", source: job.source, error: errorMessage(err) });
-      }
-    }
+  const run = async (job: Job) => {
+    const dst = dir.repository(job.repository);
+    const { root, images } = await job.run(dst);
+    if (job.tag) await dst.tag(root, job.tag);
+    const destination = formatLocation({
+      transport: "registry-dir",
+      path: options.registryDir,
+      repository: job.repository,
+      ...(job.tag ? { tag: job.tag } : { digest: root.digest }),
+    });
+    saved.push({
+      source: job.source,
+      destination,
+      repository: job.repository,
+      tag: job.tag,
+      root,
+      images,
+    });
+    options.onEvent?.({
+      type: "image-done",
+      source: job.source,
+      destination,
+      digest: root.digest,
+      mediaType: root.mediaType,
+    });
   };
+  let failed: BoundedFailure<Job>[];
   try {
-    const width = Math.max(1, Math.min(options.maxParallel ?? 5, jobs.length));
-    await Promise.all(Array.from({ length: width }, worker));
+    failed = await runBounded(jobs, {
+      width: options.maxParallel ?? 5,
+      run,
+      onFailure: (job, err) =>
+        options.onEvent?.({ type: "image-failed", source: job.source, error: errorMessage(err) }),
+    });
   } finally {
     await dir.close();
   }
+  const failures = failed.map(({ item, error }) => `${item.label}: ${errorMessage(error)}`);
   if (failures.length === 1 && jobs.length === 1) {
     throw new FerryError("registry", failures[0]);
   }
-  if (failures.length > 0) {
-    throw new FerryError(
-      "registry",
-      `${failures.length} of ${jobs.length} images failed: ${failures.join("; ")}`,
-    );
-  }
+  if (failures.length > 0) throw failedImagesError(failures, jobs.length);
   return saved.sort((a, b) => a.source < b.source ? -1 : a.source > b.source ? 1 : 0);
 }
 

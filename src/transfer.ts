@@ -5,7 +5,8 @@
  * @module
  */
 import { CopyEngine, type CopyEvent, type CopyResult } from "./copy/mod.ts";
-import { errorMessage, FerryError } from "./errors.ts";
+import { errorMessage, type FerryError } from "./errors.ts";
+import { failedImagesError, runBounded } from "./limit.ts";
 import type { Platform } from "./platform.ts";
 import type { RegistryClient } from "./remote/mod.ts";
 import { finishStore, type Store } from "./store.ts";
@@ -99,51 +100,43 @@ export async function syncRegistries(
     for (const tag of await source.repository(repo).tags()) jobs.push({ repo, tag });
   }
   let copied = 0;
-  const failed: SyncFailure[] = [];
-  const queue = [...jobs];
-  const worker = async () => {
-    for (let job = queue.shift(); job; job = queue.shift()) {
-      const label = repositoryLocation(source, job.repo, job.tag);
-      try {
-        const result = await engine.copy(
-          source.repository(job.repo),
-          job.tag,
-          destination.repository(job.repo),
-          {
-            platforms: options.platforms,
-            all: options.all ?? true,
-            indexSubset: "filter",
-            skipMissingChildren: true,
-            tags: [job.tag],
-            label,
-          },
-        );
-        copied++;
-        options.onImage?.({
-          ...result,
-          source: label,
-          destination: repositoryLocation(destination, job.repo, job.tag),
-          tag: job.tag,
-        });
-      } catch (err) {
-        failed.push({ source: label, error: errorMessage(err) });
-        options.warn?.(`${label}: ${errorMessage(err)}`);
-      }
-    }
-  };
-  await Promise.all(
-    Array.from({ length: Math.max(1, Math.min(options.maxParallel ?? 5, jobs.length)) }, worker),
-  );
+  const label = (job: { repo: string; tag: string }) =>
+    repositoryLocation(source, job.repo, job.tag);
+  const failures = await runBounded(jobs, {
+    width: options.maxParallel ?? 5,
+    run: async (job) => {
+      const result = await engine.copy(
+        source.repository(job.repo),
+        job.tag,
+        destination.repository(job.repo),
+        {
+          platforms: options.platforms,
+          all: options.all ?? true,
+          indexSubset: "filter",
+          skipMissingChildren: true,
+          tags: [job.tag],
+          label: label(job),
+        },
+      );
+      copied++;
+      options.onImage?.({
+        ...result,
+        source: label(job),
+        destination: repositoryLocation(destination, job.repo, job.tag),
+        tag: job.tag,
+      });
+    },
+    onFailure: (job, err) => options.warn?.(`${label(job)}: ${errorMessage(err)}`),
+  });
+  const failed: SyncFailure[] = failures.map(({ item, error }) => ({
+    source: label(item),
+    error: errorMessage(error),
+  }));
   if (jobs.length === 0) options.warn?.(`${source.location} holds no tagged images`);
   return { copied, failed };
 }
 
-/** The error for a sync with failures. */
+/** The error for a sync with failures: `N of M images failed: …`. */
 export function syncError(failed: SyncFailure[], total: number): FerryError {
-  return new FerryError(
-    "registry",
-    `${failed.length} of ${total} images failed: ${
-      failed.map((f) => `${f.source}: ${f.error}`).join("; ")
-    }`,
-  );
+  return failedImagesError(failed.map((f) => `${f.source}: ${f.error}`), total);
 }
