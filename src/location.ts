@@ -225,7 +225,10 @@ export interface ArchiveSpec {
   transport: ArchiveTransport;
   /** The archive's path, as the caller's `path` made it from the one written. */
   path: string;
-  /** `REPOSITORY:TAG` (`latest` when the spec gives no tag), both validated. */
+  /**
+   * `REPOSITORY:TAG` (`latest` when the spec gives no tag), both validated; split by
+   * {@link archiveDestination}.
+   */
   destination: string;
 }
 
@@ -261,12 +264,18 @@ export function parseArchiveSpec(text: string, options: ArchiveSpecOptions): Arc
   return {
     transport: transport as ArchiveTransport,
     path,
-    destination: archiveDestination(text.slice(at + 1), fail),
+    destination: normaliseDestination(text.slice(at + 1), fail),
   };
 }
 
+/** An archive spec's `destination` (`REPOSITORY:TAG`) as its two parts. */
+export function archiveDestination(destination: string): { repository: string; tag: string } {
+  const colon = destination.lastIndexOf(":");
+  return { repository: destination.slice(0, colon), tag: destination.slice(colon + 1) };
+}
+
 /** `REPOSITORY[:TAG]` validated, with `:latest` added when it has no tag. */
-function archiveDestination(text: string, fail: (why: string) => never): string {
+function normaliseDestination(text: string, fail: (why: string) => never): string {
   const colon = text.lastIndexOf(":");
   // A ":" before the last "/" would be a registry port, which a destination cannot have.
   const hasTag = colon !== -1 && !text.slice(colon).includes("/");

@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import { resolve } from "node:path";
 import type { Store } from "./store.ts";
 import {
+  archiveDestination,
   copyDestination,
   formatLocation,
   type Location,
+  parseArchiveSpec,
   parseLocation,
   parseStoreAddress,
   repositoryLocation,
@@ -122,4 +124,31 @@ Deno.test("copyDestination keeps the image's path and tag under a registry or di
   const inDir = copyDestination("./registry", { repository: "team/app" });
   assert.equal(inDir.text, "registry-dir:./registry:team/app");
   assert.equal(formatLocation(inDir.location), `registry-dir:${resolve("registry")}:team/app`);
+});
+
+Deno.test("parseArchiveSpec places the path the caller's way and completes the destination", () => {
+  const fail = (why: string): never => {
+    throw new Error(why);
+  };
+  const spec = parseArchiveSpec("oci-archive:sub/app.tar@team/app", {
+    fail,
+    path: (written) => `/base/${written}`,
+  });
+  assert.deepEqual(spec, {
+    transport: "oci-archive",
+    path: "/base/sub/app.tar",
+    destination: "team/app:latest",
+  });
+  assert.deepEqual(archiveDestination(spec.destination), { repository: "team/app", tag: "latest" });
+  // The caller's path check runs before the destination is read, and its failure is the caller's.
+  assert.throws(
+    () => parseArchiveSpec("docker-archive:x@Bad", { fail, path: () => fail("not here") }),
+    /not here/,
+  );
+  assert.deepEqual(
+    archiveDestination(
+      parseArchiveSpec("docker-archive:x@localhost/a/b:1.0", { fail, path: (w) => w }).destination,
+    ),
+    { repository: "localhost/a/b", tag: "1.0" },
+  );
 });

@@ -15,7 +15,7 @@ import { formatReference, manifestReference, parseReference, type Reference } fr
 import type { RegistryClient } from "./remote/mod.ts";
 import { RegistryDir } from "./registry_dir/mod.ts";
 import type { Store, Target } from "./store.ts";
-import { formatLocation, withReference } from "./location.ts";
+import { archiveDestination, formatLocation, withReference } from "./location.ts";
 
 /** An image to read from somewhere other than a registry (a `tar.txt` archive line). */
 export interface ArchiveSource {
@@ -31,11 +31,9 @@ export interface ArchiveSource {
 
 /** An archive line of a context (`images/skopeo/tar.txt`) or of `--tars` as a save job source. */
 export function archiveSource(entry: ArchiveEntry): ArchiveSource {
-  const colon = entry.destination.lastIndexOf(":");
   return {
     label: `${entry.transport}:${entry.path}`,
-    repository: entry.destination.slice(0, colon),
-    tag: entry.destination.slice(colon + 1),
+    ...archiveDestination(entry.destination),
     open: async () => {
       // Loaded only for archives: a save of registry images needs none of the archive code.
       const { openArchive } = await import("./archive/mod.ts");

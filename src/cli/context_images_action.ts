@@ -13,7 +13,7 @@ import {
   type ImageSource,
   referencedNotice,
 } from "../context/mod.ts";
-import { formatLocation } from "../location.ts";
+import { archiveDestination, formatLocation } from "../location.ts";
 import type { ContextImage, ContextImagesSnapshot, FoundIn } from "./json.ts";
 import type { Output } from "./output.ts";
 
@@ -48,15 +48,11 @@ function contextSnapshot(dir: string, result: DiscoveryResult): ContextImagesSna
     context,
     images: result.images.map(image),
     referenced: result.referenced.map(image),
-    archives: result.archives.map((a) => {
-      const colon = a.destination.lastIndexOf(":");
-      return {
-        source: formatLocation({ transport: a.transport, path: a.path }),
-        repository: a.destination.slice(0, colon),
-        tag: a.destination.slice(colon + 1),
-        foundIn: [found(a.source)],
-      };
-    }),
+    archives: result.archives.map((a) => ({
+      source: formatLocation({ transport: a.transport, path: a.path }),
+      ...archiveDestination(a.destination),
+      foundIn: [found(a.source)],
+    })),
     warnings: result.warnings.map((w) => ({ ...w, file: join(context, w.file) })),
     ignored: result.ignored,
   };
