@@ -37,6 +37,10 @@ export interface AccessFlags {
   creds?: boolean;
   /** Show `--tls-verify`'s default (true) in the help. */
   showTlsDefault?: boolean;
+  /** `--authfile`'s help where the command writes the file (`login`). */
+  authfileHelp?: string;
+  /** `--tls-verify`'s help where the command says less than the others (`login`). */
+  tlsVerifyHelp?: string;
 }
 
 const AUTHFILE_HELP = "credentials file (default: the containers and docker auth files)";
@@ -47,10 +51,11 @@ type AnyCommand = Command<unknown[], Record<string, unknown>>;
 
 /** Adds the registry-access flags to `cmd`; its options then include {@link AccessOptions}. */
 export function withAccess<T extends AnyCommand>(cmd: T, flags: AccessFlags = {}): T {
-  cmd.option("--authfile <file>", AUTHFILE_HELP);
+  cmd.option("--authfile <file>", flags.authfileHelp ?? AUTHFILE_HELP);
   if (flags.creds) cmd.option("--creds <user:password>", "credentials for the registry");
-  if (flags.showTlsDefault) cmd.option("--tls-verify <bool>", TLS_VERIFY_HELP, parseBool, true);
-  else cmd.option("--tls-verify <bool>", TLS_VERIFY_HELP, parseBool);
+  const tlsHelp = flags.tlsVerifyHelp ?? TLS_VERIFY_HELP;
+  if (flags.showTlsDefault) cmd.option("--tls-verify <bool>", tlsHelp, parseBool, true);
+  else cmd.option("--tls-verify <bool>", tlsHelp, parseBool);
   cmd.option("--cert-dir <dir>", CERT_DIR_HELP);
   return cmd;
 }

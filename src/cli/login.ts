@@ -7,8 +7,8 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
+import { type AccessOptions, withAccess } from "./access.ts";
 import type { Output } from "./output.ts";
-import { parseBool } from "./parse.ts";
 
 /** `ferry login` and `ferry logout`. */
 export function loginCommands(output: (json?: boolean) => Output) {
@@ -16,7 +16,7 @@ export function loginCommands(output: (json?: boolean) => Output) {
 }
 
 function loginCommand(output: (json?: boolean) => Output) {
-  return new Command("login")
+  const login = new Command("login")
     .description("check credentials against a registry and store them in the containers auth file")
     .argument("<registry>", "registry host, e.g. ghcr.io or registry.local:5000")
     .option("-u, --username <user>", "user name")
@@ -24,13 +24,13 @@ function loginCommand(output: (json?: boolean) => Output) {
       "-p, --password <password>",
       "password (visible to other local users: prefer --password-stdin)",
     )
-    .option("--password-stdin", "read the password from standard input")
-    .option(
-      "--authfile <file>",
+    .option("--password-stdin", "read the password from standard input");
+  return withAccess(login, {
+    showTlsDefault: true,
+    authfileHelp:
       "auth file to write (default: $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json or ~/.config/containers/auth.json)",
-    )
-    .option("--tls-verify <bool>", "verify TLS and require HTTPS", parseBool, true)
-    .option("--cert-dir <dir>", "extra CA certificates (*.crt) to trust")
+    tlsVerifyHelp: "verify TLS and require HTTPS",
+  })
     .addHelpText(
       "after",
       `
@@ -41,7 +41,7 @@ Examples:
     .action(async (registryText, opts) => {
       const out = output();
       const { runLogin } = await import("./login_action.ts");
-      await runLogin(registryText, opts, out);
+      await runLogin(registryText, opts as typeof opts & AccessOptions, out);
     });
 }
 
@@ -66,7 +66,7 @@ Examples:
 }
 
 /** The parsed options of `login`. */
-export type LoginOptions = ReturnType<ReturnType<typeof loginCommand>["opts"]>;
+export type LoginOptions = ReturnType<ReturnType<typeof loginCommand>["opts"]> & AccessOptions;
 
 /** The parsed options of `logout`. */
 export type LogoutOptions = ReturnType<ReturnType<typeof logoutCommand>["opts"]>;
