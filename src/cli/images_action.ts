@@ -282,10 +282,7 @@ export async function runLoad(opts: LoadOptions, out: Output): Promise<void> {
       out.emit<LoadResult>({
         type: "result",
         source: formatLocation({
-          // Detected by loadArchive; every image's location starts with it.
-          transport: loaded[0].source.startsWith("docker-archive:")
-            ? "docker-archive"
-            : "oci-archive",
+          transport: loaded[0].format,
           path: opts.input,
         }),
         images: loaded.map((l) => ({

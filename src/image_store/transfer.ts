@@ -22,7 +22,7 @@ import { parseReference } from "../reference.ts";
 import type { RegistryClient } from "../remote/mod.ts";
 import { finishStore, type Target } from "../store.ts";
 import { readAll } from "../streams.ts";
-import { formatLocation, parseLocation } from "../location.ts";
+import { type ArchiveTransport, formatLocation, parseLocation } from "../location.ts";
 import { openDestination, openSource } from "../transport.ts";
 import { isUnnamed, nameOfReference, remoteImageName } from "./names.ts";
 import type { ImageStore } from "./store.ts";
@@ -265,6 +265,8 @@ export interface LoadedImage {
    * `manifest.json`) or `oci-archive:/abs/FILE:sha256:…`.
    */
   source: string;
+  /** The archive's format, as detected. */
+  format: ArchiveTransport;
   /** The names it was stored under (empty: stored under its digest, without a name). */
   names: string[];
   descriptor: Descriptor;
@@ -331,6 +333,7 @@ export async function loadArchive(
         });
         stored.push({
           source: p.source,
+          format: docker ? "docker-archive" : "oci-archive",
           names: p.names,
           descriptor: result.root,
           images: result.images,
