@@ -1,7 +1,9 @@
 /**
  * Test harness for ferry's interop tests: real peers (the CNCF distribution registry, skopeo,
  * umoci, buildah, helm) on 127.0.0.1, synthetic images, a token server, a fault-injecting proxy,
- * self-signed certificates, and a deliberately hostile registry scripted by each test.
+ * self-signed certificates, and a deliberately hostile registry scripted by each test. For tests
+ * of the core without any peer: ferry's own registry over a memory store, in process, behind a
+ * fault wrapper (`startMemoryRegistry`).
  *
  * ```ts
  * import { makeLayout, peerTest, pushToRegistry, startRegistry, tempDir } from "../support/mod.ts";
@@ -82,6 +84,20 @@ export {
 } from "./skopeo.ts";
 export { freePort, removeTree, type TempDir, tempDir } from "./tmp.ts";
 export { type SelfSigned, selfSignedCert } from "./tls.ts";
+export {
+  BLOB_PATH,
+  type Fault,
+  type FaultRule,
+  MANIFEST_PATH,
+  type MemoryRegistry,
+  type MemoryRegistryAuth,
+  memoryRegistryClient,
+  type MemoryRegistryClientOptions,
+  type MemoryRegistryOptions,
+  type MemoryRegistryRequest,
+  startMemoryRegistry,
+  UPLOAD_PATH,
+} from "./memory_registry.ts";
 export {
   type HostileRegistry,
   type HostileRegistryOptions,

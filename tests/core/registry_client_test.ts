@@ -1,0 +1,187 @@
+/**
+ * The registry client in process, against ferry's own registry handler over a memory store with a
+ * fault wrapper in front: 401 challenges (Basic, Bearer with scopes), redirects to another origin,
+ * cross-repository mounts, 429 with `Retry-After`, 5xx retries and `Range` resume.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { FerryError } from "../../src/errors.ts";
+import { readAll } from "../../src/streams.ts";
+import { bytesSource } from "../../src/store.ts";
+import { makeImage, pushImage, randomBytes } from "../../src/registry_dir/test_util.ts";
+import { blob } from "../../src/registry_dir/test_util.ts";
+import { OCI_LAYER_TAR } from "../../src/media_types.ts";
+import {
+  BLOB_PATH,
+  type FaultRule,
+  MANIFEST_PATH,
+  type MemoryRegistryAuth,
+  memoryRegistryClient,
+  type MemoryRegistryClientOptions,
+  startMemoryRegistry,
+} from "../support/memory_registry.ts";
+
+const USER = { username: "alice", password: "s3cret" };
+const BASIC = `Basic ${btoa("alice:s3cret")}`;
+
+/** Pushes one image into the registry's store and reads it back through a client. */
+async function pullThrough(
+  auth: MemoryRegistryAuth | undefined,
+  faults: FaultRule[],
+  client: MemoryRegistryClientOptions = {},
+) {
+  const reg = await startMemoryRegistry({ auth });
+  const image = makeImage({ layerSizes: [200_000] });
+  await pushImage(reg.store.repository("lib/app"), image, "1.0");
+  reg.setFaults(faults);
+  const c = memoryRegistryClient(client);
+  try {
+    const repo = c.registry(reg.host).repository("lib/app");
+    const root = await repo.resolve("1.0");
+    const layer = image.layers[0];
+    const bytes = await readAll(await repo.fetch(layer.desc), layer.desc.size, "layer");
+    return { reg, image, root, bytes, layer };
+  } finally {
+    await c.close();
+    await reg.stop();
+  }
+}
+
+Deno.test("client: Basic challenge answered with the user's credentials, then sent up front", async () => {
+  const { reg, root, image, bytes, layer } = await pullThrough({ basic: USER }, [], {
+    credentials: USER,
+  });
+  assert.equal(root.digest, image.manifest.desc.digest);
+  assert.deepEqual(bytes, layer.bytes);
+  const answered = reg.log.filter((e) => e.origin === "registry" && e.status !== 401);
+  const refused = reg.log.filter((e) => e.status === 401);
+  assert.ok(refused.length >= 1, "the registry never challenged");
+  assert.ok(answered.length >= 2);
+  for (const e of answered.filter((e) => e.path !== "/v2/")) assert.equal(e.authorization, BASIC);
+});
+
+Deno.test("client: a wrong Basic password ends in one unauthorized error, not retries", async () => {
+  const err = await pullThrough({ basic: USER }, [], {
+    credentials: { username: "alice", password: "wrong" },
+  }).then(() => undefined, (e) => e);
+  assert.ok(err instanceof FerryError, String(err));
+  assert.equal(err.code, "unauthorized");
+});
+
+for (const omitScope of [false, true]) {
+  const how = omitScope ? "a challenge without a scope" : "a challenge naming the scope";
+  Deno.test(`client: Bearer, ${how}: the realm is asked for the repository's pull scope`, async () => {
+    const { reg, bytes, layer } = await pullThrough({ bearer: { ...USER, omitScope } }, [], {
+      credentials: USER,
+    });
+    assert.deepEqual(bytes, layer.bytes);
+    const tokenRequests = reg.log.filter((e) => e.origin === "token");
+    assert.ok(tokenRequests.length >= 1);
+    for (const t of tokenRequests) assert.equal(t.authorization, BASIC);
+    assert.ok(
+      reg.tokenScopes.some((s) => s.includes("repository:lib/app:pull")),
+      `scopes asked: ${JSON.stringify(reg.tokenScopes)}`,
+    );
+    const reads = reg.log.filter((e) => e.origin === "registry" && e.path.startsWith("/v2/lib/"));
+    assert.ok(reads.some((e) => e.authorization?.startsWith("Bearer ") && e.status === 200));
+  });
+}
+
+Deno.test("client: a blob redirected to another origin is fetched there without Authorization", async () => {
+  for (const auth of [{ basic: USER }, { bearer: USER }]) {
+    const { reg, bytes, layer } = await pullThrough(auth, [
+      { method: "GET", path: BLOB_PATH, fault: { redirect: "cdn" } },
+    ], { credentials: USER });
+    assert.deepEqual(bytes, layer.bytes);
+    const cdn = reg.log.filter((e) => e.origin === "cdn");
+    assert.ok(cdn.length >= 1, "nothing reached the CDN");
+    for (const e of cdn) {
+      assert.equal(e.authorization, null, `${Object.keys(auth)[0]}: credentials sent to the CDN`);
+    }
+  }
+});
+
+Deno.test("client: 429 with Retry-After waits the time the registry asks, then succeeds", async () => {
+  const warnings: string[] = [];
+  const started = performance.now();
+  const { reg, bytes, layer } = await pullThrough(undefined, [
+    { method: "GET", path: BLOB_PATH, times: 1, fault: { status: 429, retryAfter: "1" } },
+  ], { warn: (line) => warnings.push(line) });
+  const elapsed = performance.now() - started;
+  assert.deepEqual(bytes, layer.bytes);
+  assert.ok(elapsed >= 990, `retried after ${elapsed} ms, before the 1 s asked`);
+  assert.ok(warnings.some((w) => /rate limited; waiting 1000 ms/.test(w)), warnings.join("\n"));
+  const gets = reg.log.filter((e) => e.method === "GET" && BLOB_PATH.test(e.path));
+  assert.deepEqual(gets.map((e) => e.status), [429, 200]);
+});
+
+// Transient server errors are retried until the policy's retries run out.
+const SERVER_ERRORS: { status: number; times: number; retries: number; ok: boolean }[] = [
+  { status: 500, times: 2, retries: 5, ok: true },
+  { status: 502, times: 1, retries: 5, ok: true },
+  { status: 503, times: 3, retries: 5, ok: true },
+  { status: 504, times: 1, retries: 5, ok: true },
+  { status: 503, times: 3, retries: 2, ok: false },
+];
+for (const row of SERVER_ERRORS) {
+  Deno.test(`client: ${row.times}× ${row.status} on a manifest with ${row.retries} retries ${row.ok ? "succeeds" : "fails"}`, async () => {
+    const faults: FaultRule[] = [
+      { method: "HEAD", path: MANIFEST_PATH, times: row.times, fault: { status: row.status } },
+    ];
+    const retry = { retries: row.retries, baseDelayMs: 1, maxDelayMs: 10 };
+    if (!row.ok) {
+      await assert.rejects(
+        pullThrough(undefined, faults, { retry }),
+        (err: Error) =>
+          err instanceof FerryError &&
+          new RegExp(`registry answered ${row.status}`).test(err.message),
+      );
+      return;
+    }
+    const { reg } = await pullThrough(undefined, faults, { retry });
+    const heads = reg.log.filter((e) => e.method === "HEAD" && MANIFEST_PATH.test(e.path));
+    assert.deepEqual(heads.map((e) => e.status), [...Array(row.times).fill(row.status), 200]);
+  });
+}
+
+Deno.test("client: a blob body cut mid-way is resumed with Range from the bytes received", async () => {
+  const { reg, bytes, layer } = await pullThrough(undefined, [
+    { method: "GET", path: BLOB_PATH, times: 1, fault: { cutAfter: 65_536 } },
+  ]);
+  assert.deepEqual(bytes, layer.bytes);
+  const gets = reg.log.filter((e) => e.method === "GET" && BLOB_PATH.test(e.path));
+  assert.equal(gets.length, 2, JSON.stringify(gets));
+  assert.equal(gets[0].range, null);
+  const from = Number(/^bytes=(\d+)-$/.exec(gets[1].range ?? "")?.[1]);
+  assert.ok(from > 0 && from <= 65_536, `resumed with ${gets[1].range}`);
+});
+
+Deno.test("client: a blob pushed from another repository of the registry is mounted, not uploaded", async () => {
+  // Challenges name no scope: the client itself must ask for push here and pull there.
+  await using reg = await startMemoryRegistry({ auth: { bearer: { ...USER, omitScope: true } } });
+  const layer = blob(OCI_LAYER_TAR, randomBytes(50_000));
+  await reg.store.repository("lib/base").push(layer.desc, bytesSource(layer.bytes));
+  const client = memoryRegistryClient({ credentials: USER });
+  try {
+    const registry = client.registry(reg.host);
+    const from = registry.repository("lib/base");
+    await registry.repository("lib/app").push(layer.desc, () => {
+      throw new Error("the source was read: the blob was uploaded, not mounted");
+    }, { from });
+  } finally {
+    await client.close();
+  }
+  assert.ok(await reg.store.repository("lib/app").exists(layer.desc));
+  const posts = reg.log.filter((e) => e.method === "POST" && e.status !== 401);
+  assert.equal(posts.length, 1);
+  assert.match(posts[0].path, /\?mount=sha256%3A[0-9a-f]{64}&from=lib%2Fbase$/);
+  assert.equal(posts[0].status, 201);
+  assert.equal(reg.log.filter((e) => e.method === "PUT" || e.method === "PATCH").length, 0);
+  assert.ok(
+    reg.tokenScopes.some((s) =>
+      s.includes("repository:lib/app:pull,push") && s.includes("repository:lib/base:pull")
+    ),
+    `scopes asked: ${JSON.stringify(reg.tokenScopes)}`,
+  );
+});

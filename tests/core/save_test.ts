@@ -1,0 +1,90 @@
+/**
+ * `saveImages` in process: several images from ferry's own registry (memory store) into a
+ * registry directory, one of them failing, then a rerun that fetches only what is missing.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { FerryError } from "../../src/errors.ts";
+import { RegistryDir } from "../../src/registry_dir/mod.ts";
+import { makeImage, makeIndex, pushImage, pushIndex } from "../../src/registry_dir/test_util.ts";
+import { type SaveEvent, saveImages } from "../../src/save.ts";
+import {
+  BLOB_PATH,
+  memoryRegistryClient,
+  startMemoryRegistry,
+} from "../support/memory_registry.ts";
+import { tempDir } from "../support/tmp.ts";
+
+Deno.test("saveImages: saves every image it can, names the one that failed, and a rerun fetches only what is missing", async () => {
+  await using reg = await startMemoryRegistry({
+    auth: { bearer: { username: "alice", password: "s3cret" } },
+  });
+  await using tmp = await tempDir();
+  const single = makeImage();
+  const index = makeIndex();
+  const late = makeImage();
+  await pushImage(reg.store.repository("lib/single"), single, "1.0");
+  await pushIndex(reg.store.repository("lib/multi"), index, "2.0");
+  const images = [
+    `${reg.host}/lib/single:1.0`,
+    `${reg.host}/lib/multi:2.0`,
+    `${reg.host}/lib/late:3.0`,
+  ];
+  const client = memoryRegistryClient({ credentials: { username: "alice", password: "s3cret" } });
+  const events: SaveEvent[] = [];
+  try {
+    await assert.rejects(
+      saveImages({
+        registryDir: tmp.path,
+        images,
+        platforms: [{ os: "linux", architecture: "arm64" }],
+        client,
+        maxParallel: 2,
+        onEvent: (e) => events.push(e),
+      }),
+      (err: Error) =>
+        err instanceof FerryError &&
+        /^1 of 3 images failed: 127\.0\.0\.1:\d+\/lib\/late:3\.0: .*manifest unknown/.test(
+          err.message,
+        ),
+    );
+    const done = events.filter((e) => e.type === "image-done").map((e) => e.source).sort();
+    assert.deepEqual(done, [
+      `docker://${reg.host}/lib/multi:2.0`,
+      `docker://${reg.host}/lib/single:1.0`,
+    ]);
+    const failed = events.filter((e) => e.type === "image-failed");
+    assert.deepEqual(failed.map((e) => e.source), [`docker://${reg.host}/lib/late:3.0`]);
+
+    const dir = await RegistryDir.open(tmp.path, { readOnly: true });
+    try {
+      const s = await dir.repository("lib/single").resolve("1.0");
+      assert.equal(s.digest, single.manifest.desc.digest);
+      const m = dir.repository("lib/multi");
+      assert.equal((await m.resolve("2.0")).digest, index.index.desc.digest);
+      // Only the arm64 child of the index was asked for.
+      assert.equal(await m.exists(index.images[1].manifest.desc), true);
+      assert.equal(await m.exists(index.images[0].manifest.desc), false);
+      assert.deepEqual(await dir.repositories(), ["lib/multi", "lib/single"]);
+    } finally {
+      await dir.close();
+    }
+
+    // The missing image appears; a rerun saves it and reads no blob of the others again.
+    await pushImage(reg.store.repository("lib/late"), late, "3.0");
+    reg.log.length = 0;
+    const saved = await saveImages({
+      registryDir: tmp.path,
+      images,
+      platforms: [{ os: "linux", architecture: "arm64" }],
+      client,
+    });
+    assert.deepEqual(saved.map((s) => s.repository), ["lib/late", "lib/multi", "lib/single"]);
+    const fetched = reg.log.filter((e) => e.method === "GET" && BLOB_PATH.test(e.path))
+      .map((e) => e.path.slice(e.path.lastIndexOf("/") + 1)).sort();
+    assert.deepEqual(fetched, [late.config, ...late.layers].map((b) => b.desc.digest).sort());
+  } finally {
+    await client.close();
+  }
+});
