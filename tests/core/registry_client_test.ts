@@ -145,6 +145,17 @@ for (const row of SERVER_ERRORS) {
   });
 }
 
+Deno.test("client: a registry that does not answer in time is asked again", async () => {
+  const { reg, root, image } = await pullThrough(undefined, [
+    { method: "HEAD", path: MANIFEST_PATH, times: 1, fault: { delayMs: 60_000 } },
+  ], { timeoutMs: 1000 });
+  assert.equal(root.digest, image.manifest.desc.digest);
+  const heads = reg.log.filter((e) => e.method === "HEAD" && MANIFEST_PATH.test(e.path));
+  assert.equal(heads.length, 2);
+  assert.deepEqual(heads[0].fault, { delayMs: 60_000 });
+  assert.equal(heads[1].status, 200);
+});
+
 Deno.test("client: a blob body cut mid-way is resumed with Range from the bytes received", async () => {
   const { reg, bytes, layer } = await pullThrough(undefined, [
     { method: "GET", path: BLOB_PATH, times: 1, fault: { cutAfter: 65_536 } },

@@ -271,7 +271,16 @@ export function startMemoryRegistry(
         errorResponse(fault.status, fault.status === 429 ? "TOOMANYREQUESTS" : "UNKNOWN", headers),
       );
     }
-    if (fault && "delayMs" in fault) await new Promise((r) => setTimeout(r, fault.delayMs));
+    if (fault && "delayMs" in fault) {
+      // A client that gives up ends the wait too, so a stopped server is not held open.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, fault.delayMs);
+        req.signal.addEventListener("abort", () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      });
+    }
     if (auth && "bearer" in auth) {
       const refused = bearerCheck(req, url);
       if (refused) {
@@ -344,6 +353,8 @@ export interface MemoryRegistryClientOptions {
   retry?: RetryPolicy;
   /** Receives the client's warnings (rate limits). */
   warn?: (line: string) => void;
+  /** Wait at most this long for response headers (default 60 s). */
+  timeoutMs?: number;
 }
 
 /**
@@ -357,5 +368,6 @@ export function memoryRegistryClient(options: MemoryRegistryClientOptions = {}):
     auth,
     retry: options.retry ?? { retries: 5, baseDelayMs: 1, maxDelayMs: 2000 },
     warn: options.warn,
+    timeoutMs: options.timeoutMs,
   });
 }
