@@ -9,12 +9,7 @@ import { DOCKER_MANIFEST, MAX_MANIFEST_SIZE, OCI_MANIFEST } from "../src/media_t
 import type { Target } from "../src/store.ts";
 import { readAll } from "../src/streams.ts";
 import { OciLayout } from "../src/oci_layout/mod.ts";
-import {
-  drain,
-  makeTestImage,
-  pushTestImage,
-  type TestImage,
-} from "../src/oci_layout/_test_image.ts";
+import { drain, makeTarImage, pushImage, type TestImage } from "./support/images.ts";
 import {
   ArchiveWriter,
   DockerArchiveReader,
@@ -98,14 +93,14 @@ async function copyImage(src: Target, ref: string, dst: Target, tag: string): Pr
 async function layoutWith(dir: string, image: TestImage, refName: string): Promise<string> {
   const root = `${dir}/layout`;
   const layout = await OciLayout.open(root);
-  await pushTestImage(layout.repository(""), image, refName);
+  await pushImage(layout.repository(""), image, refName);
   await layout.close();
   return root;
 }
 
 function twoLayerImage(): Promise<TestImage> {
-  return makeTestImage({
-    layers: [{ "etc/hello": "hello from ferry\n" }, { "usr/share/ferry/v": "1\n" }],
+  return makeTarImage({
+    files: [{ "etc/hello": "hello from ferry\n" }, { "usr/share/ferry/v": "1\n" }],
   });
 }
 
@@ -185,7 +180,7 @@ peerTest("skopeo reads ferry's oci-archive with identical digests", ["skopeo"], 
   const image = await twoLayerImage();
   const file = `${dir}/app.tar`;
   const writer = await ArchiveWriter.create(file, { format: "oci-archive" });
-  await pushTestImage(writer.repository("localhost/app"), image, "1.0");
+  await pushImage(writer.repository("localhost/app"), image, "1.0");
   await writer.close();
 
   assert.equal(
@@ -204,7 +199,7 @@ peerTest(
     const image = await twoLayerImage();
     const file = `${dir}/app.tar`;
     const writer = await ArchiveWriter.create(file, { format: "docker-archive" });
-    await pushTestImage(writer.repository("localhost/app"), image, "1.0");
+    await pushImage(writer.repository("localhost/app"), image, "1.0");
     await writer.close();
 
     // skopeo re-creates the manifest (docker-archive has none); the config and the diff IDs of the
@@ -301,9 +296,9 @@ peerTest(
   "an image copied layout → oci-archive → layout keeps its digest",
   ["skopeo"],
   async (dir) => {
-    const image = await makeTestImage();
+    const image = await makeTarImage();
     const src = await OciLayout.open(`${dir}/src`);
-    await pushTestImage(src.repository(""), image, "localhost/app:1");
+    await pushImage(src.repository(""), image, "localhost/app:1");
     const file = `${dir}/a.tar`;
     const writer = await ArchiveWriter.create(file, { format: "oci-archive" });
     await copyImage(

@@ -9,16 +9,15 @@ import { OCI_INDEX } from "../src/media_types.ts";
 import { readAll } from "../src/streams.ts";
 import { RegistryDir } from "../src/registry_dir/mod.ts";
 import {
-  type Blob,
-  listTree,
   makeImage,
   makeIndex,
   pushImage,
   pushIndex,
+  type TestBlob,
   type TestImage,
   type TestIndex,
-  type TreeEntry,
-} from "../src/registry_dir/test_util.ts";
+} from "./support/images.ts";
+import { listTree, type TreeEntry } from "../src/registry_dir/test_util.ts";
 
 const REGISTRY = "/usr/bin/docker-registry";
 const SKOPEO = "/usr/bin/skopeo";
@@ -127,7 +126,7 @@ async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-function allBlobs(img: TestImage): Blob[] {
+function allBlobs(img: TestImage): TestBlob[] {
   return [img.config, ...img.layers, img.manifest];
 }
 
@@ -139,7 +138,7 @@ async function writeOciLayout(dir: string, image: TestImage, index: TestIndex): 
     await Deno.writeFile(`${dir}/blobs/sha256/${b.desc.digest.slice(7)}`, b.bytes);
   }
   await Deno.writeTextFile(`${dir}/oci-layout`, JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-  const ref = (desc: Blob["desc"], name: string) => ({
+  const ref = (desc: TestBlob["desc"], name: string) => ({
     ...desc,
     annotations: { "org.opencontainers.image.ref.name": name },
   });
@@ -300,7 +299,7 @@ Deno.test({
       assert.deepEqual(await app.tags(), ["1.0"]);
       assert.deepEqual(await app.resolve("1.0"), image.manifest.desc);
       assert.deepEqual(await multi.resolve("1.0"), index.index.desc);
-      const check = async (repo: typeof app, b: Blob) => {
+      const check = async (repo: typeof app, b: TestBlob) => {
         assert.equal(await repo.exists(b.desc), true, `${repo.name} has ${b.desc.digest}`);
         const bytes = await readAll(await repo.fetch(b.desc), 1 << 20, b.desc.digest);
         assert.equal(sha256(bytes), b.desc.digest);

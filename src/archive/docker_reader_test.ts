@@ -10,7 +10,7 @@ import {
   OCI_LAYER_TAR,
   OCI_MANIFEST,
 } from "../media_types.ts";
-import { drain, makeTestImage, type TestImage } from "../oci_layout/_test_image.ts";
+import { drain, makeTarImage, type TestImage } from "../../tests/support/images.ts";
 import { DOCKER_LAYER_TAR, DockerArchiveReader, openArchive } from "./mod.ts";
 
 type Files = { name: string; data?: Uint8Array | string; link?: string }[];
@@ -85,7 +85,7 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
 
 Deno.test("classic docker save: a schema 2 manifest is synthesised from diff IDs", async () => {
   await withDir(async (dir) => {
-    const image = await makeTestImage({ layers: [{ a: "1" }, { b: "2" }] });
+    const image = await makeTarImage({ files: [{ a: "1" }, { b: "2" }] });
     const path = `${dir}/classic.tar`;
     await writeTar(path, await classicFiles(image, ["busybox:latest", "busybox:1.36"]));
     const reader = await DockerArchiveReader.open(path);
@@ -141,7 +141,7 @@ Deno.test("classic docker save: a schema 2 manifest is synthesised from diff IDs
 
 Deno.test("synthesize: oci makes an OCI manifest over the same blobs", async () => {
   await withDir(async (dir) => {
-    const image = await makeTestImage();
+    const image = await makeTarImage();
     const path = `${dir}/classic.tar`;
     await writeTar(path, await classicFiles(image, ["app:1"]));
     const reader = await DockerArchiveReader.open(path, { synthesize: "oci" });
@@ -166,7 +166,7 @@ Deno.test("synthesize: oci makes an OCI manifest over the same blobs", async () 
 
 Deno.test("classic archive with gzip layers, gzip-compressed as a whole", async () => {
   await withDir(async (dir) => {
-    const image = await makeTestImage();
+    const image = await makeTarImage();
     const path = `${dir}/classic.tar.gz`;
     await writeTar(`${dir}/plain.tar`, await classicFiles(image, ["app:1"], true));
     await Deno.writeFile(path, await gzip(await Deno.readFile(`${dir}/plain.tar`)));
@@ -196,7 +196,7 @@ Deno.test("classic archive with gzip layers, gzip-compressed as a whole", async 
 
 Deno.test("skopeo-style archive: <diffid>.tar files reached through symlinks", async () => {
   await withDir(async (dir) => {
-    const image = await makeTestImage();
+    const image = await makeTarImage();
     const layer = await gunzip(image.layers[0].bytes);
     const diffHex = image.layers[0].diffId.slice(7);
     const configName = `${image.config.desc.digest.slice(7)}.json`;
@@ -233,7 +233,7 @@ Deno.test("skopeo-style archive: <diffid>.tar files reached through symlinks", a
 
 Deno.test("Docker 25 layout: the original OCI manifest is served, names from RepoTags", async () => {
   await withDir(async (dir) => {
-    const image = await makeTestImage();
+    const image = await makeTarImage();
     // Docker 25 stores uncompressed layers in blobs/ and an OCI manifest naming them.
     const layer = await gunzip(image.layers[0].bytes);
     const layerDesc = { mediaType: OCI_LAYER_TAR, digest: sha256(layer), size: layer.byteLength };
@@ -294,7 +294,7 @@ Deno.test("Docker 25 layout: the original OCI manifest is served, names from Rep
 
 Deno.test("broken docker archives fail with what is missing", async () => {
   await withDir(async (dir) => {
-    const image = await makeTestImage();
+    const image = await makeTarImage();
     const files = (await classicFiles(image, ["a:1"])).filter((f) => !f.name.endsWith("layer.tar"));
     await writeTar(`${dir}/missing.tar`, files);
     await assert.rejects(

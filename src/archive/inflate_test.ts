@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { isFerryError } from "../errors.ts";
-import { drain } from "../oci_layout/_test_image.ts";
+import { drain } from "../../tests/support/images.ts";
 import { inflateLimit, MAX_INFLATED_ENV, MIN_INFLATED_LIMIT } from "./inflate.ts";
 import { encodeHeader, endOfArchive, padding } from "./tar.ts";
 import { DEFAULT_TAR_LIMITS } from "./tar_index.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { packTar, unpackTar } from "modern-tar";
 import { isFerryError } from "../errors.ts";
-import { drain } from "../oci_layout/_test_image.ts";
+import { drain } from "../../tests/support/images.ts";
 import { BLOCK, decodeHeader, encodeHeader, endOfArchive, padding } from "./tar.ts";
 import { TarFile } from "./tar_file.ts";
 

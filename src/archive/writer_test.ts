@@ -7,11 +7,11 @@ import { OCI_LAYER_GZIP } from "../media_types.ts";
 import { bytesSource, type ContentSource } from "../store.ts";
 import {
   drain,
-  makeTestImage,
-  makeTestIndex,
-  pushTestImage,
+  makeIndex,
+  makeTarImage,
+  pushImage,
   type TestImage,
-} from "../oci_layout/_test_image.ts";
+} from "../../tests/support/images.ts";
 import { REF_NAME_ANNOTATION } from "../oci_layout/mod.ts";
 import { ArchiveWriter, DockerArchiveReader, OciArchiveReader, openArchive } from "./mod.ts";
 
@@ -76,10 +76,10 @@ Deno.test("oci-archive: written, renamed on close, and read back", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/out.tar`;
     const writer = await ArchiveWriter.create(path, { format: "oci-archive" });
-    const one = await makeTestImage();
-    const two = await makeTestImage();
-    await pushTestImage(writer.repository("localhost/app"), one, "1.0");
-    await pushTestImage(writer.repository(""), two, "localhost/other:2");
+    const one = await makeTarImage();
+    const two = await makeTarImage();
+    await pushImage(writer.repository("localhost/app"), one, "1.0");
+    await pushImage(writer.repository(""), two, "localhost/other:2");
     // The same blob pushed again is written once.
     await writer.repository("").push(one.layers[0].desc, bytesSource(one.layers[0].bytes));
     assert.deepEqual(await writer.repositories(), ["localhost/app", "localhost/other"]);
@@ -125,7 +125,7 @@ Deno.test("a failed push leaves the archive as it was", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/out.tar`;
     const writer = await ArchiveWriter.create(path, { format: "oci-archive", spool: false });
-    const image = await makeTestImage();
+    const image = await makeTarImage();
     const good = randomBytes(300_000);
     const desc = blobDesc(good);
     await assert.rejects(
@@ -138,7 +138,7 @@ Deno.test("a failed push leaves the archive as it was", async () => {
     );
     assert.equal(await writer.repository("").exists(desc), false);
     await writer.repository("").push(desc, bytesSource(good));
-    await pushTestImage(writer.repository("x"), image, "1");
+    await pushImage(writer.repository("x"), image, "1");
     await writer.close();
     const all = await entries(path);
     const blobs = all.filter((e) => e.header.name.startsWith("blobs/sha256/") && e.data);
@@ -179,15 +179,15 @@ Deno.test("untagged root manifests are listed in index.json without a name", asy
   await withDir(async (dir) => {
     const path = `${dir}/out.tar`;
     const writer = await ArchiveWriter.create(path, { format: "oci-archive" });
-    const amd = await makeTestImage();
-    const arm = await makeTestImage({ architecture: "arm64" });
-    const index = makeTestIndex([amd, arm]);
-    const loose = await makeTestImage();
-    await pushTestImage(writer.repository(""), amd);
-    await pushTestImage(writer.repository(""), arm);
+    const amd = await makeTarImage();
+    const arm = await makeTarImage({ architecture: "arm64" });
+    const index = makeIndex([amd, arm]).index;
+    const loose = await makeTarImage();
+    await pushImage(writer.repository(""), amd);
+    await pushImage(writer.repository(""), arm);
     await writer.repository("").push(index.desc, bytesSource(index.bytes));
     await writer.repository("a").tag(index.desc, "multi");
-    await pushTestImage(writer.repository(""), loose);
+    await pushImage(writer.repository(""), loose);
     await writer.close();
     const reader = await OciArchiveReader.open(path);
     try {
@@ -210,16 +210,16 @@ Deno.test("docker-archive: manifest.json, refusal of indexes and bare names, rou
   await withDir(async (dir) => {
     const path = `${dir}/d.tar`;
     const writer = await ArchiveWriter.create(path, { format: "docker-archive" });
-    const image = await makeTestImage({ layers: [{ "a": "1" }, { "b": "2" }] });
-    await pushTestImage(writer.repository("localhost/app"), image, "1.0");
+    const image = await makeTarImage({ files: [{ "a": "1" }, { "b": "2" }] });
+    await pushImage(writer.repository("localhost/app"), image, "1.0");
     await writer.repository("").tag(image.manifest.desc, "localhost/app:latest");
     await assert.rejects(
       writer.repository("").tag(image.manifest.desc, "latest"),
       (e) => isFerryError(e, "invalid_reference"),
     );
-    const amd = await makeTestImage();
-    const index = makeTestIndex([amd]);
-    await pushTestImage(writer.repository(""), amd);
+    const amd = await makeTarImage();
+    const index = makeIndex([amd]).index;
+    await pushImage(writer.repository(""), amd);
     await assert.rejects(
       writer.repository("").push(index.desc, bytesSource(index.bytes)),
       (e) => isFerryError(e, "unsupported") && /--platform/.test(e.message),

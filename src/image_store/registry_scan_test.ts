@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { makeTestImage, pushTestImage } from "../oci_layout/_test_image.ts";
+import { makeTarImage, pushImage } from "../../tests/support/images.ts";
 import { ImageStore } from "./store.ts";
 
 const REPOS = "registry/docker/registry/v2/repositories";
@@ -10,8 +10,8 @@ Deno.test("inspect lists registry/ images, stacking layers with whiteouts and op
   const root = await Deno.makeTempDir({ prefix: "ferry-scan-" });
   const store = await ImageStore.open({ root });
   try {
-    const image = await makeTestImage({
-      layers: [
+    const image = await makeTarImage({
+      files: [
         {
           [link("library/app", "1.0")]: digest("a"),
           [link("library/old", "2")]: digest("b"),
@@ -32,7 +32,7 @@ Deno.test("inspect lists registry/ images, stacking layers with whiteouts and op
         },
       ],
     });
-    await pushTestImage(store.target(), image, "localhost/cluster:1");
+    await pushImage(store.target(), image, "localhost/cluster:1");
     const details = await store.inspect("cluster:1");
     assert.deepEqual(details.registry, [
       { repository: "library/app", tag: "1.0", digest: digest("e") },

@@ -3,12 +3,7 @@ import { digestHex } from "../digest.ts";
 import { isFerryError } from "../errors.ts";
 import { hostPlatform } from "../platform.ts";
 import { bytesSource } from "../store.ts";
-import {
-  makeTestImage,
-  makeTestIndex,
-  pushTestImage,
-  type TestImage,
-} from "../oci_layout/_test_image.ts";
+import { makeIndex, makeTarImage, pushImage, type TestImage } from "../../tests/support/images.ts";
 import { ImageStore } from "./store.ts";
 
 async function blobs(root: string): Promise<string[]> {
@@ -27,10 +22,10 @@ async function fixture() {
   const root = await Deno.makeTempDir({ prefix: "ferry-store-" });
   const store = await ImageStore.open({ root });
   const base = { "etc/base": "shared base\n" };
-  const nginx = await makeTestImage({ seed: "nginx", layers: [base, { "etc/nginx": "n\n" }] });
-  const app = await makeTestImage({ seed: "app", layers: [base, { "etc/app": "a\n" }] });
-  await pushTestImage(store.target(), nginx, "docker.io/library/nginx:1.27");
-  await pushTestImage(store.target(), app, "localhost/app:1.0");
+  const nginx = await makeTarImage({ seed: "nginx", files: [base, { "etc/nginx": "n\n" }] });
+  const app = await makeTarImage({ seed: "app", files: [base, { "etc/app": "a\n" }] });
+  await pushImage(store.target(), nginx, "docker.io/library/nginx:1.27");
+  await pushImage(store.target(), app, "localhost/app:1.0");
   return {
     root,
     store,
@@ -104,11 +99,11 @@ Deno.test("list reports names, sizes, platforms and creation times, sorted", asy
 
 Deno.test("an index lists every platform and inspect picks this host's image", async () => {
   await using f = await fixture();
-  const amd = await makeTestImage({ seed: "m-amd", architecture: "amd64" });
-  const arm = await makeTestImage({ seed: "m-arm", architecture: "arm64" });
-  const index = makeTestIndex([amd, arm]);
-  await pushTestImage(f.store.target(), amd);
-  await pushTestImage(f.store.target(), arm);
+  const amd = await makeTarImage({ seed: "m-amd", architecture: "amd64" });
+  const arm = await makeTarImage({ seed: "m-arm", architecture: "arm64" });
+  const index = makeIndex([amd, arm]).index;
+  await pushImage(f.store.target(), amd);
+  await pushImage(f.store.target(), arm);
   await f.store.target().push(index.desc, bytesSource(index.bytes));
   await f.store.target().tag(index.desc, "localhost/multi:1");
   const [row] = (await f.store.list()).filter((i) => i.name === "localhost/multi:1");

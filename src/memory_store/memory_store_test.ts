@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { sha256 } from "../digest.ts";
 import { FerryError } from "../errors.ts";
 import { OCI_LAYER_TAR, OCI_MANIFEST } from "../media_types.ts";
-import { blob, makeImage, makeIndex, pushImage, pushIndex } from "../registry_dir/test_util.ts";
+import { blob, makeImage, makeIndex, pushImage, pushIndex } from "../../tests/support/images.ts";
 import { bytesSource } from "../store.ts";
 import { readAll } from "../streams.ts";
 import { MemoryStore } from "./mod.ts";

@@ -4,7 +4,7 @@ import { FerryError, isFerryError } from "../errors.ts";
 import type { Descriptor } from "../manifest.ts";
 import { OCI_LAYER_GZIP, OCI_MANIFEST } from "../media_types.ts";
 import { bytesSource, type ContentSource } from "../store.ts";
-import { drain, makeTestImage, makeTestIndex, pushTestImage } from "./_test_image.ts";
+import { drain, makeIndex, makeTarImage, pushImage } from "../../tests/support/images.ts";
 import { OciLayout, REF_NAME_ANNOTATION } from "./mod.ts";
 
 async function withLayout(fn: (layout: OciLayout, root: string) => Promise<void>): Promise<void> {
@@ -59,9 +59,9 @@ Deno.test("open creates an empty layout and refuses a missing one without create
 
 Deno.test("push, tag, resolve and fetch round-trip through both name views", async () => {
   await withLayout(async (layout, root) => {
-    const image = await makeTestImage();
+    const image = await makeTarImage();
     const repo = layout.repository("localhost/app");
-    await pushTestImage(repo, image, "1.0");
+    await pushImage(repo, image, "1.0");
 
     const whole = layout.repository("");
     assert.deepEqual(await whole.tags(), ["localhost/app:1.0"]);
@@ -229,17 +229,17 @@ Deno.test("two instances pushing the same blob at once both succeed", async () =
 
 Deno.test("tag replaces the entry with the same ref name and keeps foreign entries", async () => {
   await withLayout(async (layout, root) => {
-    const one = await makeTestImage();
-    const two = await makeTestImage();
+    const one = await makeTarImage();
+    const two = await makeTarImage();
     const repo = layout.repository("localhost/app");
-    await pushTestImage(repo, one, "1.0");
+    await pushImage(repo, one, "1.0");
     // Another tool's entry and top-level field must survive ferry's edits.
     const doc = await readIndex(root) as Record<string, unknown> & { manifests: Descriptor[] };
     doc.annotations = { "org.example": "kept" };
     doc.manifests.push({ ...one.manifest.desc, annotations: { [REF_NAME_ANNOTATION]: "other" } });
     await Deno.writeTextFile(`${root}/index.json`, JSON.stringify(doc));
 
-    await pushTestImage(repo, two, "1.0");
+    await pushImage(repo, two, "1.0");
     const after = await readIndex(root) as Record<string, unknown> & { manifests: Descriptor[] };
     const names = after.manifests.map((m) => m.annotations?.[REF_NAME_ANNOTATION]);
     assert.deepEqual(names.sort(), ["localhost/app:1.0", "other"]);
@@ -258,12 +258,12 @@ Deno.test("tag replaces the entry with the same ref name and keeps foreign entri
 
 Deno.test("children of a tagged index resolve by digest", async () => {
   await withLayout(async (layout) => {
-    const amd = await makeTestImage({ architecture: "amd64" });
-    const arm = await makeTestImage({ architecture: "arm64" });
-    const index = makeTestIndex([amd, arm]);
+    const amd = await makeTarImage({ architecture: "amd64" });
+    const arm = await makeTarImage({ architecture: "arm64" });
+    const index = makeIndex([amd, arm]).index;
     const repo = layout.repository("localhost/multi");
-    await pushTestImage(repo, amd);
-    await pushTestImage(repo, arm);
+    await pushImage(repo, amd);
+    await pushImage(repo, arm);
     await repo.push(index.desc, bytesSource(index.bytes));
     await repo.tag(index.desc, "1");
     assert.equal((await repo.resolve("1")).mediaType, index.desc.mediaType);
@@ -275,16 +275,16 @@ Deno.test("children of a tagged index resolve by digest", async () => {
 Deno.test("gc removes exactly the blobs no tag reaches", async () => {
   await withLayout(async (layout, root) => {
     const shared = { "etc/shared": "same in both\n" };
-    const keep = await makeTestImage({ layers: [shared, { "etc/keep": "k\n" }] });
-    const drop = await makeTestImage({ layers: [shared, { "etc/drop": "d\n" }] });
-    const amd = await makeTestImage();
-    const arm = await makeTestImage({ architecture: "arm64" });
-    const index = makeTestIndex([amd, arm]);
+    const keep = await makeTarImage({ files: [shared, { "etc/keep": "k\n" }] });
+    const drop = await makeTarImage({ files: [shared, { "etc/drop": "d\n" }] });
+    const amd = await makeTarImage();
+    const arm = await makeTarImage({ architecture: "arm64" });
+    const index = makeIndex([amd, arm]).index;
     const repo = layout.repository("localhost/app");
-    await pushTestImage(repo, keep, "keep");
-    await pushTestImage(repo, drop, "drop");
-    await pushTestImage(repo, amd);
-    await pushTestImage(repo, arm);
+    await pushImage(repo, keep, "keep");
+    await pushImage(repo, drop, "drop");
+    await pushImage(repo, amd);
+    await pushImage(repo, arm);
     await repo.push(index.desc, bytesSource(index.bytes));
     await repo.tag(index.desc, "multi");
     const stray = randomBytes(100);
@@ -321,8 +321,8 @@ Deno.test("gc refuses to run while another instance writes", async () => {
 
 Deno.test("concurrent tags from two processes keep every entry", async () => {
   await withLayout(async (layout, root) => {
-    const image = await makeTestImage();
-    await pushTestImage(layout.repository(""), image);
+    const image = await makeTarImage();
+    await pushImage(layout.repository(""), image);
     await layout.close();
     const mod = new URL("./mod.ts", import.meta.url).href;
     const script = (who: string) => `

@@ -7,7 +7,7 @@ import { digestHex } from "../digest.ts";
 import { isFerryError } from "../errors.ts";
 import { bytesSource } from "../store.ts";
 import { makeVictim, snapshotTree } from "../symlink_test_util.ts";
-import { drain, makeTestImage, pushTestImage } from "./_test_image.ts";
+import { drain, makeTarImage, pushImage } from "../../tests/support/images.ts";
 import { OciLayout } from "./mod.ts";
 
 const foreign = (err: unknown) =>
@@ -21,7 +21,7 @@ async function withVictim(
   try {
     await makeVictim(`${tmp}/victim`);
     const layout = await OciLayout.open(`${tmp}/layout`);
-    await pushTestImage(layout.repository(""), await makeTestImage(), "localhost/app:1");
+    await pushImage(layout.repository(""), await makeTarImage(), "localhost/app:1");
     await layout.close();
     await fn({ tmp, root: `${tmp}/layout`, victim: `${tmp}/victim` });
   } finally {
@@ -63,7 +63,7 @@ Deno.test("oci layout: gc removes no symlink's target and no directory from .fer
 
 Deno.test("oci layout: a symlinked lock file, staging file or .ferry is not written through", async () => {
   await withVictim(async ({ root, victim }) => {
-    const image = await makeTestImage();
+    const image = await makeTarImage();
     const layer = image.layers[0];
     // A dangling lock symlink: the old code created its target outside the layout.
     await Deno.remove(`${root}/.ferry/lock`);
@@ -92,7 +92,7 @@ Deno.test("oci layout: a symlinked lock file, staging file or .ferry is not writ
     await Deno.symlink(victim, `${root}/.ferry`);
     before = await snapshotTree(victim);
     layout = await OciLayout.open(root);
-    await assert.rejects(pushTestImage(layout.repository(""), image, "localhost/b:1"), foreign);
+    await assert.rejects(pushImage(layout.repository(""), image, "localhost/b:1"), foreign);
     await assert.rejects(layout.gc(), foreign);
     await layout.close();
     assert.deepEqual(await snapshotTree(victim), before);
@@ -123,8 +123,8 @@ Deno.test("oci layout: the root may be a symlink (storage mounted elsewhere)", a
   await withVictim(async ({ tmp, root }) => {
     await Deno.symlink(root, `${tmp}/mounted`);
     const layout = await OciLayout.open(`${tmp}/mounted`);
-    const image = await makeTestImage();
-    await pushTestImage(layout.repository(""), image, "localhost/b:1");
+    const image = await makeTarImage();
+    await pushImage(layout.repository(""), image, "localhost/b:1");
     assert.equal(
       (await layout.repository("").resolve("localhost/b:1")).digest,
       image.manifest.desc.digest,

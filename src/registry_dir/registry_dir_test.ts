@@ -7,16 +7,13 @@ import { readAll } from "../streams.ts";
 import { RegistryDir } from "./mod.ts";
 import {
   blob,
-  blobDataPath,
-  listTree,
   makeImage,
   makeIndex,
   pushImage,
   pushIndex,
   randomBytes,
-  recordingSource,
-  type TreeEntry,
-} from "./test_util.ts";
+} from "../../tests/support/images.ts";
+import { blobDataPath, listTree, recordingSource, type TreeEntry } from "./test_util.ts";
 
 const V2 = "docker/registry/v2";
 

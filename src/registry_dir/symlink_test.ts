@@ -9,7 +9,8 @@ import { bytesSource } from "../store.ts";
 import { readAll } from "../streams.ts";
 import { makeVictim, snapshotTree } from "../symlink_test_util.ts";
 import { RegistryDir } from "./mod.ts";
-import { blobDataPath, makeImage, pushImage } from "./test_util.ts";
+import { makeImage, pushImage } from "../../tests/support/images.ts";
+import { blobDataPath } from "./test_util.ts";
 
 const V2 = "docker/registry/v2";
 

@@ -4,7 +4,7 @@ import { type Digest, sha256 } from "../digest.ts";
 import { MemoryStore } from "../memory_store/mod.ts";
 import { DOCKER_MANIFEST, OCI_EMPTY, OCI_INDEX, OCI_MANIFEST } from "../media_types.ts";
 import { RegistryDir } from "../registry_dir/mod.ts";
-import { type Blob, makeImage, makeIndex, randomBytes } from "../registry_dir/test_util.ts";
+import { makeImage, makeIndex, randomBytes, type TestBlob } from "../../tests/support/images.ts";
 import { bytesSource, type Store } from "../store.ts";
 import { createRegistryHandler, type RegistryHandler, type RegistryHandlerOptions } from "./mod.ts";
 import { BcryptBusyError, BcryptPool } from "./bcrypt_pool.ts";
@@ -96,7 +96,7 @@ async function expectError(
 }
 
 /** Uploads a blob in one POST. */
-async function putBlob(handler: RegistryHandler, name: string, blob: Blob): Promise<void> {
+async function putBlob(handler: RegistryHandler, name: string, blob: TestBlob): Promise<void> {
   const { res } = await call(
     handler,
     "POST",
@@ -112,7 +112,7 @@ async function putManifest(
   handler: RegistryHandler,
   name: string,
   reference: string,
-  manifest: Blob,
+  manifest: TestBlob,
 ): Promise<Response> {
   const { res, bytes } = await call(handler, "PUT", `/v2/${name}/manifests/${reference}`, {
     body: manifest.bytes,
@@ -132,11 +132,11 @@ async function pushImage(
   await putManifest(handler, name, tag ?? image.manifest.desc.digest, image.manifest);
 }
 
-function bytesBlob(mediaType: string, bytes: Uint8Array): Blob {
+function bytesBlob(mediaType: string, bytes: Uint8Array): TestBlob {
   return { desc: { mediaType, digest: sha256(bytes), size: bytes.byteLength }, bytes };
 }
 
-function jsonBlob(mediaType: string, value: unknown): Blob {
+function jsonBlob(mediaType: string, value: unknown): TestBlob {
   return bytesBlob(mediaType, encoder.encode(JSON.stringify(value)));
 }
 

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { sha256 } from "../digest.ts";
 import { MemoryStore } from "../memory_store/mod.ts";
 import { RegistryDir } from "../registry_dir/mod.ts";
-import { blobDataPath, makeImage, pushImage } from "../registry_dir/test_util.ts";
+import { makeImage, pushImage } from "../../tests/support/images.ts";
+import { blobDataPath } from "../registry_dir/test_util.ts";
 import { makeVictim, snapshotTree } from "../symlink_test_util.ts";
 import { createRegistryHandler, type RegistryHandler } from "./mod.ts";
 

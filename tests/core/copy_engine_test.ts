@@ -25,7 +25,7 @@ import {
   randomBytes,
   type TestImage,
   type TestIndex,
-} from "../../src/registry_dir/test_util.ts";
+} from "../support/images.ts";
 import {
   BLOB_PATH,
   type FaultRule,

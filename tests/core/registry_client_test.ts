@@ -9,8 +9,7 @@ import assert from "node:assert/strict";
 import { FerryError } from "../../src/errors.ts";
 import { readAll } from "../../src/streams.ts";
 import { bytesSource } from "../../src/store.ts";
-import { makeImage, pushImage, randomBytes } from "../../src/registry_dir/test_util.ts";
-import { blob } from "../../src/registry_dir/test_util.ts";
+import { blob, makeImage, pushImage, randomBytes } from "../support/images.ts";
 import { OCI_LAYER_TAR } from "../../src/media_types.ts";
 import {
   BLOB_PATH,

@@ -1,12 +1,17 @@
 /**
- * Synthetic container images with real content, written as an OCI image layout.
+ * Test images, the one place tests make them:
  *
- * Each layer is a gzip-compressed tar holding one file of pseudo-random bytes derived from a seed,
- * so the same `{seed, size}` always gives the same layer digest (layers shared across images, across
- * runs and across machines) while different seeds never deduplicate. The bytes come from AES-128-CTR
- * over zeros (native, about 1 GiB/s) and the gzip stream uses stored deflate blocks: random data does
- * not compress anyway, and stored blocks make the digest independent of any compressor's version.
- * A 100 MiB layer takes well under a second.
+ * - in memory ({@link makeImage}, {@link makeTarImage}, {@link makeIndex}, pushed into any
+ *   `Target` with {@link pushImage} / {@link pushIndex}), for unit tests and in-process tests;
+ * - written as an OCI image layout ({@link makeLayout}), for interop tests with real peers.
+ *
+ * Layout images have real content: each layer is a gzip-compressed tar holding one file of
+ * pseudo-random bytes derived from a seed, so the same `{seed, size}` always gives the same layer
+ * digest (layers shared across images, across runs and across machines) while different seeds
+ * never deduplicate. The bytes come from AES-128-CTR over zeros (native, about 1 GiB/s) and the
+ * gzip stream uses stored deflate blocks: random data does not compress anyway, and stored blocks
+ * make the digest independent of any compressor's version. A 100 MiB layer takes well under a
+ * second.
  *
  * @module
  */
@@ -23,9 +28,11 @@ import {
   OCI_CONFIG,
   OCI_INDEX,
   OCI_LAYER_GZIP,
+  OCI_LAYER_TAR,
   OCI_MANIFEST,
 } from "../../src/media_types.ts";
 import type { Platform } from "../../src/platform.ts";
+import { bytesSource, type Target } from "../../src/store.ts";
 import { copy, type CopyOptions } from "./skopeo.ts";
 import { tempDir } from "./tmp.ts";
 
@@ -129,11 +136,20 @@ function writeOctal(block: Uint8Array, offset: number, width: number, value: num
   block.set(new TextEncoder().encode(text), offset);
 }
 
-/** A ustar header for a regular file (mode 0644, root, mtime 0). */
-function tarHeader(name: string, size: number): Uint8Array {
+/** A ustar header for a regular file (mode 0644, root, mtime 0); long paths use the prefix. */
+function tarHeader(path: string, size: number): Uint8Array {
   const block = new Uint8Array(512);
   const enc = new TextEncoder();
+  let name = path;
+  let prefix = "";
+  if (enc.encode(path).byteLength > 100) {
+    const cut = path.indexOf("/", path.length - 101);
+    if (cut <= 0 || cut > 155) throw new Error(`tar path too long for ustar: ${path}`);
+    prefix = path.slice(0, cut);
+    name = path.slice(cut + 1);
+  }
   block.set(enc.encode(name), 0);
+  block.set(enc.encode(prefix), 345);
   writeOctal(block, 100, 8, 0o644);
   writeOctal(block, 108, 8, 0);
   writeOctal(block, 116, 8, 0);
@@ -419,6 +435,201 @@ export async function makeLayout(dir: string, images: ImageSpec[]): Promise<Buil
   await Deno.rename(tmp, indexPath);
   return built;
 }
+
+// ---- Images in memory ----------------------------------------------------------------------
+
+/** A blob with its descriptor. */
+export interface TestBlob {
+  desc: Descriptor;
+  bytes: Uint8Array;
+}
+
+/** A layer blob and the digest of its uncompressed tar (the config's `rootfs.diff_ids`). */
+export interface TestLayer extends TestBlob {
+  diffId: Digest;
+}
+
+/** A single-platform image in memory: config, layers and manifest. */
+export interface TestImage {
+  config: TestBlob;
+  layers: TestLayer[];
+  manifest: TestBlob;
+}
+
+/** A multi-platform index in memory and its images. */
+export interface TestIndex {
+  index: TestBlob;
+  images: TestImage[];
+}
+
+const encoder = new TextEncoder();
+
+/** Wraps bytes as a blob of `mediaType`. */
+export function blob(mediaType: string, bytes: Uint8Array): TestBlob {
+  return { desc: { mediaType, digest: sha256(bytes), size: bytes.byteLength }, bytes };
+}
+
+/** Random bytes (`crypto.getRandomValues` fills at most 64 KiB per call). */
+export function randomBytes(size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let at = 0; at < size; at += 65536) {
+    crypto.getRandomValues(out.subarray(at, Math.min(size, at + 65536)));
+  }
+  return out;
+}
+
+/** The image manifest naming `config` and `layers`. */
+function imageOf(config: TestBlob, layers: TestLayer[]): TestImage {
+  const manifest = blob(
+    OCI_MANIFEST,
+    encoder.encode(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: config.desc,
+      layers: layers.map((l) => l.desc),
+    })),
+  );
+  return { config, layers, manifest };
+}
+
+/** Options of {@link makeImage}. */
+export interface ImageOptions {
+  /** Default `amd64`. */
+  architecture?: string;
+  /** Layer sizes of random bytes (default two layers, 1500 and 2500 bytes). */
+  layerSizes?: number[];
+  /** The layers' bytes themselves (instead of `layerSizes`). */
+  layers?: Uint8Array[];
+}
+
+/**
+ * A valid OCI image of uncompressed layers (random bytes: registries and stores do not look
+ * inside layers, and for an uncompressed layer the diff ID is the layer digest).
+ */
+export function makeImage(options: ImageOptions = {}): TestImage {
+  const architecture = options.architecture ?? "amd64";
+  const layerBytes = options.layers ??
+    (options.layerSizes ?? [1500, 2500]).map((n) => randomBytes(n));
+  const layers = layerBytes.map((b) => {
+    const layer = blob(OCI_LAYER_TAR, b);
+    return { ...layer, diffId: layer.desc.digest };
+  });
+  const config = blob(
+    OCI_CONFIG,
+    encoder.encode(JSON.stringify({
+      architecture,
+      os: "linux",
+      config: { Cmd: ["/bin/true"] },
+      rootfs: { type: "layers", diff_ids: layers.map((l) => l.diffId) },
+      history: layers.map(() => ({ created_by: "ferry test" })),
+    })),
+  );
+  return imageOf(config, layers);
+}
+
+/** Options of {@link makeTarImage}. */
+export interface TarImageOptions {
+  /** Files of each layer: path → text. Default: one layer with `etc/ferry-<seed>`. */
+  files?: Record<string, string>[];
+  /** Makes otherwise equal images distinct (a config label); default random. */
+  seed?: string;
+  /** Default `amd64`. */
+  architecture?: string;
+}
+
+/** A ustar archive of `files` (path → text): regular files, mode 0644, root, mtime 0. */
+export function tarOf(files: Record<string, string>): Uint8Array {
+  const entries = Object.entries(files).map(([path, text]) => ({
+    path,
+    body: encoder.encode(text),
+  }));
+  const padded = (n: number) => Math.ceil(n / 512) * 512;
+  // Headers and padded bodies, then the two zero blocks that end an archive.
+  const out = new Uint8Array(entries.reduce((n, e) => n + 512 + padded(e.body.byteLength), 1024));
+  let at = 0;
+  for (const { path, body } of entries) {
+    out.set(tarHeader(path, body.byteLength), at);
+    out.set(body, at + 512);
+    at += 512 + padded(body.byteLength);
+  }
+  return out;
+}
+
+async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
+    new CompressionStream("gzip"),
+  );
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** A valid single-platform OCI image whose layers are gzip tars of real files. */
+export async function makeTarImage(options: TarImageOptions = {}): Promise<TestImage> {
+  const seed = options.seed ?? crypto.randomUUID();
+  const layerFiles = options.files ?? [{ [`etc/ferry-${seed}`]: `hello ${seed}\n` }];
+  const layers: TestLayer[] = [];
+  for (const files of layerFiles) {
+    const tar = tarOf(files);
+    layers.push({ ...blob(OCI_LAYER_GZIP, await gzip(tar)), diffId: sha256(tar) });
+  }
+  const config = blob(
+    OCI_CONFIG,
+    encoder.encode(JSON.stringify({
+      created: "2024-01-01T00:00:00Z",
+      architecture: options.architecture ?? "amd64",
+      os: "linux",
+      config: { Env: ["PATH=/usr/bin:/bin"], Labels: { seed } },
+      rootfs: { type: "layers", diff_ids: layers.map((l) => l.diffId) },
+      history: layers.map(() => ({ created: "2024-01-01T00:00:00Z", created_by: "ferry test" })),
+    })),
+  );
+  return imageOf(config, layers);
+}
+
+/**
+ * An OCI index over `images`, one entry per image with its config's platform. Default: two
+ * images (amd64, arm64) of random layers sharing their first.
+ */
+export function makeIndex(images?: TestImage[]): TestIndex {
+  if (!images) {
+    const base = randomBytes(3000);
+    images = ["amd64", "arm64"].map((architecture) =>
+      makeImage({ architecture, layers: [base, randomBytes(1000)] })
+    );
+  }
+  const index = blob(
+    OCI_INDEX,
+    encoder.encode(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: images.map((img) => {
+        const cfg = JSON.parse(new TextDecoder().decode(img.config.bytes));
+        return { ...img.manifest.desc, platform: { os: cfg.os, architecture: cfg.architecture } };
+      }),
+    })),
+  );
+  return { index, images };
+}
+
+/** Pushes an image (blobs first, then the manifest, as the copy engine does); tags it if asked. */
+export async function pushImage(target: Target, image: TestImage, tag?: string): Promise<void> {
+  for (const b of [image.config, ...image.layers]) await target.push(b.desc, bytesSource(b.bytes));
+  await target.push(image.manifest.desc, bytesSource(image.manifest.bytes));
+  if (tag !== undefined) await target.tag(image.manifest.desc, tag);
+}
+
+/** Pushes an index with all its images and tags it. */
+export async function pushIndex(target: Target, index: TestIndex, tag: string): Promise<void> {
+  for (const image of index.images) await pushImage(target, image);
+  await target.push(index.index.desc, bytesSource(index.index.bytes));
+  await target.tag(index.index.desc, tag);
+}
+
+/** Reads a whole stream. */
+export async function drain(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+// ---- Pushing layout images with skopeo -------------------------------------------------------
 
 /** Options for {@link pushToRegistry}. */
 export interface PushOptions {
