@@ -11,7 +11,8 @@ import { ImageStore } from "../src/image_store/mod.ts";
 import { readManifest } from "../src/image_store/describe.ts";
 import type { Descriptor } from "../src/manifest.ts";
 import { type Snap, snapshot } from "../src/layer/test_util.ts";
-import { type CliRun, ferryCli, imageTree, readStored } from "../src/build/test_util.ts";
+import { imageTree, readStored } from "../src/build/test_util.ts";
+import { ferry, ok } from "./ferry_cli.ts";
 import {
   type BuiltImage,
   type BuiltIndex,
@@ -75,11 +76,6 @@ async function writeContext(ctx: string, host: string): Promise<void> {
   await Deno.symlink("etc/config.yaml", join(ctx, "config-link"));
   await Deno.symlink("/does/not/exist", join(ctx, "dangling"));
   await Deno.link(join(ctx, "bin/run.sh"), join(ctx, "bin/run-hardlink.sh"));
-}
-
-function ok(r: CliRun, what: string): CliRun {
-  assert.equal(r.code, 0, `${what} failed:\n${r.stderr}`);
-  return r;
 }
 
 /** Snapshot of a tree with file mtimes (directory mtimes dropped: COPY creates its destination). */
@@ -163,7 +159,7 @@ peerTest(
     const root = dir.join("root");
 
     const built = ok(
-      await ferryCli([
+      await ferry([
         "build",
         "--root",
         root,
@@ -263,7 +259,7 @@ peerTest(
     );
     const root = dir.join("root");
     ok(
-      await ferryCli([
+      await ferry([
         "build",
         "--root",
         root,
@@ -317,7 +313,7 @@ peerTest(
       const ctx = dir.join(name, "ctx");
       await writeContext(ctx, source.host);
       const r = ok(
-        await ferryCli([
+        await ferry([
           "build",
           "--root",
           dir.join(name, "root"),
@@ -342,7 +338,7 @@ peerTest(
 
     // SOURCE_DATE_EPOCH does the same as --timestamp, and a rebuild reuses every layer.
     const again = ok(
-      await ferryCli([
+      await ferry([
         "build",
         "--root",
         dir.join("one", "root"),
@@ -352,7 +348,7 @@ peerTest(
         "-t",
         "cluster:1",
         dir.join("one", "ctx"),
-      ], { SOURCE_DATE_EPOCH: EPOCH }),
+      ], { env: { SOURCE_DATE_EPOCH: EPOCH } }),
       "rebuild",
     );
     assert.equal(again.stdout.trim(), digests[0]);
@@ -362,11 +358,11 @@ peerTest(
     // touches nothing, so a rebuild still reuses every layer.
     const plain = ["build", "--root", dir.join("one", "root"), "--tls-verify=false", "--platform"];
     ok(
-      await ferryCli([...plain, "linux/amd64", dir.join("one", "ctx")]),
+      await ferry([...plain, "linux/amd64", dir.join("one", "ctx")]),
       "build without timestamp",
     );
     const rebuilt = ok(
-      await ferryCli([...plain, "linux/amd64", dir.join("one", "ctx")]),
+      await ferry([...plain, "linux/amd64", dir.join("one", "ctx")]),
       "rebuild without timestamp",
     );
     assert.equal(rebuilt.stderr.match(/reused/g)?.length, 2, rebuilt.stderr);
@@ -394,7 +390,7 @@ peerTest(
       ];
       for (const [kubefile, pattern, extra] of cases) {
         await Deno.writeTextFile(join(ctx, "Kubefile"), kubefile);
-        const r = await ferryCli([
+        const r = await ferry([
           "build",
           "--root",
           dir.join("bad-root"),
@@ -422,7 +418,7 @@ peerTest(
     await writeContext(ctx, source.host);
     const root = dir.join("root");
     const r = ok(
-      await ferryCli([
+      await ferry([
         "build",
         "--root",
         root,
@@ -492,7 +488,7 @@ peerTest(
     let digest = "";
     for (const output of outputs) {
       const r = ok(
-        await ferryCli([
+        await ferry([
           "build",
           "--root",
           root,
@@ -541,7 +537,7 @@ peerTest(
     // The store exists already: this is about concurrent writers, not concurrent creation.
     await (await ImageStore.open({ root })).close();
     const runs = await Promise.all(contexts.map((ctx, i) =>
-      ferryCli([
+      ferry([
         "build",
         "--root",
         root,

@@ -15,16 +15,10 @@ import {
   startRegistry,
   tempDir,
 } from "./support/mod.ts";
-import { ferry } from "./ferry_cli.ts";
+import { ferry, ok } from "./ferry_cli.ts";
 
 const AMD64 = { os: "linux", architecture: "amd64" };
 const ARM64 = { os: "linux", architecture: "arm64", variant: "v8" };
-
-async function ok(args: string[]) {
-  const run = await ferry(args);
-  assert.equal(run.code, 0, `ferry ${args.join(" ")} failed:\n${run.stderr}`);
-  return run;
-}
 
 peerTest("copy round-trips a multi-arch image through every transport with identical digests", [
   "docker-registry",
@@ -51,42 +45,48 @@ peerTest("copy round-trips a multi-arch image through every transport with ident
   const p = (name: string) => join(dir.path, name);
 
   await t.step("docker → oci", async () => {
-    await ok(["copy", "--all", `docker://${a.host}/multi/app:1`, `oci:${p("l1")}:multi`]);
+    ok(await ferry(["copy", "--all", `docker://${a.host}/multi/app:1`, `oci:${p("l1")}:multi`]));
     assert.equal((await inspectRaw(`oci:${p("l1")}:multi`)).digest, index.digest);
   });
   await t.step("oci → oci-archive", async () => {
-    await ok(["copy", "--all", `oci:${p("l1")}:multi`, `oci-archive:${p("a1.tar")}:multi`]);
+    ok(await ferry(["copy", "--all", `oci:${p("l1")}:multi`, `oci-archive:${p("a1.tar")}:multi`]));
     assert.equal((await inspectRaw(`oci-archive:${p("a1.tar")}:multi`)).digest, index.digest);
   });
   await t.step("oci-archive → registry-dir", async () => {
-    await ok([
-      "copy",
-      "--all",
-      `oci-archive:${p("a1.tar")}:multi`,
-      `registry-dir:${p("rd")}:multi/app:1`,
-    ]);
+    ok(
+      await ferry([
+        "copy",
+        "--all",
+        `oci-archive:${p("a1.tar")}:multi`,
+        `registry-dir:${p("rd")}:multi/app:1`,
+      ]),
+    );
     await using served = await startRegistry({ root: p("rd") });
     assert.equal((await inspectRaw(`${served.host}/multi/app:1`)).digest, index.digest);
   });
   await t.step("registry-dir → docker", async () => {
-    await ok([
-      "copy",
-      "--all",
-      `registry-dir:${p("rd")}:multi/app:1`,
-      `docker://${b.host}/multi/app:2`,
-    ]);
+    ok(
+      await ferry([
+        "copy",
+        "--all",
+        `registry-dir:${p("rd")}:multi/app:1`,
+        `docker://${b.host}/multi/app:2`,
+      ]),
+    );
     assert.equal((await inspectRaw(`${b.host}/multi/app:2`)).digest, index.digest);
   });
   await t.step("docker → docker-archive (one platform) → docker", async () => {
-    await ok([
-      "copy",
-      "--platform",
-      "linux/arm64",
-      `docker://${b.host}/multi/app:2`,
-      `docker-archive:${p("d.tar")}:multi/app:arm`,
-    ]);
+    ok(
+      await ferry([
+        "copy",
+        "--platform",
+        "linux/arm64",
+        `docker://${b.host}/multi/app:2`,
+        `docker-archive:${p("d.tar")}:multi/app:arm`,
+      ]),
+    );
     const arm = index.children[1];
-    await ok(["copy", `docker-archive:${p("d.tar")}`, `docker://${b.host}/from/archive:1`]);
+    ok(await ferry(["copy", `docker-archive:${p("d.tar")}`, `docker://${b.host}/from/archive:1`]));
     const got = await inspect(`${b.host}/from/archive:1`);
     assert.equal(got.Architecture, "arm64");
     const raw = JSON.parse(
@@ -100,13 +100,15 @@ peerTest("copy round-trips a multi-arch image through every transport with ident
   await t.step(
     "a platform subset pushed to a registry becomes a valid filtered index or image",
     async () => {
-      await ok([
-        "copy",
-        "--platform",
-        "linux/amd64",
-        `docker://${a.host}/multi/app:1`,
-        `docker://${b.host}/one/app:1`,
-      ]);
+      ok(
+        await ferry([
+          "copy",
+          "--platform",
+          "linux/amd64",
+          `docker://${a.host}/multi/app:1`,
+          `docker://${b.host}/one/app:1`,
+        ]),
+      );
       assert.equal((await inspectRaw(`${b.host}/one/app:1`)).digest, index.children[0].digest);
     },
   );
@@ -126,7 +128,7 @@ peerTest("copy within one registry mounts blobs instead of uploading them", [
   }]);
   await pushToRegistry(layout, "img", `${reg.host}/team/a:1`);
   proxy.clearLog();
-  await ok(["copy", `docker://${proxy.host}/team/a:1`, `docker://${proxy.host}/team/b:1`]);
+  ok(await ferry(["copy", `docker://${proxy.host}/team/a:1`, `docker://${proxy.host}/team/b:1`]));
   const mounts = proxy.log.filter((e) => e.method === "POST" && e.path.includes("mount="));
   assert.equal(mounts.length, 3, JSON.stringify(proxy.log.map((e) => `${e.method} ${e.path}`))); // config + 2 layers
   assert.ok(
@@ -168,8 +170,8 @@ peerTest("registry sync and registry copy move every image, credentials kept apa
 
   // registry → registry directory → registry (the air-gap round trip).
   const regDir = join(dir.path, "mirror");
-  await ok(["registry", "sync", `${source.host}`, regDir]);
-  await ok(["registry", "sync", "--dest-creds", "admin:dest-pass", regDir, dest.host]);
+  ok(await ferry(["registry", "sync", `${source.host}`, regDir]));
+  ok(await ferry(["registry", "sync", "--dest-creds", "admin:dest-pass", regDir, dest.host]));
   for (
     const [ref, want] of [["lib/one:1", built[0].digest], ["lib/one:latest", built[0].digest], [
       "multi/two:3",
@@ -183,15 +185,17 @@ peerTest("registry sync and registry copy move every image, credentials kept apa
     );
   }
   // registry copy: destination path = source path; source needs no creds, destination does.
-  await ok([
-    "registry",
-    "copy",
-    "--all",
-    "--dest-creds",
-    "admin:dest-pass",
-    `${source.host}/multi/two:3`,
-    `${dest.host}`,
-  ]);
+  ok(
+    await ferry([
+      "registry",
+      "copy",
+      "--all",
+      "--dest-creds",
+      "admin:dest-pass",
+      `${source.host}/multi/two:3`,
+      `${dest.host}`,
+    ]),
+  );
   const denied = await ferry(["registry", "copy", `${source.host}/lib/one:1`, dest.host]);
   assert.equal(denied.code, 1);
   assert.match(denied.stderr, /ferry: .*(unauthorized|authentication|credentials)/i);

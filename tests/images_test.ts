@@ -20,17 +20,11 @@ import {
   startRegistry,
   tempDir,
 } from "./support/mod.ts";
-import { ferry, type FerryRun } from "./ferry_cli.ts";
+import { ferry, ok } from "./ferry_cli.ts";
 
 const AMD64 = { os: "linux", architecture: "amd64" };
 const ARM64 = { os: "linux", architecture: "arm64", variant: "v8" };
 const BASE = { seed: "images-base", size: 20_000 };
-
-async function ok(args: string[]): Promise<FerryRun> {
-  const r = await ferry(args);
-  assert.equal(r.code, 0, `ferry ${args.join(" ")} failed:\n${r.stderr}`);
-  return r;
-}
 
 /**
  * Runs ferry expecting failure: exit 1 or 2 and exactly one line on stderr besides progress
@@ -55,7 +49,7 @@ interface Row {
 }
 
 async function images(root: string): Promise<Row[]> {
-  return JSON.parse((await ok(["images", "--json", "--root", root])).stdout).images;
+  return JSON.parse((ok(await ferry(["images", "--json", "--root", root]))).stdout).images;
 }
 
 function byName(rows: Row[]): Record<string, Digest> {
@@ -104,13 +98,13 @@ peerTest(
     const r = ["--root", root];
 
     await t.step("a single image keeps its digest and is readable as oci:ROOT:NAME", async () => {
-      const run = await ok(["pull", ...r, `${a.host}/team/single:1`]);
+      const run = ok(await ferry(["pull", ...r, `${a.host}/team/single:1`]));
       assert.equal(run.stdout.trim(), single.digest);
       assert.equal((await inspectRaw(`oci:${root}:${a.host}/team/single:1`)).digest, single.digest);
     });
 
     await t.step("one platform of an index is stored as that platform's manifest", async () => {
-      await ok(["pull", ...r, "--platform", "linux/arm64", `${a.host}/team/multi:1`]);
+      ok(await ferry(["pull", ...r, "--platform", "linux/arm64", `${a.host}/team/multi:1`]));
       const arm = multi.children[1];
       assert.equal((await inspectRaw(`oci:${root}:${a.host}/team/multi:1`)).digest, arm.digest);
       const got = await inspect(`oci:${root}:${a.host}/team/multi:1`);
@@ -118,14 +112,14 @@ peerTest(
     });
 
     await t.step("--all keeps the whole index", async () => {
-      await ok(["pull", ...r, "--all", "--json", `${a.host}/team/multi:1`]);
+      ok(await ferry(["pull", ...r, "--all", "--json", `${a.host}/team/multi:1`]));
       assert.equal((await inspectRaw(`oci:${root}:${a.host}/team/multi:1`)).digest, multi.digest);
     });
 
     await t.step("a Docker v2s2 image is kept as is, and inspect says so", async () => {
-      await ok(["pull", ...r, `${a.host}/team/dock:1`]);
+      ok(await ferry(["pull", ...r, `${a.host}/team/dock:1`]));
       const details = JSON.parse(
-        (await ok(["inspect", ...r, "--json", `${a.host}/team/dock:1`])).stdout,
+        (ok(await ferry(["inspect", ...r, "--json", `${a.host}/team/dock:1`]))).stdout,
       );
       assert.equal(details.digest, dock.digest);
       assert.match(details.notes[0], /skopeo 1\.9 does not find this entry/);
@@ -144,19 +138,19 @@ peerTest(
     });
 
     await t.step("push to another registry keeps the digest", async () => {
-      const out = await ok(["push", ...r, `${a.host}/team/multi:1`, `${b.host}/copy/multi`]);
+      const out = ok(await ferry(["push", ...r, `${a.host}/team/multi:1`, `${b.host}/copy/multi`]));
       assert.equal(out.stdout.trim(), multi.digest);
       // the destination had no tag: the image's own tag is used
       assert.equal((await inspectRaw(`${b.host}/copy/multi:1`)).digest, multi.digest);
-      await ok(["push", ...r, `${a.host}/team/dock:1`, `docker://${b.host}/copy/dock:7`]);
+      ok(await ferry(["push", ...r, `${a.host}/team/dock:1`, `docker://${b.host}/copy/dock:7`]));
       assert.equal((await inspectRaw(`${b.host}/copy/dock:7`)).digest, dock.digest);
     });
 
     await t.step("push without destination goes to the image's own name", async () => {
-      await ok(["tag", ...r, `${a.host}/team/single:1`, `${b.host}/own/single:2`]);
-      await ok(["push", ...r, `${b.host}/own/single:2`]);
+      ok(await ferry(["tag", ...r, `${a.host}/team/single:1`, `${b.host}/own/single:2`]));
+      ok(await ferry(["push", ...r, `${b.host}/own/single:2`]));
       assert.equal((await inspectRaw(`${b.host}/own/single:2`)).digest, single.digest);
-      await ok(["tag", ...r, `${a.host}/team/single:1`, "local-only:1"]);
+      ok(await ferry(["tag", ...r, `${a.host}/team/single:1`, "local-only:1"]));
       await fails(["push", ...r, "local-only:1"], /localhost\/local-only:1 names no registry/);
     });
   },
@@ -171,14 +165,14 @@ peerTest("tag, images and rmi: removed blobs go, shared blobs stay", ["umoci"], 
   ]) as [BuiltImage, BuiltImage];
   const r = ["--root", root];
 
-  await ok(["tag", ...r, "base:1", "mine", "ghcr.io/org/mine:2"]);
+  ok(await ferry(["tag", ...r, "base:1", "mine", "ghcr.io/org/mine:2"]));
   assert.deepEqual(byName(await images(root)), {
     "docker.io/library/base:1": base.digest,
     "ghcr.io/org/mine:2": base.digest,
     "localhost/app:1": app.digest,
     "localhost/mine:latest": base.digest,
   });
-  const table = (await ok(["images", ...r])).stdout.split("\n");
+  const table = (ok(await ferry(["images", ...r]))).stdout.split("\n");
   assert.match(table[0], /^NAME\s+DIGEST\s+CREATED\s+SIZE\s+PLATFORMS$/);
   assert.ok(
     table.some((l) =>
@@ -194,7 +188,7 @@ peerTest("tag, images and rmi: removed blobs go, shared blobs stay", ["umoci"], 
     "localhost/mine:latest",
   ]);
 
-  const removed = await ok(["rmi", ...r, "app:1"]);
+  const removed = ok(await ferry(["rmi", ...r, "app:1"]));
   assert.equal(removed.stdout, "Untagged: localhost/app:1\n");
   const blobs = await blobNames(root);
   for (const d of [app.digest, app.config.digest, app.layers[1].digest]) assert.ok(!blobs.has(d));
@@ -206,7 +200,7 @@ peerTest("tag, images and rmi: removed blobs go, shared blobs stay", ["umoci"], 
   const id = base.digest.slice(7, 19);
   await fails(["rmi", ...r, id], /3 names.*--force/);
   assert.equal((await images(root)).length, 3);
-  await ok(["rmi", ...r, "--force", id]);
+  ok(await ferry(["rmi", ...r, "--force", id]));
   assert.deepEqual(await images(root), []);
   assert.deepEqual((await state(root)).blobs, []);
   await fails(["rmi", ...r, "base:1"], /^ferry: no such image: base:1$/);
@@ -233,7 +227,7 @@ peerTest(
     const dockerFile = dir.join("docker.tar");
 
     await t.step("oci-archive (default) holds every image under its name", async () => {
-      await ok(["save", ...r, "-o", ociFile, "app:1.0", "multi:2"]);
+      ok(await ferry(["save", ...r, "-o", ociFile, "app:1.0", "multi:2"]));
       assert.equal(
         (await inspectRaw(`oci-archive:${ociFile}:localhost/app:1.0`)).digest,
         app.digest,
@@ -258,18 +252,20 @@ peerTest(
       ], /--platform/);
       await assert.rejects(Deno.stat(dockerFile));
       await assert.rejects(Deno.stat(`${dockerFile}.partial`));
-      await ok([
-        "save",
-        ...r,
-        "--format",
-        "docker-archive",
-        "--platform",
-        "linux/amd64",
-        "-o",
-        dockerFile,
-        "app:1.0",
-        "multi:2",
-      ]);
+      ok(
+        await ferry([
+          "save",
+          ...r,
+          "--format",
+          "docker-archive",
+          "--platform",
+          "linux/amd64",
+          "-o",
+          dockerFile,
+          "app:1.0",
+          "multi:2",
+        ]),
+      );
       const got = await inspect(`docker-archive:${dockerFile}:docker.io/library/multi:2`);
       assert.equal(got.Architecture, "amd64");
       // skopeo names docker-archive layers by their uncompressed digests
@@ -279,7 +275,7 @@ peerTest(
 
     await t.step("load restores names and digests into a fresh store", async () => {
       const fresh = dir.join("fresh-oci");
-      const out = await ok(["load", "--root", fresh, "-i", ociFile]);
+      const out = ok(await ferry(["load", "--root", fresh, "-i", ociFile]));
       assert.deepEqual(out.stdout.trim().split("\n").sort(), [
         "Loaded image: docker.io/library/multi:2",
         "Loaded image: localhost/app:1.0",
@@ -289,7 +285,7 @@ peerTest(
         "localhost/app:1.0": app.digest,
       });
       const fromDocker = dir.join("fresh-docker");
-      await ok(["load", "--root", fromDocker, "-i", dockerFile]);
+      ok(await ferry(["load", "--root", fromDocker, "-i", dockerFile]));
       assert.deepEqual(byName(await images(fromDocker)), {
         "docker.io/library/multi:2": multi.children[0].digest,
         "localhost/app:1.0": app.digest,
@@ -307,7 +303,7 @@ peerTest(
         // skopeo writes the classic layout (RepoTags name, uncompressed layers, no index.json)
         await copy(`oci:${root}:localhost/app:1.0`, `docker-archive:${classic}:nginx:1.27`);
         const fresh = dir.join("fresh-classic");
-        const out = await ok(["load", "--root", fresh, "-i", classic]);
+        const out = ok(await ferry(["load", "--root", fresh, "-i", classic]));
         assert.equal(out.stdout, "Loaded image: docker.io/library/nginx:1.27\n");
         const got = await inspectRaw(`oci:${fresh}:docker.io/library/nginx:1.27`);
         assert.equal(got.json.mediaType, OCI_MANIFEST);
@@ -372,11 +368,15 @@ peerTest(
     const root = dir.join("store");
     const r = ["--root", root];
     // The store does not exist yet: the processes also race to create it.
-    await Promise.all(["x", "y"].map((n) => ok(["pull", ...r, `${reg.host}/conc/${n}:1`])));
+    await Promise.all(
+      ["x", "y"].map((n) =>
+        ferry(["pull", ...r, `${reg.host}/conc/${n}:1`]).then((run) => ok(run))
+      ),
+    );
     await Promise.all([
-      ok(["pull", ...r, `${reg.host}/conc/z:1`]),
-      ok(["tag", ...r, `${reg.host}/conc/x:1`, "t1"]),
-      ok(["tag", ...r, `${reg.host}/conc/x:1`, "t2"]),
+      ferry(["pull", ...r, `${reg.host}/conc/z:1`]).then((run) => ok(run)),
+      ferry(["tag", ...r, `${reg.host}/conc/x:1`, "t1"]).then((run) => ok(run)),
+      ferry(["tag", ...r, `${reg.host}/conc/x:1`, "t2"]).then((run) => ok(run)),
     ]);
     assert.deepEqual(byName(await images(root)), {
       [`${reg.host}/conc/x:1`]: built[0].digest,
@@ -469,7 +469,7 @@ peerTest(
     await run(requirePeer("umoci"), ["stat", "--image", `${root}:localhost/cluster:v1`]);
 
     const details = JSON.parse(
-      (await ok(["inspect", "--root", root, "--json", "cluster:v1"])).stdout,
+      (ok(await ferry(["inspect", "--root", root, "--json", "cluster:v1"]))).stdout,
     );
     assert.deepEqual(details.registry, [
       { repository: "kube/pause", tag: "3.9", digest: digests["kube/pause:3.9"] },
@@ -478,7 +478,7 @@ peerTest(
     assert.deepEqual(details.manifest.config.labels, { "sealos.io.type": "application" });
     assert.deepEqual(details.manifest.config.cmd, ["kubectl", "apply"]);
     assert.deepEqual(details.manifest.layers, [layerDesc]);
-    const text = (await ok(["inspect", "--root", root, "cluster:v1"])).stdout;
+    const text = (ok(await ferry(["inspect", "--root", root, "cluster:v1"]))).stdout;
     assert.match(text, /^Name:\s+localhost\/cluster:v1$/m);
     assert.match(text, /^ {2}library\/app:1\.0 {2}sha256:1{64}$/m);
     assert.match(text, /^ {2}sealos\.io\.type=application$/m);

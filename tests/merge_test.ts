@@ -13,7 +13,8 @@ import {
   storeJson,
   storeLayer,
 } from "../src/build/mod.ts";
-import { type CliRun, ferryCli, readStored } from "../src/build/test_util.ts";
+import { readStored } from "../src/build/test_util.ts";
+import { ferry, ok } from "./ferry_cli.ts";
 import { ImageStore } from "../src/image_store/mod.ts";
 import { type LayerEntry, writeLayer } from "../src/layer/mod.ts";
 import { type Snap, snapshot } from "../src/layer/test_util.ts";
@@ -30,11 +31,6 @@ import {
   startRegistry,
   tempDir,
 } from "./support/mod.ts";
-
-function ok(r: CliRun, what: string): CliRun {
-  assert.equal(r.code, 0, `${what} failed:\n${r.stderr}`);
-  return r;
-}
 
 /** A cluster image context: a Kubefile, a shim list and some files. */
 async function writeContext(
@@ -129,7 +125,7 @@ peerTest(
       const ctx = dir.join(name);
       await writeContext(ctx, kubefile, files, [image]);
       ok(
-        await ferryCli([
+        await ferry([
           "build",
           "--root",
           root,
@@ -170,7 +166,7 @@ peerTest(
     await storeWhiteoutImage(root);
 
     const merged = ok(
-      await ferryCli([
+      await ferry([
         "merge",
         "--root",
         root,
@@ -251,15 +247,15 @@ peerTest(
     );
 
     await t.step("bad input is one line", async () => {
-      const one = await ferryCli(["merge", "--root", root, "-t", "x", "k8s:1"]);
+      const one = await ferry(["merge", "--root", root, "-t", "x", "k8s:1"]);
       assert.equal(one.code, 2);
       assert.match(one.stderr.trim(), /^ferry: merge needs at least two images$/);
-      const noTag = await ferryCli(["merge", "--root", root, "k8s:1", "app:1"]);
+      const noTag = await ferry(["merge", "--root", root, "k8s:1", "app:1"]);
       assert.match(noTag.stderr.trim(), /^ferry: merge needs a name for the result: -t NAME$/);
-      const bad = await ferryCli(["merge", "--root", root, "-t", "x", "k8s:1", "Bad:Name:1"]);
+      const bad = await ferry(["merge", "--root", root, "-t", "x", "k8s:1", "Bad:Name:1"]);
       assert.equal(bad.code, 1);
       assert.match(bad.stderr.trim(), /^ferry: invalid reference "Bad:Name:1"/);
-      const two = await ferryCli([
+      const two = await ferry([
         "merge",
         "--root",
         root,
@@ -289,13 +285,13 @@ peerTest(
       const ctx = dir.join(name);
       await writeContext(ctx, "FROM scratch\nCOPY etc etc\nCOPY . /data/\n", files, []);
       ok(
-        await ferryCli(["build", "--root", root, "--save-image=false", "-t", `${name}:1`, ctx]),
+        await ferry(["build", "--root", root, "--save-image=false", "-t", `${name}:1`, ctx]),
         `build ${name}`,
       );
     }
     await storeWhiteoutImage(root);
     ok(
-      await ferryCli(["merge", "--root", root, "-t", "m:1", "one:1", "two:1", "wh:1"]),
+      await ferry(["merge", "--root", root, "-t", "m:1", "one:1", "two:1", "wh:1"]),
       "ferry merge",
     );
     const ours = await snapshot(await unpack(root, "localhost/m:1", dir.join("ours")));

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ferryCli } from "../src/build/test_util.ts";
+import { ferry } from "./ferry_cli.ts";
 import { tempDir } from "./support/mod.ts";
 
 const OPERATOR = `apiVersion: apps/v1
@@ -28,7 +28,7 @@ Deno.test("build leaves referenced-only images out in one line; context images l
   await Deno.writeTextFile(join(ctx, "manifests", "operator.yaml"), OPERATOR);
   await Deno.writeTextFile(join(ctx, "Kubefile"), "FROM scratch\nCOPY manifests ./manifests\n");
 
-  const listed = await ferryCli(["context", "images", ctx]);
+  const listed = await ferry(["context", "images", ctx]);
   assert.equal(listed.code, 0, listed.stderr);
   assert.deepEqual(listed.stdout.trim().split("\n"), [
     "127.0.0.1:9/db:1.0\tmanifests/operator.yaml:10\treferenced",
@@ -36,7 +36,7 @@ Deno.test("build leaves referenced-only images out in one line; context images l
   ]);
   assert.match(listed.stderr, /2 images named only in env values or container args are not saved/);
 
-  const built = await ferryCli(["build", "--root", dir.join("root"), "-t", "op:1", ctx]);
+  const built = await ferry(["build", "--root", dir.join("root"), "-t", "op:1", ctx]);
   assert.equal(built.code, 0, built.stderr);
   const notices = built.stderr.split("\n").filter((l) => l.includes("--include-referenced"));
   assert.deepEqual(notices, [

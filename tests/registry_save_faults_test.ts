@@ -14,7 +14,7 @@ import {
   startRegistry,
   tempDir,
 } from "./support/mod.ts";
-import { ferry, listFiles } from "./ferry_cli.ts";
+import { ferry, listFiles, spawnFerry } from "./ferry_cli.ts";
 
 const enc = new TextEncoder();
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
@@ -172,17 +172,7 @@ peerTest("a killed save resumes: finished blobs are not fetched again", [
   ];
 
   // First run: kill -9 as soon as the first image is reported done.
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--quiet",
-      new URL("../main.ts", import.meta.url).pathname,
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
+  const child = spawnFerry(args, { stderr: "null" });
   let buffer = "";
   for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
     buffer += chunk;

@@ -20,7 +20,7 @@ import {
   startTokenIssuer,
   tempDir,
 } from "./support/mod.ts";
-import { ferry, listFiles, writeAuthFile } from "./ferry_cli.ts";
+import { ferry, listFiles, ok, writeAuthFile } from "./ferry_cli.ts";
 
 const AMD64 = { os: "linux", architecture: "amd64" };
 const ARM64 = { os: "linux", architecture: "arm64", variant: "v8" };
@@ -68,10 +68,6 @@ async function writeContext(
   return ctx;
 }
 
-function assertOk(run: { code: number; stderr: string; stdout: string }) {
-  assert.equal(run.code, 0, `ferry failed:\n${run.stderr}\n${run.stdout}`);
-}
-
 peerTest("save: a fresh docker-registry serves ferry's directory with the source digests", [
   "docker-registry",
   "skopeo",
@@ -96,7 +92,7 @@ peerTest("save: a fresh docker-registry serves ferry's directory with the source
     "linux/amd64,linux/arm64",
     ctx,
   ]);
-  assertOk(run);
+  ok(run);
   assert.match(run.stderr, /Copying blob [0-9a-f]{12} done/);
   assert.match(run.stderr, /4 images saved/);
 
@@ -168,7 +164,7 @@ peerTest(
     const regDir = join(dir.path, "registry");
     const base = ["registry", "save", "--registry-dir", regDir, ctx];
     const first = await ferry(base);
-    assertOk(first);
+    ok(first);
     const notices = first.stderr.split("\n").filter((l) => l.includes("--include-referenced"));
     assert.deepEqual(notices, [
       "1 image named only in env values or container args was left out (references, such as " +
@@ -179,7 +175,7 @@ peerTest(
     assert.ok(!files.some((f) => f.includes("library/app-1/")), files.join("\n"));
 
     const second = await ferry([...base.slice(0, -1), "--include-referenced", ctx]);
-    assertOk(second);
+    ok(second);
     assert.doesNotMatch(second.stderr, /left out/);
     assert.match(second.stderr, /2 images saved/);
   },
@@ -204,7 +200,7 @@ peerTest("save --all keeps the whole index; a rerun fetches nothing", [
     `${proxy.host}/multi/arch:1.0`,
   ];
   const first = await ferry([...args, "--json"]);
-  assertOk(first);
+  ok(first);
   const events = first.stdout.trim().split("\n").map((l) => JSON.parse(l));
   const result = events.find((e) => e.type === "result");
   assert.equal(result.images[0].digest, img.multi.digest);
@@ -220,7 +216,7 @@ peerTest("save --all keeps the whole index; a rerun fetches nothing", [
 
   proxy.clearLog();
   const second = await ferry(args);
-  assertOk(second);
+  ok(second);
   assert.equal(
     proxy.log.filter((e) => e.path.includes("/blobs/")).length,
     0,
@@ -247,7 +243,7 @@ peerTest("save through htpasswd basic auth; missing credentials fail in one line
   const img = await seed(join(dir.path, "layout"), source.host, `alice:${password}`);
   const authfile = await writeAuthFile(dir.path, source.host, "alice", password);
   const regDir = join(dir.path, "registry");
-  const ok = await ferry([
+  const traced = await ferry([
     "registry",
     "save",
     "--debug",
@@ -258,11 +254,14 @@ peerTest("save through htpasswd basic auth; missing credentials fail in one line
     "--images",
     `${source.host}/library/app-0:1.0`,
   ]);
-  assertOk(ok);
+  ok(traced);
   // --debug traces every request, and never a secret.
-  assert.match(ok.stderr, /debug: GET http:\/\/127\.0\.0\.1:\d+\/v2\/library\/app-0\/blobs\//);
-  assert.ok(!ok.stderr.includes(password), "password in --debug output");
-  assert.ok(!ok.stderr.includes(btoa(`alice:${password}`)), "basic credentials in --debug output");
+  assert.match(traced.stderr, /debug: GET http:\/\/127\.0\.0\.1:\d+\/v2\/library\/app-0\/blobs\//);
+  assert.ok(!traced.stderr.includes(password), "password in --debug output");
+  assert.ok(
+    !traced.stderr.includes(btoa(`alice:${password}`)),
+    "basic credentials in --debug output",
+  );
   await using served = await startRegistry({ root: regDir });
   assert.equal((await inspectRaw(`${served.host}/library/app-0:1.0`)).digest, img.app0.digest);
 
@@ -312,7 +311,7 @@ peerTest("save through token auth asks one scope per repository", [
     "--images",
     `${source.host}/library/app-0:1.0,${source.host}/dock/er:2`,
   ]);
-  assertOk(run);
+  ok(run);
   const asked = issuer.requests.slice(before).flatMap((r) => r.scopes);
   assert.ok(asked.includes("repository:library/app-0:pull"), asked.join(" "));
   assert.ok(asked.includes("repository:dock/er:pull"), asked.join(" "));
@@ -346,7 +345,7 @@ peerTest("save survives connection resets, 500s and 429s, resuming with Range", 
     "--images",
     `${proxy.host}/library/app-0:1.0,${proxy.host}/library/app-1:1.0,${proxy.host}/multi/arch:1.0`,
   ]);
-  assertOk(run);
+  ok(run);
   assert.ok(proxy.log.some((e) => e.fault === "reset"), "no reset was injected");
   assert.ok(
     proxy.log.some((e) => e.range?.startsWith("bytes=")),
@@ -385,7 +384,7 @@ peerTest("save reads images/skopeo/tar.txt archives written by skopeo", [
     "docker-archive:app.tar@library/from-docker\noci-archive:app-oci.tar@library/from-oci:2.0\n",
   );
   const regDir = join(ctx, "registry");
-  assertOk(await ferry(["registry", "save", "--registry-dir", regDir, ctx]));
+  ok(await ferry(["registry", "save", "--registry-dir", regDir, ctx]));
   await using served = await startRegistry({ root: regDir });
   const fromOci = await inspectRaw(`${served.host}/library/from-oci:2.0`);
   assert.equal(fromOci.digest, app.digest);

@@ -4,7 +4,6 @@
  * docker-registry wrote, load, hostile requests, and the CLI's signals and pid file.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import bcrypt from "bcryptjs";
 import { Sha256, sha256 } from "../src/digest.ts";
 import { MemoryStore } from "../src/memory_store/mod.ts";
@@ -26,9 +25,8 @@ import {
   startRegistry,
   tempDir,
 } from "./support/mod.ts";
-import { listFiles } from "./ferry_cli.ts";
+import { listFiles, spawnFerry } from "./ferry_cli.ts";
 
-const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const AMD64 = { os: "linux", architecture: "amd64" };
 const ARM64 = { os: "linux", architecture: "arm64", variant: "v8" };
 const encoder = new TextEncoder();
@@ -193,13 +191,7 @@ peerTest(
 
 /** `ferry registry serve …` as a child process, with its URL from the first stdout line. */
 async function startCli(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--quiet", MAIN, "registry", "serve", ...args],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnFerry(["registry", "serve", ...args]);
   let stderr = "";
   const drainErr = (async () => {
     for await (const chunk of child.stderr) stderr += decoder.decode(chunk, { stream: true });
