@@ -19,7 +19,7 @@ import { DIR_MODE, FILE_MODE, listDirs, readLink } from "../registry_dir/fs.ts";
 import type { StoreRoot } from "../store_root.ts";
 import type { ContentSource, Target } from "../store.ts";
 import type { ServerBackend, StoredUpload } from "./backend.ts";
-import { fileBody } from "./file_body.ts";
+import { fileBody } from "../http1/mod.ts";
 
 /** Media type under which committed uploads are pushed: anything that is not a manifest type. */
 const BLOB_TYPE = "application/octet-stream";

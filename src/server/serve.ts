@@ -1,12 +1,12 @@
 /**
- * Running the registry handler as an HTTP(S) server (ferry's own HTTP/1.1 server, ./http1.ts).
+ * Running the registry handler as an HTTP(S) server (ferry's own HTTP/1.1 server, ../http1/).
  *
  * @module
  */
 import { errorMessage, FerryError } from "../errors.ts";
 import type { Store } from "../store.ts";
 import { createRegistryHandler, type RegistryHandlerOptions } from "./handler.ts";
-import { type Http1LimitEvent, type Http1Server, serveHttp1 } from "./http1.ts";
+import { type Http1LimitEvent, type Http1Server, serveHttp1 } from "../http1/mod.ts";
 
 /** Options for {@link serveRegistry}. */
 export interface ServeRegistryOptions extends RegistryHandlerOptions {

@@ -1,5 +1,6 @@
 /**
- * An HTTP/1.1 server over `Deno.listen` / `Deno.listenTls` for the registry handler.
+ * An HTTP/1.1 server over `Deno.listen` / `Deno.listenTls` for a fetch-style handler (ferry's
+ * registry server runs on it; nothing here knows of registries).
  *
  * Why not `Deno.serve`: its file response bodies cost a blocking-pool task and a duplicated
  * descriptor per 1 MiB read (a blob is served at ~40% of docker-registry's rate), and its shutdown

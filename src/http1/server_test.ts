@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { Sha256 } from "../digest.ts";
 import { readAll } from "../streams.ts";
-import { fileBody } from "./file_body.ts";
-import { type Http1Handler, type Http1ServerOptions, serveHttp1 } from "./http1.ts";
+import { fileBody, type Http1Handler, type Http1ServerOptions, serveHttp1 } from "./mod.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -1,7 +1,7 @@
 /**
  * Response bodies that are whole files from an offset on. A server that owns its sockets copies
  * such a body straight from the file through one reused buffer instead of pulling the stream
- * chunk by chunk (src/server/http1.ts); anything else reads the stream as usual.
+ * chunk by chunk (./server.ts); anything else reads the stream as usual.
  *
  * @module
  */
