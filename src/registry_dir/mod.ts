@@ -13,6 +13,7 @@
  * @module
  */
 export { RegistryDir, type RegistryDirOptions, RegistryDirRepository } from "./registry_dir.ts";
+export { type StoredUploadSession, UploadArea } from "./uploads.ts";
 export {
   checkRepositoryName,
   checkTag,

@@ -28,6 +28,7 @@ import { StoreRoot } from "../store_root.ts";
 import { asFerryError, DIR_MODE, listDirs, readLink, writeLink } from "./fs.ts";
 import { checkRepositoryName, checkTag, isRepositoryName, isTag, Layout } from "./layout.ts";
 import { stageBlob } from "./staging.ts";
+import { UploadArea } from "./uploads.ts";
 
 /** Options for {@link RegistryDir.open}. */
 export interface RegistryDirOptions {
@@ -39,6 +40,10 @@ export interface RegistryDirOptions {
 const STALE_TEMP_MS = 10 * 60 * 1000;
 /** Staging files of blobs being written (see staging.ts). */
 const PARTIAL_RE = /^[a-f0-9]{64}\.partial$/;
+/** A revision directory's name. */
+const HEX_RE = /^[a-f0-9]{64}$/;
+/** Media type under which a stored blob is linked when its kind is not known: not a manifest type. */
+const BLOB_TYPE = "application/octet-stream";
 /** Temp files of `writeFileAtomic` and `createFileOnce` (link files being written). */
 const TEMP_RE = /^(write|create)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -70,6 +75,8 @@ export class RegistryDir implements Store {
    * no symlink below it is followed: see ../store_root.ts.
    */
   readonly storeRoot: StoreRoot;
+  /** Blob upload sessions in `repositories/<name>/_uploads` (for servers). */
+  readonly uploadSessions: UploadArea;
   #layout: Layout;
   #flight = new SingleFlight<void>();
   #uploads = new Map<string, Promise<void>>();
@@ -91,6 +98,12 @@ export class RegistryDir implements Store {
       ensureBlob: (expected, source, where) => this.#ensureBlob(expected, source, where),
       ensureUploads: (name) => this.#ensureUploads(name),
     };
+    this.uploadSessions = new UploadArea({
+      layout: this.#layout,
+      root: storeRoot,
+      repositoriesWithUploads: () => this.repositoriesHolding("_uploads"),
+      link: (name, expected) => this.repository(name).linkBlob(expected),
+    });
   }
 
   /**
@@ -214,6 +227,21 @@ export class RegistryDir implements Store {
     } catch (err) {
       throw asFerryError(err, path);
     }
+  }
+
+  /**
+   * Opens a stored blob's data file (reached through no symlink) positioned at `offset`; the
+   * caller checks first that the repository asking links it. `NotFound` when it is not stored.
+   */
+  async openBlob(digest: Digest, offset = 0): Promise<Deno.FsFile> {
+    const file = await this.storeRoot.open(this.blobPath(digest));
+    try {
+      if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
+    } catch (err) {
+      file.close();
+      throw err;
+    }
+    return file;
   }
 
   async #ensureBlob(expected: Expected, source: ContentSource, where: string): Promise<void> {
@@ -465,6 +493,91 @@ export class RegistryDirRepository implements Target {
     } catch (err) {
       throw asFerryError(err, this.location);
     }
+  }
+
+  /** Whether the repository holds `_manifests` (a real directory): what `repositories()` lists. */
+  async hasManifests(): Promise<boolean> {
+    const dir = `${this.#ctx.layout.repository(this.name)}/_manifests`;
+    return await this.#ctx.root.checkDir(dir) && (await Deno.lstat(dir)).isDirectory;
+  }
+
+  /**
+   * Digests of the manifests this repository holds: every revision whose link names it (a
+   * symlinked or damaged link does not count), unsorted.
+   */
+  async manifests(): Promise<Digest[]> {
+    const { layout, root } = this.#ctx;
+    const dir = `${layout.repository(this.name)}/_manifests/revisions/sha256`;
+    const out: Digest[] = [];
+    let entries: Deno.DirEntry[];
+    try {
+      if (!await root.checkDir(dir)) return [];
+      entries = await Array.fromAsync(Deno.readDir(dir));
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return [];
+      throw err;
+    }
+    for (const entry of entries) {
+      if (!entry.isDirectory || !HEX_RE.test(entry.name)) continue;
+      const digest: Digest = `sha256:${entry.name}`;
+      const link = `${dir}/${entry.name}/link`;
+      if (await readLink(root, link).catch(() => undefined) === digest) out.push(digest);
+    }
+    return out;
+  }
+
+  /**
+   * Links a blob whose data is already stored into this repository (a committed upload, a
+   * cross-repository mount); only the link is written.
+   *
+   * @throws {FerryError} `not_found` when the data is not stored.
+   */
+  async linkBlob(expected: Expected): Promise<void> {
+    const data = this.#ctx.layout.blobData(expected.digest);
+    const source: ContentSource = () => {
+      // Only reached when the data vanished between the caller's check and the link.
+      throw new FerryError("not_found", `${data}: blob data disappeared while linking`);
+    };
+    await this.push({ mediaType: BLOB_TYPE, ...expected }, source);
+  }
+
+  /**
+   * Removes a manifest's revision and, first, every tag pointing at it (a tag never points at a
+   * manifest the repository no longer holds); the data stays for garbage collection. False when
+   * the repository does not hold the manifest.
+   */
+  async deleteManifest(digest: Digest): Promise<boolean> {
+    this.#writable(`${this.location}@${digest}`);
+    const { layout, root } = this.#ctx;
+    const link = layout.revisionLink(this.name, parseDigest(digest, this.location));
+    // readLink checks the link's whole path: the directories removed below resolve to themselves.
+    if (await readLink(root, link).catch(() => undefined) !== digest) return false;
+    for (const tag of await listDirs(root, layout.tagsDir(this.name))) {
+      const current = await readLink(root, layout.tagCurrentLink(this.name, tag))
+        .catch(() => undefined);
+      if (current === digest) {
+        // listDirs named a real directory of a checked one.
+        await Deno.remove(layout.tagDir(this.name, tag), { recursive: true }).catch(() => {});
+        root.forget(layout.tagDir(this.name, tag));
+      }
+    }
+    await Deno.remove(dirname(link), { recursive: true });
+    root.forget(dirname(link));
+    return true;
+  }
+
+  /**
+   * Unlinks a blob from this repository (its `_layers` link); the data stays for garbage
+   * collection. False when the repository does not link it as a blob.
+   */
+  async deleteBlob(digest: Digest): Promise<boolean> {
+    this.#writable(`${this.location}@${digest}`);
+    const { layout, root } = this.#ctx;
+    const link = layout.layerLink(this.name, parseDigest(digest, this.location));
+    if (await readLink(root, link).catch(() => undefined) !== digest) return false;
+    await Deno.remove(dirname(link), { recursive: true });
+    root.forget(dirname(link));
+    return true;
   }
 
   /** Removes a tag (its whole directory, as distribution does); the manifest stays. */

@@ -14,14 +14,13 @@ import type { Store, Target } from "../store.ts";
 import { DirBackend } from "./dir_backend.ts";
 import { MemoryBackend } from "./memory_backend.ts";
 
-/** An upload session's directory on disk. */
+/** An upload session left on disk (by an earlier run or by docker-registry). */
 export interface StoredUpload {
   readonly name: string;
   readonly id: string;
-  readonly dir: string;
 }
 
-/** A store as the server sees it. Names are validated by the caller. */
+/** A store as the server sees it. Names and upload ids are validated by the caller. */
 export interface ServerBackend {
   /** The store served. */
   readonly store: Store;
@@ -38,28 +37,33 @@ export interface ServerBackend {
   /** Digests of the manifests the repository holds. */
   manifestDigests(name: string): Promise<Digest[]>;
   /**
-   * Creates the directory of the new upload session `id` of `name` and returns it. It is on a
-   * filesystem where {@link commitUpload} can take the session's data file.
+   * Opens the new upload session `id` of `name`: an empty data file, kept where
+   * {@link commitUpload} can take it without copying.
    */
-  createUploadDir(name: string, id: string): Promise<string>;
+  createUpload(name: string, id: string): Promise<void>;
   /**
-   * The session `id` of `name` left on disk by an earlier run (or by docker-registry): its
-   * directory and the size of its `data`, a regular file reached through no symlink. Undefined
-   * when there is none, and always for a store whose sessions live only as long as the server.
+   * The size of the data of session `id` of `name` left on disk by an earlier run (or by
+   * docker-registry), a regular file reached through no symlink. Undefined when there is none,
+   * and always for a store whose sessions live only as long as the server.
    */
-  findUpload(name: string, id: string): Promise<{ dir: string; size: number } | undefined>;
+  findUpload(name: string, id: string): Promise<number | undefined>;
+  /** Opens the data file of a session this backend created or found, to read or to write. */
+  openUpload(name: string, id: string, options?: { write?: boolean }): Promise<Deno.FsFile>;
   /**
    * Upload sessions found on disk, including those of earlier runs or of docker-registry (a store
    * whose sessions live only as long as the server returns none).
    */
   storedUploads(): Promise<StoredUpload[]>;
-  /** Removes a session's directory (one this backend created, found or listed). */
-  removeUpload(dir: string): Promise<void>;
+  /** When a listed session started (ms since the epoch), or undefined when unknown. */
+  uploadStartedAt(name: string, id: string): Promise<number | undefined>;
+  /** Removes a session (one this backend created, found or listed) and its data. */
+  removeUpload(name: string, id: string): Promise<void>;
   /**
-   * Makes the file at `path`, whose bytes were already verified to match `expected`, the blob
-   * `expected.digest` linked into `name`. The file is consumed (moved or read and removed).
+   * Makes the session's data, whose bytes were already verified to match `expected`, the blob
+   * `expected.digest` linked into `name`. The data is consumed (moved or read and removed); the
+   * session stays for {@link removeUpload}.
    */
-  commitUpload(name: string, path: string, expected: Expected): Promise<void>;
+  commitUpload(name: string, id: string, expected: Expected): Promise<void>;
   /** Links a blob `from` links into `name`; false when `from` does not link it. */
   mountBlob(name: string, from: string, digest: Digest): Promise<boolean>;
   /** Removes a manifest and the tags pointing at it; false when unknown. */

@@ -45,11 +45,12 @@ export class MemoryBackend implements ServerBackend {
     return Promise.resolve(this.repository(name).manifests());
   }
 
-  async createUploadDir(_name: string, id: string): Promise<string> {
+  async createUpload(_name: string, id: string): Promise<void> {
     this.#tempDir ??= Deno.makeTempDir({ prefix: "ferry-serve-uploads-" });
     const dir = `${await this.#tempDir}/${id}`;
     await Deno.mkdir(dir);
-    return dir;
+    const file = await Deno.open(`${dir}/data`, { write: true, createNew: true, mode: 0o600 });
+    file.close();
   }
 
   findUpload(): Promise<undefined> {
@@ -59,15 +60,30 @@ export class MemoryBackend implements ServerBackend {
     return Promise.resolve(undefined);
   }
 
+  async openUpload(
+    _name: string,
+    id: string,
+    options: { write?: boolean } = {},
+  ): Promise<Deno.FsFile> {
+    return await Deno.open(await this.#data(id), options.write ? { write: true } : { read: true });
+  }
+
   storedUploads(): Promise<StoredUpload[]> {
     return Promise.resolve([]);
   }
 
-  async removeUpload(dir: string): Promise<void> {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  uploadStartedAt(): Promise<undefined> {
+    // Never listed (see storedUploads): the server knows when its own sessions started.
+    return Promise.resolve(undefined);
   }
 
-  async commitUpload(name: string, path: string, expected: Expected): Promise<void> {
+  async removeUpload(_name: string, id: string): Promise<void> {
+    if (!this.#tempDir) return;
+    await Deno.remove(`${await this.#tempDir}/${id}`, { recursive: true }).catch(() => {});
+  }
+
+  async commitUpload(name: string, id: string, expected: Expected): Promise<void> {
+    const path = await this.#data(id);
     const source: ContentSource = async (offset) => {
       const file = await Deno.open(path);
       if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
@@ -99,6 +115,12 @@ export class MemoryBackend implements ServerBackend {
 
   deleteBlob(name: string, digest: Digest): Promise<boolean> {
     return Promise.resolve(this.repository(name).deleteBlob(digest));
+  }
+
+  /** Path of a session's data file (the session was created here). */
+  async #data(id: string): Promise<string> {
+    if (!this.#tempDir) throw new Deno.errors.NotFound(`upload ${id}: no such session`);
+    return `${await this.#tempDir}/${id}/data`;
   }
 
   /** Removes the temp directory of uploads. */

@@ -2,9 +2,9 @@
  * Blob upload sessions: `POST` opens one, `PATCH` appends chunks in order, `PUT ?digest=` appends
  * the last chunk and commits, `DELETE` cancels.
  *
- * Each session streams into a `data` file in its own directory (for a registry directory the
- * place distribution uses, `repositories/<name>/_uploads/<id>/`), hashing as bytes arrive, so the
- * commit needs no second pass over the data. The hasher lives in memory; a session found on disk
+ * Each session streams into a data file the backend keeps (for a registry directory the place
+ * distribution uses, `repositories/<name>/_uploads/<id>/data`: see ../registry_dir/uploads.ts),
+ * hashing as bytes arrive, so the commit needs no second pass over the data. The hasher lives in memory; a session found on disk
  * without one (after a restart, or after a chunk that failed midway and was cut back) is re-hashed
  * from its file when next used. Requests on one session run one at a time.
  *
@@ -12,7 +12,6 @@
  */
 import { type Digest, Sha256 } from "../digest.ts";
 import { writeAll } from "../fs_util.ts";
-import { FILE_MODE } from "../registry_dir/fs.ts";
 import type { ServerBackend } from "./backend.ts";
 import { httpError } from "./errors.ts";
 import type { ByteRange } from "./range.ts";
@@ -31,7 +30,6 @@ export interface UploadSession {
 }
 
 interface SessionState extends UploadSession {
-  readonly dir: string;
   /** When the session was opened (ms since the epoch), or undefined when found on disk. */
   readonly startedAt?: number;
   size: number;
@@ -52,21 +50,13 @@ export class UploadSessions {
     this.#backend = backend;
   }
 
-  /** Opens a session for `name`: an empty data file in a fresh directory. */
+  /** Opens a session for `name`: an empty data file under a fresh id. */
   async create(name: string): Promise<UploadSession> {
     const id = crypto.randomUUID();
-    const dir = await this.#backend.createUploadDir(name, id);
-    // distribution's purge job reads startedat; ferry writes it so docker-registry can clean up.
-    await Deno.writeTextFile(`${dir}/startedat`, new Date().toISOString().replace(/\.\d+Z$/, "Z"), {
-      mode: FILE_MODE,
-      createNew: true,
-    });
-    const file = await Deno.open(`${dir}/data`, { write: true, createNew: true, mode: FILE_MODE });
-    file.close();
+    await this.#backend.createUpload(name, id);
     const state: SessionState = {
       name,
       id,
-      dir,
       startedAt: Date.now(),
       size: 0,
       hasher: new Sha256(),
@@ -85,15 +75,13 @@ export class UploadSessions {
   async get(name: string, id: string): Promise<UploadSession | undefined> {
     const known = this.#sessions.get(key(name, id));
     if (known) return known;
-    const found = await this.#backend.findUpload(name, id);
-    if (!found) return undefined;
-    const { dir, size } = found;
+    const size = await this.#backend.findUpload(name, id);
+    if (size === undefined) return undefined;
     const raced = this.#sessions.get(key(name, id));
     if (raced) return raced;
     const state: SessionState = {
       name,
       id,
-      dir,
       size,
       queue: Promise.resolve(),
       ended: false,
@@ -134,7 +122,7 @@ export class UploadSessions {
     return await this.#serial(state, async () => {
       this.#alive(state);
       await this.#write(state, body, range);
-      const hasher = state.hasher ?? await rehash(`${state.dir}/data`, state.size);
+      const hasher = state.hasher ?? await this.#rehash(state);
       state.hasher = undefined;
       const got = hasher.digest();
       if (got !== digest) {
@@ -143,15 +131,14 @@ export class UploadSessions {
           detail: { digest },
         });
       }
-      const data = `${state.dir}/data`;
-      const file = await Deno.open(data, { write: true });
+      const file = await this.#backend.openUpload(state.name, state.id, { write: true });
       try {
         await file.sync();
       } finally {
         file.close();
       }
       try {
-        await this.#backend.commitUpload(state.name, data, { digest, size: hasher.size });
+        await this.#backend.commitUpload(state.name, state.id, { digest, size: hasher.size });
       } finally {
         await this.#end(state);
       }
@@ -180,12 +167,12 @@ export class UploadSessions {
     for (const upload of await this.#backend.storedUploads()) {
       const known = this.#sessions.get(key(upload.name, upload.id));
       if (known?.startedAt !== undefined) continue;
-      const started = await startedAt(upload.dir);
+      const started = await this.#backend.uploadStartedAt(upload.name, upload.id);
       if (started === undefined || started >= cutoff) continue;
       if (known) {
         await stale(known);
       } else {
-        await this.#backend.removeUpload(upload.dir);
+        await this.#backend.removeUpload(upload.name, upload.id);
         removed++;
       }
     }
@@ -214,7 +201,7 @@ export class UploadSessions {
   async #end(state: SessionState): Promise<void> {
     state.ended = true;
     this.#sessions.delete(key(state.name, state.id));
-    await this.#backend.removeUpload(state.dir);
+    await this.#backend.removeUpload(state.name, state.id);
   }
 
   /** Runs `fn` after every earlier request on the session has finished. */
@@ -228,6 +215,11 @@ export class UploadSessions {
     } finally {
       done();
     }
+  }
+
+  /** The hash of the session's bytes, read back from its data file. */
+  async #rehash(state: SessionState): Promise<Sha256> {
+    return rehash(await this.#backend.openUpload(state.name, state.id), state.size);
   }
 
   async #write(
@@ -250,10 +242,9 @@ export class UploadSessions {
     }
     const expected = range ? range.end - range.start + 1 : undefined;
     const start = state.size;
-    const path = `${state.dir}/data`;
-    state.hasher ??= await rehash(path, start);
+    state.hasher ??= await this.#rehash(state);
     const hasher = state.hasher;
-    const file = await Deno.open(path, { write: true });
+    const file = await this.#backend.openUpload(state.name, state.id, { write: true });
     const batch = new Uint8Array(WRITE_BATCH);
     let filled = 0;
     let received = 0;
@@ -331,30 +322,9 @@ function sizeInvalid(expected: number, got: number) {
   );
 }
 
-/**
- * When the session in `dir` (a real directory, as listed) started: its `startedat` file (a regular
- * file: a symlink is not read), else the directory's mtime.
- */
-async function startedAt(dir: string): Promise<number | undefined> {
-  try {
-    if (!(await Deno.lstat(`${dir}/startedat`)).isFile) throw new Error("not a regular file");
-    const text = await Deno.readTextFile(`${dir}/startedat`);
-    const time = Date.parse(text.trim());
-    if (!Number.isNaN(time)) return time;
-  } catch {
-    // No such file or unreadable: fall back to the directory's date.
-  }
-  try {
-    return (await Deno.stat(dir)).mtime?.getTime();
-  } catch {
-    return undefined;
-  }
-}
-
-/** Hashes the first `size` bytes of a file. */
-async function rehash(path: string, size: number): Promise<Sha256> {
+/** Hashes the first `size` bytes of a session's data file, and closes it. */
+async function rehash(file: Deno.FsFile, size: number): Promise<Sha256> {
   const hasher = new Sha256();
-  const file = await Deno.open(path);
   try {
     const buffer = new Uint8Array(WRITE_BATCH);
     while (hasher.size < size) {
