@@ -20,6 +20,9 @@ export type Route =
   | { kind: "upload"; name: string; id: string }
   | { kind: "referrers"; name: string; digest: string };
 
+/** The route of one kind of endpoint (`RouteOf<"manifest">`). */
+export type RouteOf<K extends Route["kind"]> = Extract<Route, { kind: K }>;
+
 /** The path and query of a request, undecoded. */
 export interface RequestTarget {
   /** Path as sent (`/v2/library/nginx/manifests/1.25`). */
