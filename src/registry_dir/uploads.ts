@@ -79,9 +79,9 @@ export class UploadArea {
   }
 
   /** Opens the session's `data` (checked to be inside the directory) for reading or writing. */
-  open(name: string, id: string, options: { write?: boolean } = {}): Promise<Deno.FsFile> {
+  async open(name: string, id: string, options: { write?: boolean } = {}): Promise<Deno.FsFile> {
     const path = this.#data(name, id);
-    return this.#ctx.root.open(path, options.write ? { write: true } : { read: true });
+    return await this.#ctx.root.open(path, options.write ? { write: true } : { read: true });
   }
 
   /**

@@ -96,6 +96,26 @@ for (
   });
 }
 
+Deno.test("serve dir: a session whose data is swapped for a symlink after it opened is not written through", async () => {
+  await withServedDir(async ({ reg, victim, handler }) => {
+    const bytes = new TextEncoder().encode("appended");
+    const opened = await call(handler, "POST", "/v2/app/blobs/uploads/");
+    assert.equal(opened.status, 202);
+    const url = opened.headers.get("location")!;
+    const id = opened.headers.get("docker-upload-uuid")!;
+    assert.equal((await call(handler, "PATCH", url, bytes)).status, 202);
+    const data = `${reg}/${V2}/repositories/app/_uploads/${id}/data`;
+    await Deno.remove(data);
+    await Deno.symlink(`${victim}/data`, data);
+    const before = await snapshotTree(victim);
+    assert.ok((await call(handler, "PATCH", url, bytes)).status >= 400);
+    const digest = sha256(new TextEncoder().encode("appendedappended"));
+    assert.ok((await call(handler, "PUT", `${url}?digest=${digest}`, bytes)).status >= 400);
+    assert.equal((await call(handler, "DELETE", url)).status, 204);
+    assert.deepEqual(await snapshotTree(victim), before);
+  }, () => Promise.resolve());
+});
+
 Deno.test("serve dir: a blob whose data is a symlink to a file outside is not served", async () => {
   const image = makeImage();
   const layer = image.layers[0];
