@@ -10,6 +10,7 @@
 import { FerryError } from "../errors.ts";
 import { retryDelay, type RetryPolicy, sleep } from "./retry.ts";
 import { shortError } from "./http.ts";
+import { RegistryError } from "./errors.ts";
 
 /** Opens the blob from a byte offset; resolves to the raw response. */
 export type RangeOpener = (offset: number) => Promise<Response>;
@@ -67,7 +68,10 @@ export function checkRangeResponse(
     }
     return 0;
   }
-  throw new FerryError("registry", `${what}: unexpected status ${res.status}`, { retryable: true });
+  throw new RegistryError("registry", `${what}: unexpected status ${res.status}`, {
+    status: res.status,
+    retryable: true,
+  });
 }
 
 /**

@@ -10,6 +10,7 @@
  */
 import { FerryError } from "../errors.ts";
 import { readAll } from "../streams.ts";
+import { RegistryError, registryErrorEntries, type RegistryErrorEntry } from "./errors.ts";
 import { DEFAULT_RETRY, isRetryableStatus, retryDelay, type RetryPolicy, sleep } from "./retry.ts";
 
 /** What the registry's HTTP layer tells authentication about the registry that challenged. */
@@ -348,33 +349,46 @@ export function shortError(err: unknown): string {
 }
 
 /**
- * Turns an unexpected response into a {@link FerryError}, using the distribution error body
- * (`{"errors":[{"code","message"}]}`) when there is one. `what` names the object (`docker.io/library/nginx:1`).
+ * Turns an unexpected response into a {@link RegistryError} (a {@link FerryError} with the status
+ * and the registry's error list as fields), its message using the distribution error body
+ * (`{"errors":[{"code","message"}]}`) when there is one. `what` names the object
+ * (`docker.io/library/nginx:1`).
  */
-export async function responseError(res: Response, what: string): Promise<FerryError> {
+export async function responseError(res: Response, what: string): Promise<RegistryError> {
   let detail = "";
+  let errors: RegistryErrorEntry[] = [];
   try {
     const text = new TextDecoder().decode(await readAll(res.body!, 64 * 1024, what));
-    const errors = JSON.parse(text).errors as { code?: string; message?: string }[];
-    detail = errors.map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
+    const body = JSON.parse(text);
+    errors = registryErrorEntries(body);
+    const listed = body.errors as { code?: string; message?: string }[];
+    detail = listed.map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
   } catch {
     await res.body?.cancel().catch(() => {});
   }
   const suffix = detail ? ` (${detail})` : "";
-  switch (res.status) {
+  const status = res.status;
+  switch (status) {
     case 401:
-      return new FerryError("unauthorized", `${what}: authentication required${suffix}`);
+      return new RegistryError("unauthorized", `${what}: authentication required${suffix}`, {
+        status,
+        errors,
+      });
     case 403:
-      return new FerryError("denied", `${what}: access denied${suffix}`);
+      return new RegistryError("denied", `${what}: access denied${suffix}`, { status, errors });
     case 404:
-      return new FerryError("not_found", `${what}: not found${suffix}`);
+      return new RegistryError("not_found", `${what}: not found${suffix}`, { status, errors });
     case 413:
-      return new FerryError("too_large", `${what}: the registry refused it as too large${suffix}`);
+      return new RegistryError(
+        "too_large",
+        `${what}: the registry refused it as too large${suffix}`,
+        { status, errors },
+      );
     default:
-      return new FerryError(
+      return new RegistryError(
         "registry",
-        `${what}: registry answered ${res.status} ${res.statusText}${suffix}`,
-        { retryable: isRetryableStatus(res.status) },
+        `${what}: registry answered ${status} ${res.statusText}${suffix}`,
+        { status, errors, retryable: isRetryableStatus(status) },
       );
   }
 }
