@@ -8,9 +8,9 @@ Deno.test("a client maps Docker Hub's names to its API host by reference.ts's on
   const client = new RegistryClient({ auth: {} as never });
   try {
     for (const name of ["docker.io", "index.docker.io"]) {
-      assert.equal(client.registry(name).http.host, "registry-1.docker.io", name);
+      assert.equal(client.registry(name).apiHost, "registry-1.docker.io", name);
     }
-    assert.equal(client.registry("localhost:5000").http.host, "localhost:5000");
+    assert.equal(client.registry("localhost:5000").apiHost, "localhost:5000");
   } finally {
     await client.close();
   }

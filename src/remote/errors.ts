@@ -8,7 +8,7 @@
 import { type ErrorCode, FerryError } from "../errors.ts";
 
 /** One entry of a registry's error list, as the distribution API defines it. */
-export interface RegistryErrorEntry {
+export interface RemoteErrorEntry {
   /** `MANIFEST_UNKNOWN`, `DENIED`, … (empty when the registry sent none). */
   code: string;
   /** The registry's text (empty when it sent none). */
@@ -22,14 +22,14 @@ export class RegistryError extends FerryError {
   /** The HTTP status the registry answered with. */
   readonly status: number;
   /** The registry's error list (empty when the body held none or was not the API's JSON). */
-  readonly errors: readonly RegistryErrorEntry[];
+  readonly errors: readonly RemoteErrorEntry[];
 
   constructor(
     code: ErrorCode,
     message: string,
     options: {
       status: number;
-      errors?: readonly RegistryErrorEntry[];
+      errors?: readonly RemoteErrorEntry[];
       cause?: unknown;
       retryable?: boolean;
     },
@@ -45,10 +45,10 @@ export class RegistryError extends FerryError {
  * The error list of a parsed error body: entries that are not objects are skipped, codes and
  * messages that are not strings read as empty.
  */
-export function registryErrorEntries(body: unknown): RegistryErrorEntry[] {
+export function registryErrorEntries(body: unknown): RemoteErrorEntry[] {
   const list = (body as { errors?: unknown } | null)?.errors;
   if (!Array.isArray(list)) return [];
-  const out: RegistryErrorEntry[] = [];
+  const out: RemoteErrorEntry[] = [];
   for (const e of list) {
     if (typeof e !== "object" || e === null) continue;
     const { code, message, detail } = e as Record<string, unknown>;

@@ -10,7 +10,7 @@
  */
 import { FerryError } from "../errors.ts";
 import { readAll } from "../streams.ts";
-import { RegistryError, registryErrorEntries, type RegistryErrorEntry } from "./errors.ts";
+import { RegistryError, registryErrorEntries, type RemoteErrorEntry } from "./errors.ts";
 import { DEFAULT_RETRY, isRetryableStatus, retryDelay, type RetryPolicy, sleep } from "./retry.ts";
 
 /** What the registry's HTTP layer tells authentication about the registry that challenged. */
@@ -356,7 +356,7 @@ export function shortError(err: unknown): string {
  */
 export async function responseError(res: Response, what: string): Promise<RegistryError> {
   let detail = "";
-  let errors: RegistryErrorEntry[] = [];
+  let errors: RemoteErrorEntry[] = [];
   try {
     const text = new TextDecoder().decode(await readAll(res.body!, 64 * 1024, what));
     const body = JSON.parse(text);

@@ -12,4 +12,4 @@ export {
 } from "./default_client.ts";
 export { type AuthProvider, type HttpOptions, isLoopback } from "./http.ts";
 export { DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
-export { RegistryError, type RegistryErrorEntry } from "./errors.ts";
+export { RegistryError, type RemoteErrorEntry } from "./errors.ts";

@@ -71,7 +71,7 @@ export class RegistryClient {
     if (!reg) {
       const host = (this.#options.apiHost ?? registryHost)(name);
       const http = new RegistryHttp(name, host, this.#options.auth, this.#options);
-      reg = new RemoteRegistry(
+      reg = newRegistry(
         http,
         new Semaphore(this.#options.maxTransfersPerHost ?? 6),
         this.#options,
@@ -131,25 +131,51 @@ function addNames(into: string[], names: unknown, what: string): void {
   for (const n of names) into.push(n);
 }
 
-/** One remote registry. */
+/** What a {@link RemoteRepository} uses of its registry; kept off the public type. */
+interface RegistryParts {
+  http: RegistryHttp;
+  transfers: Semaphore;
+  options: HttpOptions;
+  pages(path: string, scopes: string[], what: string): AsyncGenerator<unknown>;
+}
+
+/** Set by {@link RemoteRegistry}'s static block: the one way to its private parts. */
+let partsOf: (reg: RemoteRegistry) => RegistryParts;
+/** Set by {@link RemoteRegistry}'s static block: its constructor, for {@link RegistryClient}. */
+let newRegistry: (http: RegistryHttp, transfers: Semaphore, options: HttpOptions) => RemoteRegistry;
+
+/** One remote registry (from {@link RegistryClient.registry}). */
 export class RemoteRegistry implements Store {
   /** `docker://<registry>`. */
   readonly location: string;
   /** `docker` at the registry's name: the remote kind of store. */
   readonly address: StoreAddress;
-  /** @internal */
-  readonly http: RegistryHttp;
-  /** @internal */
-  readonly transfers: Semaphore;
-  /** @internal */
-  readonly options: HttpOptions;
+  readonly #http: RegistryHttp;
+  readonly #transfers: Semaphore;
+  readonly #options: HttpOptions;
 
-  constructor(http: RegistryHttp, transfers: Semaphore, options: HttpOptions) {
-    this.http = http;
-    this.transfers = transfers;
-    this.options = options;
+  static {
+    partsOf = (reg) => ({
+      http: reg.#http,
+      transfers: reg.#transfers,
+      options: reg.#options,
+      pages: (path, scopes, what) => reg.#pages(path, scopes, what),
+    });
+    newRegistry = (http, transfers, options) => new RemoteRegistry(http, transfers, options);
+  }
+
+  /** Made by {@link RegistryClient.registry}, which shares `http`'s pool and the limits. */
+  private constructor(http: RegistryHttp, transfers: Semaphore, options: HttpOptions) {
+    this.#http = http;
+    this.#transfers = transfers;
+    this.#options = options;
     this.location = `docker://${http.registry}`;
     this.address = { transport: "docker", registry: http.registry };
+  }
+
+  /** The host serving the registry's API (`registry-1.docker.io` for `docker.io`). */
+  get apiHost(): string {
+    return this.#http.host;
   }
 
   repository(name: string): RemoteRepository {
@@ -161,7 +187,7 @@ export class RemoteRegistry implements Store {
    * answering its challenge). Used by `login` before anything is written.
    */
   async ping(): Promise<void> {
-    const res = await this.http.send({ method: "GET", url: "/v2/", scopes: [] });
+    const res = await this.#http.send({ method: "GET", url: "/v2/", scopes: [] });
     if (!res.ok) throw await responseError(res, this.location);
     await res.body?.cancel();
   }
@@ -181,18 +207,14 @@ export class RemoteRegistry implements Store {
     return names.sort();
   }
 
-  /** @internal Follows `Link: <…>; rel="next"` pagination. */
-  async *pages(path: string, scopes: string[], what: string): AsyncGenerator<unknown> {
-    yield* this.#pages(path, scopes, what);
-  }
-
+  /** Follows `Link: <…>; rel="next"` pagination. */
   async *#pages(path: string, scopes: string[], what: string): AsyncGenerator<unknown> {
     let next: string | undefined = path;
     for (let n = 0; next; n++) {
       if (n === MAX_LIST_PAGES) {
         throw new FerryError("too_large", `${this.location} ${what}: more than ${n} pages`);
       }
-      const res = await this.http.send({ method: "GET", url: next, scopes });
+      const res = await this.#http.send({ method: "GET", url: next, scopes });
       if (!res.ok) throw await responseError(res, `${this.location} ${what}`);
       const bytes = await readAll(res.body!, MAX_LIST_PAGE_SIZE, `${this.location} ${what}`);
       let page: unknown;
@@ -206,7 +228,7 @@ export class RemoteRegistry implements Store {
       if (!link) return;
       // The next page must come from the registry itself: a Link elsewhere is refused rather
       // than fetched (it would be trusted as the registry's answer).
-      const base = await this.http.base();
+      const base = await this.#http.base();
       let url: URL;
       try {
         url = new URL(link[1], base + path);
@@ -224,7 +246,7 @@ export class RemoteRegistry implements Store {
   }
 
   close(): Promise<void> {
-    this.http.close();
+    this.#http.close();
     return Promise.resolve();
   }
 }
@@ -233,14 +255,14 @@ export class RemoteRegistry implements Store {
 export class RemoteRepository implements Target {
   readonly name: string;
   readonly location: string;
-  #reg: RemoteRegistry;
+  #parts: RegistryParts;
   #pull: string[];
   #push: string[];
   /** Manifests seen recently, so `tag` and `fetch` after `resolve` cost no extra GET. */
   #manifests = new Map<Digest, Uint8Array>();
 
   constructor(reg: RemoteRegistry, name: string) {
-    this.#reg = reg;
+    this.#parts = partsOf(reg);
     this.name = name;
     this.location = `${reg.location}/${name}`;
     this.#pull = [`repository:${name}:pull`];
@@ -258,7 +280,7 @@ export class RemoteRepository implements Target {
     const what = `${this.location}${isDigest ? "@" : ":"}${reference}`;
     const url = `/v2/${this.name}/manifests/${reference}`;
     // HEAD first: it is cheaper and Docker Hub does not count it against the pull rate limit.
-    const head = await this.#reg.http.send({
+    const head = await this.#parts.http.send({
       method: "HEAD",
       url,
       scopes: this.#pull,
@@ -293,7 +315,7 @@ export class RemoteRepository implements Target {
     url: string,
     what: string,
   ): Promise<{ bytes: Uint8Array; contentType?: string }> {
-    const res = await this.#reg.http.send({
+    const res = await this.#parts.http.send({
       method: "GET",
       url,
       scopes: this.#pull,
@@ -346,17 +368,17 @@ export class RemoteRepository implements Target {
     }
     const what = `${this.location}@${desc.digest}`;
     if (offset >= desc.size) return new Blob([]).stream();
-    await this.#reg.transfers.acquire();
+    await this.#parts.transfers.acquire();
     let released = false;
     const release = () => {
       if (!released) {
         released = true;
-        this.#reg.transfers.release();
+        this.#parts.transfers.release();
       }
     };
     try {
       const open = async (from: number) => {
-        const res = await this.#reg.http.send({
+        const res = await this.#parts.http.send({
           method: "GET",
           url: `/v2/${this.name}/blobs/${desc.digest}`,
           scopes: this.#pull,
@@ -378,8 +400,8 @@ export class RemoteRepository implements Target {
         size: desc.size,
         offset,
         what,
-        retry: this.#reg.options.retry ?? DEFAULT_RETRY,
-        trace: this.#reg.options.trace,
+        retry: this.#parts.options.retry ?? DEFAULT_RETRY,
+        trace: this.#parts.options.trace,
         signal: options.signal,
         onEnd: release,
       });
@@ -392,7 +414,7 @@ export class RemoteRepository implements Target {
 
   async exists(desc: Descriptor): Promise<boolean> {
     const kind = isManifestType(desc.mediaType) ? "manifests" : "blobs";
-    const res = await this.#reg.http.send({
+    const res = await this.#parts.http.send({
       method: "HEAD",
       url: `/v2/${this.name}/${kind}/${desc.digest}`,
       scopes: this.#pull,
@@ -422,17 +444,17 @@ export class RemoteRepository implements Target {
       return;
     }
     const from = options.from;
-    const mountFrom =
-      from instanceof RemoteRepository && from.#reg.http.registry === this.#reg.http.registry &&
+    const mountFrom = from instanceof RemoteRepository &&
+        from.#parts.http.registry === this.#parts.http.registry &&
         from.name !== this.name
-        ? from.name
-        : undefined;
-    await this.#reg.transfers.run(() => this.#pushBlob(desc, content, mountFrom));
+      ? from.name
+      : undefined;
+    await this.#parts.transfers.run(() => this.#pushBlob(desc, content, mountFrom));
   }
 
   async #pushBlob(desc: Descriptor, content: ContentSource, mountFrom?: string): Promise<void> {
     const what = `${this.location}@${desc.digest}`;
-    const policy = this.#reg.options.retry ?? DEFAULT_RETRY;
+    const policy = this.#parts.options.retry ?? DEFAULT_RETRY;
     for (let attempt = 1;; attempt++) {
       let sourceError: unknown;
       try {
@@ -440,7 +462,7 @@ export class RemoteRepository implements Target {
         const mount = mountFrom && attempt === 1
           ? `?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(mountFrom)}`
           : "";
-        const start = await this.#reg.http.send({
+        const start = await this.#parts.http.send({
           method: "POST",
           url: `/v2/${this.name}/blobs/uploads/${mount}`,
           scopes: mount ? [...this.#push, `repository:${mountFrom}:pull`] : this.#push,
@@ -455,10 +477,10 @@ export class RemoteRepository implements Target {
         }
         const url = new URL(
           location,
-          await this.#reg.http.base() + `/v2/${this.name}/blobs/uploads/`,
+          await this.#parts.http.base() + `/v2/${this.name}/blobs/uploads/`,
         );
         url.searchParams.append("digest", desc.digest);
-        const put = await this.#reg.http.send({
+        const put = await this.#parts.http.send({
           method: "PUT",
           url: url.href,
           scopes: this.#push,
@@ -492,7 +514,7 @@ export class RemoteRepository implements Target {
 
   async #putManifest(reference: string, mediaType: string, bytes: Uint8Array): Promise<void> {
     const what = `${this.location}${reference.includes(":") ? "@" : ":"}${reference}`;
-    const res = await this.#reg.http.send({
+    const res = await this.#parts.http.send({
       method: "PUT",
       url: `/v2/${this.name}/manifests/${reference}`,
       scopes: this.#push,
@@ -514,7 +536,7 @@ export class RemoteRepository implements Target {
     const tags: string[] = [];
     try {
       for await (
-        const page of this.#reg.pages(
+        const page of this.#parts.pages(
           `/v2/${this.name}/tags/list?n=1000`,
           this.#pull,
           `${this.location} tags`,
