@@ -14,7 +14,7 @@ import {
   loadArchive,
   pullImage,
   pushImage,
-  saveImages,
+  saveArchive,
 } from "../image_store/mod.ts";
 import { hostPlatform, parsePlatform, parsePlatformList, type Platform } from "../platform.ts";
 import { formatLocation } from "../location.ts";
@@ -250,7 +250,7 @@ export async function runInspect(image: string, opts: InspectOptions, out: Outpu
 /** Writes the stored images `imageList` into one archive (`ferry save`). */
 export async function runSave(imageList: string[], opts: SaveOptions, out: Output): Promise<void> {
   await withStore(opts, async (store) => {
-    const saved = await saveImages(store, imageList, opts.output, {
+    const saved = await saveArchive(store, imageList, opts.output, {
       format: opts.format,
       platforms: platformsOption(opts.platform),
       onEvent: progress(out),

@@ -14,7 +14,7 @@ import { scanCharts } from "./charts.ts";
 import { Collector } from "./collector.ts";
 import { scanManifests } from "./manifests.ts";
 import { misspelledDirectories } from "./misspelling.ts";
-import { applyIgnore, readIgnoreFile } from "./sealignore.ts";
+import { applyIgnore, readSealignore } from "./sealignore.ts";
 import { scanShim } from "./shim.ts";
 import { readTarList } from "./tar_list.ts";
 import type { DiscoveredImage, DiscoverOptions, DiscoveryResult } from "./types.ts";
@@ -75,7 +75,7 @@ export async function discoverImages(
   await scanShim(context, collector);
   const archives = await readTarList(context, collector);
 
-  const ignore = await readIgnoreFile(options.ignoreFile ?? resolve(context, IGNORE_FILE));
+  const ignore = await readSealignore(options.ignoreFile ?? resolve(context, IGNORE_FILE));
   const { kept, ignored } = applyIgnore(collector.images(), ignore);
   const referencedOnly = (i: DiscoveredImage) => i.sources.every((s) => s.referencedIn);
   return {

@@ -10,7 +10,7 @@ import { isFile, isMissing } from "../fs_util.ts";
 import { compareBytes } from "./collector.ts";
 
 /** A directory entry, symlinks resolved. */
-export interface DirEntry {
+export interface ContextEntry {
   /** File name. */
   name: string;
   /** A regular file, or a symlink to one. */
@@ -20,8 +20,8 @@ export interface DirEntry {
 }
 
 /** Entries of `dir`, sorted bytewise by name, symlinks resolved; `[]` when `dir` does not exist. */
-export async function listDir(dir: string): Promise<DirEntry[]> {
-  const entries: DirEntry[] = [];
+export async function listDir(dir: string): Promise<ContextEntry[]> {
+  const entries: ContextEntry[] = [];
   try {
     for await (const entry of Deno.readDir(dir)) {
       let { isFile, isDirectory } = entry;

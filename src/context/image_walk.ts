@@ -54,7 +54,7 @@ export interface WalkProblem {
 }
 
 /** Options of {@link walkImages}. */
-export interface WalkOptions {
+export interface ImageWalkOptions {
   /**
    * The tree is chart values read without helm: the template, unseen, decides how pieces join,
    * so only complete references become images and the rest are {@link WalkResult.unsure}.
@@ -76,13 +76,18 @@ const ARG_RE = /^--?(?:[A-Za-z0-9]+[-_.])*image(?:=(.*))?$/i;
 const ENV_NAME_RE = /(?:^|_)IMAGE$|^RELATED_IMAGE_/i;
 
 /** Walks `root` for images; see the module documentation for the rules. */
-export function walkImages(root: TreeNode, options: WalkOptions = {}): WalkResult {
+export function walkImages(root: TreeNode, options: ImageWalkOptions = {}): WalkResult {
   const result: WalkResult = { finds: [], problems: [], unsure: [] };
   visit(root, undefined, options, result);
   return result;
 }
 
-function visit(node: TreeNode, key: string | undefined, options: WalkOptions, out: WalkResult) {
+function visit(
+  node: TreeNode,
+  key: string | undefined,
+  options: ImageWalkOptions,
+  out: WalkResult,
+) {
   if (node.kind === "scalar") return;
   if (node.kind === "seq") {
     for (const item of node.items) visit(item, undefined, options, out);
@@ -111,7 +116,7 @@ function imageValue(
   key: string,
   node: TreeNode,
   siblings: Map<string, TreeNode>,
-  options: WalkOptions,
+  options: ImageWalkOptions,
   out: WalkResult,
 ) {
   const raw = stringOf(node);
@@ -154,7 +159,7 @@ const NAME_KEYS = ["name", "image", "imageName", "org", "organization", "project
 function splitImage(
   entries: Map<string, TreeNode>,
   underImageKey: boolean,
-  options: WalkOptions,
+  options: ImageWalkOptions,
   out: WalkResult,
 ) {
   const repoNode = entries.get("repository") ?? (underImageKey ? entries.get("name") : undefined);

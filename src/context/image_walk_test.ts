@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { walkImages, type WalkOptions } from "./image_walk.ts";
+import { type ImageWalkOptions, walkImages } from "./image_walk.ts";
 import { parseYamlTree } from "./yaml_tree.ts";
 
 const HEX = "f".repeat(64);
 
-function walk(text: string, options?: WalkOptions) {
+function walk(text: string, options?: ImageWalkOptions) {
   const parsed = parseYamlTree(text, (line) => ({ file: "m.yaml", line }));
   assert.equal(parsed.error, undefined);
   const finds: [string, number][] = [];

@@ -10,7 +10,7 @@ import { splitLines } from "./line_scanner.ts";
 import type { DiscoveredImage } from "./types.ts";
 
 /** Lines of the ignore file, or an empty set when it does not exist. */
-export async function readIgnoreFile(path: string): Promise<Set<string>> {
+export async function readSealignore(path: string): Promise<Set<string>> {
   const text = await readTextIfExists(path);
   if (text === undefined) return new Set();
   // A line terminator is "\n" or "\r\n", as Go's line scanner reads it; nothing else is trimmed.

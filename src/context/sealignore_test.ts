@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { applyIgnore, readIgnoreFile, withoutPinnedDigest } from "./sealignore.ts";
+import { applyIgnore, readSealignore, withoutPinnedDigest } from "./sealignore.ts";
 import type { DiscoveredImage, DiscoveryRule } from "./types.ts";
 
 const HEX = "e".repeat(64);
@@ -27,7 +27,7 @@ Deno.test("Sealos TestFilter: an exact line drops the image", async () => {
       "quay.io/cilium/cilium:v1.12.0",
       "quay.io/cilium/operator-generic:v1.12.0",
     ].map((i) => found(i));
-    const { kept, ignored } = applyIgnore(images, await readIgnoreFile(path));
+    const { kept, ignored } = applyIgnore(images, await readSealignore(path));
     assert.deepEqual(kept.map((i) => i.image), [
       "docker.io/cilium/istio_proxy",
       "quay.io/cilium/cilium:v1.12.0",
@@ -39,7 +39,7 @@ Deno.test("Sealos TestFilter: an exact line drops the image", async () => {
 Deno.test("Sealos imagesaver test: fully-qualified lines, trailing newline", async () => {
   await withIgnoreFile("docker.io/library/nginx:latest\n", async (path) => {
     const images = ["docker.io/library/busybox:latest", "docker.io/library/nginx:latest"];
-    const { kept } = applyIgnore(images.map((i) => found(i)), await readIgnoreFile(path));
+    const { kept } = applyIgnore(images.map((i) => found(i)), await readSealignore(path));
     assert.deepEqual(kept.map((i) => i.image), ["docker.io/library/busybox:latest"]);
   });
 });
@@ -48,7 +48,7 @@ Deno.test("ignore lines are not trimmed or normalised, CRLF is a line end", asyn
   await withIgnoreFile(
     " nginx\r\nbusybox \r\ndocker.io/library/redis\r\n# comment\n",
     async (path) => {
-      const ignore = await readIgnoreFile(path);
+      const ignore = await readSealignore(path);
       const images = ["nginx", "busybox", "redis", "docker.io/library/redis"].map((i) =>
         found(i, "shim")
       );
@@ -61,7 +61,7 @@ Deno.test("ignore lines are not trimmed or normalised, CRLF is a line end", asyn
 
 Deno.test("a Sealos-style repo:tag line also drops the repo:tag@digest ferry keeps", async () => {
   await withIgnoreFile("quay.io/c/c:v1\n", async (path) => {
-    const ignore = await readIgnoreFile(path);
+    const ignore = await readSealignore(path);
     const pinned = `quay.io/c/c:v1@sha256:${HEX}`;
     assert.deepEqual(applyIgnore([found(pinned)], ignore).ignored, [pinned]);
     // Sealos keeps shim entries verbatim, digest included: only the exact line drops them.
@@ -70,7 +70,7 @@ Deno.test("a Sealos-style repo:tag line also drops the repo:tag@digest ferry kee
 });
 
 Deno.test("a missing ignore file ignores nothing", async () => {
-  const ignore = await readIgnoreFile("/nonexistent/ferry/.sealignore");
+  const ignore = await readSealignore("/nonexistent/ferry/.sealignore");
   assert.equal(ignore.size, 0);
 });
 

@@ -9,7 +9,7 @@
  * await pullImage(store, "nginx:1.27", { client, platforms: [hostPlatform()] });
  * await store.tag("nginx:1.27", "web:1");            // → localhost/web:1
  * for (const image of await store.list()) console.log(image.name, image.digest);
- * await saveImages(store, ["web:1"], "web.tar", { format: "docker-archive" });
+ * await saveArchive(store, ["web:1"], "web.tar", { format: "docker-archive" });
  * await store.remove(["web:1"]);
  * await store.close();
  * ```
@@ -45,17 +45,17 @@ export {
 } from "./describe.ts";
 export { type RegistryImage, registryImages } from "./registry_scan.ts";
 export {
+  type ArchivedImage,
   loadArchive,
+  type LoadArchiveOptions,
   type LoadedImage,
-  type LoadOptions,
   pullImage,
-  type PullOptions,
+  type PullImageOptions,
   type PullResult,
   pushImage,
-  type PushOptions,
+  type PushImageOptions,
   type PushResult,
-  type SavedImage,
-  saveImages,
-  type SaveOptions,
-  type TransferOptions,
-} from "./transfer.ts";
+  saveArchive,
+  type SaveArchiveOptions,
+  type StoreTransferOptions,
+} from "./exchange.ts";

@@ -28,7 +28,7 @@ import { isUnnamed, nameOfReference, remoteImageName } from "./names.ts";
 import type { ImageStore } from "./store.ts";
 
 /** Options shared by the transfers. */
-export interface TransferOptions {
+export interface StoreTransferOptions {
   /** Shares de-duplication across several transfers. */
   engine?: CopyEngine;
   /** Progress events (ignored when `engine` is given: it has its own). */
@@ -36,7 +36,7 @@ export interface TransferOptions {
 }
 
 /** Options of {@link pullImage}. */
-export interface PullOptions extends TransferOptions {
+export interface PullImageOptions extends StoreTransferOptions {
   /** Client for the registry. */
   client: RegistryClient;
   /** Platforms to take from a multi-platform image (ignored with `all`). */
@@ -73,7 +73,7 @@ export interface PullResult {
 export async function pullImage(
   store: ImageStore,
   image: string,
-  options: PullOptions,
+  options: PullImageOptions,
 ): Promise<PullResult> {
   const text = image.replace(/^docker:\/\//, "");
   if (/^[a-z][a-z0-9-]*:(?:\/|\.)/.test(text) || /^(oci|oci-archive|docker-archive):/.test(text)) {
@@ -101,7 +101,7 @@ export async function pullImage(
 }
 
 /** Options of {@link pushImage}. */
-export interface PushOptions extends TransferOptions {
+export interface PushImageOptions extends StoreTransferOptions {
   /** Client for a `docker://` destination. */
   client: RegistryClient;
   /** Push only these platforms of a multi-platform image (default: the whole image). */
@@ -134,7 +134,7 @@ export async function pushImage(
   store: ImageStore,
   image: string,
   destination: string | undefined,
-  options: PushOptions,
+  options: PushImageOptions,
 ): Promise<PushResult> {
   const found = await store.resolve(image);
   const ownName = found.name !== undefined && !isUnnamed(found.name) ? found.name : found.names[0];
@@ -182,16 +182,16 @@ export async function pushImage(
   }
 }
 
-/** Options of {@link saveImages}. */
-export interface SaveOptions extends TransferOptions {
+/** Options of {@link saveArchive}. */
+export interface SaveArchiveOptions extends StoreTransferOptions {
   /** `oci-archive` (default) or `docker-archive`. */
   format?: ArchiveFormat;
   /** Save only these platforms of multi-platform images (default: whole images). */
   platforms?: Platform[];
 }
 
-/** One image written by {@link saveImages}. */
-export interface SavedImage {
+/** One image written by {@link saveArchive}. */
+export interface ArchivedImage {
   /** The stored image, as a location string (`oci:ROOT:NAME` or `oci:ROOT:sha256:…`). */
   source: string;
   /** The names it carries in the archive. */
@@ -208,12 +208,12 @@ export interface SavedImage {
  * @throws {FerryError} `unsupported` for a multi-platform image in a docker-archive without
  * `platforms` narrowing it to one.
  */
-export async function saveImages(
+export async function saveArchive(
   store: ImageStore,
   images: string[],
   path: string,
-  options: SaveOptions = {},
-): Promise<SavedImage[]> {
+  options: SaveArchiveOptions = {},
+): Promise<ArchivedImage[]> {
   if (images.length === 0) throw new FerryError("usage", "name at least one image to save");
   const format = options.format ?? "oci-archive";
   // Look every image up before creating the file.
@@ -224,7 +224,7 @@ export async function saveImages(
   try {
     const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
     const platforms = options.platforms ?? [];
-    const saved: SavedImage[] = [];
+    const saved: ArchivedImage[] = [];
     for (const image of found) {
       const names = (image.name !== undefined ? [image.name] : image.names).filter((n) =>
         !isUnnamed(n) && (format === "oci-archive" || repositoryOfRefName(n) !== undefined)
@@ -253,7 +253,7 @@ export async function saveImages(
 }
 
 /** Options of {@link loadArchive}. */
-export interface LoadOptions extends TransferOptions {
+export interface LoadArchiveOptions extends StoreTransferOptions {
   /** Told about names that cannot be kept. */
   warn?: (message: string) => void;
 }
@@ -287,7 +287,7 @@ export interface LoadedImage {
 export async function loadArchive(
   store: ImageStore,
   path: string,
-  options: LoadOptions = {},
+  options: LoadArchiveOptions = {},
 ): Promise<LoadedImage[]> {
   const archive = await openArchive(path, { synthesize: "oci" });
   try {
