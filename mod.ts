@@ -1,6 +1,14 @@
 /**
  * ferry as a library: the OCI distribution client, the stores images live in, the copy engine
- * that moves them, and build-context discovery.
+ * that moves them, and build-context discovery. One call copies an image between two locations:
+ *
+ * ```ts
+ * import { copy } from "./mod.ts";
+ *
+ * await copy("docker://quay.io/org/app:1.0", "oci:./layout:app:1.0");
+ * ```
+ *
+ * Saving a build context's images into a registry directory:
  *
  * ```ts
  * import { Authenticator, CredentialStore, RegistryClient, saveImages, hostPlatform } from "./mod.ts";
@@ -16,6 +24,10 @@
  *   client,
  * });
  * ```
+ *
+ * Each part also has a subpath of its own (see `deno.json`'s `exports`): `./stores`, `./copy`,
+ * `./context`, `./build`, `./server`, `./remote`, `./auth`, `./registry-dir`, `./oci-layout`,
+ * `./archive`, `./memory-store`, `./image-store`, `./kubefile`, `./layer`, `./merge`.
  *
  * @module
  */
@@ -37,6 +49,8 @@ export {
   type DefaultClientOptions,
   defaultRegistryClient,
   RegistryClient,
+  RegistryError,
+  type RemoteErrorEntry,
   RemoteRegistry,
   RemoteRepository,
 } from "./src/remote/mod.ts";
@@ -45,3 +59,11 @@ export { CopyEngine, type CopyEvent, type CopyOptions, type CopyResult } from ".
 export { discoverImages } from "./src/context/mod.ts";
 export type { DiscoveredImage, DiscoveryResult } from "./src/context/mod.ts";
 export { type SavedImage, saveImages, type SaveOptions } from "./src/save.ts";
+export {
+  copy,
+  copyImage,
+  type LocationCopyOptions,
+  type TransferOptions,
+  type TransferResult,
+} from "./src/transfer.ts";
+export { formatLocation, type Location, parseLocation } from "./src/location.ts";

@@ -7,10 +7,10 @@
 import { CopyEngine, type CopyEvent, type CopyResult } from "./copy/mod.ts";
 import { errorMessage, type FerryError } from "./errors.ts";
 import { failedImagesError, runBounded } from "./limit.ts";
-import type { Platform } from "./platform.ts";
-import type { RegistryClient } from "./remote/mod.ts";
+import { hostPlatform, type Platform } from "./platform.ts";
+import { defaultRegistryClient, type RegistryClient } from "./remote/mod.ts";
 import { finishStore, type Store } from "./store.ts";
-import { type Location, repositoryLocation } from "./location.ts";
+import { type Location, parseLocation, repositoryLocation } from "./location.ts";
 import { openDestination, type Opened, openSource } from "./transport.ts";
 
 /** Options of {@link copyImage}. */
@@ -139,4 +139,52 @@ export async function syncRegistries(
 /** The error for a sync with failures: `N of M images failed: …`. */
 export function syncError(failed: SyncFailure[], total: number): FerryError {
   return failedImagesError(failed.map((f) => `${f.source}: ${f.error}`), total);
+}
+
+/** Options of {@link copy}. */
+export interface LocationCopyOptions {
+  /**
+   * Client for `docker://` locations, at either end. Default: {@link defaultRegistryClient}'s
+   * (the containers and Docker auth files and their helpers, verified TLS), closed afterwards.
+   */
+  client?: RegistryClient;
+  /** Platforms of a multi-platform source copied; default: this host's. */
+  platforms?: Platform[];
+  /** Copy every platform of a multi-platform source (`--all`). */
+  all?: boolean;
+  /** Progress of the copy. */
+  onEvent?: (event: CopyEvent) => void;
+}
+
+/**
+ * Copies one image between two location strings, as `ferry copy SRC DST` does: `docker://`,
+ * `registry-dir:`, `oci:`, `oci-archive:`, `docker-archive:` (a string without a transport is a
+ * `docker://` reference).
+ *
+ * ```ts
+ * await copy("docker://quay.io/org/app:1.0", "oci:./layout:app:1.0");
+ * await copy("oci:./layout:app:1.0", "registry-dir:./registry:org/app:1.0", { all: true });
+ * ```
+ *
+ * @throws {FerryError} `usage` for a location that does not parse; whatever the copy meets.
+ */
+export async function copy(
+  source: string,
+  destination: string,
+  options: LocationCopyOptions = {},
+): Promise<TransferResult> {
+  const src = parseLocation(source);
+  const dst = parseLocation(destination);
+  const client = options.client ?? await defaultRegistryClient();
+  try {
+    return await copyImage(src, dst, {
+      sourceClient: client,
+      destinationClient: client,
+      platforms: options.platforms ?? [hostPlatform()],
+      all: options.all,
+      onEvent: options.onEvent,
+    });
+  } finally {
+    if (!options.client) await client.close();
+  }
 }
