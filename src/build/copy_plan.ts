@@ -22,7 +22,7 @@ import { FerryError } from "../errors.ts";
 import { cleanPath, type IgnoreMatcher } from "../kubefile/mod.ts";
 import { type LayerEntry, readLayer, tarSeconds, walkTree } from "../layer/mod.ts";
 import { resolveWithin } from "../fs_util.ts";
-import { compilePattern, hasWildcard } from "./glob.ts";
+import { compileSourcePattern, hasWildcard } from "./glob.ts";
 
 /** `--chown` resolved to numbers. */
 export interface Owner {
@@ -141,12 +141,7 @@ export async function findContextSources(
   const rel = cleaned === "." ? "" : cleaned;
   let rels: string[];
   if (hasWildcard(rel)) {
-    let matcher;
-    try {
-      matcher = compilePattern(rel);
-    } catch (err) {
-      fail((err as Error).message, "invalid_input");
-    }
+    const matcher = compileSourcePattern(rel, fail);
     rels = await expandPattern(ctx, matcher.segments);
     if (rels.length === 0) fail(`no source files match ${JSON.stringify(pattern)}`);
   } else {

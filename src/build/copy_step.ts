@@ -24,7 +24,7 @@ import {
   planContextCopy,
   resolveDestination,
 } from "./copy_plan.ts";
-import { compilePattern, hasWildcard } from "./glob.ts";
+import { compileSourcePattern, hasWildcard } from "./glob.ts";
 import { type FinalEntry, LayerStack } from "./layer_view.ts";
 import type { StageState } from "./stage_state.ts";
 import type { ListedPath } from "./workdir.ts";
@@ -190,12 +190,7 @@ export function mapSources(
     const rel = cleanPath(`/${source}`).replace(/^\/+/, "");
     let matches: string[];
     if (hasWildcard(rel)) {
-      let pattern;
-      try {
-        pattern = compilePattern(rel);
-      } catch (err) {
-        fail((err as Error).message, "invalid_input");
-      }
+      const pattern = compileSourcePattern(rel, fail);
       matches = [...paths.keys()].filter((p) => pattern.matches(p)).sort();
       if (matches.length === 0) fail(`no source files match ${JSON.stringify(source)}`);
     } else {

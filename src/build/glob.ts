@@ -80,3 +80,18 @@ export function compilePattern(pattern: string): PathPattern {
     },
   };
 }
+
+/**
+ * {@link compilePattern} for a COPY/ADD source: a bad pattern is reported through `fail` (which
+ * names the instruction) as `invalid_input`, with the compiler's message.
+ */
+export function compileSourcePattern(
+  pattern: string,
+  fail: (message: string, code: "invalid_input") => never,
+): PathPattern {
+  try {
+    return compilePattern(pattern);
+  } catch (err) {
+    return fail((err as Error).message, "invalid_input");
+  }
+}

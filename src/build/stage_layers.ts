@@ -90,13 +90,7 @@ export class StageLayers {
       !cached || cached.mediaType !== mediaType ||
       !await o.store.target().exists({ mediaType, digest: cached.digest, size: cached.size })
     ) return false;
-    if (listing) this.listings.set(cached.diffId, listing);
-    state.workdirs = [];
-    this.#add(state, {
-      descriptor: { mediaType, digest: cached.digest, size: cached.size },
-      diffId: cached.diffId,
-      reused: true,
-    }, createdBy);
+    this.#add(state, cached, true, createdBy, listing);
     return true;
   }
 
@@ -142,16 +136,27 @@ export class StageLayers {
       diffId: result.diffId,
     });
     o.cache?.setWhiteouts(result.digest, whiteouts);
-    this.listings.set(result.diffId, listing);
-    state.workdirs = [];
-    this.#add(state, {
-      descriptor: { mediaType, digest: result.digest, size: result.size },
-      diffId: result.diffId,
-      reused: false,
-    }, createdBy);
+    this.#add(state, result, false, createdBy, listing);
   }
 
-  #add(state: StageState, layer: BuiltLayer, createdBy: (diffId: Digest) => string): void {
+  /**
+   * Adds a COPY/ADD layer to the stage (it holds the pending WORKDIR directories), noting what
+   * it lists when that is known.
+   */
+  #add(
+    state: StageState,
+    blob: { digest: Digest; size: number; diffId: Digest },
+    reused: boolean,
+    createdBy: (diffId: Digest) => string,
+    listing?: ListedPath[],
+  ): void {
+    if (listing) this.listings.set(blob.diffId, listing);
+    state.workdirs = [];
+    const layer: BuiltLayer = {
+      descriptor: { mediaType: this.mediaType, digest: blob.digest, size: blob.size },
+      diffId: blob.diffId,
+      reused,
+    };
     state.layers.push(layer);
     state.config.rootfs.diff_ids.push(layer.diffId);
     addHistory(state, this.#o.created, createdBy(layer.diffId), false);
