@@ -19,10 +19,13 @@ export interface TransferOptions {
   sourceClient: RegistryClient;
   /** Client for a `docker://` destination (separate credentials: Sealos issue 4802). */
   destinationClient: RegistryClient;
+  /** Platforms of a multi-platform source copied. */
   platforms: Platform[];
+  /** Copy every platform of a multi-platform source. */
   all?: boolean;
   /** Shares de-duplication across several copies. */
   engine?: CopyEngine;
+  /** Progress of the copy (ignored when `engine` is given: it has its own). */
   onEvent?: (event: CopyEvent) => void;
 }
 
@@ -81,7 +84,9 @@ export async function copyImage(
 export interface SyncOptions extends TransferOptions {
   /** Repositories copied at once. */
   maxParallel?: number;
+  /** Receives one line per image that failed, and for a source without tagged images. */
   warn?: (message: string) => void;
+  /** Told about each image copied. */
   onImage?: (result: TransferResult) => void;
 }
 

@@ -22,6 +22,7 @@ export function keyHasher(parts: unknown): Sha256 {
 
 /** What a build's layers are written with, as far as the cache key goes. */
 export interface LayerSettings {
+  /** `--compression`. */
   compression: Compression;
   /** `--timestamp`: the time every entry is clamped to. */
   timestamp?: number;

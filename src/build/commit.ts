@@ -13,7 +13,9 @@ import type { PlatformImage } from "./types.ts";
 
 /** Options of {@link commitStage}. */
 export interface CommitOptions {
+  /** The local image store config and manifest go into. */
   store: ImageStore;
+  /** The platform built (the config's os, architecture and variant). */
   platform: Platform;
   /** `--label` values, applied over the stage's. */
   labels: Record<string, string>;

@@ -109,6 +109,7 @@ export interface CopySource {
   name: string;
   /** Whether it is a stage of this build (else an image). */
   stage: boolean;
+  /** Its layers, base first. */
   layers: Descriptor[];
   /** What the cache key holds for the layers (diffIDs of a stage, digests of an image). */
   keys: Digest[];

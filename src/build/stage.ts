@@ -37,18 +37,31 @@ import { workdirEntries, workdirOwner } from "./workdir.ts";
 
 /** Options of {@link PlatformBuilder}. */
 export interface PlatformBuilderOptions {
+  /** The local image store: base images are read from it, layers and the image go into it. */
   store: ImageStore;
+  /** The layer cache (none with `--no-cache`). */
   cache?: LayerCache;
+  /** Finds (or pulls) the images FROM and COPY --from name. */
   resolver: ImageResolver;
+  /** The platform built. */
   platform: Platform;
+  /** The instruction files, in order. */
   sources: InstructionSource[];
+  /** The build context COPY and ADD read. */
   context: BuildContext;
+  /** `--build-arg` values. */
   buildArgs: Record<string, string>;
+  /** `--label` values, applied last. */
   labels: Record<string, string>;
+  /** `--compression`. */
   compression: Compression;
+  /** `--compression-threads`. */
   compressionThreads?: number;
+  /** `--timestamp`: creation time and the newest file time in the layers. */
   timestamp?: number;
+  /** Receives `step` and `layer` events. */
   onEvent?: (event: BuildEvent) => void;
+  /** Receives warnings (one line each). */
   warn?: (message: string) => void;
 }
 
@@ -92,6 +105,7 @@ export class PlatformBuilder {
   readonly #layers: StageLayers;
   readonly #settings: LayerSettings;
 
+  /** A builder of `options.platform`'s image; {@link run} builds it. */
   constructor(options: PlatformBuilderOptions) {
     this.#o = options;
     this.#platform = formatPlatform(options.platform);

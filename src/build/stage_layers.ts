@@ -20,9 +20,13 @@ import { LayerListings, type ListedPath } from "./workdir.ts";
 
 /** Options of {@link StageLayers}. */
 export interface StageLayersOptions {
+  /** The local image store the layers are written into. */
   store: ImageStore;
+  /** The layer cache (none with `--no-cache`). */
   cache?: LayerCache;
+  /** `--compression`. */
   compression: Compression;
+  /** `--compression-threads`. */
   compressionThreads?: number;
   /** `--timestamp`: the time every entry is clamped to. */
   timestamp?: number;
@@ -30,6 +34,7 @@ export interface StageLayersOptions {
   platform: string;
   /** The build time (RFC 3339), for history entries. */
   created: string;
+  /** Receives a `layer` event for each layer added. */
   onEvent?: (event: BuildEvent) => void;
 }
 
@@ -39,6 +44,7 @@ export class StageLayers {
   /** What each layer holds, by diffID: the paths WORKDIR finds existing. */
   readonly listings: LayerListings;
 
+  /** Writes into `options.store`; nothing is read or written until a layer is asked for. */
   constructor(options: StageLayersOptions) {
     this.#o = options;
     this.listings = new LayerListings(options.store.target());

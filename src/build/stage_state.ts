@@ -14,7 +14,9 @@ import type { BuiltLayer } from "./types.ts";
 
 /** The image a stage has built so far. */
 export interface StageState {
+  /** Its layers so far, base image's first. */
   layers: BuiltLayer[];
+  /** Its image config so far (history and diffIDs included). */
   config: ImageConfig;
   /** Whether CMD was set in this stage (ENTRYPOINT then keeps it). */
   cmdSet: boolean;

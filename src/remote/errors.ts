@@ -24,6 +24,7 @@ export class RegistryError extends FerryError {
   /** The registry's error list (empty when the body held none or was not the API's JSON). */
   readonly errors: readonly RemoteErrorEntry[];
 
+  /** `options.errors` defaults to none. */
   constructor(
     code: ErrorCode,
     message: string,
