@@ -89,3 +89,44 @@ Deno.test("a registry's refusal carries its status and error list as fields; the
     });
   }
 });
+
+Deno.test("rejected credentials: a RegistryError with status 401 and the registry's error list; the message is unchanged", async () => {
+  await using reg = startHostileRegistry((req) => {
+    if (req.url.pathname === "/v2/") return undefined;
+    return new Response(
+      JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "bad password" }] }),
+      {
+        status: 401,
+        headers: { "www-authenticate": 'Basic realm="test"', "content-type": "application/json" },
+      },
+    );
+  });
+  const registries = new RegistryClient({
+    auth: new Authenticator({
+      credentials: () => Promise.resolve({ kind: "basic", username: "u", password: "wrong" }),
+    }),
+    retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 },
+  });
+  try {
+    const err = await registries.registry(reg.host).repository("app").tags().then(
+      () => assert.fail("listing tags succeeded"),
+      (e) => e,
+    );
+    assert.ok(err instanceof RegistryError, String(err));
+    assert.equal(err.status, 401);
+    assert.equal(err.code, "unauthorized");
+    assert.deepEqual(err.errors, [{ code: "UNAUTHORIZED", message: "bad password" }]);
+    assert.match(
+      err.message,
+      new RegExp(
+        `^${reg.host.replace(/\./g, "\\.")}: credentials were rejected \\(GET http://${
+          reg.host.replace(/\./g, "\\.")
+        }/v2/app/tags/list`,
+      ),
+    );
+    // The first request was challenged, the second (with the password) refused.
+    assert.equal(reg.requests.filter((r) => r.url.pathname === "/v2/app/tags/list").length, 2);
+  } finally {
+    await registries.close();
+  }
+});

@@ -229,23 +229,32 @@ export class RegistryHttp {
       }
       if (res.status === 401 && (!ownOrigin || at.origin !== origin)) {
         await res.body?.cancel();
-        throw new FerryError(
+        throw new RegistryError(
           "unauthorized",
           `${this.registry}: ${displayUrl(at)} (reached from ${displayUrl(url)}) asks for ` +
             "credentials; they are sent to the registry only",
+          { status: 401 },
         );
       }
       if (res.status === 401 && challenged && this.#auth.unauthorizedError) {
-        await res.body?.cancel();
-        throw this.#auth.unauthorizedError(this.registry, `${req.method} ${displayUrl(url)}`);
+        const what = `${req.method} ${displayUrl(url)}`;
+        const { errors } = await readErrorBody(res, what);
+        const err = this.#auth.unauthorizedError(this.registry, what);
+        if (!(err instanceof FerryError)) throw err;
+        throw new RegistryError(err.code, err.message, {
+          status: 401,
+          errors,
+          retryable: err.retryable,
+        });
       }
       if (res.status === 401 && !challenged) {
         const www = res.headers.get("www-authenticate");
         await res.body?.cancel();
         if (!www) {
-          throw new FerryError(
+          throw new RegistryError(
             "unauthorized",
             `${this.registry}: 401 without a challenge for ${displayUrl(url)}`,
+            { status: 401 },
           );
         }
         this.#auth.invalidate(this.registry, req.scopes);
@@ -348,17 +357,21 @@ export function shortError(err: unknown): string {
   return msg.split("\n")[0].replace(/^error sending request for url \([^)]*\): /, "");
 }
 
+/** Largest error body read from a registry. */
+const MAX_ERROR_BODY = 64 * 1024;
+
 /**
- * Turns an unexpected response into a {@link RegistryError} (a {@link FerryError} with the status
- * and the registry's error list as fields), its message using the distribution error body
- * (`{"errors":[{"code","message"}]}`) when there is one. `what` names the object
- * (`docker.io/library/nginx:1`).
+ * Reads a registry's error body (at most {@link MAX_ERROR_BODY}): its error list, and the list as
+ * one line (`CODE: message; …`, empty when the body is not the API's JSON).
  */
-export async function responseError(res: Response, what: string): Promise<RegistryError> {
+async function readErrorBody(
+  res: Response,
+  what: string,
+): Promise<{ errors: RemoteErrorEntry[]; detail: string }> {
   let detail = "";
   let errors: RemoteErrorEntry[] = [];
   try {
-    const text = new TextDecoder().decode(await readAll(res.body!, 64 * 1024, what));
+    const text = new TextDecoder().decode(await readAll(res.body!, MAX_ERROR_BODY, what));
     const body = JSON.parse(text);
     errors = registryErrorEntries(body);
     const listed = body.errors as { code?: string; message?: string }[];
@@ -366,6 +379,17 @@ export async function responseError(res: Response, what: string): Promise<Regist
   } catch {
     await res.body?.cancel().catch(() => {});
   }
+  return { errors, detail };
+}
+
+/**
+ * Turns an unexpected response into a {@link RegistryError} (a {@link FerryError} with the status
+ * and the registry's error list as fields), its message using the distribution error body
+ * (`{"errors":[{"code","message"}]}`) when there is one. `what` names the object
+ * (`docker.io/library/nginx:1`).
+ */
+export async function responseError(res: Response, what: string): Promise<RegistryError> {
+  const { errors, detail } = await readErrorBody(res, what);
   const suffix = detail ? ` (${detail})` : "";
   const status = res.status;
   switch (status) {
