@@ -58,12 +58,12 @@ export { RegistryDir, RegistryDirRepository } from "./src/registry_dir/mod.ts";
 export { CopyEngine, type CopyEvent, type CopyOptions, type CopyResult } from "./src/copy/mod.ts";
 export { discoverImages } from "./src/context/mod.ts";
 export type { DiscoveredImage, DiscoveryResult } from "./src/context/mod.ts";
-export { type SavedImage, saveImages, type SaveOptions } from "./src/save.ts";
+export { type SavedImage, saveImages, type SaveOptions } from "./src/transfer/save.ts";
 export {
   copy,
   copyImage,
   type LocationCopyOptions,
   type TransferOptions,
   type TransferResult,
-} from "./src/transfer.ts";
-export { formatLocation, type Location, parseLocation } from "./src/location.ts";
+} from "./src/transfer/copy.ts";
+export { formatLocation, type Location, parseLocation } from "./src/transfer/location.ts";

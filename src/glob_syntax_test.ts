@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { compileSegment } from "./build/glob.ts";
+import { compileSegment } from "./builder/glob.ts";
 import { isFerryError } from "./errors.ts";
 import { compileIgnore } from "./kubefile/ignore.ts";
 import { regexpLiteral } from "./glob_syntax.ts";

@@ -74,7 +74,7 @@ export interface Store {
   readonly location: string;
   /**
    * Set by registries and registry directories: where the store is, so that an image in it can
-   * be named by location string (`location.ts`) and a remote store told from a local one.
+   * be named by location string (`transfer/location.ts`) and a remote store told from a local one.
    */
   readonly address?: StoreAddress;
   /** The repository `name` (created on first push when it does not exist). */

@@ -11,7 +11,7 @@ import { ImageStore } from "../src/image_store/mod.ts";
 import { readManifest } from "../src/image_store/describe.ts";
 import type { Descriptor } from "../src/manifest.ts";
 import { type Snap, snapshot } from "../src/layer/test_util.ts";
-import { imageTree, readStored } from "../src/build/test_util.ts";
+import { imageTree, readStored } from "../src/builder/test_util.ts";
 import { ferry, ok } from "./ferry_cli.ts";
 import {
   type BuiltImage,

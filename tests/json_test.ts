@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { formatLocation, parseLocation } from "../src/location.ts";
+import { formatLocation, parseLocation } from "../src/transfer/location.ts";
 import {
   type BuiltImage,
   type BuiltIndex,

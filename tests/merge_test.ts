@@ -12,8 +12,8 @@ import {
   manifestBlob,
   storeJson,
   storeLayer,
-} from "../src/build/mod.ts";
-import { readStored } from "../src/build/test_util.ts";
+} from "../src/builder/mod.ts";
+import { readStored } from "../src/builder/test_util.ts";
 import { ferry, ok } from "./ferry_cli.ts";
 import { ImageStore } from "../src/image_store/mod.ts";
 import { type LayerEntry, writeLayer } from "../src/layer/mod.ts";

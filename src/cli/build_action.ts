@@ -6,7 +6,7 @@
  * @module
  */
 import { resolve } from "node:path";
-import { build, type BuildEvent } from "../build/mod.ts";
+import { build, type BuildEvent } from "../builder/mod.ts";
 import { FerryError } from "../errors.ts";
 import { ImageStore, pushImage } from "../image_store/mod.ts";
 import { type MergeEvent, mergeImages } from "../merge/mod.ts";

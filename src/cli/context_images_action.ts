@@ -13,7 +13,7 @@ import {
   type ImageSource,
   referencedNotice,
 } from "../context/mod.ts";
-import { archiveDestination, formatLocation } from "../location.ts";
+import { archiveDestination, formatLocation } from "../transfer/mod.ts";
 import type { ContextImage, ContextImagesSnapshot, FoundIn } from "./json.ts";
 import type { Output } from "./output.ts";
 

@@ -9,9 +9,17 @@ import { CopyEngine } from "../copy/mod.ts";
 import { hostPlatform, parsePlatformList, type Platform } from "../platform.ts";
 import { parseReference } from "../reference.ts";
 import { defaultRegistryClient, type RegistryClient } from "../remote/mod.ts";
-import { copyImage, syncError, syncRegistries, type TransferResult } from "../transfer.ts";
-import { openStore } from "../transport.ts";
-import { copyDestination, type Location, parseLocation, parseStoreAddress } from "../location.ts";
+import {
+  copyDestination,
+  copyImage,
+  type Location,
+  openStore,
+  parseLocation,
+  parseStoreAddress,
+  syncError,
+  syncRegistries,
+  type TransferResult,
+} from "../transfer/mod.ts";
 import { clientOptions, sideAccess } from "./access.ts";
 import type { CopyOptions, SyncOptions } from "./copy.ts";
 import { type SyncResult, transferred, type TransferResult as TransferResultJson } from "./json.ts";

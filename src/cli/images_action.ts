@@ -17,7 +17,7 @@ import {
   saveArchive,
 } from "../image_store/mod.ts";
 import { hostPlatform, parsePlatform, parsePlatformList, type Platform } from "../platform.ts";
-import { formatLocation } from "../location.ts";
+import { formatLocation } from "../transfer/mod.ts";
 import { defaultRegistryClient } from "../remote/mod.ts";
 import { clientOptions } from "./access.ts";
 import type {

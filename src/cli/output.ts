@@ -14,7 +14,7 @@
 import type { CopyEvent } from "../copy/mod.ts";
 import { formatSize } from "../byte_size.ts";
 import { formatPlatform } from "../platform.ts";
-import type { SaveEvent } from "../save.ts";
+import type { SaveEvent } from "../transfer/mod.ts";
 import type {
   BlobDoneEvent,
   Event,

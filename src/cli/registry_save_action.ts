@@ -7,9 +7,8 @@
 import { resolve } from "node:path";
 import type { ArchiveEntry } from "../context/mod.ts";
 import { FerryError } from "../errors.ts";
-import { parseArchiveSpec } from "../location.ts";
+import { archiveSource, parseArchiveSpec, saveImages } from "../transfer/mod.ts";
 import { hostPlatform, parsePlatformList } from "../platform.ts";
-import { archiveSource, saveImages } from "../save.ts";
 import { defaultRegistryClient } from "../remote/mod.ts";
 import { clientOptions } from "./access.ts";
 import { type RegistrySaveResult, transferred } from "./json.ts";

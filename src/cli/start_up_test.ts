@@ -66,7 +66,7 @@ Deno.test("registry save --images loads no context discovery and no archive or l
   // A rerun of a finished save is mostly start-up; the YAML parser is for CONTEXT only, archives
   // for `--tars` and tar.txt only.
   const graph = await staticGraph("src/cli/registry_save_action.ts");
-  assert.ok(graph.includes("src/save.ts") && graph.includes("src/location.ts"));
+  assert.ok(graph.includes("src/transfer/save.ts") && graph.includes("src/transfer/location.ts"));
   const unneeded = graph.filter((m) =>
     ["src/context/", "src/archive/", "src/oci_layout/"].some((dir) => m.startsWith(dir)) ||
     m === "npm:yaml"

@@ -12,7 +12,7 @@
 
 import { join, relative, resolve, sep } from "node:path";
 import { FerryError } from "../errors.ts";
-import { parseArchiveSpec } from "../location.ts";
+import { parseArchiveSpec } from "../transfer/location.ts";
 import { isFile, readTextIfExists, resolveWithin } from "../fs_util.ts";
 import type { Collector } from "./collector.ts";
 import { splitLines } from "./line_scanner.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { ArchiveTransport } from "../location.ts";
+import type { ArchiveTransport } from "../transfer/location.ts";
 
 /**
  * Which rule found an image.
@@ -70,7 +70,7 @@ export interface DiscoveredImage {
   sources: ImageSource[];
 }
 
-/** Transports allowed in `images/skopeo/tar.txt` (defined with the archive spec in `location.ts`). */
+/** Transports allowed in `images/skopeo/tar.txt` (defined with the archive spec in `transfer/location.ts`). */
 export type { ArchiveTransport };
 
 /** One image archive listed in `images/skopeo/tar.txt`. */

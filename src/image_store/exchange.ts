@@ -22,8 +22,8 @@ import { parseReference } from "../reference.ts";
 import type { RegistryClient } from "../remote/mod.ts";
 import { finishStore, type Target } from "../store.ts";
 import { readAll } from "../streams.ts";
-import { type ArchiveTransport, formatLocation, parseLocation } from "../location.ts";
-import { openDestination, openSource } from "../transport.ts";
+import { type ArchiveTransport, formatLocation, parseLocation } from "../transfer/location.ts";
+import { openDestination, openSource } from "../transfer/transport.ts";
 import { isUnnamed, nameOfReference, remoteImageName } from "./names.ts";
 import type { ImageStore } from "./store.ts";
 

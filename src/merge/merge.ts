@@ -35,8 +35,8 @@ import {
   rfc3339,
   storeJson,
   storeLayer,
-} from "../build/mod.ts";
-import { consistentHistory, ociLayerType } from "../build/config.ts";
+} from "../builder/mod.ts";
+import { consistentHistory, ociLayerType } from "../builder/config.ts";
 import type { CopyEvent } from "../copy/mod.ts";
 import { type Digest, Sha256 } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { RunConfig } from "../build/mod.ts";
+import type { RunConfig } from "../builder/mod.ts";
 
 /** The label keys Sealos reads an image's type from. */
 export const TYPE_LABELS: readonly string[] = ["sealos.io.type", "apps.sealos.io/type"];

@@ -7,8 +7,8 @@ import {
   manifestBlob,
   storeJson,
   storeLayer,
-} from "../build/mod.ts";
-import { imageTree, readStored, textDigest, writeTree } from "../build/test_util.ts";
+} from "../builder/mod.ts";
+import { imageTree, readStored, textDigest, writeTree } from "../builder/test_util.ts";
 import { ImageStore } from "../image_store/mod.ts";
 import { type LayerEntry, writeLayer } from "../layer/mod.ts";
 import { OCI_LAYER_GZIP } from "../media_types.ts";

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { FerryError } from "../../src/errors.ts";
 import { RegistryDir } from "../../src/registry_dir/mod.ts";
 import { makeImage, makeIndex, pushImage, pushIndex } from "../support/images.ts";
-import { type SaveEvent, saveImages } from "../../src/save.ts";
+import { type SaveEvent, saveImages } from "../../src/transfer/save.ts";
 import {
   BLOB_PATH,
   memoryRegistryClient,

@@ -6,7 +6,7 @@
  * fault wrapper (`startMemoryRegistry`).
  *
  * ```ts
- * import { makeLayout, peerTest, pushToRegistry, startRegistry, tempDir } from "../support/mod.ts";
+ * import { makeLayout, peerTest, pushToRegistry, startRegistry, tempDir } from "./mod.ts";
  *
  * peerTest("copies an index", ["docker-registry", "skopeo"], async () => {
  *   await using dir = await tempDir();

@@ -8,7 +8,7 @@ import type { ImageStore } from "../image_store/mod.ts";
 import type { Descriptor } from "../manifest.ts";
 import type { Platform } from "../platform.ts";
 import type { RegistryClient } from "../remote/mod.ts";
-import type { SaveEvent } from "../save.ts";
+import type { SaveEvent } from "../transfer/save.ts";
 
 /** Layer compression: deterministic gzip, or plain tar (the digest is then the diffID). */
 export type Compression = "gzip" | "none";

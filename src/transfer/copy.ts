@@ -4,12 +4,12 @@
  *
  * @module
  */
-import { CopyEngine, type CopyEvent, type CopyResult } from "./copy/mod.ts";
-import { errorMessage, type FerryError } from "./errors.ts";
-import { failedImagesError, runBounded } from "./limit.ts";
-import { hostPlatform, type Platform } from "./platform.ts";
-import { defaultRegistryClient, type RegistryClient } from "./remote/mod.ts";
-import { finishStore, type Store } from "./store.ts";
+import { CopyEngine, type CopyEvent, type CopyResult } from "../copy/mod.ts";
+import { errorMessage, type FerryError } from "../errors.ts";
+import { failedImagesError, runBounded } from "../limit.ts";
+import { hostPlatform, type Platform } from "../platform.ts";
+import { defaultRegistryClient, type RegistryClient } from "../remote/mod.ts";
+import { finishStore, type Store } from "../store.ts";
 import { type Location, parseLocation, repositoryLocation } from "./location.ts";
 import { openDestination, type Opened, openSource } from "./transport.ts";
 

@@ -5,14 +5,17 @@
  *
  * @module
  */
-import { ArchiveWriter, DockerArchiveReader, OciArchiveReader } from "./archive/mod.ts";
-import { FerryError } from "./errors.ts";
+import { FerryError } from "../errors.ts";
 import { formatLocation, type Location, withReference } from "./location.ts";
-import { OciLayout } from "./oci_layout/mod.ts";
-import { manifestReference } from "./reference.ts";
-import { RegistryDir } from "./registry_dir/mod.ts";
-import type { RegistryClient } from "./remote/mod.ts";
-import type { Store, StoreAddress, Target } from "./store.ts";
+import { manifestReference } from "../reference.ts";
+import { RegistryDir } from "../registry_dir/mod.ts";
+import type { RegistryClient } from "../remote/mod.ts";
+import type { Store, StoreAddress, Target } from "../store.ts";
+
+// Archive and layout code loads only when a location names one: `registry save` and copies between
+// registries never evaluate it (start-up time; see src/cli/start_up_test.ts).
+const archives = () => import("../archive/mod.ts");
+const layouts = () => import("../oci_layout/mod.ts");
 
 /** An opened location: where to read or write, and what to call the image there. */
 export interface Opened {
@@ -58,13 +61,13 @@ export async function openSource(loc: Location, client: RegistryClient): Promise
       };
     }
     case "oci": {
-      const store = await OciLayout.open(loc.path);
+      const store = await (await layouts()).OciLayout.open(loc.path);
       const target = store.repository("");
       const reference = loc.ref ?? await onlyRef(target, loc.path);
       return { store, target, location: located(reference), reference, sparseIndexes: false };
     }
     case "oci-archive": {
-      const store = await OciArchiveReader.open(loc.path);
+      const store = await (await archives()).OciArchiveReader.open(loc.path);
       const images = await store.images();
       const reference = loc.ref ?? (images.length === 1 ? images[0].descriptor.digest : undefined);
       if (!reference) {
@@ -83,7 +86,7 @@ export async function openSource(loc: Location, client: RegistryClient): Promise
       };
     }
     case "docker-archive": {
-      const store = await DockerArchiveReader.open(loc.path);
+      const store = await (await archives()).DockerArchiveReader.open(loc.path);
       const reference = loc.ref ?? "@0";
       return {
         store,
@@ -141,7 +144,7 @@ export async function openDestination(
       };
     }
     case "oci": {
-      const store = await OciLayout.open(loc.path, { create: true });
+      const store = await (await layouts()).OciLayout.open(loc.path, { create: true });
       const tag = loc.ref ?? defaultTag;
       return {
         store,
@@ -153,7 +156,9 @@ export async function openDestination(
     }
     case "oci-archive":
     case "docker-archive": {
-      const store = await ArchiveWriter.create(loc.path, { format: loc.transport });
+      const store = await (await archives()).ArchiveWriter.create(loc.path, {
+        format: loc.transport,
+      });
       if (loc.transport === "oci-archive") {
         const tag = loc.ref ?? defaultTag;
         return {

@@ -18,10 +18,10 @@
  * @module
  */
 import { resolve } from "node:path";
-import { type Digest, isDigest } from "./digest.ts";
-import { FerryError } from "./errors.ts";
-import { isRepositoryName, isTag, parseReference, validateRepositoryName } from "./reference.ts";
-import type { Store, StoreAddress } from "./store.ts";
+import { type Digest, isDigest } from "../digest.ts";
+import { FerryError } from "../errors.ts";
+import { isRepositoryName, isTag, parseReference, validateRepositoryName } from "../reference.ts";
+import type { Store, StoreAddress } from "../store.ts";
 
 /** A parsed image location. */
 export type Location =

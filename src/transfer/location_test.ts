@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { resolve } from "node:path";
-import type { Store } from "./store.ts";
+import type { Store } from "../store.ts";
 import {
   archiveDestination,
   copyDestination,
@@ -12,8 +12,8 @@ import {
   repositoryLocation,
   withReference,
 } from "./location.ts";
-import { isFerryError } from "./errors.ts";
-import { RegistryClient } from "./remote/mod.ts";
+import { isFerryError } from "../errors.ts";
+import { RegistryClient } from "../remote/mod.ts";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 

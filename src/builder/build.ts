@@ -26,7 +26,7 @@ import {
 } from "../kubefile/mod.ts";
 import { formatPlatform, hostPlatform, type Platform } from "../platform.ts";
 import { parseReference } from "../reference.ts";
-import { archiveSource, saveImages } from "../save.ts";
+import { archiveSource, saveImages } from "../transfer/save.ts";
 import { indexBlob } from "./config.ts";
 import type { BuildContext } from "./copy_plan.ts";
 import { ImageResolver } from "./images.ts";

@@ -5,16 +5,21 @@
  *
  * @module
  */
-import type { ArchiveEntry } from "./context/mod.ts";
-import { CopyEngine, type CopyEvent } from "./copy/mod.ts";
-import { errorMessage, FerryError } from "./errors.ts";
-import { type BoundedFailure, failedImagesError, runBounded } from "./limit.ts";
-import type { Descriptor } from "./manifest.ts";
-import type { Platform } from "./platform.ts";
-import { formatReference, manifestReference, parseReference, type Reference } from "./reference.ts";
-import type { RegistryClient } from "./remote/mod.ts";
-import { RegistryDir } from "./registry_dir/mod.ts";
-import type { Store, Target } from "./store.ts";
+import type { ArchiveEntry } from "../context/mod.ts";
+import { CopyEngine, type CopyEvent } from "../copy/mod.ts";
+import { errorMessage, FerryError } from "../errors.ts";
+import { type BoundedFailure, failedImagesError, runBounded } from "../limit.ts";
+import type { Descriptor } from "../manifest.ts";
+import type { Platform } from "../platform.ts";
+import {
+  formatReference,
+  manifestReference,
+  parseReference,
+  type Reference,
+} from "../reference.ts";
+import type { RegistryClient } from "../remote/mod.ts";
+import { RegistryDir } from "../registry_dir/mod.ts";
+import type { Store, Target } from "../store.ts";
 import { archiveDestination, formatLocation, withReference } from "./location.ts";
 
 /** An image to read from somewhere other than a registry (a `tar.txt` archive line). */
@@ -36,7 +41,7 @@ export function archiveSource(entry: ArchiveEntry): ArchiveSource {
     ...archiveDestination(entry.destination),
     open: async () => {
       // Loaded only for archives: a save of registry images needs none of the archive code.
-      const { openArchive } = await import("./archive/mod.ts");
+      const { openArchive } = await import("../archive/mod.ts");
       const store = await openArchive(entry.path, { format: entry.transport });
       const images = await store.images();
       if (images.length !== 1) {
