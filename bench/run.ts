@@ -1,12 +1,22 @@
 /**
- * `deno task bench`: ferry registry save against the Sealos method (empty docker-registry +
- * `skopeo copy` per image) and raw HTTP-to-disk, on loopback, in one run, at two scales; then
- * `ferry registry serve` against docker-registry, skopeo pulling and pushing the large set
- * (`serve.ts`); then `ferry build` and `ferry merge` of a 1 GiB registry context against
- * `tar | pigz` (`build.ts`).
+ * `deno task bench`: the benchmarks of ferry, each in its own folder over the shared `lib/`:
+ *
+ * - `save/`: `ferry registry save` against the Sealos method (empty docker-registry + `skopeo
+ *   copy` per image) and raw HTTP-to-disk, on loopback, at two scales;
+ * - `serve/`: `ferry registry serve` against docker-registry, skopeo pulling and pushing the large
+ *   set;
+ * - `build/`: `ferry build` and `ferry merge` of a 1 GiB registry context against `tar | pigz`;
+ * - `discovery/`: `ferry context images` over 10 MB of generated manifests.
+ *
+ * Each folder's `measure.ts` runs its benchmark and returns a report; its `report.ts` turns that
+ * into the console summary, the targets and its section of RESULTS.md. `lib/` holds what they
+ * share: running and measuring programs (`proc.ts`), the quiet-machine wait (`quiet.ts`), the
+ * docker-registry and image sets (`registry.ts`, `image_sets.ts`), ferry as it ships
+ * (`ferry.ts`), the machine (`machine.ts`), CPU profiles (`profile.ts`), report tables
+ * (`report.ts`) and RESULTS.md sections (`results_section.ts`).
  *
  * ```sh
- * deno task bench                       # both scales, 3 runs each, writes bench/RESULTS.md
+ * deno task bench                       # all, both scales, 3 runs each, writes bench/RESULTS.md
  * deno task bench --scale small --runs 1
  * deno task bench --keep                # keep the scratch directory (source registry data)
  * deno task bench --only serve          # only the registry serve part
@@ -19,14 +29,15 @@
  * 8 GB, the build part about 6.5 GB), `--no-diagnose` (skip the traced, profiled and perf runs),
  * `--results FILE` (default `bench/RESULTS.md`), `--max-wait S` (wait at most S seconds for a
  * quiet machine before each measurement, default 60; 0 does not wait),
- * `--only save|serve|build|discovery` (one part; default all). The serve part runs on the large set (on the small one with
- * `--scale small`); the build part on 1 GiB of registry data (128 MiB with `--scale small`).
+ * `--only save|serve|build|discovery` (one part; default all). The serve part runs on the large
+ * set (on the small one with `--scale small`); the build part on 1 GiB of registry data (128 MiB
+ * with `--scale small`).
  *
- * RESULTS.md is rewritten part by part: the save report when both scales were saved, the
- * `## registry serve` section when the large set was served, the `## ferry build` section when
- * the 1 GiB context was built (each always with `--results`); a part that did not run stays as it
- * was. The raw figures go to `bench/out/results.json` (save), `bench/out/serve.json` (serve) and
- * `bench/out/build.json` (build).
+ * RESULTS.md holds one `## ` section per benchmark, each rewritten on its own: the save section
+ * when both scales were saved, the serve section when the large set was served, the build section
+ * when the 1 GiB context was built, the discovery section whenever it ran (each always with
+ * `--results`); a section that did not run stays as it was, and so does the hand-written analysis
+ * of each. The raw figures go to `bench/out/<part>.json`.
  *
  * Everything started is stopped and the scratch directory removed at the end, also on failure or
  * Ctrl-C.
@@ -34,46 +45,23 @@
  * @module
  */
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { removeTree, requirePeer } from "../tests/support/mod.ts";
-import { diagnose } from "./diagnose.ts";
-import { type ImageSet, prepareSet, type Scale, SCALES } from "./image_sets.ts";
-import {
-  type BenchContext,
-  measureCurl,
-  measureDenoFloor,
-  measureFerry,
-  type Measurement,
-  measureSealos,
-} from "./methods.ts";
-import { output, quietSettings, quietStats, timedOk } from "./proc.ts";
-import { type BenchRegistry, startBenchRegistry } from "./registry.ts";
-import { measureBuild } from "./build.ts";
-import {
-  BUILD_SECTION,
-  buildMarkdown,
-  type BuildReport,
-  buildSummaryLines,
-} from "./build_report.ts";
-import { measureServe, type ServeReport, stopServeServers } from "./serve.ts";
-import {
-  DISCOVERY_SECTION,
-  discoveryMarkdown,
-  type DiscoveryReport,
-  discoverySummary,
-  measureDiscovery,
-} from "./discovery.ts";
-import { SERVE_SECTION, serveConsoleReport, serveMarkdown } from "./serve_report.ts";
-import {
-  type BenchReport,
-  consoleReport,
-  fmtS,
-  keptAnalysis,
-  type MachineInfo,
-  markdownReport,
-  type ScaleReport,
-} from "./report.ts";
+import { measureBuild } from "./build/measure.ts";
+import { BUILD_SECTION, buildConsole, buildMarkdown } from "./build/report.ts";
+import { measureDiscovery } from "./discovery/measure.ts";
+import { DISCOVERY_SECTION, discoveryConsole, discoveryMarkdown } from "./discovery/report.ts";
+import { REPO_ROOT } from "./lib/ferry.ts";
+import { type BenchContext, type ImageSet, type Scale, SCALES } from "./lib/image_sets.ts";
+import { freeBytes, loadAverage, machineInfo } from "./lib/machine.ts";
+import { output } from "./lib/proc.ts";
+import { quietSettings } from "./lib/quiet.ts";
+import { type BenchRegistry, startBenchRegistry } from "./lib/registry.ts";
+import type { ResultsSection } from "./lib/results_section.ts";
+import { measureSave, pushSet } from "./save/measure.ts";
+import { SAVE_SECTION, saveConsole, saveMarkdown } from "./save/report.ts";
+import { measureServe, stopServeServers } from "./serve/measure.ts";
+import { SERVE_SECTION, serveConsole, serveMarkdown } from "./serve/report.ts";
 
 /** Command-line options. */
 export interface BenchOptions {
@@ -149,218 +137,81 @@ export function parseOptions(args: string[]): BenchOptions {
   };
 }
 
-const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
-
-/** Measured methods in the order of run 1; later runs rotate it. */
-const ROTATION = [
-  "ferry",
-  "ferry-small-young",
-  "sealos-serial",
-  "sealos-parallel",
-  "curl-seq",
-  "curl-parallel",
-  "deno-floor",
-] as const;
-
 function log(line: string): void {
   console.error(line);
 }
 
-async function loadAverage(): Promise<string> {
-  return (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
-}
+/** What RESULTS.md starts with when it does not exist yet. */
+const RESULTS_HEADER = `# ferry benchmarks
 
-async function freeBytes(dir: string): Promise<number> {
-  const text = await output("df", ["-Pk", dir]);
-  const fields = text.trim().split("\n").pop()!.trim().split(/\s+/);
-  return Number(fields[3]) * 1024;
-}
+\`deno task bench\` measures ferry against the tools it replaces, one section per benchmark
+(\`bench/run.ts\` says how to run each). A run rewrites its section: the latest figures, the command
+that produced them, the machine and the date; the analysis between each section's markers is
+written by hand and kept. Earlier figures and analyses are in git: \`git log -p bench/RESULTS.md\`.
+`;
 
-async function machineInfo(workDir: string, loadBefore: string): Promise<MachineInfo> {
-  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo");
-  const firstLine = (s: string) => s.trim().split("\n")[0];
-  // The build part alone needs neither peer: name them only when present.
-  const version = (name: "skopeo" | "docker-registry") =>
-    output(requirePeer(name), ["--version"]).then(firstLine, () => `${name}: not found`);
-  const df = (await output("df", ["-PTh", workDir])).trim().split("\n").pop()!.split(/\s+/);
-  return {
-    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
-    cpus: navigator.hardwareConcurrency,
-    cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? "unknown",
-    memoryGiB: Deno.systemMemoryInfo().total / 1024 ** 3,
-    kernel: Deno.osRelease(),
-    deno: (await output(Deno.execPath(), ["--version"])).trim().split("\n").join(", "),
-    skopeo: await version("skopeo"),
-    registry: await version("docker-registry"),
-    curl: firstLine(await output("curl", ["--version"])).split(" ").slice(0, 2).join(" "),
-    workDir,
-    filesystem: `${df[1]}, ${df[4]} free of ${df[2]}`,
-    loadBefore,
-    loadAfter: "",
-  };
-}
-
-async function measureRun(
-  ctx: BenchContext,
-  set: ImageSet,
-  run: number,
-  method: (typeof ROTATION)[number],
-): Promise<Measurement[]> {
-  switch (method) {
-    case "ferry":
-      return await measureFerry(ctx, set, run);
-    case "ferry-small-young":
-      return await measureFerry(ctx, set, run, true);
-    case "sealos-serial":
-      return [await measureSealos(ctx, set, run, 1)];
-    case "sealos-parallel":
-      return [await measureSealos(ctx, set, run, 5)];
-    case "curl-seq":
-      return [await measureCurl(ctx, set, run, false)];
-    case "curl-parallel":
-      return [await measureCurl(ctx, set, run, true)];
-    case "deno-floor":
-      return [await measureDenoFloor(ctx, set, run)];
-  }
-}
-
-async function measureScale(
-  ctx: BenchContext,
-  scale: Scale,
-  options: BenchOptions,
-): Promise<{ report: ScaleReport; set: ImageSet }> {
-  log(`\n== ${scale}: generating the images and pushing them to ${ctx.source.host} (untimed)`);
-  const t0 = performance.now();
-  const set = await prepareSet(scale, ctx.workDir, ctx.source.host);
-  log(
-    `   ${set.refs.length} images, ${set.blobs.length} distinct blobs, ` +
-      `${(set.uniqueBytes / 1024 / 1024).toFixed(0)} MiB, ready in ${
-        fmtS((performance.now() - t0) / 1000)
-      }`,
-  );
-  const measurements: Measurement[] = [];
-  for (let run = 1; run <= options.runs; run++) {
-    const shift = (run - 1) % ROTATION.length;
-    const order = [...ROTATION.slice(shift), ...ROTATION.slice(0, shift)];
-    for (const method of order) {
-      for (const m of await measureRun(ctx, set, run, method)) {
-        measurements.push(m);
-        log(
-          `   ${scale} run ${run}/${options.runs}  ${m.method.padEnd(16)} ${
-            fmtS(m.wallMs / 1000).padStart(8)
-          }  cpu ${m.clientCpuS.toFixed(2)} s  rss ${(m.peakRssKiB / 1024).toFixed(0)} MiB` +
-            `  other cpu ${m.otherCpuS.toFixed(2)} s`,
-        );
-      }
-    }
-  }
-  const report: ScaleReport = {
-    scale,
-    description: set.description,
-    blobs: set.blobs.length,
-    manifests: set.manifests,
-    uniqueBytes: set.uniqueBytes,
-    referencedBytes: set.referencedBytes,
-    measurements,
-  };
-  if (options.diagnose) {
-    log(`   ${scale}: traced, profiled and perf runs, cost ladder (not in the medians)`);
-    report.diagnosis = await diagnose(ctx, set, options.runs);
-  }
-  return { report, set };
-}
-
-async function startupCost(): Promise<BenchReport["startup"]> {
-  const startup: BenchReport["startup"] = { wallMs: [], cpuS: [], rssKiB: [] };
-  // The first run fills Deno's module and code caches; it does not count.
-  await timedOk(Deno.execPath(), ["run", "-A", "main.ts", "--version"], { cwd: REPO_ROOT });
-  for (let i = 0; i < 5; i++) {
-    const r = await timedOk(Deno.execPath(), ["run", "-A", "main.ts", "--version"], {
-      cwd: REPO_ROOT,
-    });
-    startup.wallMs.push(r.wallMs);
-    startup.cpuS.push(r.userS + r.sysS);
-    startup.rssKiB.push(r.maxRssKiB);
-  }
-  return startup;
-}
-
-async function skopeoStartup(): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    out.push((await timedOk(requirePeer("skopeo"), ["--version"])).wallMs);
-  }
-  return out;
+/** One benchmark's outcome, as {@link writeResults} writes it. */
+interface PartResult {
+  /** The raw figures' file name under `bench/out/`. */
+  json: string;
+  report: unknown;
+  /** The section of RESULTS.md the benchmark owns. */
+  section: ResultsSection;
+  /** The section's text, with the analysis kept from the file. */
+  markdown: (analysis: string | undefined) => string;
+  /** Whether the figures replace the section (a smaller run than the committed one does not). */
+  write: boolean;
 }
 
 /**
- * Writes the raw figures and RESULTS.md: the save report when both scales were saved, the serve
- * section when the large set was served, the build section when the 1 GiB context was built
- * (each always with `--results`); a part not written keeps what the file held.
+ * A finished part: prints `console` of the report and returns what {@link writeResults} needs,
+ * `markdown` being the part's section of RESULTS.md.
  */
-async function writeResults(
-  report: BenchReport | undefined,
-  serve: ServeReport | undefined,
-  build: BuildReport | undefined,
-  options: BenchOptions,
-  discovery?: DiscoveryReport,
-): Promise<void> {
+function finished<R>(
+  json: string,
+  report: R,
+  show: {
+    section: ResultsSection;
+    console: (report: R) => string;
+    markdown: (report: R, analysis: string | undefined) => string;
+  },
+  write: boolean,
+): PartResult {
+  console.log(show.console(report));
+  return {
+    json,
+    report,
+    section: show.section,
+    markdown: (analysis) => show.markdown(report, analysis),
+    write,
+  };
+}
+
+/**
+ * Writes each part's raw figures to `bench/out/` and its section of RESULTS.md (`--results FILE`
+ * instead) when it should; every other section of the file stays as it is.
+ */
+async function writeResults(parts: PartResult[], options: BenchOptions): Promise<void> {
   const outDir = join(REPO_ROOT, "bench", "out");
   await Deno.mkdir(outDir, { recursive: true });
   const written: string[] = [];
-  if (report) {
-    const json = join(outDir, "results.json");
-    await Deno.writeTextFile(json, JSON.stringify(report, null, 2) + "\n");
+  for (const part of parts) {
+    const json = join(outDir, part.json);
+    await Deno.writeTextFile(json, JSON.stringify(part.report, null, 2) + "\n");
     written.push(json);
   }
-  if (serve) {
-    const json = join(outDir, "serve.json");
-    await Deno.writeTextFile(json, JSON.stringify(serve, null, 2) + "\n");
-    written.push(json);
-  }
-  if (build) {
-    const json = join(outDir, "build.json");
-    await Deno.writeTextFile(json, JSON.stringify(build, null, 2) + "\n");
-    written.push(json);
-  }
-  if (discovery) {
-    const json = join(outDir, "discovery.json");
-    await Deno.writeTextFile(json, JSON.stringify(discovery, null, 2) + "\n");
-    written.push(json);
-  }
-  const writeSave = report !== undefined &&
-    (options.results !== undefined || options.scales.length === SCALES.length);
-  const writeServe = serve !== undefined &&
-    (options.results !== undefined || serve.scale === "large");
-  const writeBuild = build !== undefined &&
-    (options.results !== undefined || build.bytes >= 1024 * 1024 * 1024);
-  const writeDiscovery = discovery !== undefined;
-  if (!writeSave && !writeServe && !writeBuild && !writeDiscovery) {
+  const sections = parts.filter((p) => p.write);
+  if (sections.length === 0) {
     log("\n(only part of the benchmark ran: RESULTS.md left alone; --results FILE writes one)");
     return;
   }
   const path = options.results ?? join(REPO_ROOT, "bench", "RESULTS.md");
   const existing = await Deno.readTextFile(path).catch(() => undefined);
-  const saveText = report && writeSave
-    ? markdownReport(report, keptAnalysis(existing))
-    : existing ?? "";
-  const serveSection = serve && writeServe
-    ? serveMarkdown(serve, SERVE_SECTION.keptAnalysis(existing))
-    : SERVE_SECTION.extract(existing);
-  const buildSection = build && writeBuild
-    ? buildMarkdown(build, BUILD_SECTION.keptAnalysis(existing))
-    : BUILD_SECTION.extract(existing);
-  const discoverySection = discovery
-    ? discoveryMarkdown(discovery, DISCOVERY_SECTION.keptAnalysis(existing))
-    : DISCOVERY_SECTION.extract(existing);
-  // A regenerated save report has no other section: each goes back in (serve, build, discovery).
-  await Deno.writeTextFile(
-    path,
-    DISCOVERY_SECTION.replace(
-      BUILD_SECTION.replace(SERVE_SECTION.replace(saveText, serveSection), buildSection),
-      discoverySection,
-    ),
-  );
+  let doc = existing ?? RESULTS_HEADER;
+  for (const { section, markdown } of sections) {
+    doc = section.replace(doc, markdown(section.keptAnalysis(existing)));
+  }
+  await Deno.writeTextFile(path, doc);
   // The checkout's `deno fmt --check` covers RESULTS.md: write it the way fmt would.
   await output(Deno.execPath(), ["fmt", "--quiet", path], REPO_ROOT).catch((err) =>
     log(`could not format ${path}: ${(err as Error).message}`)
@@ -377,7 +228,6 @@ export async function main(args: string[]): Promise<number> {
     log(`bench: ${(err as Error).message}`);
     return 2;
   }
-  const started = performance.now();
   quietSettings.enabled = options.maxWaitMs > 0;
   quietSettings.maxWaitMs = options.maxWaitMs;
   if (options.save || options.serve) {
@@ -422,11 +272,9 @@ export async function main(args: string[]): Promise<number> {
     const loadBefore = await loadAverage();
     log(`scratch: ${workDir} (${(free / 1e9).toFixed(1)} GB free); load average ${loadBefore}`);
     const machine = await machineInfo(workDir, loadBefore);
-    let report: BenchReport | undefined;
-    let serveReport: ServeReport | undefined;
-    let buildReport: BuildReport | undefined;
     const command = "deno task bench" + (args.length ? ` ${args.join(" ")}` : "");
-    // The save and serve parts read from a local registry; the build part needs none.
+    const parts: PartResult[] = [];
+    // The save and serve parts read from a local registry; the others need none.
     if (options.save || options.serve) {
       source = await startBenchRegistry(join(workDir, "source"), workDir);
     }
@@ -437,48 +285,36 @@ export async function main(args: string[]): Promise<number> {
     const serveScale: Scale = options.scales.includes("large") ? "large" : options.scales[0];
     let serveSet: ImageSet | undefined;
     if (options.save && ctx) {
-      const startup = await startupCost();
-      const skopeoStartupMs = await skopeoStartup();
-      log(`ferry start-up: ${startup.wallMs.map((x) => fmtS(x / 1000)).join(", ")}`);
-      const scales: ScaleReport[] = [];
-      for (const scale of options.scales) {
-        const measured = await measureScale(ctx, scale, options);
-        scales.push(measured.report);
-        if (scale === serveScale) serveSet = measured.set;
-      }
-      machine.loadAfter = await loadAverage();
-      report = {
-        machine,
-        command,
+      const { report, sets } = await measureSave(ctx, {
+        scales: options.scales,
         runs: options.runs,
-        scales,
-        startup,
-        skopeoStartupMs,
-        totalMs: performance.now() - started,
-        quiet: { enabled: quietSettings.enabled, maxWaitMs: options.maxWaitMs, ...quietStats },
-      };
-      console.log(consoleReport(report));
+        diagnose: options.diagnose,
+        command,
+        machine,
+        log,
+      });
+      serveSet = sets.get(serveScale);
+      const show = { section: SAVE_SECTION, console: saveConsole, markdown: saveMarkdown };
+      const whole = options.scales.length === SCALES.length;
+      parts.push(finished("results.json", report, show, options.results !== undefined || whole));
     }
     if (options.serve && ctx) {
-      if (!serveSet) {
-        log(
-          `\n== ${serveScale}: generating the images and pushing them to ${ctx.source.host} (untimed)`,
-        );
-        serveSet = await prepareSet(serveScale, workDir, ctx.source.host);
-      }
-      serveReport = await measureServe(ctx, serveSet, {
+      serveSet ??= await pushSet(ctx, serveScale, log);
+      const report = await measureServe(ctx, serveSet, {
         runs: options.runs,
         diagnose: options.diagnose,
         command,
         log,
         machine,
       });
-      console.log(serveConsoleReport(serveReport));
+      const show = { section: SERVE_SECTION, console: serveConsole, markdown: serveMarkdown };
+      const whole = report.scale === "large";
+      parts.push(finished("serve.json", report, show, options.results !== undefined || whole));
     }
     if (options.build) {
       const buildDir = join(workDir, "build");
       await Deno.mkdir(buildDir);
-      buildReport = await measureBuild({
+      const report = await measureBuild({
         size: buildBytes(options),
         files: 16,
         runs: options.runs,
@@ -489,11 +325,12 @@ export async function main(args: string[]): Promise<number> {
         log,
       });
       await removeTree(buildDir);
-      console.log(buildSummaryLines(buildReport).join("\n"));
+      const show = { section: BUILD_SECTION, console: buildConsole, markdown: buildMarkdown };
+      const whole = report.bytes >= 1024 * 1024 * 1024;
+      parts.push(finished("build.json", report, show, options.results !== undefined || whole));
     }
-    let discoveryReport: DiscoveryReport | undefined;
     if (options.discovery) {
-      discoveryReport = await measureDiscovery({
+      const report = await measureDiscovery({
         runs: options.runs,
         workDir,
         repoRoot: REPO_ROOT,
@@ -501,9 +338,14 @@ export async function main(args: string[]): Promise<number> {
         machine,
         log,
       });
-      console.log(discoverySummary(discoveryReport));
+      const show = {
+        section: DISCOVERY_SECTION,
+        console: discoveryConsole,
+        markdown: discoveryMarkdown,
+      };
+      parts.push(finished("discovery.json", report, show, true));
     }
-    await writeResults(report, serveReport, buildReport, options, discoveryReport);
+    await writeResults(parts, options);
     return 0;
   } catch (err) {
     log(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);

@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { discoverImages } from "../src/context/mod.ts";
-import { discoveryMarkdown, generateManifests } from "./discovery.ts";
-import { parseOptions } from "./run.ts";
-
-Deno.test("bench options: --only discovery runs the discovery part alone", () => {
-  const o = parseOptions(["--only", "discovery"]);
-  assert.deepEqual([o.save, o.serve, o.build, o.discovery], [false, false, false, true]);
-});
+import { discoverImages } from "../../src/context/mod.ts";
+import { generateManifests } from "./manifests.ts";
+import { discoveryMarkdown } from "./report.ts";
 
 Deno.test("the generated manifest set is what discovery reads, and reports its figures", async () => {
   const dir = await Deno.makeTempDir({ prefix: "ferry-bench-discovery-" });

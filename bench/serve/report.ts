@@ -1,12 +1,24 @@
 /**
- * The serve benchmark's statistics, the issue's targets (ferry's throughput at least
- * docker-registry's, pulling and pushing; ferry's server at most 120 MiB), the console table and
- * the `## registry serve` section of `bench/RESULTS.md`, which is rewritten without touching the
- * save benchmark's part of the file.
+ * The serve benchmark's statistics, its targets (ferry's throughput at least docker-registry's,
+ * pulling and pushing; ferry's server at most 120 MiB), the console table and the
+ * `## registry serve` section of bench/RESULTS.md.
  *
  * @module
  */
-import { ResultsSection } from "./results_section.ts";
+import { machineLine } from "../lib/machine.ts";
+import { profileTables } from "../lib/profile.ts";
+import {
+  DISTURBED_NOTE,
+  fmtS,
+  isDisturbed,
+  markdownTable,
+  median,
+  runsCell,
+  type TargetCheck,
+  targetRows,
+  textTable,
+} from "../lib/report.ts";
+import { ResultsSection } from "../lib/results_section.ts";
 import {
   methodName,
   PARALLEL_WIDTH,
@@ -19,22 +31,13 @@ import {
   type ServeProfile,
   type ServeReport,
   type ServerKind,
-} from "./serve.ts";
-import {
-  DISTURBED_CORES,
-  fmtS,
-  type MachineInfo,
-  markdownTable,
-  median,
-  type TargetCheck,
-  textTable,
-} from "./report.ts";
+} from "./measure.ts";
 
-/** Per-method figures over the runs. */
-export interface ServeSummary extends ServeMethod {
+/** Figures over the runs of one server and width, medians unless said otherwise. */
+export interface ServerRunsSummary {
   /** Wall seconds of each run, in run order. */
   runs: number[];
-  /** Whether other work used more than {@link DISTURBED_CORES} cores during each run. */
+  /** Whether other work disturbed each run (`isDisturbed`). */
   disturbed: boolean[];
   /** Median wall seconds. */
   median: number;
@@ -45,29 +48,47 @@ export interface ServeSummary extends ServeMethod {
   otherCpu: number;
   /** Largest server peak RSS over the runs, KiB. */
   serverPeakRssKiB: number;
+}
+
+/** Per-method figures over the runs. */
+export interface ServeSummary extends ServeMethod, ServerRunsSummary {
   /** Largest skopeo peak RSS over the runs, KiB. */
   clientPeakRssKiB: number;
   /** Median server start-up, ms. */
   serverStartMs: number;
 }
 
+/** What {@link summarizeRuns} reads of a measurement. */
+type ServerRun = Pick<
+  RawGetMeasurement,
+  "run" | "wallMs" | "bytes" | "clientCpuS" | "serverCpuS" | "serverPeakRssKiB" | "otherCpuS"
+>;
+
+/** The runs of one server and width, summarised (`ms` not empty, all of the same bytes). */
+function summarizeRuns(ms: ServerRun[]): ServerRunsSummary {
+  const sorted = [...ms].sort((a, b) => a.run - b.run);
+  const wall = median(sorted.map((m) => m.wallMs / 1000));
+  return {
+    runs: sorted.map((m) => m.wallMs / 1000),
+    disturbed: sorted.map(isDisturbed),
+    median: wall,
+    mibPerS: sorted[0].bytes / 1024 / 1024 / wall,
+    clientCpu: median(sorted.map((m) => m.clientCpuS)),
+    serverCpu: median(sorted.map((m) => m.serverCpuS)),
+    otherCpu: median(sorted.map((m) => m.otherCpuS)),
+    serverPeakRssKiB: Math.max(...sorted.map((m) => m.serverPeakRssKiB)),
+  };
+}
+
 /** Summaries of every method present, in {@link SERVE_METHODS} order. */
 export function summarizeServe(measurements: ServeMeasurement[]): ServeSummary[] {
   const out: ServeSummary[] = [];
   for (const method of SERVE_METHODS) {
-    const ms = measurements.filter((m) => sameMethod(m, method)).sort((a, b) => a.run - b.run);
+    const ms = measurements.filter((m) => sameMethod(m, method));
     if (ms.length === 0) continue;
-    const wall = median(ms.map((m) => m.wallMs / 1000));
     out.push({
       ...method,
-      runs: ms.map((m) => m.wallMs / 1000),
-      disturbed: ms.map((m) => m.otherCpuS > DISTURBED_CORES * m.wallMs / 1000),
-      median: wall,
-      mibPerS: ms[0].bytes / 1024 / 1024 / wall,
-      clientCpu: median(ms.map((m) => m.clientCpuS)),
-      serverCpu: median(ms.map((m) => m.serverCpuS)),
-      otherCpu: median(ms.map((m) => m.otherCpuS)),
-      serverPeakRssKiB: Math.max(...ms.map((m) => m.serverPeakRssKiB)),
+      ...summarizeRuns(ms),
       clientPeakRssKiB: Math.max(...ms.map((m) => m.clientPeakRssKiB)),
       serverStartMs: median(ms.map((m) => m.serverStartMs)),
     });
@@ -79,7 +100,7 @@ function widthLabel(width: number): string {
   return width === 1 ? "1 image at a time" : `${width} images at a time`;
 }
 
-/** The issue's targets: throughput ratios ferry / docker-registry ≥ 1.0×, server RSS ≤ 120 MiB. */
+/** The targets: throughput ratios ferry / docker-registry ≥ 1.0×, server RSS ≤ 120 MiB. */
 export function checkServeTargets(measurements: ServeMeasurement[]): TargetCheck[] {
   const summaries = summarizeServe(measurements);
   const checks: TargetCheck[] = [];
@@ -141,7 +162,7 @@ function resultRows(summaries: ServeSummary[]): string[][] {
       s.server,
       String(s.width),
       s.median.toFixed(2),
-      s.runs.map((r, i) => `${r.toFixed(2)}${s.disturbed[i] ? "*" : ""}`).join(" "),
+      runsCell(s.runs, s.disturbed),
       s.mibPerS.toFixed(0),
       ratio,
       s.serverCpu.toFixed(2),
@@ -153,15 +174,8 @@ function resultRows(summaries: ServeSummary[]): string[][] {
   return rows;
 }
 
-function targetRows(checks: TargetCheck[]): string[][] {
-  return [
-    ["target", "limit", "reached", "", "from"],
-    ...checks.map((c) => [c.target, c.limit, c.reached, c.ok ? "✓" : "✗", c.detail]),
-  ];
-}
-
 /** What the console shows at the end of the serve benchmark. */
-export function serveConsoleReport(report: ServeReport): string {
+export function serveConsole(report: ServeReport): string {
   const parts = [
     `\nregistry serve: ${report.description} (${(report.bytes / 1024 / 1024).toFixed(0)} MiB)`,
     textTable(resultRows(summarizeServe(report.measurements))),
@@ -177,37 +191,17 @@ export function serveConsoleReport(report: ServeReport): string {
 }
 
 /** Per server and width of the blob-GET diagnostic: medians over the runs. */
-export interface RawGetSummary {
+export interface RawGetSummary extends ServerRunsSummary {
   server: RawGetMeasurement["server"];
   width: number;
-  runs: number[];
-  disturbed: boolean[];
-  median: number;
-  mibPerS: number;
-  clientCpu: number;
-  serverCpu: number;
-  serverPeakRssKiB: number;
 }
 
 /** Summaries of the blob-GET diagnostic, in {@link RAW_GET_METHODS} order. */
 export function summarizeRawGets(measurements: RawGetMeasurement[]): RawGetSummary[] {
   const out: RawGetSummary[] = [];
   for (const { server, width } of RAW_GET_METHODS) {
-    const ms = measurements.filter((m) => m.server === server && m.width === width)
-      .sort((a, b) => a.run - b.run);
-    if (ms.length === 0) continue;
-    const wall = median(ms.map((m) => m.wallMs / 1000));
-    out.push({
-      server,
-      width,
-      runs: ms.map((m) => m.wallMs / 1000),
-      disturbed: ms.map((m) => m.otherCpuS > DISTURBED_CORES * m.wallMs / 1000),
-      median: wall,
-      mibPerS: ms[0].bytes / 1024 / 1024 / wall,
-      clientCpu: median(ms.map((m) => m.clientCpuS)),
-      serverCpu: median(ms.map((m) => m.serverCpuS)),
-      serverPeakRssKiB: Math.max(...ms.map((m) => m.serverPeakRssKiB)),
-    });
+    const ms = measurements.filter((m) => m.server === server && m.width === width);
+    if (ms.length) out.push({ server, width, ...summarizeRuns(ms) });
   }
   return out;
 }
@@ -225,10 +219,10 @@ function rawGetRows(measurements: RawGetMeasurement[]): string[][] {
   ]];
   for (const s of summarizeRawGets(measurements)) {
     rows.push([
-      s.server === "deno-floor" ? "minimal Deno server (`serve_floor.ts`)" : s.server,
+      s.server === "deno-floor" ? "minimal Deno server (`serve/floor.ts`)" : s.server,
       String(s.width),
       s.median.toFixed(2),
-      s.runs.map((r, i) => `${r.toFixed(2)}${s.disturbed[i] ? "*" : ""}`).join(" "),
+      runsCell(s.runs, s.disturbed),
       s.mibPerS.toFixed(0),
       s.serverCpu.toFixed(2),
       (s.serverPeakRssKiB / 1024).toFixed(0),
@@ -238,44 +232,21 @@ function rawGetRows(measurements: RawGetMeasurement[]): string[][] {
   return rows;
 }
 
-function machineLine(m: MachineInfo): string {
-  return `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${
-    m.memoryGiB.toFixed(1)
-  } GiB memory, Linux ${m.kernel}; ${
-    m.deno.split(" (")[0]
-  }; ${m.skopeo}; ${m.registry}; scratch space ${m.filesystem}.`;
-}
-
 function profileLines(p: ServeProfile): string[] {
   const title = `Profiled ferry server, ${p.direction} of ${widthLabel(p.width)}: copies took ${
     fmtS(p.wallMs / 1000)
   }, server CPU ${p.serverCpuS.toFixed(2)} s`;
   if (!p.profile) return [`${title}; no profile was written.`];
-  const total = p.profile.categories.reduce((n, c) => n + c.ms, 0) || 1;
-  const pct = (ms: number) => `${(100 * ms / total).toFixed(1)}%`;
   return [
     `${title}; V8 sampling profile of the main thread, ${
       (p.profile.durationMs / 1000).toFixed(2)
     } s from start-up to exit (idle includes the wait before and after the copies):`,
     "",
-    markdownTable([
-      ["category", "s", "share"],
-      ...p.profile.categories.map((c) => [c.name, (c.ms / 1000).toFixed(2), pct(c.ms)]),
-    ]),
-    "",
-    markdownTable([
-      ["function (self time)", "s", "share"],
-      ...p.profile.functions.slice(0, 10).map((f) => [
-        `\`${f.name}\``,
-        (f.ms / 1000).toFixed(2),
-        pct(f.ms),
-      ]),
-    ]),
+    ...profileTables(p.profile, 10),
     "",
   ];
 }
 
-/** The heading that starts the serve section of RESULTS.md. */
 /** The `## registry serve` section of RESULTS.md. */
 export const SERVE_SECTION = new ResultsSection("registry serve", "serve-analysis");
 
@@ -293,7 +264,9 @@ export function serveMarkdown(report: ServeReport, analysis?: string): string {
     } of each method, ` +
     "order rotated between runs; medians below). Every figure is as measured.",
     "",
-    ...(report.machine ? [machineLine(report.machine), ""] : []),
+    ...(report.machine
+      ? [machineLine(report.machine, [report.machine.skopeo, report.machine.registry]), ""]
+      : []),
     `Set: the ${report.scale} set, ${report.description}; ${report.images} images, ${
       (report.bytes / 1024 / 1024).toFixed(0)
     } MiB of layers and configs, which every method copies (MiB/s = these bytes / wall time).`,
@@ -329,8 +302,7 @@ export function serveMarkdown(report: ServeReport, analysis?: string): string {
     "",
     markdownTable(resultRows(summaries)),
     "",
-    `\\* disturbed: other work on the machine used more than ${DISTURBED_CORES} cores on ` +
-    "average during the run (see *other CPU*).",
+    DISTURBED_NOTE,
     "",
     `Largest skopeo process: ${
       (Math.max(...summaries.map((s) => s.clientPeakRssKiB)) / 1024).toFixed(0)
@@ -344,7 +316,7 @@ export function serveMarkdown(report: ServeReport, analysis?: string): string {
       "One `curl` process fetching every distinct blob of the set once into /dev/null " +
         "(`--parallel --parallel-max 4` for 4 at a time), from a fresh server on the same " +
         "directory: what each server costs without skopeo. The minimal Deno server " +
-        "(`bench/serve_floor.ts`, run with the same V8 flags) answers a blob `GET` the way ferry's " +
+        "(`bench/serve/floor.ts`, run with the same V8 flags) answers a blob `GET` the way ferry's " +
         "does (open the data file, respond with its stream) and does nothing else.",
       "",
       markdownTable(rawGetRows(report.rawGets)),

@@ -4,7 +4,7 @@
  * (no repository links checked, no manifests, nothing else). Its cost is what the runtime charges
  * for serving these bytes.
  *
- * Usage: `deno run -A bench/serve_floor.ts ROOT`; prints `Listening on http://127.0.0.1:PORT`,
+ * Usage: `deno run -A bench/serve/floor.ts ROOT`; prints `Listening on http://127.0.0.1:PORT`,
  * stops on SIGTERM.
  *
  * @module

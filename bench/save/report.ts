@@ -1,29 +1,29 @@
 /**
- * Benchmark statistics, the targets of the issue, the console table and `bench/RESULTS.md`.
+ * The save benchmark's statistics, its targets (ferry against the Sealos method and against raw
+ * HTTP-to-disk, peak RSS, reruns), the console table and the `## registry save` section of
+ * bench/RESULTS.md.
  *
  * @module
  */
-import type { Diagnosis, ProfileSummary, TraceSummary } from "./diagnose.ts";
-import type { Scale } from "./image_sets.ts";
+import { type MachineInfo, machineLine } from "../lib/machine.ts";
+import { type ProfileSummary, profileTables } from "../lib/profile.ts";
+import type { QuietSummary } from "../lib/quiet.ts";
+import {
+  DISTURBED_NOTE,
+  fmtMiB,
+  fmtS,
+  isDisturbed,
+  markdownTable,
+  median,
+  runsCell,
+  type TargetCheck,
+  targetRows,
+  textTable,
+} from "../lib/report.ts";
+import { ResultsSection } from "../lib/results_section.ts";
+import type { Scale } from "../lib/image_sets.ts";
+import type { Diagnosis, TraceSummary } from "./diagnose.ts";
 import type { Measurement, MethodId } from "./methods.ts";
-
-/** The machine and programs a run was measured on. */
-export interface MachineInfo {
-  date: string;
-  cpus: number;
-  cpuModel: string;
-  memoryGiB: number;
-  kernel: string;
-  deno: string;
-  skopeo: string;
-  registry: string;
-  curl: string;
-  /** Where the registries and destinations lived, and its filesystem. */
-  workDir: string;
-  filesystem: string;
-  loadBefore: string;
-  loadAfter: string;
-}
 
 /** One scale's measurements. */
 export interface ScaleReport {
@@ -37,8 +37,8 @@ export interface ScaleReport {
   diagnosis?: Diagnosis;
 }
 
-/** A whole benchmark run. */
-export interface BenchReport {
+/** A whole save benchmark run. */
+export interface SaveReport {
   machine: MachineInfo;
   command: string;
   runs: number;
@@ -47,10 +47,10 @@ export interface BenchReport {
   startup: { wallMs: number[]; cpuS: number[]; rssKiB: number[] };
   /** `skopeo --version`: the fixed cost of one skopeo process. */
   skopeoStartupMs: number[];
-  /** Wall time of the whole benchmark, setup included. */
+  /** Wall time of the save benchmark, image sets and start-up runs included. */
   totalMs: number;
   /** Waiting for a quiet machine before each measurement. */
-  quiet: { enabled: boolean; maxWaitMs: number; settles: number; waitedMs: number; gaveUp: number };
+  quiet: QuietSummary;
 }
 
 /** Per-method figures over the runs of one scale. */
@@ -58,7 +58,7 @@ export interface MethodSummary {
   method: MethodId;
   /** Wall seconds of each run, in run order. */
   runs: number[];
-  /** Whether other work on the machine used more than {@link DISTURBED_CORES} during each run. */
+  /** Whether other work on the machine disturbed each run (`isDisturbed`). */
   disturbed: boolean[];
   /** Median wall seconds. */
   median: number;
@@ -91,22 +91,8 @@ export const METHODS: readonly { id: MethodId; label: string }[] = [
   { id: "deno-floor", label: "minimal Deno fetch → sha256 → file (6 at a time)" },
 ];
 
-/**
- * A run counts as disturbed when the rest of the machine used more than this many cores on
- * average while it ran.
- */
-export const DISTURBED_CORES = 0.25;
-
-/** The median (mean of the middle two for even counts); NaN for none. */
-export function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
 /** Summaries of every method present, in {@link METHODS} order. */
-export function summarizeMethods(measurements: Measurement[]): MethodSummary[] {
+export function summarizeSave(measurements: Measurement[]): MethodSummary[] {
   const out: MethodSummary[] = [];
   for (const { id } of METHODS) {
     const ms = measurements.filter((m) => m.method === id).sort((a, b) => a.run - b.run);
@@ -119,7 +105,7 @@ export function summarizeMethods(measurements: Measurement[]): MethodSummary[] {
     out.push({
       method: id,
       runs: ms.map((m) => m.wallMs / 1000),
-      disturbed: ms.map((m) => m.otherCpuS > DISTURBED_CORES * m.wallMs / 1000),
+      disturbed: ms.map(isDisturbed),
       median: median(ms.map((m) => m.wallMs / 1000)),
       cpu: median(ms.map((m) => m.clientCpuS)),
       sourceCpu: median(ms.map((m) => m.sourceCpuS)),
@@ -130,16 +116,6 @@ export function summarizeMethods(measurements: Measurement[]): MethodSummary[] {
     });
   }
   return out;
-}
-
-/** One target of the issue, checked. */
-export interface TargetCheck {
-  target: string;
-  limit: string;
-  reached: string;
-  ok: boolean;
-  /** The figures the ratio comes from. */
-  detail: string;
 }
 
 function find(summaries: MethodSummary[], id: MethodId): MethodSummary | undefined {
@@ -163,10 +139,10 @@ function ratioCheck(
   };
 }
 
-/** The issue's targets against the medians of this run. */
-export function checkTargets(report: BenchReport): TargetCheck[] {
+/** The targets against the medians of this run. */
+export function checkSaveTargets(report: SaveReport): TargetCheck[] {
   const checks: (TargetCheck | undefined)[] = [];
-  const byScale = new Map(report.scales.map((s) => [s.scale, summarizeMethods(s.measurements)]));
+  const byScale = new Map(report.scales.map((s) => [s.scale, summarizeSave(s.measurements)]));
   const large = byScale.get("large");
   const small = byScale.get("small");
   if (large) {
@@ -226,15 +202,6 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
   return checks.filter((c): c is TargetCheck => c !== undefined);
 }
 
-/** Seconds with two decimals and a unit. */
-export function fmtS(seconds: number): string {
-  return `${seconds.toFixed(2)} s`;
-}
-
-function mib(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
-}
-
 function mibKiB(kib: number): string {
   return (kib / 1024).toFixed(0);
 }
@@ -259,7 +226,7 @@ function scaleRows(summaries: MethodSummary[]): string[][] {
     rows.push([
       label(s.method),
       s.median.toFixed(2),
-      s.runs.map((r, i) => `${r.toFixed(2)}${s.disturbed[i] ? "*" : ""}`).join(" "),
+      runsCell(s.runs, s.disturbed),
       s.cpu.toFixed(2),
       s.sourceCpu.toFixed(2),
       s.destCpu ? s.destCpu.toFixed(2) : "–",
@@ -270,41 +237,12 @@ function scaleRows(summaries: MethodSummary[]): string[][] {
   return rows;
 }
 
-/** A plain-text table with aligned columns. */
-export function textTable(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => [...(r[i] ?? "")].length)));
-  return rows
-    .map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd())
-    .join("\n");
-}
-
-/** A Markdown table. */
-export function markdownTable(rows: string[][]): string {
-  const [head, ...body] = rows;
-  return [
-    `| ${head.join(" | ")} |`,
-    `| ${head.map(() => "---").join(" | ")} |`,
-    ...body.map((r) => `| ${r.join(" | ")} |`),
-  ].join("\n");
-}
-
-const DISTURBED_NOTE =
-  `\\* disturbed: other work on the machine used more than ${DISTURBED_CORES} ` +
-  "cores on average during the run (see *other CPU*).";
-
-function targetRows(checks: TargetCheck[]): string[][] {
-  return [
-    ["target", "limit", "reached", "", "from"],
-    ...checks.map((c) => [c.target, c.limit, c.reached, c.ok ? "✓" : "✗", c.detail]),
-  ];
-}
-
 /** What the console shows at the end of a run. */
-export function consoleReport(report: BenchReport): string {
+export function saveConsole(report: SaveReport): string {
   const parts: string[] = [];
   for (const s of report.scales) {
     parts.push(`\n${s.scale}: ${s.description}`);
-    parts.push(textTable(scaleRows(summarizeMethods(s.measurements))));
+    parts.push(textTable(scaleRows(summarizeSave(s.measurements))));
   }
   parts.push(DISTURBED_NOTE.replace("\\*", "*"));
   parts.push(
@@ -313,7 +251,7 @@ export function consoleReport(report: BenchReport): string {
     }`,
   );
   parts.push("\ntargets");
-  parts.push(textTable(targetRows(checkTargets(report))));
+  parts.push(textTable(targetRows(checkSaveTargets(report))));
   return parts.join("\n");
 }
 
@@ -348,31 +286,17 @@ function requestsLine(trace: TraceSummary): string {
 
 function profileSection(title: string, profile: ProfileSummary | undefined): string[] {
   if (!profile) return [`${title}: no profile was written.`];
-  const total = profile.categories.reduce((n, c) => n + c.ms, 0) || 1;
-  const pct = (ms: number) => `${(100 * ms / total).toFixed(1)}%`;
   return [
     `${title} (V8 sampling profiler on the main thread, ${
       (profile.durationMs / 1000).toFixed(2)
     } s profiled):`,
     "",
-    markdownTable([
-      ["category", "s", "share"],
-      ...profile.categories.map((c) => [c.name, (c.ms / 1000).toFixed(2), pct(c.ms)]),
-    ]),
-    "",
-    markdownTable([
-      ["function (self time)", "s", "share"],
-      ...profile.functions.slice(0, 12).map((f) => [
-        `\`${f.name}\``,
-        (f.ms / 1000).toFixed(2),
-        pct(f.ms),
-      ]),
-    ]),
+    ...profileTables(profile, 12),
   ];
 }
 
 function diagnosisSection(s: ScaleReport, summaries: MethodSummary[]): string[] {
-  const lines: string[] = [`### ${s.scale}`, ""];
+  const lines: string[] = [`#### ${s.scale}`, ""];
   const ferry = find(summaries, "ferry");
   const curl = [find(summaries, "curl-seq"), find(summaries, "curl-parallel")]
     .filter((x): x is MethodSummary => x !== undefined)
@@ -389,7 +313,7 @@ function diagnosisSection(s: ScaleReport, summaries: MethodSummary[]): string[] 
             (s.uniqueBytes / 1024 / 1024 / floor.median).toFixed(0)
           } MiB/s`
           : "") +
-        ` (${mib(s.uniqueBytes)} of distinct blobs).`,
+        ` (${fmtMiB(s.uniqueBytes)} of distinct blobs).`,
       `- CPU: ferry used ${ferry.cpu.toFixed(2)} s of CPU in ${ferry.median.toFixed(2)} s ` +
         `(${(ferry.cpu / ferry.median).toFixed(2)} cores; user ${
           (ferry.extra.userS ?? 0).toFixed(2)
@@ -547,46 +471,32 @@ function diagnosisSection(s: ScaleReport, summaries: MethodSummary[]): string[] 
   return lines;
 }
 
-const ANALYSIS_START = "<!-- analysis:start -->";
-const ANALYSIS_END = "<!-- analysis:end -->";
+/** The `## registry save` section of RESULTS.md. */
+export const SAVE_SECTION = new ResultsSection("registry save", "save-analysis");
 
-/** The hand-written analysis block of an existing RESULTS.md, kept across regenerations. */
-export function keptAnalysis(existing: string | undefined): string | undefined {
-  if (!existing) return undefined;
-  const a = existing.indexOf(ANALYSIS_START);
-  const b = existing.indexOf(ANALYSIS_END);
-  if (a < 0 || b < a) return undefined;
-  return existing.slice(a + ANALYSIS_START.length, b).trim();
-}
-
-/** `bench/RESULTS.md`. */
-export function markdownReport(report: BenchReport, analysis?: string): string {
+/** The `## registry save` section of RESULTS.md (ends with a newline). */
+export function saveMarkdown(report: SaveReport, analysis?: string): string {
   const m = report.machine;
-  const checks = checkTargets(report);
+  const checks = checkSaveTargets(report);
   const out: string[] = [
-    "# ferry registry save: benchmark",
+    SAVE_SECTION.heading,
     "",
     `Measured ${m.date} with \`${report.command}\` (${report.runs} runs of each method per scale, ` +
     `order rotated between runs; medians below). ` +
     "Every figure is as measured. Times are wall-clock from process spawn to exit.",
     "",
-    "## Machine",
+    machineLine(m, [m.skopeo, m.registry, m.curl]) +
+    ` Load average before: ${m.loadBefore}; after: ${m.loadAfter}.`,
     "",
-    `- ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB.toFixed(1)} GiB memory, Linux ${m.kernel}`,
-    `- ${m.deno}`,
-    `- ${m.skopeo}; ${m.registry}; ${m.curl}`,
-    `- scratch space: ${m.workDir} (${m.filesystem})`,
-    `- load average before: ${m.loadBefore}; after: ${m.loadAfter}`,
-    "",
-    "## What is measured",
+    "### What is measured",
     "",
     "Setup (untimed): both image sets are generated as OCI layouts and pushed with skopeo into a " +
     "source docker-registry on 127.0.0.1, whose files stay in the page cache for every method.",
     "",
     ...report.scales.map((s) =>
       `- **${s.scale}**: ${s.description}; ${s.blobs} distinct blobs (layers and configs), ` +
-      `${s.manifests} manifests, ${mib(s.uniqueBytes)} distinct, ${
-        mib(s.referencedBytes)
+      `${s.manifests} manifests, ${fmtMiB(s.uniqueBytes)} distinct, ${
+        fmtMiB(s.referencedBytes)
       } counted per image.`
     ),
     "",
@@ -603,7 +513,7 @@ export function markdownReport(report: BenchReport, analysis?: string): string {
     "a mutex), and, for fairness, five at a time.",
     "- **raw HTTP to disk**: one `curl` process fetching every distinct blob into plain files, " +
     "sequentially and with `--parallel --parallel-max 5` (no fsync; fsync time noted apart).",
-    "- **minimal Deno**: `bench/deno_floor.ts`, the least a Deno program does to store the blobs " +
+    "- **minimal Deno**: `bench/save/floor.ts`, the least a Deno program does to store the blobs " +
     "the way ferry does (fetch, SHA-256, 1 MiB writes, fsync, rename; 6 at a time).",
     "",
     (report.quiet.enabled
@@ -620,7 +530,7 @@ export function markdownReport(report: BenchReport, analysis?: string): string {
     "value marks a disturbed run. Peak RSS: ferry's process; for the Sealos method the largest " +
     "skopeo plus the destination registry (Sealos runs both in one process); curl's.",
     "",
-    "## Targets",
+    "### Targets",
     "",
     markdownTable(targetRows(checks)),
     "",
@@ -631,30 +541,28 @@ export function markdownReport(report: BenchReport, analysis?: string): string {
     } MiB RSS (runs: ${report.startup.wallMs.map((x) => (x / 1000).toFixed(3)).join(", ")} s). ` +
     `One skopeo process: ${fmtS(median(report.skopeoStartupMs) / 1000)} (\`skopeo --version\`).`,
     "",
-    "## Results",
+    "### Results",
     "",
   ];
   for (const s of report.scales) {
     out.push(
-      `### ${s.scale}: ${s.description}`,
+      `#### ${s.scale}: ${s.description}`,
       "",
-      markdownTable(scaleRows(summarizeMethods(s.measurements))),
+      markdownTable(scaleRows(summarizeSave(s.measurements))),
       "",
     );
   }
   out.push(DISTURBED_NOTE, "");
-  out.push("## Where the time goes (measured)", "");
+  out.push("### Where the time goes (measured)", "");
   for (const s of report.scales) {
-    out.push(...diagnosisSection(s, summarizeMethods(s.measurements)), "");
+    out.push(...diagnosisSection(s, summarizeSave(s.measurements)), "");
   }
   out.push(
-    "## Analysis",
+    "### Analysis",
     "",
-    ANALYSIS_START,
-    analysis ?? "_No analysis written yet._",
-    ANALYSIS_END,
+    ...SAVE_SECTION.analysisLines(analysis),
     "",
-    `Whole benchmark, setup included: ${(report.totalMs / 1000).toFixed(0)} s.`,
+    `Save benchmark, image sets included: ${(report.totalMs / 1000).toFixed(0)} s.`,
     "",
   );
   return out.join("\n");

@@ -8,39 +8,45 @@
  *   `skopeo copy oci:LAYOUT:NAME docker://127.0.0.1:PORT/…` per image, the same two ways.
  *
  * ferry runs as it ships (`deno run -A --v8-flags=… main.ts`, the flags of main.ts's shebang);
- * docker-registry as in the save benchmark (`registry.ts`). Each measurement starts its own server
+ * docker-registry as in the save benchmark (`lib/registry.ts`). Each measurement starts its own server
  * (start-up untimed), waits for a quiet machine, times the copies from the first spawn to the last
  * exit, and charges the server's CPU (`/proc/<pid>/stat`) and peak RSS (`VmHWM`) to it. Methods
  * run in an order rotated between runs; the report takes medians.
  *
- * `serve_report.ts` turns the results into the `## registry serve` section of `bench/RESULTS.md`.
+ * `report.ts` turns the results into the console table and the `## registry serve` section of
+ * bench/RESULTS.md.
  *
  * @module
  */
 import { join } from "node:path";
-import { makeLayout, removeTree, requirePeer } from "../tests/support/mod.ts";
-import { type ProfileSummary, summarizeProfile } from "./diagnose.ts";
-import { type ImageSet, setSpecs } from "./image_sets.ts";
-import { type BenchContext, verifyRegistryDir } from "./methods.ts";
+import { makeLayout, removeTree, requirePeer } from "../../tests/support/mod.ts";
+import { denoRunArgs } from "../lib/ferry.ts";
 import {
+  type BenchContext,
+  type ImageSet,
+  setSpecs,
+  verifyRegistryDir,
+} from "../lib/image_sets.ts";
+import { type MachineInfo, timestamp } from "../lib/machine.ts";
+import { PROFILE_MAIN, type ProfileSummary, readProfile } from "../lib/profile.ts";
+import {
+  keepLines,
   machineBusySeconds,
+  otherCpuSeconds,
   pool,
-  processCpuSeconds,
-  processPeakRssKiB,
-  quietSettings,
-  quietStats,
-  settle,
+  rotated,
   stopChild,
   timedOk,
   type TimedRun,
-} from "./proc.ts";
-import { type BenchRegistry, startBenchRegistry } from "./registry.ts";
-import { fmtS, type MachineInfo } from "./report.ts";
+} from "../lib/proc.ts";
+import { quietSince, quietStats, type QuietSummary, settle } from "../lib/quiet.ts";
+import { type BenchRegistry, serverChild, startBenchRegistry } from "../lib/registry.ts";
+import { fmtS, mibPerS } from "../lib/report.ts";
 
 /** Which server a measurement ran against. */
 export type ServerKind = "ferry" | "docker-registry";
 
-/** Servers of the blob-GET diagnostic: also the minimal Deno blob server (`serve_floor.ts`). */
+/** Servers of the blob-GET diagnostic: also the minimal Deno blob server (`floor.ts`). */
 export type RawServerKind = ServerKind | "deno-floor";
 
 /** Which way the bytes went: out of the server, or into it. */
@@ -140,7 +146,7 @@ export interface ServeReport {
   /** How ferry was started. */
   ferryCommand: string;
   /** Waiting for a quiet machine before each measurement. */
-  quiet: { enabled: boolean; maxWaitMs: number; settles: number; waitedMs: number; gaveUp: number };
+  quiet: QuietSummary;
   totalMs: number;
   machine?: MachineInfo;
 }
@@ -169,50 +175,15 @@ export function sameMethod(a: ServeMethod, b: ServeMethod): boolean {
   return a.server === b.server && a.direction === b.direction && a.width === b.width;
 }
 
-/** The `--v8-flags=…` of main.ts's shebang: ferry's shipped runtime flags. */
-async function shippedV8Flags(repoRoot: string): Promise<string[]> {
-  const first = (await Deno.readTextFile(join(repoRoot, "main.ts"))).split("\n", 1)[0];
-  return first.split(/\s+/).filter((a) => a.startsWith("--v8-flags="));
-}
+/** The minimal Deno blob server (`floor.ts`), relative to the checkout. */
+const FLOOR_SCRIPT = "bench/serve/floor.ts";
 
 /** The arguments after `deno` that start ferry's server on `root` at any free port. */
 async function ferryServeArgs(ctx: BenchContext, root: string, profile?: string) {
-  const entry = profile ? ["bench/profile_main.ts", profile] : ["main.ts"];
-  return [
-    "run",
-    "-A",
-    ...await shippedV8Flags(ctx.repoRoot),
-    ...entry,
-    "registry",
-    "serve",
-    "filesystem",
-    root,
-    "-p",
-    "0",
-    "--disable-logging",
-  ];
-}
-
-/** Reads a stream to its end, keeping the last lines; resolves `found` on the first match. */
-async function watchOutput(
-  stream: ReadableStream<Uint8Array>,
-  keep: string[],
-  watch?: { pattern: RegExp; found: (m: RegExpExecArray) => void },
-): Promise<void> {
-  const decoder = new TextDecoder();
-  let pending = "";
-  for await (const chunk of stream) {
-    pending += decoder.decode(chunk, { stream: true });
-    const lines = pending.split("\n");
-    pending = lines.pop() ?? "";
-    for (const line of lines) {
-      keep.push(line);
-      if (keep.length > 200) keep.splice(0, keep.length - 200);
-      const m = watch?.pattern.exec(line);
-      if (m) watch!.found(m);
-    }
-  }
-  if (pending) keep.push(pending);
+  const entry = profile ? [PROFILE_MAIN, profile] : ["main.ts"];
+  return await denoRunArgs(ctx.repoRoot, {
+    script: [...entry, "registry", "serve", "filesystem", root, "-p", "0", "--disable-logging"],
+  });
 }
 
 /**
@@ -229,15 +200,10 @@ export async function startFerryServer(
   return await startDenoServer(ctx, root, await ferryServeArgs(ctx, root, profile), "ferry");
 }
 
-/** Starts `serve_floor.ts` (the minimal Deno blob server) on `root`, with ferry's V8 flags. */
+/** Starts `floor.ts` (the minimal Deno blob server) on `root`, with ferry's V8 flags. */
 export async function startFloorServer(ctx: BenchContext, root: string): Promise<BenchRegistry> {
-  const flags = await shippedV8Flags(ctx.repoRoot);
-  return await startDenoServer(
-    ctx,
-    root,
-    ["run", "-A", ...flags, "bench/serve_floor.ts", root],
-    "serve_floor.ts",
-  );
+  const args = await denoRunArgs(ctx.repoRoot, { script: [FLOOR_SCRIPT, root] });
+  return await startDenoServer(ctx, root, args, FLOOR_SCRIPT);
 }
 
 /** Runs `deno ARGS` in the checkout; ready once it printed `Listening on URL`. */
@@ -259,11 +225,11 @@ async function startDenoServer(
   let listening: (url: string) => void = () => {};
   const ready = new Promise<string>((resolve) => listening = resolve);
   const drained = Promise.all([
-    watchOutput(child.stdout, logs, {
+    keepLines(child.stdout, logs, {
       pattern: /^Listening on (http:\/\/\S+)/,
       found: (m) => listening(m[1]),
     }),
-    watchOutput(child.stderr, logs),
+    keepLines(child.stderr, logs),
   ]);
   const status = child.status.then(async (s) => {
     await drained.catch(() => {});
@@ -282,15 +248,7 @@ async function startDenoServer(
     await stop();
     throw new Error(`${what} did not come up; its output:\n${logs.join("\n")}`);
   }
-  return {
-    host: new URL(url).host,
-    url,
-    pid: child.pid,
-    root,
-    cpuSeconds: () => processCpuSeconds(child.pid),
-    peakRssKiB: () => processPeakRssKiB(child.pid),
-    stop,
-  };
+  return serverChild(child.pid, url, root, stop);
 }
 
 /** Servers started and not yet stopped, so that an interrupted run can stop them. */
@@ -402,16 +360,28 @@ function pushArgs(server: BenchRegistry, set: ImageSet, layout: string) {
   };
 }
 
-/** One measured run of `method`; `layout` holds the set as an OCI layout (for pushes). */
-export async function measureServeMethod(
+/** What {@link copySet} measured. */
+interface CopiedSet extends Copies {
+  /** From spawn to ready to serve, ms. */
+  serverStartMs: number;
+  /** Peak RSS of the server since its start, KiB. */
+  serverPeakRssKiB: number;
+}
+
+/**
+ * Starts a fresh `server` (pulls read the source registry's directory, pushes fill an empty one;
+ * with `profile`, ferry's server under the profiler), waits for a quiet machine, copies the set
+ * through it `width` images at a time, stops it and checks what arrived. Everything it wrote is
+ * removed again.
+ */
+async function copySet(
   ctx: BenchContext,
   set: ImageSet,
   layout: string,
   method: ServeMethod,
-  run: number,
-): Promise<ServeMeasurement> {
+  profile?: string,
+): Promise<CopiedSet> {
   const pull = method.direction === "pull";
-  // Pulls read the source registry's directory; pushes fill an empty one.
   const root = pull ? ctx.source.root : join(ctx.workDir, "dst-serve-push");
   const out = join(ctx.workDir, "dst-serve-pull");
   let server: BenchRegistry | undefined;
@@ -420,34 +390,46 @@ export async function measureServeMethod(
     if (!pull) await removeTree(root);
     await Deno.mkdir(out, { recursive: true });
     const t0 = performance.now();
-    server = await startServer(method.server, ctx, root);
+    server = await startServer(method.server, ctx, root, profile);
     const serverStartMs = performance.now() - t0;
     await settle();
     const args = pull ? pullArgs(server, set, out) : pushArgs(server, set, layout);
-    const c = await timedCopies(server, set, method.width, args);
+    const copies = await timedCopies(server, set, method.width, args);
     const serverPeakRssKiB = await server.peakRssKiB();
     await server.stop();
     server = undefined;
     if (pull) await verifyPulled(out, set);
     else await verifyRegistryDir(root, set, `push into ${method.server}`);
-    const clientCpuS = c.copies.reduce((n, r) => n + r.userS + r.sysS, 0);
-    return {
-      ...method,
-      run,
-      wallMs: c.wallMs,
-      bytes: set.referencedBytes,
-      clientCpuS,
-      clientPeakRssKiB: Math.max(...c.copies.map((r) => r.maxRssKiB)),
-      serverCpuS: c.serverCpuS,
-      serverPeakRssKiB,
-      otherCpuS: Math.max(0, c.busyS - clientCpuS - c.serverCpuS),
-      serverStartMs,
-    };
+    return { ...copies, serverStartMs, serverPeakRssKiB };
   } finally {
     await server?.stop();
     await removeTree(out);
     if (!pull) await removeTree(root);
   }
+}
+
+/** One measured run of `method`; `layout` holds the set as an OCI layout (for pushes). */
+export async function measureServeMethod(
+  ctx: BenchContext,
+  set: ImageSet,
+  layout: string,
+  method: ServeMethod,
+  run: number,
+): Promise<ServeMeasurement> {
+  const c = await copySet(ctx, set, layout, method);
+  const clientCpuS = c.copies.reduce((n, r) => n + r.userS + r.sysS, 0);
+  return {
+    ...method,
+    run,
+    wallMs: c.wallMs,
+    bytes: set.referencedBytes,
+    clientCpuS,
+    clientPeakRssKiB: Math.max(...c.copies.map((r) => r.maxRssKiB)),
+    serverCpuS: c.serverCpuS,
+    serverPeakRssKiB: c.serverPeakRssKiB,
+    otherCpuS: otherCpuSeconds(c.busyS, clientCpuS, c.serverCpuS),
+    serverStartMs: c.serverStartMs,
+  };
 }
 
 /**
@@ -486,7 +468,7 @@ export async function measureRawGets(
       clientCpuS,
       serverCpuS,
       serverPeakRssKiB,
-      otherCpuS: Math.max(0, busyS - clientCpuS - serverCpuS),
+      otherCpuS: otherCpuSeconds(busyS, clientCpuS, serverCpuS),
     };
   } finally {
     await s?.stop();
@@ -500,40 +482,19 @@ async function profiledRun(
   layout: string,
   direction: Direction,
 ): Promise<ServeProfile> {
-  const pull = direction === "pull";
-  const root = pull ? ctx.source.root : join(ctx.workDir, "dst-serve-push");
-  const out = join(ctx.workDir, "dst-serve-pull");
   const profilePath = join(ctx.workDir, `serve-${direction}.cpuprofile`);
-  let server: BenchRegistry | undefined;
   try {
-    await removeTree(out);
-    if (!pull) await removeTree(root);
-    await Deno.mkdir(out, { recursive: true });
-    server = await startServer("ferry", ctx, root, profilePath);
-    await settle();
-    const args = pull ? pullArgs(server, set, out) : pushArgs(server, set, layout);
-    const c = await timedCopies(server, set, PARALLEL_WIDTH, args);
-    await server.stop();
-    server = undefined;
-    const repoUrl = new URL(`file://${ctx.repoRoot.replace(/\/?$/, "/")}`).href;
-    let profile: ProfileSummary | undefined;
-    try {
-      profile = summarizeProfile(JSON.parse(await Deno.readTextFile(profilePath)), repoUrl);
-    } catch {
-      profile = undefined;
-    }
+    const method: ServeMethod = { server: "ferry", direction, width: PARALLEL_WIDTH };
+    const c = await copySet(ctx, set, layout, method, profilePath);
     return {
       direction,
       width: PARALLEL_WIDTH,
       wallMs: c.wallMs,
       serverCpuS: c.serverCpuS,
-      profile,
+      profile: await readProfile(profilePath, ctx.repoRoot),
     };
   } finally {
-    await server?.stop();
-    await removeTree(out);
     await removeTree(profilePath);
-    if (!pull) await removeTree(root);
   }
 }
 
@@ -550,7 +511,7 @@ export async function measureServe(
 ): Promise<ServeReport> {
   const log = options.log ?? (() => {});
   const started = performance.now();
-  const date = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const date = timestamp();
   const layout = join(ctx.workDir, `serve-layout-${set.scale}`);
   const quiet0 = { ...quietStats };
   try {
@@ -558,9 +519,7 @@ export async function measureServe(
     await makeLayout(layout, setSpecs(set.scale).specs);
     const measurements: ServeMeasurement[] = [];
     for (let run = 1; run <= options.runs; run++) {
-      const shift = (run - 1) % SERVE_METHODS.length;
-      const order = [...SERVE_METHODS.slice(shift), ...SERVE_METHODS.slice(0, shift)];
-      for (const method of order) {
+      for (const method of rotated(SERVE_METHODS, run)) {
         const m = await measureServeMethod(ctx, set, layout, method, run);
         measurements.push(m);
         log(
@@ -578,9 +537,7 @@ export async function measureServe(
     const rawGets: RawGetMeasurement[] = [];
     if (options.diagnose) {
       for (let run = 1; run <= options.runs; run++) {
-        const shift = (run - 1) % RAW_GET_METHODS.length;
-        const order = [...RAW_GET_METHODS.slice(shift), ...RAW_GET_METHODS.slice(0, shift)];
-        for (const { server, width } of order) {
+        for (const { server, width } of rotated(RAW_GET_METHODS, run)) {
           const m = await measureRawGets(ctx, set, server, width, run);
           rawGets.push(m);
           log(
@@ -615,21 +572,11 @@ export async function measureServe(
       ferryCommand: `deno ${
         (await ferryServeArgs(ctx, "DIR")).join(" ").replace("-p 0", "-p PORT")
       }`,
-      quiet: {
-        enabled: quietSettings.enabled,
-        maxWaitMs: quietSettings.maxWaitMs,
-        settles: quietStats.settles - quiet0.settles,
-        waitedMs: quietStats.waitedMs - quiet0.waitedMs,
-        gaveUp: quietStats.gaveUp - quiet0.gaveUp,
-      },
+      quiet: quietSince(quiet0),
       totalMs: performance.now() - started,
       machine: options.machine,
     };
   } finally {
     await removeTree(layout);
   }
-}
-
-function mibPerS(bytes: number, seconds: number): string {
-  return (bytes / 1024 / 1024 / seconds).toFixed(0);
 }

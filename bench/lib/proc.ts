@@ -1,6 +1,7 @@
 /**
  * Running programs under measurement: wall time from this process, CPU time and peak RSS from
- * GNU time (`/usr/bin/time`), and CPU and peak RSS of long-running children from `/proc`.
+ * GNU time (`/usr/bin/time`), CPU and peak RSS of long-running children from `/proc`, the CPU the
+ * rest of the machine used meanwhile, and the order measured methods run in.
  *
  * @module
  */
@@ -152,11 +153,6 @@ export async function output(program: string, args: string[], cwd?: string): Pro
   return dec.decode(out.stdout);
 }
 
-/** Flushes dirty pages to disk, so that one measurement does not pay for the last one's writes. */
-export async function syncDisks(): Promise<void> {
-  await output("sync", []);
-}
-
 let clockTicks: number | undefined;
 
 async function ticksPerSecond(): Promise<number> {
@@ -193,43 +189,21 @@ export async function machineBusySeconds(): Promise<number> {
   return (user + nice + system + irq + softirq + (steal ?? 0)) / await ticksPerSecond();
 }
 
-/** How long measurements waited for a quiet machine (see {@link settle}). */
-export const quietStats = { settles: 0, waitedMs: 0, gaveUp: 0 };
-
-/** Settings of {@link settle}. */
-export const quietSettings = {
-  /** Wait at all. */
-  enabled: true,
-  /** Give up waiting after this long and measure anyway. */
-  maxWaitMs: 30_000,
-  /** Length of the quiet window. */
-  windowMs: 1000,
-  /** "Quiet": the whole machine used at most this many cores during the window. */
-  maxBusyCores: 0.15,
-};
+/**
+ * CPU the rest of the machine used while ours ran: the machine's busy seconds minus `ours`, never
+ * below zero (the counters tick at 10 ms).
+ */
+export function otherCpuSeconds(busyS: number, ...ours: number[]): number {
+  return Math.max(0, busyS - ours.reduce((a, b) => a + b, 0));
+}
 
 /**
- * Prepares a measurement: flushes dirty pages (`sync`), then waits until the machine has been
- * quiet for a window (other work on a shared machine would otherwise land inside the timing).
- * Gives up after {@link quietSettings}.maxWaitMs; the measurement's "other CPU" shows the rest.
+ * `items` in the order of run `run` (from 1): run 1 in the given order, each later run starting one
+ * further on, so that no method always runs first (on a warm or a cold machine).
  */
-export async function settle(): Promise<void> {
-  await syncDisks();
-  if (!quietSettings.enabled) return;
-  quietStats.settles++;
-  const start = performance.now();
-  for (;;) {
-    const busy0 = await machineBusySeconds();
-    const t0 = performance.now();
-    await new Promise((r) => setTimeout(r, quietSettings.windowMs));
-    const cores = (await machineBusySeconds() - busy0) / ((performance.now() - t0) / 1000);
-    const waited = performance.now() - start;
-    if (cores <= quietSettings.maxBusyCores || waited >= quietSettings.maxWaitMs) {
-      quietStats.waitedMs += waited;
-      if (cores > quietSettings.maxBusyCores) quietStats.gaveUp++;
-      return;
-    }
-  }
+export function rotated<T>(items: readonly T[], run: number): T[] {
+  const shift = (run - 1) % items.length;
+  return [...items.slice(shift), ...items.slice(0, shift)];
 }
 
 /** Runs `fn` over `items`, at most `width` at a time. */
@@ -268,4 +242,32 @@ export async function stopChild(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Lines a server child printed last, kept for the error when it does not come up. */
+const KEPT_LINES = 200;
+
+/**
+ * Reads a child's output stream to its end, keeping its last lines in `keep`; calls `watch.found`
+ * for each line matching `watch.pattern` (a server announcing its address).
+ */
+export async function keepLines(
+  stream: ReadableStream<Uint8Array>,
+  keep: string[],
+  watch?: { pattern: RegExp; found: (m: RegExpExecArray) => void },
+): Promise<void> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  for await (const chunk of stream) {
+    pending += decoder.decode(chunk, { stream: true });
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) {
+      keep.push(line);
+      if (keep.length > KEPT_LINES) keep.splice(0, keep.length - KEPT_LINES);
+      const m = watch?.pattern.exec(line);
+      if (m) watch!.found(m);
+    }
+  }
+  if (pending) keep.push(pending);
 }

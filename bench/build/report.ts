@@ -1,20 +1,24 @@
 /**
- * The build benchmark's figures, the issue's targets (layer creation at least 0.8× the throughput
- * of `tar | pigz`, peak RSS at most 150 MiB, a rebuild of the unchanged context and a merge of
- * two such images each at most 10% of a fresh build) and the `## ferry build` section of
- * `bench/RESULTS.md`, which is rewritten without touching the other parts of the file.
+ * The build benchmark's figures, its targets (layer creation at least 0.8× the throughput of
+ * `tar | pigz`, peak RSS at most 150 MiB, a rebuild of the unchanged context and a merge of two
+ * such images each at most 10% of a fresh build), the console lines and the `## ferry build`
+ * section of bench/RESULTS.md.
  *
  * @module
  */
-import { ResultsSection } from "./results_section.ts";
+import { type MachineInfo, machineLine } from "../lib/machine.ts";
+import type { QuietCounts } from "../lib/quiet.ts";
 import {
-  DISTURBED_CORES,
+  DISTURBED_NOTE,
+  escapedTable,
   fmtS,
-  type MachineInfo,
-  markdownTable,
+  isDisturbed,
   median,
+  runsCell,
   type TargetCheck,
-} from "./report.ts";
+  targetRows,
+} from "../lib/report.ts";
+import { ResultsSection } from "../lib/results_section.ts";
 
 /** One measured run. */
 export interface BuildRun {
@@ -56,7 +60,7 @@ export interface BuildReport {
     /** `ferry merge` of the two images. */
     merge: BuildRun[];
   };
-  quiet: { settles: number; waitedMs: number; gaveUp: number };
+  quiet: QuietCounts;
   totalMs: number;
 }
 
@@ -115,7 +119,7 @@ function ferryPeak(report: BuildReport): { kib: number; where: string } {
   return { kib: worst.peakRssKiB, where: `${worst.label.replace(/`/g, "")}, run ${run.run}` };
 }
 
-/** The issue's four targets. */
+/** The four targets. */
 export function checkBuildTargets(report: BuildReport): TargetCheck[] {
   const s = summarizeBuild(report);
   const ratio = s.fresh.mibPerS / s.pigz.mibPerS;
@@ -156,15 +160,6 @@ export function checkBuildTargets(report: BuildReport): TargetCheck[] {
   ];
 }
 
-/** A table with `|` inside cells escaped (GitHub tables split on it, code spans too). */
-function table(rows: string[][]): string {
-  return markdownTable(rows.map((row) => row.map((cell) => cell.replace(/\|/g, "\\|"))));
-}
-
-function disturbed(r: BuildRun): boolean {
-  return r.otherCpuS > DISTURBED_CORES * r.wallMs / 1000;
-}
-
 function resultRows(report: BuildReport): string[][] {
   const s = summarizeBuild(report);
   const rows = [[
@@ -183,7 +178,7 @@ function resultRows(report: BuildReport): string[][] {
     rows.push([
       x.label,
       x.median.toFixed(2),
-      x.runs.map((r) => `${(r.wallMs / 1000).toFixed(2)}${disturbed(r) ? "*" : ""}`).join(" "),
+      runsCell(x.runs.map((r) => r.wallMs / 1000), x.runs.map(isDisturbed)),
       x.mibPerS.toFixed(0),
       compared ? `${(x.mibPerS / s.pigz.mibPerS).toFixed(2)}×` : "",
       x.cpu.toFixed(2),
@@ -194,26 +189,19 @@ function resultRows(report: BuildReport): string[][] {
   return rows;
 }
 
-/** Console lines: the targets. */
-export function buildSummaryLines(report: BuildReport): string[] {
+/** What the console shows at the end of the build benchmark: the targets. */
+export function buildConsole(report: BuildReport): string {
   return [
     "",
     "ferry build targets:",
     ...checkBuildTargets(report).map((c) =>
       `  ${c.ok ? "✓" : "✗"} ${c.target}: ${c.reached} (limit ${c.limit}; ${c.detail})`
     ),
-  ];
+  ].join("\n");
 }
 
-/** The heading that starts the build section of RESULTS.md. */
 /** The `## ferry build` section of RESULTS.md. */
 export const BUILD_SECTION = new ResultsSection("ferry build", "build-analysis");
-
-function machineLine(m: MachineInfo): string {
-  return `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${
-    m.memoryGiB.toFixed(1)
-  } GiB memory, Linux ${m.kernel}; ${m.deno.split(" (")[0]}; scratch space ${m.filesystem}.`;
-}
 
 /** The `## ferry build` section of RESULTS.md (ends with a newline). */
 export function buildMarkdown(report: BuildReport, analysis?: string): string {
@@ -251,23 +239,13 @@ export function buildMarkdown(report: BuildReport, analysis?: string): string {
     "",
     "### Targets",
     "",
-    table([
-      ["target", "limit", "reached", "", "from"],
-      ...checkBuildTargets(report).map((c) => [
-        c.target,
-        c.limit,
-        c.reached,
-        c.ok ? "✓" : "✗",
-        c.detail,
-      ]),
-    ]),
+    escapedTable(targetRows(checkBuildTargets(report))),
     "",
     "### Results",
     "",
-    table(resultRows(report)),
+    escapedTable(resultRows(report)),
     "",
-    `\\* disturbed: other work on the machine used more than ${DISTURBED_CORES} cores on ` +
-    "average during the run (see *other CPU*).",
+    DISTURBED_NOTE,
     "",
     `Build benchmark, context generation included: ${(report.totalMs / 1000).toFixed(0)} s.`,
     "",

@@ -10,7 +10,7 @@
  * - `curl-*`: every distinct blob fetched with curl straight into files: the floor for moving these
  *   bytes over loopback HTTP. One curl process, sequential or `--parallel --parallel-max 5`.
  * - `deno-floor`: the least a Deno program does to store the blobs as ferry does (fetch, SHA-256,
- *   write, fsync, rename; six at a time; see `deno_floor.ts`): what the runtime costs.
+ *   write, fsync, rename; six at a time; see `floor.ts`): what the runtime costs.
  *
  * Each measurement starts from an empty destination after `sync` (so that no run pays for the
  * previous run's writeback) and a quiet second on the machine (see `settle`); the destination is
@@ -19,23 +19,20 @@
  * @module
  */
 import { join } from "node:path";
-import { digestHex } from "../src/digest.ts";
-import { removeTree, requirePeer } from "../tests/support/mod.ts";
-import type { ImageSet } from "./image_sets.ts";
-import { machineBusySeconds, output, pool, settle, timedOk, type TimedRun } from "./proc.ts";
-import { type BenchRegistry, startBenchRegistry } from "./registry.ts";
-
-/** Where and with what the methods run. */
-export interface BenchContext {
-  /** The deno executable running ferry. */
-  deno: string;
-  /** The ferry checkout (holds main.ts). */
-  repoRoot: string;
-  /** Scratch space; destinations are created and removed under it. */
-  workDir: string;
-  /** The source registry holding the image sets. */
-  source: BenchRegistry;
-}
+import { digestHex } from "../../src/digest.ts";
+import { removeTree, requirePeer } from "../../tests/support/mod.ts";
+import { denoRunArgs } from "../lib/ferry.ts";
+import { type BenchContext, type ImageSet, verifyRegistryDir } from "../lib/image_sets.ts";
+import {
+  machineBusySeconds,
+  otherCpuSeconds,
+  output,
+  pool,
+  timedOk,
+  type TimedRun,
+} from "../lib/proc.ts";
+import { settle } from "../lib/quiet.ts";
+import { type BenchRegistry, startBenchRegistry } from "../lib/registry.ts";
 
 /** The measured methods. */
 export type MethodId =
@@ -73,36 +70,8 @@ export interface Measurement {
   extra: Record<string, number>;
 }
 
-/** Number of blobs (with data) stored in a registry directory. */
-async function countBlobs(root: string): Promise<number> {
-  let blobs = 0;
-  const shards = join(root, "docker", "registry", "v2", "blobs", "sha256");
-  for await (const shard of Deno.readDir(shards)) {
-    for await (const blob of Deno.readDir(join(shards, shard.name))) {
-      try {
-        await Deno.stat(join(shards, shard.name, blob.name, "data"));
-        blobs++;
-      } catch {
-        // a directory without data does not count
-      }
-    }
-  }
-  return blobs;
-}
-
-/** Throws unless `root` holds every blob and manifest of the set and every tag. */
-export async function verifyRegistryDir(root: string, set: ImageSet, who: string): Promise<void> {
-  const blobs = await countBlobs(root);
-  const want = set.blobs.length + set.manifests;
-  if (blobs !== want) throw new Error(`${who}: ${root} holds ${blobs} blobs, want ${want}`);
-  const v2 = join(root, "docker", "registry", "v2");
-  for (const image of set.images) {
-    const link = join(v2, "repositories", image.repository, "_manifests", "tags", image.tag);
-    await Deno.stat(join(link, "current", "link")).catch(() => {
-      throw new Error(`${who}: ${root} has no tag ${image.repository}:${image.tag}`);
-    });
-  }
-}
+/** The minimal Deno program (`floor.ts`), relative to the checkout. */
+export const FLOOR_SCRIPT = "bench/save/floor.ts";
 
 /** The arguments of `ferry registry save` for the set. */
 export function ferryArgs(set: ImageSet, outDir: string): string[] {
@@ -115,22 +84,17 @@ export function ferryArgs(set: ImageSet, outDir: string): string[] {
  */
 export const SMALL_YOUNG_FLAGS = "--max-semi-space-size=1";
 
-/** The `--v8-flags=…` ferry ships with, read from main.ts's shebang so the bench runs ferry as users do. */
-async function shippedV8Flags(ctx: BenchContext): Promise<string[]> {
-  const first = (await Deno.readTextFile(`${ctx.repoRoot}/main.ts`)).split("\n", 1)[0];
-  return first.split(/\s+/).filter((a) => a.startsWith("--v8-flags="));
-}
-
 /**
- * Runs `deno run -A main.ts ARGS` in the checkout (with the shebang's V8 flags), measured; throws unless it succeeds.
- * `v8Flags` go in `DENO_V8_FLAGS`.
+ * Runs ferry with `args` in the checkout as it ships (see `lib/ferry.ts`), measured; throws unless
+ * it succeeds. `v8Flags` go in `DENO_V8_FLAGS`.
  */
 export async function runFerry(
   ctx: BenchContext,
   args: string[],
   v8Flags?: string,
 ): Promise<TimedRun> {
-  return await timedOk(ctx.deno, ["run", "-A", ...await shippedV8Flags(ctx), "main.ts", ...args], {
+  const script = ["main.ts", ...args];
+  return await timedOk(ctx.deno, await denoRunArgs(ctx.repoRoot, { script }), {
     cwd: ctx.repoRoot,
     env: { NO_COLOR: "1", ...(v8Flags ? { DENO_V8_FLAGS: v8Flags } : {}) },
   });
@@ -148,9 +112,28 @@ async function withSourceCpu<T>(
   return { result, sourceCpuS, busyS: await machineBusySeconds() - busy };
 }
 
-/** CPU the rest of the machine used: never below zero (the counters tick at 10 ms). */
-function otherCpu(busyS: number, ...ours: number[]): number {
-  return Math.max(0, busyS - ours.reduce((a, b) => a + b, 0));
+/**
+ * The measurement of a method that is one client process (ferry, curl, the minimal Deno program)
+ * against the source registry.
+ */
+function clientMeasurement(
+  method: MethodId,
+  run: number,
+  m: { result: TimedRun; sourceCpuS: number; busyS: number },
+  extra: Record<string, number>,
+): Measurement {
+  const { userS, sysS } = m.result;
+  return {
+    method,
+    run,
+    wallMs: m.result.wallMs,
+    clientCpuS: userS + sysS,
+    sourceCpuS: m.sourceCpuS,
+    destCpuS: 0,
+    otherCpuS: otherCpuSeconds(m.busyS, userS, sysS, m.sourceCpuS),
+    peakRssKiB: m.result.maxRssKiB,
+    extra,
+  };
 }
 
 /**
@@ -170,17 +153,8 @@ export async function measureFerry(
     await settle();
     const first = await withSourceCpu(ctx, () => runFerry(ctx, ferryArgs(set, out), flags));
     await verifyRegistryDir(out, set, "ferry");
-    const measurement = (method: MethodId, m: typeof first): Measurement => ({
-      method,
-      run,
-      wallMs: m.result.wallMs,
-      clientCpuS: m.result.userS + m.result.sysS,
-      sourceCpuS: m.sourceCpuS,
-      destCpuS: 0,
-      otherCpuS: otherCpu(m.busyS, m.result.userS, m.result.sysS, m.sourceCpuS),
-      peakRssKiB: m.result.maxRssKiB,
-      extra: { userS: m.result.userS, sysS: m.result.sysS },
-    });
+    const measurement = (method: MethodId, m: typeof first) =>
+      clientMeasurement(method, run, m, { userS: m.result.userS, sysS: m.result.sysS });
     if (smallYoung) return [measurement("ferry-small-young", first)];
     await settle();
     const again = await withSourceCpu(ctx, () => runFerry(ctx, ferryArgs(set, out)));
@@ -253,7 +227,7 @@ export async function measureSealos(
       clientCpuS,
       sourceCpuS,
       destCpuS,
-      otherCpuS: otherCpu(busyS, clientCpuS, sourceCpuS, destCpuS),
+      otherCpuS: otherCpuSeconds(busyS, clientCpuS, sourceCpuS, destCpuS),
       peakRssKiB: skopeoRss + destRssKiB,
       extra: {
         registryStartMs: startMs,
@@ -291,7 +265,7 @@ export async function measureCurl(
       files.push(file);
       args.push("-o", file, `${ctx.source.url}/v2/${blob.repository}/blobs/${blob.digest}`);
     }
-    const { result, sourceCpuS, busyS } = await withSourceCpu(ctx, () => timedOk("curl", args));
+    const measured = await withSourceCpu(ctx, () => timedOk("curl", args));
     const t0 = performance.now();
     await output("sync", files);
     const fsyncMs = performance.now() - t0;
@@ -301,23 +275,13 @@ export async function measureCurl(
         throw new Error(`curl: ${files[i]} has ${size} bytes, want ${blob.size}`);
       }
     }
-    return {
-      method: parallel ? "curl-parallel" : "curl-seq",
-      run,
-      wallMs: result.wallMs,
-      clientCpuS: result.userS + result.sysS,
-      sourceCpuS,
-      destCpuS: 0,
-      otherCpuS: otherCpu(busyS, result.userS, result.sysS, sourceCpuS),
-      peakRssKiB: result.maxRssKiB,
-      extra: { fsyncMs },
-    };
+    return clientMeasurement(parallel ? "curl-parallel" : "curl-seq", run, measured, { fsyncMs });
   } finally {
     await removeTree(out);
   }
 }
 
-/** Writes the job list `deno_floor.ts` reads: every distinct blob of the set. */
+/** Writes the job list `floor.ts` reads: every distinct blob of the set. */
 export async function writeFloorJobs(
   ctx: BenchContext,
   set: ImageSet,
@@ -333,7 +297,7 @@ export async function writeFloorJobs(
   );
 }
 
-/** The minimal Deno fetch → hash → file program over every distinct blob (`deno_floor.ts`). */
+/** The minimal Deno fetch → hash → file program over every distinct blob (`floor.ts`). */
 export async function measureDenoFloor(
   ctx: BenchContext,
   set: ImageSet,
@@ -345,24 +309,11 @@ export async function measureDenoFloor(
   try {
     await writeFloorJobs(ctx, set, jobsPath);
     await settle();
-    const { result, sourceCpuS, busyS } = await withSourceCpu(
+    const measured = await withSourceCpu(
       ctx,
-      () =>
-        timedOk(ctx.deno, ["run", "-A", "bench/deno_floor.ts", jobsPath, out], {
-          cwd: ctx.repoRoot,
-        }),
+      () => timedOk(ctx.deno, ["run", "-A", FLOOR_SCRIPT, jobsPath, out], { cwd: ctx.repoRoot }),
     );
-    return {
-      method: "deno-floor",
-      run,
-      wallMs: result.wallMs,
-      clientCpuS: result.userS + result.sysS,
-      sourceCpuS,
-      destCpuS: 0,
-      otherCpuS: otherCpu(busyS, result.userS, result.sysS, sourceCpuS),
-      peakRssKiB: result.maxRssKiB,
-      extra: {},
-    };
+    return clientMeasurement("deno-floor", run, measured, {});
   } finally {
     await removeTree(out);
     await removeTree(jobsPath);

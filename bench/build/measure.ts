@@ -4,8 +4,8 @@
  * compressed blobs), measured in one run against `tar -c registry | pigz` on the same tree.
  *
  * ```sh
- * deno task bench --only build                  # 1 GiB, 3 runs, writes the build section of RESULTS.md
- * deno run -A bench/build.ts --size-mib 256     # standalone: prints the section
+ * deno task bench --only build                        # 1 GiB, 3 runs, writes its RESULTS.md section
+ * deno run -A bench/build/measure.ts --size-mib 256   # standalone: prints the section
  * ```
  *
  * Standalone options: `--size-mib N` (registry data per context, default 1024), `--files N` (blob
@@ -29,17 +29,20 @@
  * @module
  */
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createCipheriv, randomBytes } from "node:crypto";
+import { denoRunArgs, REPO_ROOT } from "../lib/ferry.ts";
+import { type MachineInfo, timestamp } from "../lib/machine.ts";
 import {
-  buildMarkdown,
-  type BuildReport,
-  type BuildRun,
-  buildSummaryLines,
-} from "./build_report.ts";
-import { machineBusySeconds, output, quietStats, settle, timedOk, type TimedRun } from "./proc.ts";
-import type { MachineInfo } from "./report.ts";
+  machineBusySeconds,
+  otherCpuSeconds,
+  output,
+  rotated,
+  timedOk,
+  type TimedRun,
+} from "../lib/proc.ts";
+import { quietSince, quietStats, settle } from "../lib/quiet.ts";
+import { buildConsole, buildMarkdown, type BuildReport, type BuildRun } from "./report.ts";
 
 const MIB = 1024 * 1024;
 
@@ -97,18 +100,12 @@ async function warm(dir: string): Promise<void> {
   await output("sh", ["-c", `find "${dir}" -type f -exec cat {} + > /dev/null`]);
 }
 
-/** The `--v8-flags=…` of main.ts's shebang: ferry is measured as it ships. */
-async function shippedV8Flags(repoRoot: string): Promise<string[]> {
-  const first = (await Deno.readTextFile(join(repoRoot, "main.ts"))).split("\n", 1)[0];
-  return first.split(/\s+/).filter((a) => a.startsWith("--v8-flags="));
-}
-
 /** Settles the machine, then runs and measures; notes the CPU other processes used meanwhile. */
 async function measured(run: number, fn: () => Promise<TimedRun>): Promise<BuildRun> {
   await settle();
   const busy = await machineBusySeconds();
   const r = await fn();
-  const otherCpuS = Math.max(0, await machineBusySeconds() - busy - r.userS - r.sysS);
+  const otherCpuS = otherCpuSeconds(await machineBusySeconds() - busy, r.userS, r.sysS);
   return {
     run,
     wallMs: r.wallMs,
@@ -125,8 +122,7 @@ export async function measureBuild(options: BuildBenchOptions): Promise<BuildRep
   const { workDir: work, log, size, files } = options;
   const runs = Math.max(1, options.runs);
   const repeats = Math.max(3, runs);
-  const v8 = await shippedV8Flags(options.repoRoot);
-  const ferryArgs = ["run", "-A", "--quiet", ...v8, "main.ts"];
+  const ferryArgs = await denoRunArgs(options.repoRoot, { denoFlags: ["--quiet"] });
   const ferry = (args: string[]) =>
     timedOk(Deno.execPath(), [...ferryArgs, ...args], {
       cwd: options.repoRoot,
@@ -154,8 +150,7 @@ export async function measureBuild(options: BuildBenchOptions): Promise<BuildRep
       } s  rss ${(r.maxRssKiB / 1024).toFixed(0)} MiB  other cpu ${r.otherCpuS.toFixed(2)} s`,
     );
   for (let run = 1; run <= runs; run++) {
-    const shift = (run - 1) % methods.length;
-    for (const method of [...methods.slice(shift), ...methods.slice(0, shift)]) {
+    for (const method of rotated(methods, run)) {
       if (method === "pigz") {
         const out = join(work, "pigz.tgz");
         const r = await measured(
@@ -196,7 +191,7 @@ export async function measureBuild(options: BuildBenchOptions): Promise<BuildRep
   }
   const pigzVersion = (await output("pigz", ["--version"]).catch(() => "pigz")).trim();
   return {
-    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    date: timestamp(),
     command: options.command,
     machine: options.machine,
     ferryCommand: `deno ${[...ferryArgs, "build"].join(" ")}`,
@@ -205,11 +200,7 @@ export async function measureBuild(options: BuildBenchOptions): Promise<BuildRep
     files,
     runs,
     results: { pigz, fresh, single, rebuild, second, merge },
-    quiet: {
-      settles: quietStats.settles - quietBefore.settles,
-      waitedMs: quietStats.waitedMs - quietBefore.waitedMs,
-      gaveUp: quietStats.gaveUp - quietBefore.gaveUp,
-    },
+    quiet: quietSince(quietBefore),
     totalMs: performance.now() - started,
   };
 }
@@ -235,11 +226,13 @@ async function main(): Promise<void> {
       files: Number(args.values.files),
       runs: Number(args.values.runs),
       workDir: work,
-      command: `deno run -A bench/build.ts${Deno.args.length ? " " + Deno.args.join(" ") : ""}`,
-      repoRoot: fileURLToPath(new URL("../", import.meta.url)),
+      command: `deno run -A bench/build/measure.ts${
+        Deno.args.length ? " " + Deno.args.join(" ") : ""
+      }`,
+      repoRoot: REPO_ROOT,
       log: (line) => console.error(line),
     });
-    console.error(buildSummaryLines(report).join("\n"));
+    console.error(buildConsole(report));
     console.log(buildMarkdown(report));
   } finally {
     if (!args.values.keep) await Deno.remove(work, { recursive: true }).catch(() => {});

@@ -5,8 +5,7 @@ import {
   type BuildReport,
   type BuildRun,
   checkBuildTargets,
-} from "./build_report.ts";
-import { buildBytes, parseOptions } from "./run.ts";
+} from "./report.ts";
 
 const GIB = 1024 * 1024 * 1024;
 
@@ -98,17 +97,4 @@ Deno.test("build section: replaced in place, other parts and the analysis kept",
   const middle = BUILD_SECTION.replace(`${save}\n${first}\n${serve}`, "## ferry build\n\nnew\n");
   assert.ok(middle.indexOf("new") < middle.indexOf("## registry serve"));
   assert.ok(!middle.includes("4.00×"));
-});
-
-Deno.test("bench options: --only build runs the build part alone, --scale small shrinks it", () => {
-  const build = parseOptions(["--only", "build"]);
-  assert.deepEqual([build.save, build.serve, build.build], [false, false, true]);
-  assert.equal(buildBytes(build), GIB);
-  const all = parseOptions([]);
-  assert.deepEqual([all.save, all.serve, all.build], [true, true, true]);
-  assert.equal(buildBytes(parseOptions(["--scale", "small"])), 128 * 1024 * 1024);
-  assert.throws(
-    () => parseOptions(["--only", "merge"]),
-    /--only must be save, serve, build or discovery/,
-  );
 });

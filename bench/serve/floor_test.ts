@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sha256 } from "../src/digest.ts";
-import { tempDir } from "../tests/support/mod.ts";
-import { serveFloor } from "./serve_floor.ts";
+import { sha256 } from "../../src/digest.ts";
+import { tempDir } from "../../tests/support/mod.ts";
+import { serveFloor } from "./floor.ts";
 
 Deno.test("serveFloor serves a registry directory's blob data and nothing else", async () => {
   await using dir = await tempDir("ferry-serve-floor-");

@@ -1,6 +1,6 @@
 /**
  * Runs the ferry CLI under V8's sampling CPU profiler and writes the profile (the `.cpuprofile`
- * JSON Chrome DevTools reads). Usage: `deno run -A bench/profile_main.ts OUT.cpuprofile ARGS…`,
+ * JSON Chrome DevTools reads). Usage: `deno run -A bench/lib/profile_main.ts OUT.cpuprofile ARGS…`,
  * where ARGS are ferry's.
  *
  * The profiler starts after module loading, so the profile covers the command itself.
@@ -8,7 +8,7 @@
  * @module
  */
 import { Session } from "node:inspector/promises";
-import { main } from "../src/cli/mod.ts";
+import { main } from "../../src/cli/mod.ts";
 
 if (import.meta.main) {
   const [outPath, ...args] = Deno.args;

@@ -1,6 +1,7 @@
 /**
- * The two image sets of the benchmark, generated as OCI layouts and pushed into the source
- * registry with skopeo (untimed setup).
+ * The two image sets of the save and serve benchmarks, generated as OCI layouts and pushed into
+ * the source registry with skopeo (untimed setup), and the check that a registry directory holds
+ * a whole set.
  *
  * - small: 10 images × 3 layers × 5 MiB. Layer 1 is one base shared by all ten, layer 2 one of two
  *   group layers (images 0–4 and 5–9), layer 3 the image's own: 13 distinct layers.
@@ -9,15 +10,28 @@
  * @module
  */
 import { join } from "node:path";
-import type { Digest } from "../src/digest.ts";
+import type { Digest } from "../../src/digest.ts";
 import {
   type BuiltImage,
   makeLayout,
   pushToRegistry,
   removeTree,
   type SingleImageSpec,
-} from "../tests/support/mod.ts";
+} from "../../tests/support/mod.ts";
 import { pool } from "./proc.ts";
+import type { BenchRegistry } from "./registry.ts";
+
+/** Where and with what the save and serve methods run. */
+export interface BenchContext {
+  /** The deno executable running ferry. */
+  deno: string;
+  /** The ferry checkout (holds main.ts). */
+  repoRoot: string;
+  /** Scratch space; destinations are created and removed under it. */
+  workDir: string;
+  /** The source registry holding the image sets. */
+  source: BenchRegistry;
+}
 
 /** The benchmark's scales. */
 export type Scale = "small" | "large";
@@ -124,5 +138,36 @@ export async function prepareSet(
     };
   } finally {
     await removeTree(layoutDir);
+  }
+}
+
+/** Number of blobs (with data) stored in a registry directory. */
+async function countBlobs(root: string): Promise<number> {
+  let blobs = 0;
+  const shards = join(root, "docker", "registry", "v2", "blobs", "sha256");
+  for await (const shard of Deno.readDir(shards)) {
+    for await (const blob of Deno.readDir(join(shards, shard.name))) {
+      try {
+        await Deno.stat(join(shards, shard.name, blob.name, "data"));
+        blobs++;
+      } catch {
+        // a directory without data does not count
+      }
+    }
+  }
+  return blobs;
+}
+
+/** Throws unless `root` holds every blob and manifest of the set and every tag. */
+export async function verifyRegistryDir(root: string, set: ImageSet, who: string): Promise<void> {
+  const blobs = await countBlobs(root);
+  const want = set.blobs.length + set.manifests;
+  if (blobs !== want) throw new Error(`${who}: ${root} holds ${blobs} blobs, want ${want}`);
+  const v2 = join(root, "docker", "registry", "v2");
+  for (const image of set.images) {
+    const link = join(v2, "repositories", image.repository, "_manifests", "tags", image.tag);
+    await Deno.stat(join(link, "current", "link")).catch(() => {
+      throw new Error(`${who}: ${root} has no tag ${image.repository}:${image.tag}`);
+    });
   }
 }

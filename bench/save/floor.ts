@@ -6,7 +6,7 @@
  * The body is read chunk by chunk as fetch hands it out (64 KiB), hashed per chunk and written in
  * 1 MiB batches, as ferry's registry directory does.
  *
- * Usage: `deno run -A bench/deno_floor.ts JOBS.json OUT_DIR [STEPS]`, where JOBS.json holds
+ * Usage: `deno run -A bench/save/floor.ts JOBS.json OUT_DIR [STEPS]`, where JOBS.json holds
  * `[{url, digest, size}]` and STEPS is how far to go, to see what each step costs: `read` (fetch
  * and drop the bytes), `hash` (read and hash), `write` (read, hash, write, no fsync) or `all`
  * (the default: also fsync and rename).
@@ -96,7 +96,7 @@ export async function saveAll(
 if (import.meta.main) {
   const [jobsPath, outDir, steps = "all"] = Deno.args;
   if (!jobsPath || !outDir || !FLOOR_STEPS.includes(steps as FloorSteps)) {
-    console.error(`usage: deno_floor.ts JOBS.json OUT_DIR [${FLOOR_STEPS.join("|")}]`);
+    console.error(`usage: floor.ts JOBS.json OUT_DIR [${FLOOR_STEPS.join("|")}]`);
     Deno.exit(2);
   }
   await saveAll(JSON.parse(await Deno.readTextFile(jobsPath)), outDir, steps as FloorSteps);

@@ -7,10 +7,10 @@
  */
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { freePort, requirePeer } from "../tests/support/mod.ts";
-import { processCpuSeconds, processPeakRssKiB, stopChild } from "./proc.ts";
+import { freePort, requirePeer } from "../../tests/support/mod.ts";
+import { keepLines, processCpuSeconds, processPeakRssKiB, stopChild } from "./proc.ts";
 
-/** A started registry. */
+/** A started registry server (docker-registry, or ferry's when the serve benchmark runs it). */
 export interface BenchRegistry {
   /** `127.0.0.1:PORT`. */
   readonly host: string;
@@ -42,12 +42,25 @@ async function waitReady(url: string, deadline: number, exited: () => boolean): 
   return false;
 }
 
-async function drain(stream: ReadableStream<Uint8Array>, keep: string[]): Promise<void> {
-  const decoder = new TextDecoder();
-  for await (const chunk of stream) {
-    keep.push(decoder.decode(chunk, { stream: true }));
-    if (keep.length > 200) keep.splice(0, keep.length - 200);
-  }
+/**
+ * A started server child at `url` serving `root`, its CPU and memory read from `/proc/<pid>`;
+ * `stop` ends it.
+ */
+export function serverChild(
+  pid: number,
+  url: string,
+  root: string,
+  stop: () => Promise<void>,
+): BenchRegistry {
+  return {
+    host: new URL(url).host,
+    url,
+    pid,
+    root,
+    cpuSeconds: () => processCpuSeconds(pid),
+    peakRssKiB: () => processPeakRssKiB(pid),
+    stop,
+  };
 }
 
 /**
@@ -83,7 +96,7 @@ export async function startBenchRegistry(root: string, configDir: string): Promi
       stderr: "piped",
     }).spawn();
     logs = [];
-    const drained = Promise.all([drain(child.stdout, logs), drain(child.stderr, logs)]);
+    const drained = Promise.all([keepLines(child.stdout, logs), keepLines(child.stderr, logs)]);
     let exited = false;
     const status = child.status.then(async (s) => {
       exited = true;
@@ -96,18 +109,10 @@ export async function startBenchRegistry(root: string, configDir: string): Promi
       await Deno.remove(configPath).catch(() => {});
     };
     if (await waitReady(url, deadline, () => exited)) {
-      return {
-        host: `127.0.0.1:${port}`,
-        url,
-        pid: child.pid,
-        root,
-        cpuSeconds: () => processCpuSeconds(child.pid),
-        peakRssKiB: () => processPeakRssKiB(child.pid),
-        stop,
-      };
+      return serverChild(child.pid, url, root, stop);
     }
     await stop();
-    if (!/address already in use/i.test(logs.join(""))) break;
+    if (!/address already in use/i.test(logs.join("\n"))) break;
   }
-  throw new Error(`docker-registry did not come up; its output:\n${logs.join("").trim()}`);
+  throw new Error(`docker-registry did not come up; its output:\n${logs.join("\n").trim()}`);
 }

@@ -4,14 +4,14 @@ import {
   type ServeMeasurement,
   type ServeMethod,
   type ServeReport,
-} from "./serve.ts";
+} from "./measure.ts";
 import {
   checkServeTargets,
   SERVE_SECTION,
   serveMarkdown,
   summarizeRawGets,
   summarizeServe,
-} from "./serve_report.ts";
+} from "./report.ts";
 
 const MIB = 1024 * 1024;
 

@@ -1,13 +1,13 @@
 /**
  * Where ferry's time goes, measured on extra runs that do not count towards the medians:
  *
- * - a traced run (`--debug --json` under V8's sampling profiler, see `profile_main.ts`): requests by
+ * - a traced run (`--debug --json` under V8's sampling profiler, see `lib/profile_main.ts`): requests by
  *   kind, phase boundaries from the timestamps of trace lines and events, and the JavaScript
  *   profile by function and by category;
  * - the same on the finished directory (the rerun);
  * - a run under `perf record` (when perf works here): CPU by thread and by binary, which also
  *   sees what V8 does not (Deno's Rust side, the kernel, file I/O threads); the same for the
- *   minimal Deno program (`deno_floor.ts`), for comparison;
+ *   minimal Deno program (`floor.ts`), for comparison;
  * - a cost ladder: the same distinct blobs moved by curl and by the minimal Deno program, one step
  *   more each time (read and drop, hash, write, fsync), to price each step;
  * - system calls of a run and of start-up alone (`strace -c`, when strace works here).
@@ -15,12 +15,14 @@
  * @module
  */
 import { join } from "node:path";
-import { removeTree } from "../tests/support/mod.ts";
-import type { ImageSet } from "./image_sets.ts";
-import { digestHex } from "../src/digest.ts";
-import { FLOOR_STEPS, type FloorSteps } from "./deno_floor.ts";
-import { type BenchContext, ferryArgs, verifyRegistryDir, writeFloorJobs } from "./methods.ts";
-import { output, settle, type TimedLine, timedOk } from "./proc.ts";
+import { digestHex } from "../../src/digest.ts";
+import { removeTree } from "../../tests/support/mod.ts";
+import { type BenchContext, type ImageSet, verifyRegistryDir } from "../lib/image_sets.ts";
+import { PROFILE_MAIN, type ProfileSummary, readProfile } from "../lib/profile.ts";
+import { output, type TimedLine, timedOk } from "../lib/proc.ts";
+import { settle } from "../lib/quiet.ts";
+import { FLOOR_STEPS, type FloorSteps } from "./floor.ts";
+import { ferryArgs, FLOOR_SCRIPT, writeFloorJobs } from "./methods.ts";
 
 /** Phase boundaries of one ferry run, in ms since the process was spawned. */
 export interface Phases {
@@ -48,22 +50,6 @@ export interface TraceSummary {
   blobsCopied: number;
   blobsExisting: number;
   phases: Phases;
-}
-
-/** One line of a CPU profile summary. */
-export interface ProfileEntry {
-  name: string;
-  ms: number;
-}
-
-/** A V8 CPU profile, summarised. */
-export interface ProfileSummary {
-  /** Profiled time (the command, without module loading). */
-  durationMs: number;
-  /** Self time by function (top entries). */
-  functions: ProfileEntry[];
-  /** Self time by category (idle, GC, native ops, runtime JS, ferry, dependencies). */
-  categories: ProfileEntry[];
 }
 
 /** `perf` samples of one run, as CPU seconds. */
@@ -99,7 +85,7 @@ export interface Diagnosis {
   rerun: TraceSummary;
   rerunProfile?: ProfileSummary;
   perf?: PerfSummary;
-  /** The same for `deno_floor.ts`. */
+  /** The same for `floor.ts`. */
   floorPerf?: PerfSummary;
   perfError?: string;
   ladder: LadderStep[];
@@ -168,67 +154,6 @@ export function summarizeTrace(
   };
 }
 
-interface CpuProfile {
-  nodes: {
-    id: number;
-    callFrame: { functionName: string; url: string; lineNumber: number };
-  }[];
-  samples: number[];
-  timeDeltas: number[];
-  startTime: number;
-  endTime: number;
-}
-
-function profileCategory(functionName: string, url: string, repoUrl: string): string {
-  if (functionName === "(idle)") return "idle (waiting for I/O)";
-  if (functionName === "(garbage collector)") return "garbage collection";
-  if (functionName === "(program)" || functionName === "(root)") {
-    return "V8 and native, unattributed";
-  }
-  if (url === "" && functionName.startsWith("op_")) return "Deno native ops";
-  if (url.startsWith(repoUrl + "src/")) return "ferry JavaScript";
-  if (url.startsWith("ext:") || url.startsWith("node:")) return "Deno runtime JavaScript";
-  if (url.includes("npm") || url.includes("node_modules")) return "dependencies";
-  return "other JavaScript";
-}
-
-function shortUrl(url: string, repoUrl: string): string {
-  if (url.startsWith(repoUrl)) return url.slice(repoUrl.length);
-  return url.replace(/^ext:/, "");
-}
-
-/** Self time by function and by category from a V8 `.cpuprofile`. */
-export function summarizeProfile(
-  profile: CpuProfile,
-  repoUrl: string,
-  top = 15,
-): ProfileSummary {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const selfUs = new Map<number, number>();
-  // timeDeltas[i] is the time before sample i; the time after it belongs to sample i.
-  for (let i = 0; i < profile.samples.length; i++) {
-    const us = profile.timeDeltas[i + 1] ?? 0;
-    selfUs.set(profile.samples[i], (selfUs.get(profile.samples[i]) ?? 0) + us);
-  }
-  const functions = new Map<string, number>();
-  const categories = new Map<string, number>();
-  for (const [id, us] of selfUs) {
-    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
-    const fn = functionName || "(anonymous)";
-    const name = url === "" ? fn : `${fn} (${shortUrl(url, repoUrl)}:${lineNumber + 1})`;
-    functions.set(name, (functions.get(name) ?? 0) + us);
-    const category = profileCategory(functionName, url, repoUrl);
-    categories.set(category, (categories.get(category) ?? 0) + us);
-  }
-  const sorted = (m: Map<string, number>) =>
-    [...m].map(([name, us]) => ({ name, ms: us / 1000 })).sort((a, b) => b.ms - a.ms);
-  return {
-    durationMs: (profile.endTime - profile.startTime) / 1000,
-    functions: sorted(functions).slice(0, top),
-    categories: sorted(categories),
-  };
-}
-
 /** Parses `perf report --stdio -n` rows (`  12.34%   567  col1  col2 …`). */
 export function parsePerfRows(text: string): { samples: number; columns: string[] }[] {
   const rows: { samples: number; columns: string[] }[] = [];
@@ -289,22 +214,14 @@ async function tracedRun(
   const result = await timedOk(ctx.deno, [
     "run",
     "-A",
-    "bench/profile_main.ts",
+    PROFILE_MAIN,
     profilePath,
     "--debug",
     ...ferryArgs(set, out).slice(0, 2),
     "--json",
     ...ferryArgs(set, out).slice(2),
   ], { cwd: ctx.repoRoot, env: { NO_COLOR: "1" }, onLine: (l) => lines.push(l) });
-  const repoUrl =
-    new URL(`file://${ctx.repoRoot.endsWith("/") ? ctx.repoRoot : ctx.repoRoot + "/"}`)
-      .href;
-  let profile: ProfileSummary | undefined;
-  try {
-    profile = summarizeProfile(JSON.parse(await Deno.readTextFile(profilePath)), repoUrl);
-  } catch {
-    profile = undefined;
-  }
+  const profile = await readProfile(profilePath, ctx.repoRoot);
   return { trace: summarizeTrace(lines, result), profile };
 }
 
@@ -324,19 +241,40 @@ export function parseStraceSummary(text: string): SyscallSummary {
   return { calls, total };
 }
 
-async function underStrace(ctx: BenchContext, args: string[]): Promise<SyscallSummary> {
-  const file = join(ctx.workDir, "strace.txt");
+/**
+ * Runs `deno run -A ARGS` in the checkout under a tracer `wrapper` that writes to `file` (in the
+ * scratch directory), and returns what `read` makes of that file; the file is removed after.
+ */
+async function underTracer<T>(
+  ctx: BenchContext,
+  args: string[],
+  name: string,
+  wrapper: (file: string) => string[],
+  read: (file: string) => Promise<T>,
+): Promise<T> {
+  const file = join(ctx.workDir, name);
   try {
     await settle();
     await timedOk(ctx.deno, ["run", "-A", ...args], {
       cwd: ctx.repoRoot,
       env: { NO_COLOR: "1" },
-      wrapper: ["strace", "-f", "-c", "-o", file, "--"],
+      wrapper: wrapper(file),
     });
-    return parseStraceSummary(await Deno.readTextFile(file));
+    return await read(file);
   } finally {
     await removeTree(file);
   }
+}
+
+/** System calls of `deno run -A ARGS` in the checkout (`strace -f -c`). */
+function underStrace(ctx: BenchContext, args: string[]): Promise<SyscallSummary> {
+  return underTracer(
+    ctx,
+    args,
+    "strace.txt",
+    (file) => ["strace", "-f", "-c", "-o", file, "--"],
+    async (file) => parseStraceSummary(await Deno.readTextFile(file)),
+  );
 }
 
 async function straceWorks(): Promise<string | undefined> {
@@ -349,19 +287,14 @@ async function straceWorks(): Promise<string | undefined> {
 }
 
 /** Runs `deno run -A ARGS` in the checkout under `perf record` and summarises the samples. */
-async function underPerf(ctx: BenchContext, args: string[]): Promise<PerfSummary> {
-  const data = join(ctx.workDir, "perf.data");
-  try {
-    await settle();
-    await timedOk(ctx.deno, ["run", "-A", ...args], {
-      cwd: ctx.repoRoot,
-      env: { NO_COLOR: "1" },
-      wrapper: ["perf", "record", "-q", "-F", String(PERF_FREQUENCY), "-o", data, "--"],
-    });
-    return await perfReport(data);
-  } finally {
-    await removeTree(data);
-  }
+function underPerf(ctx: BenchContext, args: string[]): Promise<PerfSummary> {
+  return underTracer(
+    ctx,
+    args,
+    "perf.data",
+    (file) => ["perf", "record", "-q", "-F", String(PERF_FREQUENCY), "-o", file, "--"],
+    perfReport,
+  );
 }
 
 const FLOOR_LABELS: Record<FloorSteps, string> = {
@@ -398,7 +331,7 @@ async function costLadder(ctx: BenchContext, set: ImageSet, runs: number): Promi
     ...FLOOR_STEPS.map((steps) => ({
       step: FLOOR_LABELS[steps],
       run: async () => {
-        const r = await timedOk(ctx.deno, ["run", "-A", "bench/deno_floor.ts", jobs, out, steps], {
+        const r = await timedOk(ctx.deno, ["run", "-A", FLOOR_SCRIPT, jobs, out, steps], {
           cwd: ctx.repoRoot,
         });
         return { wallMs: r.wallMs, cpuS: r.userS + r.sysS };
@@ -461,7 +394,7 @@ export async function diagnose(
       diagnosis.perf = await underPerf(ctx, ["main.ts", ...ferryArgs(set, out)]);
       await removeTree(out);
       await writeFloorJobs(ctx, set, jobsPath);
-      diagnosis.floorPerf = await underPerf(ctx, ["bench/deno_floor.ts", jobsPath, out]);
+      diagnosis.floorPerf = await underPerf(ctx, [FLOOR_SCRIPT, jobsPath, out]);
     }
     return diagnosis;
   } finally {
