@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { writeAll } from "../src/fs_util.ts";
-import { encodeHeader } from "../src/archive/tar.ts";
+import { encodeHeader } from "../src/tar/mod.ts";
 import { pseudoRandomChunks, tempDir } from "./support/mod.ts";
 import { ferry, type FerryRun } from "./ferry_cli.ts";
 

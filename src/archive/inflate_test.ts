@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { isFerryError } from "../errors.ts";
 import { drain } from "../../tests/support/images.ts";
 import { inflateLimit, MAX_INFLATED_ENV, MIN_INFLATED_LIMIT } from "./inflate.ts";
-import { encodeHeader, endOfArchive, padding } from "./tar.ts";
+import { encodeHeader, endOfArchive, padding } from "../tar/mod.ts";
 import { DEFAULT_TAR_LIMITS } from "./tar_index.ts";
 import { TarFile } from "./tar_file.ts";
 

@@ -14,7 +14,7 @@ import { FerryError } from "../errors.ts";
 import { openFileRange, readFull } from "../fs_util.ts";
 import { readAll } from "../streams.ts";
 import { type InflateOptions, inflateTar, SharedFile } from "./inflate.ts";
-import { BLOCK, isZeroBlock, padding } from "./tar.ts";
+import { BLOCK, isZeroBlock, padding } from "../tar/mod.ts";
 import {
   DEFAULT_TAR_LIMITS,
   normaliseMemberName,

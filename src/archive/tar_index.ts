@@ -1,17 +1,29 @@
 /**
- * Indexing a tar file's headers into members, with bounds on what a hostile archive can make
- * ferry hold: the number of headers, the length of names and the size of PAX and GNU metadata.
+ * Indexing a tar file's headers into members, within the bounds of {@link TarLimits} on what a
+ * hostile archive can make ferry hold: the number of headers, the length of names and the size of
+ * PAX and GNU metadata.
  *
- * {@link TarIndexer} interprets one header at a time and is shared by the two ways ferry reads a
- * tar: seeking from header to header in a plain file, and {@link TarStreamScanner}, which follows
- * a stream (an archive being decompressed) and checks every header as it goes by, so a stream that
- * is not a tar is refused after its first 512 bytes.
+ * {@link TarIndexer} records where each member's data lies and is shared by the two ways ferry
+ * reads an archive: seeking from header to header in a plain file, and {@link TarStreamScanner},
+ * which follows a stream (an archive being decompressed) and checks every header as it goes by, so
+ * a stream that is not a tar is refused after its first 512 bytes.
  *
  * @module
  */
 import { posix } from "node:path";
 import { FerryError } from "../errors.ts";
-import { BLOCK, decodeHeader, isZeroBlock, padding, parsePax, type TarEntryType } from "./tar.ts";
+import {
+  BLOCK,
+  DEFAULT_TAR_LIMITS,
+  entryType,
+  isZeroBlock,
+  padding,
+  TarEntryParser,
+  type TarEntryType,
+  type TarLimits,
+} from "../tar/mod.ts";
+
+export { DEFAULT_TAR_LIMITS, type TarLimits };
 
 /** Where a member's data lies in the tar file. */
 export interface TarMember {
@@ -24,30 +36,6 @@ export interface TarMember {
   /** Target of a symlink or hard link. */
   linkname: string;
 }
-
-/** Bounds on what ferry accepts from a tar it indexes. */
-export interface TarLimits {
-  /** Most headers, members and PAX/GNU metadata headers together. */
-  maxHeaders: number;
-  /** Longest member or link name, in UTF-8 bytes. */
-  maxNameBytes: number;
-  /**
-   * Largest PAX extended header or GNU long-name record, and the most global PAX data kept in
-   * all.
-   */
-  maxMetaBytes: number;
-}
-
-/**
- * The defaults: image archives hold a few hundred to a few thousand headers (a blob, or a layer
- * directory of four files, each); names fit Linux's `PATH_MAX`; PAX records of image archives
- * carry a path, a size and times.
- */
-export const DEFAULT_TAR_LIMITS: Readonly<TarLimits> = {
-  maxHeaders: 100_000,
-  maxNameBytes: 4096,
-  maxMetaBytes: 64 * 1024,
-};
 
 /** Normalises a member path the way extraction would place it. */
 export function normaliseMemberName(name: string): string {
@@ -63,135 +51,44 @@ export interface HeaderStep {
   meta: boolean;
 }
 
-const encoder = new TextEncoder();
-
 /** Turns headers, one at a time, into members. */
 export class TarIndexer {
   /** Members by normalised name (a later duplicate replaces an earlier one). */
   readonly members: Map<string, TarMember> = new Map();
-  #where: string;
-  #limits: TarLimits;
-  #headers = 0;
-  #pending?: { typeflag: string; at: number };
-  #paxPath?: string;
-  #paxSize?: number;
-  #longName?: string;
-  #longLink?: string;
-  #globalPax: Record<string, string> = {};
-  #globalBytes = 0;
+  readonly #parser: TarEntryParser;
 
   constructor(where: string, limits: TarLimits = DEFAULT_TAR_LIMITS) {
-    this.#where = where;
-    this.#limits = limits;
+    this.#parser = new TarEntryParser(where, limits);
   }
 
   /**
    * Interprets the header block at byte `at` (not a zero block) whose data starts at `at + 512`.
+   * Whatever its type, the data its size announces is passed over.
    *
    * @throws {FerryError} `invalid_input` for a bad checksum or size; `too_large` past a limit.
    */
   header(block: Uint8Array, at: number): HeaderStep {
-    if (++this.#headers > this.#limits.maxHeaders) {
-      throw new FerryError(
-        "too_large",
-        `${this.#where}: more than ${this.#limits.maxHeaders} tar headers; not an image archive ferry reads`,
-      );
-    }
-    const header = decodeHeader(block, `${this.#where}: byte ${at}`);
-    const isMeta = "xgLK".includes(header.typeflag);
-    let size = header.size;
-    if (!isMeta) {
-      const override = this.#paxSize ?? this.#globalSize(at);
-      if (override !== undefined) size = override;
-    }
-    if (!Number.isSafeInteger(size) || size < 0) {
-      throw new FerryError("invalid_input", `${this.#where}: bad tar entry size at byte ${at}`);
-    }
-    if (isMeta) {
-      if (size > this.#limits.maxMetaBytes) {
-        throw new FerryError(
-          "too_large",
-          `${this.#where}: tar metadata of ${size} bytes at byte ${at} (at most ${this.#limits.maxMetaBytes})`,
-        );
-      }
-      this.#pending = { typeflag: header.typeflag, at };
-      return { size, meta: true };
-    }
-    const name = normaliseMemberName(this.#paxPath ?? this.#longName ?? header.name);
-    const linkname = this.#longLink ?? header.linkname;
-    this.#checkName(name, at);
-    this.#checkName(linkname, at);
+    const step = this.#parser.header(block, at);
+    if (step.meta) return step;
+    const { header } = step;
+    const name = normaliseMemberName(header.name);
     if (name !== "") {
+      const type = entryType(header.typeflag);
       this.members.set(name, {
         name,
-        type: header.type,
+        type,
         offset: at + BLOCK,
-        size: header.type === "file" ? size : 0,
-        linkname,
+        size: type === "file" ? step.size : 0,
+        linkname: header.linkname,
       });
     }
-    this.#paxPath =
-      this.#paxSize =
-      this.#longName =
-      this.#longLink =
-        undefined;
-    return { size, meta: false };
+    return { size: step.size, meta: false };
   }
 
   /** Takes the data of the metadata header {@link header} just announced. */
   meta(data: Uint8Array): void {
-    const pending = this.#pending;
-    if (!pending) throw new Error("TarIndexer.meta without a metadata header");
-    this.#pending = undefined;
-    const where = `${this.#where}: byte ${pending.at}`;
-    switch (pending.typeflag) {
-      case "x": {
-        const pax = parsePax(data, where);
-        this.#paxPath = pax.path;
-        this.#paxSize = pax.size === undefined ? undefined : paxNumber(pax.size, where);
-        if (pax.linkpath !== undefined) this.#longLink = pax.linkpath;
-        break;
-      }
-      case "g":
-        this.#globalBytes += data.byteLength;
-        if (this.#globalBytes > this.#limits.maxMetaBytes) {
-          throw new FerryError(
-            "too_large",
-            `${where}: more than ${this.#limits.maxMetaBytes} bytes of global PAX headers`,
-          );
-        }
-        this.#globalPax = { ...this.#globalPax, ...parsePax(data, where) };
-        break;
-      case "L":
-        this.#longName = new TextDecoder().decode(data).replace(/\0+$/, "");
-        break;
-      case "K":
-        this.#longLink = new TextDecoder().decode(data).replace(/\0+$/, "");
-        break;
-    }
+    this.#parser.meta(data);
   }
-
-  #globalSize(at: number): number | undefined {
-    const size = this.#globalPax.size;
-    return size === undefined ? undefined : paxNumber(size, `${this.#where}: byte ${at}`);
-  }
-
-  #checkName(name: string, at: number): void {
-    const max = this.#limits.maxNameBytes;
-    if (name.length > max / 3 && encoder.encode(name).byteLength > max) {
-      throw new FerryError(
-        "too_large",
-        `${this.#where}: tar member name at byte ${at} is longer than ${max} bytes`,
-      );
-    }
-  }
-}
-
-function paxNumber(text: string, where: string): number {
-  if (!/^\d{1,16}$/.test(text)) {
-    throw new FerryError("invalid_input", `${where}: bad PAX size ${JSON.stringify(text)}`);
-  }
-  return Number(text);
 }
 
 /**

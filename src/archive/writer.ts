@@ -64,7 +64,7 @@ import {
   tagOfRefName,
 } from "../oci_layout/ref_name.ts";
 import { copyVerified } from "../oci_layout/verified_copy.ts";
-import { encodeHeader, endOfArchive, padding } from "./tar.ts";
+import { encodeHeader, endOfArchive, padding, TYPE } from "../tar/mod.ts";
 
 /** The archive formats ferry writes. */
 export type ArchiveFormat = "oci-archive" | "docker-archive";
@@ -131,7 +131,8 @@ export class ArchiveWriter implements Store {
     this.location = `${options.format}:${path}`;
     this.#partial = `${path}.partial`;
     this.#file = file;
-    this.#mtime = options.mtime ?? 0;
+    // Whole seconds, none before the epoch: the ustar field, no PAX record.
+    this.#mtime = Math.max(0, Math.floor(options.mtime ?? 0));
     this.#spool = options.spool ?? true;
   }
 
@@ -163,10 +164,10 @@ export class ArchiveWriter implements Store {
       await file.truncate(0);
       const writer = new ArchiveWriter(path, file, options);
       await writer.#append(
-        encodeHeader({ name: "blobs/", size: 0, type: "directory", mtime: writer.#mtime }),
+        encodeHeader({ name: "blobs/", typeflag: TYPE.dir, mtime: writer.#mtime }),
       );
       await writer.#append(
-        encodeHeader({ name: "blobs/sha256/", size: 0, type: "directory", mtime: writer.#mtime }),
+        encodeHeader({ name: "blobs/sha256/", typeflag: TYPE.dir, mtime: writer.#mtime }),
       );
       return writer;
     } catch (err) {

@@ -8,7 +8,7 @@ import zlib from "node:zlib";
 import { Readable } from "node:stream";
 import { FerryError } from "../errors.ts";
 import { normalizeLayerPath } from "./path.ts";
-import { BLOCK, decodeHeader, isZeroBlock, parsePaxRecords, type RawHeader, TYPE } from "./tar.ts";
+import { type TarLimits, TarReader, TYPE } from "../tar/mod.ts";
 import type { ReadEntry } from "./types.ts";
 
 /** Options of {@link readLayer}. */
@@ -19,72 +19,16 @@ export interface ReadLayerOptions {
 
 const WHITEOUT_PREFIX = ".wh.";
 const OPAQUE = ".wh..wh..opq";
-const MAX_META = 1 << 20;
-
-/** Buffered reads of exact byte counts from a stream. */
-class ByteReader {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  #chunk: Uint8Array = new Uint8Array(0);
-  #offset = 0;
-  #eof = false;
-
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.#reader = stream.getReader();
-  }
-
-  /** Makes bytes available; false at end of stream. */
-  async #fill(): Promise<boolean> {
-    while (this.#offset >= this.#chunk.byteLength) {
-      if (this.#eof) return false;
-      const { value, done } = await this.#reader.read();
-      if (done) {
-        this.#eof = true;
-        return false;
-      }
-      this.#chunk = value;
-      this.#offset = 0;
-    }
-    return true;
-  }
-
-  /** Up to `max` bytes (at least one), or null at end of stream. */
-  async some(max: number): Promise<Uint8Array | null> {
-    if (!(await this.#fill())) return null;
-    const n = Math.min(max, this.#chunk.byteLength - this.#offset);
-    const out = this.#chunk.subarray(this.#offset, this.#offset + n);
-    this.#offset += n;
-    return out;
-  }
-
-  /** Exactly `n` bytes; null when the stream ends before the first byte; throws when cut short. */
-  async exact(n: number): Promise<Uint8Array | null> {
-    const out = new Uint8Array(n);
-    let got = 0;
-    while (got < n) {
-      const part = await this.some(n - got);
-      if (part === null) {
-        if (got === 0) return null;
-        throw new Error(`unexpected end of archive (${got} of ${n} bytes)`);
-      }
-      out.set(part, got);
-      got += part.byteLength;
-    }
-    return out;
-  }
-
-  async skip(n: number): Promise<void> {
-    let left = n;
-    while (left > 0) {
-      const part = await this.some(left);
-      if (part === null) throw new Error("unexpected end of archive");
-      left -= part.byteLength;
-    }
-  }
-
-  async cancel(): Promise<void> {
-    await this.#reader.cancel().catch(() => {});
-  }
-}
+/**
+ * Layers are read as they always were: no bound on the number of entries or the length of names
+ * (a layer of a large tree holds hundreds of thousands of files), 1 MiB at most per PAX or GNU
+ * metadata record (and of global PAX records in all).
+ */
+const LAYER_TAR_LIMITS: Readonly<TarLimits> = {
+  maxHeaders: Infinity,
+  maxNameBytes: Infinity,
+  maxMetaBytes: 1 << 20,
+};
 
 /** Peeks the first bytes of a stream and returns them with a stream that still starts there. */
 async function sniff(
@@ -179,86 +123,19 @@ export async function* readLayer(
   const fail: (message: string, code?: Code) => never = (message, code = "invalid_input") => {
     throw new FerryError(code, `${where}: ${message}`);
   };
-  const reader = new ByteReader(await decompressed(stream));
-  let global: Record<string, string> = {};
-  let local: Record<string, string> = {};
-  let longName: string | undefined;
-  let longLink: string | undefined;
-  let pendingSkip = 0;
-  interface Body {
-    remaining: number;
-    pad: number;
-    abandoned: boolean;
-    stream?: ReadableStream<Uint8Array>;
-  }
-  let body: Body | undefined;
+  const tar = new TarReader(await decompressed(stream), { where, limits: LAYER_TAR_LIMITS });
   try {
-    for (;;) {
-      if (body) {
-        body.abandoned = body.remaining > 0;
-        await reader.skip(body.remaining + body.pad);
-        body.remaining = 0;
-        body = undefined;
-      }
-      if (pendingSkip > 0) {
-        await reader.skip(pendingSkip);
-        pendingSkip = 0;
-      }
-      const block = await reader.exact(BLOCK);
-      if (block === null || isZeroBlock(block)) return;
-      let header: RawHeader;
-      try {
-        header = decodeHeader(block);
-      } catch (err) {
-        fail((err as Error).message);
-      }
-      const padded = Math.ceil(header.size / BLOCK) * BLOCK;
+    for (let header = await tar.next(); header !== null; header = await tar.next()) {
       const t = header.typeflag;
-      if (
-        t === TYPE.paxLocal || t === TYPE.paxGlobal || t === TYPE.gnuLongName ||
-        t === TYPE.gnuLongLink
-      ) {
-        if (header.size > MAX_META) fail(`extended header of ${header.size} bytes is too large`);
-        const data = await reader.exact(padded);
-        if (data === null) fail("archive ends inside an extended header");
-        const content = data.subarray(0, header.size);
-        if (t === TYPE.paxLocal || t === TYPE.paxGlobal) {
-          let records: Record<string, string>;
-          try {
-            records = parsePaxRecords(content);
-          } catch (err) {
-            fail((err as Error).message);
-          }
-          if (t === TYPE.paxGlobal) global = { ...global, ...records };
-          else local = { ...local, ...records };
-        } else {
-          const end = content.indexOf(0);
-          const text = new TextDecoder().decode(end < 0 ? content : content.subarray(0, end));
-          if (t === TYPE.gnuLongName) longName = text;
-          else longLink = text;
-        }
-        continue;
-      }
-      if (t === TYPE.gnuSparse || local["GNU.sparse.major"] !== undefined) {
+      if (t === TYPE.gnuSparse || header.pax["GNU.sparse.major"] !== undefined) {
         fail(`${header.name}: sparse files are not supported`, "unsupported");
       }
-      const pax = { ...global, ...local };
-      local = {};
-      let name = pax.path ?? longName ?? header.name;
-      const linkname = pax.linkpath ?? longLink ?? header.linkname;
-      longName = undefined;
-      longLink = undefined;
-      const size = pax.size !== undefined ? Number(pax.size) : header.size;
-      if (!Number.isSafeInteger(size) || size < 0) fail(`${name}: invalid size`);
-      const dataBlocks = Math.ceil(size / BLOCK) * BLOCK;
+      let name = header.name;
       let isDir = t === TYPE.dir;
       if ((t === TYPE.file || t === TYPE.contiguous) && name.endsWith("/")) isDir = true;
       name = name.replace(/\/+$/, "");
-      if (name === "" || name === ".") {
-        // The root itself (`./`): nothing to extract.
-        pendingSkip = t === TYPE.file || t === TYPE.contiguous ? dataBlocks : 0;
-        continue;
-      }
+      // The root itself (`./`): nothing to extract.
+      if (name === "" || name === ".") continue;
       let path: string;
       try {
         path = normalizeLayerPath(name);
@@ -268,12 +145,12 @@ export async function* readLayer(
       const base = {
         path,
         mode: header.mode & 0o7777,
-        uid: pax.uid !== undefined ? Number(pax.uid) : header.uid,
-        gid: pax.gid !== undefined ? Number(pax.gid) : header.gid,
-        uname: pax.uname ?? header.uname,
-        gname: pax.gname ?? header.gname,
-        mtime: pax.mtime !== undefined ? Math.floor(Number(pax.mtime)) : header.mtime,
-        pax,
+        uid: header.uid,
+        gid: header.gid,
+        uname: header.uname,
+        gname: header.gname,
+        mtime: header.mtime,
+        pax: header.pax,
       };
       if (isDir) {
         yield { ...base, kind: "dir" };
@@ -281,12 +158,12 @@ export async function* readLayer(
       }
       switch (t) {
         case TYPE.symlink:
-          yield { ...base, kind: "symlink", target: linkname };
+          yield { ...base, kind: "symlink", target: header.linkname };
           continue;
         case TYPE.hardlink: {
           let target: string;
           try {
-            target = normalizeLayerPath(linkname, `hard link target of ${path}`);
+            target = normalizeLayerPath(header.linkname, `hard link target of ${path}`);
           } catch (err) {
             fail((err as Error).message);
           }
@@ -311,41 +188,12 @@ export async function* readLayer(
           } catch (err) {
             fail((err as Error).message);
           }
+          // A whiteout's data, if any, is skipped by the next call.
           if (special) {
-            pendingSkip = dataBlocks;
             yield { ...base, kind: special.kind, path: special.path };
             continue;
           }
-          const current: Body = { remaining: size, pad: dataBlocks - size, abandoned: false };
-          current.stream = new ReadableStream<Uint8Array>({
-            async pull(controller) {
-              if (current.abandoned) {
-                controller.error(
-                  new FerryError("io", `${where}: ${path}: content read after the next entry`),
-                );
-                return;
-              }
-              if (current.remaining === 0) {
-                controller.close();
-                return;
-              }
-              const part = await reader.some(current.remaining);
-              if (part === null) {
-                controller.error(
-                  new FerryError(
-                    "invalid_input",
-                    `${where}: ${path}: archive ends inside the file`,
-                  ),
-                );
-                return;
-              }
-              current.remaining -= part.byteLength;
-              controller.enqueue(part);
-              if (current.remaining === 0) controller.close();
-            },
-          }, { highWaterMark: 0 });
-          body = current;
-          yield { ...base, kind: "file", size, body: current.stream! };
+          yield { ...base, kind: "file", size: header.size, body: tar.body(path) };
           continue;
         }
         default:
@@ -356,6 +204,6 @@ export async function* readLayer(
     if (err instanceof FerryError) throw err;
     throw new FerryError("invalid_input", `${where}: ${(err as Error).message}`, { cause: err });
   } finally {
-    await reader.cancel();
+    await tar.cancel();
   }
 }

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { sha256 } from "../digest.ts";
 import { isFerryError } from "../errors.ts";
 import { readLayer } from "./read.ts";
-import { BLOCK, encodeHeader } from "./tar.ts";
+import { BLOCK, encodeHeader } from "../tar/mod.ts";
 import {
   buildSampleTree,
   collect,

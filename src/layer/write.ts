@@ -18,7 +18,7 @@ import { Sha256 } from "../digest.ts";
 import { FerryError } from "../errors.ts";
 import { GzipEncoder } from "./gzip.ts";
 import { normalizeLayerPath } from "./path.ts";
-import { BLOCK, encodeHeader, type HeaderFields, padding, TYPE } from "./tar.ts";
+import { BLOCK, encodeHeader, type HeaderFields, padding, TYPE } from "../tar/mod.ts";
 import type { FileEntry, LayerEntry, LayerResult } from "./types.ts";
 
 /** Options of {@link writeLayer}. */
@@ -52,6 +52,8 @@ export interface LayerWriter {
 const END_OF_ARCHIVE = 2 * BLOCK;
 /** Output block of a plain tar. */
 const PLAIN_BLOCK = 1 << 20;
+/** Padding after file contents (copied into the sink, never written to). */
+const ZEROS = new Uint8Array(BLOCK);
 /** Reads one byte past a file's announced end, to notice a file that grew. */
 const PROBE = new Uint8Array(1);
 
@@ -292,7 +294,7 @@ async function* produce(
       if (entry.kind === "file" && entry.size > 0) {
         yield* content(entry, path);
         const pad = padding(entry.size);
-        if (pad.byteLength > 0) put(pad);
+        if (pad > 0) put(ZEROS.subarray(0, pad));
       }
       yield* drain();
     }

@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import { isFerryError } from "../errors.ts";
+import { DEFAULT_TAR_LIMITS, encodeHeader, endOfArchive, padding, TarReader, TYPE } from "./mod.ts";
+
+const enc = new TextEncoder();
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/** A stream handing out `bytes` in chunks of `size`, so headers straddle chunks. */
+function streamOf(bytes: Uint8Array, size = 100): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream({
+    pull(c) {
+      if (at >= bytes.byteLength) return c.close();
+      c.enqueue(bytes.slice(at, at + size));
+      at += size;
+    },
+  });
+}
+
+function entry(name: string, data: Uint8Array): Uint8Array[] {
+  return [
+    encodeHeader({ name, size: data.byteLength }),
+    data,
+    new Uint8Array(padding(data.byteLength)),
+  ];
+}
+
+function paxHeader(key: string, value: string): Uint8Array[] {
+  const body = ` ${key}=${value}\n`;
+  let len = body.length + 1;
+  while (len !== body.length + String(len).length) len = body.length + String(len).length;
+  const data = enc.encode(`${len}${body}`);
+  return [
+    encodeHeader({ name: "pax", size: data.byteLength, typeflag: TYPE.paxLocal }),
+    data,
+    new Uint8Array(padding(data.byteLength)),
+  ];
+}
+
+async function entries(bytes: Uint8Array, read: (name: string) => boolean = () => true) {
+  const tar = new TarReader(streamOf(bytes), {
+    where: "t.tar",
+    limits: { ...DEFAULT_TAR_LIMITS, maxHeaders: 20 },
+  });
+  const out: [string, string][] = [];
+  for (let h = await tar.next(); h !== null; h = await tar.next()) {
+    const text = read(h.name) ? await new Response(tar.body(h.name)).text() : "";
+    out.push([h.name, text]);
+  }
+  return out;
+}
+
+Deno.test("TarReader: reads what GNU tar writes, long names and all, skipping unread data", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ferry-tar-reader-" });
+  try {
+    const long = `${"d".repeat(120)}/${"f".repeat(120)}`;
+    await Deno.mkdir(`${dir}/src/${"d".repeat(120)}`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/src/${long}`, "long\n");
+    await Deno.writeTextFile(`${dir}/src/a`, "a".repeat(1000));
+    await Deno.writeTextFile(`${dir}/src/b`, "bee\n");
+    for (const format of ["gnu", "pax"]) {
+      const out = await new Deno.Command("tar", {
+        args: [`--format=${format}`, "--sort=name", "-cf", "-", "-C", `${dir}/src`, "a", "b", long],
+        stdout: "piped",
+      }).output();
+      assert.equal(out.code, 0);
+      assert.deepEqual(await entries(out.stdout, (name) => name !== "a"), [
+        ["a", ""],
+        ["b", "bee\n"],
+        [long, "long\n"],
+      ], format);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("TarReader: headers, names and metadata are bounded; a cut archive is refused", async () => {
+  const one = new Uint8Array(1);
+  const cases: [string, Uint8Array, string, RegExp][] = [
+    [
+      "many",
+      concat([...Array.from({ length: 21 }, (_, i) => entry(`f${i}`, one)).flat(), endOfArchive()]),
+      "too_large",
+      /^t\.tar: more than 20 tar headers/,
+    ],
+    [
+      "long",
+      concat([
+        ...paxHeader("path", "d/".repeat(2100) + "f"),
+        ...entry("short", one),
+        endOfArchive(),
+      ]),
+      "too_large",
+      /^t\.tar: tar member name at byte \d+ is longer than 4096 bytes/,
+    ],
+    [
+      "pax",
+      concat([
+        ...paxHeader("comment", "x".repeat(DEFAULT_TAR_LIMITS.maxMetaBytes)),
+        ...entry("short", one),
+        endOfArchive(),
+      ]),
+      "too_large",
+      /^t\.tar: tar metadata of \d+ bytes at byte 0 \(at most 65536\)/,
+    ],
+    [
+      "cut",
+      concat([encodeHeader({ name: "a", size: 5000 }), new Uint8Array(100)]),
+      "invalid_input",
+      /^t\.tar: a: archive ends inside the file/,
+    ],
+    [
+      "not a tar",
+      enc.encode("x".repeat(2000)),
+      "invalid_input",
+      /^t\.tar: byte 0: not a tar archive/,
+    ],
+  ];
+  for (const [name, bytes, code, message] of cases) {
+    await assert.rejects(
+      entries(bytes),
+      (e) => isFerryError(e) && e.code === code && message.test(e.message),
+      name,
+    );
+  }
+});
