@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { packTar } from "modern-tar";
 import { sha256 } from "../digest.ts";
 import { isFerryError } from "../errors.ts";
 import { parseManifest } from "../manifest.ts";
@@ -11,6 +10,7 @@ import {
   OCI_MANIFEST,
 } from "../media_types.ts";
 import { drain, makeTarImage, type TestImage } from "../../tests/support/images.ts";
+import { packWithGnuTar } from "../tar/_test_tar.ts";
 import { DOCKER_LAYER_TAR, DockerArchiveReader, openArchive } from "./mod.ts";
 
 type Files = { name: string; data?: Uint8Array | string; link?: string }[];
@@ -18,21 +18,7 @@ type Files = { name: string; data?: Uint8Array | string; link?: string }[];
 async function writeTar(path: string, files: Files): Promise<void> {
   await Deno.writeFile(
     path,
-    await packTar(
-      files.map((f) =>
-        f.link
-          ? { header: { name: f.name, type: "symlink" as const, linkname: f.link, size: 0 } }
-          : {
-            header: {
-              name: f.name,
-              size: typeof f.data === "string"
-                ? new TextEncoder().encode(f.data).byteLength
-                : f.data!.byteLength,
-            },
-            body: f.data,
-          }
-      ),
-    ),
+    await packWithGnuTar(files.map((f) => f.link ? { name: f.name, symlink: f.link } : f)),
   );
 }
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { packTar } from "modern-tar";
 import { isFerryError } from "../errors.ts";
 import { drain } from "../../tests/support/images.ts";
 import { BLOCK, encodeHeader, padding } from "../tar/mod.ts";
+import { packWithGnuTar } from "../tar/_test_tar.ts";
 import { TarFile } from "./tar_file.ts";
 
 async function tempFile(bytes: Uint8Array): Promise<string> {
@@ -23,14 +23,14 @@ function concat(parts: Uint8Array[]): Uint8Array {
 
 Deno.test("a tar written by another packer is indexed with offsets, links followed", async () => {
   const body = "some content\n".repeat(100);
-  const tar = await packTar([
-    { header: { name: "./dir/", type: "directory", size: 0 } },
-    { header: { name: "./dir/file.txt", size: body.length }, body },
-    { header: { name: `deep/${"n".repeat(150)}/x`, size: 3 }, body: "abc" },
-    { header: { name: "id/layer.tar", type: "symlink", linkname: "../dir/file.txt", size: 0 } },
-    { header: { name: "hard", type: "link", linkname: "dir/file.txt", size: 0 } },
-    { header: { name: "loop", type: "symlink", linkname: "loop", size: 0 } },
-  ]);
+  const tar = await packWithGnuTar([
+    { name: "./dir/" },
+    { name: "./dir/file.txt", data: body },
+    { name: `deep/${"n".repeat(150)}/x`, data: "abc" },
+    { name: "id/layer.tar", symlink: "../dir/file.txt" },
+    { name: "hard", hardlink: "./dir/file.txt" },
+    { name: "loop", symlink: "loop" },
+  ], { format: "pax" });
   const path = await tempFile(tar);
   const file = await TarFile.open(path);
   try {

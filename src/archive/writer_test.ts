@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { unpackTar } from "modern-tar";
 import { sha256 } from "../digest.ts";
 import { isFerryError } from "../errors.ts";
 import type { Descriptor } from "../manifest.ts";
@@ -14,6 +13,7 @@ import {
 } from "../../tests/support/images.ts";
 import { REF_NAME_ANNOTATION } from "../oci_layout/mod.ts";
 import { ArchiveWriter, DockerArchiveReader, OciArchiveReader, openArchive } from "./mod.ts";
+import { unpackWithGnuTar } from "../tar/_test_tar.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "ferry-archive-test-" });
@@ -25,7 +25,11 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
 }
 
 async function entries(path: string) {
-  return await unpackTar(await Deno.readFile(path), { strict: true });
+  // Read back by GNU tar, as modern-tar's entries were: `header.name`, `data` of regular files.
+  return (await unpackWithGnuTar(await Deno.readFile(path))).map((e) => ({
+    header: { name: e.name, type: e.type },
+    data: e.data,
+  }));
 }
 
 function randomBytes(n: number): Uint8Array {

@@ -7,9 +7,10 @@
  */
 
 import { join } from "node:path";
-import { unpackTar } from "modern-tar";
 import { errorMessage, FerryError } from "../errors.ts";
 import { stripBom } from "../fs_util.ts";
+import { readAll } from "../streams.ts";
+import { entryType, TarReader } from "../tar/mod.ts";
 import { listFiles } from "./fs_util.ts";
 import { type MapNode, parseYamlTree, scalarText, stringOf, type TreeNode } from "./yaml_tree.ts";
 
@@ -132,12 +133,22 @@ async function unpackChart(
   label: string,
   wanted: (path: string) => boolean,
 ): Promise<ChartFiles> {
-  let entries;
+  // The archive's headers are bounded as an image archive's are, its unpacked bytes by
+  // MAX_ARCHIVE_BYTES; file contents are read only for the files wanted.
+  const tar = new TarReader(archive.pipeThrough(gunzip()).pipeThrough(byteLimit(label)), {
+    where: label,
+  });
+  const entries: { name: string; data: Uint8Array }[] = [];
   try {
-    entries = await unpackTar(
-      archive.pipeThrough(gunzip()).pipeThrough(byteLimit(label)),
-      { filter: (header) => header.type === "file" && wanted(stripTop(header.name)) },
-    );
+    for (let header = await tar.next(); header !== null; header = await tar.next()) {
+      if (entryType(header.typeflag) !== "file" || !wanted(stripTop(header.name))) continue;
+      const data = await readAll(
+        tar.body(header.name),
+        MAX_ARCHIVE_BYTES,
+        `${label}: ${header.name}`,
+      );
+      entries.push({ name: header.name.replace(/^\.\//, ""), data });
+    }
   } catch (err) {
     if (err instanceof FerryError) throw err;
     throw new FerryError(
@@ -145,19 +156,20 @@ async function unpackChart(
       `${label}: not a gzip-compressed chart archive (${errorMessage(err)})`,
       { cause: err },
     );
+  } finally {
+    await tar.cancel();
   }
   // Helm archives hold one top directory named after the chart.
-  const names = entries.map((e) => e.header.name.replace(/^\.\//, ""));
-  const top = names.map((n) => /^([^/]+)\/Chart\.yaml$/.exec(n)?.[1]).find((t) => t !== undefined);
+  const top = entries.map((e) => /^([^/]+)\/Chart\.yaml$/.exec(e.name)?.[1]).find((t) =>
+    t !== undefined
+  );
   if (top === undefined) {
     throw new FerryError("invalid_input", `${label}: not a Helm chart archive (no */Chart.yaml)`);
   }
   const files: ChartFiles = new Map();
-  entries.forEach((entry, i) => {
-    if (names[i].startsWith(`${top}/`) && entry.data !== undefined) {
-      files.set(names[i].slice(top.length + 1), entry.data);
-    }
-  });
+  for (const { name, data } of entries) {
+    if (name.startsWith(`${top}/`)) files.set(name.slice(top.length + 1), data);
+  }
   return files;
 }
 

@@ -5,7 +5,7 @@
  */
 
 import { join } from "node:path";
-import { packTar, type TarEntry } from "modern-tar";
+import { packWithGnuTar } from "../../tar/_test_tar.ts";
 import { listFiles } from "../fs_util.ts";
 
 /** The fixture build context. */
@@ -23,14 +23,10 @@ export async function packChart(
   files: Map<string, Uint8Array | string>,
   top: string,
 ): Promise<Uint8Array> {
-  const encoder = new TextEncoder();
-  const entries: TarEntry[] = [...files].map(([path, data]) => {
-    const body = typeof data === "string" ? encoder.encode(data) : data;
-    return { header: { name: `${top}/${path}`, size: body.byteLength, type: "file" }, body };
-  });
-  const tar = await packTar(entries);
-  const gz = new Blob([tar]).stream().pipeThrough(new CompressionStream("gzip"));
-  return new Uint8Array(await new Response(gz).arrayBuffer());
+  return await packWithGnuTar(
+    [...files].map(([path, data]) => ({ name: `${top}/${path}`, data })),
+    { gzip: true },
+  );
 }
 
 /** Copies directory `from` into `to` (created). */
