@@ -2,43 +2,10 @@ import assert from "node:assert/strict";
 import { isFerryError } from "../errors.ts";
 import { drain } from "../../tests/support/images.ts";
 import { inflateLimit, MAX_INFLATED_ENV, MIN_INFLATED_LIMIT } from "./inflate.ts";
-import { encodeHeader, endOfArchive, padding } from "../tar/mod.ts";
+import { encodeHeader, endOfArchive } from "../tar/mod.ts";
+import { concat, gzipBytes, paxEntry, tarEntry } from "../tar/_test_tar.ts";
 import { DEFAULT_TAR_LIMITS } from "./tar_index.ts";
 import { TarFile } from "./tar_file.ts";
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
-
-function entry(name: string, data: Uint8Array): Uint8Array {
-  return concat([encodeHeader({ name, size: data.byteLength }), data, padding0(data.byteLength)]);
-}
-
-function padding0(size: number): Uint8Array {
-  return new Uint8Array(padding(size));
-}
-
-/** A PAX extended header block + data holding one record. */
-function paxHeader(key: string, value: string): Uint8Array {
-  const body = ` ${key}=${value}\n`;
-  let len = body.length + 1;
-  while (len !== body.length + String(len).length) len = body.length + String(len).length;
-  const data = new TextEncoder().encode(`${len}${body}`);
-  const block = encodeHeader({ name: "PaxHeaders/x", size: data.byteLength });
-  block[156] = "x".charCodeAt(0);
-  // Recompute the checksum for the changed typeflag.
-  block.fill(0x20, 148, 156);
-  let sum = 0;
-  for (const b of block) sum += b;
-  block.set(new TextEncoder().encode(sum.toString(8).padStart(6, "0") + "\0 "), 148);
-  return concat([block, data, padding0(data.byteLength)]);
-}
 
 /** Pseudo-random bytes (incompressible, so gzip keeps their size). */
 function noise(size: number, seed = 1): Uint8Array {
@@ -49,11 +16,6 @@ function noise(size: number, seed = 1): Uint8Array {
     out[i] = x >>> 24;
   }
   return out;
-}
-
-async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new CompressionStream("gzip"));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 /** A scratch directory, the temp directory of the archives opened, and a way to list it. */
@@ -80,7 +42,7 @@ Deno.test("a .tar.gz is read through an unlinked temp file: nothing is on disk w
     const b = noise(300_000, 2);
     const path = await s.write(
       "a.tar.gz",
-      await gzip(concat([entry("blobs/a", a), entry("blobs/b", b), endOfArchive()])),
+      await gzipBytes(concat([tarEntry("blobs/a", a), tarEntry("blobs/b", b), endOfArchive()])),
     );
     const tar = await TarFile.open(path, { tempDir: s.tmp });
     try {
@@ -107,7 +69,7 @@ Deno.test("a gzip stream that is not a tar is refused at its first header, not a
   const s = await scratch();
   try {
     // 4 MiB of noise, then the gzip stream is cut: inflating it all would fail on the cut instead.
-    const gz = await gzip(noise(4 * 1024 * 1024));
+    const gz = await gzipBytes(noise(4 * 1024 * 1024));
     const path = await s.write("junk.tar.gz", gz.subarray(0, gz.byteLength - 1024 * 1024));
     await assert.rejects(
       TarFile.open(path, { tempDir: s.tmp }),
@@ -122,8 +84,8 @@ Deno.test("a gzip stream that is not a tar is refused at its first header, not a
 Deno.test("the decompressed size is bounded, and the error says how to raise the bound", async () => {
   const s = await scratch();
   try {
-    const tar = concat([entry("blobs/zeros", new Uint8Array(3 * 1024 * 1024)), endOfArchive()]);
-    const path = await s.write("bomb.tar.gz", await gzip(tar));
+    const tar = concat([tarEntry("blobs/zeros", new Uint8Array(3 * 1024 * 1024)), endOfArchive()]);
+    const path = await s.write("bomb.tar.gz", await gzipBytes(tar));
     await assert.rejects(
       TarFile.open(path, { tempDir: s.tmp, maxInflatedSize: 1024 * 1024 }),
       (e) =>
@@ -135,7 +97,7 @@ Deno.test("the decompressed size is bounded, and the error says how to raise the
     // Bytes after the end-of-archive marker are not decompressed at all.
     const padded = await s.write(
       "padded.tar.gz",
-      await gzip(concat([tar, new Uint8Array(8 * 1024 * 1024)])),
+      await gzipBytes(concat([tar, new Uint8Array(8 * 1024 * 1024)])),
     );
     const ok = await TarFile.open(padded, {
       tempDir: s.tmp,
@@ -170,17 +132,17 @@ Deno.test("headers, names and metadata are bounded, plain or compressed", async 
   const s = await scratch();
   try {
     const many = concat([
-      ...Array.from({ length: 12 }, (_, i) => entry(`f${i}`, new Uint8Array(1))),
+      ...Array.from({ length: 12 }, (_, i) => tarEntry(`f${i}`, new Uint8Array(1))),
       endOfArchive(),
     ]);
     const longName = concat([
-      paxHeader("path", "d/".repeat(2100) + "f"),
-      entry("short", new Uint8Array(1)),
+      paxEntry("path", "d/".repeat(2100) + "f"),
+      tarEntry("short", new Uint8Array(1)),
       endOfArchive(),
     ]);
     const bigPax = concat([
-      paxHeader("comment", "x".repeat(DEFAULT_TAR_LIMITS.maxMetaBytes)),
-      entry("short", new Uint8Array(1)),
+      paxEntry("comment", "x".repeat(DEFAULT_TAR_LIMITS.maxMetaBytes)),
+      tarEntry("short", new Uint8Array(1)),
       endOfArchive(),
     ]);
     const cases: [string, Uint8Array, RegExp, number?][] = [
@@ -193,7 +155,7 @@ Deno.test("headers, names and metadata are bounded, plain or compressed", async 
       for (
         const path of [
           await s.write(`${name}.tar`, bytes),
-          await s.write(`${name}.tgz`, await gzip(bytes)),
+          await s.write(`${name}.tgz`, await gzipBytes(bytes)),
         ]
       ) {
         await assert.rejects(
@@ -213,7 +175,7 @@ Deno.test("a .tar.gz cut inside an entry is refused as truncated", async () => {
   const s = await scratch();
   try {
     const tar = concat([encodeHeader({ name: "a", size: 5000 }), new Uint8Array(100)]);
-    const path = await s.write("cut.tar.gz", await gzip(tar));
+    const path = await s.write("cut.tar.gz", await gzipBytes(tar));
     await assert.rejects(
       TarFile.open(path, { tempDir: s.tmp }),
       (e) => isFerryError(e, "invalid_input") && /truncated archive/.test(e.message),

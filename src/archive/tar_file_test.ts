@@ -2,23 +2,13 @@ import assert from "node:assert/strict";
 import { isFerryError } from "../errors.ts";
 import { drain } from "../../tests/support/images.ts";
 import { BLOCK, encodeHeader, padding } from "../tar/mod.ts";
-import { packWithGnuTar } from "../tar/_test_tar.ts";
+import { concat, packWithGnuTar } from "../tar/_test_tar.ts";
 import { TarFile } from "./tar_file.ts";
 
 async function tempFile(bytes: Uint8Array): Promise<string> {
   const path = await Deno.makeTempFile({ prefix: "ferry-tar-test-", suffix: ".tar" });
   await Deno.writeFile(path, bytes);
   return path;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 Deno.test("a tar written by another packer is indexed with offsets, links followed", async () => {

@@ -5,6 +5,7 @@
  * @module
  */
 import { dirname, join } from "node:path";
+import { encodeHeader, padding, TYPE } from "./mod.ts";
 
 /** One entry of a tree to pack. */
 export interface TreeEntry {
@@ -114,3 +115,42 @@ const TYPES: Record<string, UnpackedEntry["type"]> = {
   l: "symlink",
   h: "link",
 };
+
+/** The bytes of `parts`, one after the other. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/** One entry as ferry writes it: header, data and padding. */
+export function tarEntry(
+  name: string,
+  data: Uint8Array | string,
+  typeflag: string = TYPE.file,
+): Uint8Array {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  return concat([
+    encodeHeader({ name, size: bytes.byteLength, typeflag }),
+    bytes,
+    new Uint8Array(padding(bytes.byteLength)),
+  ]);
+}
+
+/** A local PAX extended header holding one record, for the entry that follows it. */
+export function paxEntry(key: string, value: string): Uint8Array {
+  const body = ` ${key}=${value}\n`;
+  let len = body.length + 1;
+  while (len !== body.length + String(len).length) len = body.length + String(len).length;
+  return tarEntry("PaxHeaders/x", `${len}${body}`, TYPE.paxLocal);
+}
+
+/** `bytes` gzip-compressed. */
+export async function gzipBytes(bytes: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}

@@ -5,31 +5,12 @@ import {
   endOfArchive,
   entryType,
   type HeaderFields,
-  padding,
   parsePax,
   TYPE,
 } from "./mod.ts";
-import { unpackWithGnuTar } from "./_test_tar.ts";
+import { concat, tarEntry, unpackWithGnuTar } from "./_test_tar.ts";
 
 const enc = new TextEncoder();
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
-
-function entry(name: string, data: Uint8Array): Uint8Array[] {
-  return [
-    encodeHeader({ name, size: data.byteLength }),
-    data,
-    new Uint8Array(padding(data.byteLength)),
-  ];
-}
 
 Deno.test("headers ferry writes are read back by an independent tar parser", async () => {
   const long = `blobs/${"d".repeat(120)}/${"f".repeat(120)}`;
@@ -37,9 +18,9 @@ Deno.test("headers ferry writes are read back by an independent tar parser", asy
   const data = new TextEncoder().encode("hello tar");
   const tar = concat([
     encodeHeader({ name: "blobs/", size: 0, typeflag: TYPE.dir }),
-    ...entry("blobs/sha256/abc", data),
-    ...entry(long, data),
-    ...entry(veryLong, new Uint8Array(0)),
+    tarEntry("blobs/sha256/abc", data),
+    tarEntry(long, data),
+    tarEntry(veryLong, new Uint8Array(0)),
     endOfArchive(),
   ]);
   const entries = await unpackWithGnuTar(tar);

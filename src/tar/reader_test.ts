@@ -1,18 +1,9 @@
 import assert from "node:assert/strict";
 import { isFerryError } from "../errors.ts";
-import { DEFAULT_TAR_LIMITS, encodeHeader, endOfArchive, padding, TarReader, TYPE } from "./mod.ts";
+import { DEFAULT_TAR_LIMITS, encodeHeader, endOfArchive, TarReader } from "./mod.ts";
+import { concat, paxEntry, tarEntry } from "./_test_tar.ts";
 
 const enc = new TextEncoder();
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
 
 /** A stream handing out `bytes` in chunks of `size`, so headers straddle chunks. */
 function streamOf(bytes: Uint8Array, size = 100): ReadableStream<Uint8Array> {
@@ -24,26 +15,6 @@ function streamOf(bytes: Uint8Array, size = 100): ReadableStream<Uint8Array> {
       at += size;
     },
   });
-}
-
-function entry(name: string, data: Uint8Array): Uint8Array[] {
-  return [
-    encodeHeader({ name, size: data.byteLength }),
-    data,
-    new Uint8Array(padding(data.byteLength)),
-  ];
-}
-
-function paxHeader(key: string, value: string): Uint8Array[] {
-  const body = ` ${key}=${value}\n`;
-  let len = body.length + 1;
-  while (len !== body.length + String(len).length) len = body.length + String(len).length;
-  const data = enc.encode(`${len}${body}`);
-  return [
-    encodeHeader({ name: "pax", size: data.byteLength, typeflag: TYPE.paxLocal }),
-    data,
-    new Uint8Array(padding(data.byteLength)),
-  ];
 }
 
 async function entries(bytes: Uint8Array, read: (name: string) => boolean = () => true) {
@@ -89,15 +60,15 @@ Deno.test("TarReader: headers, names and metadata are bounded; a cut archive is 
   const cases: [string, Uint8Array, string, RegExp][] = [
     [
       "many",
-      concat([...Array.from({ length: 21 }, (_, i) => entry(`f${i}`, one)).flat(), endOfArchive()]),
+      concat([...Array.from({ length: 21 }, (_, i) => tarEntry(`f${i}`, one)), endOfArchive()]),
       "too_large",
       /^t\.tar: more than 20 tar headers/,
     ],
     [
       "long",
       concat([
-        ...paxHeader("path", "d/".repeat(2100) + "f"),
-        ...entry("short", one),
+        paxEntry("path", "d/".repeat(2100) + "f"),
+        tarEntry("short", one),
         endOfArchive(),
       ]),
       "too_large",
@@ -106,8 +77,8 @@ Deno.test("TarReader: headers, names and metadata are bounded; a cut archive is 
     [
       "pax",
       concat([
-        ...paxHeader("comment", "x".repeat(DEFAULT_TAR_LIMITS.maxMetaBytes)),
-        ...entry("short", one),
+        paxEntry("comment", "x".repeat(DEFAULT_TAR_LIMITS.maxMetaBytes)),
+        tarEntry("short", one),
         endOfArchive(),
       ]),
       "too_large",
