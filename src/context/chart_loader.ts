@@ -59,6 +59,19 @@ export interface LoadedChart {
 /** Upper bound on a chart archive's unpacked size; charts are kilobytes, not gigabytes. */
 export const MAX_ARCHIVE_BYTES = 256 * 1024 * 1024;
 
+/**
+ * How deep subcharts may nest (charts/a/charts/b/…, directories or archives). Real charts nest two
+ * or three levels; the bound stops an archive that contains itself.
+ */
+export const MAX_CHART_NESTING = 10;
+
+/** What one top-level chart may still cost: unpacked bytes shared by all its nested archives. */
+interface LoadBudget {
+  unpackedLeft: number;
+}
+
+const newBudget = (): LoadBudget => ({ unpackedLeft: MAX_ARCHIVE_BYTES });
+
 /** Files of a chart by path inside it. */
 export type ChartFiles = Map<string, Uint8Array>;
 
@@ -81,7 +94,7 @@ export async function loadChartDirectory(dir: string, label: string): Promise<Lo
       files.set(`${sub}/${rel}`, await Deno.readFile(join(dir, sub, rel)));
     }
   }
-  return await chartFromFiles(files, label);
+  return await chartFromFiles(files, label, newBudget(), 0);
 }
 
 /**
@@ -99,14 +112,17 @@ export async function loadChartArchive(path: string, label: string): Promise<Loa
   }
   // Read whole: a failed unpack then leaves no file handle behind.
   const data = await Deno.readFile(path);
-  return await chartFromArchive(new Blob([data]).stream(), label);
+  return await chartFromArchive(new Blob([data]).stream(), label, newBudget(), 0);
 }
 
 async function chartFromArchive(
   archive: ReadableStream<Uint8Array>,
   label: string,
+  budget: LoadBudget,
+  depth: number,
 ): Promise<LoadedChart> {
-  return await chartFromFiles(await unpackChart(archive, label, isChartFile), label);
+  const files = await unpackChart(archive, label, isChartFile, budget);
+  return await chartFromFiles(files, label, budget, depth);
 }
 
 /**
@@ -125,17 +141,18 @@ export async function readChartArchive(path: string, label: string): Promise<Cha
     );
   }
   const data = await Deno.readFile(path);
-  return await unpackChart(new Blob([data]).stream(), label, () => true);
+  return await unpackChart(new Blob([data]).stream(), label, () => true, newBudget());
 }
 
 async function unpackChart(
   archive: ReadableStream<Uint8Array>,
   label: string,
   wanted: (path: string) => boolean,
+  budget: LoadBudget,
 ): Promise<ChartFiles> {
   // The archive's headers are bounded as an image archive's are, its unpacked bytes by
   // MAX_ARCHIVE_BYTES; file contents are read only for the files wanted.
-  const tar = new TarReader(archive.pipeThrough(gunzip()).pipeThrough(byteLimit(label)), {
+  const tar = new TarReader(archive.pipeThrough(gunzip()).pipeThrough(byteLimit(label, budget)), {
     where: label,
   });
   const entries: { name: string; data: Uint8Array }[] = [];
@@ -189,12 +206,12 @@ function isChartFile(path: string): boolean {
     path.startsWith("charts/");
 }
 
-function byteLimit(label: string): TransformStream<Uint8Array, Uint8Array> {
-  let total = 0;
+/** Counts unpacked bytes against the top-level chart's budget, shared with its nested archives. */
+function byteLimit(label: string, budget: LoadBudget): TransformStream<Uint8Array, Uint8Array> {
   return new TransformStream({
     transform(chunk, controller) {
-      total += chunk.byteLength;
-      if (total > MAX_ARCHIVE_BYTES) {
+      budget.unpackedLeft -= chunk.byteLength;
+      if (budget.unpackedLeft < 0) {
         throw new FerryError(
           "too_large",
           `${label}: chart archive unpacks to more than ${MAX_ARCHIVE_BYTES} bytes`,
@@ -205,7 +222,18 @@ function byteLimit(label: string): TransformStream<Uint8Array, Uint8Array> {
   });
 }
 
-async function chartFromFiles(files: ChartFiles, label: string): Promise<LoadedChart> {
+async function chartFromFiles(
+  files: ChartFiles,
+  label: string,
+  budget: LoadBudget,
+  depth: number,
+): Promise<LoadedChart> {
+  if (depth > MAX_CHART_NESTING) {
+    throw new FerryError(
+      "too_large",
+      `${label}: subcharts nested more than ${MAX_CHART_NESTING} levels deep`,
+    );
+  }
   const decoder = new TextDecoder();
   const text = (path: string) => {
     const data = files.get(path);
@@ -247,7 +275,7 @@ async function chartFromFiles(files: ChartFiles, label: string): Promise<LoadedC
     if (m[2] === undefined) {
       if (/\.t(?:ar\.)?gz$/.test(m[1])) {
         const archive = new Blob([files.get(path)! as Uint8Array<ArrayBuffer>]).stream();
-        subcharts.push(await chartFromArchive(archive, `${label}/${path}`));
+        subcharts.push(await chartFromArchive(archive, `${label}/${path}`, budget, depth + 1));
       }
     } else {
       subdirs.add(m[1]);
@@ -261,7 +289,9 @@ async function chartFromFiles(files: ChartFiles, label: string): Promise<LoadedC
     }
     // Not a chart; helm itself rejects the parent, and the approximate path has nothing to read.
     if (!subFiles.has("Chart.yaml")) continue;
-    subcharts.push(await chartFromFiles(subFiles, `${label}/charts/${dir}`));
+    subcharts.push(
+      await chartFromFiles(subFiles, `${label}/charts/${dir}`, budget, depth + 1),
+    );
   }
   subcharts.sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
 
