@@ -5,7 +5,6 @@
  *
  * @module
  */
-import type { ArchiveEntry } from "../context/mod.ts";
 import { CopyEngine, type CopyEvent } from "../copy/mod.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { type BoundedFailure, failedImagesError, runBounded } from "../limit.ts";
@@ -20,7 +19,12 @@ import {
 import type { RegistryClient } from "../remote/mod.ts";
 import { RegistryDir } from "../registry_dir/mod.ts";
 import type { Store, Target } from "../store.ts";
-import { archiveDestination, formatLocation, withReference } from "./location.ts";
+import {
+  archiveDestination,
+  type ArchiveTransport,
+  formatLocation,
+  withReference,
+} from "./location.ts";
 
 /** An image to read from somewhere other than a registry (a `tar.txt` archive line). */
 export interface ArchiveSource {
@@ -34,8 +38,13 @@ export interface ArchiveSource {
   tag: string;
 }
 
-/** An archive line of a context (`images/skopeo/tar.txt`) or of `--tars` as a save job source. */
-export function archiveSource(entry: ArchiveEntry): ArchiveSource {
+/**
+ * An archive line of a context (`images/skopeo/tar.txt`, discovery's `ArchiveEntry`) or of
+ * `--tars` as a save job source: its format, path, and `repository:tag` in the registry directory.
+ */
+export function archiveSource(
+  entry: { transport: ArchiveTransport; path: string; destination: string },
+): ArchiveSource {
   return {
     label: `${entry.transport}:${entry.path}`,
     ...archiveDestination(entry.destination),
