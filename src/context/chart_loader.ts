@@ -103,6 +103,11 @@ export async function loadChartDirectory(dir: string, label: string): Promise<Lo
  * @throws {FerryError} `invalid_input` when it is not a chart archive.
  */
 export async function loadChartArchive(path: string, label: string): Promise<LoadedChart> {
+  return await chartFromArchive(await archiveStream(path, label), label, newBudget(), 0);
+}
+
+/** The archive file at `path`, bounded by {@link MAX_ARCHIVE_BYTES}, as a stream. */
+async function archiveStream(path: string, label: string): Promise<ReadableStream<Uint8Array>> {
   const { size } = await Deno.stat(path);
   if (size > MAX_ARCHIVE_BYTES) {
     throw new FerryError(
@@ -111,8 +116,7 @@ export async function loadChartArchive(path: string, label: string): Promise<Loa
     );
   }
   // Read whole: a failed unpack then leaves no file handle behind.
-  const data = await Deno.readFile(path);
-  return await chartFromArchive(new Blob([data]).stream(), label, newBudget(), 0);
+  return new Blob([await Deno.readFile(path)]).stream();
 }
 
 async function chartFromArchive(
@@ -133,15 +137,7 @@ async function chartFromArchive(
  * {@link MAX_ARCHIVE_BYTES}.
  */
 export async function readChartArchive(path: string, label: string): Promise<ChartFiles> {
-  const { size } = await Deno.stat(path);
-  if (size > MAX_ARCHIVE_BYTES) {
-    throw new FerryError(
-      "too_large",
-      `${label}: chart archive is larger than ${MAX_ARCHIVE_BYTES} bytes`,
-    );
-  }
-  const data = await Deno.readFile(path);
-  return await unpackChart(new Blob([data]).stream(), label, () => true, newBudget());
+  return await unpackChart(await archiveStream(path, label), label, () => true, newBudget());
 }
 
 async function unpackChart(

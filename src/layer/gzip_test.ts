@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { sha256 } from "../digest.ts";
 import { GZIP_BLOCK_SIZE, GzipEncoder, type GzipEncoderOptions } from "./gzip.ts";
+import { concat } from "../tar/_test_tar.ts";
 import { collect, requirePeer } from "./test_util.ts";
 
 /** Deterministic pseudo-random bytes (xorshift), incompressible for deflate. */
@@ -22,16 +23,6 @@ function text(n: number): Uint8Array {
   const line = new TextEncoder().encode("image: registry.k8s.io/kube-apiserver:v1.25.0 # pinned\n");
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = line[i % line.byteLength];
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
   return out;
 }
 

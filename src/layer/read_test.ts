@@ -4,6 +4,7 @@ import { sha256 } from "../digest.ts";
 import { isFerryError } from "../errors.ts";
 import { readLayer } from "./read.ts";
 import { BLOCK, encodeHeader } from "../tar/mod.ts";
+import { concat as concatBytes } from "../tar/_test_tar.ts";
 import {
   buildSampleTree,
   collect,
@@ -217,15 +218,7 @@ Deno.test("readLayer: unread bodies are skipped; a stale body errors", async () 
 Deno.test("readLayer: malformed archives are refused", async () => {
   const header = (name: string, typeflag = "0", size = 0, linkname = "") =>
     encodeHeader({ name, mode: 0o644, uid: 0, gid: 0, size, mtime: 0, typeflag, linkname });
-  const concat = (...parts: Uint8Array[]) => {
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.byteLength;
-    }
-    return out;
-  };
+  const concat = (...parts: Uint8Array[]) => concatBytes(parts);
   const end = new Uint8Array(2 * BLOCK);
   const badSum = header("x");
   badSum[0] = 0x79;
