@@ -22,3 +22,12 @@ export {
   Layout,
   MAX_NAME_LENGTH,
 } from "./layout.ts";
+export {
+  DEFAULT_VERIFY_WIDTH,
+  MAX_LINK_SIZE,
+  type VerifyOptions,
+  type VerifyProblem,
+  type VerifyProblemKind,
+  verifyRegistryDir,
+  type VerifyReport,
+} from "./verify.ts";

@@ -1,0 +1,260 @@
+/**
+ * Checking a registry directory that arrived (off a USB stick, out of an archive): every blob
+ * hashes to its name, every link names a present blob, every manifest's references are present and
+ * every tag resolves. Problems are collected, not thrown, so one run lists them all.
+ *
+ * Everything is read through the directory's {@link StoreRoot}: no symlink below the root is
+ * followed, and a symlink where a file or directory should be is reported as a problem.
+ *
+ * @module
+ */
+import { type Digest, parseDigest, Sha256 } from "../digest.ts";
+import { errorMessage } from "../errors.ts";
+import { runBounded } from "../limit.ts";
+import { type Descriptor, parseManifest } from "../manifest.ts";
+import { MAX_MANIFEST_SIZE } from "../media_types.ts";
+import { fileReadable, readAll } from "../streams.ts";
+import { stripBom } from "../fs_util.ts";
+import { listDirs } from "./fs.ts";
+import { Layout } from "./layout.ts";
+import type { RegistryDir } from "./registry_dir.ts";
+
+/** Blobs hashed at once by default. */
+export const DEFAULT_VERIFY_WIDTH = 3;
+/** Largest link file read: a link holds `sha256:<hex>` (71 bytes) and maybe whitespace. */
+export const MAX_LINK_SIZE = 1024;
+
+const HEX_RE = /^[a-f0-9]{64}$/;
+
+/** What is wrong. */
+export type VerifyProblemKind =
+  /** A blob's bytes do not hash to its name. */
+  | "corrupt-blob"
+  /** A link, manifest or tag names a blob that is not stored. */
+  | "missing-blob"
+  /** A manifest refers to a blob or child manifest the repository does not link. */
+  | "missing-link"
+  /** A link file is unreadable, damaged, or names another digest than its path. */
+  | "bad-link"
+  /** A tag points at a manifest the repository does not hold. */
+  | "missing-manifest"
+  /** A stored manifest cannot be parsed. */
+  | "bad-manifest"
+  /** Something that is not what the layout puts there (a symlink, a stray file, an I/O error). */
+  | "unreadable";
+
+/** One problem found. */
+export interface VerifyProblem {
+  kind: VerifyProblemKind;
+  /** The file or directory concerned (absolute). */
+  path: string;
+  /** The blob or manifest concerned, when there is one. */
+  digest?: Digest;
+  /** One line saying what is wrong. */
+  message: string;
+}
+
+/** Options of {@link verifyRegistryDir}. */
+export interface VerifyOptions {
+  /** Blobs hashed at once (default {@link DEFAULT_VERIFY_WIDTH}). */
+  width?: number;
+  /** Told of each blob hashed, with the running totals. */
+  onBlob?: (progress: { done: number; total: number; bytes: number }) => void;
+}
+
+/** What {@link verifyRegistryDir} found. */
+export interface VerifyReport {
+  /** Blobs hashed. */
+  blobs: number;
+  /** Bytes hashed. */
+  bytes: number;
+  /** Repositories checked. */
+  repositories: number;
+  /** Tags checked. */
+  tags: number;
+  /** Problems, in the order found (blobs first, then repository by repository). */
+  problems: VerifyProblem[];
+}
+
+/** Checks every blob, link, manifest and tag of `dir`; never throws for what it finds. */
+export async function verifyRegistryDir(
+  dir: RegistryDir,
+  options: VerifyOptions = {},
+): Promise<VerifyReport> {
+  const root = dir.storeRoot;
+  const layout = new Layout(dir.root);
+  const problems: VerifyProblem[] = [];
+  const problem = (kind: VerifyProblemKind, path: string, message: string, digest?: Digest) =>
+    problems.push({ kind, path, ...(digest ? { digest } : {}), message });
+  const guard = async <T>(path: string, fn: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await fn();
+    } catch (err) {
+      problem("unreadable", path, `${path}: ${errorMessage(err)}`);
+      return undefined;
+    }
+  };
+
+  // Blobs: find every data file, then hash them a few at a time, streamed.
+  const sha = `${layout.blobs}/sha256`;
+  const found: { digest: Digest; path: string; size: number }[] = [];
+  for (const prefix of (await guard(sha, () => listDirs(root, sha))) ?? []) {
+    const prefixDir = `${sha}/${prefix}`;
+    for (const hex of (await guard(prefixDir, () => listDirs(root, prefixDir))) ?? []) {
+      const blobDir = `${prefixDir}/${hex}`;
+      if (!HEX_RE.test(hex) || hex.slice(0, 2) !== prefix) {
+        problem("unreadable", blobDir, `${blobDir}: not a blob directory of this layout`);
+        continue;
+      }
+      const digest: Digest = `sha256:${hex}`;
+      const path = layout.blobData(digest);
+      const size = await guard(path, () => root.fileSize(path));
+      if (size !== undefined) found.push({ digest, path, size });
+      else if (!problems.some((p) => p.path === path)) {
+        problem("missing-blob", path, `${path}: blob directory without data`, digest);
+      }
+    }
+  }
+  const total = found.length;
+  let done = 0;
+  let bytes = 0;
+  const present = new Set<Digest>();
+  const failures = await runBounded(found, {
+    width: options.width ?? DEFAULT_VERIFY_WIDTH,
+    run: async ({ digest, path, size }) => {
+      const hasher = new Sha256();
+      const file = await root.open(path);
+      for await (const chunk of fileReadable(file, { size })) hasher.update(chunk);
+      present.add(digest);
+      const got = hasher.digest();
+      if (got !== digest) {
+        problem("corrupt-blob", path, `${path}: content hashes to ${got}, not ${digest}`, digest);
+      }
+      bytes += hasher.size;
+      done++;
+      options.onBlob?.({ done, total, bytes });
+    },
+  });
+  for (const { item, error } of failures) {
+    problem("unreadable", item.path, `${item.path}: ${errorMessage(error)}`, item.digest);
+  }
+
+  // Links, manifests and tags, repository by repository.
+  const readLink = async (path: string, expect?: Digest): Promise<Digest | undefined> => {
+    try {
+      const size = await root.fileSize(path);
+      if (size === undefined) {
+        problem("bad-link", path, `${path}: link missing`, expect);
+        return undefined;
+      }
+      if (size > MAX_LINK_SIZE) throw new Error(`link of ${size} bytes`);
+      const bytes = await readAll(fileReadable(await root.open(path)), MAX_LINK_SIZE, path);
+      const digest = parseDigest(stripBom(new TextDecoder().decode(bytes)).trim(), path);
+      if (expect !== undefined && digest !== expect) {
+        problem("bad-link", path, `${path}: link names ${digest}, not ${expect}`, expect);
+        return undefined;
+      }
+      return digest;
+    } catch (err) {
+      problem("bad-link", path, `${path}: damaged link: ${errorMessage(err)}`, expect);
+      return undefined;
+    }
+  };
+  /** The digests linked under `<dir>/sha256/<hex>/link` whose link is sound. */
+  const linkedUnder = async (linkRoot: string): Promise<Set<Digest>> => {
+    const out = new Set<Digest>();
+    for (const hex of (await guard(linkRoot, () => listDirs(root, linkRoot))) ?? []) {
+      const path = `${linkRoot}/${hex}/link`;
+      if (!HEX_RE.test(hex)) {
+        problem("unreadable", `${linkRoot}/${hex}`, `${linkRoot}/${hex}: not a digest directory`);
+        continue;
+      }
+      const digest = await readLink(path, `sha256:${hex}`);
+      if (digest === undefined) continue;
+      if (!present.has(digest)) {
+        problem("missing-blob", path, `${path}: links ${digest}, which is not stored`, digest);
+      }
+      out.add(digest);
+    }
+    return out;
+  };
+
+  const repositories = (await guard(layout.repositories, () => dir.repositories())) ?? [];
+  let tagCount = 0;
+  for (const name of repositories) {
+    const repoDir = layout.repository(name);
+    const layers = await linkedUnder(`${repoDir}/_layers/sha256`);
+    const revisions = await linkedUnder(`${repoDir}/_manifests/revisions/sha256`);
+    for (const digest of revisions) {
+      if (!present.has(digest)) continue;
+      const path = layout.blobData(digest);
+      let refs: { blobs: Descriptor[]; children: Descriptor[] };
+      try {
+        const bytes = await readAll(
+          fileReadable(await root.open(path)),
+          MAX_MANIFEST_SIZE,
+          path,
+        );
+        const m = parseManifest(bytes, undefined, path);
+        refs = m.kind === "index"
+          ? { blobs: [], children: m.manifests }
+          : { blobs: [m.config, ...m.layers], children: [] };
+      } catch (err) {
+        problem("bad-manifest", path, `${name}@${digest}: ${errorMessage(err)}`, digest);
+        continue;
+      }
+      for (const ref of refs.blobs) {
+        // Foreign layers live at their URLs, not in the registry.
+        if (!present.has(ref.digest) && ref.urls?.length) continue;
+        if (!present.has(ref.digest)) {
+          problem(
+            "missing-blob",
+            layout.blobData(ref.digest),
+            `${name}@${digest} needs blob ${ref.digest}, which is not stored`,
+            ref.digest,
+          );
+        } else if (!layers.has(ref.digest)) {
+          problem(
+            "missing-link",
+            layout.layerLink(name, ref.digest),
+            `${name}@${digest} needs blob ${ref.digest}, which ${name} does not link`,
+            ref.digest,
+          );
+        }
+      }
+      for (const child of refs.children) {
+        if (!present.has(child.digest)) {
+          problem(
+            "missing-blob",
+            layout.blobData(child.digest),
+            `${name}@${digest} needs manifest ${child.digest}, which is not stored`,
+            child.digest,
+          );
+        } else if (!revisions.has(child.digest)) {
+          problem(
+            "missing-link",
+            layout.revisionLink(name, child.digest),
+            `${name}@${digest} needs manifest ${child.digest}, which ${name} does not link`,
+            child.digest,
+          );
+        }
+      }
+    }
+    const tagsDir = layout.tagsDir(name);
+    for (const tag of (await guard(tagsDir, () => listDirs(root, tagsDir))) ?? []) {
+      tagCount++;
+      const path = `${tagsDir}/${tag}/current/link`;
+      const digest = await readLink(path);
+      if (digest === undefined) continue;
+      if (!revisions.has(digest) || !present.has(digest)) {
+        problem(
+          "missing-manifest",
+          path,
+          `${name}:${tag} points at ${digest}, which ${name} does not hold`,
+          digest,
+        );
+      }
+    }
+  }
+  return { blobs: done, bytes, repositories: repositories.length, tags: tagCount, problems };
+}
