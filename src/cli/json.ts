@@ -329,8 +329,22 @@ export interface ContextImagesSnapshot {
   ignored: string[];
 }
 
+/** `registry verify`. */
+export interface VerifySnapshot {
+  dir: string;
+  blobs: number;
+  bytes: number;
+  repositories: number;
+  tags: number;
+  problems: { kind: string; path: string; digest?: string; message: string }[];
+}
+
 /** Anything a snapshot command prints. */
-export type Snapshot = ImagesSnapshot | InspectSnapshot | ContextImagesSnapshot;
+export type Snapshot =
+  | ImagesSnapshot
+  | InspectSnapshot
+  | ContextImagesSnapshot
+  | VerifySnapshot;
 
 /** The `digest`, `mediaType` and `manifests` of a copy's outcome. */
 export function transferred(

@@ -20,6 +20,7 @@ import type { Output } from "./output.ts";
 import { assembleProgram, type CommandModules } from "./program.ts";
 import * as registrySave from "./registry_save.ts";
 import * as registryServe from "./registry_serve.ts";
+import * as registryVerify from "./registry_verify.ts";
 
 export { main } from "./program.ts";
 
@@ -27,6 +28,7 @@ const ALL_MODULES: CommandModules = {
   context,
   registrySave,
   registryServe,
+  registryVerify,
   copy,
   login,
   images,

@@ -31,6 +31,8 @@ export interface CommandModules {
   registrySave: typeof import("./registry_save.ts");
   /** `registry serve`. */
   registryServe: typeof import("./registry_serve.ts");
+  /** `registry verify`. */
+  registryVerify: typeof import("./registry_verify.ts");
   /** `copy`, `registry copy` and `registry sync`. */
   copy: typeof import("./copy.ts");
   /** `login` and `logout`. */
@@ -53,6 +55,7 @@ export const COMMAND_PATHS: Readonly<Record<CommandModuleName, readonly (readonl
   context: [["context"]],
   registrySave: [["registry", "save"]],
   registryServe: [["registry", "serve"]],
+  registryVerify: [["registry", "verify"]],
   copy: [["copy"], ["registry", "copy"], ["registry", "sync"]],
   login: [["login"], ["logout"]],
   images: [["pull"], ["push"], ["tag"], ["rmi"], ["images"], ["inspect"], ["save"], ["load"]],
@@ -63,6 +66,7 @@ const IMPORTS: { readonly [K in CommandModuleName]: () => Promise<CommandModules
   context: () => import("./context_images.ts"),
   registrySave: () => import("./registry_save.ts"),
   registryServe: () => import("./registry_serve.ts"),
+  registryVerify: () => import("./registry_verify.ts"),
   copy: () => import("./copy.ts"),
   login: () => import("./login.ts"),
   images: () => import("./images.ts"),
@@ -144,7 +148,7 @@ Examples:
 
   const m = modules;
   if (m.context) program.addCommand(m.context.contextCommand(output));
-  if (m.registrySave || m.registryServe || m.copy) {
+  if (m.registrySave || m.registryServe || m.registryVerify || m.copy) {
     const registry = new Command("registry")
       .description("work with registries and registry directories")
       .addHelpText(
@@ -153,10 +157,12 @@ Examples:
 Examples:
   ferry registry save --images nginx:1.27,redis:7 --registry-dir ./registry
   ferry registry serve filesystem ./registry
+  ferry registry verify ./registry
   ferry registry sync ./registry registry.local:5000`,
       );
     if (m.registrySave) registry.addCommand(m.registrySave.registrySaveCommand(output));
     if (m.registryServe) registry.addCommand(m.registryServe.registryServeCommand(output));
+    if (m.registryVerify) registry.addCommand(m.registryVerify.registryVerifyCommand(output));
     for (const cmd of m.copy?.registryCopyCommands(output) ?? []) registry.addCommand(cmd);
     program.addCommand(registry);
   }

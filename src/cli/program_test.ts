@@ -62,7 +62,7 @@ Deno.test("a tree of some modules holds the same commands, flags and help as the
       assert.equal(helpOf(cmd), helpOf(full), `help of ${path.join(" ")}`);
     }
   }
-  // The whole tree has every module's commands, `registry` with all four, and completions.
+  // The whole tree has every module's commands, `registry` with all five, and completions.
   assert.deepEqual(
     [...whole.keys()].filter((p) => !/ .* /.test(p) && (!p.includes(" ") || /^registry /.test(p))),
     [
@@ -70,6 +70,7 @@ Deno.test("a tree of some modules holds the same commands, flags and help as the
       "registry",
       "registry save",
       "registry serve",
+      "registry verify",
       "registry copy",
       "registry sync",
       "copy",
@@ -108,12 +109,13 @@ Deno.test("modulesFor loads the modules of the named command, all when it names 
     ["--debug registry save --registry-dir r ctx", ["registrySave"]],
     ["registry save --help", ["registrySave"]],
     ["registry serve filesystem ./r", ["registryServe"]],
+    ["registry verify ./r", ["registryVerify"]],
     ["registry sync a b", ["copy"]],
     ["registry copy x y", ["copy"]],
-    ["registry", ["registrySave", "registryServe", "copy"]],
-    ["registry --help", ["registrySave", "registryServe", "copy"]],
-    ["registry -h save", ["registrySave", "registryServe", "copy"]],
-    ["registry bogus", ["registrySave", "registryServe", "copy"]],
+    ["registry", ["registrySave", "registryServe", "registryVerify", "copy"]],
+    ["registry --help", ["registrySave", "registryServe", "registryVerify", "copy"]],
+    ["registry -h save", ["registrySave", "registryServe", "registryVerify", "copy"]],
+    ["registry bogus", ["registrySave", "registryServe", "registryVerify", "copy"]],
     ["copy docker://a oci:b", ["copy"]],
     ["-q login r.example", ["login"]],
     ["logout --all", ["login"]],
