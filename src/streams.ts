@@ -33,18 +33,6 @@ export async function readAll(
   return out;
 }
 
-/** Passes chunks through unchanged, reporting each chunk's size (progress bars). */
-export function countingStream(
-  onBytes: (n: number) => void,
-): TransformStream<Uint8Array, Uint8Array> {
-  return new TransformStream({
-    transform(chunk, controller) {
-      onBytes(chunk.byteLength);
-      controller.enqueue(chunk);
-    },
-  });
-}
-
 /** Read size of {@link fileReadable}. */
 export const FILE_READ_CHUNK = 1 << 20;
 

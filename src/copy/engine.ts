@@ -22,7 +22,7 @@ import { isImageManifestType, MAX_MANIFEST_SIZE, OCI_INDEX } from "../media_type
 import type { Platform } from "../platform.ts";
 import { SingleFlight } from "../limit.ts";
 import { bytesSource, type Target } from "../store.ts";
-import { countingStream, readAll } from "../streams.ts";
+import { readAll } from "../streams.ts";
 import { selectChildren } from "./select.ts";
 
 /** Levels of indexes within indexes a copy follows below its root (OCI nests them rarely). */
@@ -285,12 +285,15 @@ export class CopyEngine {
           offset,
         });
         const stream = await src.fetch(desc, { offset });
-        return stream.pipeThrough(boundedStream(desc.size - offset, label, desc.digest))
-          .pipeThrough(
-            countingStream((bytes) =>
-              this.#onEvent({ type: "blob-progress", source: label, digest: desc.digest, bytes })
-            ),
-          );
+        return stream.pipeThrough(
+          boundedProgress(
+            desc.size - offset,
+            label,
+            desc.digest,
+            (bytes) =>
+              this.#onEvent({ type: "blob-progress", source: label, digest: desc.digest, bytes }),
+          ),
+        );
       }, { from: src });
       this.#done.add(key);
       this.#onEvent({
@@ -316,13 +319,15 @@ interface Walk {
 }
 
 /**
- * Passes at most `size` bytes and fails on the first byte past it, whatever the source: a
- * destination is never handed more than the descriptor promises before the copy fails.
+ * Passes at most `size` bytes, reporting each chunk's size (progress), and fails on the first byte
+ * past it, whatever the source: a destination is never handed more than the descriptor promises
+ * before the copy fails. One stream layer for both jobs: every blob byte crosses it.
  */
-function boundedStream(
+function boundedProgress(
   size: number,
   label: string,
   digest: string,
+  onBytes: (n: number) => void,
 ): TransformStream<Uint8Array, Uint8Array> {
   let seen = 0;
   return new TransformStream({
@@ -334,6 +339,7 @@ function boundedStream(
           `${label}: blob ${digest} is longer than its descriptor's ${size} bytes`,
         );
       }
+      onBytes(chunk.byteLength);
       controller.enqueue(chunk);
     },
   });
