@@ -115,32 +115,22 @@ export async function openDestination(
   defaultTag: string,
 ): Promise<Opened> {
   switch (loc.transport) {
-    case "docker": {
-      if (loc.digest) {
-        throw new FerryError("usage", "a destination cannot name a digest; give a tag or none");
-      }
-      const store = client.registry(loc.registry);
-      const tag = loc.tag ?? defaultTag;
-      return {
-        store,
-        target: store.repository(loc.repository),
-        location: formatLocation({ ...loc, tag }),
-        tag,
-        sparseIndexes: false,
-      };
-    }
+    case "docker":
     case "registry-dir": {
       if (loc.digest) {
         throw new FerryError("usage", "a destination cannot name a digest; give a tag or none");
       }
-      const store = await RegistryDir.open(loc.path);
+      // Only a registry directory accepts an index with some children missing (as Sealos writes).
+      const store = loc.transport === "docker"
+        ? client.registry(loc.registry)
+        : await RegistryDir.open(loc.path);
       const tag = loc.tag ?? defaultTag;
       return {
         store,
         target: store.repository(loc.repository),
         location: formatLocation({ ...loc, tag }),
         tag,
-        sparseIndexes: true,
+        sparseIndexes: loc.transport === "registry-dir",
       };
     }
     case "oci": {
