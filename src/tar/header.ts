@@ -104,14 +104,8 @@ function putBytes(block: Uint8Array, offset: number, width: number, bytes: Uint8
   block.set(bytes.subarray(0, width), offset);
 }
 
-interface UstarFields {
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  mtime: number;
-  typeflag: string;
-}
+/** The numeric fields and type a ustar block carries besides its names. */
+type UstarFields = Pick<RawHeader, "mode" | "uid" | "gid" | "size" | "mtime" | "typeflag">;
 
 /** A ustar header block; numeric values must already fit. */
 function ustarBlock(f: UstarFields, name: Uint8Array, linkname: Uint8Array): Uint8Array {
