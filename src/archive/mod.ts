@@ -23,3 +23,10 @@ export {
   type DockerArchiveReaderOptions,
 } from "./docker_reader.ts";
 export { type ArchiveReader, openArchive, type OpenArchiveOptions } from "./open.ts";
+export {
+  DELTA_ANNOTATION,
+  DELTA_FILE,
+  MAX_DELTA_RECORD,
+  parseDeltaRecord,
+  serializeDeltaRecord,
+} from "./delta.ts";

@@ -21,6 +21,7 @@ import {
   repositoryNames,
 } from "../oci_layout/index_file.ts";
 import { type LayoutBackend, resolveInLayout, tagsInLayout } from "../oci_layout/layout_view.ts";
+import { DELTA_FILE, MAX_DELTA_RECORD, parseDeltaRecord } from "./delta.ts";
 import { ReadOnlyTarget } from "./read_only_target.ts";
 import { TarFile } from "./tar_file.ts";
 
@@ -41,18 +42,31 @@ export class OciArchiveReader implements Store {
   #tar: TarFile;
   #index: LayoutIndex;
   #backend: LayoutBackend;
+  #omitted: ReadonlyMap<Digest, Descriptor>;
 
-  private constructor(path: string, tar: TarFile, index: LayoutIndex) {
+  private constructor(
+    path: string,
+    tar: TarFile,
+    index: LayoutIndex,
+    omitted: ReadonlyMap<Digest, Descriptor>,
+  ) {
     this.path = path;
     this.location = `oci-archive:${path}`;
     this.#tar = tar;
     this.#index = index;
+    this.#omitted = omitted;
     this.#backend = {
       location: this.location,
       readIndex: () => Promise.resolve(this.#index),
       blobSize: (digest) => Promise.resolve(this.#blob(digest)?.size),
       openBlob: async (digest, offset, signal) => {
         const member = this.#blob(digest);
+        if (!member && this.#omitted.has(digest)) {
+          throw new FerryError(
+            "not_found",
+            `${this.location}: blob ${digest} is not in this differential archive (saved with --base): the destination must already hold it`,
+          );
+        }
         if (!member) throw new FerryError("not_found", `${this.location}: no blob ${digest}`);
         return await this.#tar.open(member, offset, signal);
       },
@@ -86,7 +100,11 @@ export class OciArchiveReader implements Store {
     }
     checkLayoutFile(await tar.read(layout, 4096), tar.path);
     const index = parseLayoutIndex(await tar.read(indexMember, MAX_MANIFEST_SIZE), tar.path);
-    return new OciArchiveReader(tar.path, tar, index);
+    const record = tar.file(DELTA_FILE);
+    const omitted = record
+      ? parseDeltaRecord(await tar.read(record, MAX_DELTA_RECORD), tar.path)
+      : new Map<Digest, Descriptor>();
+    return new OciArchiveReader(tar.path, tar, index, omitted);
   }
 
   /** The repository `name`. */
@@ -103,6 +121,27 @@ export class OciArchiveReader implements Store {
   /** Repository parts of the ref names, sorted. */
   repositories(): Promise<string[]> {
     return Promise.resolve(repositoryNames(this.#index));
+  }
+
+  /**
+   * The blobs a differential archive (`ferry save --base`) leaves out because the reader already
+   * holds them; empty for a whole archive.
+   */
+  omitted(): ReadonlyMap<Digest, Descriptor> {
+    return this.#omitted;
+  }
+
+  /** The blobs the tar holds (`blobs/sha256/<hex>` files), with their sizes. */
+  blobs(): { digest: Digest; size: number }[] {
+    const out: { digest: Digest; size: number }[] = [];
+    for (const m of this.#tar.members()) {
+      const match = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(m.name);
+      if (!match) continue;
+      const digest: Digest = `sha256:${match[1]}`;
+      const file = this.#blob(digest);
+      if (file) out.push({ digest, size: file.size });
+    }
+    return out;
   }
 
   /** The entries of `index.json`, one per manifest, with their ref names. */

@@ -64,6 +64,7 @@ import {
   tagOfRefName,
 } from "../oci_layout/ref_name.ts";
 import { copyVerified } from "../oci_layout/verified_copy.ts";
+import { DELTA_ANNOTATION, DELTA_FILE, serializeDeltaRecord } from "./delta.ts";
 import { encodeHeader, endOfArchive, padding, TYPE } from "../tar/mod.ts";
 
 /** The archive formats ferry writes. */
@@ -80,6 +81,12 @@ export interface ArchiveWriterOptions {
   spool?: boolean;
   /** Modification time of every entry, seconds since the epoch (default 0: reproducible). */
   mtime?: number;
+  /**
+   * Blobs the reader already holds (`ferry save --base`): they are not written, the archive
+   * lists them in `ferry-delta.json` instead (see ./delta.ts). Manifests are always written.
+   * oci-archive only.
+   */
+  omit?: ReadonlySet<Digest>;
 }
 
 /** A blob written to the tar. */
@@ -117,6 +124,9 @@ export class ArchiveWriter implements Store {
   #spoolDir?: Promise<string>;
   #blobs = new Map<Digest, WrittenBlob>();
   #manifests = new Map<Digest, PushedManifest>();
+  #omit: ReadonlySet<Digest>;
+  /** Blobs left out because the reader holds them, by digest. */
+  #omitted = new Map<Digest, Descriptor>();
   #index: LayoutIndex = EMPTY_INDEX;
   #flight = new SingleFlight<void>();
   #tail: Promise<unknown> = Promise.resolve();
@@ -134,6 +144,7 @@ export class ArchiveWriter implements Store {
     // Whole seconds, none before the epoch: the ustar field, no PAX record.
     this.#mtime = Math.max(0, Math.floor(options.mtime ?? 0));
     this.#spool = options.spool ?? true;
+    this.#omit = options.omit ?? new Set();
   }
 
   /**
@@ -142,6 +153,10 @@ export class ArchiveWriter implements Store {
    * @throws {FerryError} `conflict` when another writer is writing the same file.
    */
   static async create(path: string, options: ArchiveWriterOptions): Promise<ArchiveWriter> {
+    if (options.omit && options.format !== "oci-archive") {
+      // docker load and skopeo would read manifest.json's missing layers as damage.
+      throw new FerryError("usage", `${path}: a differential archive (--base) is an oci-archive`);
+    }
     const partial = `${path}.partial`;
     let file: Deno.FsFile;
     try {
@@ -183,10 +198,15 @@ export class ArchiveWriter implements Store {
       resolve: (repository, reference) => this.#resolve(repository, reference),
       tags: (repository) => this.#tags(repository),
       fetch: (desc, options) => this.#fetch(desc, options),
-      has: (desc) => this.#blobs.has(desc.digest),
+      has: (desc) => this.#has(desc),
       push: (desc, content) => this.#push(desc, content),
       setRef: (desc, refName) => this.#setRef(desc, refName),
     });
+  }
+
+  /** The blobs left out so far because the reader holds them (see {@link ArchiveWriterOptions.omit}). */
+  omitted(): Descriptor[] {
+    return [...this.#omitted.values()];
   }
 
   /** Repository parts of the ref names tagged so far, sorted. */
@@ -216,6 +236,9 @@ export class ArchiveWriter implements Store {
           ["oci-layout", enc.encode(OCI_LAYOUT_CONTENT)],
           ["index.json", serializeLayoutIndex(this.#finalIndex())],
         ];
+        if (this.#omitted.size > 0) {
+          files.push([DELTA_FILE, serializeDeltaRecord(this.#omitted.values())]);
+        }
         if (this.format === "docker-archive") {
           files.push(["manifest.json", enc.encode(JSON.stringify(this.#dockerManifest()))]);
         }
@@ -273,6 +296,18 @@ export class ArchiveWriter implements Store {
       if (tag !== undefined) tags.push(tag);
     }
     return tags.sort();
+  }
+
+  /**
+   * Whether the archive holds `desc`, or will not need to: a blob (never a manifest) the reader
+   * holds counts as present, and is noted as omitted, so the copy engine does not push it.
+   */
+  #has(desc: Descriptor): boolean {
+    if (this.#blobs.has(desc.digest)) return true;
+    if (!this.#omit.has(desc.digest) || isManifestType(desc.mediaType)) return false;
+    if (!Number.isSafeInteger(desc.size) || desc.size < 0) return false;
+    this.#omitted.set(desc.digest, desc);
+    return true;
   }
 
   async #fetch(desc: Descriptor, options: FetchOptions): Promise<ReadableStream<Uint8Array>> {
@@ -483,7 +518,10 @@ export class ArchiveWriter implements Store {
     const roots = [...this.#manifests.values()]
       .filter((m) => !listed.has(m.desc.digest) && !children.has(m.desc.digest))
       .map((m) => m.desc);
-    return { extra: {}, manifests: [...this.#index.manifests, ...roots] };
+    const extra = this.#omitted.size > 0
+      ? { annotations: { [DELTA_ANNOTATION]: String(this.#omitted.size) } }
+      : {};
+    return { extra, manifests: [...this.#index.manifests, ...roots] };
   }
 
   /** `manifest.json` of a docker-archive: one entry per image manifest in `index.json`. */

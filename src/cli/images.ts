@@ -207,6 +207,12 @@ function saveCommand(output: (json?: boolean) => Output) {
       "--platform <list>",
       "save only these os/arch[/variant] of multi-platform images (a docker-archive needs one)",
     )
+    .option(
+      "--base <location>",
+      "leave out the blobs this holds (what the site has: an earlier archive, a registry " +
+        "directory, an OCI layout or image store, or a ferry registry ls-blobs list); " +
+        "writes a differential oci-archive",
+    )
     .option("--root <dir>", ROOT_HELP)
     .option("--json", "print one JSON event per line")
     .addHelpText(
@@ -215,9 +221,15 @@ function saveCommand(output: (json?: boolean) => Output) {
 The archive loads with ferry load, docker load, podman load and
 skopeo copy oci-archive:FILE:NAME / docker-archive:FILE:NAME.
 
+With --base the archive holds only the blobs the base lacks and lists the others it omits
+(ferry-delta.json); ferry load checks that the store holds them before storing anything.
+Other tools fail on it at the first omitted blob.
+
 Examples:
   ferry save -o cluster.tar localhost/my-cluster:v1.28
-  ferry save --format docker-archive --platform linux/amd64 -o web.tar nginx:1.27 redis:7`,
+  ferry save --format docker-archive --platform linux/amd64 -o web.tar nginx:1.27 redis:7
+  ferry save -o update.tar --base cluster-v1.28.tar localhost/my-cluster:v1.29
+  ferry save -o update.tar --base site-blobs.txt localhost/my-cluster:v1.29`,
     )
     .action(async (imageList, opts) => {
       const out = output(opts.json);
@@ -236,7 +248,8 @@ function loadCommand(output: (json?: boolean) => Output) {
       "after",
       `
 Images keep their names (docker save's nginx:1.27 → docker.io/library/nginx:1.27). A damaged
-archive leaves the store unchanged.
+archive leaves the store unchanged. A differential archive (ferry save --base) loads only when the
+store already holds every blob it omits; otherwise ferry names them and stores nothing.
 
 Examples:
   ferry load -i cluster.tar

@@ -18,6 +18,7 @@ import {
 } from "../image_store/mod.ts";
 import { hostPlatform, parsePlatform, parsePlatformList, type Platform } from "../platform.ts";
 import { formatLocation } from "../transfer/mod.ts";
+import { listBlobs } from "../transfer/blob_inventory.ts";
 import { defaultRegistryClient } from "../remote/mod.ts";
 import { clientOptions } from "./access.ts";
 import type {
@@ -249,12 +250,18 @@ export async function runInspect(image: string, opts: InspectOptions, out: Outpu
 
 /** Writes the stored images `imageList` into one archive (`ferry save`). */
 export async function runSave(imageList: string[], opts: SaveOptions, out: Output): Promise<void> {
+  if (opts.base !== undefined && opts.format !== "oci-archive") {
+    throw new FerryError("usage", "--base writes an oci-archive; drop --format docker-archive");
+  }
+  const base = opts.base !== undefined ? await listBlobs(opts.base) : undefined;
   await withStore(opts, async (store) => {
-    const saved = await saveArchive(store, imageList, opts.output, {
+    const { images: saved, omitted } = await saveArchive(store, imageList, opts.output, {
       format: opts.format,
       platforms: platformsOption(opts.platform),
       onEvent: progress(out),
+      ...(base ? { base: new Set(base.blobs.keys()) } : {}),
     });
+    const omittedSize = omitted.reduce((n, d) => n + d.size, 0);
     out.emit<SaveResult>({
       type: "result",
       destination: formatLocation({ transport: opts.format, path: opts.output }),
@@ -262,11 +269,18 @@ export async function runSave(imageList: string[], opts: SaveOptions, out: Outpu
         ...transferred(s.source, s.descriptor, s.images),
         names: s.names,
       })),
+      ...(base ? { omitted: { blobs: omitted.length, size: omittedSize } } : {}),
     });
     out.info(
       `Saved ${saved.length} image${
         saved.length === 1 ? "" : "s"
-      } to ${opts.output} (${opts.format})`,
+      } to ${opts.output} (${opts.format}${
+        base
+          ? `, differential: ${omitted.length} blob${omitted.length === 1 ? "" : "s"} (${
+            formatSize(omittedSize)
+          }) left out, held by ${base.path}`
+          : ""
+      })`,
     );
   });
 }

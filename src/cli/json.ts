@@ -207,6 +207,8 @@ export interface SaveResult {
   type: "result";
   destination: string;
   images: NamedImage[];
+  /** With `--base`: the blobs left out because the base holds them. */
+  omitted?: { blobs: number; size: number };
 }
 
 /** `load`: images of one archive stored. */
@@ -339,12 +341,20 @@ export interface VerifySnapshot {
   problems: { kind: string; path: string; digest?: string; message: string }[];
 }
 
+/** `registry ls-blobs`. */
+export interface LsBlobsSnapshot {
+  location: string;
+  kind: "registry-dir" | "oci" | "oci-archive" | "docker-archive" | "digest-list";
+  blobs: { digest: string; size?: number }[];
+}
+
 /** Anything a snapshot command prints. */
 export type Snapshot =
   | ImagesSnapshot
   | InspectSnapshot
   | ContextImagesSnapshot
-  | VerifySnapshot;
+  | VerifySnapshot
+  | LsBlobsSnapshot;
 
 /** The `digest`, `mediaType` and `manifests` of a copy's outcome. */
 export function transferred(

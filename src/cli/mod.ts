@@ -21,6 +21,7 @@ import { assembleProgram, type CommandModules } from "./program.ts";
 import * as registrySave from "./registry_save.ts";
 import * as registryServe from "./registry_serve.ts";
 import * as registryVerify from "./registry_verify.ts";
+import * as registryLsBlobs from "./registry_ls_blobs.ts";
 
 export { main } from "./program.ts";
 
@@ -29,6 +30,7 @@ const ALL_MODULES: CommandModules = {
   registrySave,
   registryServe,
   registryVerify,
+  registryLsBlobs,
   copy,
   login,
   images,

@@ -33,6 +33,8 @@ export interface CommandModules {
   registryServe: typeof import("./registry_serve.ts");
   /** `registry verify`. */
   registryVerify: typeof import("./registry_verify.ts");
+  /** `registry ls-blobs`. */
+  registryLsBlobs: typeof import("./registry_ls_blobs.ts");
   /** `copy`, `registry copy` and `registry sync`. */
   copy: typeof import("./copy.ts");
   /** `login` and `logout`. */
@@ -56,6 +58,7 @@ export const COMMAND_PATHS: Readonly<Record<CommandModuleName, readonly (readonl
   registrySave: [["registry", "save"]],
   registryServe: [["registry", "serve"]],
   registryVerify: [["registry", "verify"]],
+  registryLsBlobs: [["registry", "ls-blobs"]],
   copy: [["copy"], ["registry", "copy"], ["registry", "sync"]],
   login: [["login"], ["logout"]],
   images: [["pull"], ["push"], ["tag"], ["rmi"], ["images"], ["inspect"], ["save"], ["load"]],
@@ -67,6 +70,7 @@ const IMPORTS: { readonly [K in CommandModuleName]: () => Promise<CommandModules
   registrySave: () => import("./registry_save.ts"),
   registryServe: () => import("./registry_serve.ts"),
   registryVerify: () => import("./registry_verify.ts"),
+  registryLsBlobs: () => import("./registry_ls_blobs.ts"),
   copy: () => import("./copy.ts"),
   login: () => import("./login.ts"),
   images: () => import("./images.ts"),
@@ -148,7 +152,7 @@ Examples:
 
   const m = modules;
   if (m.context) program.addCommand(m.context.contextCommand(output));
-  if (m.registrySave || m.registryServe || m.registryVerify || m.copy) {
+  if (m.registrySave || m.registryServe || m.registryVerify || m.registryLsBlobs || m.copy) {
     const registry = new Command("registry")
       .description("work with registries and registry directories")
       .addHelpText(
@@ -163,6 +167,7 @@ Examples:
     if (m.registrySave) registry.addCommand(m.registrySave.registrySaveCommand(output));
     if (m.registryServe) registry.addCommand(m.registryServe.registryServeCommand(output));
     if (m.registryVerify) registry.addCommand(m.registryVerify.registryVerifyCommand(output));
+    if (m.registryLsBlobs) registry.addCommand(m.registryLsBlobs.registryLsBlobsCommand(output));
     for (const cmd of m.copy?.registryCopyCommands(output) ?? []) registry.addCommand(cmd);
     program.addCommand(registry);
   }

@@ -62,7 +62,7 @@ Deno.test("a tree of some modules holds the same commands, flags and help as the
       assert.equal(helpOf(cmd), helpOf(full), `help of ${path.join(" ")}`);
     }
   }
-  // The whole tree has every module's commands, `registry` with all five, and completions.
+  // The whole tree has every module's commands, `registry` with all six, and completions.
   assert.deepEqual(
     [...whole.keys()].filter((p) => !/ .* /.test(p) && (!p.includes(" ") || /^registry /.test(p))),
     [
@@ -71,6 +71,7 @@ Deno.test("a tree of some modules holds the same commands, flags and help as the
       "registry save",
       "registry serve",
       "registry verify",
+      "registry ls-blobs",
       "registry copy",
       "registry sync",
       "copy",
@@ -110,12 +111,31 @@ Deno.test("modulesFor loads the modules of the named command, all when it names 
     ["registry save --help", ["registrySave"]],
     ["registry serve filesystem ./r", ["registryServe"]],
     ["registry verify ./r", ["registryVerify"]],
+    ["registry ls-blobs ./r", ["registryLsBlobs"]],
     ["registry sync a b", ["copy"]],
     ["registry copy x y", ["copy"]],
-    ["registry", ["registrySave", "registryServe", "registryVerify", "copy"]],
-    ["registry --help", ["registrySave", "registryServe", "registryVerify", "copy"]],
-    ["registry -h save", ["registrySave", "registryServe", "registryVerify", "copy"]],
-    ["registry bogus", ["registrySave", "registryServe", "registryVerify", "copy"]],
+    ["registry", ["registrySave", "registryServe", "registryVerify", "registryLsBlobs", "copy"]],
+    ["registry --help", [
+      "registrySave",
+      "registryServe",
+      "registryVerify",
+      "registryLsBlobs",
+      "copy",
+    ]],
+    ["registry -h save", [
+      "registrySave",
+      "registryServe",
+      "registryVerify",
+      "registryLsBlobs",
+      "copy",
+    ]],
+    ["registry bogus", [
+      "registrySave",
+      "registryServe",
+      "registryVerify",
+      "registryLsBlobs",
+      "copy",
+    ]],
     ["copy docker://a oci:b", ["copy"]],
     ["-q login r.example", ["login"]],
     ["logout --all", ["login"]],

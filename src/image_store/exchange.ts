@@ -9,10 +9,11 @@ import {
   type ArchiveFormat,
   ArchiveWriter,
   DockerArchiveReader,
+  OciArchiveReader,
   openArchive,
 } from "../archive/mod.ts";
 import { CopyEngine, type CopyEvent } from "../copy/mod.ts";
-import { sha256 } from "../digest.ts";
+import { type Digest, sha256 } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";
 import { type Descriptor, parseManifest } from "../manifest.ts";
 import { MAX_MANIFEST_SIZE } from "../media_types.ts";
@@ -188,6 +189,19 @@ export interface SaveArchiveOptions extends StoreTransferOptions {
   format?: ArchiveFormat;
   /** Save only these platforms of multi-platform images (default: whole images). */
   platforms?: Platform[];
+  /**
+   * Blobs the reader already holds (`--base`): left out and listed in the archive as omitted, so
+   * it is a differential archive (oci-archive only; manifests are always written).
+   */
+  base?: ReadonlySet<Digest>;
+}
+
+/** What {@link saveArchive} wrote. */
+export interface SavedArchive {
+  /** The images, in the order asked for. */
+  images: ArchivedImage[];
+  /** The blobs left out because the base holds them (empty without a base). */
+  omitted: Descriptor[];
 }
 
 /** One image written by {@link saveArchive}. */
@@ -213,13 +227,16 @@ export async function saveArchive(
   images: string[],
   path: string,
   options: SaveArchiveOptions = {},
-): Promise<ArchivedImage[]> {
+): Promise<SavedArchive> {
   if (images.length === 0) throw new FerryError("usage", "name at least one image to save");
   const format = options.format ?? "oci-archive";
   // Look every image up before creating the file.
   const found = [];
   for (const text of images) found.push(await store.resolve(text));
-  const writer = await ArchiveWriter.create(path, { format });
+  const writer = await ArchiveWriter.create(path, {
+    format,
+    ...(options.base ? { omit: options.base } : {}),
+  });
   let ok = false;
   try {
     const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
@@ -244,9 +261,10 @@ export async function saveArchive(
       );
       saved.push({ source, names, descriptor: result.root, images: result.images });
     }
+    const omitted = writer.omitted();
     await writer.close();
     ok = true;
-    return saved;
+    return { images: saved, omitted };
   } finally {
     if (!ok) await writer.abort();
   }
@@ -316,8 +334,13 @@ export async function loadArchive(
         })),
       ],
     }));
-    // Everything the images need must be in the archive before the store is touched.
-    for (const p of plan) await checkComplete(source, p.descriptor, path);
+    // Everything the images need must be in the archive (or, for a blob a differential archive
+    // omits, already in the store) before the store is touched.
+    const omitted = archive instanceof OciArchiveReader ? archive.omitted() : new Map();
+    const absent = new Map<Digest, Descriptor>();
+    const check = { source, omitted, store: store.target(), absent, path };
+    for (const p of plan) await checkComplete(check, p.descriptor);
+    if (absent.size > 0) throw missingBaseError(path, store, [...absent.values()]);
     const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
     const destination = stoppable(store.target());
     const stored: LoadedImage[] = [];
@@ -362,11 +385,26 @@ export async function loadArchive(
   }
 }
 
+/** Where {@link checkComplete} looks, and what it collects. */
+interface CompletenessCheck {
+  /** The archive. */
+  source: Target;
+  /** The blobs a differential archive omits. */
+  omitted: ReadonlyMap<Digest, Descriptor>;
+  /** The image store, which must hold those. */
+  store: Target;
+  /** Omitted blobs the store lacks, collected to be named all at once. */
+  absent: Map<Digest, Descriptor>;
+  path: string;
+}
+
 /**
- * Checks that the archive holds every blob of the image `desc` with the right size, and that its
- * manifests are intact (for an index: the children it holds; at least one).
+ * Checks that the archive holds every blob of the image `desc` with the right size (or omits it
+ * on purpose and the store holds it: else it is collected in `absent`), and that its manifests are
+ * intact (for an index: the children it holds; at least one).
  */
-async function checkComplete(source: Target, desc: Descriptor, path: string): Promise<void> {
+async function checkComplete(check: CompletenessCheck, desc: Descriptor): Promise<void> {
+  const { source, path } = check;
   const where = `${path}: image ${desc.digest}`;
   if (!(await source.exists(desc))) {
     throw new FerryError("invalid_input", `${where}: manifest missing from the archive`);
@@ -381,7 +419,7 @@ async function checkComplete(source: Target, desc: Descriptor, path: string): Pr
     for (const child of manifest.manifests) {
       if (!(await source.exists(child))) continue;
       held++;
-      await checkComplete(source, child, path);
+      await checkComplete(check, child);
     }
     if (held === 0) {
       throw new FerryError(
@@ -392,13 +430,38 @@ async function checkComplete(source: Target, desc: Descriptor, path: string): Pr
     return;
   }
   for (const blob of [manifest.config, ...manifest.layers]) {
-    if (!(await source.exists(blob))) {
-      throw new FerryError(
-        "invalid_input",
-        `${where}: blob ${blob.digest} (${blob.size} bytes) missing from the archive`,
-      );
+    if (await source.exists(blob)) continue;
+    const omitted = check.omitted.get(blob.digest);
+    if (omitted && omitted.size === blob.size) {
+      if (!(await check.store.exists(blob))) check.absent.set(blob.digest, blob);
+      continue;
     }
+    throw new FerryError(
+      "invalid_input",
+      `${where}: blob ${blob.digest} (${blob.size} bytes) missing from the archive`,
+    );
   }
+}
+
+/**
+ * The error of a differential archive whose omitted blobs the store lacks: one line saying so,
+ * then one line per blob.
+ */
+function missingBaseError(path: string, store: ImageStore, absent: Descriptor[]): FerryError {
+  const total = absent.reduce((n, d) => n + d.size, 0);
+  const list = absent
+    .sort((a, b) => (a.digest < b.digest ? -1 : 1))
+    .map((d) => `  ${d.digest} (${d.size} bytes, ${d.mediaType})`);
+  return new FerryError(
+    "not_found",
+    `${path}: differential archive: ${absent.length} blob${
+      absent.length === 1 ? "" : "s"
+    } (${total} bytes) it omits ${
+      absent.length === 1 ? "is" : "are"
+    } not in the image store ${store.root}; load the archive its --base named first (nothing was stored):\n${
+      list.join("\n")
+    }`,
+  );
 }
 
 /**
