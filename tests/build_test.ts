@@ -180,7 +180,12 @@ peerTest(
       const info = await inspect(`oci:${root}:localhost/cluster:1`);
       assert.equal(info.Digest, digest);
       assert.equal(info.Architecture, "amd64");
-      assert.equal(info.Layers.length, 2);
+      // Each COPY of registry/ puts it in layers of its own (one per large blob, one per
+      // repository), then the rest of what it copies: never fewer than two layers a COPY.
+      const steps = built.stderr.split(/^STEP \d+\/\d+: /m).slice(2);
+      const layers = steps.map((s) => s.match(/^--> layer /gm)?.length ?? 0);
+      assert.ok(layers.every((n) => n >= 2), built.stderr);
+      assert.equal(info.Layers.length, layers[0] + layers[1]);
     });
 
     const rootfs = await unpack(root, "localhost/cluster:1", dir.join("bundle"));
@@ -352,7 +357,9 @@ peerTest(
       "rebuild",
     );
     assert.equal(again.stdout.trim(), digests[0]);
-    assert.equal(again.stderr.match(/reused/g)?.length, 2, again.stderr);
+    const layerCount = again.stderr.match(/^--> layer /gm)?.length ?? 0;
+    assert.ok(layerCount >= 4, again.stderr);
+    assert.equal(again.stderr.match(/reused/g)?.length, layerCount, again.stderr);
 
     // Without a timestamp, layers carry the files' own times; saving the (unchanged) images again
     // touches nothing, so a rebuild still reuses every layer.
@@ -365,7 +372,7 @@ peerTest(
       await ferry([...plain, "linux/amd64", dir.join("one", "ctx")]),
       "rebuild without timestamp",
     );
-    assert.equal(rebuilt.stderr.match(/reused/g)?.length, 2, rebuilt.stderr);
+    assert.equal(rebuilt.stderr.match(/reused/g)?.length, layerCount, rebuilt.stderr);
 
     await t.step("bad input: one line naming the problem", async () => {
       const ctx = dir.join("bad");

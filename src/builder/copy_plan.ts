@@ -320,6 +320,8 @@ export interface ContextCopy {
    * size did not and `--timestamp` clamps its time in the layer.
    */
   stamps: string[];
+  /** Per listed entry, its path relative to the build context (`""` for directories ferry creates). */
+  contextPaths: string[];
   /** Archives to extract after the listed entries (ADD), with their stat for the cache key. */
   archives: { path: string; destDir: string; size: number; mtime: number; stamp: string }[];
   /** Newest modification time among the inputs. */
@@ -381,6 +383,7 @@ export async function planContextCopy(
   }
   const listed: LayerEntry[] = [];
   const stamps: string[] = [];
+  const contextPaths: string[] = [];
   const archives: ContextCopy["archives"] = [];
   let newest = 0;
   for (const source of found) {
@@ -404,6 +407,9 @@ export async function planContextCopy(
         listed.push(entry);
         const rel = dest.path === "" ? entry.path : entry.path.slice(dest.path.length + 1);
         stamps.push(await lstamp(join(source.abs, rel)));
+        contextPaths.push(
+          source.rel === "" ? rel : rel === "" ? source.rel : `${source.rel}/${rel}`,
+        );
         newest = Math.max(newest, entry.mtime ?? 0);
       }
       continue;
@@ -444,6 +450,7 @@ export async function planContextCopy(
     ) {
       listed.push(entry);
       stamps.push(stampOf(info));
+      contextPaths.push(source.rel);
     }
   }
   // The destination directory (and its parents) when something goes into it.
@@ -454,6 +461,7 @@ export async function planContextCopy(
   return {
     listed: [...chain, ...listed],
     stamps: [...chain.map(() => ""), ...stamps],
+    contextPaths: [...chain.map(() => ""), ...contextPaths],
     archives,
     newest,
     sources: found,

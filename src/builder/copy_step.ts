@@ -26,6 +26,7 @@ import {
 } from "./copy_plan.ts";
 import { compileSourcePattern, hasWildcard } from "./glob.ts";
 import { type FinalEntry, LayerStack } from "./layer_view.ts";
+import { type RegistryGroup, splitRegistryEntries } from "./registry_layers.ts";
 import type { StageState } from "./stage_state.ts";
 import type { ListedPath } from "./workdir.ts";
 
@@ -39,6 +40,11 @@ export interface CopyStep {
   listing?: ListedPath[];
   /** Reads what the layer is made of (called on a cache miss only); gives its entries. */
   prepare: () => Promise<() => AsyncIterable<LayerEntry>>;
+  /**
+   * Whether the layer takes the directories of the WORKDIRs before it (default true). The
+   * registry layers of a COPY do not, so that their bytes depend on their content alone.
+   */
+  workdirs?: boolean;
 }
 
 /** An error naming the instruction (`file:line: COPY: …`). */
@@ -57,13 +63,17 @@ function ownerOf(i: CopyInstruction | AddInstruction): Owner | undefined {
   return i.chown ? parseChown(i.chown, `${i.file}:${i.line}: ${label}`) : undefined;
 }
 
-/** Plans a COPY or ADD from the build context (sources are read and stamped for the key). */
+/**
+ * Plans a COPY or ADD from the build context (sources are read and stamped for the key): one
+ * layer, or, when it copies the context's registry directory, the registry's layers first (see
+ * ./registry_layers.ts) and then one layer of the rest.
+ */
 export async function planContextStep(
   context: BuildContext,
   state: StageState,
   i: CopyInstruction | AddInstruction,
   settings: LayerSettings,
-): Promise<CopyStep> {
+): Promise<CopyStep[]> {
   const fail = failer(i);
   const owner = ownerOf(i);
   const dest = resolveDestination(i.dest, state.config.config.WorkingDir ?? "/");
@@ -80,7 +90,19 @@ export async function planContextStep(
     excludes,
     fail,
   });
-  const hasher = keyHasher(copyKeyParts(state, i, dest, settings, { from: "context" }));
+  const split = plan.archives.length === 0
+    ? splitRegistryEntries(plan.listed, plan.contextPaths, plan.stamps, owner)
+    : undefined;
+  const steps: CopyStep[] = [];
+  if (split) {
+    for (const group of split.groups) steps.push(registryStep(group, i, settings));
+    plan.listed = split.rest.map((n) => plan.listed[n]);
+    plan.stamps = split.rest.map((n) => plan.stamps[n]);
+    plan.contextPaths = split.rest.map((n) => plan.contextPaths[n]);
+  }
+  const hasher = keyHasher(
+    copyKeyParts(state, i, dest, settings, { from: "context", split: split !== undefined }),
+  );
   hashEntries(hasher, plan.listed, plan.stamps);
   for (const a of plan.archives) {
     hasher.update(
@@ -88,7 +110,7 @@ export async function planContextStep(
     );
   }
   const what = plan.sources.length === 1 ? (plan.sources[0].isDir ? "dir" : "file") : "multi";
-  return {
+  steps.push({
     key: hasher.digest(),
     // Named by the layer's content (its diffID), as buildah names a COPY by its content hash.
     createdBy: (diffId) => `${label} ${what}:${diffId.slice(7)} in ${i.dest} `,
@@ -100,6 +122,36 @@ export async function planContextStep(
       Promise.resolve(() =>
         contextCopyEntries(plan, { owner, chmod: i.chmod, where: `${i.file}:${i.line}` })
       ),
+  });
+  return steps;
+}
+
+/**
+ * One registry layer of a COPY: keyed by what it holds (paths, modes, owners, sizes; the source
+ * times of files not named by their digest), not by the instruction, so the next version's build
+ * finds it whatever else changed.
+ */
+function registryStep(
+  group: RegistryGroup,
+  i: CopyInstruction | AddInstruction,
+  settings: LayerSettings,
+): CopyStep {
+  const label = i.kind === "copy" ? "COPY" : "ADD";
+  const hasher = keyHasher({
+    kind: "registry-layer",
+    compression: settings.compression,
+    clamp: settings.timestamp ?? null,
+  });
+  hashEntries(hasher, group.entries, group.stamps);
+  return {
+    key: hasher.digest(),
+    createdBy: (diffId) => `${label} registry ${group.key} dir:${diffId.slice(7)} in ${i.dest} `,
+    listing: group.entries.map((e) => ({ path: e.path, kind: e.kind })),
+    workdirs: false,
+    prepare: () =>
+      Promise.resolve(async function* () {
+        yield* group.entries;
+      }),
   };
 }
 

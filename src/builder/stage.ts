@@ -230,16 +230,17 @@ export class PlatformBuilder {
     switch (i.kind) {
       case "copy":
       case "add": {
-        const step = i.kind === "copy" && i.from
-          ? planStageStep(
+        const steps = i.kind === "copy" && i.from
+          ? [planStageStep(
             this.#o.store.target(),
             state,
             i,
             this.#copySource(i, states),
             this.#settings,
-          )
+          )]
           : await planContextStep(this.#o.context, state, i, this.#settings);
-        return await this.#addLayer(state, step);
+        for (const step of steps) await this.#addLayer(state, step);
+        return;
       }
       case "workdir":
         editConfig(state, i, this.#created);
@@ -272,9 +273,10 @@ export class PlatformBuilder {
 
   /** Reuses the cached layer of a planned COPY/ADD, or writes it. */
   async #addLayer(state: StageState, step: CopyStep): Promise<void> {
-    if (await this.#layers.reuse(state, step.key, step.createdBy, step.listing)) return;
+    const workdirs = step.workdirs ?? true;
+    if (await this.#layers.reuse(state, step.key, step.createdBy, step.listing, workdirs)) return;
     const produce = await step.prepare();
-    await this.#layers.write(state, step.key, step.createdBy, produce);
+    await this.#layers.write(state, step.key, step.createdBy, produce, workdirs);
   }
 
   /** Notes the directories a WORKDIR creates (they go into the stage's next layer). */

@@ -82,12 +82,16 @@ export class StageLayers {
     this.#layerEvent(layer);
   }
 
-  /** Adds the cached layer of `key` when its blob is still stored; false on a miss. */
+  /**
+   * Adds the cached layer of `key` when its blob is still stored; false on a miss. With
+   * `workdirs` false the layer does not hold the pending WORKDIR directories (a later one does).
+   */
   async reuse(
     state: StageState,
     key: Digest,
     createdBy: (diffId: Digest) => string,
     listing?: ListedPath[],
+    workdirs = true,
   ): Promise<boolean> {
     const o = this.#o;
     const mediaType = this.mediaType;
@@ -96,22 +100,26 @@ export class StageLayers {
       !cached || cached.mediaType !== mediaType ||
       !await o.store.target().exists({ mediaType, digest: cached.digest, size: cached.size })
     ) return false;
-    this.#add(state, cached, true, createdBy, listing);
+    this.#add(state, cached, true, createdBy, listing, workdirs);
     return true;
   }
 
-  /** Writes a layer of `produce`'s entries into the store and adds it. */
+  /**
+   * Writes a layer of `produce`'s entries into the store and adds it (with the pending WORKDIR
+   * directories unless `withWorkdirs` is false).
+   */
   async write(
     state: StageState,
     key: Digest,
     createdBy: (diffId: Digest) => string,
     produce: () => AsyncIterable<LayerEntry>,
+    withWorkdirs = true,
   ): Promise<void> {
     const o = this.#o;
     const mediaType = this.mediaType;
     let whiteouts = false;
     const listing: ListedPath[] = [];
-    const workdirs = state.workdirs;
+    const workdirs = withWorkdirs ? state.workdirs : [];
     const watched = async function* () {
       // The directories of earlier WORKDIRs come first, as they were made before the copy; the
       // copy's own entries for them are left out (buildah's copy finds them existing).
@@ -142,22 +150,23 @@ export class StageLayers {
       diffId: result.diffId,
     });
     o.cache?.setWhiteouts(result.digest, whiteouts);
-    this.#add(state, result, false, createdBy, listing);
+    this.#add(state, result, false, createdBy, listing, withWorkdirs);
   }
 
   /**
-   * Adds a COPY/ADD layer to the stage (it holds the pending WORKDIR directories), noting what
-   * it lists when that is known.
+   * Adds a COPY/ADD layer to the stage (holding the pending WORKDIR directories when `workdirs`),
+   * noting what it lists when that is known.
    */
   #add(
     state: StageState,
     blob: { digest: Digest; size: number; diffId: Digest },
     reused: boolean,
     createdBy: (diffId: Digest) => string,
-    listing?: ListedPath[],
+    listing: ListedPath[] | undefined,
+    workdirs: boolean,
   ): void {
     if (listing) this.listings.set(blob.diffId, listing);
-    state.workdirs = [];
+    if (workdirs) state.workdirs = [];
     const layer: BuiltLayer = {
       descriptor: { mediaType: this.mediaType, digest: blob.digest, size: blob.size },
       diffId: blob.diffId,
