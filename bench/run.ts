@@ -6,7 +6,9 @@
  * - `serve/`: `ferry registry serve` against docker-registry, skopeo pulling and pushing the large
  *   set;
  * - `build/`: `ferry build` and `ferry merge` of a 1 GiB registry context against `tar | pigz`;
- * - `discovery/`: `ferry context images` over 10 MB of generated manifests.
+ * - `discovery/`: `ferry context images` over 10 MB of generated manifests;
+ * - `delta/`: `ferry save --base` of a generated 1.0 → 1.1 pair (20 images, 2 changed), as plain
+ *   image sets and as cluster images, and the load at the site.
  *
  * Each folder's `measure.ts` runs its benchmark and returns a report; its `report.ts` turns that
  * into the console summary, the targets and its section of RESULTS.md. `lib/` holds what they
@@ -22,6 +24,7 @@
  * deno task bench --only serve          # only the registry serve part
  * deno task bench --only build          # only the build part
  * deno task bench --only discovery      # only context discovery over 10 MB of manifests
+ * deno task bench --only delta          # only the differential export of a 1.0 → 1.1 pair
  * ```
  *
  * Options: `--scale small|large|both` (default both), `--runs N` (default 3), `--keep`,
@@ -29,13 +32,13 @@
  * 8 GB, the build part about 6.5 GB), `--no-diagnose` (skip the traced, profiled and perf runs),
  * `--results FILE` (default `bench/RESULTS.md`), `--max-wait S` (wait at most S seconds for a
  * quiet machine before each measurement, default 60; 0 does not wait),
- * `--only save|serve|build|discovery` (one part; default all). The serve part runs on the large
+ * `--only save|serve|build|discovery|delta` (one part; default all). The serve part runs on the large
  * set (on the small one with `--scale small`); the build part on 1 GiB of registry data (128 MiB
  * with `--scale small`).
  *
  * RESULTS.md holds one `## ` section per benchmark, each rewritten on its own: the save section
  * when both scales were saved, the serve section when the large set was served, the build section
- * when the 1 GiB context was built, the discovery section whenever it ran (each always with
+ * when the 1 GiB context was built, the discovery and delta sections whenever they ran (each always with
  * `--results`); a section that did not run stays as it was, and so does the hand-written analysis
  * of each. The raw figures go to `bench/out/<part>.json`.
  *
@@ -49,6 +52,8 @@ import { parseArgs } from "node:util";
 import { removeTree, requirePeer } from "../tests/support/mod.ts";
 import { measureBuild } from "./build/measure.ts";
 import { BUILD_SECTION, buildConsole, buildMarkdown } from "./build/report.ts";
+import { measureDelta } from "./delta/measure.ts";
+import { DELTA_SECTION, deltaConsole, deltaMarkdown } from "./delta/report.ts";
 import { measureDiscovery } from "./discovery/measure.ts";
 import { DISCOVERY_SECTION, discoveryConsole, discoveryMarkdown } from "./discovery/report.ts";
 import { REPO_ROOT } from "./lib/ferry.ts";
@@ -81,6 +86,8 @@ export interface BenchOptions {
   build: boolean;
   /** Run the `context images` discovery part. */
   discovery: boolean;
+  /** Run the differential export part. */
+  delta: boolean;
 }
 
 /** Registry data per context of the build part: 1 GiB, 128 MiB for `--scale small` alone. */
@@ -118,9 +125,11 @@ export function parseOptions(args: string[]): BenchOptions {
     throw new Error(`--max-wait must be a number of seconds, not ${values["max-wait"]}`);
   }
   const only = values.only;
-  const parts = ["save", "serve", "build", "discovery"];
+  const parts = ["save", "serve", "build", "discovery", "delta"];
   if (only !== undefined && !parts.includes(only)) {
-    throw new Error(`--only must be save, serve, build or discovery, not ${JSON.stringify(only)}`);
+    throw new Error(
+      `--only must be save, serve, build, discovery or delta, not ${JSON.stringify(only)}`,
+    );
   }
   return {
     scales: scale === "both" ? [...SCALES] : [scale],
@@ -134,6 +143,7 @@ export function parseOptions(args: string[]): BenchOptions {
     serve: only === undefined || only === "serve",
     build: only === undefined || only === "build",
     discovery: only === undefined || only === "discovery",
+    delta: only === undefined || only === "delta",
   };
 }
 
@@ -344,6 +354,17 @@ export async function main(args: string[]): Promise<number> {
         markdown: discoveryMarkdown,
       };
       parts.push(finished("discovery.json", report, show, true));
+    }
+    if (options.delta) {
+      const report = await measureDelta({
+        workDir,
+        repoRoot: REPO_ROOT,
+        command,
+        machine,
+        log,
+      });
+      const show = { section: DELTA_SECTION, console: deltaConsole, markdown: deltaMarkdown };
+      parts.push(finished("delta.json", report, show, true));
     }
     await writeResults(parts, options);
     return 0;
