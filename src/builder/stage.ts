@@ -132,6 +132,14 @@ export class PlatformBuilder {
 
   /** Builds every needed stage and stores the last one's config and manifest. */
   async run(): Promise<PlatformImage> {
+    try {
+      return await this.#run();
+    } finally {
+      this.#layers.close();
+    }
+  }
+
+  async #run(): Promise<PlatformImage> {
     const o = this.#o;
     const platform = o.platform;
     const first = parseInstructions(o.sources, {

@@ -9,7 +9,7 @@
 import { basename } from "node:path";
 import type { Digest } from "../digest.ts";
 import type { ImageStore } from "../image_store/mod.ts";
-import { type LayerEntry, writeLayer } from "../layer/mod.ts";
+import { defaultGzipThreads, GzipWorkerPool, type LayerEntry, writeLayer } from "../layer/mod.ts";
 import { OCI_LAYER_GZIP, OCI_LAYER_TAR } from "../media_types.ts";
 import { addHistory } from "./config_edits.ts";
 import type { LayerCache } from "./layer_cache.ts";
@@ -41,6 +41,11 @@ export interface StageLayersOptions {
 /** Writes (or reuses) one platform's layers. */
 export class StageLayers {
   readonly #o: StageLayersOptions;
+  /**
+   * Compression threads shared by every layer of the platform (a COPY of `registry/` writes many
+   * layers in a row: starting threads for each would cost more than compressing them).
+   */
+  readonly #workers: GzipWorkerPool | undefined;
   /** What each layer holds, by diffID: the paths WORKDIR finds existing. */
   readonly listings: LayerListings;
 
@@ -48,6 +53,15 @@ export class StageLayers {
   constructor(options: StageLayersOptions) {
     this.#o = options;
     this.listings = new LayerListings(options.store.target());
+    const threads = options.compressionThreads ?? defaultGzipThreads();
+    this.#workers = options.compression === "gzip" && threads > 1
+      ? new GzipWorkerPool(threads)
+      : undefined;
+  }
+
+  /** Stops the compression threads (call when the platform's layers are written). */
+  close(): void {
+    this.#workers?.close();
   }
 
   /** The media type of the layers written. */
@@ -65,6 +79,7 @@ export class StageLayers {
         compression: o.compression,
         mtime: o.timestamp,
         threads: o.compressionThreads,
+        ...(this.#workers ? { workers: this.#workers } : {}),
       }),
     );
     this.listings.set(result.diffId, entries.map((e) => ({ path: e.path, kind: e.kind })));
@@ -141,6 +156,7 @@ export class StageLayers {
         compression: o.compression,
         mtime: o.timestamp,
         threads: o.compressionThreads,
+        ...(this.#workers ? { workers: this.#workers } : {}),
       }),
     );
     o.cache?.put(key, {

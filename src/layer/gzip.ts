@@ -220,18 +220,31 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-/** A few worker threads running {@link deflateBlock}. */
-class DeflatePool {
+/**
+ * A few worker threads running {@link deflateBlock}, started on the first block. An encoder makes
+ * its own; a caller writing many layers one after another (a build) shares one across them with
+ * {@link GzipEncoderOptions.workers}, since starting a worker costs more CPU than compressing a
+ * small layer.
+ */
+export class GzipWorkerPool {
   readonly #workers: Worker[] = [];
   readonly #pending = new Map<number, Pending>();
   #next = 0;
   #turn = 0;
-  #url: string;
+  #url: string | undefined;
   #failed: Error | undefined;
+  /** How many threads. */
+  readonly size: number;
 
+  /** A pool of `size` threads (at most 64), none started yet. */
   constructor(size: number) {
+    this.size = Math.max(1, Math.min(size, 64));
+  }
+
+  #start(): void {
+    if (this.#url !== undefined) return;
     this.#url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
-    for (let i = 0; i < size; i++) {
+    for (let i = 0; i < this.size; i++) {
       const worker = new Worker(this.#url, { type: "module" });
       worker.onmessage = (event: MessageEvent) => {
         const { id, slot, length, error } = event.data as {
@@ -263,6 +276,7 @@ class DeflatePool {
   /** Compresses the block of a slot (its buffer moves to a worker and comes back). */
   run(slot: Uint8Array, dictLength: number, length: number, level: number): Promise<Done> {
     if (this.#failed) return Promise.reject(this.#failed);
+    this.#start();
     const id = this.#next++;
     const worker = this.#workers[this.#turn++ % this.#workers.length];
     return new Promise((resolve, reject) => {
@@ -272,10 +286,11 @@ class DeflatePool {
     });
   }
 
+  /** Stops the threads; later blocks are refused (idempotent). */
   close(): void {
     for (const w of this.#workers) w.terminate();
     this.#workers.length = 0;
-    URL.revokeObjectURL(this.#url);
+    if (this.#url !== undefined) URL.revokeObjectURL(this.#url);
     this.#fail(new Error("gzip pool closed"));
   }
 }
@@ -289,6 +304,11 @@ export interface GzipEncoderOptions {
    * depend on it. Default: {@link defaultGzipThreads}.
    */
   threads?: number;
+  /**
+   * Compress on these threads (shared with other encoders, not closed by this one) instead of
+   * starting its own; `threads` is then the pool's size.
+   */
+  workers?: GzipWorkerPool;
   /**
    * Lend the output instead of giving it: {@link GzipEncoder.takeReady} and
    * {@link GzipEncoder.finish} return views into the encoder's own buffers, valid until the next
@@ -327,7 +347,9 @@ export class GzipEncoder {
   readonly #level: number;
   readonly #threads: number;
   readonly #lend: boolean;
-  #pool: DeflatePool | undefined;
+  #pool: GzipWorkerPool | undefined;
+  /** Whether {@link #pool} is this encoder's own (closed with it). */
+  #ownPool = true;
   /** Slots ready for the next blocks. */
   #free: Uint8Array[] = [];
   /** Slots whose output is lent out until the next call. */
@@ -350,6 +372,11 @@ export class GzipEncoder {
     }
     this.#level = level;
     this.#threads = Math.max(0, Math.min(options.threads ?? defaultGzipThreads(), 64));
+    if (options.workers && options.workers.size > 1) {
+      this.#pool = options.workers;
+      this.#ownPool = false;
+      this.#threads = options.workers.size;
+    }
     this.#lend = options.lend ?? false;
   }
 
@@ -430,7 +457,7 @@ export class GzipEncoder {
     const item: QueueItem = { promise: Promise.resolve() };
     if (this.#threads > 1 && dictLength !== undefined) {
       // Workers pay off from the second block on; small layers never start them.
-      this.#pool ??= new DeflatePool(this.#threads);
+      this.#pool ??= new GzipWorkerPool(this.#threads);
       item.promise = this.#pool.run(slot, dictLength, length, this.#level).then(
         (done) => void (item.done = done),
         (err) => void (item.error = err),
@@ -511,7 +538,7 @@ export class GzipEncoder {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#pool?.close();
+    if (this.#ownPool) this.#pool?.close();
     for (const item of this.#queue) item.promise.catch(() => {});
     this.#queue = [];
     this.#free = [];

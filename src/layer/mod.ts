@@ -18,7 +18,9 @@ export { readLayer, type ReadLayerOptions } from "./read.ts";
 export { normalizeLayerPath } from "./path.ts";
 export {
   DEFAULT_GZIP_LEVEL,
+  defaultGzipThreads,
   GZIP_BLOCK_SIZE,
   GzipEncoder,
   type GzipEncoderOptions,
+  GzipWorkerPool,
 } from "./gzip.ts";

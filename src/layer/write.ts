@@ -16,7 +16,7 @@
  */
 import { Sha256 } from "../digest.ts";
 import { FerryError } from "../errors.ts";
-import { GzipEncoder } from "./gzip.ts";
+import { GzipEncoder, type GzipWorkerPool } from "./gzip.ts";
 import { normalizeLayerPath } from "./path.ts";
 import { BLOCK, encodeHeader, type HeaderFields, padding, TYPE } from "../tar/mod.ts";
 import type { FileEntry, LayerEntry, LayerResult } from "./types.ts";
@@ -33,6 +33,8 @@ export interface WriteLayerOptions {
   level?: number;
   /** Compression threads (default: CPUs, at most 4); output does not depend on it. */
   threads?: number;
+  /** Shared compression threads (see {@link GzipWorkerPool}); `threads` is then ignored. */
+  workers?: GzipWorkerPool;
 }
 
 /** A layer being written. Consume it once: through `stream` or through `writeTo`. */
@@ -335,7 +337,12 @@ export function writeLayer(
   const begin = (lend: boolean) => {
     if (output) throw new Error("a layer writer is consumed once: through stream or writeTo");
     const sink = compression === "gzip"
-      ? new GzipEncoder({ level: options.level, threads: options.threads, lend })
+      ? new GzipEncoder({
+        level: options.level,
+        threads: options.threads,
+        ...(options.workers ? { workers: options.workers } : {}),
+        lend,
+      })
       : new PlainBlocks(lend);
     output = produce(entries, sink, clamp, diff, blob);
     return output;
