@@ -153,6 +153,29 @@ peerTest(
       await assertDelta(f, await save(jsonList, "from-json.tar"));
     });
 
+    await t.step("a docker-archive base lists the blobs of its images", async () => {
+      const docker = f.dir.join("app-1.0-docker.tar");
+      ok(
+        await ferry([
+          "save",
+          "--root",
+          f.store,
+          "--format",
+          "docker-archive",
+          "-o",
+          docker,
+          "app:1.0",
+        ]),
+      );
+      const json = JSON.parse(ok(await ferry(["registry", "ls-blobs", "--json", docker])).stdout);
+      assert.equal(json.kind, "docker-archive");
+      assert.deepEqual(
+        json.blobs.map((b: { digest: string }) => b.digest),
+        [f.v1.digest, f.v1.config.digest, ...f.v1.layers.map((l) => l.digest)].sort(),
+      );
+      await assertDelta(f, await save(docker, "from-docker.tar"));
+    });
+
     await t.step("a delta of a delta counts the blobs the first one omits", async () => {
       const d1 = await save(f.full, "d1.tar");
       const listed = ok(await ferry(["registry", "ls-blobs", d1])).stdout.trim().split("\n");

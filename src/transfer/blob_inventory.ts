@@ -89,7 +89,7 @@ export async function listBlobs(location: string): Promise<BlobInventory> {
       break;
     case "oci-archive":
     case "docker-archive":
-      await archiveBlobs(path, kind, add);
+      kind = await archiveBlobs(path, kind, add);
       break;
     case "digest-list":
       await digestListBlobs(path, add);
@@ -128,7 +128,7 @@ async function detect(path: string): Promise<InventoryKind> {
   }
   const gzip = n >= 2 && head[0] === 0x1f && head[1] === 0x8b;
   const ustar = n === 512 && new TextDecoder().decode(head.subarray(257, 262)) === "ustar";
-  if (gzip || ustar) return "oci-archive"; // openArchive tells the two formats apart
+  if (gzip || ustar) return "oci-archive"; // opening it tells the two formats apart
   return "digest-list";
 }
 
@@ -179,12 +179,12 @@ async function walkBlobDirs(
   }
 }
 
-/** The blobs an archive carries, plus those a differential archive omits. */
+/** The blobs an archive carries, plus those a differential archive omits; gives its format. */
 async function archiveBlobs(
   path: string,
   kind: "oci-archive" | "docker-archive",
   add: (digest: Digest, size: number) => void,
-): Promise<void> {
+): Promise<"oci-archive" | "docker-archive"> {
   let archive: ArchiveReader;
   try {
     // A docker-archive's classic images get the OCI manifests `ferry load` stores.
@@ -200,7 +200,7 @@ async function archiveBlobs(
     if (archive instanceof OciArchiveReader) {
       for (const b of archive.blobs()) add(b.digest, b.size);
       for (const d of archive.omitted().values()) add(d.digest, d.size);
-      return;
+      return "oci-archive";
     }
     // A docker-archive: what its images use and it holds.
     const target = archive.repository("");
@@ -227,6 +227,7 @@ async function archiveBlobs(
       const d = image.descriptor;
       await visit(d.digest, d.mediaType, d.size, 0);
     }
+    return "docker-archive";
   } finally {
     await archive.close();
   }
