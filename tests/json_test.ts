@@ -437,7 +437,9 @@ peerTest(
       assertKeys(image, ["platform", "digest", "config", "layers"]);
       assert.match(image.platform, PLATFORM);
       for (const l of image.layers) assertKeys(l, ["digest", "size", "diffId", "reused"]);
-      assert.deepEqual(image.layers.map((l: Json) => l.reused), [false]);
+      // The context's registry/ gets layers of its own ahead of the COPY's other files.
+      assert.ok(image.layers.length >= 2);
+      assert.ok(image.layers.every((l: Json) => l.reused === false));
       const output = s.result.output;
       assertKeys(output, ["source", "destination", "digest", "mediaType", "manifests", "tag"]);
       assert.equal(output.source, storeOf("localhost/cluster:1"));
@@ -475,8 +477,15 @@ peerTest(
         "cluster:1",
         "ctx",
       ], cwd);
-      assert.deepEqual(again.byType.get("layer")!.map((e) => e.reused), [true]);
-      assert.deepEqual(again.result.images[0].layers.map((l: Json) => l.reused), [true]);
+      const layerCount = built.images[0].layers.length;
+      assert.deepEqual(
+        again.byType.get("layer")!.map((e) => e.reused),
+        Array(layerCount).fill(true),
+      );
+      assert.deepEqual(
+        again.result.images[0].layers.map((l: Json) => l.reused),
+        Array(layerCount).fill(true),
+      );
       assert.equal(again.result.digest, built.digest);
     });
 
@@ -498,7 +507,7 @@ peerTest(
       for (const l of image.layers) assertKeys(l, ["digest", "size", "diffId", "reused", "image"]);
       assert.deepEqual(
         image.layers.map((l: Json) => [l.image, l.reused]),
-        [["cluster:1", true], ["two:1", true]],
+        [...built.images[0].layers.map(() => ["cluster:1", true]), ["two:1", true]],
       );
       assert.equal(image.layers[0].digest, built.images[0].layers[0].digest);
       const inputs = s.byType.get("input")!;
