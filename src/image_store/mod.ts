@@ -57,5 +57,6 @@ export {
   type PushResult,
   saveArchive,
   type SaveArchiveOptions,
+  type SavedArchive,
   type StoreTransferOptions,
 } from "./exchange.ts";
