@@ -19,7 +19,8 @@
  * to the next (what `ferry build` does: it saves into it), unchanged content has unchanged times;
  * `--timestamp` makes the layers independent of them. The registry layers come before the layer
  * of everything else the COPY writes, which lists every directory again with its real metadata,
- * so the merged tree is exactly the context's. Symlinks and hard links stay in that last layer.
+ * so the merged tree is exactly the context's. Symlinks, hard links and the files hard links point
+ * at stay in that last layer.
  *
  * @module
  */
@@ -98,9 +99,14 @@ export function splitRegistryEntries(
     list.push(i);
     members.set(key, list);
   };
+  // A file other entries hard-link to stays with them: a link never points into another layer.
+  const linked = new Set(entries.flatMap((e) => e.kind === "hardlink" ? [e.target] : []));
   for (const [i, e] of entries.entries()) {
     const cp = contextPaths[i] ?? "";
-    if (!cp.startsWith(REGISTRY_PREFIX) || (e.kind !== "file" && e.kind !== "dir")) {
+    if (
+      !cp.startsWith(REGISTRY_PREFIX) || (e.kind !== "file" && e.kind !== "dir") ||
+      linked.has(e.path)
+    ) {
       rest.push(i);
       continue;
     }

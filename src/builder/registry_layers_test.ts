@@ -87,6 +87,16 @@ Deno.test("beyond the layer bound, groups share layers by a hash of their key", 
   assert.equal(new Set(placed).size, placed.length);
 });
 
+Deno.test("a blob other entries hard-link to stays in the COPY's own layer with the links", () => {
+  const entries = registry([MIN_BLOB_LAYER_SIZE, MIN_BLOB_LAYER_SIZE]);
+  const data = `${V2}/blobs/sha256/ab/${hex(1)}/data`;
+  entries.push({ kind: "hardlink", path: `${V2}/copy-of-data`, mode: 0o644, target: data });
+  const split = splitRegistryEntries(entries, entries.map((e) => e.path), entries.map(() => ""))!;
+  const rest = split.rest.map((i) => entries[i].path);
+  assert.ok(rest.includes(data) && rest.includes(`${V2}/copy-of-data`));
+  assert.ok(!split.groups.some((g) => g.entries.some((e) => e.path === data)));
+});
+
 Deno.test("a copy without registry content is not split", () => {
   const entries: LayerEntry[] = [{ kind: "file", path: "etc/a", mode: 0o644, size: 1 }];
   assert.equal(splitRegistryEntries(entries, ["etc/a"], [""]), undefined);
