@@ -8,7 +8,9 @@
  * - `build/`: `ferry build` and `ferry merge` of a 1 GiB registry context against `tar | pigz`;
  * - `discovery/`: `ferry context images` over 10 MB of generated manifests;
  * - `delta/`: `ferry save --base` of a generated 1.0 → 1.1 pair (20 images, 2 changed), as plain
- *   image sets and as cluster images, and the load at the site.
+ *   image sets and as cluster images, and the load at the site;
+ * - `wan/`: `ferry registry save` against skopeo through a userspace WAN link (40 ms round trip,
+ *   200 Mbit/s), with and without a token per repository.
  *
  * Each folder's `measure.ts` runs its benchmark and returns a report; its `report.ts` turns that
  * into the console summary, the targets and its section of RESULTS.md. `lib/` holds what they
@@ -25,6 +27,7 @@
  * deno task bench --only build          # only the build part
  * deno task bench --only discovery      # only context discovery over 10 MB of manifests
  * deno task bench --only delta          # only the differential export of a 1.0 → 1.1 pair
+ * deno task bench --only wan            # only registry save through the WAN link
  * ```
  *
  * Options: `--scale small|large|both` (default both), `--runs N` (default 3), `--keep`,
@@ -32,14 +35,14 @@
  * 8 GB, the build part about 6.5 GB), `--no-diagnose` (skip the traced, profiled and perf runs),
  * `--results FILE` (default `bench/RESULTS.md`), `--max-wait S` (wait at most S seconds for a
  * quiet machine before each measurement, default 60; 0 does not wait),
- * `--only save|serve|build|discovery|delta` (one part; default all). The serve part runs on the large
- * set (on the small one with `--scale small`); the build part on 1 GiB of registry data (128 MiB
- * with `--scale small`).
+ * `--only save|serve|build|discovery|delta|wan` (one part; default all). The serve part runs on the
+ * large set (on the small one with `--scale small`); the build part on 1 GiB of registry data (128
+ * MiB with `--scale small`).
  *
  * RESULTS.md holds one `## ` section per benchmark, each rewritten on its own: the save section
  * when both scales were saved, the serve section when the large set was served, the build section
- * when the 1 GiB context was built, the discovery and delta sections whenever they ran (each always with
- * `--results`); a section that did not run stays as it was, and so does the hand-written analysis
+ * when the 1 GiB context was built, the discovery, delta and WAN sections whenever they ran (each
+ * always with `--results`); a section that did not run stays as it was, and so does the hand-written analysis
  * of each. The raw figures go to `bench/out/<part>.json`.
  *
  * Everything started is stopped and the scratch directory removed at the end, also on failure or
@@ -67,6 +70,8 @@ import { measureSave, pushSet } from "./save/measure.ts";
 import { SAVE_SECTION, saveConsole, saveMarkdown } from "./save/report.ts";
 import { measureServe, stopServeServers } from "./serve/measure.ts";
 import { SERVE_SECTION, serveConsole, serveMarkdown } from "./serve/report.ts";
+import { measureWan } from "./wan/measure.ts";
+import { WAN_SECTION, wanConsole, wanMarkdown } from "./wan/report.ts";
 
 /** Command-line options. */
 export interface BenchOptions {
@@ -88,6 +93,8 @@ export interface BenchOptions {
   discovery: boolean;
   /** Run the differential export part. */
   delta: boolean;
+  /** Run the WAN part. */
+  wan: boolean;
 }
 
 /** Registry data per context of the build part: 1 GiB, 128 MiB for `--scale small` alone. */
@@ -125,10 +132,10 @@ export function parseOptions(args: string[]): BenchOptions {
     throw new Error(`--max-wait must be a number of seconds, not ${values["max-wait"]}`);
   }
   const only = values.only;
-  const parts = ["save", "serve", "build", "discovery", "delta"];
+  const parts = ["save", "serve", "build", "discovery", "delta", "wan"];
   if (only !== undefined && !parts.includes(only)) {
     throw new Error(
-      `--only must be save, serve, build, discovery or delta, not ${JSON.stringify(only)}`,
+      `--only must be save, serve, build, discovery, delta or wan, not ${JSON.stringify(only)}`,
     );
   }
   return {
@@ -144,6 +151,7 @@ export function parseOptions(args: string[]): BenchOptions {
     build: only === undefined || only === "build",
     discovery: only === undefined || only === "discovery",
     delta: only === undefined || only === "delta",
+    wan: only === undefined || only === "wan",
   };
 }
 
@@ -240,13 +248,13 @@ export async function main(args: string[]): Promise<number> {
   }
   quietSettings.enabled = options.maxWaitMs > 0;
   quietSettings.maxWaitMs = options.maxWaitMs;
-  if (options.save || options.serve) {
+  if (options.save || options.serve || options.wan) {
     requirePeer("skopeo");
     requirePeer("docker-registry");
   }
   const base = options.workDir ?? Deno.env.get("TMPDIR") ?? "/tmp";
   const registryNeed = !options.save && !options.serve
-    ? 0
+    ? (options.wan ? 0.5e9 : 0)
     : options.scales.includes("large")
     ? (options.serve ? 8e9 : 6e9)
     : 1e9;
@@ -284,8 +292,8 @@ export async function main(args: string[]): Promise<number> {
     const machine = await machineInfo(workDir, loadBefore);
     const command = "deno task bench" + (args.length ? ` ${args.join(" ")}` : "");
     const parts: PartResult[] = [];
-    // The save and serve parts read from a local registry; the others need none.
-    if (options.save || options.serve) {
+    // The save, serve and WAN parts read from a local registry; the others need none.
+    if (options.save || options.serve || options.wan) {
       source = await startBenchRegistry(join(workDir, "source"), workDir);
     }
     const ctx: BenchContext | undefined = source
@@ -365,6 +373,11 @@ export async function main(args: string[]): Promise<number> {
       });
       const show = { section: DELTA_SECTION, console: deltaConsole, markdown: deltaMarkdown };
       parts.push(finished("delta.json", report, show, true));
+    }
+    if (options.wan && ctx) {
+      const report = await measureWan(ctx, { runs: options.runs, command, machine, log });
+      const show = { section: WAN_SECTION, console: wanConsole, markdown: wanMarkdown };
+      parts.push(finished("wan.json", report, show, true));
     }
     await writeResults(parts, options);
     return 0;

@@ -12,7 +12,7 @@ Deno.test("bench options: --only build runs the build part alone, --scale small 
   assert.equal(buildBytes(parseOptions(["--scale", "small"])), 128 * 1024 * 1024);
   assert.throws(
     () => parseOptions(["--only", "merge"]),
-    /--only must be save, serve, build, discovery or delta/,
+    /--only must be save, serve, build, discovery, delta or wan/,
   );
 });
 
@@ -24,6 +24,18 @@ Deno.test("bench options: --only discovery runs the discovery part alone", () =>
 Deno.test("bench options: --only delta runs the differential export part alone", () => {
   const o = parseOptions(["--only", "delta"]);
   assert.deepEqual([o.save, o.serve, o.build, o.discovery, o.delta], [
+    false,
+    false,
+    false,
+    false,
+    true,
+  ]);
+});
+
+Deno.test("bench options: --only wan runs the WAN part alone", () => {
+  const o = parseOptions(["--only", "wan"]);
+  assert.deepEqual([o.save, o.serve, o.build, o.discovery, o.delta, o.wan], [
+    false,
     false,
     false,
     false,

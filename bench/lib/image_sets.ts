@@ -6,6 +6,9 @@
  * - small: 10 images × 3 layers × 5 MiB. Layer 1 is one base shared by all ten, layer 2 one of two
  *   group layers (images 0–4 and 5–9), layer 3 the image's own: 13 distinct layers.
  * - large: 4 images × 4 layers × 100 MiB, nothing shared: 16 distinct layers.
+ * - wan (the WAN benchmark's only set): 12 images × 3 layers × 2 MiB. Layer 1 is one of two bases
+ *   (images 0–5 and 6–11), layer 2 one of six pair layers, layer 3 the image's own: 20 distinct
+ *   layers, 40 MiB.
  *
  * @module
  */
@@ -33,10 +36,10 @@ export interface BenchContext {
   source: BenchRegistry;
 }
 
-/** The benchmark's scales. */
-export type Scale = "small" | "large";
+/** The benchmark's scales (`wan` is the WAN benchmark's set, not a scale of the save one). */
+export type Scale = "small" | "large" | "wan";
 
-/** Every scale, in the order they run. */
+/** Every scale of the save benchmark, in the order they run. */
 export const SCALES: readonly Scale[] = ["small", "large"];
 
 const MIB = 1024 * 1024;
@@ -83,6 +86,22 @@ export function setSpecs(scale: Scale): { specs: SingleImageSpec[]; description:
       specs,
       description: "10 images × 3 layers × 5 MiB; one base layer shared by all, " +
         "one group layer shared by each half (13 distinct layers)",
+    };
+  }
+  if (scale === "wan") {
+    const size = 2 * MIB;
+    const specs = Array.from({ length: 12 }, (_, i) => ({
+      name: `wan-${i}`,
+      layers: [
+        { seed: `bench-wan-base-${i < 6 ? "a" : "b"}`, size },
+        { seed: `bench-wan-pair-${Math.floor(i / 2)}`, size },
+        { seed: `bench-wan-own-${i}`, size },
+      ],
+    }));
+    return {
+      specs,
+      description: "12 images × 3 layers × 2 MiB; two base layers (one per half), six pair " +
+        "layers (one per two images) and each image's own (20 distinct layers)",
     };
   }
   const size = 100 * MIB;
