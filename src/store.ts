@@ -25,6 +25,16 @@ export interface FetchOptions {
   signal?: AbortSignal;
 }
 
+/** Hints for {@link Target.resolve}. */
+export interface ResolveOptions {
+  /**
+   * The caller reads the manifest next: a remote store fetches it with the resolution (one GET
+   * instead of HEAD then GET) and keeps the bytes for {@link Target.fetch}. Without it a registry
+   * is asked with HEAD, which Docker Hub does not count as a pull.
+   */
+  withContent?: boolean;
+}
+
 /** Hints for {@link Target.push}. */
 export interface PushOptions {
   /**
@@ -41,7 +51,7 @@ export interface Target {
   /** Human-readable location for messages, e.g. `docker://ghcr.io/org/app` (never with secrets). */
   readonly location: string;
   /** Resolves a tag or `sha256:` digest to the descriptor of the manifest it names. */
-  resolve(reference: string): Promise<Descriptor>;
+  resolve(reference: string, options?: ResolveOptions): Promise<Descriptor>;
   /**
    * Opens a blob or manifest. The stream is NOT verified here: callers that trust the bytes must
    * verify them (the copy engine does, once, on the way to the destination).

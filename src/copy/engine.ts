@@ -75,6 +75,13 @@ export interface CopyOptions {
   /** Tags to point at the copied image in the destination. */
   tags?: string[];
   /**
+   * Ask the source for the root manifest's bytes as it is resolved (one GET instead of HEAD then
+   * GET; see `ResolveOptions.withContent`). Set it when the bytes will be read anyway: when the
+   * destination does not hold the image yet. Left unset, a remote source is asked with HEAD first,
+   * which costs a rerun nothing that counts as a pull.
+   */
+  resolveWithContent?: boolean;
+  /**
    * Names the image in events (`source`) and errors: the image read, as a location string
    * (`formatLocation` of ../location.ts). Defaults to the source target's location and the
    * reference.
@@ -108,7 +115,7 @@ export class CopyEngine {
     options: CopyOptions,
   ): Promise<CopyResult> {
     const label = options.label ?? `${src.location}:${reference}`;
-    const root = await src.resolve(reference);
+    const root = await src.resolve(reference, { withContent: options.resolveWithContent });
     const result = await this.copyDescriptor(src, root, dst, { ...options, label });
     for (const tag of options.tags ?? []) await dst.tag(result.root, tag);
     return result;

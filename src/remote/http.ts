@@ -110,6 +110,12 @@ export class RegistryHttp {
   #base?: Promise<string>;
   /** The registry's origin once the probe has picked a scheme. */
   #origin?: string;
+  /**
+   * The Bearer challenge the probe's `GET /v2/` answered with, if any: a request with no cached
+   * token asks the realm for its scopes before it is sent, as Docker's client does, instead of
+   * first collecting a 401 (a round trip per repository).
+   */
+  #pingChallenge?: string;
 
   constructor(registry: string, host: string, auth: AuthProvider, options: HttpOptions = {}) {
     this.registry = registry;
@@ -164,14 +170,21 @@ export class RegistryHttp {
       const res = await this.#raw("GET", `${scheme}://${this.host}/v2/`, new Headers(), null);
       await res.body?.cancel();
       this.#trace(`ping ${scheme}://${this.host}/v2/ -> ${res.status}`);
-      return `${scheme}://${this.host}`;
+      const challenge = res.status === 401 ? res.headers.get("www-authenticate") : null;
+      return { origin: `${scheme}://${this.host}`, challenge };
     };
+    // Where plain HTTP is allowed, both schemes are asked at once (HTTPS still wins when it
+    // answers): a plain-HTTP registry then costs one round trip, not a failed TLS handshake first.
+    const https = tryScheme("https");
+    const http = insecureOk ? tryScheme("http") : undefined;
+    http?.catch(() => {}); // judged only if HTTPS fails
+    let found: { origin: string; challenge: string | null };
     try {
-      return await tryScheme("https");
+      found = await https;
     } catch (err) {
       // A missing --allow-net is not a registry problem: let the CLI name the flag.
       if (err instanceof Deno.errors.NotCapable) throw err;
-      if (!insecureOk) {
+      if (!http) {
         throw new FerryError(
           "network",
           `cannot reach registry ${this.host} over HTTPS: ${shortError(err)}` +
@@ -180,7 +193,7 @@ export class RegistryHttp {
         );
       }
       try {
-        return await tryScheme("http");
+        found = await http;
       } catch (err2) {
         throw new FerryError("network", `cannot reach registry ${this.host}: ${shortError(err2)}`, {
           cause: err2,
@@ -188,6 +201,10 @@ export class RegistryHttp {
         });
       }
     }
+    if (found.challenge && /^\s*bearer\b/i.test(found.challenge)) {
+      this.#pingChallenge = found.challenge;
+    }
+    return found.origin;
   }
 
   /**
@@ -203,6 +220,18 @@ export class RegistryHttp {
     // host gets none, and a challenge from anywhere else is not answered.
     const ownOrigin = url.origin === origin;
     let authorization = ownOrigin ? this.#auth.header(this.registry, req.scopes) : undefined;
+    if (!authorization && ownOrigin && this.#pingChallenge && req.scopes.length > 0) {
+      // The registry wants tokens: fetch this request's first instead of collecting a 401 for
+      // it. Concurrent requests for the same scopes share one token request. Should it fail, the
+      // request goes without, and its 401 is answered as usual.
+      authorization = await this.#auth.challenge(this.registry, this.#pingChallenge, req.scopes, {
+        checkUrl: (u, what) => this.checkUrl(u, what),
+      }).catch((err) => {
+        if (err instanceof Deno.errors.NotCapable) throw err;
+        this.#trace(`token ahead of ${req.method} ${displayUrl(url)}: ${shortError(err)}`);
+        return undefined;
+      });
+    }
     let challenged = false;
     for (let attempt = 1;; attempt++) {
       const headers = new Headers(req.headers);

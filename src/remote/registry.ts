@@ -13,6 +13,7 @@ import type {
   ContentSource,
   FetchOptions,
   PushOptions,
+  ResolveOptions,
   Store,
   StoreAddress,
   Target,
@@ -274,11 +275,12 @@ export class RemoteRepository implements Target {
     this.#manifests.set(digest, bytes);
   }
 
-  async resolve(reference: string): Promise<Descriptor> {
+  async resolve(reference: string, options: ResolveOptions = {}): Promise<Descriptor> {
     const isDigest = reference.includes(":");
     const wanted = isDigest ? parseDigest(reference, this.location) : undefined;
     const what = `${this.location}${isDigest ? "@" : ":"}${reference}`;
     const url = `/v2/${this.name}/manifests/${reference}`;
+    if (options.withContent) return this.#resolveByGet(url, what, wanted);
     // HEAD first: it is cheaper and Docker Hub does not count it against the pull rate limit.
     const head = await this.#parts.http.send({
       method: "HEAD",
@@ -301,6 +303,11 @@ export class RemoteRepository implements Target {
     } else if (head.status !== 405 && head.status !== 400) {
       throw await responseError(head, what);
     }
+    return await this.#resolveByGet(url, what, wanted);
+  }
+
+  /** Resolves by reading the manifest (verified, and kept for `fetch`). */
+  async #resolveByGet(url: string, what: string, wanted?: Digest): Promise<Descriptor> {
     const { bytes, contentType } = await this.#getManifest(url, what);
     const digest = sha256(bytes);
     if (wanted && digest !== wanted) {

@@ -145,9 +145,17 @@ export async function saveImages(options: SaveOptions): Promise<SavedImage[]> {
       source,
       repository: ref.repository,
       tag: ref.tag ?? (ref.digest ? undefined : "latest"),
-      run: (dst: Target) => {
+      run: async (dst: Target) => {
         const src = options.client.registry(ref.registry).repository(ref.repository);
-        return engine.copy(src, manifestReference(ref), dst, { ...copyOptions, label: source });
+        const reference = manifestReference(ref);
+        // A first save reads the manifest anyway: one GET resolves and reads it. A rerun (the
+        // directory holds the reference) asks with HEAD, which Docker Hub does not count.
+        const held = await dst.resolve(reference).then(() => true, () => false);
+        return engine.copy(src, reference, dst, {
+          ...copyOptions,
+          label: source,
+          resolveWithContent: !held,
+        });
       },
     };
   });

@@ -7,10 +7,11 @@
 import assert from "node:assert/strict";
 import { FerryError } from "../../src/errors.ts";
 import { RegistryDir } from "../../src/registry_dir/mod.ts";
-import { makeImage, makeIndex, pushImage, pushIndex } from "../support/images.ts";
+import { makeImage, makeIndex, pushImage, pushIndex, randomBytes } from "../support/images.ts";
 import { type SaveEvent, saveImages } from "../../src/transfer/save.ts";
 import {
   BLOB_PATH,
+  MANIFEST_PATH,
   memoryRegistryClient,
   startMemoryRegistry,
 } from "../support/memory_registry.ts";
@@ -87,4 +88,48 @@ Deno.test("saveImages: saves every image it can, names the one that failed, and 
   } finally {
     await client.close();
   }
+});
+
+Deno.test("saveImages: round trips per image behind a token per repository: one token, one manifest GET, one GET per blob; a rerun one HEAD", async () => {
+  await using reg = await startMemoryRegistry({ auth: { bearer: {} } });
+  await using tmp = await tempDir();
+  const shared = randomBytes(3000);
+  const images = Array.from(
+    { length: 4 },
+    () => makeImage({ layers: [shared, randomBytes(2000)] }),
+  );
+  const refs: string[] = [];
+  for (const [i, image] of images.entries()) {
+    await pushImage(reg.store.repository(`lib/app${i}`), image, "1.0");
+    refs.push(`${reg.host}/lib/app${i}:1.0`);
+  }
+  const blobs = new Set(
+    images.flatMap((im) => [im.config, ...im.layers].map((b) => b.desc.digest)),
+  );
+  const count = (kind: (e: (typeof reg.log)[number]) => boolean) => reg.log.filter(kind).length;
+  const save = async () => {
+    reg.log.length = 0;
+    const client = memoryRegistryClient();
+    try {
+      await saveImages({ registryDir: tmp.path, images: refs, platforms: [], client });
+    } finally {
+      await client.close();
+    }
+  };
+
+  await save();
+  const n = images.length;
+  assert.equal(count((e) => e.origin === "token"), n, "one token per repository");
+  assert.equal(count((e) => e.status === 401), 1, "only the ping is challenged");
+  assert.equal(count((e) => e.method === "GET" && e.path === "/v2/"), 1, "one ping");
+  assert.equal(count((e) => e.method === "HEAD"), 0, "no HEAD of a manifest or blob");
+  assert.equal(count((e) => e.method === "GET" && MANIFEST_PATH.test(e.path)), n);
+  assert.equal(count((e) => e.method === "GET" && BLOB_PATH.test(e.path)), blobs.size);
+  assert.equal(reg.log.length, 1 + n + n + blobs.size);
+
+  // A rerun asks for each tag with HEAD (Docker Hub does not count it as a pull) and reads nothing.
+  await save();
+  assert.equal(count((e) => e.method === "HEAD" && MANIFEST_PATH.test(e.path)), n);
+  assert.equal(count((e) => e.method === "GET" && e.origin === "registry" && e.path !== "/v2/"), 0);
+  assert.equal(count((e) => e.status === 401), 1);
 });
