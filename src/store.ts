@@ -50,6 +50,11 @@ export interface Target {
   readonly name: string;
   /** Human-readable location for messages, e.g. `docker://ghcr.io/org/app` (never with secrets). */
   readonly location: string;
+  /**
+   * Set by stores on local disk or in memory, where a read costs no round trip: the copy engine
+   * then reads an image it skips as already present, to count its blobs.
+   */
+  readonly local?: boolean;
   /** Resolves a tag or `sha256:` digest to the descriptor of the manifest it names. */
   resolve(reference: string, options?: ResolveOptions): Promise<Descriptor>;
   /**

@@ -31,6 +31,24 @@ function assertKeys(obj: Json, required: string[], optional: string[] = [], what
   assert.deepEqual(extra, [], `${what} has undocumented fields: ${JSON.stringify(obj)}`);
 }
 
+/** `totals` of a transfer result: its documented keys, and the counts expected. */
+function assertTotals(
+  totals: Json,
+  want: { images: number; blobs: number; fetched: number; present: number },
+) {
+  assertKeys(totals, ["images", "blobs", "bytesFetched", "bytesPresent", "seconds"], [], "totals");
+  assert.deepEqual(
+    {
+      images: totals.images,
+      blobs: totals.blobs,
+      fetched: totals.bytesFetched,
+      present: totals.bytesPresent,
+    },
+    want,
+  );
+  assert.ok(typeof totals.seconds === "number" && totals.seconds >= 0);
+}
+
 /** A location string in its one form: parsed and formatted again it is unchanged; paths absolute. */
 function assertLocation(text: string) {
   assert.equal(typeof text, "string");
@@ -166,8 +184,14 @@ peerTest(
         "--images",
         `${host}/library/app:1.0,${host}/multi/arch`,
       ], cwd);
-      assertKeys(s.result, ["type", "registryDir", "images"]);
+      assertKeys(s.result, ["type", "registryDir", "images", "totals"]);
       assert.equal(s.result.registryDir, at("reg"));
+      // Totals: every distinct layer and config fetched once, nothing there before.
+      const blobs = new Map(
+        [app, ...multi.children].flatMap((i) => [i.config, ...i.layers]).map((d) => [d.digest, d]),
+      );
+      const bytes = [...blobs.values()].reduce((n, d) => n + d.size, 0);
+      assertTotals(s.result.totals, { images: 2, blobs: blobs.size, fetched: bytes, present: 0 });
       const latest = `docker://${host}/multi/arch:latest`;
       assert.deepEqual(s.result.images.map((i: Json) => i.source), [appSource, latest]);
       for (const image of s.result.images) {
@@ -196,6 +220,25 @@ peerTest(
       assertEventSources(s, [appSource, latest]);
       const platforms = s.byType.get("manifest")!.map((e) => e.platform).filter(Boolean).sort();
       assert.deepEqual(platforms, ["linux/amd64", "linux/arm64"]);
+
+      // A rerun fetches nothing: every byte is already present.
+      const again = await stream([
+        "registry",
+        "save",
+        "--json",
+        tls,
+        "--all",
+        "--registry-dir",
+        "reg",
+        "--images",
+        `${host}/library/app:1.0,${host}/multi/arch`,
+      ], cwd);
+      assertTotals(again.result.totals, {
+        images: 2,
+        blobs: blobs.size,
+        fetched: 0,
+        present: bytes,
+      });
     });
 
     await t.step("registry save with a failing image: image-failed, then error", async () => {
@@ -226,9 +269,17 @@ peerTest(
     let archived = "";
     await t.step("copy, and the destination read back as a source", async () => {
       const s = await stream(["copy", "--json", tls, appSource, "oci-archive:app.tar"], cwd);
-      assertKeys(s.result, ["type", "source", "destination", "digest", "mediaType", "manifests"], [
-        "tag",
-      ]);
+      assertKeys(s.result, [
+        "type",
+        "source",
+        "destination",
+        "digest",
+        "mediaType",
+        "manifests",
+        "totals",
+      ], ["tag"]);
+      const appBytes = [app.config, ...app.layers].reduce((n, d) => n + d.size, 0);
+      assertTotals(s.result.totals, { images: 1, blobs: 2, fetched: appBytes, present: 0 });
       assertTransferred(s.result, "copy");
       assert.equal(s.result.source, appSource);
       assert.equal(s.result.destination, `oci-archive:${at("app.tar")}:1.0`);
@@ -249,9 +300,15 @@ peerTest(
         ["registry", "copy", "--json", tls, `${host}/library/app:1.0`, "./reg2"],
         cwd,
       );
-      assertKeys(s.result, ["type", "source", "destination", "digest", "mediaType", "manifests"], [
-        "tag",
-      ]);
+      assertKeys(s.result, [
+        "type",
+        "source",
+        "destination",
+        "digest",
+        "mediaType",
+        "manifests",
+        "totals",
+      ], ["tag"]);
       assertTransferred(s.result, "registry copy");
       assert.equal(s.result.source, appSource);
       assert.equal(s.result.destination, `registry-dir:${at("reg2")}:library/app:1.0`);
@@ -259,8 +316,11 @@ peerTest(
 
     await t.step("registry sync", async () => {
       const s = await stream(["registry", "sync", "--json", tls, "./reg", host], cwd);
-      assertKeys(s.result, ["type", "copied", "failed"]);
+      assertKeys(s.result, ["type", "copied", "failed", "totals"]);
       assert.equal(s.result.copied, 2);
+      // The registry holds both images already: nothing is fetched.
+      assert.equal(s.result.totals.images, 2);
+      assert.equal(s.result.totals.bytesFetched, 0);
       assert.deepEqual(s.result.failed, []);
       const done = s.byType.get("image-done")!.map((e) => [e.source, e.destination]).sort();
       assert.deepEqual(done, [

@@ -21,6 +21,7 @@ import {
   tempDir,
 } from "./support/mod.ts";
 import { ferry, listFiles, ok, writeAuthFile } from "./ferry_cli.ts";
+import { formatSize } from "../src/byte_size.ts";
 
 const AMD64 = { os: "linux", architecture: "amd64" };
 const ARM64 = { os: "linux", architecture: "arm64", variant: "v8" };
@@ -214,6 +215,15 @@ peerTest("save --all keeps the whole index; a rerun fetches nothing", [
     blobGets,
   );
 
+  // The totals count each distinct blob once: all fetched now, all present on the rerun.
+  const distinct = new Map(
+    img.multi.children.flatMap((c) => [c.config, ...c.layers]).map((d) => [d.digest, d.size]),
+  );
+  const bytes = [...distinct.values()].reduce((a, b) => a + b, 0);
+  assert.equal(result.totals.bytesFetched, bytes);
+  assert.equal(result.totals.bytesPresent, 0);
+  assert.equal(result.totals.blobs, distinct.size);
+
   proxy.clearLog();
   const second = await ferry(args);
   ok(second);
@@ -222,6 +232,14 @@ peerTest("save --all keeps the whole index; a rerun fetches nothing", [
     0,
     "rerun fetched blobs",
   );
+  // Not a terminal: no progress lines, only the closing summary.
+  const summary = new RegExp(
+    `^1 image saved to ${regDir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} ` +
+      `\\(0B fetched, ${formatSize(bytes).replace(".", "\\.")} already present, ` +
+      "\\d+\\.\\d\\ds, 0B/s\\)$",
+  );
+  assert.match(second.stderr.trimEnd().split("\n").at(-1)!, summary);
+  assert.doesNotMatch(second.stderr, /Images \d/);
   // Only a HEAD of the tag: everything else is read from the registry directory.
   assert.deepEqual(proxy.log.filter((e) => e.path.includes("/manifests/")).map((e) => e.method), [
     "HEAD",

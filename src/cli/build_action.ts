@@ -39,6 +39,7 @@ function timestampOf(given: number | undefined): number | undefined {
 function reporter(out: Output, multi: boolean) {
   return (e: BuildEvent | MergeEvent) => {
     switch (e.type) {
+      case "blobs-planned":
       case "blob-start":
       case "blob-progress":
       case "blob-done":

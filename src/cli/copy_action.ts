@@ -24,6 +24,7 @@ import { clientOptions, sideAccess } from "./access.ts";
 import type { CopyOptions, SyncOptions } from "./copy.ts";
 import { type SyncResult, transferred, type TransferResult as TransferResultJson } from "./json.ts";
 import type { Output } from "./output.ts";
+import type { TransferTally } from "./tally.ts";
 
 /** A client for each side, each with its own credentials. */
 async function clients(opts: CopyOptions, out: Output): Promise<[RegistryClient, RegistryClient]> {
@@ -37,12 +38,13 @@ function platformsOf(opts: { platform?: string }): Platform[] {
 }
 
 /** The `result` of one copy. */
-function transferResult(result: TransferResult): TransferResultJson {
+function transferResult(result: TransferResult, tally: TransferTally): TransferResultJson {
   return {
     type: "result",
     ...transferred(result.source, result.root, result.images),
     destination: result.destination,
     ...(result.tag !== undefined ? { tag: result.tag } : {}),
+    totals: { ...tally.totals(), images: 1 },
   };
 }
 
@@ -54,8 +56,9 @@ export async function runCopy(
   out: Output,
 ): Promise<void> {
   const [srcLoc, dstLoc] = [parseLocation(source), parseLocation(destination)];
-  const result = await copyReported(srcLoc, dstLoc, o, out);
+  const { result, tally } = await copyReported(srcLoc, dstLoc, o, out);
   out.info(`Copied ${source} to ${destination} (${result.root.digest})`);
+  out.info(`1 image copied (${tally.summary()})`);
 }
 
 /** Copies `image` into `registry` under the same path (`ferry registry copy`). */
@@ -66,8 +69,9 @@ export async function runRegistryCopy(
   out: Output,
 ): Promise<void> {
   const dest = copyDestination(registry, parseReference(image));
-  await copyReported(parseLocation(`docker://${image}`), dest.location, o, out);
+  const { tally } = await copyReported(parseLocation(`docker://${image}`), dest.location, o, out);
   out.info(`Copied ${image} to ${dest.text}`);
+  out.info(`1 image copied (${tally.summary()})`);
 }
 
 /** One image copy with its own pair of clients, its events and its `result` on `out`. */
@@ -76,8 +80,9 @@ async function copyReported(
   destination: Location,
   o: CopyOptions,
   out: Output,
-): Promise<TransferResult> {
+): Promise<{ result: TransferResult; tally: TransferTally }> {
   const [sourceClient, destinationClient] = await clients(o, out);
+  const tally = out.tally(1);
   try {
     const result = await copyImage(source, destination, {
       sourceClient,
@@ -86,8 +91,8 @@ async function copyReported(
       all: o.all,
       onEvent: (e) => out.transfer(e),
     });
-    out.emit(transferResult(result));
-    return result;
+    out.emit(transferResult(result, tally));
+    return { result, tally };
   } finally {
     await sourceClient.close();
     await destinationClient.close();
@@ -104,6 +109,7 @@ export async function runRegistrySync(
   const [sourceClient, destinationClient] = await clients(o, out);
   const src = await openStore(parseStoreAddress(source), sourceClient, { readOnly: true });
   const dst = await openStore(parseStoreAddress(destination), destinationClient);
+  const tally = out.tally();
   try {
     const engine = new CopyEngine({ onEvent: (e) => out.transfer(e) });
     const { copied, failed } = await syncRegistries(src, dst, {
@@ -123,9 +129,9 @@ export async function runRegistrySync(
           mediaType: r.root.mediaType,
         }),
     });
-    out.emit<SyncResult>({ type: "result", copied, failed });
+    out.emit<SyncResult>({ type: "result", copied, failed, totals: tally.totals() });
     if (failed.length) throw syncError(failed, copied + failed.length);
-    out.info(`${copied} image${copied === 1 ? "" : "s"} synced`);
+    out.info(`${copied} image${copied === 1 ? "" : "s"} synced (${tally.summary()})`);
   } finally {
     await src.close();
     await dst.close();

@@ -166,11 +166,13 @@ export interface RegistrySaveResult {
   type: "result";
   registryDir: string;
   images: SavedToRegistry[];
+  totals: TransferTotals;
 }
 
-/** `copy`, `registry copy`, `push`. */
+/** `copy`, `registry copy` (with `totals`), `push`. */
 export interface TransferResult extends Transfer {
   type: "result";
+  totals?: TransferTotals;
 }
 
 /** `registry sync`. */
@@ -178,6 +180,24 @@ export interface SyncResult {
   type: "result";
   copied: number;
   failed: { source: string; error: string }[];
+  totals: TransferTotals;
+}
+
+/**
+ * What a transfer moved (`registry save`, `copy`, `registry copy`, `registry sync`): each distinct
+ * blob counted once.
+ */
+export interface TransferTotals {
+  /** Images completed. */
+  images: number;
+  /** Distinct layers and configs stored or found stored. */
+  blobs: number;
+  /** Bytes read from the source. */
+  bytesFetched: number;
+  /** Bytes the destination already held (blobs found there, and resumed parts). */
+  bytesPresent: number;
+  /** Wall time in seconds. */
+  seconds: number;
 }
 
 /** `pull`. */

@@ -15,6 +15,7 @@ import type { CopyEvent } from "../copy/mod.ts";
 import { formatSize } from "../byte_size.ts";
 import { formatPlatform } from "../platform.ts";
 import type { SaveEvent } from "../transfer/mod.ts";
+import { TransferTally } from "./tally.ts";
 import type {
   BlobDoneEvent,
   Event,
@@ -43,6 +44,9 @@ export function shortDigest(digest: string): string {
   return digest.replace(/^sha256:/, "").slice(0, 12);
 }
 
+/** Per-blob bars drawn at once (the rest wait their turn). */
+const MAX_BARS = 10;
+
 interface Bar {
   digest: string;
   size: number;
@@ -58,6 +62,7 @@ export class Output {
   #bars = new Map<string, Bar>();
   #drawn = 0;
   #lastDraw = 0;
+  #tally?: TransferTally;
 
   constructor(options: OutputOptions = {}) {
     this.json = options.json ?? false;
@@ -107,15 +112,29 @@ export class Output {
   }
 
   /**
+   * Starts counting what {@link transfer} reports (bytes fetched and already present, images
+   * done) for the overall line under the live bars, the closing summary and the JSON totals.
+   * `images` is the number of images the command will transfer, when it knows.
+   */
+  tally(images?: number): TransferTally {
+    this.#tally = new TransferTally();
+    this.#tally.imagesTotal = images;
+    return this.#tally;
+  }
+
+  /**
    * Reports an event of the copy engine or the image saver: live bars and progress lines, and
    * under `--json` the event in its documented shape.
    */
   transfer(e: CopyEvent | SaveEvent): void {
+    this.#tally?.add(e);
     switch (e.type) {
       case "blob-start":
         return this.#blobStart(e.digest, e.size, e.offset);
       case "blob-progress":
         return this.#blobProgress(e.digest, e.bytes);
+      case "blobs-planned":
+        return;
       case "blob-done":
         this.emit<BlobDoneEvent>({
           type: "blob-done",
@@ -144,6 +163,7 @@ export class Output {
         });
         return this.info(`Copied ${e.source} to ${e.destination}`);
       case "image-failed":
+        this.#drawBars();
         return this.emit<ImageFailedEvent>({
           type: "image-failed",
           source: e.source,
@@ -194,7 +214,7 @@ export class Output {
     this.#lastDraw = now;
     this.#clearBars();
     const width = 30;
-    const lines = [...this.#bars.values()].slice(0, 10).map((b) => {
+    const lines = [...this.#bars.values()].slice(0, MAX_BARS).map((b) => {
       const ratio = b.size > 0 ? Math.min(1, b.done / b.size) : 1;
       const fill = Math.round(ratio * width);
       return `Copying blob ${shortDigest(b.digest)} [${"=".repeat(fill)}${
@@ -202,6 +222,8 @@ export class Output {
       }] ` +
         `${formatSize(b.done)} / ${formatSize(b.size)}`;
     });
+    // The overall line goes under the bars while anything is in flight.
+    if (this.#tally && lines.length > 0) lines.push(this.#tally.progressLine());
     if (lines.length === 0) return;
     Deno.stderr.writeSync(encoder.encode(lines.join("\n") + "\n"));
     this.#drawn = lines.length;

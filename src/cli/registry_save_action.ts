@@ -65,10 +65,12 @@ export async function registrySave(
       type: "result",
       registryDir: resolve(opts.registryDir),
       images: [],
+      totals: out.tally(0).totals(),
     });
     return;
   }
   const client = await defaultRegistryClient(clientOptions(opts, out));
+  const tally = out.tally(images.length + archives.length);
   try {
     const saved = await saveImages({
       registryDir: opts.registryDir,
@@ -90,9 +92,11 @@ export async function registrySave(
         repository: s.repository,
         ...(s.tag !== undefined ? { tag: s.tag } : {}),
       })),
+      totals: tally.totals(),
     });
     out.info(
-      `${saved.length} image${saved.length === 1 ? "" : "s"} saved to ${opts.registryDir}`,
+      `${saved.length} image${saved.length === 1 ? "" : "s"} saved to ${opts.registryDir} ` +
+        `(${tally.summary()})`,
     );
   } finally {
     await client.close();

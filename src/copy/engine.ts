@@ -41,6 +41,17 @@ export type IndexSubset =
 
 /** Progress and outcome notifications; `source` is the copy's {@link CopyOptions.label}. */
 export type CopyEvent =
+  /**
+   * An image's layers and config, before any is copied (for totals and estimates); `present`
+   * when the destination holds the whole image already (told only for a `local` destination,
+   * where reading its manifest costs nothing).
+   */
+  | {
+    type: "blobs-planned";
+    source: string;
+    blobs: { digest: string; size: number }[];
+    present?: boolean;
+  }
   | { type: "blob-start"; source: string; digest: string; size: number; offset: number }
   | { type: "blob-progress"; source: string; digest: string; bytes: number }
   | {
@@ -154,6 +165,7 @@ export class CopyEngine {
     // index there may lack children now wanted, but its bytes can be read locally.
     const present = await this.#known(dst, desc);
     if (present && isImageManifestType(desc.mediaType)) {
+      if (dst.local) await this.#planPresent(dst, desc, options.label);
       this.#onEvent({
         type: "manifest",
         source: options.label,
@@ -219,6 +231,22 @@ export class CopyEngine {
     return { root: filtered.desc, images };
   }
 
+  /** Tells the blobs of an image `dst` holds whole (read from `dst`, which is local). */
+  async #planPresent(dst: Target, desc: Descriptor, label: string): Promise<void> {
+    const manifest = parseManifest(
+      await this.#readManifest(dst, desc, label),
+      desc.mediaType,
+      label,
+    );
+    if (manifest.kind !== "manifest") return;
+    this.#onEvent({
+      type: "blobs-planned",
+      source: label,
+      blobs: manifestBlobs(manifest).map((b) => ({ digest: b.digest, size: b.size })),
+      present: true,
+    });
+  }
+
   async #readManifest(src: Target, desc: Descriptor, label: string): Promise<Uint8Array> {
     if (desc.size > MAX_MANIFEST_SIZE) {
       throw new FerryError(
@@ -245,7 +273,13 @@ export class CopyEngine {
     dst: Target,
     label: string,
   ): Promise<void> {
-    await settleAll(manifestBlobs(manifest).map((blob) => this.#copyBlob(src, blob, dst, label)));
+    const blobs = manifestBlobs(manifest);
+    this.#onEvent({
+      type: "blobs-planned",
+      source: label,
+      blobs: blobs.map((b) => ({ digest: b.digest, size: b.size })),
+    });
+    await settleAll(blobs.map((blob) => this.#copyBlob(src, blob, dst, label)));
     await this.#pushManifest(dst, desc, bytes);
     this.#onEvent({
       type: "manifest",

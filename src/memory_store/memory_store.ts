@@ -102,6 +102,8 @@ export class MemoryRepository implements Target {
   readonly name: string;
   /** `memory:<name>`. */
   readonly location: string;
+  /** In memory. */
+  readonly local = true;
   #store: MemoryContext;
 
   /** Use {@link MemoryStore.repository}. */

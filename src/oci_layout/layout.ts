@@ -411,6 +411,8 @@ interface LayoutOps {
 class LayoutTarget implements OciLayoutTarget {
   readonly name: string;
   readonly location: string;
+  /** On local disk. */
+  readonly local = true;
   #ops: LayoutOps;
 
   constructor(name: string, location: string, ops: LayoutOps) {

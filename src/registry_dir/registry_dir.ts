@@ -329,6 +329,8 @@ export class RegistryDirRepository implements Target {
   readonly name: string;
   /** `registry-dir:<root>/<name>`. */
   readonly location: string;
+  /** On local disk. */
+  readonly local = true;
   #ctx: DirContext;
 
   /** Use {@link RegistryDir.repository}. */
