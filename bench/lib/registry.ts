@@ -28,12 +28,17 @@ export interface BenchRegistry {
   stop(): Promise<void>;
 }
 
-async function waitReady(url: string, deadline: number, exited: () => boolean): Promise<boolean> {
+async function waitReady(
+  url: string,
+  deadline: number,
+  exited: () => boolean,
+  ready = 200,
+): Promise<boolean> {
   while (Date.now() < deadline && !exited()) {
     try {
       const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
       await res.body?.cancel();
-      if (res.status === 200) return true;
+      if (res.status === ready) return true;
     } catch {
       // not listening yet
     }
@@ -66,9 +71,14 @@ export function serverChild(
 /**
  * Starts `docker-registry serve` on a free 127.0.0.1 port with storage in `root` (created when
  * missing), writing its config into `configDir`. Access logs are off, as in a quiet production
- * setup; uploads are not purged.
+ * setup; uploads are not purged. `auth` is the config's `auth` section (e.g. `{ token: {…} }`):
+ * such a registry is ready when `/v2/` answers 401.
  */
-export async function startBenchRegistry(root: string, configDir: string): Promise<BenchRegistry> {
+export async function startBenchRegistry(
+  root: string,
+  configDir: string,
+  auth?: Record<string, unknown>,
+): Promise<BenchRegistry> {
   const program = requirePeer("docker-registry");
   await Deno.mkdir(root, { recursive: true });
   const deadline = Date.now() + 15_000;
@@ -87,6 +97,7 @@ export async function startBenchRegistry(root: string, configDir: string): Promi
           maintenance: { uploadpurging: { enabled: false } },
         },
         http: { addr: `127.0.0.1:${port}`, secret: "ferry-bench-http-secret" },
+        ...(auth ? { auth } : {}),
       }),
     );
     const child = new Deno.Command(program, {
@@ -108,7 +119,7 @@ export async function startBenchRegistry(root: string, configDir: string): Promi
       await stopChild(child, status, 5000);
       await Deno.remove(configPath).catch(() => {});
     };
-    if (await waitReady(url, deadline, () => exited)) {
+    if (await waitReady(url, deadline, () => exited, auth ? 401 : 200)) {
       return serverChild(child.pid, url, root, stop);
     }
     await stop();

@@ -1,40 +1,40 @@
 /**
- * A WAN link in front of a loopback registry, for the WAN benchmark (the kernel here has no
- * netem): two userspace layers on 127.0.0.1.
+ * A WAN link in front of a loopback server, for the WAN benchmark (the kernel here has no netem):
+ * a userspace TCP relay on 127.0.0.1 where every byte is delayed `oneWayDelayMs` in each
+ * direction, a new connection costs one round trip before its first byte moves (as a TCP
+ * handshake does), and the bytes of all connections share one FIFO link of `bitsPerSecond` per
+ * direction (a chunk leaves when the link has sent everything queued before it). A connection
+ * reads no further while its bytes wait more than {@link MAX_QUEUED_MS} for the link, so nothing
+ * piles up in memory.
  *
- * - The **link** (TCP): every byte is delayed `oneWayDelayMs` in each direction, a new connection
- *   costs one round trip before its first byte moves (as a TCP handshake does), and the bytes of
- *   all connections share one FIFO link of `bitsPerSecond` per direction (a single queue: a chunk
- *   leaves when the link has sent everything queued before it). A connection reads no further
- *   while its bytes wait more than a few milliseconds for the link, so nothing piles up in memory.
- * - The **front** (HTTP): counts requests by kind, and with `auth` demands a Bearer token per
- *   repository as Docker Hub does: a 401 with a challenge naming a realm on the same origin
- *   (`/token`), which hands out a token for the scopes asked; each request is checked against the
- *   token's repositories. Everything else is passed to the registry behind it, which stays open.
- *
- * Clients talk to the link; the link talks to the front; the front to the registry.
+ * It counts new connections and, from the request heads clients send, requests by kind and those
+ * sent without `Authorization`. The bytes themselves pass untouched: token auth is the registry's
+ * own (docker-registry's `auth: token`), and the token server sits behind a link of its own.
  *
  * @module
  */
 
 /** Options of {@link startWanLink}. */
 export interface WanLinkOptions {
-  /** The registry behind the link, `http://127.0.0.1:PORT`. */
+  /** The server behind the link, `127.0.0.1:PORT`. */
   upstream: string;
   /** Delay added to each direction (default 20 ms: a 40 ms round trip). */
   oneWayDelayMs?: number;
   /** Capacity of the link per direction, shared by all connections (default 200 Mbit/s). */
   bitsPerSecond?: number;
-  /** Demand a Bearer token per repository. */
-  auth?: boolean;
 }
 
 /** What crossed the link since the last {@link WanLink.reset}. */
 export interface WanCounts {
   /** TCP connections opened through the link. */
   connections: number;
-  /** HTTP requests by kind: `ping`, `token`, `HEAD manifest`, `GET blob`, `401`, … */
+  /** HTTP requests by kind: `ping`, `token`, `HEAD manifest`, `GET blob`, … */
   requests: Record<string, number>;
+  /**
+   * Requests sent without `Authorization` (not counting token requests): behind a registry that
+   * demands a token for everything, each is answered 401.
+   */
+  unauthorized: number;
   /** Bytes sent from the registry side to the clients. */
   bytesDown: number;
 }
@@ -81,7 +81,7 @@ async function pump(
   to: Deno.Conn,
   wire: Wire,
   delayMs: number,
-  count: (n: number) => void,
+  onChunk: (chunk: Uint8Array) => void,
 ): Promise<void> {
   const queue: { data: Uint8Array; due: number }[] = [];
   let ended = false;
@@ -99,7 +99,7 @@ async function pump(
       await sleep(next.due - performance.now());
       let off = 0;
       while (off < next.data.byteLength) off += await to.write(next.data.subarray(off));
-      count(next.data.byteLength);
+      onChunk(next.data);
     }
   })().catch(() => {
     broken = true; // the receiving side is gone: stop reading too
@@ -130,7 +130,8 @@ async function pump(
 }
 
 /** The kind of a request, as counted: `GET blob`, `HEAD manifest`, `ping`, `token`, … */
-function requestKind(method: string, path: string): string {
+export function requestKind(method: string, path: string): string {
+  path = path.split("?")[0];
   if (path === "/token") return "token";
   if (path === "/v2/" || path === "/v2") return "ping";
   if (/\/blobs\/uploads\//.test(path)) return `${method} upload`;
@@ -139,70 +140,49 @@ function requestKind(method: string, path: string): string {
   return `${method} other`;
 }
 
-/** The repository a `/v2/<name>/(blobs|manifests|tags)/…` path names, if any. */
-function repositoryOf(path: string): string | undefined {
-  return /^\/v2\/(.+?)\/(?:blobs|manifests|tags)\//.exec(path)?.[1];
+/**
+ * Counts the requests of one connection from the bytes the client sends: every request head
+ * (request line and headers, up to the blank line). Only for clients that send no request bodies,
+ * as every client of a registry being read does.
+ */
+class HeadCounter {
+  #pending = "";
+  #decoder = new TextDecoder();
+  constructor(readonly onRequest: (method: string, path: string, authorized: boolean) => void) {}
+  add(chunk: Uint8Array): void {
+    this.#pending += this.#decoder.decode(chunk, { stream: true });
+    for (
+      let end = this.#pending.indexOf("\r\n\r\n");
+      end >= 0;
+      end = this.#pending.indexOf("\r\n\r\n")
+    ) {
+      const head = this.#pending.slice(0, end);
+      this.#pending = this.#pending.slice(end + 4);
+      const m = /^([A-Z]+) (\S+) HTTP\/1\.[01]/.exec(head);
+      if (m) this.onRequest(m[1], m[2], /\r\nauthorization:/i.test(head));
+    }
+    // A connection that is not HTTP (a TLS handshake) is not held in memory.
+    if (this.#pending.length > 64 * 1024) this.#pending = "";
+  }
 }
 
-/** Starts the link and its front; stop both with {@link WanLink.stop}. */
+/** Starts the link in front of `options.upstream`; stop it with {@link WanLink.stop}. */
 export function startWanLink(options: WanLinkOptions): Promise<WanLink> {
   const delay = options.oneWayDelayMs ?? 20;
   const bps = options.bitsPerSecond ?? 200e6;
-  let counts: WanCounts = { connections: 0, requests: {}, bytesDown: 0 };
-  const bump = (kind: string) => counts.requests[kind] = (counts.requests[kind] ?? 0) + 1;
-  /** Token → repositories it may pull. */
-  const tokens = new Map<string, Set<string>>();
-  let linkHost = "";
-
-  const challenge = (scope?: string) =>
-    new Response(JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "token needed" }] }), {
-      status: 401,
-      headers: {
-        "content-type": "application/json",
-        "www-authenticate": `Bearer realm="http://${linkHost}/token",service="bench"` +
-          (scope ? `,scope="${scope}"` : ""),
-      },
-    });
-
-  const front = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    const url = new URL(req.url);
-    bump(requestKind(req.method, url.pathname));
-    if (url.pathname === "/token") {
-      const repos = new Set<string>();
-      for (const scope of url.searchParams.getAll("scope").flatMap((s) => s.split(" "))) {
-        const m = /^repository:(.+):([a-z,*]+)$/.exec(scope);
-        if (m && m[2].split(",").includes("pull")) repos.add(m[1]);
-      }
-      const token = `bench-${crypto.randomUUID()}`;
-      tokens.set(token, repos);
-      return Response.json({ token, expires_in: 300 });
-    }
-    if (options.auth) {
-      const header = req.headers.get("authorization") ?? "";
-      const granted = header.startsWith("Bearer ") ? tokens.get(header.slice(7)) : undefined;
-      const repo = repositoryOf(url.pathname);
-      const ok = granted !== undefined && (repo === undefined || granted.has(repo));
-      if (!ok) {
-        bump("401");
-        await req.body?.cancel();
-        return challenge(repo && `repository:${repo}:pull`);
-      }
-    }
-    const headers = new Headers(req.headers);
-    headers.delete("authorization");
-    headers.delete("host");
-    const res = await fetch(options.upstream + url.pathname + url.search, {
-      method: req.method,
-      headers,
-      body: req.body,
-      redirect: "manual",
-    });
-    return new Response(res.body, { status: res.status, headers: res.headers });
-  });
-  const frontPort = (front.addr as Deno.NetAddr).port;
+  const [upHost, upPort] = [
+    options.upstream.slice(0, options.upstream.lastIndexOf(":")),
+    Number(options.upstream.slice(options.upstream.lastIndexOf(":") + 1)),
+  ];
+  let counts: WanCounts = { connections: 0, requests: {}, unauthorized: 0, bytesDown: 0 };
+  const onRequest = (method: string, path: string, authorized: boolean) => {
+    const kind = requestKind(method, path);
+    counts.requests[kind] = (counts.requests[kind] ?? 0) + 1;
+    if (!authorized && kind !== "token") counts.unauthorized++;
+  };
 
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  linkHost = `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+  const host = `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
   const up = new Wire(bps);
   const down = new Wire(bps);
   const open = new Set<Deno.Conn>();
@@ -215,11 +195,12 @@ export function startWanLink(options: WanLinkOptions): Promise<WanLink> {
         try {
           // The handshake: the client's first byte reaches the server a round trip later.
           await sleep(2 * delay);
-          server = await Deno.connect({ hostname: "127.0.0.1", port: frontPort });
+          server = await Deno.connect({ hostname: upHost, port: upPort });
           open.add(server);
+          const heads = new HeadCounter(onRequest);
           await Promise.all([
-            pump(client, server, up, delay, () => {}),
-            pump(server, client, down, delay, (n) => counts.bytesDown += n),
+            pump(client, server, up, delay, (chunk) => heads.add(chunk)),
+            pump(server, client, down, delay, (chunk) => counts.bytesDown += chunk.byteLength),
           ]);
         } catch {
           // a connection that fails ends alone
@@ -239,9 +220,9 @@ export function startWanLink(options: WanLinkOptions): Promise<WanLink> {
   })().catch(() => {});
 
   return Promise.resolve({
-    host: linkHost,
+    host,
     counts: () => structuredClone(counts),
-    reset: () => counts = { connections: 0, requests: {}, bytesDown: 0 },
+    reset: () => counts = { connections: 0, requests: {}, unauthorized: 0, bytesDown: 0 },
     stop: async () => {
       listener.close();
       for (const c of open) {
@@ -252,7 +233,6 @@ export function startWanLink(options: WanLinkOptions): Promise<WanLink> {
         }
       }
       await accepting;
-      await front.shutdown();
     },
   });
 }

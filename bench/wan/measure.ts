@@ -2,7 +2,10 @@
  * The WAN benchmark (`deno task bench --only wan`): the `wan` image set (12 images × 3 layers ×
  * 2 MiB, 40 MiB distinct) saved from the source docker-registry through a userspace WAN link
  * (`lib/wan_link.ts`: 20 ms each way, 200 Mbit/s shared, one round trip per new connection), with
- * and without a Bearer token per repository, by:
+ * and without token auth: for the token runs a second docker-registry on the same storage demands
+ * a Bearer token per repository (distribution's `auth: token`, as Docker Hub), from a token server
+ * (`tests/support/token_issuer.ts`) behind a link of its own (as auth.docker.io is another host).
+ * Methods:
  *
  * - `ferry`: `ferry registry save` as a user runs it;
  * - `sealos-serial`: an empty docker-registry on the output directory, then one `skopeo copy` per
@@ -19,7 +22,7 @@
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { digestHex } from "../../src/digest.ts";
-import { removeTree, requirePeer } from "../../tests/support/mod.ts";
+import { removeTree, requirePeer, startTokenIssuer } from "../../tests/support/mod.ts";
 import { type BenchContext, type ImageSet, verifyRegistryDir } from "../lib/image_sets.ts";
 import { loadAverage, type MachineInfo } from "../lib/machine.ts";
 import { output, pool, rotated, timedOk, type TimedRun } from "../lib/proc.ts";
@@ -45,8 +48,32 @@ export interface WanMeasurement {
   wallMs: number;
   /** CPU seconds of the client processes. */
   clientCpuS: number;
-  /** What crossed the link. */
+  /** What crossed the registry's link, with the token server's requests and connections added. */
   counts: WanCounts;
+}
+
+/** The registry link and, with auth, the token server's link. */
+interface Links {
+  registry: WanLink;
+  token?: WanLink;
+}
+
+function resetLinks(links: Links): void {
+  links.registry.reset();
+  links.token?.reset();
+}
+
+/** The registry link's counts with the token link's requests and connections added. */
+function linkCounts(links: Links): WanCounts {
+  const counts = links.registry.counts();
+  const token = links.token?.counts();
+  if (token) {
+    counts.connections += token.connections;
+    for (const [kind, n] of Object.entries(token.requests)) {
+      counts.requests[kind] = (counts.requests[kind] ?? 0) + n;
+    }
+  }
+  return counts;
 }
 
 /** The benchmark's outcome. */
@@ -84,14 +111,14 @@ function linkRefs(set: ImageSet, link: WanLink): string[] {
   return set.images.map((i) => `${link.host}/${i.repository}:${i.tag}`);
 }
 
-async function measureFerryWan(ctx: BenchContext, set: ImageSet, link: WanLink) {
+async function measureFerryWan(ctx: BenchContext, set: ImageSet, links: Links) {
   const out = join(ctx.workDir, "wan-ferry");
   await removeTree(out);
   try {
-    const args = ferryArgs({ ...set, refs: linkRefs(set, link) }, out);
-    link.reset();
+    const args = ferryArgs({ ...set, refs: linkRefs(set, links.registry) }, out);
+    resetLinks(links);
     const run = await runFerry(ctx, args);
-    const counts = link.counts();
+    const counts = linkCounts(links);
     await verifyRegistryDir(out, set, "ferry");
     return { run, counts };
   } finally {
@@ -103,14 +130,14 @@ async function measureFerryWan(ctx: BenchContext, set: ImageSet, link: WanLink) 
 async function measureIntoRegistry(
   ctx: BenchContext,
   set: ImageSet,
-  link: WanLink,
+  links: Links,
   name: string,
   copies: (dstHost: string) => Promise<TimedRun[]>,
 ) {
   const out = join(ctx.workDir, `wan-${name}`);
   await removeTree(out);
   try {
-    link.reset();
+    resetLinks(links);
     const t0 = performance.now();
     const dest = await startBenchRegistry(out, ctx.workDir);
     let runs: TimedRun[];
@@ -120,7 +147,7 @@ async function measureIntoRegistry(
       await dest.stop();
     }
     const wallMs = performance.now() - t0;
-    const counts = link.counts();
+    const counts = linkCounts(links);
     await verifyRegistryDir(out, set, name);
     const cpu = runs.reduce((n, r) => n + r.userS + r.sysS, 0);
     return { wallMs, cpu, counts };
@@ -177,7 +204,8 @@ function skopeoSync(ctx: BenchContext, set: ImageSet, link: WanLink) {
   };
 }
 
-async function measureCurlWan(ctx: BenchContext, set: ImageSet, link: WanLink) {
+async function measureCurlWan(ctx: BenchContext, set: ImageSet, links: Links) {
+  const link = links.registry;
   const out = join(ctx.workDir, "wan-curl");
   await removeTree(out);
   await Deno.mkdir(out, { recursive: true });
@@ -189,9 +217,9 @@ async function measureCurlWan(ctx: BenchContext, set: ImageSet, link: WanLink) {
       files.push(file);
       args.push("-o", file, `http://${link.host}/v2/${blob.repository}/blobs/${blob.digest}`);
     }
-    link.reset();
+    resetLinks(links);
     const run = await timedOk("curl", args);
-    const counts = link.counts();
+    const counts = linkCounts(links);
     await output("sync", files);
     for (const [i, blob] of set.blobs.entries()) {
       const size = (await Deno.stat(files[i])).size;
@@ -212,14 +240,25 @@ export async function measureWan(ctx: BenchContext, options: WanOptions): Promis
   const set = await pushSet(ctx, "wan", log);
   const floorS = linkFloorS(set.uniqueBytes);
   const measurements: WanMeasurement[] = [];
+  const linkOptions = { oneWayDelayMs: ONE_WAY_DELAY_MS, bitsPerSecond: LINK_BITS_PER_S };
   for (const auth of [false, true]) {
-    const link = await startWanLink({
-      upstream: ctx.source.url,
-      oneWayDelayMs: ONE_WAY_DELAY_MS,
-      bitsPerSecond: LINK_BITS_PER_S,
-      auth,
-    });
+    const stops: (() => Promise<void>)[] = [];
     try {
+      let upstream = ctx.source;
+      let token: WanLink | undefined;
+      if (auth) {
+        const issuer = await startTokenIssuer();
+        stops.push(() => issuer.stop());
+        token = await startWanLink({ upstream: new URL(issuer.url).host, ...linkOptions });
+        stops.push(() => token!.stop());
+        upstream = await startBenchRegistry(ctx.source.root, ctx.workDir, {
+          token: { ...issuer.registryAuth, realm: `http://${token.host}/token` },
+        });
+        stops.push(() => upstream.stop());
+      }
+      const link = await startWanLink({ upstream: upstream.host, ...linkOptions });
+      stops.push(() => link.stop());
+      const links: Links = { registry: link, token };
       log(`\n== WAN link ${auth ? "with" : "without"} token auth (floor ${floorS.toFixed(2)} s)`);
       for (let run = 1; run <= options.runs; run++) {
         for (const method of rotated(ROTATION, run)) {
@@ -228,14 +267,14 @@ export async function measureWan(ctx: BenchContext, options: WanOptions): Promis
           let m: WanMeasurement;
           if (method === "ferry" || method === "curl-seq") {
             const { run: r, counts } = method === "ferry"
-              ? await measureFerryWan(ctx, set, link)
-              : await measureCurlWan(ctx, set, link);
+              ? await measureFerryWan(ctx, set, links)
+              : await measureCurlWan(ctx, set, links);
             m = { method, auth, run, wallMs: r.wallMs, clientCpuS: r.userS + r.sysS, counts };
           } else {
             const copies = method === "sealos-serial"
               ? skopeoCopies(set, link)
               : skopeoSync(ctx, set, link);
-            const r = await measureIntoRegistry(ctx, set, link, method, copies);
+            const r = await measureIntoRegistry(ctx, set, links, method, copies);
             m = { method, auth, run, wallMs: r.wallMs, clientCpuS: r.cpu, counts: r.counts };
           }
           measurements.push(m);
@@ -247,7 +286,7 @@ export async function measureWan(ctx: BenchContext, options: WanOptions): Promis
         }
       }
     } finally {
-      await link.stop();
+      for (const stop of stops.reverse()) await stop().catch(() => {});
     }
   }
   options.machine.loadAfter = await loadAverage();

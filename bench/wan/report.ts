@@ -33,7 +33,6 @@ const NAMES: Record<WanMethod, string> = {
 const KINDS = [
   "ping",
   "token",
-  "401",
   "HEAD manifest",
   "GET manifest",
   "HEAD blob",
@@ -76,6 +75,7 @@ function table(r: WanReport): string[][] {
       "requests / image",
       "connections / image",
       ...KINDS.map((k) => `${k} / image`),
+      "401 / image",
     ],
     ...rows(r).map((row) => {
       const c = row.runs[0].counts;
@@ -90,6 +90,7 @@ function table(r: WanReport): string[][] {
         perImage(total, r.images),
         perImage(c.connections, r.images),
         ...KINDS.map((k) => perImage(c.requests[k], r.images)),
+        row.auth ? perImage(c.unauthorized, r.images) : "–",
       ];
     }),
   ];
@@ -141,8 +142,10 @@ export function wanMarkdown(r: WanReport, analysis: string | undefined): string 
       2 * r.oneWayDelayMs
     } ms round trip; a new connection ` +
     `costs one round trip before its first byte), ${r.bitsPerSecond / 1e6} Mbit/s per direction ` +
-    "shared by all connections; with token auth, a Bearer token per repository from a realm on " +
-    "the same origin (every request without a token for its repository gets a 401 challenge). " +
+    "shared by all connections. With token auth a second docker-registry on the same storage " +
+    "demands a Bearer token per repository (`auth: token`, as Docker Hub), from a token server " +
+    "behind a link of its own (as auth.docker.io is another host); _401_ counts the requests sent " +
+    "without a token, each answered with a challenge. " +
     `Link floor: distinct bytes at the link's rate plus three round trips = ${fmtS(r.floorS)}. ` +
     `Requests and new connections are counted at the link and divided by the ${r.images} images.`,
     "",
