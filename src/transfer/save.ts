@@ -117,6 +117,11 @@ interface Job {
   source: string;
   repository: string;
   tag?: string;
+  /**
+   * Starts, once, what the job can do before its turn: resolving a remote image's manifest (and
+   * fetching its token), so that its blobs start as soon as a slot frees.
+   */
+  prefetch?: (dst: Target) => void;
   run: (dst: Target) => Promise<{ root: Descriptor; images: Descriptor[] }>;
 }
 
@@ -140,23 +145,26 @@ export async function saveImages(options: SaveOptions): Promise<SavedImage[]> {
     const source = formatLocation(
       withReference({ transport: "docker", ...ref }, manifestReference(ref)),
     );
+    const src = options.client.registry(ref.registry).repository(ref.repository);
+    const reference = manifestReference(ref);
+    let root: Promise<Descriptor> | undefined;
+    const resolveRoot = (dst: Target) =>
+      root ??= (async () => {
+        // A first save reads the manifest anyway: one GET resolves and reads it (kept by `src`
+        // for the copy). A rerun (the directory holds the reference) asks with HEAD, which
+        // Docker Hub does not count as a pull.
+        const held = await dst.resolve(reference).then(() => true, () => false);
+        return await src.resolve(reference, { withContent: !held });
+      })();
     return {
       label: text,
       source,
       repository: ref.repository,
       tag: ref.tag ?? (ref.digest ? undefined : "latest"),
-      run: async (dst: Target) => {
-        const src = options.client.registry(ref.registry).repository(ref.repository);
-        const reference = manifestReference(ref);
-        // A first save reads the manifest anyway: one GET resolves and reads it. A rerun (the
-        // directory holds the reference) asks with HEAD, which Docker Hub does not count.
-        const held = await dst.resolve(reference).then(() => true, () => false);
-        return engine.copy(src, reference, dst, {
-          ...copyOptions,
-          label: source,
-          resolveWithContent: !held,
-        });
-      },
+      // A failure is reported when the job runs and awaits the same promise.
+      prefetch: (dst) => void resolveRoot(dst).catch(() => {}),
+      run: async (dst: Target) =>
+        engine.copyDescriptor(src, await resolveRoot(dst), dst, { ...copyOptions, label: source }),
     };
   });
   for (const archive of options.archives ?? []) {
@@ -180,7 +188,12 @@ export async function saveImages(options: SaveOptions): Promise<SavedImage[]> {
   }
 
   const saved: SavedImage[] = [];
+  const width = options.maxParallel ?? 5;
   const run = async (job: Job) => {
+    // The job `width` places further on resolves now, while this one copies: at most `width`
+    // images are resolved ahead of their turn.
+    const ahead = jobs[jobs.indexOf(job) + width];
+    ahead?.prefetch?.(dir.repository(ahead.repository));
     const dst = dir.repository(job.repository);
     const { root, images } = await job.run(dst);
     if (job.tag) await dst.tag(root, job.tag);
@@ -209,7 +222,7 @@ export async function saveImages(options: SaveOptions): Promise<SavedImage[]> {
   let failed: BoundedFailure<Job>[];
   try {
     failed = await runBounded(jobs, {
-      width: options.maxParallel ?? 5,
+      width,
       run,
       onFailure: (job, err) =>
         options.onEvent?.({ type: "image-failed", source: job.source, error: errorMessage(err) }),

@@ -133,3 +133,32 @@ Deno.test("saveImages: round trips per image behind a token per repository: one 
   assert.equal(count((e) => e.method === "GET" && e.origin === "registry" && e.path !== "/v2/"), 0);
   assert.equal(count((e) => e.status === 401), 1);
 });
+
+Deno.test("saveImages: the image next in line resolves while one copies, and no further ahead", async () => {
+  await using reg = await startMemoryRegistry();
+  await using tmp = await tempDir();
+  const names = ["lib/a", "lib/b", "lib/c"];
+  const images = names.map(() => makeImage());
+  for (const [i, name] of names.entries()) {
+    await pushImage(reg.store.repository(name), images[i], "1.0");
+  }
+  const client = memoryRegistryClient();
+  try {
+    await saveImages({
+      registryDir: tmp.path,
+      images: names.map((n) => `${reg.host}/${n}:1.0`),
+      platforms: [],
+      client,
+      maxParallel: 1,
+    });
+  } finally {
+    await client.close();
+  }
+  const at = (what: (path: string) => boolean) => reg.log.findIndex((e) => what(e.path));
+  const manifest = (name: string) => at((p) => p === `/v2/${name}/manifests/1.0`);
+  const lastBlob = (name: string) =>
+    reg.log.findLastIndex((e) => BLOB_PATH.test(e.path) && e.path.startsWith(`/v2/${name}/`));
+  // One image at a time: b's manifest is read before a's blobs are done, c's only after.
+  assert.ok(manifest("lib/b") < lastBlob("lib/a"), "b resolved ahead");
+  assert.ok(manifest("lib/c") > lastBlob("lib/a"), "c resolved only once b's turn came");
+});
