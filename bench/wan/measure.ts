@@ -11,8 +11,9 @@
  * - `sealos-serial`: an empty docker-registry on the output directory, then one `skopeo copy` per
  *   image, one at a time (what Sealos does);
  * - `skopeo-sync`: the same registry, one `skopeo sync --src yaml` of every image;
- * - `curl-seq`: one curl process fetching every distinct blob in turn (without auth only: curl
- *   does not answer a token challenge).
+ * - `curl-seq`, `curl-par`: one curl process fetching every distinct blob, in turn or six at a
+ *   time (without auth only: curl does not answer a token challenge); six at a time is what the
+ *   link gives a client that only downloads, on the machine as loaded as it is.
  *
  * Each run counts the requests (by kind) and new connections that crossed the link. The floor is
  * what the link allows: distinct bytes at the link's rate plus three round trips.
@@ -38,7 +39,7 @@ export const ONE_WAY_DELAY_MS = 20;
 export const LINK_BITS_PER_S = 200e6;
 
 /** The measured methods. */
-export type WanMethod = "ferry" | "sealos-serial" | "skopeo-sync" | "curl-seq";
+export type WanMethod = "ferry" | "sealos-serial" | "skopeo-sync" | "curl-seq" | "curl-par";
 
 /** One measured run. */
 export interface WanMeasurement {
@@ -204,13 +205,13 @@ function skopeoSync(ctx: BenchContext, set: ImageSet, link: WanLink) {
   };
 }
 
-async function measureCurlWan(ctx: BenchContext, set: ImageSet, links: Links) {
+async function measureCurlWan(ctx: BenchContext, set: ImageSet, links: Links, parallel: boolean) {
   const link = links.registry;
   const out = join(ctx.workDir, "wan-curl");
   await removeTree(out);
   await Deno.mkdir(out, { recursive: true });
   try {
-    const args = ["-sS", "--fail"];
+    const args = ["-sS", "--fail", ...(parallel ? ["--parallel", "--parallel-max", "6"] : [])];
     const files: string[] = [];
     for (const blob of set.blobs) {
       const file = join(out, digestHex(blob.digest));
@@ -231,7 +232,13 @@ async function measureCurlWan(ctx: BenchContext, set: ImageSet, links: Links) {
   }
 }
 
-const ROTATION: readonly WanMethod[] = ["ferry", "sealos-serial", "skopeo-sync", "curl-seq"];
+const ROTATION: readonly WanMethod[] = [
+  "ferry",
+  "sealos-serial",
+  "skopeo-sync",
+  "curl-seq",
+  "curl-par",
+];
 
 /** Runs the WAN benchmark against `ctx.source` (the set is pushed first, untimed). */
 export async function measureWan(ctx: BenchContext, options: WanOptions): Promise<WanReport> {
@@ -262,13 +269,13 @@ export async function measureWan(ctx: BenchContext, options: WanOptions): Promis
       log(`\n== WAN link ${auth ? "with" : "without"} token auth (floor ${floorS.toFixed(2)} s)`);
       for (let run = 1; run <= options.runs; run++) {
         for (const method of rotated(ROTATION, run)) {
-          if (method === "curl-seq" && auth) continue;
+          if (method.startsWith("curl") && auth) continue;
           await settle();
           let m: WanMeasurement;
-          if (method === "ferry" || method === "curl-seq") {
+          if (method === "ferry" || method.startsWith("curl")) {
             const { run: r, counts } = method === "ferry"
               ? await measureFerryWan(ctx, set, links)
-              : await measureCurlWan(ctx, set, links);
+              : await measureCurlWan(ctx, set, links, method === "curl-par");
             m = { method, auth, run, wallMs: r.wallMs, clientCpuS: r.userS + r.sysS, counts };
           } else {
             const copies = method === "sealos-serial"

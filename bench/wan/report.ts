@@ -27,6 +27,7 @@ const NAMES: Record<WanMethod, string> = {
   "sealos-serial": "Sealos method: registry + skopeo copy, 1 at a time",
   "skopeo-sync": "registry + one skopeo sync of every image",
   "curl-seq": "curl, one blob at a time (one process)",
+  "curl-par": "curl, six blobs at a time (one process)",
 };
 
 /** Request kinds in the order the table shows them. */
@@ -115,7 +116,7 @@ export function wanConsole(r: WanReport): string {
   return [
     `WAN link (${r.oneWayDelayMs} ms each way, ${r.bitsPerSecond / 1e6} Mbit/s): floor ${
       fmtS(r.floorS)
-    } s`,
+    }`,
     textTable(table(r).map((row) => row.slice(0, 8))),
     textTable(targetRows(wanTargets(r))),
   ].join("\n");
