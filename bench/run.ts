@@ -35,9 +35,10 @@
  * 8 GB, the build part about 6.5 GB), `--no-diagnose` (skip the traced, profiled and perf runs),
  * `--results FILE` (default `bench/RESULTS.md`), `--max-wait S` (wait at most S seconds for a
  * quiet machine before each measurement, default 60; 0 does not wait),
- * `--only save|serve|build|discovery|delta|wan` (one part; default all). The serve part runs on the
- * large set (on the small one with `--scale small`); the build part on 1 GiB of registry data (128
- * MiB with `--scale small`).
+ * `--only save|serve|build|discovery|delta|wan` (one part; default all), `--wan-baseline DIR` (the
+ * WAN part also runs the ferry of another checkout, e.g. a worktree of the previous release, side
+ * by side). The serve part runs on the large set (on the small one with `--scale small`); the build
+ * part on 1 GiB of registry data (128 MiB with `--scale small`).
  *
  * RESULTS.md holds one `## ` section per benchmark, each rewritten on its own: the save section
  * when both scales were saved, the serve section when the large set was served, the build section
@@ -95,6 +96,8 @@ export interface BenchOptions {
   delta: boolean;
   /** Run the WAN part. */
   wan: boolean;
+  /** Another ferry checkout the WAN part measures beside this one. */
+  wanBaseline?: string;
 }
 
 /** Registry data per context of the build part: 1 GiB, 128 MiB for `--scale small` alone. */
@@ -115,6 +118,7 @@ export function parseOptions(args: string[]): BenchOptions {
       results: { type: "string" },
       "max-wait": { type: "string", default: "60" },
       only: { type: "string" },
+      "wan-baseline": { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -152,6 +156,7 @@ export function parseOptions(args: string[]): BenchOptions {
     discovery: only === undefined || only === "discovery",
     delta: only === undefined || only === "delta",
     wan: only === undefined || only === "wan",
+    wanBaseline: values["wan-baseline"],
   };
 }
 
@@ -375,7 +380,13 @@ export async function main(args: string[]): Promise<number> {
       parts.push(finished("delta.json", report, show, true));
     }
     if (options.wan && ctx) {
-      const report = await measureWan(ctx, { runs: options.runs, command, machine, log });
+      const report = await measureWan(ctx, {
+        runs: options.runs,
+        command,
+        machine,
+        log,
+        baseline: options.wanBaseline,
+      });
       const show = { section: WAN_SECTION, console: wanConsole, markdown: wanMarkdown };
       parts.push(finished("wan.json", report, show, true));
     }

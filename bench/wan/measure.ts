@@ -7,7 +7,8 @@
  * (`tests/support/token_issuer.ts`) behind a link of its own (as auth.docker.io is another host).
  * Methods:
  *
- * - `ferry`: `ferry registry save` as a user runs it;
+ * - `ferry`: `ferry registry save` as a user runs it (and `ferry-baseline`, the same from another
+ *   checkout given with `--wan-baseline DIR`, side by side);
  * - `sealos-serial`: an empty docker-registry on the output directory, then one `skopeo copy` per
  *   image, one at a time (what Sealos does);
  * - `skopeo-sync`: the same registry, one `skopeo sync --src yaml` of every image;
@@ -39,7 +40,13 @@ export const ONE_WAY_DELAY_MS = 20;
 export const LINK_BITS_PER_S = 200e6;
 
 /** The measured methods. */
-export type WanMethod = "ferry" | "sealos-serial" | "skopeo-sync" | "curl-seq" | "curl-par";
+export type WanMethod =
+  | "ferry"
+  | "ferry-baseline"
+  | "sealos-serial"
+  | "skopeo-sync"
+  | "curl-seq"
+  | "curl-par";
 
 /** One measured run. */
 export interface WanMeasurement {
@@ -89,6 +96,8 @@ export interface WanReport {
   bitsPerSecond: number;
   /** The link floor in seconds: distinct bytes at the link's rate plus three round trips. */
   floorS: number;
+  /** The checkout of `ferry-baseline`, if any. */
+  baseline?: string;
   runs: number;
   measurements: WanMeasurement[];
   quiet: ReturnType<typeof quietSince>;
@@ -96,6 +105,8 @@ export interface WanReport {
 
 /** Options of {@link measureWan}. */
 export interface WanOptions {
+  /** Another ferry checkout to measure beside this one (`ferry-baseline`). */
+  baseline?: string;
   runs: number;
   command: string;
   machine: MachineInfo;
@@ -234,6 +245,7 @@ async function measureCurlWan(ctx: BenchContext, set: ImageSet, links: Links, pa
 
 const ROTATION: readonly WanMethod[] = [
   "ferry",
+  "ferry-baseline",
   "sealos-serial",
   "skopeo-sync",
   "curl-seq",
@@ -270,11 +282,14 @@ export async function measureWan(ctx: BenchContext, options: WanOptions): Promis
       for (let run = 1; run <= options.runs; run++) {
         for (const method of rotated(ROTATION, run)) {
           if (method.startsWith("curl") && auth) continue;
+          if (method === "ferry-baseline" && !options.baseline) continue;
           await settle();
           let m: WanMeasurement;
-          if (method === "ferry" || method.startsWith("curl")) {
+          if (method.startsWith("ferry") || method.startsWith("curl")) {
             const { run: r, counts } = method === "ferry"
               ? await measureFerryWan(ctx, set, links)
+              : method === "ferry-baseline"
+              ? await measureFerryWan({ ...ctx, repoRoot: options.baseline! }, set, links)
               : await measureCurlWan(ctx, set, links, method === "curl-par");
             m = { method, auth, run, wallMs: r.wallMs, clientCpuS: r.userS + r.sysS, counts };
           } else {
@@ -307,6 +322,7 @@ export async function measureWan(ctx: BenchContext, options: WanOptions): Promis
     oneWayDelayMs: ONE_WAY_DELAY_MS,
     bitsPerSecond: LINK_BITS_PER_S,
     floorS,
+    baseline: options.baseline,
     runs: options.runs,
     measurements,
     quiet: quietSince(quietBefore),

@@ -24,6 +24,7 @@ export const TARGET_FLOOR_RATIO = 1.2;
 
 const NAMES: Record<WanMethod, string> = {
   "ferry": "ferry registry save",
+  "ferry-baseline": "ferry registry save, baseline checkout",
   "sealos-serial": "Sealos method: registry + skopeo copy, 1 at a time",
   "skopeo-sync": "registry + one skopeo sync of every image",
   "curl-seq": "curl, one blob at a time (one process)",
@@ -136,7 +137,7 @@ export function wanMarkdown(r: WanReport, analysis: string | undefined): string 
     machineLine(m, [m.skopeo, m.registry, m.curl]) +
     ` Load average before: ${m.loadBefore}; after: ${m.loadAfter}.`,
     "",
-    `Set: ${r.images} images, ${r.description}; ${
+    `Set: ${r.description}; ${
       (r.uniqueBytes / 1024 / 1024).toFixed(1)
     } MiB distinct. The source docker-registry on 127.0.0.1 sits behind \`bench/lib/wan_link.ts\`: ` +
     `${r.oneWayDelayMs} ms added each way (${
@@ -148,7 +149,10 @@ export function wanMarkdown(r: WanReport, analysis: string | undefined): string 
     "behind a link of its own (as auth.docker.io is another host); _401_ counts the requests sent " +
     "without a token, each answered with a challenge. " +
     `Link floor: distinct bytes at the link's rate plus three round trips = ${fmtS(r.floorS)}. ` +
-    `Requests and new connections are counted at the link and divided by the ${r.images} images.`,
+    `Requests and new connections are counted at the link and divided by the ${r.images} images.` +
+    (r.baseline
+      ? ` The baseline is the ferry of \`${r.baseline}\`, run in the same rotation.`
+      : ""),
     "",
     "### Targets",
     "",
