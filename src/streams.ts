@@ -96,3 +96,93 @@ export function fileReadable(
     },
   }, { highWaterMark: 0 });
 }
+
+/**
+ * Reads a stream into buffers the caller provides. A byte stream (a `fetch` body, a `Blob`, the
+ * streams of {@link fillingStream}) is read BYOB, so the runtime copies straight into the buffer
+ * and no chunk is allocated per read; any other stream's chunks are copied in, a chunk larger
+ * than the buffer over several reads.
+ */
+export interface ViewReader {
+  /**
+   * Reads at least one byte into `view` and returns the bytes read as a view of the same region
+   * (`byteOffset` as `view`'s). The buffer may be moved (a BYOB read transfers it): the returned
+   * view's `buffer` is the one to keep using; `view` itself may be detached. An empty view means
+   * the stream ended.
+   */
+  read(view: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>>;
+  /** Cancels the stream. */
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/** A {@link ViewReader} over `stream` (which it locks). */
+export function viewReader(stream: ReadableStream<Uint8Array>): ViewReader {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = stream.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream: read its chunks below.
+  }
+  if (byob) {
+    const reader = byob;
+    return {
+      async read(view) {
+        const { value } = await reader.read(view);
+        // A stream cancelled under the read keeps the buffer: nothing more can be read or kept.
+        if (value === undefined) throw new Error("stream cancelled during a read");
+        return value as Uint8Array<ArrayBuffer>;
+      },
+      cancel: (reason) => reader.cancel(reason),
+    };
+  }
+  const reader = stream.getReader();
+  let rest: Uint8Array | undefined;
+  return {
+    async read(view) {
+      while (!rest?.byteLength) {
+        const { value, done } = await reader.read();
+        if (done) return view.subarray(0, 0);
+        rest = value;
+      }
+      const n = Math.min(rest.byteLength, view.byteLength);
+      view.set(rest.subarray(0, n));
+      rest = rest.subarray(n);
+      return view.subarray(0, n);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  };
+}
+
+/** Size of the buffers a {@link fillingStream} allocates for readers that bring none. */
+export const FILLING_CHUNK = 64 * 1024;
+
+/** Options of {@link fillingStream}. */
+export interface FillingSource {
+  /**
+   * Fills `view` with the next bytes, with the contract of {@link ViewReader.read} (an empty
+   * result ends the stream). A throw errors the stream.
+   */
+  fill(view: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>>;
+  /** Called when the consumer cancels. */
+  cancel?(reason: unknown): void | Promise<void>;
+}
+
+/**
+ * A byte stream whose bytes are written into the reader's buffer by `source.fill`: a BYOB reader
+ * (a {@link viewReader}) has its own buffer filled, so a chain of such streams over a `fetch` body
+ * moves the bytes from the socket into the consumer's buffer with one copy and no chunk allocated
+ * on the way; a default reader gets chunks of up to {@link FILLING_CHUNK} bytes.
+ */
+export function fillingStream(source: FillingSource): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    type: "bytes",
+    autoAllocateChunkSize: FILLING_CHUNK,
+    async pull(controller) {
+      const request = controller.byobRequest!;
+      const filled = await source.fill(request.view as Uint8Array<ArrayBuffer>);
+      if (filled.byteLength === 0) controller.close();
+      request.respondWithNewView(filled);
+    },
+    cancel: (reason) => source.cancel?.(reason),
+  });
+}

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { FerryError } from "./errors.ts";
-import { FILE_READ_CHUNK, fileReadable, readAll } from "./streams.ts";
+import {
+  FILE_READ_CHUNK,
+  fileReadable,
+  FILLING_CHUNK,
+  fillingStream,
+  readAll,
+  viewReader,
+} from "./streams.ts";
 
 async function withFile(bytes: Uint8Array, fn: (path: string) => Promise<void>): Promise<void> {
   const path = await Deno.makeTempFile({ prefix: "ferry-streams-" });
@@ -63,4 +70,48 @@ Deno.test("fileReadable closes the file on cancel and maps read errors", async (
     closed.close();
     await assert.rejects(readAll(stream, Infinity, "t"), /read failed/);
   });
+});
+
+Deno.test("viewReader reads a byte stream into the caller's buffer and any stream's chunks across reads", async () => {
+  const bytes = pattern(3000);
+  const byteReader = viewReader(new Blob([bytes]).stream());
+  const first = await byteReader.read(new Uint8Array(new ArrayBuffer(4096), 0, 4096));
+  assert.equal(first.buffer.byteLength, 4096);
+  assert.deepEqual(first, bytes);
+  assert.equal((await byteReader.read(new Uint8Array(16))).byteLength, 0);
+
+  // A default stream's 3000-byte chunk over reads of 1024 bytes, then its end.
+  const chunked = viewReader(new Blob([bytes]).stream().pipeThrough(new TransformStream()));
+  const got: number[] = [];
+  for (;;) {
+    const view = await chunked.read(new Uint8Array(1024));
+    if (view.byteLength === 0) break;
+    assert.ok(view.byteLength <= 1024);
+    got.push(...view);
+  }
+  assert.deepEqual(new Uint8Array(got), bytes);
+});
+
+Deno.test("fillingStream fills a BYOB reader's buffer, gives a default reader bounded chunks, and ends", async () => {
+  const bytes = pattern(FILLING_CHUNK * 2 + 5);
+  const make = () => {
+    let at = 0;
+    return fillingStream({
+      fill(view) {
+        const n = Math.min(view.byteLength, bytes.length - at);
+        view.set(bytes.subarray(at, at + n));
+        at += n;
+        return Promise.resolve(view.subarray(0, n));
+      },
+    });
+  };
+  const byob = make().getReader({ mode: "byob" });
+  const big = await byob.read(new Uint8Array(bytes.length + 10));
+  assert.equal(big.value!.byteLength, bytes.length, "one read fills the whole buffer");
+  assert.ok((await byob.read(new Uint8Array(1))).done);
+
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of make()) chunks.push(chunk);
+  assert.ok(chunks.every((c) => c.byteLength <= FILLING_CHUNK));
+  assert.deepEqual(await new Blob(chunks as Uint8Array<ArrayBuffer>[]).bytes(), bytes);
 });

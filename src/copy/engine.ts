@@ -22,7 +22,7 @@ import { isImageManifestType, MAX_MANIFEST_SIZE, OCI_INDEX } from "../media_type
 import type { Platform } from "../platform.ts";
 import { SingleFlight } from "../limit.ts";
 import { bytesSource, type Target } from "../store.ts";
-import { readAll } from "../streams.ts";
+import { fillingStream, readAll, viewReader } from "../streams.ts";
 import { selectChildren } from "./select.ts";
 
 /** Levels of indexes within indexes a copy follows below its root (OCI nests them rarely). */
@@ -326,14 +326,13 @@ export class CopyEngine {
           offset,
         });
         const stream = await src.fetch(desc, { offset });
-        return stream.pipeThrough(
-          boundedProgress(
-            desc.size - offset,
-            label,
-            desc.digest,
-            (bytes) =>
-              this.#onEvent({ type: "blob-progress", source: label, digest: desc.digest, bytes }),
-          ),
+        return boundedProgress(
+          stream,
+          desc.size - offset,
+          label,
+          desc.digest,
+          (bytes) =>
+            this.#onEvent({ type: "blob-progress", source: label, digest: desc.digest, bytes }),
         );
       }, { from: src });
       this.#done.add(key);
@@ -360,29 +359,37 @@ interface Walk {
 }
 
 /**
- * Passes at most `size` bytes, reporting each chunk's size (progress), and fails on the first byte
- * past it, whatever the source: a destination is never handed more than the descriptor promises
- * before the copy fails. One stream layer for both jobs: every blob byte crosses it.
+ * Passes at most `size` bytes of `source`, reporting each read's size (progress), and fails on the
+ * first byte past it, whatever the source: a destination is never handed more than the descriptor
+ * promises before the copy fails. A byte stream that fills its reader's buffers: a destination
+ * reading it BYOB has the source's bytes read straight into its buffer (every blob byte crosses
+ * this layer, so it allocates and copies nothing).
  */
 function boundedProgress(
+  source: ReadableStream<Uint8Array>,
   size: number,
   label: string,
   digest: string,
   onBytes: (n: number) => void,
-): TransformStream<Uint8Array, Uint8Array> {
+): ReadableStream<Uint8Array> {
+  const reader = viewReader(source);
   let seen = 0;
-  return new TransformStream({
-    transform(chunk, controller) {
-      seen += chunk.byteLength;
+  return fillingStream({
+    async fill(view) {
+      const got = await reader.read(view);
+      seen += got.byteLength;
       if (seen > size) {
-        throw new FerryError(
+        const err = new FerryError(
           "size_mismatch",
           `${label}: blob ${digest} is longer than its descriptor's ${size} bytes`,
         );
+        await reader.cancel(err).catch(() => {});
+        throw err;
       }
-      onBytes(chunk.byteLength);
-      controller.enqueue(chunk);
+      if (got.byteLength > 0) onBytes(got.byteLength);
+      return got;
     },
+    cancel: (reason) => reader.cancel(reason),
   });
 }
 

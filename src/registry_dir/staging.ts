@@ -11,13 +11,14 @@ import { checkDigest, type Expected, Sha256 } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";
 import { writeAll } from "../fs_util.ts";
 import type { ContentSource } from "../store.ts";
+import { viewReader } from "../streams.ts";
 import type { StoreRoot } from "../store_root.ts";
 import { FILE_MODE } from "./fs.ts";
 import type { Layout } from "./layout.ts";
 
 /**
- * Bytes gathered before one `write`. fetch hands out 16–64 KiB chunks; batching them into 1 MiB
- * writes cuts the number of async file operations by 16–64×.
+ * Largest read, hash update and `write` of a blob's bytes. A BYOB read of a `fetch` body takes
+ * what has arrived (about 0.1–1 MiB on loopback), far more than its 16–64 KiB chunks.
  */
 export const WRITE_BATCH_SIZE = 1024 * 1024;
 
@@ -33,7 +34,7 @@ export interface StageBlobOptions {
   source: ContentSource;
   /** Names the blob in error messages. */
   where: string;
-  /** Bytes per write (0 writes every chunk as it comes). */
+  /** Bytes per write. */
   batchSize?: number;
 }
 
@@ -47,14 +48,14 @@ export async function stageBlob(options: StageBlobOptions): Promise<void> {
   const batchSize = options.batchSize ?? WRITE_BATCH_SIZE;
   const partialPath = layout.partial(expected.digest);
   const dataPath = layout.blobData(expected.digest);
-  const file = await openLocked(root, partialPath, layout.staging);
+  const { file, mode } = await openLocked(root, partialPath, layout.staging);
   try {
     // Another process may have finished this blob while we waited for the lock.
     if (await root.fileSize(dataPath) !== undefined) {
       await Deno.remove(partialPath);
       return;
     }
-    let hasher = await rehash(file, batchSize || WRITE_BATCH_SIZE);
+    let hasher = await rehash(file, batchSize);
     if (hasher.size > expected.size) {
       await file.truncate(0);
       hasher = new Sha256();
@@ -82,7 +83,8 @@ export async function stageBlob(options: StageBlobOptions): Promise<void> {
       }
     }
     await file.sync();
-    await Deno.chmod(partialPath, FILE_MODE);
+    // docker-registry's mode, unless the umask already gave it (the usual 022 does).
+    if ((mode & 0o777) !== FILE_MODE) await Deno.chmod(partialPath, FILE_MODE);
     await root.ensureDir(layout.blobDir(expected.digest));
     await Deno.rename(partialPath, dataPath);
   } finally {
@@ -95,11 +97,15 @@ export async function stageBlob(options: StageBlobOptions): Promise<void> {
  * after waiting for it the path is checked to still name the same file: the previous holder may
  * have renamed it into `blobs/` or deleted it, in which case a fresh partial is opened.
  *
- * A new partial is created exclusively (which never follows a symlink); an existing one is opened
+ * Resolves to the file and its mode. A new partial is created exclusively (which never follows a symlink); an existing one is opened
  * only when it is a regular file of the staging directory, so a planted
  * `<hex>.partial -> /elsewhere` is refused, never written through.
  */
-async function openLocked(root: StoreRoot, path: string, stagingDir: string): Promise<Deno.FsFile> {
+async function openLocked(
+  root: StoreRoot,
+  path: string,
+  stagingDir: string,
+): Promise<{ file: Deno.FsFile; mode: number }> {
   for (let attempt = 0; attempt < 8; attempt++) {
     if (attempt > 0) root.forget(stagingDir);
     await root.ensureDir(stagingDir);
@@ -125,7 +131,9 @@ async function openLocked(root: StoreRoot, path: string, stagingDir: string): Pr
       await file.lock(true);
       const mine = await file.stat();
       const onDisk = await Deno.lstat(path).catch(() => undefined);
-      if (onDisk && onDisk.ino === mine.ino && onDisk.dev === mine.dev) return file;
+      if (onDisk && onDisk.ino === mine.ino && onDisk.dev === mine.dev) {
+        return { file, mode: mine.mode ?? 0 };
+      }
     } catch (err) {
       file.close();
       throw err;
@@ -151,6 +159,12 @@ async function rehash(file: Deno.FsFile, bufferSize: number): Promise<Sha256> {
 /**
  * Appends the source's bytes from `hasher.size` on, hashing them, and checks the result. Fails as
  * soon as more than `expected.size` bytes arrive.
+ *
+ * Each read fills one buffer of up to `batchSize` from its start (BYOB from a byte stream, so a
+ * remote blob goes from the socket into it with one copy and no chunk is allocated), and what it
+ * got is hashed and written at once: a read never lands after unwritten bytes, so a read that
+ * fails and takes the buffer with it loses nothing, and the partial always holds every byte
+ * received.
  */
 async function download(
   file: Deno.FsFile,
@@ -162,39 +176,25 @@ async function download(
 ): Promise<void> {
   const offset = hasher.size;
   await file.seek(offset, Deno.SeekMode.Start);
-  const reader = (await source(offset)).getReader();
-  const batch = new Uint8Array(batchSize);
-  let filled = 0;
+  const reader = viewReader(await source(offset));
+  // One byte more than is left, so that a source sending too much is caught by the first read.
+  let buffer = new ArrayBuffer(Math.min(batchSize, expected.size - offset + 1));
   try {
     for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      hasher.update(value);
-      if (hasher.size > expected.size) {
+      const got = await reader.read(new Uint8Array(buffer));
+      buffer = got.buffer;
+      if (got.byteLength === 0) break;
+      if (hasher.size + got.byteLength > expected.size) {
         throw new FerryError(
           "size_mismatch",
           `${where}: more than the expected ${expected.size} bytes`,
         );
       }
-      if (filled + value.byteLength > batchSize && filled > 0) {
-        await writeAll(file, batch.subarray(0, filled));
-        filled = 0;
-      }
-      if (value.byteLength >= batchSize) {
-        await writeAll(file, value);
-      } else {
-        batch.set(value, filled);
-        filled += value.byteLength;
-      }
+      hasher.update(got);
+      await writeAll(file, got);
     }
-    await writeAll(file, batch.subarray(0, filled));
-    filled = 0;
   } catch (err) {
     await reader.cancel(err).catch(() => {});
-    // Keep what arrived so that a retry resumes after it.
-    if (filled > 0 && !isFerryError(err, "size_mismatch")) {
-      await writeAll(file, batch.subarray(0, filled)).catch(() => {});
-    }
     throw err;
   }
   checkDigest(hasher, expected, where);

@@ -11,6 +11,7 @@ import { FerryError } from "../errors.ts";
 import { retryDelay, type RetryPolicy, sleep } from "./retry.ts";
 import { shortError } from "./http.ts";
 import { RegistryError } from "./errors.ts";
+import { fillingStream, type ViewReader, viewReader } from "../streams.ts";
 
 /** Opens the blob from a byte offset; resolves to the raw response. */
 export type RangeOpener = (offset: number) => Promise<Response>;
@@ -85,7 +86,7 @@ export function resumableBody(
 ): ReadableStream<Uint8Array> {
   let position = options.offset;
   let skip = checkRangeResponse(first, position, options.size, options.what);
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined = first.body!.getReader();
+  let reader: ViewReader | undefined = viewReader(first.body!);
   let failures = 0;
   const idleMs = options.idleTimeoutMs ?? 60_000;
 
@@ -112,14 +113,12 @@ export function resumableBody(
     options.onEnd?.();
   };
 
-  const body = new ReadableStream<Uint8Array>({
-    start() {
-      watchdog = setTimeout(watch, idleMs);
-      Deno.unrefTimer(watchdog as unknown as number);
-    },
-    async pull(controller) {
+  watchdog = setTimeout(watch, idleMs);
+  Deno.unrefTimer(watchdog as unknown as number);
+  return fillingStream({
+    async fill(view) {
       try {
-        await pullChunk(controller);
+        return await fillView(view);
       } catch (err) {
         end();
         throw err;
@@ -129,37 +128,44 @@ export function resumableBody(
       end();
       return reader?.cancel(reason);
     },
-  }, { highWaterMark: 0 });
-  return body;
+  });
 
-  async function pullChunk(controller: ReadableStreamDefaultController<Uint8Array>) {
+  /**
+   * Reads the next bytes into `view` (the consumer's buffer), re-opening on failure; an empty
+   * result at the blob's end. A read of the body moves the buffer into it and loses it when the
+   * read fails: a new buffer of the same size then takes its place (nothing had been read into
+   * it), unless the consumer kept bytes before `view`'s offset, which cannot be restored, and the
+   * stream fails.
+   */
+  async function fillView(view: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
+    const start = view.byteOffset;
+    const length = view.byteLength;
+    const bufferLength = view.buffer.byteLength;
     for (;;) {
       try {
         if (!reader) {
           const res = await open(position);
           skip = checkRangeResponse(res, position, options.size, options.what);
-          reader = res.body!.getReader();
+          reader = viewReader(res.body!);
         }
-        const { value, done } = await reader.read();
-        if (done) {
-          if (stalled) {
-            stalled = false;
-            throw new Error(`no data for ${idleMs / 1000} s`);
-          }
+        let got = await reader.read(view);
+        // The read moved the buffer: a further read (after a skip) uses the one it returned.
+        view = new Uint8Array(got.buffer, start, length);
+        if (got.byteLength === 0) {
           if (position < options.size) throw new Error(`connection closed at byte ${position}`);
           end();
-          controller.close();
-          return;
+          return got;
         }
         lastData = Date.now();
-        let chunk = value;
         if (skip > 0) {
-          const drop = Math.min(skip, chunk.byteLength);
+          // A 200 to a range request: drop the bytes before the offset.
+          const drop = Math.min(skip, got.byteLength);
           skip -= drop;
-          chunk = chunk.subarray(drop);
-          if (chunk.byteLength === 0) continue;
+          if (drop === got.byteLength) continue;
+          got.copyWithin(0, drop);
+          got = got.subarray(0, got.byteLength - drop);
         }
-        if (position + chunk.byteLength > options.size) {
+        if (position + got.byteLength > options.size) {
           // Never pass on a byte past the descriptor's size: the stream may be feeding another
           // registry's upload, which must not receive more than the blob before it fails.
           throw new FerryError(
@@ -167,15 +173,33 @@ export function resumableBody(
             `${options.what}: registry sent more than the blob's ${options.size} bytes`,
           );
         }
-        position += chunk.byteLength;
+        position += got.byteLength;
         failures = 0;
-        controller.enqueue(chunk);
-        return;
-      } catch (err) {
+        return got;
+      } catch (caught) {
+        let err = caught;
         reader?.cancel().catch(() => {});
         reader = undefined;
         if (options.signal?.aborted) throw options.signal.reason;
         if (err instanceof FerryError && !err.retryable) throw err;
+        if (stalled) {
+          // The watchdog cancelled the read.
+          stalled = false;
+          err = new Error(`no data for ${idleMs / 1000} s`);
+        }
+        if (view.buffer.detached) {
+          if (start > 0) {
+            throw new FerryError(
+              "network",
+              `${options.what}: download failed at byte ${position} of ${options.size}: ${
+                shortError(err)
+              }`,
+              { cause: err, retryable: true },
+            );
+          }
+          // The failed read took the buffer (nothing had been read into it): use a new one.
+          view = new Uint8Array(new ArrayBuffer(bufferLength), start, length);
+        }
         failures++;
         if (failures > options.retry.retries) {
           throw new FerryError(

@@ -51,6 +51,56 @@ Deno.test("resumableBody resumes after a cut and skips bytes of a 200 answer", a
   assert.deepEqual(got, data);
 });
 
+Deno.test("resumableBody fills a BYOB reader's own buffer, which a cut read loses and it replaces", async () => {
+  const data = new Uint8Array(5000).map((_, i) => (i * 7) % 253);
+  const byteBody = (from: number, cutAt?: number) => {
+    let at = from;
+    return new ReadableStream({
+      type: "bytes",
+      pull(c) {
+        if (cutAt !== undefined && at >= cutAt) {
+          c.error(new Error("connection reset"));
+          return;
+        }
+        const end = Math.min(cutAt ?? data.length, at + 700);
+        if (at >= end) {
+          c.close();
+          c.byobRequest?.respond(0);
+          return;
+        }
+        c.enqueue(data.slice(at, end));
+        at = end;
+      },
+    });
+  };
+  const offsets: number[] = [];
+  const open = (offset: number) => {
+    offsets.push(offset);
+    return Promise.resolve(
+      res(206, { "content-range": `bytes ${offset}-4999/5000` }, byteBody(offset)),
+    );
+  };
+  const body = resumableBody(open, res(200, { "content-length": "5000" }, byteBody(0, 2100)), {
+    size: 5000,
+    offset: 0,
+    what: "blob",
+    retry: { retries: 3, baseDelayMs: 1, maxDelayMs: 5 },
+  });
+  const reader = body.getReader({ mode: "byob" });
+  const got: number[] = [];
+  let buffer = new ArrayBuffer(4096);
+  for (;;) {
+    const { value, done } = await reader.read(new Uint8Array(buffer));
+    if (done) break;
+    assert.equal(value.byteOffset, 0);
+    assert.equal(value.buffer.byteLength, 4096, "a buffer of the size the reader brought");
+    got.push(...value);
+    buffer = value.buffer;
+  }
+  assert.deepEqual(offsets, [2100]);
+  assert.deepEqual(new Uint8Array(got), data);
+});
+
 Deno.test("resumableBody gives up after the retry budget with the byte position", async () => {
   const failing = () =>
     new ReadableStream<Uint8Array>({
