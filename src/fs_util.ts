@@ -152,6 +152,32 @@ export interface TempFileOptions {
   tmpDir: string;
 }
 
+let umask: number | null | undefined;
+
+/**
+ * The process's umask as Linux reports it (`Umask:` of /proc/self/status), read once; null where
+ * that is not available. Read, not set and restored with `Deno.umask()`, which would leave files
+ * that other threads create meanwhile without it.
+ */
+export function processUmask(): number | null {
+  if (umask === undefined) {
+    try {
+      const status = Deno.readTextFileSync("/proc/self/status");
+      const m = /^Umask:\s*([0-7]+)$/m.exec(status);
+      umask = m ? parseInt(m[1], 8) : null;
+    } catch {
+      umask = null;
+    }
+  }
+  return umask;
+}
+
+/** Whether a file created with `mode` gets exactly `mode` (the umask clears none of its bits). */
+export function umaskKeeps(mode: number): boolean {
+  const mask = processUmask();
+  return mask !== null && (mode & mask) === 0;
+}
+
 /** Options for {@link writeFileAtomic}. */
 export interface WriteFileAtomicOptions extends TempFileOptions {
   /**
@@ -201,7 +227,7 @@ export async function writeFileAtomic(
     } finally {
       file.close();
     }
-    if (mode !== undefined) await Deno.chmod(tmp, mode);
+    if (mode !== undefined && !umaskKeeps(mode)) await Deno.chmod(tmp, mode);
     await Deno.rename(tmp, path);
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});

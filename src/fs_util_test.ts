@@ -10,12 +10,14 @@ import {
   isMissing,
   isWithin,
   openFileRange,
+  processUmask,
   randomName,
   readFull,
   readTextIfExists,
   resolveWithin,
   stripBom,
   syncDir,
+  umaskKeeps,
   writeAll,
   writeFileAtomic,
 } from "./fs_util.ts";
@@ -127,6 +129,15 @@ Deno.test("writeFileAtomic sets an exact mode the umask would narrow", async () 
   await writeFileAtomic(path, enc.encode("y"), { tmpDir: dir.path, mode: 0o600, durable: false });
   assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
   assert.equal(await Deno.readTextFile(path), "y");
+});
+
+Deno.test("processUmask reads the umask without changing it; umaskKeeps says which modes it narrows", () => {
+  const mask = Deno.umask();
+  assert.equal(processUmask(), mask);
+  assert.equal(Deno.umask(), mask);
+  assert.equal(umaskKeeps(0o644), (0o644 & mask) === 0);
+  assert.equal(umaskKeeps(0o777), mask === 0);
+  assert.equal(umaskKeeps(0), true);
 });
 
 Deno.test("writeFileAtomic removes its temp file when the rename fails", async () => {

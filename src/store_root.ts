@@ -46,6 +46,8 @@ export class StoreRoot {
   /** Whether `mkdir` alone gives `dirMode` (learned from the first directory created). */
   #umaskGivesMode?: boolean;
   #dirs = new Set<string>();
+  /** Directories being created, so that concurrent calls for one make it once. */
+  #creating = new Map<string, Promise<void>>();
 
   private constructor(root: string, real: string, options: StoreRootOptions) {
     this.root = root;
@@ -82,16 +84,47 @@ export class StoreRoot {
    * @throws {FerryError} `invalid_input` when `path` is or passes through a symlink below the root.
    */
   async check(path: string): Promise<boolean> {
-    path = absolute(path);
+    return await this.#lstat(absolute(path)) !== undefined;
+  }
+
+  /**
+   * `lstat` of `path` once it is known to be inside the store through no symlink; undefined when
+   * nothing is there. Each directory on the way is verified once, by one `lstat` in its verified
+   * parent (an entry that is no symlink is the parent's own), and remembered: a path in a known
+   * directory costs one `lstat`. A symlink is resolved whole, where a dangling one counts as
+   * missing and any other is refused.
+   */
+  async #lstat(path: string): Promise<Deno.FileInfo | undefined> {
+    const parent = dirname(path);
+    if (parent !== path && (parent === this.root || parent.startsWith(this.root + "/"))) {
+      if (!this.#dirs.has(parent)) {
+        const dir = await this.#lstat(parent);
+        if (!dir?.isDirectory) return undefined;
+        this.#remember(parent);
+      }
+      let info: Deno.FileInfo;
+      try {
+        info = await Deno.lstat(path);
+      } catch (err) {
+        if (isMissing(err)) return undefined;
+        throw err;
+      }
+      if (!info.isSymlink) return info;
+    }
     let real: string;
     try {
       real = await Deno.realPath(path);
     } catch (err) {
-      if (isMissing(err)) return false;
+      if (isMissing(err)) return undefined;
       throw err;
     }
     if (real !== this.#expected(path)) throw this.foreign(path);
-    return true;
+    try {
+      return await Deno.lstat(path);
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
   }
 
   /**
@@ -102,10 +135,9 @@ export class StoreRoot {
   async checkDir(path: string): Promise<boolean> {
     path = absolute(path);
     if (this.#dirs.has(path)) return true;
-    if (!await this.check(path)) return false;
-    if (!(await Deno.lstat(path)).isDirectory) {
-      throw new FerryError("invalid_input", `${path}: not a directory`);
-    }
+    const info = await this.#lstat(path);
+    if (info === undefined) return false;
+    if (!info.isDirectory) throw new FerryError("invalid_input", `${path}: not a directory`);
     this.#remember(path);
     return true;
   }
@@ -116,14 +148,8 @@ export class StoreRoot {
    * @throws {FerryError} `invalid_input` when `path` is or passes through a symlink below the root.
    */
   async fileSize(path: string): Promise<number | undefined> {
-    if (!await this.check(path)) return undefined;
-    try {
-      const info = await Deno.lstat(path);
-      return info.isFile ? info.size : undefined;
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
-    }
+    const info = await this.#lstat(absolute(path));
+    return info?.isFile ? info.size : undefined;
   }
 
   /** Opens the file at `path` after checking it (see {@link check}); `NotFound` when absent. */
@@ -172,35 +198,49 @@ export class StoreRoot {
   /**
    * Creates the directory `path` and its missing parents inside the store, each parent verified
    * before anything is created in it, so a symlinked component is refused instead of followed.
+   * Concurrent calls for one directory share one creation, and a directory whose parent is
+   * verified is simply made (one `mkdir`, no lookup first): what `mkdir` created is a directory of
+   * ferry's, no symlink.
    */
-  async ensureDir(path: string): Promise<void> {
+  ensureDir(path: string): Promise<void> {
     path = absolute(path);
-    if (this.#dirs.has(path)) return;
-    if (await this.check(path)) {
-      if (!(await Deno.lstat(path)).isDirectory) {
-        throw new FerryError("invalid_input", `${path}: not a directory`);
-      }
-      this.#remember(path);
-      return;
+    if (this.#dirs.has(path)) return Promise.resolve();
+    let pending = this.#creating.get(path);
+    if (!pending) {
+      pending = this.#ensureDir(path).finally(() => this.#creating.delete(path));
+      this.#creating.set(path, pending);
     }
+    return pending;
+  }
+
+  async #ensureDir(path: string): Promise<void> {
     const parent = dirname(path);
-    if (parent === path || !path.startsWith(this.root + "/")) throw this.foreign(path);
-    await this.ensureDir(parent);
+    if (!this.#dirs.has(parent)) {
+      const info = await this.#lstat(path);
+      if (info) return this.#adopt(path, info);
+      if (parent === path || !path.startsWith(this.root + "/")) throw this.foreign(path);
+      await this.ensureDir(parent);
+    }
     try {
       await Deno.mkdir(path, { mode: this.#dirMode ?? 0o777 });
     } catch (err) {
       if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-      // Created meanwhile by another writer, or a dangling symlink (which check calls missing).
-      if (!await this.check(path) || !(await Deno.lstat(path)).isDirectory) {
-        throw this.foreign(path);
-      }
-      this.#remember(path);
-      return;
+      // There already, created meanwhile by another writer, or a dangling symlink (which check
+      // calls missing).
+      const info = await this.#lstat(path);
+      if (!info) throw this.foreign(path);
+      return this.#adopt(path, info);
     }
     if (this.#dirMode !== undefined) {
       this.#umaskGivesMode ??= ((await Deno.stat(path)).mode! & 0o777) === this.#dirMode;
       if (!this.#umaskGivesMode) await Deno.chmod(path, this.#dirMode);
     }
+    this.#remember(path);
+  }
+
+  /** Remembers the verified `path` (`info` its `lstat`) when it is a directory. */
+  #adopt(path: string, info: Deno.FileInfo): void {
+    if (!info.isDirectory) throw new FerryError("invalid_input", `${path}: not a directory`);
     this.#remember(path);
   }
 

@@ -66,3 +66,22 @@ Deno.test("StoreRoot: paths may be relative or untidy, as the store was opened",
     assert.equal(await root.fileSize(`${rel}//a/b/f`), 2);
   });
 });
+
+Deno.test("StoreRoot: in a directory already verified, a planted symlink is still refused", async () => {
+  await withStore(async (store, victim) => {
+    const root = await StoreRoot.open(store);
+    // Concurrent calls for one tree share its creation.
+    await Promise.all([root.ensureDir(`${store}/a/b`), root.ensureDir(`${store}/a/b/c`)]);
+    assert.equal(await root.checkDir(`${store}/a/b/c`), true);
+    assert.equal(await root.fileSize(`${store}/a/b/missing`), undefined);
+    await Deno.symlink(`${victim}/file`, `${store}/a/b/leaf`);
+    await Deno.symlink(victim, `${store}/a/b/sub`);
+    await Deno.symlink(`${victim}/gone`, `${store}/a/b/dangling`);
+    await assert.rejects(root.fileSize(`${store}/a/b/leaf`), foreign);
+    await assert.rejects(root.readFileIfExists(`${store}/a/b/sub/file`), foreign);
+    await assert.rejects(root.ensureDir(`${store}/a/b/sub/x`), foreign);
+    assert.equal(await root.fileSize(`${store}/a/b/dangling`), undefined);
+    await assert.rejects(root.check(`${store}/a/b/sub/file/deeper`), foreign);
+    assert.deepEqual([...Deno.readDirSync(victim)].map((e) => e.name), ["file"]);
+  });
+});
