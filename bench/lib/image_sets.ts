@@ -44,6 +44,9 @@ export const SCALES: readonly Scale[] = ["small", "large"];
 
 const MIB = 1024 * 1024;
 
+/** The large scale's one huge layer: 2 GiB. */
+export const HUGE_LAYER = 2048 * MIB;
+
 /** One blob of the set, with a repository that links it (for raw downloads). */
 export interface SetBlob {
   repository: string;
@@ -109,7 +112,12 @@ export function setSpecs(scale: Scale): { specs: SingleImageSpec[]; description:
     name: `large-${i}`,
     layers: Array.from({ length: 4 }, (_, j) => ({ seed: `bench-large-${i}-${j}`, size })),
   }));
-  return { specs, description: "4 images × 4 layers × 100 MiB, no shared layers" };
+  // One blob far larger than any buffer: peak RSS must not grow with the blob.
+  specs.push({ name: "large-huge", layers: [{ seed: "bench-large-huge", size: HUGE_LAYER }] });
+  return {
+    specs,
+    description: "4 images × 4 layers × 100 MiB and one image of one 2 GiB layer, no shared layers",
+  };
 }
 
 /**
