@@ -160,11 +160,11 @@ async function rehash(file: Deno.FsFile, bufferSize: number): Promise<Sha256> {
  * Appends the source's bytes from `hasher.size` on, hashing them, and checks the result. Fails as
  * soon as more than `expected.size` bytes arrive.
  *
- * Each read fills one buffer of up to `batchSize` from its start (BYOB from a byte stream, so a
+ * Each read fills a buffer of up to `batchSize` from its start (BYOB from a byte stream, so a
  * remote blob goes from the socket into it with one copy and no chunk is allocated), and what it
- * got is hashed and written at once: a read never lands after unwritten bytes, so a read that
- * fails and takes the buffer with it loses nothing, and the partial always holds every byte
- * received.
+ * got is written and hashed at once: a read never lands after unwritten bytes, so a read that
+ * fails and takes its buffer with it loses nothing, and the partial holds every byte received.
+ * Two buffers take turns, so that one is written while the next read fills the other.
  */
 async function download(
   file: Deno.FsFile,
@@ -178,11 +178,16 @@ async function download(
   await file.seek(offset, Deno.SeekMode.Start);
   const reader = viewReader(await source(offset));
   // One byte more than is left, so that a source sending too much is caught by the first read.
-  let buffer = new ArrayBuffer(Math.min(batchSize, expected.size - offset + 1));
+  const size = Math.min(batchSize, expected.size - offset + 1);
+  const buffers = [new ArrayBuffer(size), new ArrayBuffer(size)];
+  let turn = 0;
+  // The write in flight, of the buffer not being read into. Marked handled at once: it fails
+  // the download when awaited, not as an unhandled rejection while a read is pending.
+  let writing: Promise<void> = Promise.resolve();
   try {
     for (;;) {
-      const got = await reader.read(new Uint8Array(buffer));
-      buffer = got.buffer;
+      const got = await reader.read(new Uint8Array(buffers[turn]));
+      buffers[turn] = got.buffer;
       if (got.byteLength === 0) break;
       if (hasher.size + got.byteLength > expected.size) {
         throw new FerryError(
@@ -190,11 +195,17 @@ async function download(
           `${where}: more than the expected ${expected.size} bytes`,
         );
       }
+      await writing;
+      writing = writeAll(file, got);
+      writing.catch(() => {});
       hasher.update(got);
-      await writeAll(file, got);
+      turn ^= 1;
     }
+    await writing;
   } catch (err) {
     await reader.cancel(err).catch(() => {});
+    // Every byte received is in the partial (or its write failed): a retry resumes after them.
+    await writing.catch(() => {});
     throw err;
   }
   checkDigest(hasher, expected, where);
