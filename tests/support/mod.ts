@@ -97,6 +97,20 @@ export {
   type ReadOptions,
   withTransport,
 } from "./skopeo.ts";
+export {
+  type KeyKind,
+  type KeyPair,
+  makeKeyPair,
+  pushSignature,
+  type SignatureLayer,
+  signatureLayer,
+  type SignOptions,
+  signPayload,
+  sigTag,
+  simpleSigningPayload,
+  tamper,
+  writeSignatureImage,
+} from "./cosign.ts";
 export { freePort, removeTree, type TempDir, tempDir } from "./tmp.ts";
 export { type SelfSigned, selfSignedCert } from "./tls.ts";
 export {
