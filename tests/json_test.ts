@@ -9,11 +9,15 @@ import { formatLocation, parseLocation } from "../src/transfer/location.ts";
 import {
   type BuiltImage,
   type BuiltIndex,
+  makeKeyPair,
   makeLayout,
   peerTest,
   pushToRegistry,
+  signatureLayer,
+  sigTag,
   startRegistry,
   tempDir,
+  writeSignatureImage,
 } from "./support/mod.ts";
 import { ferry } from "./ferry_cli.ts";
 
@@ -576,3 +580,58 @@ peerTest(
     });
   },
 );
+
+/** One `verify` image: the fields docs/JSON.md lists. */
+function assertVerified(image: Json) {
+  assertKeys(
+    image,
+    ["image", "source", "verified", "keys", "signatures"],
+    ["digest", "platform", "reason"],
+    "verify image",
+  );
+  assertLocation(image.source);
+  if (image.digest !== undefined) assert.match(image.digest, DIGEST);
+  assert.ok(Number.isInteger(image.verified));
+  assert.equal(image.reason === undefined, image.verified > 0, JSON.stringify(image));
+  for (const sig of image.signatures) {
+    assertKeys(sig, ["tag", "payload"], ["key", "signedDigest", "dockerReference", "problem"]);
+    assert.match(sig.payload, DIGEST);
+    assert.equal(sig.key === undefined, sig.problem !== undefined, JSON.stringify(sig));
+  }
+}
+
+peerTest("--json: verify's snapshot follows docs/JSON.md", ["openssl"], async () => {
+  await using dir = await tempDir("ferry-json-");
+  const cwd = await Deno.realPath(dir.path);
+  const [good, bad] = await makeLayout(join(cwd, "oci"), [
+    { name: "good", layers: [{ seed: "json-good", size: 1_000 }] },
+    { name: "bad", layers: [{ seed: "json-bad", size: 1_000 }] },
+  ]) as BuiltImage[];
+  const key = await makeKeyPair(cwd);
+  await writeSignatureImage(join(cwd, "oci"), sigTag(good.digest), [
+    await signatureLayer(good.digest, { key }),
+  ]);
+  await writeSignatureImage(join(cwd, "oci"), sigTag(bad.digest), [
+    await signatureLayer(bad.digest, { key, tamper: true }),
+  ]);
+  // Relative paths given; the snapshot's locations are absolute.
+  const s = await snapshot(["verify", "--json", "--key", "cosign.pub", "oci:oci:good"], cwd);
+  assertKeys(s, ["images"]);
+  assert.equal(s.images.length, 1);
+  assertVerified(s.images[0]);
+  assert.equal(s.images[0].source, `oci:${join(cwd, "oci")}:good`);
+  assert.equal(s.images[0].image, "oci:oci:good");
+  assert.equal(s.images[0].signatures[0].key, "cosign.pub");
+
+  // Failing: the snapshot, then the error event; exit 1.
+  const run = await ferry(["verify", "--json", "--key", "cosign.pub", "oci:oci:bad"], { cwd });
+  assert.equal(run.code, 1);
+  const [snap, error, ...rest] = run.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(rest, []);
+  assertKeys(snap, ["images"]);
+  assertVerified(snap.images[0]);
+  assert.equal(snap.images[0].verified, 0);
+  assert.match(snap.images[0].signatures[0].problem, /does not verify/);
+  assertKeys(error, ["type", "code", "message"]);
+  assert.equal(error.code, "denied");
+});

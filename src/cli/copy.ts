@@ -11,23 +11,24 @@ import { Command } from "@commander-js/extra-typings";
 import { type SideAccessOptions, withSideAccess } from "./access.ts";
 import type { Output } from "./output.ts";
 import { parsePositiveInt } from "./parse.ts";
+import { type VerifyKeyOptions, withVerifyKey } from "./verify_key.ts";
 
 /** The parsed options of every copying command: access for each side, platforms, `--json`. */
-export interface CopyOptions extends SideAccessOptions {
+export interface CopyOptions extends SideAccessOptions, VerifyKeyOptions {
   platform?: string;
   all?: boolean;
   json?: boolean;
 }
 
 function withSideOptions<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
-  return withSideAccess(
+  return withVerifyKey(withSideAccess(
     cmd
       .option(
         "--platform <list>",
         "os/arch[/variant][,…] to copy from multi-platform images (default: this host)",
       )
       .option("--all", "copy every platform (the whole index)") as unknown as T,
-  ).option("--json", "print one JSON event per line") as unknown as T;
+  )).option("--json", "print one JSON event per line") as unknown as T;
 }
 
 /** The parsed options of `registry sync`. */
@@ -55,7 +56,8 @@ Examples:
   ferry copy docker://ghcr.io/org/app:1.0 oci-archive:app.tar
   ferry copy --all docker://nginx:1.27 registry-dir:./registry:library/nginx:1.27
   ferry copy oci:./layout:app docker://registry.local:5000/team/app:1.0
-  ferry copy docker-archive:app.tar docker://127.0.0.1:5000/app:1.0`,
+  ferry copy docker-archive:app.tar docker://127.0.0.1:5000/app:1.0
+  ferry copy --verify-key cosign.pub docker://ghcr.io/org/app:1.0 oci-archive:app.tar`,
     )
     .action(async (source, destination, opts) => {
       const o = opts as CopyOptions;

@@ -25,6 +25,7 @@ import type { CopyOptions, SyncOptions } from "./copy.ts";
 import { type SyncResult, transferred, type TransferResult as TransferResultJson } from "./json.ts";
 import type { Output } from "./output.ts";
 import type { TransferTally } from "./tally.ts";
+import { imageCheck } from "./verify_key.ts";
 
 /** A client for each side, each with its own credentials. */
 async function clients(opts: CopyOptions, out: Output): Promise<[RegistryClient, RegistryClient]> {
@@ -81,6 +82,7 @@ async function copyReported(
   o: CopyOptions,
   out: Output,
 ): Promise<{ result: TransferResult; tally: TransferTally }> {
+  const check = await imageCheck(o);
   const [sourceClient, destinationClient] = await clients(o, out);
   const tally = out.tally(1);
   try {
@@ -90,6 +92,7 @@ async function copyReported(
       platforms: platformsOf(o),
       all: o.all,
       onEvent: (e) => out.transfer(e),
+      check,
     });
     out.emit(transferResult(result, tally));
     return { result, tally };
@@ -106,6 +109,7 @@ export async function runRegistrySync(
   o: SyncOptions,
   out: Output,
 ): Promise<void> {
+  const check = await imageCheck(o);
   const [sourceClient, destinationClient] = await clients(o, out);
   const src = await openStore(parseStoreAddress(source), sourceClient, { readOnly: true });
   const dst = await openStore(parseStoreAddress(destination), destinationClient);
@@ -119,6 +123,7 @@ export async function runRegistrySync(
       all: o.platform ? o.all : true,
       engine,
       maxParallel: o.maxPullProcs,
+      check,
       warn: (m) => out.warn(m),
       onImage: (r) =>
         out.transfer({

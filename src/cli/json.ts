@@ -368,13 +368,45 @@ export interface LsBlobsSnapshot {
   blobs: { digest: string; size?: number }[];
 }
 
+/** One image `verify` checked. */
+export interface VerifiedImage {
+  /** The location as given. */
+  image: string;
+  /** The image read, as a location string. */
+  source: string;
+  /** The manifest or index checked; absent when the location could not be read. */
+  digest?: string;
+  /** With `--platform`: the platform of the manifest checked. */
+  platform?: string;
+  /** Signatures that verified with a key and name the image (or the index it was found in). */
+  verified: number;
+  /** The files of the keys that verified them. */
+  keys: string[];
+  signatures: {
+    tag: string;
+    payload: string;
+    key?: string;
+    signedDigest?: string;
+    dockerReference?: string;
+    problem?: string;
+  }[];
+  /** Why nothing verified; absent when `verified > 0`. */
+  reason?: string;
+}
+
+/** `verify`. */
+export interface SignaturesSnapshot {
+  images: VerifiedImage[];
+}
+
 /** Anything a snapshot command prints. */
 export type Snapshot =
   | ImagesSnapshot
   | InspectSnapshot
   | ContextImagesSnapshot
   | VerifySnapshot
-  | LsBlobsSnapshot;
+  | LsBlobsSnapshot
+  | SignaturesSnapshot;
 
 /** The `digest`, `mediaType` and `manifests` of a copy's outcome. */
 export function transferred(

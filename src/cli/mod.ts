@@ -22,6 +22,7 @@ import * as registrySave from "./registry_save.ts";
 import * as registryServe from "./registry_serve.ts";
 import * as registryVerify from "./registry_verify.ts";
 import * as registryLsBlobs from "./registry_ls_blobs.ts";
+import * as verify from "./verify.ts";
 
 export { main } from "./program.ts";
 
@@ -32,6 +33,7 @@ const ALL_MODULES: CommandModules = {
   registryVerify,
   registryLsBlobs,
   copy,
+  verify,
   login,
   images,
   build,

@@ -37,6 +37,8 @@ export interface CommandModules {
   registryLsBlobs: typeof import("./registry_ls_blobs.ts");
   /** `copy`, `registry copy` and `registry sync`. */
   copy: typeof import("./copy.ts");
+  /** `verify`. */
+  verify: typeof import("./verify.ts");
   /** `login` and `logout`. */
   login: typeof import("./login.ts");
   /** The local image store's commands: `pull`, `push`, `images`, `save`… */
@@ -60,6 +62,7 @@ export const COMMAND_PATHS: Readonly<Record<CommandModuleName, readonly (readonl
   registryVerify: [["registry", "verify"]],
   registryLsBlobs: [["registry", "ls-blobs"]],
   copy: [["copy"], ["registry", "copy"], ["registry", "sync"]],
+  verify: [["verify"]],
   login: [["login"], ["logout"]],
   images: [["pull"], ["push"], ["tag"], ["rmi"], ["images"], ["inspect"], ["save"], ["load"]],
   build: [["build"], ["bud"], ["merge"]],
@@ -72,6 +75,7 @@ const IMPORTS: { readonly [K in CommandModuleName]: () => Promise<CommandModules
   registryVerify: () => import("./registry_verify.ts"),
   registryLsBlobs: () => import("./registry_ls_blobs.ts"),
   copy: () => import("./copy.ts"),
+  verify: () => import("./verify.ts"),
   login: () => import("./login.ts"),
   images: () => import("./images.ts"),
   build: () => import("./build.ts"),
@@ -172,6 +176,7 @@ Examples:
     program.addCommand(registry);
   }
   if (m.copy) program.addCommand(m.copy.copyCommand(output));
+  if (m.verify) program.addCommand(m.verify.verifyCommand(output));
   for (const cmd of m.login?.loginCommands(output) ?? []) program.addCommand(cmd);
   for (const cmd of m.images?.imageCommands(output) ?? []) program.addCommand(cmd);
   for (const cmd of m.build?.buildCommands(output) ?? []) program.addCommand(cmd);

@@ -75,6 +75,7 @@ Deno.test("a tree of some modules holds the same commands, flags and help as the
       "registry copy",
       "registry sync",
       "copy",
+      "verify",
       "login",
       "logout",
       "pull",

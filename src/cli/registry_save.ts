@@ -10,6 +10,7 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { type AccessOptions, withAccess } from "./access.ts";
 import type { Output } from "./output.ts";
 import { parseList, parsePositiveInt } from "./parse.ts";
+import { type VerifyKeyOptions, withVerifyKey } from "./verify_key.ts";
 
 /** The `registry save` command. */
 export function registrySaveCommand(output: (json?: boolean) => Output) {
@@ -41,7 +42,7 @@ export function registrySaveCommand(output: (json?: boolean) => Output) {
     )
     .option("--all", "keep every platform of multi-platform images")
     .option("--max-pull-procs <n>", "images copied at once", parsePositiveInt, 5);
-  return withAccess(save, { showTlsDefault: true })
+  return withVerifyKey(withAccess(save, { showTlsDefault: true }))
     .option("--strict", "treat unusable context entries as errors")
     .option(
       "--include-referenced",
@@ -55,16 +56,18 @@ Examples:
   ferry registry save ./my-app                       # images a build of ./my-app needs, into ./registry
   ferry registry save --registry-dir ./my-app/registry ./my-app
   ferry registry save --images nginx:1.25,quay.io/cilium/cilium:v1.15.0 --platform linux/amd64,linux/arm64
-  ferry registry save --tars docker-archive:./app.tar@library/app:1.0`,
+  ferry registry save --tars docker-archive:./app.tar@library/app:1.0
+  ferry registry save --verify-key cosign.pub --images ghcr.io/org/app:1.0   # signed images only`,
     )
     .action(async (context, opts) => {
       const out = output(opts.json);
       const { registrySave } = await import("./registry_save_action.ts");
-      await registrySave(context, opts as typeof opts & AccessOptions, out);
+      await registrySave(context, opts as typeof opts & AccessOptions & VerifyKeyOptions, out);
     });
 }
 
 /** The parsed options of `registry save`. */
 export type RegistrySaveOptions =
   & ReturnType<ReturnType<typeof registrySaveCommand>["opts"]>
-  & AccessOptions;
+  & AccessOptions
+  & VerifyKeyOptions;

@@ -14,6 +14,7 @@ import { clientOptions } from "./access.ts";
 import { type RegistrySaveResult, transferred } from "./json.ts";
 import type { Output } from "./output.ts";
 import type { RegistrySaveOptions } from "./registry_save.ts";
+import { imageCheck } from "./verify_key.ts";
 
 /**
  * An item of `--tars`, `docker-archive:PATH@REPO[:TAG]` or `oci-archive:…` (the syntax of
@@ -54,6 +55,8 @@ export async function registrySave(
   } else if (images.length === 0 && archives.length === 0) {
     throw new FerryError("usage", "nothing to save: give a CONTEXT, --images or --tars");
   }
+  // Keys first: a bad key file fails before any image is looked for.
+  const check = await imageCheck(opts);
   const platforms = opts.platform
     ? parsePlatformList(opts.platform)
     : opts.arch
@@ -73,6 +76,7 @@ export async function registrySave(
   const tally = out.tally(images.length + archives.length);
   try {
     const saved = await saveImages({
+      check,
       registryDir: opts.registryDir,
       images,
       archives: archives.map(archiveSource),

@@ -98,6 +98,11 @@ export interface CopyOptions {
    * reference.
    */
   label?: string;
+  /**
+   * Called with what `reference` resolved to, before anything is written: a rejection ends the
+   * copy with its error and nothing of the image stored (a signature policy, `--verify-key`).
+   */
+  beforeCopy?: (root: Descriptor) => Promise<void>;
 }
 
 /** What a copy stored. */
@@ -127,6 +132,7 @@ export class CopyEngine {
   ): Promise<CopyResult> {
     const label = options.label ?? `${src.location}:${reference}`;
     const root = await src.resolve(reference, { withContent: options.resolveWithContent });
+    await options.beforeCopy?.(root);
     const result = await this.copyDescriptor(src, root, dst, { ...options, label });
     for (const tag of options.tags ?? []) await dst.tag(result.root, tag);
     return result;

@@ -11,6 +11,7 @@ import { hostPlatform, type Platform } from "../platform.ts";
 import { defaultRegistryClient, type RegistryClient } from "../remote/mod.ts";
 import { finishStore, type Store } from "../store.ts";
 import { type Location, parseLocation, repositoryLocation } from "./location.ts";
+import { checkHook, type ImageCheck, isArtifactTag, signatureHome } from "./signature_policy.ts";
 import { openDestination, type Opened, openSource } from "./transport.ts";
 
 /** Options of {@link copyImage}. */
@@ -27,6 +28,8 @@ export interface TransferOptions {
   engine?: CopyEngine;
   /** Progress of the copy (ignored when `engine` is given: it has its own). */
   onEvent?: (event: CopyEvent) => void;
+  /** Checks each image at the source before it is copied (a signature policy). */
+  check?: ImageCheck;
 }
 
 /** What one copy did. */
@@ -71,6 +74,11 @@ export async function copyImage(
       skipMissingChildren: src.sparseIndexes,
       tags: dst.tag ? [dst.tag] : [],
       label: src.location,
+      beforeCopy: checkHook(options.check, {
+        target: src.target,
+        signatures: signatureHome(source, src.store, src.target, src.reference!),
+        label: src.location,
+      }),
     });
     ok = true;
     return { ...result, source: src.location, destination: dst.location, tag: dst.tag };
@@ -121,6 +129,10 @@ export async function syncRegistries(
           skipMissingChildren: true,
           tags: [job.tag],
           label: label(job),
+          beforeCopy: checkHook(isArtifactTag(job.tag) ? undefined : options.check, {
+            target: source.repository(job.repo),
+            label: label(job),
+          }),
         },
       );
       copied++;
@@ -159,6 +171,8 @@ export interface LocationCopyOptions {
   all?: boolean;
   /** Progress of the copy. */
   onEvent?: (event: CopyEvent) => void;
+  /** Checks the image at the source before it is copied (see `signaturePolicy`). */
+  check?: ImageCheck;
 }
 
 /**
@@ -188,6 +202,7 @@ export async function copy(
       platforms: options.platforms ?? [hostPlatform()],
       all: options.all,
       onEvent: options.onEvent,
+      check: options.check,
     });
   } finally {
     if (!options.client) await client.close();

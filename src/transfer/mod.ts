@@ -15,3 +15,4 @@ export * from "./location.ts";
 export * from "./transport.ts";
 export * from "./copy.ts";
 export * from "./save.ts";
+export * from "./signature_policy.ts";

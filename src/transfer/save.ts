@@ -19,6 +19,7 @@ import {
 import type { RegistryClient } from "../remote/mod.ts";
 import { RegistryDir } from "../registry_dir/mod.ts";
 import type { Store, Target } from "../store.ts";
+import { checkHook, type ImageCheck } from "./signature_policy.ts";
 import {
   archiveDestination,
   type ArchiveTransport,
@@ -85,6 +86,8 @@ export interface SaveOptions {
   onEvent?: (event: SaveEvent) => void;
   /** Non-fatal problems (name collisions). */
   warn?: (message: string) => void;
+  /** Checks each image at its source before it is saved (a signature policy). */
+  check?: ImageCheck;
 }
 
 /** Events of a save: the copy engine's plus one per finished image. */
@@ -163,8 +166,11 @@ export async function saveImages(options: SaveOptions): Promise<SavedImage[]> {
       tag: ref.tag ?? (ref.digest ? undefined : "latest"),
       // A failure is reported when the job runs and awaits the same promise.
       prefetch: (dst) => void resolveRoot(dst).catch(() => {}),
-      run: async (dst: Target) =>
-        engine.copyDescriptor(src, await resolveRoot(dst), dst, { ...copyOptions, label: source }),
+      run: async (dst: Target) => {
+        const root = await resolveRoot(dst);
+        await options.check?.({ target: src, root, label: source });
+        return engine.copyDescriptor(src, root, dst, { ...copyOptions, label: source });
+      },
     };
   });
   for (const archive of options.archives ?? []) {
@@ -176,9 +182,11 @@ export async function saveImages(options: SaveOptions): Promise<SavedImage[]> {
       run: async (dst) => {
         const { store, reference } = await archive.open();
         try {
-          return await engine.copy(store.repository(""), reference, dst, {
+          const src = store.repository("");
+          return await engine.copy(src, reference, dst, {
             ...copyOptions,
             label: archive.label,
+            beforeCopy: checkHook(options.check, { target: src, label: archive.label }),
           });
         } finally {
           await store.close();
