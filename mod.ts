@@ -27,7 +27,8 @@
  *
  * Each part also has a subpath of its own (see `deno.json`'s `exports`): `./stores`, `./copy`,
  * `./context`, `./build`, `./server`, `./remote`, `./auth`, `./registry-dir`, `./oci-layout`,
- * `./archive`, `./memory-store`, `./image-store`, `./kubefile`, `./layer`, `./merge`.
+ * `./archive`, `./memory-store`, `./image-store`, `./kubefile`, `./layer`, `./merge`,
+ * `./signature`.
  *
  * @module
  */

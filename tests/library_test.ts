@@ -59,6 +59,7 @@ const KEY_NAMES: Record<string, string[]> = {
   "./kubefile": ["parseInstructions", "findInstructionFiles", "compileIgnore"],
   "./layer": ["writeLayer", "readLayer", "walkTree"],
   "./merge": ["mergeImages"],
+  "./signature": ["verifyImage", "readPublicKey", "parsePublicKey", "signatureTag"],
 };
 
 Deno.test("every subpath export of deno.json loads and offers its key names", async (t) => {
