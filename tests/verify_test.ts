@@ -14,6 +14,7 @@ import {
   peerTest,
   pushSignature,
   pushToRegistry,
+  run as runCommand,
   signatureLayer,
   sigTag,
   startRegistry,
@@ -167,7 +168,7 @@ peerTest(
 );
 
 peerTest(
-  "verify: over a registry directory docker-registry wrote, and over OCI layouts",
+  "verify: over a registry directory docker-registry wrote, OCI layouts and an oci-archive",
   ["docker-registry", "skopeo", "openssl"],
   async () => {
     await using dir = await tempDir();
@@ -189,10 +190,15 @@ peerTest(
 
     // An OCI layout: the signature image sits beside the ref name (bare, or NAME:sha256-….sig).
     const oci = join(dir.path, "oci");
-    const [bare, named] = await makeLayout(oci, [
+    const [bare, named, copied] = await makeLayout(oci, [
       { name: "app", layers: [{ seed: "bare", size: 2000 }] },
       { name: "localhost/app:1.0", layers: [{ seed: "named", size: 2000 }] },
+      { name: "localhost/copied:1.0", layers: [{ seed: "copied", size: 2000 }] },
     ]) as BuiltImage[];
+    // A signature copied into a layout's whole namespace has the bare tag as its ref name.
+    await writeSignatureImage(oci, sigTag(copied.digest), [
+      await signatureLayer(copied.digest, { key }),
+    ]);
     await writeSignatureImage(oci, sigTag(bare.digest), [
       await signatureLayer(bare.digest, { key }),
     ]);
@@ -207,11 +213,22 @@ peerTest(
         key.publicKey,
         `oci:${oci}:app`,
         `oci:${oci}:localhost/app:1.0`,
+        `oci:${oci}:localhost/copied:1.0`,
       ]),
     );
+    assert.match(lineOf(layoutRun.stdout, `oci:${oci}:localhost/copied:1.0`), /verified: 1/);
     assert.match(lineOf(layoutRun.stdout, `oci:${oci}:app`), /verified: 1 signature/);
     // One of the two signatures is tampered: the other still verifies.
     assert.match(lineOf(layoutRun.stdout, `oci:${oci}:localhost/app:1.0`), /verified: 1 signature/);
+
+    // The same layout as an oci-archive (packed by GNU tar).
+    const archive = join(dir.path, "oci.tar");
+    await runCommand("tar", ["-C", oci, "-cf", archive, "."]);
+    const archived = [`oci-archive:${archive}:app`, `oci-archive:${archive}:localhost/app:1.0`];
+    const archiveRun = ok(await ferry(["verify", "--key", key.publicKey, ...archived]));
+    for (const loc of archived) {
+      assert.match(lineOf(archiveRun.stdout, loc), /verified: 1 signature/);
+    }
   },
 );
 

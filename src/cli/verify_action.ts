@@ -18,7 +18,7 @@ import {
   type Location,
   openSource,
   parseLocation,
-  signatureHome,
+  signatureHomes,
 } from "../transfer/mod.ts";
 import { clientOptions } from "./access.ts";
 import type { SignaturesSnapshot, VerifiedImage } from "./json.ts";
@@ -86,7 +86,7 @@ async function verifyLocation(
     try {
       const reference = src.reference!;
       const root = await src.target.resolve(reference);
-      const signatures = signatureHome(loc, src.store, src.target, reference);
+      const signatures = signatureHomes(loc, src.store, src.target, reference);
       const targets: { desc: Descriptor; index?: Descriptor }[] =
         ctx.platforms && isIndexType(root.mediaType)
           ? (await platformChildren(src.target, root, ctx.platforms, source)).map((desc) => ({

@@ -73,8 +73,11 @@ export interface VerifyImageOptions {
    * signs the children too), so a signature on the index covers a platform manifest it lists.
    */
   index?: Descriptor;
-  /** Where the `.sig` tags are resolved; default the image's own target. */
-  signatures?: Target;
+  /**
+   * Where the `.sig` tags are resolved, in order (the first that holds a tag is read); default
+   * the image's own target.
+   */
+  signatures?: readonly Target[];
   /** Names the image in problems; default the target's location. */
   label?: string;
 }
@@ -91,7 +94,7 @@ export async function verifyImage(
   options: VerifyImageOptions,
 ): Promise<ImageVerification> {
   if (options.keys.length === 0) throw new FerryError("usage", "no public key to verify with");
-  const home = options.signatures ?? target;
+  const homes = options.signatures?.length ? options.signatures : [target];
   const label = options.label ?? target.location;
   const candidates = [image.digest];
   if (options.index && options.index.digest !== image.digest) candidates.push(options.index.digest);
@@ -99,13 +102,9 @@ export async function verifyImage(
   const problems: string[] = [];
   for (const digest of candidates) {
     const tag = signatureTag(digest);
-    let sigImage: Descriptor;
-    try {
-      sigImage = await home.resolve(tag);
-    } catch (err) {
-      if (isFerryError(err, "not_found", "invalid_reference")) continue;
-      throw err;
-    }
+    const found = await resolveIn(homes, tag);
+    if (!found) continue;
+    const { home, desc: sigImage } = found;
     const layers = await signatureLayers(home, sigImage, `${label}: ${tag}`);
     if ("problem" in layers) {
       problems.push(`${tag}: ${layers.problem}`);
@@ -123,6 +122,21 @@ export async function verifyImage(
     ? problems.join("; ")
     : `no signature (no ${candidates.map(signatureTag).join(" or ")})`;
   return { digest: image.digest, verified: 0, keys, signatures, reason };
+}
+
+/** The first of `homes` that holds `tag`, and what it resolves to there. */
+async function resolveIn(
+  homes: readonly Target[],
+  tag: string,
+): Promise<{ home: Target; desc: Descriptor } | undefined> {
+  for (const home of homes) {
+    try {
+      return { home, desc: await home.resolve(tag) };
+    } catch (err) {
+      if (!isFerryError(err, "not_found", "invalid_reference")) throw err;
+    }
+  }
+  return undefined;
 }
 
 /** The layers of the signature image `desc`, or why it is not one. */

@@ -11,7 +11,7 @@ import { hostPlatform, type Platform } from "../platform.ts";
 import { defaultRegistryClient, type RegistryClient } from "../remote/mod.ts";
 import { finishStore, type Store } from "../store.ts";
 import { type Location, parseLocation, repositoryLocation } from "./location.ts";
-import { checkHook, type ImageCheck, isArtifactTag, signatureHome } from "./signature_policy.ts";
+import { checkHook, type ImageCheck, isArtifactTag, signatureHomes } from "./signature_policy.ts";
 import { openDestination, type Opened, openSource } from "./transport.ts";
 
 /** Options of {@link copyImage}. */
@@ -76,7 +76,7 @@ export async function copyImage(
       label: src.location,
       beforeCopy: checkHook(options.check, {
         target: src.target,
-        signatures: signatureHome(source, src.store, src.target, src.reference!),
+        signatures: signatureHomes(source, src.store, src.target, src.reference!),
         label: src.location,
       }),
     });

@@ -16,8 +16,8 @@ import type { Location } from "./location.ts";
 export interface SourceImage {
   /** The repository it is read from. */
   target: Target;
-  /** Where its signature images (`sha256-<hex>.sig`) are resolved; default `target`. */
-  signatures?: Target;
+  /** Where its signature images (`sha256-<hex>.sig`) are resolved, in order; default `target`. */
+  signatures?: readonly Target[];
   /** What its reference resolved to. */
   root: Descriptor;
   /** Names it in messages (a location string). */
@@ -75,19 +75,19 @@ export function isArtifactTag(tag: string): boolean {
 }
 
 /**
- * The repository of `store` where the signature images of `reference` (as `location` names it)
- * live: the image's own for registries and registry directories; in an OCI layout or archive,
- * beside the ref name — `NAME:sha256-<hex>.sig` for a ref name `NAME:TAG`, the bare tag for a ref
- * name without one.
+ * The repositories of `store` where the signature images of `reference` (as `location` names it)
+ * may live, in the order they are tried: the image's own for registries and registry directories;
+ * in an OCI layout or archive, beside the ref name (`NAME:sha256-<hex>.sig` for a ref name
+ * `NAME:TAG`), then the bare tag (`sha256-<hex>.sig`, as a copy into the layout writes it).
  */
-export function signatureHome(
+export function signatureHomes(
   location: Location,
   store: Store,
   target: Target,
   reference: string,
-): Target {
-  if (location.transport !== "oci" && location.transport !== "oci-archive") return target;
+): Target[] {
+  if (location.transport !== "oci" && location.transport !== "oci-archive") return [target];
   const colon = reference.lastIndexOf(":");
-  if (reference.startsWith("sha256:") || colon <= reference.lastIndexOf("/")) return target;
-  return store.repository(reference.slice(0, colon));
+  if (reference.startsWith("sha256:") || colon <= reference.lastIndexOf("/")) return [target];
+  return [store.repository(reference.slice(0, colon)), target];
 }
