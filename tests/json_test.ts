@@ -553,6 +553,47 @@ peerTest(
       assert.equal(again.result.digest, built.digest);
     });
 
+    await t.step("registry gc (dry run)", async () => {
+      // The saved index's children are untagged: --delete-untagged would take them (and warns).
+      const s = await stream(
+        ["registry", "gc", "--json", "--dry-run", "--delete-untagged", "reg"],
+        cwd,
+      );
+      assertKeys(s.result, [
+        "type",
+        "dir",
+        "dryRun",
+        "repositories",
+        "keptManifests",
+        "keptBlobs",
+        "removed",
+        "freedBytes",
+      ]);
+      assert.equal(s.result.dir, at("reg"));
+      assertKeys(s.result.removed, ["manifests", "blobs", "layerLinks"]);
+      const removed = s.byType.get("removed")!;
+      assert.equal(removed.length, Object.values(s.result.removed as Json).reduce((a, b) => a + b));
+      for (const e of removed) {
+        assertKeys(e, ["type", "kind", "digest", "dryRun"], ["repository", "size"], "removed");
+        assert.match(e.digest, DIGEST);
+        assert.equal(e.dryRun, true);
+        assert.equal(e.size !== undefined, e.kind === "blob");
+        assert.equal(e.repository !== undefined, e.kind !== "blob");
+      }
+      assert.ok(removed.some((e) => e.kind === "manifest"));
+      assert.equal(
+        s.result.freedBytes,
+        removed.reduce((n, e) => n + (e.size ?? 0), 0),
+      );
+      assert.ok(s.byType.get("warning")!.length > 0);
+      const progress = s.byType.get("progress")!;
+      for (const e of progress) {
+        assertKeys(e, ["type", "step", "done", "total"], ["bytes"], "progress");
+        assert.ok(e.step === "mark" || e.step === "sweep");
+      }
+      assert.ok(progress.some((e) => e.step === "mark" && e.done === e.total));
+    });
+
     await t.step("merge", async () => {
       await Deno.mkdir(at("ctx2"));
       await Deno.writeTextFile(at("ctx2/Kubefile"), "FROM scratch\nCOPY f /f\n");

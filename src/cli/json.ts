@@ -62,6 +62,30 @@ export interface WarningEvent {
   message: string;
 }
 
+/** How far a long step that is no transfer has got (`registry gc`), at most once a second. */
+export interface ProgressEvent {
+  type: "progress";
+  /** `mark` (repositories looked at), `sweep` (blobs removed). */
+  step: "mark" | "sweep";
+  done: number;
+  total: number;
+  /** Bytes freed so far (`sweep`). */
+  bytes?: number;
+}
+
+/** `registry gc` removed something (or would, with `--dry-run`). */
+export interface RemovedEvent {
+  type: "removed";
+  /** An untagged manifest's revision, a blob, or a repository's `_layers` link. */
+  kind: "manifest" | "blob" | "layer-link";
+  digest: string;
+  /** For `manifest` and `layer-link`. */
+  repository?: string;
+  /** For `blob`. */
+  size?: number;
+  dryRun: boolean;
+}
+
 /** The command failed (the last line). */
 export interface ErrorEvent {
   type: "error";
@@ -222,6 +246,18 @@ export interface RmiResult {
   deferred?: string;
 }
 
+/** `registry gc`. */
+export interface RegistryGcResult {
+  type: "result";
+  dir: string;
+  dryRun: boolean;
+  repositories: number;
+  keptManifests: number;
+  keptBlobs: number;
+  removed: { manifests: number; blobs: number; layerLinks: number };
+  freedBytes: number;
+}
+
 /** `save`: images of the store written into one archive. */
 export interface SaveResult {
   type: "result";
@@ -267,6 +303,8 @@ export type Event =
   | ImageDoneEvent
   | ImageFailedEvent
   | WarningEvent
+  | ProgressEvent
+  | RemovedEvent
   | ErrorEvent
   | StepEvent
   | LayerEvent
@@ -279,6 +317,7 @@ export type Event =
   | PullResult
   | TagResult
   | RmiResult
+  | RegistryGcResult
   | SaveResult
   | LoadResult
   | BuildResult

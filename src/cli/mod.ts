@@ -18,6 +18,7 @@ import * as images from "./images.ts";
 import * as login from "./login.ts";
 import type { Output } from "./output.ts";
 import { assembleProgram, type CommandModules } from "./program.ts";
+import * as registryGc from "./registry_gc.ts";
 import * as registrySave from "./registry_save.ts";
 import * as registryServe from "./registry_serve.ts";
 import * as registryVerify from "./registry_verify.ts";
@@ -32,6 +33,7 @@ const ALL_MODULES: CommandModules = {
   registryServe,
   registryVerify,
   registryLsBlobs,
+  registryGc,
   copy,
   verify,
   login,

@@ -35,6 +35,8 @@ export interface CommandModules {
   registryVerify: typeof import("./registry_verify.ts");
   /** `registry ls-blobs`. */
   registryLsBlobs: typeof import("./registry_ls_blobs.ts");
+  /** `registry gc`. */
+  registryGc: typeof import("./registry_gc.ts");
   /** `copy`, `registry copy` and `registry sync`. */
   copy: typeof import("./copy.ts");
   /** `verify`. */
@@ -61,6 +63,7 @@ export const COMMAND_PATHS: Readonly<Record<CommandModuleName, readonly (readonl
   registryServe: [["registry", "serve"]],
   registryVerify: [["registry", "verify"]],
   registryLsBlobs: [["registry", "ls-blobs"]],
+  registryGc: [["registry", "gc"]],
   copy: [["copy"], ["registry", "copy"], ["registry", "sync"]],
   verify: [["verify"]],
   login: [["login"], ["logout"]],
@@ -74,6 +77,7 @@ const IMPORTS: { readonly [K in CommandModuleName]: () => Promise<CommandModules
   registryServe: () => import("./registry_serve.ts"),
   registryVerify: () => import("./registry_verify.ts"),
   registryLsBlobs: () => import("./registry_ls_blobs.ts"),
+  registryGc: () => import("./registry_gc.ts"),
   copy: () => import("./copy.ts"),
   verify: () => import("./verify.ts"),
   login: () => import("./login.ts"),
@@ -156,7 +160,10 @@ Examples:
 
   const m = modules;
   if (m.context) program.addCommand(m.context.contextCommand(output));
-  if (m.registrySave || m.registryServe || m.registryVerify || m.registryLsBlobs || m.copy) {
+  if (
+    m.registrySave || m.registryServe || m.registryVerify || m.registryLsBlobs || m.registryGc ||
+    m.copy
+  ) {
     const registry = new Command("registry")
       .description("work with registries and registry directories")
       .addHelpText(
@@ -166,12 +173,14 @@ Examples:
   ferry registry save --images nginx:1.27,redis:7 --registry-dir ./registry
   ferry registry serve filesystem ./registry
   ferry registry verify ./registry
+  ferry registry gc --dry-run ./registry
   ferry registry sync ./registry registry.local:5000`,
       );
     if (m.registrySave) registry.addCommand(m.registrySave.registrySaveCommand(output));
     if (m.registryServe) registry.addCommand(m.registryServe.registryServeCommand(output));
     if (m.registryVerify) registry.addCommand(m.registryVerify.registryVerifyCommand(output));
     if (m.registryLsBlobs) registry.addCommand(m.registryLsBlobs.registryLsBlobsCommand(output));
+    if (m.registryGc) registry.addCommand(m.registryGc.registryGcCommand(output));
     for (const cmd of m.copy?.registryCopyCommands(output) ?? []) registry.addCommand(cmd);
     program.addCommand(registry);
   }

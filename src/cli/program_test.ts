@@ -62,7 +62,7 @@ Deno.test("a tree of some modules holds the same commands, flags and help as the
       assert.equal(helpOf(cmd), helpOf(full), `help of ${path.join(" ")}`);
     }
   }
-  // The whole tree has every module's commands, `registry` with all six, and completions.
+  // The whole tree has every module's commands, `registry` with all seven, and completions.
   assert.deepEqual(
     [...whole.keys()].filter((p) => !/ .* /.test(p) && (!p.includes(" ") || /^registry /.test(p))),
     [
@@ -72,6 +72,7 @@ Deno.test("a tree of some modules holds the same commands, flags and help as the
       "registry serve",
       "registry verify",
       "registry ls-blobs",
+      "registry gc",
       "registry copy",
       "registry sync",
       "copy",
@@ -113,14 +114,23 @@ Deno.test("modulesFor loads the modules of the named command, all when it names 
     ["registry serve filesystem ./r", ["registryServe"]],
     ["registry verify ./r", ["registryVerify"]],
     ["registry ls-blobs ./r", ["registryLsBlobs"]],
+    ["registry gc --dry-run ./r", ["registryGc"]],
     ["registry sync a b", ["copy"]],
     ["registry copy x y", ["copy"]],
-    ["registry", ["registrySave", "registryServe", "registryVerify", "registryLsBlobs", "copy"]],
+    ["registry", [
+      "registrySave",
+      "registryServe",
+      "registryVerify",
+      "registryLsBlobs",
+      "registryGc",
+      "copy",
+    ]],
     ["registry --help", [
       "registrySave",
       "registryServe",
       "registryVerify",
       "registryLsBlobs",
+      "registryGc",
       "copy",
     ]],
     ["registry -h save", [
@@ -128,6 +138,7 @@ Deno.test("modulesFor loads the modules of the named command, all when it names 
       "registryServe",
       "registryVerify",
       "registryLsBlobs",
+      "registryGc",
       "copy",
     ]],
     ["registry bogus", [
@@ -135,6 +146,7 @@ Deno.test("modulesFor loads the modules of the named command, all when it names 
       "registryServe",
       "registryVerify",
       "registryLsBlobs",
+      "registryGc",
       "copy",
     ]],
     ["copy docker://a oci:b", ["copy"]],

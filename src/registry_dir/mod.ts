@@ -31,3 +31,11 @@ export {
   verifyRegistryDir,
   type VerifyReport,
 } from "./verify.ts";
+export {
+  collectGarbage,
+  type GcBlob,
+  type GcEvent,
+  type GcManifest,
+  type GcOptions,
+  type GcReport,
+} from "./gc.ts";

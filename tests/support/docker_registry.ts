@@ -8,6 +8,7 @@ import bcrypt from "bcryptjs";
 import { join, resolve } from "node:path";
 import { stringify } from "yaml";
 import { requirePeer } from "./peers.ts";
+import { run } from "./process.ts";
 import type { RegistryTokenAuth } from "./token_issuer.ts";
 import { freePort, tempDir } from "./tmp.ts";
 
@@ -244,4 +245,34 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
     await work.remove();
     throw err;
   }
+}
+
+/** Options of {@link garbageCollect}. */
+export interface GarbageCollectOptions {
+  /** `--delete-untagged`. */
+  deleteUntagged?: boolean;
+  /** `--dry-run`. */
+  dryRun?: boolean;
+}
+
+/**
+ * Runs `docker-registry garbage-collect` (distribution 2.8) over the filesystem root `root` and
+ * returns what it printed; throws when it fails.
+ */
+export async function garbageCollect(
+  root: string,
+  options: GarbageCollectOptions = {},
+): Promise<string> {
+  const program = requirePeer("docker-registry");
+  await using work = await tempDir("ferry-gc-");
+  const configPath = work.join("config.yml");
+  await Deno.writeTextFile(
+    configPath,
+    stringify(registryConfig(resolve(root), freePort(), {}, undefined)),
+  );
+  const args = ["garbage-collect"];
+  if (options.deleteUntagged) args.push("--delete-untagged");
+  if (options.dryRun) args.push("--dry-run");
+  const { stdout } = await run(program, [...args, configPath]);
+  return stdout;
 }

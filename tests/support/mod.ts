@@ -29,6 +29,8 @@
  * @module
  */
 export {
+  garbageCollect,
+  type GarbageCollectOptions,
   type HtpasswdAuth,
   htpasswdFile,
   type RegistryOptions,

@@ -1,0 +1,321 @@
+/**
+ * Garbage collection of a registry directory by docker-registry 2.8's rules
+ * (`registry garbage-collect [--dry-run] [--delete-untagged]`), so that on one directory ferry
+ * keeps exactly the blobs, manifests and tags docker-registry 2.8.2 keeps.
+ *
+ * Mark: every manifest a repository holds (a revision link whose data is stored) is marked with
+ * the blobs it names (an image's config and layers, an index's child manifests: one level, as
+ * docker-registry does; a child is marked through its own revision). With `deleteUntagged`, a
+ * manifest no tag of its repository points at (by `current/link`) is not marked but deleted from
+ * that repository: its revision and its entry in every tag's history. As in docker-registry, this
+ * applies to the children of a tagged index too: they lose their revision and their layers, and
+ * the index no longer pulls.
+ *
+ * Sweep: manifests first, then every `_layers` link naming a digest nothing marked
+ * (docker-registry 2.8 leaves such links dangling; distribution 3 removes them, and so does
+ * ferry), then every stored blob nothing marked. Upload sessions (`_uploads`) are left to the server that
+ * owns them.
+ *
+ * Everything is read and removed through the directory's {@link StoreRoot}: only regular files
+ * named as the layout names them are removed, one by one, then their directory if it is empty,
+ * so a planted symlink or a stray file is never followed nor removed. Each removal is one unlink;
+ * the order (a manifest's revision, then links, then blobs) means no link names a missing blob
+ * at any point, and a rerun after a kill computes the same
+ * marks and finishes the sweep.
+ *
+ * @module
+ */
+import { dirname } from "node:path";
+import { type Digest, parseDigest } from "../digest.ts";
+import { errorMessage, FerryError } from "../errors.ts";
+import { parseManifest } from "../manifest.ts";
+import { MAX_MANIFEST_SIZE } from "../media_types.ts";
+import { fileReadable, readAll } from "../streams.ts";
+import { stripBom } from "../fs_util.ts";
+import type { StoreRoot } from "../store_root.ts";
+import { listDirs } from "./fs.ts";
+import { Layout } from "./layout.ts";
+import { MAX_LINK_SIZE } from "./verify.ts";
+import type { RegistryDir } from "./registry_dir.ts";
+
+const HEX_RE = /^[a-f0-9]{64}$/;
+
+/** Options of {@link collectGarbage}. */
+export interface GcOptions {
+  /** Only report what would be removed. */
+  dryRun?: boolean;
+  /** Delete manifests no tag points at (and what only they use). */
+  deleteUntagged?: boolean;
+  /** Told of each step as it happens (progress and removals). */
+  onEvent?: (event: GcEvent) => void;
+}
+
+/** A manifest removed from a repository. */
+export interface GcManifest {
+  repository: string;
+  digest: Digest;
+}
+
+/** A blob removed. */
+export interface GcBlob {
+  digest: Digest;
+  size: number;
+}
+
+/** What {@link collectGarbage} reports as it goes. */
+export type GcEvent =
+  /** Marking: `done` of `total` repositories looked at, `manifests` marked so far. */
+  | { type: "mark"; done: number; total: number; manifests: number }
+  /** Sweeping blobs: `done` of `total` removed, `bytes` freed so far. */
+  | { type: "sweep"; done: number; total: number; bytes: number }
+  /** An untagged manifest left its repository (or would, in a dry run). */
+  | { type: "manifest"; repository: string; digest: Digest }
+  /** A blob was removed (or would be). */
+  | { type: "blob"; digest: Digest; size: number }
+  /** A repository's `_layers` link to a removed blob was removed (or would be). */
+  | { type: "layer-link"; repository: string; digest: Digest }
+  /** A tagged index one of whose children leaves its repository (docker-registry's rule). */
+  | { type: "broken-index"; repository: string; digest: Digest; child: Digest };
+
+/** What {@link collectGarbage} did (or would do, in a dry run). */
+export interface GcReport {
+  dryRun: boolean;
+  /** Repositories looked at. */
+  repositories: number;
+  /** Manifests marked (kept). */
+  markedManifests: number;
+  /** Blobs kept. */
+  keptBlobs: number;
+  /** Untagged manifests removed from their repositories. */
+  manifests: GcManifest[];
+  /** Blobs removed. */
+  blobs: GcBlob[];
+  /** `_layers` links removed. */
+  layerLinks: GcManifest[];
+  /** Bytes of the blobs removed. */
+  freedBytes: number;
+}
+
+/** A manifest to delete and every tag whose history may name it. */
+interface Doomed extends GcManifest {
+  tags: string[];
+}
+
+/**
+ * Marks and sweeps `dir` by docker-registry 2.8's rules (see the module doc). Throws, before
+ * removing anything, when a revision or tag link is damaged or a marked manifest cannot be read:
+ * marks would be incomplete, as docker-registry stops there too.
+ */
+export async function collectGarbage(
+  dir: RegistryDir,
+  options: GcOptions = {},
+): Promise<GcReport> {
+  if (!options.dryRun && dir.readOnly) {
+    throw new FerryError("denied", `${dir.location}: registry directory is opened read-only`);
+  }
+  const root = dir.storeRoot;
+  const layout = new Layout(dir.root);
+  const emit = options.onEvent ?? (() => {});
+  const marked = new Set<Digest>();
+  const doomed: Doomed[] = [];
+  const repositories = await dir.repositories();
+  let markedManifests = 0;
+  const brokenChecks: { repository: string; index: Digest; children: Digest[] }[] = [];
+
+  for (const [i, name] of repositories.entries()) {
+    const repoDir = layout.repository(name);
+    const manifests: Digest[] = [];
+    const revisions = `${repoDir}/_manifests/revisions/sha256`;
+    for (const hex of await listDirs(root, revisions)) {
+      if (!HEX_RE.test(hex)) continue;
+      const digest = await linkOf(root, `${revisions}/${hex}/link`, `sha256:${hex}`);
+      // A revision whose data is gone is not enumerated by docker-registry either.
+      if (digest && await root.fileSize(layout.blobData(digest)) !== undefined) {
+        manifests.push(digest);
+      }
+    }
+    let tags: string[] = [];
+    const tagged = new Set<Digest>();
+    if (options.deleteUntagged) {
+      // Every entry of tags/ counts as a tag whose history may name a deleted manifest; only a
+      // present current link makes a manifest tagged.
+      tags = await listDirs(root, layout.tagsDir(name));
+      for (const tag of tags) {
+        const digest = await linkOf(root, `${layout.tagsDir(name)}/${tag}/current/link`);
+        if (digest) tagged.add(digest);
+      }
+    }
+    for (const digest of manifests.sort()) {
+      if (options.deleteUntagged && !tagged.has(digest)) {
+        doomed.push({ repository: name, digest, tags });
+        continue;
+      }
+      marked.add(digest);
+      markedManifests++;
+      const path = layout.blobData(digest);
+      let manifest;
+      try {
+        const size = await root.fileSize(path);
+        if (size !== undefined && size > MAX_MANIFEST_SIZE) {
+          throw new FerryError("too_large", `larger than ${MAX_MANIFEST_SIZE} bytes`);
+        }
+        const bytes = await readAll(fileReadable(await root.open(path)), MAX_MANIFEST_SIZE, path);
+        manifest = parseManifest(bytes, undefined, `${name}@${digest}`);
+      } catch (err) {
+        throw new FerryError(
+          "invalid_input",
+          `${dir.location}: cannot read manifest ${name}@${digest} (${
+            errorMessage(err)
+          }); nothing was removed`,
+          { cause: err },
+        );
+      }
+      if (manifest.kind === "index") {
+        for (const child of manifest.manifests) marked.add(child.digest);
+        brokenChecks.push({
+          repository: name,
+          index: digest,
+          children: manifest.manifests.map((c) => c.digest),
+        });
+      } else {
+        marked.add(manifest.config.digest);
+        for (const layer of manifest.layers) marked.add(layer.digest);
+      }
+    }
+    emit({ type: "mark", done: i + 1, total: repositories.length, manifests: markedManifests });
+  }
+
+  const doomedKeys = new Set(doomed.map((d) => `${d.repository}@${d.digest}`));
+  for (const check of brokenChecks) {
+    for (const child of check.children) {
+      if (doomedKeys.has(`${check.repository}@${child}`)) {
+        emit({ type: "broken-index", repository: check.repository, digest: check.index, child });
+      }
+    }
+  }
+
+  // Blobs stored and not marked, found before anything is removed.
+  const sha = `${layout.blobs}/sha256`;
+  const unmarked: { digest: Digest; size: number | undefined }[] = [];
+  let keptBlobs = 0;
+  for (const prefix of await listDirs(root, sha)) {
+    for (const hex of await listDirs(root, `${sha}/${prefix}`)) {
+      if (!HEX_RE.test(hex) || hex.slice(0, 2) !== prefix) continue;
+      const digest: Digest = `sha256:${hex}`;
+      if (marked.has(digest)) {
+        keptBlobs++;
+        continue;
+      }
+      // A directory without data is what a sweep killed between its two steps leaves.
+      unmarked.push({ digest, size: await root.fileSize(layout.blobData(digest)) });
+    }
+  }
+  const layerLinks: GcManifest[] = [];
+  for (const name of repositories) {
+    const layers = `${layout.repository(name)}/_layers/sha256`;
+    for (const hex of await listDirs(root, layers)) {
+      if (HEX_RE.test(hex) && !marked.has(`sha256:${hex}`)) {
+        layerLinks.push({ repository: name, digest: `sha256:${hex}` });
+      }
+    }
+  }
+
+  const report: GcReport = {
+    dryRun: options.dryRun ?? false,
+    repositories: repositories.length,
+    markedManifests,
+    keptBlobs,
+    manifests: doomed.map(({ repository, digest }) => ({ repository, digest })),
+    blobs: [],
+    layerLinks,
+    freedBytes: 0,
+  };
+  const dry = options.dryRun ?? false;
+
+  // Manifests first: once a revision is gone a rerun no longer marks from it.
+  for (const { repository, digest, tags } of doomed) {
+    if (!dry) {
+      for (const tag of tags) {
+        await removeLink(root, layout.tagIndexLink(repository, tag, digest));
+      }
+      await removeLink(root, layout.revisionLink(repository, digest));
+    }
+    emit({ type: "manifest", repository, digest });
+  }
+  // Then the links to blobs about to go, so that no link names a missing blob at any point.
+  for (const { repository, digest } of layerLinks) {
+    if (!dry) await removeLink(root, layout.layerLink(repository, digest));
+    emit({ type: "layer-link", repository, digest });
+  }
+  const total = unmarked.filter((b) => b.size !== undefined).length;
+  for (const { digest, size } of unmarked) {
+    if (size === undefined) {
+      if (!dry) await removeEmptyDir(root, layout.blobDir(digest));
+      continue;
+    }
+    if (!dry) await removeLink(root, layout.blobData(digest));
+    report.blobs.push({ digest, size });
+    report.freedBytes += size;
+    emit({ type: "blob", digest, size });
+    emit({ type: "sweep", done: report.blobs.length, total, bytes: report.freedBytes });
+  }
+  return report;
+}
+
+/**
+ * The digest a revision or tag link holds; undefined when the link is absent.
+ *
+ * @throws {FerryError} when it is damaged (or names another digest than `expect`).
+ */
+async function linkOf(root: StoreRoot, path: string, expect?: Digest): Promise<Digest | undefined> {
+  let digest: Digest;
+  try {
+    const size = await root.fileSize(path);
+    if (size === undefined) return undefined;
+    if (size > MAX_LINK_SIZE) throw new Error(`link of ${size} bytes`);
+    const bytes = await readAll(fileReadable(await root.open(path)), MAX_LINK_SIZE, path);
+    digest = parseDigest(stripBom(new TextDecoder().decode(bytes)).trim(), path);
+  } catch (err) {
+    throw new FerryError(
+      "invalid_input",
+      `${path}: damaged link (${errorMessage(err)}); nothing was removed`,
+      { cause: err },
+    );
+  }
+  if (expect !== undefined && digest !== expect) {
+    throw new FerryError(
+      "invalid_input",
+      `${path}: link names ${digest}, not ${expect}; nothing was removed`,
+    );
+  }
+  return digest;
+}
+
+/**
+ * Removes the regular file `path` (a link or a blob's data), then its directory if that is now
+ * empty. A symlink, a directory or anything reached through one is left alone.
+ */
+async function removeLink(root: StoreRoot, path: string): Promise<void> {
+  // A symlink on the way (planted after the marks were read) is not the store's to remove.
+  if (await root.fileSize(path).catch(() => undefined) !== undefined) {
+    try {
+      await Deno.remove(path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+  await removeEmptyDir(root, dirname(path));
+}
+
+/** Removes the directory `path` if it is a real, empty directory of the store. */
+async function removeEmptyDir(root: StoreRoot, path: string): Promise<void> {
+  try {
+    if (!await root.checkDir(path)) return;
+    // Not recursive: a directory holding anything else stays.
+    await Deno.remove(path);
+  } catch {
+    // Not empty, gone meanwhile, or not ours: left as it is.
+  } finally {
+    root.forget(path);
+  }
+}
