@@ -5,8 +5,21 @@
 import assert from "node:assert/strict";
 import { Layout, RegistryDir, verifyRegistryDir } from "../src/registry_dir/mod.ts";
 import { ferry, ok } from "./ferry_cli.ts";
+import { TarFile } from "../src/archive/tar_file.ts";
 import { makeImage, pushImage } from "./support/images.ts";
-import { makeLayout, peerTest, pushToRegistry, startRegistry, tempDir } from "./support/mod.ts";
+import {
+  type BuiltImage,
+  type BuiltIndex,
+  layoutBlobPath,
+  makeLayout,
+  peerTest,
+  pushToRegistry,
+  startRegistry,
+  tempDir,
+} from "./support/mod.ts";
+
+// deno-lint-ignore no-explicit-any
+type Json = Record<string, any>;
 
 Deno.test("registry verify: a corrupted blob exits 1 naming it; --json lists it", async () => {
   await using tmp = await tempDir();
@@ -39,10 +52,14 @@ Deno.test("registry verify: a corrupted blob exits 1 naming it; --json lists it"
     "blobs",
     "bytes",
     "dir",
+    "images",
+    "location",
+    "moreProblems",
     "problems",
     "repositories",
     "tags",
   ]);
+  assert.equal(snapshot.location, `registry-dir:${snapshot.dir}`);
   assert.deepEqual(
     snapshot.problems.map((p: { kind: string; digest: string }) => [p.kind, p.digest]),
     [
@@ -93,3 +110,127 @@ peerTest(
     assert.equal(report.blobs, 4 + 1 + 4 + 1);
   },
 );
+
+/** A layout with one image and one two-platform index (sharing a layer). */
+async function layoutWithImages(dir: string): Promise<{ app: BuiltImage; multi: BuiltIndex }> {
+  const [app, multi] = await makeLayout(dir, [
+    { name: "app", layers: [{ seed: "v-shared", size: 30_000 }, { seed: "v-app", size: 9_000 }] },
+    {
+      name: "multi",
+      children: [
+        {
+          platform: { os: "linux", architecture: "amd64" },
+          layers: [{ seed: "v-shared", size: 30_000 }],
+        },
+        {
+          platform: { os: "linux", architecture: "arm64" },
+          layers: [{ seed: "v-arm", size: 7_000 }],
+        },
+      ],
+    },
+  ]);
+  return { app: app as BuiltImage, multi: multi as BuiltIndex };
+}
+
+/** Runs `ferry registry verify --json ARGS…` expecting exit `code`; returns the snapshot. */
+async function verifyJson(args: string[], code: number): Promise<Json> {
+  const run = await ferry(["registry", "verify", "--json", ...args]);
+  assert.equal(run.code, code, `${run.stdout}\n${run.stderr}`);
+  return JSON.parse(run.stdout.trim().split("\n")[0]);
+}
+
+const kinds = (snapshot: Json) =>
+  snapshot.problems.map((p: Json) => `${p.kind} ${p.digest}`).sort();
+
+Deno.test("registry verify oci:DIR: a corrupted byte, a deleted blob and a truncated blob are each named", async () => {
+  await using tmp = await tempDir();
+  const dir = tmp.join("layout");
+  const { app, multi } = await layoutWithImages(dir);
+  const plain = await ferry(["registry", "verify", dir]);
+  assert.equal(plain.code, 2, plain.stderr);
+  assert.equal(plain.stderr, `ferry: ${dir} is an OCI layout: name it oci:${dir}\n`);
+  const clean = await verifyJson([`oci:${dir}`], 0);
+  assert.equal(clean.location, `oci:${dir}`);
+  assert.equal(clean.images, 2);
+  // app: manifest, config, 2 layers; multi: index, 2 × (manifest, config), 1 more layer.
+  assert.equal(clean.blobs, 4 + 1 + 4 + 1);
+
+  const layer = app.layers[1].digest;
+  const bytes = await Deno.readFile(layoutBlobPath(dir, layer));
+  bytes[100] ^= 0x20;
+  await Deno.writeFile(layoutBlobPath(dir, layer), bytes);
+  const arm = multi.children[1];
+  await Deno.remove(layoutBlobPath(dir, arm.layers[0].digest));
+  const config = multi.children[0].config.digest;
+  await Deno.truncate(layoutBlobPath(dir, config), 10);
+
+  const broken = await verifyJson([`oci:${dir}`], 1);
+  assert.deepEqual(
+    kinds(broken),
+    [
+      `corrupt-blob ${config}`,
+      `corrupt-blob ${layer}`,
+      `missing-blob ${arm.layers[0].digest}`,
+    ].sort(),
+  );
+  const missing = broken.problems.find((p: Json) => p.kind === "missing-blob");
+  assert.match(missing.message, /^index\.json entry 2 \(multi\) > .* needs sha256:/);
+});
+
+Deno.test("registry verify oci-archive: and docker-archive: check what the archive holds; a cut archive is one line", async () => {
+  await using tmp = await tempDir();
+  const dir = tmp.join("layout");
+  const { app } = await layoutWithImages(dir);
+  for (const transport of ["oci-archive", "docker-archive"] as const) {
+    const file = tmp.join(`app-${transport}.tar`);
+    ok(await ferry(["copy", `oci:${dir}:app`, `${transport}:${file}`]));
+    const clean = await verifyJson([`${transport}:${file}`], 0);
+    assert.equal(clean.location, `${transport}:${file}`);
+    assert.equal(clean.images, 1);
+    assert.ok(clean.blobs >= 3, JSON.stringify(clean));
+
+    // One byte of the layer, found where the archive stores it.
+    const tar = await TarFile.open(file);
+    const member = tar.members().find((m) =>
+      m.name === `blobs/sha256/${app.layers[1].digest.slice(7)}`
+    );
+    await tar.close();
+    assert.ok(member, `${transport}: layer stored as blobs/sha256/<hex>`);
+    const bytes = await Deno.readFile(file);
+    bytes[member.offset + 50] ^= 0x01;
+    await Deno.writeFile(file, bytes);
+    const broken = await verifyJson([`${transport}:${file}`], 1);
+    assert.deepEqual(kinds(broken), [`corrupt-blob ${app.layers[1].digest}`]);
+
+    // Cut inside a member: refused as a whole, in one line.
+    await Deno.truncate(file, member.offset + 100);
+    const cut = await ferry(["registry", "verify", `${transport}:${file}`]);
+    assert.equal(cut.code, 1);
+    assert.equal(cut.stderr.trim().split("\n").length, 1, cut.stderr);
+    assert.match(cut.stderr, /^ferry: .*app-.*\.tar/);
+  }
+});
+
+Deno.test("registry verify: past --max-problems only the count is given", async () => {
+  await using tmp = await tempDir();
+  const dir = tmp.join("layout");
+  const { app, multi } = await layoutWithImages(dir);
+  const blobs = [
+    app.config.digest,
+    ...app.layers.map((l) => l.digest),
+    ...multi.children.map((c) => c.config.digest),
+  ];
+  for (const digest of blobs) await Deno.truncate(layoutBlobPath(dir, digest), 1);
+  const run = await ferry(["registry", "verify", "--max-problems", "2", `oci:${dir}`]);
+  assert.equal(run.code, 1);
+  const lines = run.stdout.trim().split("\n");
+  assert.equal(lines.length, 4, run.stdout);
+  assert.match(
+    lines[2],
+    new RegExp(`^… and ${blobs.length - 2} more problem\\(s\\) \\(--max-problems 2\\)$`),
+  );
+  assert.match(lines[3], new RegExp(`: ${blobs.length} problem\\(s\\) in `));
+  const json = await verifyJson(["--max-problems", "2", `oci:${dir}`], 1);
+  assert.equal(json.problems.length, 2);
+  assert.equal(json.moreProblems, blobs.length - 2);
+});

@@ -157,6 +157,16 @@ export class OciArchiveReader implements Store {
     return Promise.resolve([...byDigest.values()]);
   }
 
+  /** Every `blobs/sha256/<hex>` member of the archive, referenced or not, with its size. */
+  storedBlobs(): { digest: Digest; size: number }[] {
+    const out: { digest: Digest; size: number }[] = [];
+    for (const member of this.#tar.members()) {
+      const hex = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(member.name)?.[1];
+      if (hex && member.type === "file") out.push({ digest: `sha256:${hex}`, size: member.size });
+    }
+    return out;
+  }
+
   /** Removes temp files (a decompressed copy of a gzip archive). */
   async close(): Promise<void> {
     await this.#tar.close();

@@ -392,12 +392,19 @@ export interface ContextImagesSnapshot {
 
 /** `registry verify`. */
 export interface VerifySnapshot {
-  dir: string;
+  /** `registry-dir:/abs`, `oci:/abs`, `oci-archive:/abs/file.tar`, `docker-archive:/abs/file.tar`. */
+  location: string;
+  /** For a registry directory: its path. */
+  dir?: string;
   blobs: number;
   bytes: number;
+  /** `index.json` / `manifest.json` entries checked (0 for a registry directory). */
+  images: number;
   repositories: number;
   tags: number;
   problems: { kind: string; path: string; digest?: string; message: string }[];
+  /** Problems found past `--max-problems`. */
+  moreProblems: number;
 }
 
 /** `registry ls-blobs`. */

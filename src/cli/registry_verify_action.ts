@@ -5,55 +5,58 @@
  * @module
  */
 import { FerryError } from "../errors.ts";
-import { RegistryDir, verifyRegistryDir } from "../registry_dir/mod.ts";
+import { verifyLocation } from "../transfer/verify.ts";
 import type { VerifySnapshot } from "./json.ts";
 import { formatSize, type Output } from "./output.ts";
+import { ProgressLine } from "./progress_line.ts";
 import type { RegistryVerifyOptions } from "./registry_verify.ts";
 
-/** Checks the registry directory `dir`; fails (exit 1) when anything is wrong. */
+/** Checks the store at `location`; fails (exit 1) when anything is wrong. */
 export async function registryVerify(
-  dir: string,
+  location: string,
   opts: RegistryVerifyOptions,
   out: Output,
 ): Promise<void> {
-  const store = await RegistryDir.open(dir, { readOnly: true });
+  const line = new ProgressLine(out);
+  let report;
   try {
-    let last = 0;
-    const report = await verifyRegistryDir(store, {
+    report = await verifyLocation(location, {
       width: opts.maxProcs,
-      onBlob: ({ done, total, bytes }) => {
-        // A line every second at most: a progress count, not a line per blob.
-        const now = Date.now();
-        if (done === total || now - last >= 1000) {
-          last = now;
-          out.info(`Hashed ${done}/${total} blobs (${formatSize(bytes)})`);
-        }
-      },
+      maxProblems: opts.maxProblems,
+      onBlob: ({ done, total, bytes }) =>
+        line.update(`Hashed ${done}/${total} blobs (${formatSize(bytes)})`, done === total),
     });
-    const { problems } = report;
-    if (out.json) {
-      out.snapshot<VerifySnapshot>({
-        dir: store.root,
-        blobs: report.blobs,
-        bytes: report.bytes,
-        repositories: report.repositories,
-        tags: report.tags,
-        problems,
-      });
-    } else {
-      for (const p of problems) out.print(`${p.kind}: ${p.message}`);
-      const summary = `${report.blobs} blobs (${formatSize(report.bytes)}), ` +
-        `${report.repositories} repositories, ${report.tags} tags`;
-      if (problems.length === 0) out.print(`${store.root}: no problems in ${summary}`);
-      else out.print(`${store.root}: ${problems.length} problem(s) in ${summary}`);
-    }
-    if (problems.length > 0) {
-      throw new FerryError(
-        "invalid_input",
-        `${store.root}: ${problems.length} problem(s) found`,
-      );
-    }
   } finally {
-    await store.close();
+    line.clear();
+  }
+  const { problems, moreProblems } = report;
+  const count = problems.length + moreProblems;
+  const name = report.location.replace(/^registry-dir:/, "");
+  if (out.json) {
+    out.snapshot<VerifySnapshot>({
+      location: report.location,
+      ...(report.location.startsWith("registry-dir:") ? { dir: name } : {}),
+      blobs: report.blobs,
+      bytes: report.bytes,
+      images: report.images,
+      repositories: report.repositories,
+      tags: report.tags,
+      problems,
+      moreProblems,
+    });
+  } else {
+    for (const p of problems) out.print(`${p.kind}: ${p.message}`);
+    if (moreProblems > 0) {
+      out.print(`… and ${moreProblems} more problem(s) (--max-problems ${opts.maxProblems})`);
+    }
+    const summary = `${report.blobs} blobs (${formatSize(report.bytes)}), ` +
+      (report.location.startsWith("registry-dir:")
+        ? `${report.repositories} repositories, ${report.tags} tags`
+        : `${report.images} index entries`);
+    if (count === 0) out.print(`${name}: no problems in ${summary}`);
+    else out.print(`${name}: ${count} problem(s) in ${summary}`);
+  }
+  if (count > 0) {
+    throw new FerryError("invalid_input", `${name}: ${count} problem(s) found`);
   }
 }

@@ -23,8 +23,10 @@ export {
   MAX_NAME_LENGTH,
 } from "./layout.ts";
 export {
+  DEFAULT_MAX_PROBLEMS,
   DEFAULT_VERIFY_WIDTH,
   MAX_LINK_SIZE,
+  ProblemList,
   type VerifyOptions,
   type VerifyProblem,
   type VerifyProblemKind,

@@ -21,6 +21,8 @@ import type { RegistryDir } from "./registry_dir.ts";
 
 /** Blobs hashed at once by default. */
 export const DEFAULT_VERIFY_WIDTH = 3;
+/** Problems kept by default; past it they are only counted. */
+export const DEFAULT_MAX_PROBLEMS = 100;
 /** Largest link file read: a link holds `sha256:<hex>` (71 bytes) and maybe whitespace. */
 export const MAX_LINK_SIZE = 1024;
 
@@ -60,6 +62,38 @@ export interface VerifyOptions {
   width?: number;
   /** Told of each blob hashed, with the running totals. */
   onBlob?: (progress: { done: number; total: number; bytes: number }) => void;
+  /** Problems kept (default {@link DEFAULT_MAX_PROBLEMS}); the rest are counted in `moreProblems`. */
+  maxProblems?: number;
+}
+
+/**
+ * The problems of one check: the first `max` kept, the rest only counted, so a directory that is
+ * wrong everywhere costs bounded memory and output.
+ */
+export class ProblemList {
+  /** The problems kept, in the order found. */
+  readonly kept: VerifyProblem[] = [];
+  /** Problems found past the cap. */
+  more = 0;
+  #max: number;
+
+  constructor(max = DEFAULT_MAX_PROBLEMS) {
+    this.#max = max;
+  }
+
+  /** Records one problem. */
+  add(kind: VerifyProblemKind, path: string, message: string, digest?: Digest): void {
+    if (this.kept.length >= this.#max) {
+      this.more++;
+      return;
+    }
+    this.kept.push({ kind, path, ...(digest ? { digest } : {}), message });
+  }
+
+  /** Problems found in all. */
+  get count(): number {
+    return this.kept.length + this.more;
+  }
 }
 
 /** What {@link verifyRegistryDir} found. */
@@ -72,8 +106,10 @@ export interface VerifyReport {
   repositories: number;
   /** Tags checked. */
   tags: number;
-  /** Problems, in the order found (blobs first, then repository by repository). */
+  /** Problems, in the order found (blobs first, then repository by repository), at most the cap. */
   problems: VerifyProblem[];
+  /** Problems found past the cap (see {@link VerifyOptions.maxProblems}). */
+  moreProblems: number;
 }
 
 /** Checks every blob, link, manifest and tag of `dir`; never throws for what it finds. */
@@ -83,9 +119,9 @@ export async function verifyRegistryDir(
 ): Promise<VerifyReport> {
   const root = dir.storeRoot;
   const layout = new Layout(dir.root);
-  const problems: VerifyProblem[] = [];
+  const problems = new ProblemList(options.maxProblems);
   const problem = (kind: VerifyProblemKind, path: string, message: string, digest?: Digest) =>
-    problems.push({ kind, path, ...(digest ? { digest } : {}), message });
+    problems.add(kind, path, message, digest);
   const guard = async <T>(path: string, fn: () => Promise<T>): Promise<T | undefined> => {
     try {
       return await fn();
@@ -110,7 +146,7 @@ export async function verifyRegistryDir(
       const path = layout.blobData(digest);
       const size = await guard(path, () => root.fileSize(path));
       if (size !== undefined) found.push({ digest, path, size });
-      else if (!problems.some((p) => p.path === path)) {
+      else if (!problems.kept.some((p) => p.path === path)) {
         problem("missing-blob", path, `${path}: blob directory without data`, digest);
       }
     }
@@ -256,5 +292,12 @@ export async function verifyRegistryDir(
       }
     }
   }
-  return { blobs: done, bytes, repositories: repositories.length, tags: tagCount, problems };
+  return {
+    blobs: done,
+    bytes,
+    repositories: repositories.length,
+    tags: tagCount,
+    problems: problems.kept,
+    moreProblems: problems.more,
+  };
 }
