@@ -135,6 +135,10 @@ function rmiCommand(output: (json?: boolean) => Output) {
     .addHelpText(
       "after",
       `
+Blobs are freed by the rules of ferry registry gc: every entry of the store's index.json keeps
+what it names (an index its children, a manifest its config and layers); a signature or other
+referrer does not keep the image it refers to, and one listed without a name goes with that image.
+
 Examples:
   ferry rmi localhost/app:1.0
   ferry rmi --force 3f2a9c1b7e44`,

@@ -35,6 +35,7 @@ import {
   type LayoutIndex,
   OCI_LAYOUT_CONTENT,
   parseLayoutIndex,
+  refNameOfEntry,
   refNames,
   repositoryNames,
   serializeLayoutIndex,
@@ -42,7 +43,7 @@ import {
   withRef,
 } from "./index_file.ts";
 import { type LayoutBackend, resolveInLayout, tagsInLayout } from "./layout_view.ts";
-import { reachableBlobs } from "./reachable.ts";
+import { layoutMarks } from "./reachable.ts";
 import { refNameOf } from "./ref_name.ts";
 import { MAX_MANIFEST_SIZE } from "../media_types.ts";
 
@@ -205,7 +206,8 @@ export class OciLayout implements Store {
 
   /**
    * Deletes every blob in `blobs/sha256` that no `index.json` entry reaches (through indexes,
-   * manifests, configs, layers and subjects), and stale staging files.
+   * manifests, configs and layers: see ./reachable.ts), the unnamed referrer entries whose
+   * subject went, and stale staging files.
    *
    * @throws {FerryError} `conflict` while another instance (in this or another process) holds the
    * layout open for writing.
@@ -224,12 +226,21 @@ export class OciLayout implements Store {
         );
       }
       const index = await this.#readIndex();
-      const keep = await reachableBlobs(index.manifests, async (digest) => {
+      const { keep, orphans } = await layoutMarks(index.manifests, async (digest) => {
         const path = this.#blobPath(digest);
         const size = await root.fileSize(path).catch(() => undefined);
         if (size === undefined || size > MAX_MANIFEST_SIZE) return undefined;
         return await root.readFileIfExists(path);
       });
+      if (orphans.size > 0) {
+        // Referrers of images no longer here go with them: their entries first, then their blobs.
+        await this.#updateIndex((current) => ({
+          extra: current.extra,
+          manifests: current.manifests.filter((m) =>
+            refNameOfEntry(m) !== undefined || !orphans.has(m.digest)
+          ),
+        }));
+      }
       const result: GcResult = { removed: [], freedBytes: 0 };
       // Regular files only, one by one: a symlink in blobs/ (or a symlinked blobs/) is left alone.
       for await (const entry of readDirIfAny(root, this.#blobDir)) {

@@ -308,6 +308,58 @@ Deno.test("gc removes exactly the blobs no tag reaches", async () => {
   });
 });
 
+Deno.test("gc: a referrer does not keep its subject; an unnamed referrer goes with it", async () => {
+  await withLayout(async (layout, root) => {
+    const repo = layout.repository("localhost/app");
+    const signed = await makeTarImage();
+    const other = await makeTarImage();
+    await pushImage(repo, signed, "signed");
+    await pushImage(repo, other, "other");
+    /** An artifact manifest about `subject`, stored and listed without a name. */
+    const referrer = async (subject: Descriptor) => {
+      const payload = randomBytes(64);
+      await repo.push(layerDesc(payload), bytesSource(payload));
+      const bytes = new TextEncoder().encode(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        artifactType: "application/vnd.example.signature",
+        config: { mediaType: "application/vnd.oci.empty.v1+json", digest: sha256(EMPTY), size: 2 },
+        layers: [layerDesc(payload)],
+        subject,
+      }));
+      const desc = { mediaType: OCI_MANIFEST, digest: sha256(bytes), size: bytes.byteLength };
+      await repo.push(desc, bytesSource(bytes));
+      return { desc, payload: layerDesc(payload) };
+    };
+    const EMPTY = new TextEncoder().encode("{}");
+    await repo.push(
+      { mediaType: "application/vnd.oci.empty.v1+json", digest: sha256(EMPTY), size: 2 },
+      bytesSource(EMPTY),
+    );
+    const sig = await referrer(signed.manifest.desc);
+    const sigOfSig = await referrer(sig.desc);
+    // Listed as other tools list referrers in a layout: entries without a ref name.
+    const index = JSON.parse(await Deno.readTextFile(`${root}/index.json`));
+    index.manifests.push(sig.desc, sigOfSig.desc);
+    await Deno.writeTextFile(`${root}/index.json`, JSON.stringify(index));
+
+    assert.deepEqual((await layout.gc()).removed, [], "the signed image is there: all kept");
+    await repo.untag("signed");
+    const result = await layout.gc();
+    const gone = [signed.manifest, signed.config, ...signed.layers].map((b) => b.desc.digest);
+    gone.push(sig.desc.digest, sig.payload.digest, sigOfSig.desc.digest, sigOfSig.payload.digest);
+    gone.push(sha256(EMPTY));
+    assert.deepEqual(result.removed, gone.sort());
+    assert.deepEqual(
+      (await readIndex(root)).manifests.map((m) => m.digest),
+      [other.manifest.desc.digest],
+    );
+    for (const b of [other.manifest, other.config, ...other.layers]) {
+      assert.ok(await exists(blobFile(root, b.desc)), `kept ${b.desc.digest}`);
+    }
+  });
+});
+
 Deno.test("gc refuses to run while another instance writes", async () => {
   await withLayout(async (layout, root) => {
     const writer = await OciLayout.open(root);
