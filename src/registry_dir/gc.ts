@@ -34,7 +34,7 @@ import { fileReadable, readAll } from "../streams.ts";
 import { stripBom } from "../fs_util.ts";
 import type { StoreRoot } from "../store_root.ts";
 import { listDirs } from "./fs.ts";
-import { Layout } from "./layout.ts";
+import { isRepositoryName, Layout } from "./layout.ts";
 import { MAX_LINK_SIZE } from "./verify.ts";
 import type { RegistryDir } from "./registry_dir.ts";
 
@@ -118,7 +118,7 @@ export async function collectGarbage(
   const emit = options.onEvent ?? (() => {});
   const marked = new Set<Digest>();
   const doomed: Doomed[] = [];
-  const repositories = await dir.repositories();
+  const repositories = await repositoriesOf(root, layout);
   let markedManifests = 0;
   const brokenChecks: { repository: string; index: Digest; children: Digest[] }[] = [];
 
@@ -126,7 +126,7 @@ export async function collectGarbage(
     const repoDir = layout.repository(name);
     const manifests: Digest[] = [];
     const revisions = `${repoDir}/_manifests/revisions/sha256`;
-    for (const hex of await listDirs(root, revisions)) {
+    for (const hex of await listDirsStrict(root, revisions)) {
       if (!HEX_RE.test(hex)) continue;
       const digest = await linkOf(root, `${revisions}/${hex}/link`, `sha256:${hex}`);
       // A revision whose data is gone is not enumerated by docker-registry either.
@@ -139,7 +139,7 @@ export async function collectGarbage(
     if (options.deleteUntagged) {
       // Every entry of tags/ counts as a tag whose history may name a deleted manifest; only a
       // present current link makes a manifest tagged.
-      tags = await listDirs(root, layout.tagsDir(name));
+      tags = await listDirsStrict(root, layout.tagsDir(name));
       for (const tag of tags) {
         const digest = await linkOf(root, `${layout.tagsDir(name)}/${tag}/current/link`);
         if (digest) tagged.add(digest);
@@ -260,6 +260,37 @@ export async function collectGarbage(
     emit({ type: "sweep", done: report.blobs.length, total, bytes: report.freedBytes });
   }
   return report;
+}
+
+/**
+ * Like {@link listDirs}, but a symlinked entry is an error rather than skipped: what marks hides
+ * behind it would be swept.
+ */
+async function listDirsStrict(root: StoreRoot, path: string): Promise<string[]> {
+  if (!await root.checkDir(path)) return [];
+  const out: string[] = [];
+  for await (const entry of Deno.readDir(path)) {
+    if (entry.isSymlink) throw root.foreign(`${path}/${entry.name}`);
+    if (entry.isDirectory) out.push(entry.name);
+  }
+  return out;
+}
+
+/**
+ * The repositories (directories holding `_manifests`), as docker-registry enumerates them, with
+ * no symlinked directory on the way.
+ */
+async function repositoriesOf(root: StoreRoot, layout: Layout): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (path: string, name: string): Promise<void> => {
+    const children = await listDirsStrict(root, path);
+    if (name !== "" && children.includes("_manifests") && isRepositoryName(name)) out.push(name);
+    for (const child of children) {
+      if (!child.startsWith("_")) await walk(`${path}/${child}`, name ? `${name}/${child}` : child);
+    }
+  };
+  await walk(layout.repositories, "");
+  return out.sort();
 }
 
 /**

@@ -110,7 +110,7 @@ Deno.test("gc: a symlink planted in the store stops it before anything is remove
   const victim = tmp.join("victim");
   await makeVictim(victim);
   const outside = await snapshotTree(victim);
-  for (const plant of ["blob-data", "layers-dir"] as const) {
+  for (const plant of ["blob-data", "layers-dir", "repository", "tag"] as const) {
     const root = tmp.join(`r-${plant}`);
     await populate(root);
     const layout = new Layout(root);
@@ -118,6 +118,11 @@ Deno.test("gc: a symlink planted in the store stops it before anything is remove
     if (plant === "blob-data") {
       await Deno.mkdir(layout.blobDir(stray), { recursive: true });
       await Deno.symlink(`${victim}/notes.txt`, layout.blobData(stray));
+    } else if (plant === "repository") {
+      // A repository behind a symlink: its marks cannot be read, so nothing may be swept.
+      await Deno.symlink(victim, layout.repository("library/linked"));
+    } else if (plant === "tag") {
+      await Deno.symlink(victim, layout.tagDir("library/app", "linked"));
     } else {
       const repo = layout.repository("library/evil");
       await Deno.mkdir(`${repo}/_manifests`, { recursive: true });
