@@ -43,8 +43,8 @@ interface ImageSource {
   roots: { desc: Descriptor; where: string }[];
   /** Every stored blob, referenced or not, when the format lets them be listed. */
   stored: { digest: Digest; size: number }[];
-  /** The stored size of a blob, undefined when it is not stored. */
-  size(digest: Digest): Promise<number | undefined>;
+  /** The stored size of the blob `desc` names, undefined when it is not stored. */
+  size(desc: Descriptor): Promise<number | undefined>;
   /** Opens a stored blob. */
   open(desc: Descriptor): Promise<ReadableStream<Uint8Array>>;
   /** Where a blob is, for problem lines. */
@@ -116,10 +116,14 @@ export async function verifyLocation(
             }${image.names.length ? ` (${image.names.join(", ")})` : ""}`,
           })),
           stored,
-          size: (digest) =>
+          // A docker-archive serves blobs it makes (its manifests) and lists none: asked whether
+          // it has the descriptor's size, it is read only when it has not.
+          size: async (desc) =>
             "storedBlobs" in archive
-              ? Promise.resolve(sizes.get(digest))
-              : sizeByReading(target, digest),
+              ? sizes.get(desc.digest)
+              : await target.exists(desc)
+              ? desc.size
+              : await sizeByReading(target, desc.digest),
           open: (desc) => target.fetch(desc),
           path: (digest) => `${archive.path}#blobs/sha256/${digest.slice(7)}`,
         }, options);
@@ -190,7 +194,7 @@ async function layoutSource(layout: OciLayout): Promise<ImageSource> {
       }`,
     })),
     stored,
-    size: (digest) => root.fileSize(`${blobDir}/${digest.slice(7)}`),
+    size: (desc) => root.fileSize(`${blobDir}/${desc.digest.slice(7)}`),
     open: (desc) => target.fetch(desc),
     path: (digest) => `${blobDir}/${digest.slice(7)}`,
   };
@@ -213,7 +217,7 @@ async function verifySource(
     const { desc, where, manifest } = queue.shift()!;
     if (checked.has(desc.digest) || (!manifest && blobs.has(desc.digest))) continue;
     const path = source.path(desc.digest);
-    const size = await source.size(desc.digest).catch((err) => {
+    const size = await source.size(desc).catch((err) => {
       problems.add("unreadable", path, `${path}: ${errorMessage(err)}`, desc.digest);
       return null;
     });
