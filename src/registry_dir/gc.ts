@@ -28,6 +28,7 @@
 import { dirname } from "node:path";
 import { type Digest, parseDigest } from "../digest.ts";
 import { errorMessage, FerryError } from "../errors.ts";
+import { runBounded } from "../limit.ts";
 import { parseManifest } from "../manifest.ts";
 import { MAX_MANIFEST_SIZE } from "../media_types.ts";
 import { fileReadable, readAll } from "../streams.ts";
@@ -39,6 +40,8 @@ import { MAX_LINK_SIZE } from "./verify.ts";
 import type { RegistryDir } from "./registry_dir.ts";
 
 const HEX_RE = /^[a-f0-9]{64}$/;
+/** Filesystem operations at once: link and manifest reads while marking, removals in a phase. */
+export const GC_WIDTH = 16;
 
 /** Options of {@link collectGarbage}. */
 export interface GcOptions {
@@ -48,6 +51,8 @@ export interface GcOptions {
   deleteUntagged?: boolean;
   /** Told of each step as it happens (progress and removals). */
   onEvent?: (event: GcEvent) => void;
+  /** Stops the run between two removals (what is removed stays removed; a rerun finishes). */
+  signal?: AbortSignal;
 }
 
 /** A manifest removed from a repository. */
@@ -124,43 +129,43 @@ export async function collectGarbage(
 
   for (const [i, name] of repositories.entries()) {
     const repoDir = layout.repository(name);
-    const manifests: Digest[] = [];
     const revisions = `${repoDir}/_manifests/revisions/sha256`;
-    for (const hex of await listDirsStrict(root, revisions)) {
-      if (!HEX_RE.test(hex)) continue;
+    const hexes = (await listDirsStrict(root, revisions)).filter((hex) => HEX_RE.test(hex));
+    const found = await inParallel(hexes, async (hex) => {
       const digest = await linkOf(root, `${revisions}/${hex}/link`, `sha256:${hex}`);
       // A revision whose data is gone is not enumerated by docker-registry either.
-      if (digest && await root.fileSize(layout.blobData(digest)) !== undefined) {
-        manifests.push(digest);
-      }
-    }
+      return digest && await root.fileSize(layout.blobData(digest)) !== undefined
+        ? digest
+        : undefined;
+    });
+    const manifests = found.filter((d) => d !== undefined).sort();
     let tags: string[] = [];
     const tagged = new Set<Digest>();
     if (options.deleteUntagged) {
       // Every entry of tags/ counts as a tag whose history may name a deleted manifest; only a
       // present current link makes a manifest tagged.
       tags = await listDirsStrict(root, layout.tagsDir(name));
-      for (const tag of tags) {
-        const digest = await linkOf(root, `${layout.tagsDir(name)}/${tag}/current/link`);
-        if (digest) tagged.add(digest);
-      }
+      const currents = await inParallel(
+        tags,
+        (tag) => linkOf(root, `${layout.tagsDir(name)}/${tag}/current/link`),
+      );
+      for (const digest of currents) if (digest) tagged.add(digest);
     }
-    for (const digest of manifests.sort()) {
+    const kept: Digest[] = [];
+    for (const digest of manifests) {
       if (options.deleteUntagged && !tagged.has(digest)) {
         doomed.push({ repository: name, digest, tags });
-        continue;
-      }
-      marked.add(digest);
-      markedManifests++;
+      } else kept.push(digest);
+    }
+    const parsed = await inParallel(kept, async (digest) => {
       const path = layout.blobData(digest);
-      let manifest;
       try {
         const size = await root.fileSize(path);
         if (size !== undefined && size > MAX_MANIFEST_SIZE) {
           throw new FerryError("too_large", `larger than ${MAX_MANIFEST_SIZE} bytes`);
         }
         const bytes = await readAll(fileReadable(await root.open(path)), MAX_MANIFEST_SIZE, path);
-        manifest = parseManifest(bytes, undefined, `${name}@${digest}`);
+        return parseManifest(bytes, undefined, `${name}@${digest}`);
       } catch (err) {
         throw new FerryError(
           "invalid_input",
@@ -170,6 +175,11 @@ export async function collectGarbage(
           { cause: err },
         );
       }
+    });
+    for (const [j, manifest] of parsed.entries()) {
+      const digest = kept[j];
+      marked.add(digest);
+      markedManifests++;
       if (manifest.kind === "index") {
         for (const child of manifest.manifests) marked.add(child.digest);
         brokenChecks.push({
@@ -232,8 +242,9 @@ export async function collectGarbage(
   };
   const dry = options.dryRun ?? false;
 
-  // Manifests first: once a revision is gone a rerun no longer marks from it.
-  for (const { repository, digest, tags } of doomed) {
+  // Manifests first: once a revision is gone a rerun no longer marks from it. Each phase ends
+  // before the next begins; within one, removals run side by side.
+  await inParallel(doomed, async ({ repository, digest, tags }) => {
     if (!dry) {
       for (const tag of tags) {
         await removeLink(root, layout.tagIndexLink(repository, tag, digest));
@@ -241,25 +252,47 @@ export async function collectGarbage(
       await removeLink(root, layout.revisionLink(repository, digest));
     }
     emit({ type: "manifest", repository, digest });
-  }
+  }, options.signal);
   // Then the links to blobs about to go, so that no link names a missing blob at any point.
-  for (const { repository, digest } of layerLinks) {
+  await inParallel(layerLinks, async ({ repository, digest }) => {
     if (!dry) await removeLink(root, layout.layerLink(repository, digest));
     emit({ type: "layer-link", repository, digest });
-  }
+  }, options.signal);
   const total = unmarked.filter((b) => b.size !== undefined).length;
-  for (const { digest, size } of unmarked) {
+  await inParallel(unmarked, async ({ digest, size }) => {
     if (size === undefined) {
       if (!dry) await removeEmptyDir(root, layout.blobDir(digest));
-      continue;
+      return;
     }
     if (!dry) await removeLink(root, layout.blobData(digest));
     report.blobs.push({ digest, size });
     report.freedBytes += size;
     emit({ type: "blob", digest, size });
     emit({ type: "sweep", done: report.blobs.length, total, bytes: report.freedBytes });
-  }
+  }, options.signal);
+  report.blobs.sort((a, b) => a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0);
   return report;
+}
+
+/**
+ * `fn` over `items`, {@link GC_WIDTH} at a time, results in order; after every item ran, the
+ * first failure is thrown.
+ */
+async function inParallel<T, R>(
+  items: readonly T[],
+  fn: (item: T) => Promise<R>,
+  signal?: AbortSignal,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  const failures = await runBounded(items.map((item, i) => ({ item, i })), {
+    width: GC_WIDTH,
+    run: async ({ item, i }) => {
+      signal?.throwIfAborted();
+      out[i] = await fn(item);
+    },
+  });
+  if (failures.length > 0) throw failures[0].error;
+  return out;
 }
 
 /**
