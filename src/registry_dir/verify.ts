@@ -21,6 +21,8 @@ import type { RegistryDir } from "./registry_dir.ts";
 
 /** Blobs hashed at once by default. */
 export const DEFAULT_VERIFY_WIDTH = 3;
+/** Link and manifest files read at once. */
+export const LINK_READ_WIDTH = 16;
 /** Problems kept by default; past it they are only counted. */
 export const DEFAULT_MAX_PROBLEMS = 100;
 /** Largest link file read: a link holds `sha256:<hex>` (71 bytes) and maybe whitespace. */
@@ -175,16 +177,40 @@ export async function verifyRegistryDir(
     problem("unreadable", item.path, `${item.path}: ${errorMessage(error)}`, item.digest);
   }
 
-  // Links, manifests and tags, repository by repository.
-  const readLink = async (path: string, expect?: Digest): Promise<Digest | undefined> => {
+  // Links, manifests and tags, repository by repository. The files of a listing are read
+  // LINK_READ_WIDTH at a time first (reads, not checks: problems are still found in order).
+  const reads = new Map<string, Uint8Array | { size?: number; error?: unknown }>();
+  const readSmall = async (path: string, limit: number) => {
     try {
       const size = await root.fileSize(path);
-      if (size === undefined) {
+      if (size === undefined || size > limit) return { size };
+      return await readAll(fileReadable(await root.open(path)), limit, path);
+    } catch (error) {
+      return { error };
+    }
+  };
+  const prefetch = async (paths: string[], limit: number) => {
+    await runBounded(paths, {
+      width: LINK_READ_WIDTH,
+      run: async (path) => void reads.set(path, await readSmall(path, limit)),
+    });
+  };
+  /** A prefetched file's bytes (read now if it was not); throws what reading threw. */
+  const take = async (path: string, limit: number): Promise<Uint8Array | undefined> => {
+    const got = reads.get(path) ?? await readSmall(path, limit);
+    reads.delete(path);
+    if (got instanceof Uint8Array) return got;
+    if (got.error !== undefined) throw got.error;
+    if (got.size !== undefined) throw new Error(`${got.size} bytes, more than ${limit}`);
+    return undefined;
+  };
+  const readLink = async (path: string, expect?: Digest): Promise<Digest | undefined> => {
+    try {
+      const bytes = await take(path, MAX_LINK_SIZE);
+      if (bytes === undefined) {
         problem("bad-link", path, `${path}: link missing`, expect);
         return undefined;
       }
-      if (size > MAX_LINK_SIZE) throw new Error(`link of ${size} bytes`);
-      const bytes = await readAll(fileReadable(await root.open(path)), MAX_LINK_SIZE, path);
       const digest = parseDigest(stripBom(new TextDecoder().decode(bytes)).trim(), path);
       if (expect !== undefined && digest !== expect) {
         problem("bad-link", path, `${path}: link names ${digest}, not ${expect}`, expect);
@@ -199,7 +225,12 @@ export async function verifyRegistryDir(
   /** The digests linked under `<dir>/sha256/<hex>/link` whose link is sound. */
   const linkedUnder = async (linkRoot: string): Promise<Set<Digest>> => {
     const out = new Set<Digest>();
-    for (const hex of (await guard(linkRoot, () => listDirs(root, linkRoot))) ?? []) {
+    const hexes = (await guard(linkRoot, () => listDirs(root, linkRoot))) ?? [];
+    await prefetch(
+      hexes.filter((hex) => HEX_RE.test(hex)).map((hex) => `${linkRoot}/${hex}/link`),
+      MAX_LINK_SIZE,
+    );
+    for (const hex of hexes) {
       const path = `${linkRoot}/${hex}/link`;
       if (!HEX_RE.test(hex)) {
         problem("unreadable", `${linkRoot}/${hex}`, `${linkRoot}/${hex}: not a digest directory`);
@@ -221,16 +252,18 @@ export async function verifyRegistryDir(
     const repoDir = layout.repository(name);
     const layers = await linkedUnder(`${repoDir}/_layers/sha256`);
     const revisions = await linkedUnder(`${repoDir}/_manifests/revisions/sha256`);
-    for (const digest of revisions) {
-      if (!present.has(digest)) continue;
+    const stored = [...revisions].filter((digest) => present.has(digest));
+    for (const [i, digest] of stored.entries()) {
+      // Manifests are read ahead a batch at a time: at most a batch of them is held at once.
+      if (i % LINK_READ_WIDTH === 0) {
+        const batch = stored.slice(i, i + LINK_READ_WIDTH);
+        await prefetch(batch.map((d) => layout.blobData(d)), MAX_MANIFEST_SIZE);
+      }
       const path = layout.blobData(digest);
       let refs: { blobs: Descriptor[]; children: Descriptor[] };
       try {
-        const bytes = await readAll(
-          fileReadable(await root.open(path)),
-          MAX_MANIFEST_SIZE,
-          path,
-        );
+        const bytes = await take(path, MAX_MANIFEST_SIZE);
+        if (bytes === undefined) throw new Error("no data");
         const m = parseManifest(bytes, undefined, path);
         refs = m.kind === "index"
           ? { blobs: [], children: m.manifests }
@@ -277,7 +310,9 @@ export async function verifyRegistryDir(
       }
     }
     const tagsDir = layout.tagsDir(name);
-    for (const tag of (await guard(tagsDir, () => listDirs(root, tagsDir))) ?? []) {
+    const tags = (await guard(tagsDir, () => listDirs(root, tagsDir))) ?? [];
+    await prefetch(tags.map((tag) => `${tagsDir}/${tag}/current/link`), MAX_LINK_SIZE);
+    for (const tag of tags) {
       tagCount++;
       const path = `${tagsDir}/${tag}/current/link`;
       const digest = await readLink(path);
