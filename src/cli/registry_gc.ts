@@ -33,7 +33,8 @@ Rules (those of docker-registry 2.8, so both leave the same blobs, manifests and
   --delete-untagged keeps only manifests a tag points at now. Careful: like docker-registry 2.8,
   it removes the child manifests of a tagged multi-platform index too (no tag points at them),
   with their layers, so that index no longer pulls; a warning names each such index. Signatures
-  and other referrers kept only by digest go as well.
+  and other referrers kept only by digest go as well. A repository that never had a tag loses
+  all its manifests (docker-registry 2.8 stops there with "unknown repository").
   A repository's links to removed blobs (_layers) are removed too (docker-registry 2.8 leaves
   them; distribution 3 removes them). Upload sessions (_uploads) are left to the server.
   Stop writers first (registry save, a server taking pushes): a blob pushed while gc runs, before

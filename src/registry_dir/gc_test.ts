@@ -157,3 +157,18 @@ Deno.test("gc: a damaged revision link stops it before anything is removed", asy
   assert.deepEqual(await listTree(root), before);
   await dir.close();
 });
+
+Deno.test("gc: with --delete-untagged, a repository that never had a tag loses its manifests", async () => {
+  await using tmp = await tempDir();
+  const root = tmp.join("r");
+  const dir = await RegistryDir.open(root);
+  const image = makeImage();
+  await pushImage(dir.repository("library/untagged"), image);
+  const report = await collectGarbage(dir, { deleteUntagged: true });
+  assert.deepEqual(report.manifests, [
+    { repository: "library/untagged", digest: image.manifest.desc.digest },
+  ]);
+  assert.equal(report.blobs.length, 4);
+  assert.deepEqual(await dir.repository("library/untagged").manifests(), []);
+  await dir.close();
+});
