@@ -92,6 +92,22 @@ async function writeWithRegistry(root: string, work: string): Promise<void> {
     { name: "a", layers: [{ seed: "gc-shared", size: 9_000 }, { seed: "gc-a", size: 4_000 }] },
     { name: "b", layers: [{ seed: "gc-shared", size: 9_000 }, { seed: "gc-b", size: 3_000 }] },
     { name: "c", layers: [{ seed: "gc-c", size: 2_000 }] },
+    // Docker media types: a schema 2 manifest and a manifest list.
+    { name: "d", format: "docker", layers: [{ seed: "gc-shared", size: 9_000 }] },
+    {
+      name: "dlist",
+      format: "docker",
+      children: [
+        {
+          platform: { os: "linux", architecture: "amd64" },
+          layers: [{ seed: "gc-d1", size: 1_500 }],
+        },
+        {
+          platform: { os: "linux", architecture: "arm64" },
+          layers: [{ seed: "gc-d2", size: 1_500 }],
+        },
+      ],
+    },
     {
       name: "multi",
       children: [
@@ -112,6 +128,10 @@ async function writeWithRegistry(root: string, work: string): Promise<void> {
   await pushToRegistry(layout, "b", `${host}/reg/app:1.0`);
   await pushToRegistry(layout, "multi", `${host}/reg/multi:1.0`);
   await pushToRegistry(layout, "c", `${host}/reg/app:old`);
+  await pushToRegistry(layout, "d", `${host}/reg/docker:1`);
+  await pushToRegistry(layout, "dlist", `${host}/reg/docker:list`);
+  // The list's tag moves: the list and its children are left untagged.
+  await pushToRegistry(layout, "d", `${host}/reg/docker:list`);
   await run(requirePeer("skopeo"), [
     "delete",
     "--tls-verify=false",
