@@ -484,3 +484,26 @@ peerTest(
     assert.match(text, /^ {2}sealos\.io\.type=application$/m);
   },
 );
+
+Deno.test("prune frees the blobs no image uses and keeps every image's", async () => {
+  await using dir = await tempDir();
+  const root = dir.join("store");
+  const [app] = await makeLayout(root, [
+    { name: "localhost/app:1", layers: [{ seed: "prune-a", size: 5_000 }] },
+  ]) as BuiltImage[];
+  // What an interrupted pull leaves: a stored blob no index.json entry reaches.
+  const stray = new TextEncoder().encode("left by an interrupted pull\n");
+  await Deno.writeFile(join(root, "blobs/sha256", sha256(stray).slice(7)), stray);
+
+  const run = ok(await ferry(["prune", "--root", root, "--json"]));
+  assert.deepEqual(JSON.parse(run.stdout), {
+    type: "result",
+    removed: [sha256(stray)],
+    freedBytes: stray.byteLength,
+  });
+  assert.deepEqual(
+    [...await blobNames(root)].sort(),
+    [app.digest, app.config.digest, ...app.layers.map((l) => l.digest)].sort(),
+  );
+  assert.equal(ok(await ferry(["prune", "--root", root])).stdout, "Deleted 0 blobs (0B freed)\n");
+});

@@ -445,6 +445,12 @@ peerTest(
       }]);
     });
 
+    await t.step("prune", async () => {
+      const s = await stream(["prune", "--json", ...root], cwd);
+      assertKeys(s.result, ["type", "removed", "freedBytes"]);
+      assert.deepEqual(s.events, [{ type: "result", removed: [], freedBytes: 0 }]);
+    });
+
     await t.step("context images (snapshot)", async () => {
       await Deno.mkdir(at("ctx/images/shim"), { recursive: true });
       await Deno.mkdir(at("ctx/images/skopeo"), { recursive: true });

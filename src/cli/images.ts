@@ -27,6 +27,7 @@ export function imageCommands(output: (json?: boolean) => Output) {
     pushCommand(output),
     tagCommand(output),
     rmiCommand(output),
+    pruneCommand(output),
     imagesCommand(output),
     inspectCommand(output),
     saveCommand(output),
@@ -147,6 +148,28 @@ Examples:
       const out = output(opts.json);
       const { runRmi } = await import("./images_action.ts");
       await runRmi(images, opts, out);
+    });
+}
+
+function pruneCommand(output: (json?: boolean) => Output) {
+  return new Command("prune")
+    .description(
+      "free the blobs no image of the local image store uses (left by an interrupted pull, " +
+        "load or build, or by referrers of removed images), by the rules of rmi",
+    )
+    .option("--root <dir>", ROOT_HELP)
+    .option("--json", "print the result as one JSON event")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  ferry prune
+  ferry prune --root /var/lib/ferry --json`,
+    )
+    .action(async (opts) => {
+      const out = output(opts.json);
+      const { runPrune } = await import("./images_action.ts");
+      await runPrune(opts, out);
     });
 }
 
@@ -283,6 +306,8 @@ export type TagOptions = ReturnType<ReturnType<typeof tagCommand>["opts"]>;
 
 /** The parsed options of `rmi`. */
 export type RmiOptions = ReturnType<ReturnType<typeof rmiCommand>["opts"]>;
+/** Options of `prune`. */
+export type PruneOptions = ReturnType<ReturnType<typeof pruneCommand>["opts"]>;
 
 /** The parsed options of `images`. */
 export type ImagesOptions = ReturnType<ReturnType<typeof imagesCommand>["opts"]>;

@@ -25,6 +25,7 @@ import type {
   ImagesOptions,
   InspectOptions,
   LoadOptions,
+  PruneOptions,
   PullOptions,
   PushOptions,
   RmiOptions,
@@ -36,6 +37,7 @@ import {
   type ImagesSnapshot,
   type InspectSnapshot,
   type LoadResult,
+  type PruneResult,
   type PullResult,
   type RmiResult,
   type SaveResult,
@@ -195,6 +197,25 @@ export async function runRmi(images: string[], opts: RmiOptions, out: Output): P
         } freed)`,
       );
     }
+  });
+}
+
+/** Frees the blobs no image of the local image store uses (`ferry prune`). */
+export async function runPrune(opts: PruneOptions, out: Output): Promise<void> {
+  await withStore(opts, async (store) => {
+    const result = await store.gc();
+    if (out.json) {
+      return out.emit<PruneResult>({
+        type: "result",
+        removed: result.removed,
+        freedBytes: result.freedBytes,
+      });
+    }
+    out.print(
+      `Deleted ${result.removed.length} blob${result.removed.length === 1 ? "" : "s"} (${
+        formatSize(result.freedBytes)
+      } freed)`,
+    );
   });
 }
 

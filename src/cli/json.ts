@@ -246,6 +246,13 @@ export interface RmiResult {
   deferred?: string;
 }
 
+/** `prune`. */
+export interface PruneResult {
+  type: "result";
+  removed: string[];
+  freedBytes: number;
+}
+
 /** `registry gc`. */
 export interface RegistryGcResult {
   type: "result";
@@ -317,6 +324,7 @@ export type Event =
   | PullResult
   | TagResult
   | RmiResult
+  | PruneResult
   | RegistryGcResult
   | SaveResult
   | LoadResult

@@ -67,7 +67,17 @@ export const COMMAND_PATHS: Readonly<Record<CommandModuleName, readonly (readonl
   copy: [["copy"], ["registry", "copy"], ["registry", "sync"]],
   verify: [["verify"]],
   login: [["login"], ["logout"]],
-  images: [["pull"], ["push"], ["tag"], ["rmi"], ["images"], ["inspect"], ["save"], ["load"]],
+  images: [
+    ["pull"],
+    ["push"],
+    ["tag"],
+    ["rmi"],
+    ["prune"],
+    ["images"],
+    ["inspect"],
+    ["save"],
+    ["load"],
+  ],
   build: [["build"], ["bud"], ["merge"]],
 };
 

@@ -83,6 +83,7 @@ Deno.test("a tree of some modules holds the same commands, flags and help as the
       "push",
       "tag",
       "rmi",
+      "prune",
       "images",
       "inspect",
       "save",
