@@ -13,15 +13,15 @@
  *
  * Sweep: manifests first, then every `_layers` link naming a digest nothing marked
  * (docker-registry 2.8 leaves such links dangling; distribution 3 removes them, and so does
- * ferry), then every stored blob nothing marked. Upload sessions (`_uploads`) are left to the server that
- * owns them.
+ * ferry), then every stored blob nothing marked. Upload sessions (`_uploads`) are left to the
+ * server that owns them.
  *
  * Everything is read and removed through the directory's {@link StoreRoot}: only regular files
  * named as the layout names them are removed, one by one, then their directory if it is empty,
- * so a planted symlink or a stray file is never followed nor removed. Each removal is one unlink;
- * the order (a manifest's revision, then links, then blobs) means no link names a missing blob
- * at any point, and a rerun after a kill computes the same
- * marks and finishes the sweep.
+ * so a planted symlink or a stray file is never followed nor removed; a symlinked directory where
+ * marks are read stops the run before anything is removed. Each removal is one unlink; the order
+ * (a manifest's revision, then links, then blobs) means no link names a missing blob at any
+ * point, and a rerun after a kill computes the same marks and finishes the sweep.
  *
  * @module
  */
