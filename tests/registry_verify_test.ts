@@ -234,3 +234,29 @@ Deno.test("registry verify: past --max-problems only the count is given", async 
   assert.equal(json.problems.length, 2);
   assert.equal(json.moreProblems, blobs.length - 2);
 });
+
+Deno.test("registry verify oci-archive: a differential archive's omitted blobs are counted, not problems", async () => {
+  await using tmp = await tempDir();
+  const store = tmp.join("store");
+  const shared = { seed: "v-delta-shared", size: 20_000 };
+  const [v1] = await makeLayout(store, [
+    { name: "localhost/app:1.0", layers: [shared, { seed: "v-delta-1", size: 3_000 }] },
+  ]) as BuiltImage[];
+  const [v2] = await makeLayout(store, [
+    { name: "localhost/app:1.1", layers: [shared, { seed: "v-delta-2", size: 3_000 }] },
+  ]) as BuiltImage[];
+  const full = tmp.join("app-1.0.tar");
+  const delta = tmp.join("app-1.1.tar");
+  ok(await ferry(["save", "--root", store, "-o", full, "localhost/app:1.0"]));
+  ok(await ferry(["save", "--root", store, "-o", delta, "--base", full, "localhost/app:1.1"]));
+  assert.equal(v1.layers[0].digest, v2.layers[0].digest);
+
+  const snapshot = await verifyJson([`oci-archive:${delta}`], 0);
+  assert.equal(snapshot.omitted, 1);
+  assert.equal(snapshot.blobs, 3, "manifest, config and the new layer");
+  const text = ok(await ferry(["registry", "verify", `oci-archive:${delta}`]));
+  assert.match(
+    text.stdout,
+    /no problems in 3 blobs .*\(1 blobs left out by a differential archive\)/,
+  );
+});

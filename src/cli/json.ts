@@ -408,6 +408,8 @@ export interface VerifySnapshot {
   bytes: number;
   /** `index.json` / `manifest.json` entries checked (0 for a registry directory). */
   images: number;
+  /** Blobs a differential archive (`ferry save --base`) leaves out on purpose, when there are any. */
+  omitted?: number;
   repositories: number;
   tags: number;
   problems: { kind: string; path: string; digest?: string; message: string }[];

@@ -39,6 +39,7 @@ export async function registryVerify(
       blobs: report.blobs,
       bytes: report.bytes,
       images: report.images,
+      ...(report.omitted > 0 ? { omitted: report.omitted } : {}),
       repositories: report.repositories,
       tags: report.tags,
       problems,
@@ -52,7 +53,8 @@ export async function registryVerify(
     const summary = `${report.blobs} blobs (${formatSize(report.bytes)}), ` +
       (report.location.startsWith("registry-dir:")
         ? `${report.repositories} repositories, ${report.tags} tags`
-        : `${report.images} index entries`);
+        : `${report.images} index entries`) +
+      (report.omitted > 0 ? ` (${report.omitted} blobs left out by a differential archive)` : "");
     if (count === 0) out.print(`${name}: no problems in ${summary}`);
     else out.print(`${name}: ${count} problem(s) in ${summary}`);
   }

@@ -34,6 +34,8 @@ export interface LocationVerifyReport extends VerifyReport {
   location: string;
   /** Entries of `index.json` / `manifest.json` checked (0 for a registry directory). */
   images: number;
+  /** Blobs a differential archive (`ferry save --base`) leaves out on purpose, not checked. */
+  omitted: number;
 }
 
 /** A layout or archive as the checker reads it. */
@@ -49,6 +51,8 @@ interface ImageSource {
   open(desc: Descriptor): Promise<ReadableStream<Uint8Array>>;
   /** Where a blob is, for problem lines. */
   path(digest: Digest): string;
+  /** Blobs left out on purpose (a differential archive's `ferry-delta.json`). */
+  omitted?: ReadonlyMap<Digest, Descriptor>;
 }
 
 /**
@@ -83,7 +87,12 @@ export async function verifyLocation(
       await refuseOtherFormats(loc.path, text);
       const dir = await RegistryDir.open(loc.path, { readOnly: true });
       try {
-        return { ...await verifyRegistryDir(dir, options), location: dir.location, images: 0 };
+        return {
+          ...await verifyRegistryDir(dir, options),
+          location: dir.location,
+          images: 0,
+          omitted: 0,
+        };
       } finally {
         await dir.close();
       }
@@ -116,6 +125,7 @@ export async function verifyLocation(
             }${image.names.length ? ` (${image.names.join(", ")})` : ""}`,
           })),
           stored,
+          omitted: "omitted" in archive ? archive.omitted() : undefined,
           // A docker-archive serves blobs it makes (its manifests) and lists none: asked whether
           // it has the descriptor's size, it is read only when it has not.
           size: async (desc) =>
@@ -211,6 +221,7 @@ async function verifySource(
   const blobs = new Map<Digest, { size?: number; where: string }>();
   let bytes = 0;
   let hashedCount = 0;
+  const omitted = new Set<Digest>();
 
   const queue = source.roots.map((r) => ({ ...r, manifest: true }));
   while (queue.length > 0) {
@@ -225,6 +236,10 @@ async function verifySource(
     if (size === undefined) {
       // Foreign layers live at their URLs.
       if (!manifest && desc.urls?.length) continue;
+      if (source.omitted?.has(desc.digest)) {
+        omitted.add(desc.digest);
+        continue;
+      }
       problems.add(
         "missing-blob",
         path,
@@ -323,6 +338,7 @@ async function verifySource(
   return {
     location: source.location,
     images: source.roots.length,
+    omitted: omitted.size,
     blobs: hashedCount,
     bytes,
     repositories: 0,
