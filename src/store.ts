@@ -73,6 +73,19 @@ export interface Target {
   tag(desc: Descriptor, tag: string): Promise<void>;
   /** The tags of this repository, sorted. */
   tags(): Promise<string[]>;
+  /**
+   * Optional: the manifests that name `subject` as theirs (OCI 1.1 referrers), as this target
+   * lists them (a registry's referrers API; a layout's `index.json`), or undefined when it cannot
+   * say (a registry without the API). Targets without it, or answering undefined, are searched
+   * by the fallback tag schema (`sha256-<hex>`); see `src/copy/referrers.ts`.
+   */
+  referrers?(subject: Descriptor): Promise<Descriptor[] | undefined>;
+  /**
+   * Optional: records `referrers`, manifests already pushed here whose subject is `subject`, so
+   * that {@link referrers} lists them; false when this target cannot (a registry without the
+   * referrers API). Targets without it, or answering false, get the fallback tag instead.
+   */
+  addReferrers?(subject: Descriptor, referrers: Descriptor[]): Promise<boolean>;
 }
 
 /**

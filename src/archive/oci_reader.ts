@@ -20,7 +20,13 @@ import {
   refNameOfEntry,
   repositoryNames,
 } from "../oci_layout/index_file.ts";
-import { type LayoutBackend, resolveInLayout, tagsInLayout } from "../oci_layout/layout_view.ts";
+import {
+  type LayoutBackend,
+  referrersInLayout,
+  resolveInLayout,
+  type SubjectCache,
+  tagsInLayout,
+} from "../oci_layout/layout_view.ts";
 import { DELTA_FILE, MAX_DELTA_RECORD, parseDeltaRecord } from "./delta.ts";
 import { ReadOnlyTarget } from "./read_only_target.ts";
 import { TarFile } from "./tar_file.ts";
@@ -43,6 +49,7 @@ export class OciArchiveReader implements Store {
   #index: LayoutIndex;
   #backend: LayoutBackend;
   #omitted: ReadonlyMap<Digest, Descriptor>;
+  #subjects: SubjectCache = new Map();
 
   private constructor(
     path: string,
@@ -115,6 +122,7 @@ export class OciArchiveReader implements Store {
       fetch: (desc, options) =>
         this.#backend.openBlob(desc.digest, options.offset ?? 0, options.signal),
       exists: (desc) => Promise.resolve(this.#blob(desc.digest)?.size === desc.size),
+      referrers: (subject) => referrersInLayout(this.#backend, subject, this.#subjects),
     });
   }
 

@@ -13,6 +13,8 @@ export interface ReadOps {
   tags(repository: string): Promise<string[]>;
   fetch(desc: Descriptor, options: FetchOptions): Promise<ReadableStream<Uint8Array>>;
   exists(desc: Descriptor): Promise<boolean>;
+  /** The archive's OCI 1.1 referrers of `subject`, where the format keeps them. */
+  referrers?(subject: Descriptor): Promise<Descriptor[]>;
 }
 
 /** One repository of a read-only archive store. */
@@ -37,6 +39,11 @@ export class ReadOnlyTarget implements Target {
 
   exists(desc: Descriptor): Promise<boolean> {
     return this.#ops.exists(desc);
+  }
+
+  /** The referrers of `subject` the archive lists, or undefined when its format keeps none. */
+  async referrers(subject: Descriptor): Promise<Descriptor[] | undefined> {
+    return this.#ops.referrers ? await this.#ops.referrers(subject) : undefined;
   }
 
   push(): Promise<void> {

@@ -592,4 +592,12 @@ class WriterTarget implements Target {
   async tags(): Promise<string[]> {
     return await Promise.resolve(this.#ops.tags(this.name));
   }
+
+  /**
+   * Nothing to do: `index.json` lists every pushed manifest that nothing else names, which is
+   * how an OCI layout keeps referrers (a docker-archive leaves untagged referrers out).
+   */
+  addReferrers(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
 }

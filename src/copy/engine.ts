@@ -4,13 +4,14 @@
  * it: `registry save`, `copy`, `registry sync`, `build`'s pulls, `push`, `save`, `load`.
  *
  * Children are copied before their parents, so a destination never holds a manifest whose blobs
- * are missing. Blobs are never hashed here: the destination verifies what it stores (writers hash
+ * are missing. What belongs to an image (signatures, SBOMs, attestations: see referrers.ts) is
+ * looked up while its blobs move and copied after it, before any tag points at it. Blobs are never hashed here: the destination verifies what it stores (writers hash
  * while writing; registries check the digest on upload); manifests are small and verified here.
  *
  * @module
  */
-import { sha256 } from "../digest.ts";
-import { FerryError } from "../errors.ts";
+import { type Digest, sha256 } from "../digest.ts";
+import { FerryError, isFerryError } from "../errors.ts";
 import {
   type Descriptor,
   type ImageIndex,
@@ -20,9 +21,19 @@ import {
 } from "../manifest.ts";
 import { isImageManifestType, MAX_MANIFEST_SIZE, OCI_INDEX } from "../media_types.ts";
 import type { Platform } from "../platform.ts";
-import { SingleFlight } from "../limit.ts";
+import { Semaphore, SingleFlight } from "../limit.ts";
 import { bytesSource, type Target } from "../store.ts";
 import { fillingStream, readAll, viewReader } from "../streams.ts";
+import {
+  addToFallbackTag,
+  discoverReferrers,
+  type FoundReferrer,
+  MAX_DISCOVERY_REQUESTS,
+  MAX_REFERRER_DEPTH,
+  type ReferrerKind,
+  referrerKind,
+  referrerOf,
+} from "./referrers.ts";
 import { selectChildren } from "./select.ts";
 
 /** Levels of indexes within indexes a copy follows below its root (OCI nests them rarely). */
@@ -68,7 +79,9 @@ export type CopyEvent =
     mediaType: string;
     platform?: Platform;
     status: "copied" | "exists";
-  };
+  }
+  | ({ type: "referrer"; source: string; status: "copied" | "exists" } & CopiedReferrer)
+  | { type: "warning"; source: string; message: string };
 
 /** Options of one copy. */
 export interface CopyOptions {
@@ -93,6 +106,11 @@ export interface CopyOptions {
    */
   resolveWithContent?: boolean;
   /**
+   * Copy what belongs to each manifest copied (OCI 1.1 referrers, cosign `.sig`/`.att`/`.sbom`
+   * tags), and to what belongs to it, {@link MAX_REFERRER_DEPTH} levels deep. Default true.
+   */
+  referrers?: boolean;
+  /**
    * Names the image in events (`source`) and errors: the image read, as a location string
    * (`formatLocation` of ../location.ts). Defaults to the source target's location and the
    * reference.
@@ -111,6 +129,20 @@ export interface CopyResult {
   root: Descriptor;
   /** The single-image manifests stored (one per platform copied). */
   images: Descriptor[];
+  /** What belongs to the image and was copied with it (at every level), in no set order. */
+  referrers: CopiedReferrer[];
+}
+
+/** A manifest copied because it belongs to another (a signature, an SBOM…). */
+export interface CopiedReferrer {
+  /** The manifest it belongs to. */
+  subject: Digest;
+  digest: Digest;
+  mediaType: string;
+  artifactType?: string;
+  kind: ReferrerKind;
+  /** The cosign tag (`sha256-<hex>.sig`) naming it, at the source and the destination. */
+  tag?: string;
 }
 
 /** Copies images between targets; one instance shares de-duplication across many copies. */
@@ -118,6 +150,9 @@ export class CopyEngine {
   #onEvent: (event: CopyEvent) => void;
   #blobs = new SingleFlight<void>();
   #done = new Set<string>();
+  #discovery = new Semaphore(MAX_DISCOVERY_REQUESTS);
+  /** Updates of one fallback tag, one after another. */
+  #fallbackQueue = new Map<string, Promise<unknown>>();
 
   constructor(options: { onEvent?: (event: CopyEvent) => void } = {}) {
     this.#onEvent = options.onEvent ?? (() => {});
@@ -151,10 +186,160 @@ export class CopyEngine {
     dst: Target,
     options: CopyOptions & { label: string },
   ): Promise<CopyResult> {
-    return this.#walk(src, desc, dst, options, { depth: 0, manifests: { count: 0 } });
+    return this.#walk(src, desc, dst, options, {
+      depth: 0,
+      manifests: { count: 0 },
+      referrerDepth: 0,
+      subjects: new Set(),
+    });
   }
 
+  /**
+   * Copies the manifest `desc` and everything it references, then (unless turned off) what
+   * belongs to it. The lookup of what belongs to it starts first, so it runs while blobs move.
+   */
   async #walk(
+    src: Target,
+    desc: Descriptor,
+    dst: Target,
+    options: CopyOptions & { label: string },
+    walk: Walk,
+  ): Promise<CopyResult> {
+    const discovery = this.#discover(src, desc, options, walk);
+    // Awaited below, or dropped when the copy fails first: never an unhandled rejection.
+    discovery?.catch(() => {});
+    const result = await this.#walkManifest(src, desc, dst, options, walk);
+    // A filtered index is a new manifest: what belonged to the original does not belong to it.
+    if (discovery && result.root.digest === desc.digest) {
+      const copied = await this.#copyReferrers(src, desc, dst, options, walk, await discovery);
+      result.referrers.push(...copied);
+    }
+    return result;
+  }
+
+  /** Starts the lookup of what belongs to `desc`, unless off, too deep, or already done. */
+  #discover(
+    src: Target,
+    desc: Descriptor,
+    options: CopyOptions & { label: string },
+    walk: Walk,
+  ): Promise<FoundReferrer[]> | undefined {
+    if (options.referrers === false || walk.referrerDepth >= MAX_REFERRER_DEPTH) return undefined;
+    if (walk.subjects.has(desc.digest)) return undefined;
+    walk.subjects.add(desc.digest);
+    return discoverReferrers(src, desc, {
+      where: options.label,
+      limit: this.#discovery,
+      warn: (message) => this.#onEvent({ type: "warning", source: options.label, message }),
+    });
+  }
+
+  /**
+   * Copies the manifests found for `subject` (already stored in `dst`) with what they need and
+   * what belongs to them, names them as the source did (cosign tags), and lists the OCI 1.1
+   * referrers where `dst` keeps them (its own record, else the fallback tag).
+   */
+  async #copyReferrers(
+    src: Target,
+    subject: Descriptor,
+    dst: Target,
+    options: CopyOptions & { label: string },
+    walk: Walk,
+    found: FoundReferrer[],
+  ): Promise<CopiedReferrer[]> {
+    const copied: CopiedReferrer[] = [];
+    const listed: Descriptor[] = [];
+    await settleAll(found.map(async (f) => {
+      let bytes: Uint8Array;
+      try {
+        bytes = await this.#readManifest(src, f.descriptor, options.label);
+      } catch (err) {
+        if (!isFerryError(err, "not_found")) throw err;
+        // Listed but not held (a list is only the source's word): the image is whole without it.
+        this.#onEvent({
+          type: "warning",
+          source: options.label,
+          message: `skipping referrer ${f.descriptor.digest} of ${subject.digest}: ${err.message}`,
+        });
+        return;
+      }
+      const manifest = parseManifest(bytes, f.descriptor.mediaType, options.label);
+      const typed: Descriptor = { ...f.descriptor, mediaType: manifest.mediaType };
+      const own = referrerOf({ digest: typed.digest, mediaType: typed.mediaType, bytes });
+      if (!f.tag && own?.subject !== subject.digest) {
+        // A referrers list is the source's word; the manifest's own subject is the proof.
+        this.#onEvent({
+          type: "warning",
+          source: options.label,
+          message:
+            `skipping ${typed.digest}: listed as a referrer of ${subject.digest} but its subject is ${
+              own?.subject ?? "missing"
+            }`,
+        });
+        return;
+      }
+      const present = await this.#known(dst, typed);
+      const inner = await this.#walk(src, typed, dst, {
+        ...options,
+        all: true,
+        indexSubset: "sparse",
+        skipMissingChildren: false,
+        tags: [],
+      }, {
+        depth: 0,
+        manifests: walk.manifests,
+        referrerDepth: walk.referrerDepth + 1,
+        subjects: walk.subjects,
+      });
+      if (f.tag) await dst.tag(typed, f.tag);
+      const entry: CopiedReferrer = {
+        subject: subject.digest,
+        digest: typed.digest,
+        mediaType: typed.mediaType,
+        ...(own?.descriptor.artifactType ? { artifactType: own.descriptor.artifactType } : {}),
+        kind: referrerKind({
+          tag: f.tag,
+          artifactType: own?.descriptor.artifactType,
+          layers: manifest.kind === "manifest" ? manifest.layers : [],
+        }),
+        ...(f.tag ? { tag: f.tag } : {}),
+      };
+      if (own?.subject === subject.digest) listed.push(own.descriptor);
+      copied.push(entry, ...inner.referrers);
+      this.#onEvent({
+        type: "referrer",
+        source: options.label,
+        status: present ? "exists" : "copied",
+        ...entry,
+      });
+    }));
+    if (listed.length > 0) {
+      listed.sort((a, b) => a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0);
+      const kept = dst.addReferrers ? await dst.addReferrers(subject, listed) : false;
+      if (!kept) await this.#updateFallbackTag(dst, subject.digest, listed, options.label);
+    }
+    return copied;
+  }
+
+  /** {@link addToFallbackTag}, one update of a tag at a time within this engine. */
+  #updateFallbackTag(
+    dst: Target,
+    subject: Digest,
+    referrers: Descriptor[],
+    where: string,
+  ): Promise<void> {
+    const key = `${dst.location}\n${subject}`;
+    const run = () => addToFallbackTag(dst, subject, referrers, where);
+    const next = (this.#fallbackQueue.get(key) ?? Promise.resolve()).then(run, run);
+    const settled = next.catch(() => {});
+    this.#fallbackQueue.set(key, settled);
+    settled.then(() => {
+      if (this.#fallbackQueue.get(key) === settled) this.#fallbackQueue.delete(key);
+    });
+    return next;
+  }
+
+  async #walkManifest(
     src: Target,
     desc: Descriptor,
     dst: Target,
@@ -180,14 +365,14 @@ export class CopyEngine {
         platform: desc.platform,
         status: "exists",
       });
-      return { root: desc, images: [desc] };
+      return { root: desc, images: [desc], referrers: [] };
     }
     const bytes = await this.#readManifest(present ? dst : src, desc, options.label);
     const manifest = parseManifest(bytes, desc.mediaType, options.label);
     const typed: Descriptor = { ...desc, mediaType: manifest.mediaType };
     if (manifest.kind === "manifest") {
       await this.#copyImage(src, typed, manifest, bytes, dst, options.label);
-      return { root: typed, images: [typed] };
+      return { root: typed, images: [typed], referrers: [] };
     }
     if (walk.depth >= MAX_INDEX_DEPTH) {
       throw new FerryError(
@@ -219,22 +404,24 @@ export class CopyEngine {
       children = kept;
     }
     const images: Descriptor[] = [];
+    const referrers: CopiedReferrer[] = [];
     await settleAll(children.map(async (child) => {
       const r = await this.#walk(src, child, dst, {
         ...options,
         all: true,
         indexSubset: "sparse",
-      }, { depth: walk.depth + 1, manifests: walk.manifests });
+      }, { ...walk, depth: walk.depth + 1 });
       images.push(...r.images);
+      referrers.push(...r.referrers);
     }));
     if (complete || (options.indexSubset ?? "sparse") === "sparse") {
       await this.#pushManifest(dst, typed, bytes);
-      return { root: typed, images };
+      return { root: typed, images, referrers };
     }
-    if (children.length === 1) return { root: children[0], images };
+    if (children.length === 1) return { root: children[0], images, referrers };
     const filtered = filterIndex(manifest, children);
     await this.#pushManifest(dst, filtered.desc, filtered.bytes);
-    return { root: filtered.desc, images };
+    return { root: filtered.desc, images, referrers };
   }
 
   /** Tells the blobs of an image `dst` holds whole (read from `dst`, which is local). */
@@ -358,10 +545,15 @@ export class CopyEngine {
   }
 }
 
-/** Where one copy's walk is: its index depth, and the manifests counted across the whole walk. */
+/**
+ * Where one copy's walk is: its index depth, the manifests counted across the whole walk, how
+ * many referrers deep it is, and the manifests whose referrers were looked up.
+ */
 interface Walk {
   depth: number;
   manifests: { count: number };
+  referrerDepth: number;
+  subjects: Set<Digest>;
 }
 
 /**

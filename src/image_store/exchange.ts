@@ -491,6 +491,15 @@ function stoppable(target: Target): { target: Target; stop(): Promise<void> } {
       push: (desc, content, options) => track(() => target.push(desc, content, options)),
       tag: (desc, tag) => track(() => target.tag(desc, tag)),
       tags: () => track(() => target.tags()),
+      ...(target.referrers
+        ? { referrers: (subject: Descriptor) => track(() => target.referrers!(subject)) }
+        : {}),
+      ...(target.addReferrers
+        ? {
+          addReferrers: (subject: Descriptor, referrers: Descriptor[]) =>
+            track(() => target.addReferrers!(subject, referrers)),
+        }
+        : {}),
     },
     async stop() {
       stopped = true;

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { referrerOf } from "../copy/referrers.ts";
 import { type Digest, parseDigest, verifyStream } from "../digest.ts";
 import { FerryError } from "../errors.ts";
 import type { Descriptor } from "../manifest.ts";
@@ -210,6 +211,24 @@ export class MemoryRepository implements Target {
   /** The tags of this repository, sorted. */
   tags(): Promise<string[]> {
     return Promise.resolve([...this.#store.state(this.name)?.tags.keys() ?? []].sort());
+  }
+
+  /** The manifests of this repository whose subject is `subject`, sorted by digest. */
+  referrers(subject: Descriptor): Promise<Descriptor[]> {
+    const found: Descriptor[] = [];
+    for (const digest of this.manifests().sort()) {
+      const bytes = this.#store.bytes(digest);
+      const mediaType = this.#store.state(this.name)?.manifests.get(digest);
+      if (!bytes || !mediaType) continue;
+      const parsed = referrerOf({ digest, mediaType, bytes });
+      if (parsed?.subject === subject.digest) found.push(parsed.descriptor);
+    }
+    return Promise.resolve(found);
+  }
+
+  /** Nothing to record: {@link referrers} reads every manifest's subject. */
+  addReferrers(): Promise<boolean> {
+    return Promise.resolve(true);
   }
 
   /** Size of a blob or manifest this repository links (either kind), or undefined. */

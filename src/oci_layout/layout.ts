@@ -32,6 +32,7 @@ import { writeBlobFile } from "./blob_file.ts";
 import {
   checkLayoutFile,
   EMPTY_INDEX,
+  indexEntry,
   type LayoutIndex,
   OCI_LAYOUT_CONTENT,
   parseLayoutIndex,
@@ -42,7 +43,13 @@ import {
   withoutRef,
   withRef,
 } from "./index_file.ts";
-import { type LayoutBackend, resolveInLayout, tagsInLayout } from "./layout_view.ts";
+import {
+  type LayoutBackend,
+  referrersInLayout,
+  resolveInLayout,
+  type SubjectCache,
+  tagsInLayout,
+} from "./layout_view.ts";
 import { layoutMarks } from "./reachable.ts";
 import { refNameOf } from "./ref_name.ts";
 import { MAX_MANIFEST_SIZE } from "../media_types.ts";
@@ -82,6 +89,7 @@ export class OciLayout implements Store {
   #closed = false;
   #backend: LayoutBackend;
   #root!: StoreRoot;
+  #subjects: SubjectCache = new Map();
 
   private constructor(root: string) {
     this.root = root;
@@ -149,6 +157,8 @@ export class OciLayout implements Store {
       pushBlob: (desc, content) => this.#pushBlob(desc, content),
       setRef: (desc, refName) => this.#setRef(desc, refName),
       untag: (refName) => this.untag(refName),
+      referrers: (subject) => referrersInLayout(this.#backend, subject, this.#subjects),
+      addReferrers: (referrers) => this.#addEntries(referrers),
     });
   }
 
@@ -324,6 +334,30 @@ export class OciLayout implements Store {
     await this.#updateIndex((index) => withRef(index, desc, refName));
   }
 
+  /**
+   * Lists manifests already in the layout in `index.json` without a name (how a layout keeps
+   * OCI 1.1 referrers), unless an entry already lists them.
+   */
+  async #addEntries(manifests: Descriptor[]): Promise<void> {
+    for (const m of manifests) {
+      if (!(await this.#hasBlob(m))) {
+        throw new FerryError(
+          "not_found",
+          `${this.location}: cannot list manifest ${m.digest}: it is not in the layout`,
+        );
+      }
+    }
+    await this.#updateIndex((index) => {
+      const listed = new Set(index.manifests.map((e) => e.digest));
+      const added = manifests.filter((m) => !listed.has(m.digest));
+      if (added.length === 0) return undefined;
+      return {
+        extra: index.extra,
+        manifests: [...index.manifests, ...added.map((m) => indexEntry(m))],
+      };
+    });
+  }
+
   async #readIndex(): Promise<LayoutIndex> {
     const path = `${this.root}/index.json`;
     const bytes = await this.#root.readFileIfExists(path);
@@ -416,6 +450,8 @@ interface LayoutOps {
   pushBlob(desc: Descriptor, content: ContentSource): Promise<void>;
   setRef(desc: Descriptor, refName: string): Promise<void>;
   untag(refName: string): Promise<boolean>;
+  referrers(subject: Descriptor): Promise<Descriptor[]>;
+  addReferrers(referrers: Descriptor[]): Promise<void>;
 }
 
 /** A repository view of an {@link OciLayout}. */
@@ -458,6 +494,17 @@ class LayoutTarget implements OciLayoutTarget {
 
   tags(): Promise<string[]> {
     return tagsInLayout(this.#ops.backend, this.name);
+  }
+
+  /** The manifests `index.json` lists whose subject is `subject`. */
+  referrers(subject: Descriptor): Promise<Descriptor[]> {
+    return this.#ops.referrers(subject);
+  }
+
+  /** Lists `referrers` in `index.json`, unnamed (where {@link referrers} finds them). */
+  async addReferrers(_subject: Descriptor, referrers: Descriptor[]): Promise<boolean> {
+    await this.#ops.addReferrers(referrers);
+    return true;
   }
 }
 

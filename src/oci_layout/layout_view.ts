@@ -6,8 +6,9 @@
  */
 import { type Digest, isDigest } from "../digest.ts";
 import { FerryError } from "../errors.ts";
+import { referrerOf } from "../copy/referrers.ts";
 import { type Descriptor, parseManifest } from "../manifest.ts";
-import { MAX_MANIFEST_SIZE } from "../media_types.ts";
+import { isManifestType, MAX_MANIFEST_SIZE } from "../media_types.ts";
 import { readAll } from "../streams.ts";
 import { findRef, type LayoutIndex, refNames } from "./index_file.ts";
 import { refNameOf, tagOfRefName } from "./ref_name.ts";
@@ -82,4 +83,39 @@ export async function describeManifestBlob(
   } catch {
     throw new FerryError("not_found", `${where}: not a manifest`);
   }
+}
+
+/** What each manifest of a layout refers to (undefined: not yet read; null: nothing). */
+export type SubjectCache = Map<Digest, { subject: Digest; descriptor: Descriptor } | null>;
+
+/**
+ * The manifests listed in `index.json` whose `subject` is `subject` (OCI 1.1 referrers, which a
+ * layout keeps as ordinary `index.json` entries), sorted by digest. Each manifest is read once
+ * (bounded) and remembered in `cache`; an entry whose blob is missing or too large is no referrer.
+ */
+export async function referrersInLayout(
+  backend: LayoutBackend,
+  subject: Descriptor,
+  cache: SubjectCache,
+): Promise<Descriptor[]> {
+  const found = new Map<Digest, Descriptor>();
+  for (const entry of (await backend.readIndex()).manifests) {
+    if (!isManifestType(entry.mediaType) || found.has(entry.digest)) continue;
+    let parsed = cache.get(entry.digest);
+    if (parsed === undefined) {
+      parsed = null;
+      const size = await backend.blobSize(entry.digest);
+      if (size !== undefined && size <= MAX_MANIFEST_SIZE) {
+        const bytes = await readAll(
+          await backend.openBlob(entry.digest, 0),
+          MAX_MANIFEST_SIZE,
+          `${backend.location}@${entry.digest}`,
+        );
+        parsed = referrerOf({ digest: entry.digest, mediaType: entry.mediaType, bytes }) ?? null;
+      }
+      cache.set(entry.digest, parsed);
+    }
+    if (parsed?.subject === subject.digest) found.set(entry.digest, parsed.descriptor);
+  }
+  return [...found.values()].sort((a, b) => a.digest < b.digest ? -1 : 1);
 }

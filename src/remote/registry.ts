@@ -6,7 +6,7 @@
 import { type Digest, parseDigest, sha256 } from "../digest.ts";
 import { FerryError } from "../errors.ts";
 import { type Descriptor, parseManifest } from "../manifest.ts";
-import { isManifestType, MANIFEST_TYPES, MAX_MANIFEST_SIZE } from "../media_types.ts";
+import { isManifestType, MANIFEST_TYPES, MAX_MANIFEST_SIZE, OCI_INDEX } from "../media_types.ts";
 import { Semaphore } from "../limit.ts";
 import { registryHost } from "../reference.ts";
 import type {
@@ -20,6 +20,7 @@ import type {
 } from "../store.ts";
 import { readAll } from "../streams.ts";
 import { resumableBody } from "./blob_reader.ts";
+import { RegistryError } from "./errors.ts";
 import {
   type AuthProvider,
   displayUrl,
@@ -261,6 +262,8 @@ export class RemoteRepository implements Target {
   #push: string[];
   /** Manifests seen recently, so `tag` and `fetch` after `resolve` cost no extra GET. */
   #manifests = new Map<Digest, Uint8Array>();
+  /** Manifests pushed whose subject the registry said it indexed (`OCI-Subject`). */
+  #indexed = new Set<Digest>();
 
   constructor(reg: RemoteRegistry, name: string) {
     this.#parts = partsOf(reg);
@@ -519,6 +522,51 @@ export class RemoteRepository implements Target {
     }
   }
 
+  /**
+   * The referrers API's list for `subject` (`GET /v2/<name>/referrers/<digest>`, following
+   * `Link` pages), or undefined when the registry has no such API (404, 400 or 405: the
+   * fallback tag schema applies). Each entry is checked as a descriptor; the caller verifies
+   * each manifest it reads.
+   */
+  async referrers(subject: Descriptor): Promise<Descriptor[] | undefined> {
+    const what = `${this.location}@${subject.digest} referrers`;
+    const found: Descriptor[] = [];
+    try {
+      for await (
+        const page of this.#parts.pages(
+          `/v2/${this.name}/referrers/${subject.digest}`,
+          this.#pull,
+          what,
+        )
+      ) {
+        const index = parseManifest(
+          new TextEncoder().encode(JSON.stringify(page)),
+          OCI_INDEX,
+          what,
+        );
+        if (index.kind !== "index") throw new FerryError("registry", `${what}: not an index`);
+        found.push(...index.manifests);
+        if (found.length > MAX_LIST_NAMES) {
+          throw new FerryError("too_large", `${what}: more than ${MAX_LIST_NAMES} entries`);
+        }
+      }
+    } catch (err) {
+      if (err instanceof RegistryError && [404, 400, 405].includes(err.status)) return undefined;
+      throw err;
+    }
+    return found;
+  }
+
+  /**
+   * True when the registry indexed every one of `referrers` by its subject (it answered their
+   * push with `OCI-Subject`, or has the referrers API); false tells the copy engine to keep the
+   * fallback tag instead.
+   */
+  async addReferrers(subject: Descriptor, referrers: Descriptor[]): Promise<boolean> {
+    if (referrers.every((r) => this.#indexed.has(r.digest))) return true;
+    return (await this.referrers(subject)) !== undefined;
+  }
+
   async #putManifest(reference: string, mediaType: string, bytes: Uint8Array): Promise<void> {
     const what = `${this.location}${reference.includes(":") ? "@" : ":"}${reference}`;
     const res = await this.#parts.http.send({
@@ -532,6 +580,10 @@ export class RemoteRepository implements Target {
       throw await responseError(res, what);
     }
     await res.body?.cancel();
+    if (res.headers.has("oci-subject") && reference.includes(":")) {
+      if (this.#indexed.size >= 4096) this.#indexed.clear();
+      this.#indexed.add(reference as Digest);
+    }
   }
 
   async tag(desc: Descriptor, tag: string): Promise<void> {

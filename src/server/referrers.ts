@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { type Digest, isDigest } from "../digest.ts";
+import { referrerOf } from "../copy/referrers.ts";
+import type { Digest } from "../digest.ts";
 import type { Descriptor } from "../manifest.ts";
 
 /** A manifest as the referrers index needs it. */
@@ -58,41 +59,4 @@ export class ReferrersIndex {
     }
     return found.sort((a, b) => a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0);
   }
-}
-
-/**
- * The subject of a manifest and the descriptor that lists it as a referrer: its media type,
- * digest, size, `artifactType` (for an image manifest without one, its config's media type, as
- * the spec says) and annotations. Undefined when the manifest has no (valid) subject.
- */
-export function referrerOf(
-  manifest: StoredManifest,
-): { subject: Digest; descriptor: Descriptor } | undefined {
-  let doc: Record<string, unknown>;
-  try {
-    doc = JSON.parse(new TextDecoder().decode(manifest.bytes));
-  } catch {
-    return undefined;
-  }
-  if (typeof doc !== "object" || doc === null) return undefined;
-  const subject = doc.subject as { digest?: unknown } | undefined;
-  if (typeof subject?.digest !== "string" || !isDigest(subject.digest)) {
-    return undefined;
-  }
-  const descriptor: Descriptor = {
-    mediaType: typeof doc.mediaType === "string" ? doc.mediaType : manifest.mediaType,
-    digest: manifest.digest,
-    size: manifest.bytes.byteLength,
-  };
-  const config = doc.config as { mediaType?: unknown } | undefined;
-  const artifactType = typeof doc.artifactType === "string"
-    ? doc.artifactType
-    : typeof config?.mediaType === "string"
-    ? config.mediaType
-    : undefined;
-  if (artifactType !== undefined) descriptor.artifactType = artifactType;
-  if (typeof doc.annotations === "object" && doc.annotations !== null) {
-    descriptor.annotations = doc.annotations as Record<string, string>;
-  }
-  return { subject: subject.digest as Digest, descriptor };
 }

@@ -1,0 +1,284 @@
+/**
+ * What belongs to an image besides its content: signatures, SBOMs and attestations, found the
+ * three ways registries keep them, and kept at a destination so that the same three ways find
+ * them there.
+ *
+ * - OCI 1.1 referrers: manifests whose `subject` names the image, listed by the referrers API
+ *   (`GET /v2/<name>/referrers/<digest>`, {@link Target.referrers});
+ * - the referrers fallback tag schema, for registries without that API: an index tagged
+ *   `sha256-<hex>` (the subject's digest) lists them;
+ * - the cosign tag convention: `sha256-<hex>.sig`, `.att`, `.sbom` name a signature, an
+ *   attestation and an SBOM of the image with that digest.
+ *
+ * A source may list anything: the copy engine reads every manifest found here as any other
+ * (size bound, digest verified) and copies an OCI 1.1 referrer only when its `subject` really is
+ * the image. Counts per image and depths of referrers of referrers are bounded.
+ *
+ * @module
+ */
+import { type Digest, digestHex, isDigest, sha256 } from "../digest.ts";
+import { FerryError, isFerryError } from "../errors.ts";
+import { type Descriptor, parseManifest } from "../manifest.ts";
+import { isIndexType, isManifestType, MAX_MANIFEST_SIZE, OCI_INDEX } from "../media_types.ts";
+import type { Semaphore } from "../limit.ts";
+import { bytesSource, type Target } from "../store.ts";
+import { readAll } from "../streams.ts";
+
+/** Referrers (all three ways together) one image may have. */
+export const MAX_REFERRERS_PER_SUBJECT = 1000;
+/** Levels of referrers of referrers followed (a signature on an SBOM of an image is level 2). */
+export const MAX_REFERRER_DEPTH = 4;
+/** Discovery requests (referrers lists, fallback and cosign tag probes) one copy engine runs at once. */
+export const MAX_DISCOVERY_REQUESTS = 8;
+
+/** The cosign tag suffixes, in the order they are reported. */
+export const COSIGN_SUFFIXES = [".sig", ".att", ".sbom"] as const;
+
+/** What a referrer is, for reports ("signed: 1 signature, 1 SBOM"). */
+export type ReferrerKind = "signature" | "attestation" | "sbom" | "other";
+
+/** A manifest found for an image. */
+export interface FoundReferrer {
+  /** As the source listed it (an API or fallback index entry, or what the tag resolves to). */
+  descriptor: Descriptor;
+  /** The cosign tag it was found under; absent for OCI 1.1 referrers. */
+  tag?: string;
+}
+
+/** The fallback tag of `subject` (`sha256-<hex>`). */
+export function fallbackTag(subject: Digest): string {
+  return `sha256-${digestHex(subject)}`;
+}
+
+const REFERRER_TAG_RE = /^sha256-[0-9a-f]{64}(?:\.(?:sig|att|sbom))?$/;
+
+/**
+ * True for the tags this module reads and writes (`sha256-<hex>`, `sha256-<hex>.sig`, `.att`,
+ * `.sbom`), also as the tag part of a ref name (`app:sha256-<hex>.sig`): they name what belongs
+ * to an image, not images, so image lists leave them out.
+ */
+export function isReferrerTag(tag: string): boolean {
+  return REFERRER_TAG_RE.test(tag.slice(tag.lastIndexOf(":") + 1));
+}
+
+/**
+ * What a referrer is: its cosign tag says so, else its `artifactType`, else its layers' media
+ * types (a cosign signature pushed as an OCI 1.1 referrer has a simple-signing layer).
+ */
+export function referrerKind(
+  referrer: { tag?: string; artifactType?: string; layers?: Descriptor[] },
+): ReferrerKind {
+  const tag = referrer.tag ?? "";
+  if (tag.endsWith(".sig")) return "signature";
+  if (tag.endsWith(".att")) return "attestation";
+  if (tag.endsWith(".sbom")) return "sbom";
+  for (const type of [referrer.artifactType, ...(referrer.layers ?? []).map((l) => l.mediaType)]) {
+    const t = (type ?? "").toLowerCase();
+    if (/(?:^|[./+-])sig(?:[./+-]|$)|signature|notary|simplesigning/.test(t)) return "signature";
+    if (/in-toto|intoto|dsse|attestation|provenance/.test(t)) return "attestation";
+    if (/sbom|spdx|cyclonedx|syft/.test(t)) return "sbom";
+  }
+  return "other";
+}
+
+/** `1 signature, 1 SBOM` for a list of kinds (empty string for none). */
+export function describeReferrers(kinds: ReferrerKind[]): string {
+  const words: Record<ReferrerKind, [string, string]> = {
+    signature: ["signature", "signatures"],
+    attestation: ["attestation", "attestations"],
+    sbom: ["SBOM", "SBOMs"],
+    other: ["other referrer", "other referrers"],
+  };
+  const parts: string[] = [];
+  for (const kind of ["signature", "attestation", "sbom", "other"] as const) {
+    const n = kinds.filter((k) => k === kind).length;
+    if (n > 0) parts.push(`${n} ${words[kind][n === 1 ? 0 : 1]}`);
+  }
+  return parts.join(", ");
+}
+
+/**
+ * The subject of a manifest and the descriptor that lists it as a referrer: its media type,
+ * digest, size, `artifactType` (for an image manifest without one, its config's media type, as
+ * the spec says) and annotations. Undefined when the manifest has no (valid) subject.
+ */
+export function referrerOf(
+  manifest: { digest: Digest; mediaType: string; bytes: Uint8Array },
+): { subject: Digest; descriptor: Descriptor } | undefined {
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(new TextDecoder().decode(manifest.bytes));
+  } catch {
+    return undefined;
+  }
+  if (typeof doc !== "object" || doc === null) return undefined;
+  const subject = doc.subject as { digest?: unknown } | undefined;
+  if (typeof subject?.digest !== "string" || !isDigest(subject.digest)) {
+    return undefined;
+  }
+  const descriptor: Descriptor = {
+    mediaType: typeof doc.mediaType === "string" ? doc.mediaType : manifest.mediaType,
+    digest: manifest.digest,
+    size: manifest.bytes.byteLength,
+  };
+  const config = doc.config as { mediaType?: unknown } | undefined;
+  const artifactType = typeof doc.artifactType === "string"
+    ? doc.artifactType
+    : typeof config?.mediaType === "string"
+    ? config.mediaType
+    : undefined;
+  if (artifactType !== undefined) descriptor.artifactType = artifactType;
+  if (typeof doc.annotations === "object" && doc.annotations !== null) {
+    descriptor.annotations = doc.annotations as Record<string, string>;
+  }
+  return { subject: subject.digest as Digest, descriptor };
+}
+
+/** Options of {@link discoverReferrers}. */
+export interface DiscoverOptions {
+  /** Names the image in errors. */
+  where: string;
+  /** Bounds the requests of many discoveries at once. */
+  limit?: Semaphore;
+  /** Told about entries skipped (not manifests). */
+  warn?: (message: string) => void;
+}
+
+/**
+ * Everything `src` holds for `subject`: its OCI 1.1 referrers (the target's own list, else the
+ * fallback tag's index) and the manifests its cosign tags name, each once (a cosign manifest that
+ * is also a referrer keeps its tag). The lookups run at once; a registry is asked one referrers
+ * request and one HEAD per cosign tag.
+ *
+ * @throws {FerryError} `too_large` for more than {@link MAX_REFERRERS_PER_SUBJECT}.
+ */
+export async function discoverReferrers(
+  src: Target,
+  subject: Descriptor,
+  options: DiscoverOptions,
+): Promise<FoundReferrer[]> {
+  const limited = <T>(fn: () => Promise<T>) => options.limit ? options.limit.run(fn) : fn();
+  const [listed, ...tagged] = await Promise.all([
+    limited(() => listReferrers(src, subject, options.where)),
+    ...COSIGN_SUFFIXES.map((suffix) =>
+      limited(() => resolveIfAny(src, `${fallbackTag(subject.digest)}${suffix}`))
+    ),
+  ]);
+  const found = new Map<Digest, FoundReferrer>();
+  COSIGN_SUFFIXES.forEach((suffix, i) => {
+    const descriptor = tagged[i];
+    if (descriptor) {
+      found.set(descriptor.digest, {
+        descriptor,
+        tag: `${fallbackTag(subject.digest)}${suffix}`,
+      });
+    }
+  });
+  for (const descriptor of listed) {
+    if (found.has(descriptor.digest)) continue;
+    if (!isManifestType(descriptor.mediaType)) {
+      options.warn?.(
+        `${options.where}: skipping referrer ${descriptor.digest} of media type ${descriptor.mediaType}`,
+      );
+      continue;
+    }
+    found.set(descriptor.digest, { descriptor });
+  }
+  // A manifest cannot refer to itself; a tag can name anything, so this is checked.
+  found.delete(subject.digest);
+  if (found.size > MAX_REFERRERS_PER_SUBJECT) {
+    throw new FerryError(
+      "too_large",
+      `${options.where}: ${subject.digest} has ${found.size} referrers (at most ${MAX_REFERRERS_PER_SUBJECT})`,
+    );
+  }
+  return [...found.values()];
+}
+
+/** The OCI 1.1 referrers `src` lists for `subject`: its own answer, else the fallback index. */
+async function listReferrers(
+  src: Target,
+  subject: Descriptor,
+  where: string,
+): Promise<Descriptor[]> {
+  const own = src.referrers ? await src.referrers(subject) : undefined;
+  const listed = own ?? (await readFallbackIndex(src, subject.digest, where)).manifests;
+  if (listed.length > MAX_REFERRERS_PER_SUBJECT) {
+    throw new FerryError(
+      "too_large",
+      `${where}: ${subject.digest} lists ${listed.length} referrers (at most ${MAX_REFERRERS_PER_SUBJECT})`,
+    );
+  }
+  return listed;
+}
+
+/** What a tag names, or undefined when there is no such tag. */
+async function resolveIfAny(target: Target, tag: string): Promise<Descriptor | undefined> {
+  try {
+    return await target.resolve(tag);
+  } catch (err) {
+    if (isFerryError(err, "not_found", "invalid_reference")) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The index the fallback tag of `subject` names in `target` (its entries; none without the
+ * tag), read bounded and verified.
+ */
+async function readFallbackIndex(
+  target: Target,
+  subject: Digest,
+  where: string,
+): Promise<{ manifests: Descriptor[]; annotations?: Record<string, string> }> {
+  const desc = await resolveIfAny(target, fallbackTag(subject));
+  if (!desc) return { manifests: [] };
+  const what = `${where}: referrers index ${fallbackTag(subject)}`;
+  if (!isIndexType(desc.mediaType)) {
+    throw new FerryError("invalid_input", `${what} is a ${desc.mediaType}, not an index`);
+  }
+  if (desc.size > MAX_MANIFEST_SIZE) {
+    throw new FerryError("too_large", `${what} of ${desc.size} bytes exceeds the 4 MiB limit`);
+  }
+  const bytes = await readAll(await target.fetch(desc), MAX_MANIFEST_SIZE, what);
+  if (sha256(bytes) !== desc.digest) {
+    throw new FerryError("digest_mismatch", `${what} does not match its digest ${desc.digest}`);
+  }
+  const index = parseManifest(bytes, desc.mediaType, what);
+  if (index.kind !== "index") throw new FerryError("invalid_input", `${what} is not an index`);
+  return { manifests: index.manifests, annotations: index.annotations };
+}
+
+/**
+ * Adds `referrers` (manifests already in `dst` whose subject is `subject`) to the index the
+ * fallback tag `sha256-<hex>` names in `dst`, keeping what it listed, and points the tag at the
+ * result: how a registry without the referrers API (docker-registry 2.8, a registry directory)
+ * serves them. Callers serialise updates of one subject.
+ */
+export async function addToFallbackTag(
+  dst: Target,
+  subject: Digest,
+  referrers: Descriptor[],
+  where: string,
+): Promise<void> {
+  const current = await readFallbackIndex(dst, subject, where);
+  const held = new Set(current.manifests.map((m) => m.digest));
+  const added = referrers.filter((r) => !held.has(r.digest));
+  if (added.length === 0) return;
+  const manifests = [...current.manifests, ...added];
+  if (manifests.length > MAX_REFERRERS_PER_SUBJECT) {
+    throw new FerryError(
+      "too_large",
+      `${where}: ${subject} would have ${manifests.length} referrers (at most ${MAX_REFERRERS_PER_SUBJECT})`,
+    );
+  }
+  const bytes = new TextEncoder().encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests,
+    ...(current.annotations ? { annotations: current.annotations } : {}),
+  }));
+  const desc: Descriptor = { mediaType: OCI_INDEX, digest: sha256(bytes), size: bytes.byteLength };
+  await dst.push(desc, bytesSource(bytes));
+  await dst.tag(desc, fallbackTag(subject));
+}
