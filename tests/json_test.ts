@@ -68,6 +68,16 @@ function assertTransferred(image: Json, what: string) {
   assert.equal(typeof image.mediaType, "string", what);
   assert.ok(Array.isArray(image.manifests) && image.manifests.length > 0, what);
   for (const m of image.manifests) assert.match(m, DIGEST, what);
+  assert.ok(Array.isArray(image.referrers), `${what}: referrers is not a list`);
+  for (const r of image.referrers) assertReferrer(r, what);
+}
+
+/** A signature, SBOM or attestation stored with an image. */
+function assertReferrer(r: Json, what: string) {
+  assertKeys(r, ["subject", "digest", "mediaType", "kind"], ["artifactType", "tag"], what);
+  assert.match(r.subject, DIGEST, what);
+  assert.match(r.digest, DIGEST, what);
+  assert.ok(["signature", "attestation", "sbom", "other"].includes(r.kind), what);
 }
 
 /** Checks the events shared by the streams; returns them by type. */
@@ -105,6 +115,13 @@ function checkShared(events: Json[]): Map<string, Json[]> {
       case "warning":
         assertKeys(e, ["type", "message"], [], "warning");
         break;
+      case "referrer": {
+        const { type: _, source, status, ...rest } = e;
+        assertLocation(source);
+        assert.ok(status === "copied" || status === "exists");
+        assertReferrer(rest, "referrer");
+        break;
+      }
     }
   }
   return byType;
@@ -204,6 +221,7 @@ peerTest(
           "digest",
           "mediaType",
           "manifests",
+          "referrers",
           "destination",
           "repository",
           "tag",
@@ -280,6 +298,7 @@ peerTest(
         "digest",
         "mediaType",
         "manifests",
+        "referrers",
         "totals",
       ], ["tag"]);
       const appBytes = [app.config, ...app.layers].reduce((n, d) => n + d.size, 0);
@@ -311,6 +330,7 @@ peerTest(
         "digest",
         "mediaType",
         "manifests",
+        "referrers",
         "totals",
       ], ["tag"]);
       assertTransferred(s.result, "registry copy");
@@ -337,7 +357,15 @@ peerTest(
     const storeOf = (name: string) => `oci:${at("store")}:${name}`;
     await t.step("pull", async () => {
       const s = await stream(["pull", "--json", tls, ...root, `${host}/library/app:1.0`], cwd);
-      assertKeys(s.result, ["type", "source", "digest", "mediaType", "manifests", "names"]);
+      assertKeys(s.result, [
+        "type",
+        "source",
+        "digest",
+        "mediaType",
+        "manifests",
+        "referrers",
+        "names",
+      ]);
       assertTransferred(s.result, "pull");
       assert.equal(s.result.source, appSource);
       assert.deepEqual(s.result.names, [`${host}/library/app:1.0`]);
@@ -356,7 +384,15 @@ peerTest(
 
     await t.step("push, and its source read back", async () => {
       const s = await stream(["push", "--json", tls, ...root, "web:1", `${host}/team/web`], cwd);
-      assertKeys(s.result, ["type", "source", "destination", "digest", "mediaType", "manifests"], [
+      assertKeys(s.result, [
+        "type",
+        "source",
+        "destination",
+        "digest",
+        "mediaType",
+        "manifests",
+        "referrers",
+      ], [
         "tag",
       ]);
       assertTransferred(s.result, "push");
@@ -372,7 +408,14 @@ peerTest(
       const s = await stream(["save", "--json", ...root, "-o", "web.tar", "web:1"], cwd);
       assertKeys(s.result, ["type", "destination", "images"]);
       assert.equal(s.result.destination, `oci-archive:${at("web.tar")}`);
-      assertKeys(s.result.images[0], ["source", "digest", "mediaType", "manifests", "names"]);
+      assertKeys(s.result.images[0], [
+        "source",
+        "digest",
+        "mediaType",
+        "manifests",
+        "referrers",
+        "names",
+      ]);
       assertTransferred(s.result.images[0], "save");
       assert.equal(s.result.images[0].source, storeOf("localhost/web:1"));
       assert.deepEqual(s.result.images[0].names, ["localhost/web:1"]);
@@ -385,7 +428,7 @@ peerTest(
       assertKeys(s.result, ["type", "source", "images"]);
       assert.equal(s.result.source, `oci-archive:${at("web.tar")}`);
       const [image] = s.result.images;
-      assertKeys(image, ["source", "digest", "mediaType", "manifests", "names"]);
+      assertKeys(image, ["source", "digest", "mediaType", "manifests", "referrers", "names"]);
       assertTransferred(image, "load");
       assert.equal(image.source, `oci-archive:${at("web.tar")}:${saved.images[0].digest}`);
       assert.deepEqual(image.names, ["localhost/web:1"]);
@@ -426,8 +469,10 @@ peerTest(
         "platforms",
         "manifest",
         "registry",
+        "referrers",
         "notes",
       ], ["created", "manifests"]);
+      assert.deepEqual(s.referrers, { signatures: 0, attestations: 0, sboms: 0, other: 0 });
       assert.equal(s.image, "web:1");
       assert.equal(s.name, "localhost/web:1");
       assert.equal(s.digest, app.digest);
@@ -511,7 +556,15 @@ peerTest(
       assert.ok(image.layers.length >= 2);
       assert.ok(image.layers.every((l: Json) => l.reused === false));
       const output = s.result.output;
-      assertKeys(output, ["source", "destination", "digest", "mediaType", "manifests", "tag"]);
+      assertKeys(output, [
+        "source",
+        "destination",
+        "digest",
+        "mediaType",
+        "manifests",
+        "referrers",
+        "tag",
+      ]);
       assert.equal(output.source, storeOf("localhost/cluster:1"));
       assert.equal(output.destination, `oci-archive:${at("cluster.tar")}:1`);
       // The context's images are saved first, named like registry save names them.

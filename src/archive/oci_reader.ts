@@ -20,11 +20,13 @@ import {
   refNameOfEntry,
   repositoryNames,
 } from "../oci_layout/index_file.ts";
+import { isReferrerTag } from "../copy/referrers.ts";
 import {
   type LayoutBackend,
   referrersInLayout,
   resolveInLayout,
   type SubjectCache,
+  subjectInLayout,
   tagsInLayout,
 } from "../oci_layout/layout_view.ts";
 import { DELTA_FILE, MAX_DELTA_RECORD, parseDeltaRecord } from "./delta.ts";
@@ -152,8 +154,12 @@ export class OciArchiveReader implements Store {
     return out;
   }
 
-  /** The entries of `index.json`, one per manifest, with their ref names. */
-  images(): Promise<ArchiveImage[]> {
+  /**
+   * The entries of `index.json`, one per manifest, with their ref names; without what belongs to
+   * images (entries named only by referrer tags, `sha256-<hex>.sig`…, and unnamed manifests with
+   * a subject), which is copied with the image it belongs to.
+   */
+  async images(): Promise<ArchiveImage[]> {
     const byDigest = new Map<Digest, ArchiveImage>();
     for (const entry of this.#index.manifests) {
       const image = byDigest.get(entry.digest) ??
@@ -162,7 +168,16 @@ export class OciArchiveReader implements Store {
       if (name !== undefined && !image.names.includes(name)) image.names.push(name);
       byDigest.set(entry.digest, image);
     }
-    return Promise.resolve([...byDigest.values()]);
+    const images: ArchiveImage[] = [];
+    for (const image of byDigest.values()) {
+      if (image.names.length > 0 && image.names.every(isReferrerTag)) continue;
+      if (
+        image.names.length === 0 &&
+        await subjectInLayout(this.#backend, image.descriptor, this.#subjects)
+      ) continue;
+      images.push(image);
+    }
+    return images;
   }
 
   /** Every `blobs/sha256/<hex>` member of the archive, referenced or not, with its size. */

@@ -108,6 +108,7 @@ async function saveContextImages(
     archives: found.archives.map(archiveSource),
     platforms,
     all: options.all,
+    referrers: options.referrers,
     maxParallel: options.maxPullProcs,
     client: options.client,
     onEvent: options.onEvent,

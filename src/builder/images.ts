@@ -88,6 +88,8 @@ export class ImageResolver {
         client: this.#options.client,
         platforms: this.#options.platforms,
         onEvent: this.#options.onEvent,
+        // A base image's signatures do not belong to the image built on it.
+        referrers: false,
       }).then(() => {});
       this.#pulled.set(ref, pull);
     }

@@ -34,6 +34,8 @@ export interface BuildOptions {
   labels?: Record<string, string>;
   /** Save the context's images into `CONTEXT/registry` first (default true). */
   saveImages?: boolean;
+  /** Save their signatures, SBOMs and attestations too (default true). */
+  referrers?: boolean;
   /** Images saved at once (default 5). */
   maxPullProcs?: number;
   /** Save every platform of multi-platform images, and copy all of them into every image. */

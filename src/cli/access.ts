@@ -43,11 +43,28 @@ export interface AccessFlags {
   tlsVerifyHelp?: string;
 }
 
+type AnyCommand = Command<unknown[], Record<string, unknown>>;
+
+/** The `--no-referrers` flag of every command that moves images (commander sets `referrers`). */
+export interface ReferrersFlag {
+  /** False with `--no-referrers`. */
+  referrers?: boolean;
+}
+
+const NO_REFERRERS_HELP =
+  "leave out signatures, SBOMs and attestations (OCI referrers, cosign sha256-….sig/.att/.sbom tags)";
+
+/**
+ * Adds `--no-referrers` to `cmd` (declared once here for every command that moves images); its
+ * options then include {@link ReferrersFlag}.
+ */
+export function withReferrers<T extends AnyCommand>(cmd: T): T {
+  return cmd.option("--no-referrers", NO_REFERRERS_HELP) as unknown as T;
+}
+
 const AUTHFILE_HELP = "credentials file (default: the containers and docker auth files)";
 const TLS_VERIFY_HELP = "verify TLS and require HTTPS (false also allows plain HTTP)";
 const CERT_DIR_HELP = "extra CA certificates (*.crt) to trust";
-
-type AnyCommand = Command<unknown[], Record<string, unknown>>;
 
 /** Adds the registry-access flags to `cmd`; its options then include {@link AccessOptions}. */
 export function withAccess<T extends AnyCommand>(cmd: T, flags: AccessFlags = {}): T {

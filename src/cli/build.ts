@@ -9,7 +9,7 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { FerryError } from "../errors.ts";
 import { ROOT_HELP } from "./images.ts";
-import { type AccessOptions, withAccess } from "./access.ts";
+import { type AccessOptions, type ReferrersFlag, withAccess, withReferrers } from "./access.ts";
 import type { Output } from "./output.ts";
 import { parseBool, parseEpoch, parsePositiveInt } from "./parse.ts";
 
@@ -38,7 +38,7 @@ export function buildCommands(output: (json?: boolean) => Output) {
 
 function buildCommand(output: (json?: boolean) => Output) {
   return withAccess(
-    new Command("build")
+    withReferrers(new Command("build"))
       .alias("bud")
       .description(
         "build a cluster image from a context (Sealfile, Kubefile, Dockerfile or Containerfile) " +
@@ -174,7 +174,10 @@ Examples:
 }
 
 /** The parsed options of `build`. */
-export type BuildOptions = ReturnType<ReturnType<typeof buildCommand>["opts"]> & AccessOptions;
+export type BuildOptions =
+  & ReturnType<ReturnType<typeof buildCommand>["opts"]>
+  & AccessOptions
+  & ReferrersFlag;
 
 /** The parsed options of `merge`. */
 export type MergeOptions = ReturnType<ReturnType<typeof mergeCommand>["opts"]> & AccessOptions;

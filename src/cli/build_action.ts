@@ -44,6 +44,8 @@ function reporter(out: Output, multi: boolean) {
       case "blob-progress":
       case "blob-done":
       case "manifest":
+      case "referrer":
+      case "warning":
       case "image-done":
       case "image-failed":
         return out.transfer(e);
@@ -135,6 +137,7 @@ export async function runBuild(context: string, o: BuildOptions, out: Output): P
         buildArgs: o.buildArg,
         labels: o.label,
         saveImages: o.saveImage,
+        referrers: o.referrers,
         includeReferenced: o.includeReferenced,
         maxPullProcs: o.maxPullProcs,
         all: o.all,
@@ -154,10 +157,10 @@ export async function runBuild(context: string, o: BuildOptions, out: Output): P
           store,
           result.names[0] ?? result.descriptor.digest,
           o.output,
-          { client, onEvent: progress },
+          { client, onEvent: progress, referrers: o.referrers, warn: (m) => out.warn(m) },
         );
         exported = {
-          ...transferred(pushed.source, pushed.descriptor, pushed.images),
+          ...transferred(pushed.source, pushed.descriptor, pushed.images, pushed.referrers),
           destination: pushed.destination,
           ...(pushed.tag !== undefined ? { tag: pushed.tag } : {}),
         };

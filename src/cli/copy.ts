@@ -8,13 +8,18 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { type SideAccessOptions, withSideAccess } from "./access.ts";
+import {
+  type ReferrersFlag,
+  type SideAccessOptions,
+  withReferrers,
+  withSideAccess,
+} from "./access.ts";
 import type { Output } from "./output.ts";
 import { parsePositiveInt } from "./parse.ts";
 import { type VerifyKeyOptions, withVerifyKey } from "./verify_key.ts";
 
 /** The parsed options of every copying command: access for each side, platforms, `--json`. */
-export interface CopyOptions extends SideAccessOptions, VerifyKeyOptions {
+export interface CopyOptions extends SideAccessOptions, VerifyKeyOptions, ReferrersFlag {
   platform?: string;
   all?: boolean;
   json?: boolean;
@@ -22,12 +27,14 @@ export interface CopyOptions extends SideAccessOptions, VerifyKeyOptions {
 
 function withSideOptions<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
   return withVerifyKey(withSideAccess(
-    cmd
-      .option(
-        "--platform <list>",
-        "os/arch[/variant][,…] to copy from multi-platform images (default: this host)",
-      )
-      .option("--all", "copy every platform (the whole index)") as unknown as T,
+    withReferrers(
+      cmd
+        .option(
+          "--platform <list>",
+          "os/arch[/variant][,…] to copy from multi-platform images (default: this host)",
+        )
+        .option("--all", "copy every platform (the whole index)") as unknown as T,
+    ),
   )).option("--json", "print one JSON event per line") as unknown as T;
 }
 

@@ -42,7 +42,7 @@ function platformsOf(opts: { platform?: string }): Platform[] {
 function transferResult(result: TransferResult, tally: TransferTally): TransferResultJson {
   return {
     type: "result",
-    ...transferred(result.source, result.root, result.images),
+    ...transferred(result.source, result.root, result.images, result.referrers),
     destination: result.destination,
     ...(result.tag !== undefined ? { tag: result.tag } : {}),
     totals: { ...tally.totals(), images: 1 },
@@ -91,6 +91,8 @@ async function copyReported(
       destinationClient,
       platforms: platformsOf(o),
       all: o.all,
+      referrers: o.referrers,
+      warn: (m) => out.warn(m),
       onEvent: (e) => out.transfer(e),
       check,
     });
@@ -121,6 +123,7 @@ export async function runRegistrySync(
       destinationClient,
       platforms: platformsOf(o),
       all: o.platform ? o.all : true,
+      referrers: o.referrers,
       engine,
       maxParallel: o.maxPullProcs,
       check,

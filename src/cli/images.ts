@@ -8,7 +8,7 @@
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
-import { type AccessOptions, withAccess } from "./access.ts";
+import { type AccessOptions, type ReferrersFlag, withAccess, withReferrers } from "./access.ts";
 import type { Output } from "./output.ts";
 
 /** Help text of `--root`, for every command that uses the local image store. */
@@ -37,7 +37,7 @@ export function imageCommands(output: (json?: boolean) => Output) {
 
 function pullCommand(output: (json?: boolean) => Output) {
   return withAccess(
-    new Command("pull")
+    withReferrers(new Command("pull"))
       .description("copy an image from a registry into the local image store")
       .argument("<image>", "image reference, e.g. nginx:1.27 or ghcr.io/org/app@sha256:…"),
     { creds: true },
@@ -70,7 +70,7 @@ Examples:
 
 function pushCommand(output: (json?: boolean) => Output) {
   return withAccess(
-    new Command("push")
+    withReferrers(new Command("push"))
       .description("copy an image from the local image store to a registry")
       .argument("<image>", "stored image: name, digest or digest prefix")
       .argument(
@@ -221,7 +221,7 @@ Examples:
 }
 
 function saveCommand(output: (json?: boolean) => Output) {
-  return new Command("save")
+  return withReferrers(new Command("save"))
     .description("write stored images into one oci-archive or docker-archive file")
     .argument("<image...>", "stored images: names, digests or digest prefixes")
     .requiredOption("-o, --output <file>", "archive to write (replaced once complete)")
@@ -266,7 +266,7 @@ Examples:
 }
 
 function loadCommand(output: (json?: boolean) => Output) {
-  return new Command("load")
+  return withReferrers(new Command("load"))
     .description("store every image of an oci-archive or docker-archive file")
     .requiredOption("-i, --input <file>", "archive to read (plain or gzip-compressed)")
     .option("--root <dir>", ROOT_HELP)
@@ -293,13 +293,15 @@ Examples:
 export type PullOptions =
   & ReturnType<ReturnType<typeof pullCommand>["opts"]>
   & AccessOptions
-  & RootOptions;
+  & RootOptions
+  & ReferrersFlag;
 
 /** The parsed options of `push`. */
 export type PushOptions =
   & ReturnType<ReturnType<typeof pushCommand>["opts"]>
   & AccessOptions
-  & RootOptions;
+  & RootOptions
+  & ReferrersFlag;
 
 /** The parsed options of `tag`. */
 export type TagOptions = ReturnType<ReturnType<typeof tagCommand>["opts"]>;
@@ -316,7 +318,7 @@ export type ImagesOptions = ReturnType<ReturnType<typeof imagesCommand>["opts"]>
 export type InspectOptions = ReturnType<ReturnType<typeof inspectCommand>["opts"]>;
 
 /** The parsed options of `save`. */
-export type SaveOptions = ReturnType<ReturnType<typeof saveCommand>["opts"]>;
+export type SaveOptions = ReturnType<ReturnType<typeof saveCommand>["opts"]> & ReferrersFlag;
 
 /** The parsed options of `load`. */
-export type LoadOptions = ReturnType<ReturnType<typeof loadCommand>["opts"]>;
+export type LoadOptions = ReturnType<ReturnType<typeof loadCommand>["opts"]> & ReferrersFlag;

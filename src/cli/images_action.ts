@@ -7,6 +7,7 @@
  */
 import { resolve } from "node:path";
 import type { CopyEvent } from "../copy/mod.ts";
+import { formatReferrerCounts } from "../copy/referrers.ts";
 import { FerryError } from "../errors.ts";
 import {
   type ImageDetails,
@@ -104,13 +105,14 @@ export async function runPull(image: string, o: PullOptions, out: Output): Promi
         client,
         platforms: platformsOption(o.platform) ?? [hostPlatform()],
         all: o.all,
+        referrers: o.referrers,
         onEvent: progress(out),
       });
       out.info(`Stored ${result.name} (${result.descriptor.digest}) in ${store.root}`);
       if (out.json) {
         out.emit<PullResult>({
           type: "result",
-          ...transferred(result.source, result.descriptor, result.images),
+          ...transferred(result.source, result.descriptor, result.images, result.referrers),
           names: [result.name],
         });
       } else out.print(result.descriptor.digest);
@@ -136,13 +138,15 @@ export async function runPush(
       const result = await pushImage(store, image, destination, {
         client,
         platforms: platformsOption(o.platform),
+        referrers: o.referrers,
+        warn: (m) => out.warn(m),
         onEvent: progress(out),
       });
       out.info(`Pushed ${image} to ${result.destination} (${result.descriptor.digest})`);
       if (out.json) {
         out.emit<TransferResult>({
           type: "result",
-          ...transferred(result.source, result.descriptor, result.images),
+          ...transferred(result.source, result.descriptor, result.images, result.referrers),
           destination: result.destination,
           ...(result.tag !== undefined ? { tag: result.tag } : {}),
         });
@@ -263,6 +267,7 @@ export async function runInspect(image: string, opts: InspectOptions, out: Outpu
         manifests: details.manifests,
         manifest: details.image,
         registry: details.registry,
+        referrers: details.referrers,
         notes: details.notes,
       });
     } else for (const line of describe(details)) out.print(line);
@@ -279,6 +284,8 @@ export async function runSave(imageList: string[], opts: SaveOptions, out: Outpu
     const { images: saved, omitted } = await saveArchive(store, imageList, opts.output, {
       format: opts.format,
       platforms: platformsOption(opts.platform),
+      referrers: opts.referrers,
+      warn: (m) => out.warn(m),
       onEvent: progress(out),
       ...(base ? { base: new Set(base.blobs.keys()) } : {}),
     });
@@ -287,7 +294,7 @@ export async function runSave(imageList: string[], opts: SaveOptions, out: Outpu
       type: "result",
       destination: formatLocation({ transport: opts.format, path: opts.output }),
       images: saved.map((s) => ({
-        ...transferred(s.source, s.descriptor, s.images),
+        ...transferred(s.source, s.descriptor, s.images, s.referrers),
         names: s.names,
       })),
       ...(base ? { omitted: { blobs: omitted.length, size: omittedSize } } : {}),
@@ -310,6 +317,7 @@ export async function runSave(imageList: string[], opts: SaveOptions, out: Outpu
 export async function runLoad(opts: LoadOptions, out: Output): Promise<void> {
   await withStore(opts, async (store) => {
     const loaded = await loadArchive(store, opts.input, {
+      referrers: opts.referrers,
       onEvent: progress(out),
       warn: (m) => out.warn(m),
     });
@@ -321,7 +329,7 @@ export async function runLoad(opts: LoadOptions, out: Output): Promise<void> {
           path: opts.input,
         }),
         images: loaded.map((l) => ({
-          ...transferred(l.source, l.descriptor, l.images),
+          ...transferred(l.source, l.descriptor, l.images, l.referrers),
           names: l.names,
         })),
       });
@@ -377,6 +385,8 @@ function describe(d: ImageDetails): string[] {
     lines.push(`Registry images (${d.registry.length}):`);
     for (const r of d.registry) lines.push(`  ${r.repository}:${r.tag}  ${r.digest}`);
   }
+  const signed = formatReferrerCounts(d.referrers);
+  if (signed) lines.push(`${d.referrers.signatures > 0 ? "Signed" : "Referrers"}: ${signed}`);
   for (const note of d.notes) lines.push(`Note: ${note}`);
   return lines;
 }

@@ -40,6 +40,16 @@ export interface ManifestEvent {
   status: "copied" | "exists";
 }
 
+/**
+ * A manifest that belongs to an image (a signature, SBOM, attestation) was stored with it, or was
+ * already at the destination.
+ */
+export interface ReferrerEvent extends ReferrerSummary {
+  type: "referrer";
+  source: string;
+  status: "copied" | "exists";
+}
+
 /** One image of a multi-image command is complete. */
 export interface ImageDoneEvent {
   type: "image-done";
@@ -139,12 +149,26 @@ export interface InputEvent {
 
 // ---- results ----
 
+/** A manifest stored because it belongs to another: its subject, what it is, its cosign tag. */
+export interface ReferrerSummary {
+  /** The manifest it belongs to (the image's index or one of its manifests, or a referrer). */
+  subject: string;
+  digest: string;
+  mediaType: string;
+  artifactType?: string;
+  kind: "signature" | "attestation" | "sbom" | "other";
+  /** The cosign tag naming it (`sha256-<hex>.sig`), when it has one. */
+  tag?: string;
+}
+
 /** An image a transfer stored. */
 export interface TransferredImage {
   source: string;
   digest: string;
   mediaType: string;
   manifests: string[];
+  /** Signatures, SBOMs and attestations stored with it (`--no-referrers`: none). */
+  referrers?: ReferrerSummary[];
 }
 
 /** One image copied to one destination (`copy`, `registry copy`, `push`, `build -o`). */
@@ -307,6 +331,7 @@ export interface MergeResult {
 export type Event =
   | BlobDoneEvent
   | ManifestEvent
+  | ReferrerEvent
   | ImageDoneEvent
   | ImageFailedEvent
   | WarningEvent
@@ -365,6 +390,8 @@ export interface InspectSnapshot {
     layers: { digest: string; size: number; mediaType: string }[];
   };
   registry?: { repository: string; tag: string; digest: string }[];
+  /** What the store holds for the image and its manifests, by kind. */
+  referrers: { signatures: number; attestations: number; sboms: number; other: number };
   notes: string[];
 }
 
@@ -469,11 +496,25 @@ export function transferred(
   source: string,
   root: Descriptor,
   images: Descriptor[],
+  referrers?: ReferrerSummary[],
 ): TransferredImage {
   return {
     source,
     digest: root.digest,
     mediaType: root.mediaType,
     manifests: images.map((i) => i.digest),
+    ...(referrers ? { referrers: referrers.map(referrerSummary) } : {}),
+  };
+}
+
+/** A referrer in its documented shape (fields in a fixed order, none added). */
+export function referrerSummary(r: ReferrerSummary): ReferrerSummary {
+  return {
+    subject: r.subject,
+    digest: r.digest,
+    mediaType: r.mediaType,
+    ...(r.artifactType !== undefined ? { artifactType: r.artifactType } : {}),
+    kind: r.kind,
+    ...(r.tag !== undefined ? { tag: r.tag } : {}),
   };
 }

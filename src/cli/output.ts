@@ -16,13 +16,15 @@ import { formatSize } from "../byte_size.ts";
 import { formatPlatform } from "../platform.ts";
 import type { SaveEvent } from "../transfer/mod.ts";
 import { TransferTally } from "./tally.ts";
-import type {
-  BlobDoneEvent,
-  Event,
-  ImageDoneEvent,
-  ImageFailedEvent,
-  ManifestEvent,
-  Snapshot,
+import {
+  type BlobDoneEvent,
+  type Event,
+  type ImageDoneEvent,
+  type ImageFailedEvent,
+  type ManifestEvent,
+  type ReferrerEvent,
+  referrerSummary,
+  type Snapshot,
 } from "./json.ts";
 
 /** Global output settings. */
@@ -46,6 +48,14 @@ export function shortDigest(digest: string): string {
 
 /** Per-blob bars drawn at once (the rest wait their turn). */
 const MAX_BARS = 10;
+
+/** How progress lines name each kind of referrer. */
+const REFERRER_WORDS = {
+  signature: "signature",
+  attestation: "attestation",
+  sbom: "SBOM",
+  other: "referrer",
+} as const;
 
 interface Bar {
   digest: string;
@@ -153,6 +163,20 @@ export class Output {
           ...(e.platform ? { platform: formatPlatform(e.platform) } : {}),
           status: e.status,
         });
+      case "referrer":
+        this.emit<ReferrerEvent>({
+          type: "referrer",
+          source: e.source,
+          ...referrerSummary(e),
+          status: e.status,
+        });
+        return this.info(
+          `Copying ${REFERRER_WORDS[e.kind]} ${shortDigest(e.digest)} of ${
+            shortDigest(e.subject)
+          } ${e.status === "copied" ? "done" : "skipped: already exists"}`,
+        );
+      case "warning":
+        return this.warn(`${e.source}: ${e.message}`);
       case "image-done":
         this.emit<ImageDoneEvent>({
           type: "image-done",

@@ -7,7 +7,7 @@
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
-import { type AccessOptions, withAccess } from "./access.ts";
+import { type AccessOptions, type ReferrersFlag, withAccess, withReferrers } from "./access.ts";
 import type { Output } from "./output.ts";
 import { parseList, parsePositiveInt } from "./parse.ts";
 import { type VerifyKeyOptions, withVerifyKey } from "./verify_key.ts";
@@ -42,7 +42,7 @@ export function registrySaveCommand(output: (json?: boolean) => Output) {
     )
     .option("--all", "keep every platform of multi-platform images")
     .option("--max-pull-procs <n>", "images copied at once", parsePositiveInt, 5);
-  return withVerifyKey(withAccess(save, { showTlsDefault: true }))
+  return withVerifyKey(withAccess(withReferrers(save), { showTlsDefault: true }))
     .option("--strict", "treat unusable context entries as errors")
     .option(
       "--include-referenced",
@@ -70,4 +70,5 @@ Examples:
 export type RegistrySaveOptions =
   & ReturnType<ReturnType<typeof registrySaveCommand>["opts"]>
   & AccessOptions
-  & VerifyKeyOptions;
+  & VerifyKeyOptions
+  & ReferrersFlag;

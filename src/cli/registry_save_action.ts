@@ -82,6 +82,7 @@ export async function registrySave(
       archives: archives.map(archiveSource),
       platforms,
       all: opts.all,
+      referrers: opts.referrers,
       maxParallel: opts.maxPullProcs,
       client,
       warn: (m) => out.warn(m),
@@ -91,7 +92,7 @@ export async function registrySave(
       type: "result",
       registryDir: resolve(opts.registryDir),
       images: saved.map((s) => ({
-        ...transferred(s.source, s.root, s.images),
+        ...transferred(s.source, s.root, s.images, s.referrers),
         destination: s.destination,
         repository: s.repository,
         ...(s.tag !== undefined ? { tag: s.tag } : {}),

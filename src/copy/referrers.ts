@@ -31,6 +31,22 @@ export const MAX_REFERRER_DEPTH = 4;
 /** Discovery requests (referrers lists, fallback and cosign tag probes) one copy engine runs at once. */
 export const MAX_DISCOVERY_REQUESTS = 8;
 
+/**
+ * Warns (one line) when `subject`, just copied into a docker-archive, has referrers in `src`: the
+ * format has no place for them.
+ */
+export async function warnDockerArchiveReferrers(
+  src: Target,
+  subject: Descriptor,
+  where: string,
+  warn?: (message: string) => void,
+): Promise<void> {
+  if (!warn || (await discoverReferrers(src, subject, { where })).length === 0) return;
+  warn(
+    `${where}: a docker-archive cannot hold signatures, SBOMs or attestations: they are left out (use oci-archive to keep them)`,
+  );
+}
+
 /** The cosign tag suffixes, in the order they are reported. */
 export const COSIGN_SUFFIXES = [".sig", ".att", ".sbom"] as const;
 
@@ -281,4 +297,60 @@ export async function addToFallbackTag(
   const desc: Descriptor = { mediaType: OCI_INDEX, digest: sha256(bytes), size: bytes.byteLength };
   await dst.push(desc, bytesSource(bytes));
   await dst.tag(desc, fallbackTag(subject));
+}
+
+/** How many of each kind belong to an image (`ferry inspect`). */
+export interface ReferrerCounts {
+  signatures: number;
+  attestations: number;
+  sboms: number;
+  other: number;
+}
+
+/**
+ * Counts what `target` holds for each of `subjects` (an image's index and its manifests), by
+ * kind: each manifest found is read (bounded, verified) to tell a signature from an SBOM.
+ */
+export async function countReferrers(
+  target: Target,
+  subjects: Descriptor[],
+  where: string,
+): Promise<ReferrerCounts> {
+  const counts: ReferrerCounts = { signatures: 0, attestations: 0, sboms: 0, other: 0 };
+  const key = {
+    signature: "signatures",
+    attestation: "attestations",
+    sbom: "sboms",
+    other: "other",
+  } as const;
+  for (const subject of subjects) {
+    for (const found of await discoverReferrers(target, subject, { where })) {
+      const desc = found.descriptor;
+      let layers: Descriptor[] = [];
+      let artifactType = desc.artifactType;
+      if (desc.size <= MAX_MANIFEST_SIZE) {
+        const bytes = await readAll(await target.fetch(desc), MAX_MANIFEST_SIZE, where);
+        if (sha256(bytes) === desc.digest) {
+          const manifest = parseManifest(bytes, desc.mediaType, where);
+          if (manifest.kind === "manifest") {
+            layers = manifest.layers;
+            artifactType ??= manifest.artifactType;
+          }
+        }
+      }
+      counts[key[referrerKind({ tag: found.tag, artifactType, layers })]]++;
+    }
+  }
+  return counts;
+}
+
+/** `1 signature, 1 SBOM` (empty for none). */
+export function formatReferrerCounts(counts: ReferrerCounts): string {
+  const kinds: ReferrerKind[] = [
+    ...Array<ReferrerKind>(counts.signatures).fill("signature"),
+    ...Array<ReferrerKind>(counts.attestations).fill("attestation"),
+    ...Array<ReferrerKind>(counts.sboms).fill("sbom"),
+    ...Array<ReferrerKind>(counts.other).fill("other"),
+  ];
+  return describeReferrers(kinds);
 }

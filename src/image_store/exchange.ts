@@ -12,7 +12,8 @@ import {
   OciArchiveReader,
   openArchive,
 } from "../archive/mod.ts";
-import { CopyEngine, type CopyEvent } from "../copy/mod.ts";
+import { type CopiedReferrer, CopyEngine, type CopyEvent } from "../copy/mod.ts";
+import { warnDockerArchiveReferrers } from "../copy/referrers.ts";
 import { type Digest, sha256 } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";
 import { type Descriptor, parseManifest } from "../manifest.ts";
@@ -34,6 +35,8 @@ export interface StoreTransferOptions {
   engine?: CopyEngine;
   /** Progress events (ignored when `engine` is given: it has its own). */
   onEvent?: (event: CopyEvent) => void;
+  /** Copy signatures, SBOMs and attestations too (default true). */
+  referrers?: boolean;
 }
 
 /** Options of {@link pullImage}. */
@@ -64,6 +67,8 @@ export interface PullResult {
   descriptor: Descriptor;
   /** The single-platform manifests stored. */
   images: Descriptor[];
+  /** Signatures, SBOMs and attestations stored with it. */
+  referrers: CopiedReferrer[];
 }
 
 /**
@@ -94,8 +99,15 @@ export async function pullImage(
       indexSubset: "filter",
       tags: [name],
       label: src.location,
+      referrers: options.referrers,
     });
-    return { source: src.location, name, descriptor: result.root, images: result.images };
+    return {
+      source: src.location,
+      name,
+      descriptor: result.root,
+      images: result.images,
+      referrers: result.referrers,
+    };
   } finally {
     await src.store.close();
   }
@@ -107,6 +119,8 @@ export interface PushImageOptions extends StoreTransferOptions {
   client: RegistryClient;
   /** Push only these platforms of a multi-platform image (default: the whole image). */
   platforms?: Platform[];
+  /** Receives one line for what cannot be copied (referrers into a docker-archive). */
+  warn?: (message: string) => void;
 }
 
 /** What {@link pushImage} wrote. */
@@ -119,6 +133,8 @@ export interface PushResult {
   descriptor: Descriptor;
   /** The single-platform manifests written. */
   images: Descriptor[];
+  /** Signatures, SBOMs and attestations written with it. */
+  referrers: CopiedReferrer[];
   /** The tag written there. */
   tag?: string;
 }
@@ -163,19 +179,25 @@ export async function pushImage(
     const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
     const platforms = options.platforms ?? [];
     const source = storedImageLocation(store, ownName ?? found.descriptor.digest);
+    const referrers = options.referrers !== false && loc.transport !== "docker-archive";
     const result = await engine.copy(store.target(), found.descriptor.digest, dst.target, {
       platforms,
       all: platforms.length === 0,
       indexSubset: dst.sparseIndexes ? "sparse" : "filter",
       tags: dst.tag ? [dst.tag] : [],
       label: source,
+      referrers,
     });
+    if (options.referrers !== false && !referrers) {
+      await warnDockerArchiveReferrers(store.target(), result.root, source, options.warn);
+    }
     ok = true;
     return {
       source,
       destination: dst.location,
       descriptor: result.root,
       images: result.images,
+      referrers: result.referrers,
       ...(dst.tag ? { tag: dst.tag } : {}),
     };
   } finally {
@@ -194,6 +216,8 @@ export interface SaveArchiveOptions extends StoreTransferOptions {
    * it is a differential archive (oci-archive only; manifests are always written).
    */
   base?: ReadonlySet<Digest>;
+  /** Receives one line for what cannot be saved (referrers in a docker-archive). */
+  warn?: (message: string) => void;
 }
 
 /** What {@link saveArchive} wrote. */
@@ -213,6 +237,8 @@ export interface ArchivedImage {
   descriptor: Descriptor;
   /** The single-platform manifests written. */
   images: Descriptor[];
+  /** Signatures, SBOMs and attestations written with it. */
+  referrers: CopiedReferrer[];
 }
 
 /**
@@ -242,6 +268,7 @@ export async function saveArchive(
     const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
     const platforms = options.platforms ?? [];
     const saved: ArchivedImage[] = [];
+    const referrers = options.referrers !== false && format !== "docker-archive";
     for (const image of found) {
       const names = (image.name !== undefined ? [image.name] : image.names).filter((n) =>
         !isUnnamed(n) && (format === "oci-archive" || repositoryOfRefName(n) !== undefined)
@@ -257,9 +284,19 @@ export async function saveArchive(
           indexSubset: "filter",
           tags: names,
           label: source,
+          referrers,
         },
       );
-      saved.push({ source, names, descriptor: result.root, images: result.images });
+      if (options.referrers !== false && !referrers) {
+        await warnDockerArchiveReferrers(store.target(), result.root, source, options.warn);
+      }
+      saved.push({
+        source,
+        names,
+        descriptor: result.root,
+        images: result.images,
+        referrers: result.referrers,
+      });
     }
     const omitted = writer.omitted();
     await writer.close();
@@ -290,6 +327,8 @@ export interface LoadedImage {
   descriptor: Descriptor;
   /** The single-platform manifests stored. */
   images: Descriptor[];
+  /** Signatures, SBOMs and attestations stored with it. */
+  referrers: CopiedReferrer[];
 }
 
 /**
@@ -353,6 +392,7 @@ export async function loadArchive(
           skipMissingChildren: true,
           tags: [],
           label: p.source,
+          referrers: options.referrers,
         });
         stored.push({
           source: p.source,
@@ -360,6 +400,7 @@ export async function loadArchive(
           names: p.names,
           descriptor: result.root,
           images: result.images,
+          referrers: result.referrers,
         });
       }
     } catch (err) {

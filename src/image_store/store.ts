@@ -33,6 +33,7 @@ import {
 import { defaultRoot, digestPrefix, isUnnamed, localImageName, lookupNames } from "./names.ts";
 import { type RegistryImage, registryImages } from "./registry_scan.ts";
 import { selectChildren } from "../copy/mod.ts";
+import { countReferrers, isReferrerTag, type ReferrerCounts } from "../copy/referrers.ts";
 
 /** Options of {@link ImageStore.open}. */
 export interface ImageStoreOptions {
@@ -87,6 +88,8 @@ export interface ImageDetails {
   };
   /** Images held in the image's `registry/` directory (absent when not scanned). */
   registry?: RegistryImage[];
+  /** Signatures, SBOMs and attestations the store holds for the image and its manifests. */
+  referrers: ReferrerCounts;
   /** Remarks on compatibility. */
   notes: string[];
 }
@@ -195,6 +198,12 @@ export class ImageStore {
     const target = this.target();
     const out: ImageSummary[] = [];
     for (const e of await this.#entries()) {
+      // What belongs to images (cosign tags, OCI 1.1 referrers) is listed with them, not as one.
+      if (
+        e.name !== undefined ? isReferrerTag(e.name) : await this.layout.subjectOf(e.descriptor)
+      ) {
+        continue;
+      }
       let facts: Awaited<ReturnType<typeof overview>> | undefined;
       try {
         facts = await overview(target, e.descriptor);
@@ -277,6 +286,11 @@ export class ImageStore {
         layers: image.layers,
       },
       ...(options.registry ?? true ? { registry: await registryImages(target, image.layers) } : {}),
+      referrers: await countReferrers(
+        target,
+        [found.descriptor, ...(facts.manifest.kind === "index" ? facts.children : [])],
+        found.name ?? found.descriptor.digest,
+      ),
       notes,
     };
   }

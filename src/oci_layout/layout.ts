@@ -48,6 +48,7 @@ import {
   referrersInLayout,
   resolveInLayout,
   type SubjectCache,
+  subjectInLayout,
   tagsInLayout,
 } from "./layout_view.ts";
 import { layoutMarks } from "./reachable.ts";
@@ -165,6 +166,11 @@ export class OciLayout implements Store {
   /** Repository parts of the ref names (`localhost/app` for `localhost/app:1.0`), sorted. */
   async repositories(): Promise<string[]> {
     return repositoryNames(await this.#readIndex());
+  }
+
+  /** The subject `entry` (a manifest of the layout) names as an OCI 1.1 referrer, if any. */
+  async subjectOf(entry: Descriptor): Promise<Digest | undefined> {
+    return (await subjectInLayout(this.#backend, entry, this.#subjects))?.subject;
   }
 
   /** The entries of `index.json`, in file order. */

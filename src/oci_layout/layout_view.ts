@@ -89,9 +89,34 @@ export async function describeManifestBlob(
 export type SubjectCache = Map<Digest, { subject: Digest; descriptor: Descriptor } | null>;
 
 /**
+ * What the manifest `entry` of a layout refers to (its subject and its descriptor as a referrer),
+ * or null for nothing; read once (bounded) and remembered in `cache`. A manifest whose blob is
+ * missing or too large refers to nothing.
+ */
+export async function subjectInLayout(
+  backend: LayoutBackend,
+  entry: Descriptor,
+  cache: SubjectCache,
+): Promise<{ subject: Digest; descriptor: Descriptor } | null> {
+  let parsed = cache.get(entry.digest);
+  if (parsed !== undefined) return parsed;
+  parsed = null;
+  const size = await backend.blobSize(entry.digest);
+  if (isManifestType(entry.mediaType) && size !== undefined && size <= MAX_MANIFEST_SIZE) {
+    const bytes = await readAll(
+      await backend.openBlob(entry.digest, 0),
+      MAX_MANIFEST_SIZE,
+      `${backend.location}@${entry.digest}`,
+    );
+    parsed = referrerOf({ digest: entry.digest, mediaType: entry.mediaType, bytes }) ?? null;
+  }
+  cache.set(entry.digest, parsed);
+  return parsed;
+}
+
+/**
  * The manifests listed in `index.json` whose `subject` is `subject` (OCI 1.1 referrers, which a
- * layout keeps as ordinary `index.json` entries), sorted by digest. Each manifest is read once
- * (bounded) and remembered in `cache`; an entry whose blob is missing or too large is no referrer.
+ * layout keeps as ordinary `index.json` entries), sorted by digest.
  */
 export async function referrersInLayout(
   backend: LayoutBackend,
@@ -100,21 +125,8 @@ export async function referrersInLayout(
 ): Promise<Descriptor[]> {
   const found = new Map<Digest, Descriptor>();
   for (const entry of (await backend.readIndex()).manifests) {
-    if (!isManifestType(entry.mediaType) || found.has(entry.digest)) continue;
-    let parsed = cache.get(entry.digest);
-    if (parsed === undefined) {
-      parsed = null;
-      const size = await backend.blobSize(entry.digest);
-      if (size !== undefined && size <= MAX_MANIFEST_SIZE) {
-        const bytes = await readAll(
-          await backend.openBlob(entry.digest, 0),
-          MAX_MANIFEST_SIZE,
-          `${backend.location}@${entry.digest}`,
-        );
-        parsed = referrerOf({ digest: entry.digest, mediaType: entry.mediaType, bytes }) ?? null;
-      }
-      cache.set(entry.digest, parsed);
-    }
+    if (found.has(entry.digest)) continue;
+    const parsed = await subjectInLayout(backend, entry, cache);
     if (parsed?.subject === subject.digest) found.set(entry.digest, parsed.descriptor);
   }
   return [...found.values()].sort((a, b) => a.digest < b.digest ? -1 : 1);

@@ -5,6 +5,7 @@
  * @module
  */
 import { CopyEngine, type CopyEvent, type CopyResult } from "../copy/mod.ts";
+import { warnDockerArchiveReferrers } from "../copy/referrers.ts";
 import { errorMessage, type FerryError } from "../errors.ts";
 import { failedImagesError, runBounded } from "../limit.ts";
 import { hostPlatform, type Platform } from "../platform.ts";
@@ -24,6 +25,10 @@ export interface TransferOptions {
   platforms: Platform[];
   /** Copy every platform of a multi-platform source. */
   all?: boolean;
+  /** Copy signatures, SBOMs and attestations too (default true; see `CopyOptions.referrers`). */
+  referrers?: boolean;
+  /** Receives one line for what cannot be copied (referrers into a docker-archive). */
+  warn?: (message: string) => void;
   /** Shares de-duplication across several copies. */
   engine?: CopyEngine;
   /** Progress of the copy (ignored when `engine` is given: it has its own). */
@@ -66,6 +71,7 @@ export async function copyImage(
       ? source.ref
       : "latest";
     dst = await openDestination(destination, options.destinationClient, defaultTag);
+    const referrers = options.referrers !== false && destination.transport !== "docker-archive";
     const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
     const result = await engine.copy(src.target, src.reference!, dst.target, {
       platforms: options.platforms,
@@ -79,7 +85,11 @@ export async function copyImage(
         signatures: signatureHomes(source, src.store, src.target, src.reference!),
         label: src.location,
       }),
+      referrers,
     });
+    if (options.referrers !== false && !referrers) {
+      await warnDockerArchiveReferrers(src.target, result.root, src.location, options.warn);
+    }
     ok = true;
     return { ...result, source: src.location, destination: dst.location, tag: dst.tag };
   } finally {
@@ -133,6 +143,7 @@ export async function syncRegistries(
             target: source.repository(job.repo),
             label: label(job),
           }),
+          referrers: options.referrers,
         },
       );
       copied++;
@@ -169,6 +180,8 @@ export interface LocationCopyOptions {
   platforms?: Platform[];
   /** Copy every platform of a multi-platform source (`--all`). */
   all?: boolean;
+  /** Copy signatures, SBOMs and attestations too (default true). */
+  referrers?: boolean;
   /** Progress of the copy. */
   onEvent?: (event: CopyEvent) => void;
   /** Checks the image at the source before it is copied (see `signaturePolicy`). */
@@ -201,6 +214,7 @@ export async function copy(
       destinationClient: client,
       platforms: options.platforms ?? [hostPlatform()],
       all: options.all,
+      referrers: options.referrers,
       onEvent: options.onEvent,
       check: options.check,
     });

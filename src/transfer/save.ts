@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { CopyEngine, type CopyEvent } from "../copy/mod.ts";
+import { type CopiedReferrer, CopyEngine, type CopyEvent, type CopyResult } from "../copy/mod.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { type BoundedFailure, failedImagesError, runBounded } from "../limit.ts";
 import type { Descriptor } from "../manifest.ts";
@@ -78,6 +78,8 @@ export interface SaveOptions {
   platforms: Platform[];
   /** Keep every platform (the whole index). */
   all?: boolean;
+  /** Save signatures, SBOMs and attestations too (default true). */
+  referrers?: boolean;
   /** Images copied at once (Sealos's `--max-pull-procs`, default 5). */
   maxParallel?: number;
   /** Registry access. */
@@ -111,6 +113,8 @@ export interface SavedImage {
   root: Descriptor;
   /** Single-platform manifests stored. */
   images: Descriptor[];
+  /** Signatures, SBOMs and attestations stored with it. */
+  referrers: CopiedReferrer[];
 }
 
 interface Job {
@@ -125,7 +129,7 @@ interface Job {
    * fetching its token), so that its blobs start as soon as a slot frees.
    */
   prefetch?: (dst: Target) => void;
-  run: (dst: Target) => Promise<{ root: Descriptor; images: Descriptor[] }>;
+  run: (dst: Target) => Promise<CopyResult>;
 }
 
 /**
@@ -142,6 +146,7 @@ export async function saveImages(options: SaveOptions): Promise<SavedImage[]> {
     platforms: options.platforms,
     all: options.all,
     indexSubset: "sparse" as const,
+    referrers: options.referrers,
   };
 
   const jobs: Job[] = refs.map(({ text, ref }) => {
@@ -203,7 +208,7 @@ export async function saveImages(options: SaveOptions): Promise<SavedImage[]> {
     const ahead = jobs[jobs.indexOf(job) + width];
     ahead?.prefetch?.(dir.repository(ahead.repository));
     const dst = dir.repository(job.repository);
-    const { root, images } = await job.run(dst);
+    const { root, images, referrers } = await job.run(dst);
     if (job.tag) await dst.tag(root, job.tag);
     const destination = formatLocation({
       transport: "registry-dir",
@@ -218,6 +223,7 @@ export async function saveImages(options: SaveOptions): Promise<SavedImage[]> {
       tag: job.tag,
       root,
       images,
+      referrers,
     });
     options.onEvent?.({
       type: "image-done",
