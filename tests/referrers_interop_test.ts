@@ -288,3 +288,18 @@ peerTest(
     await assertSame(pushed.host, expected);
   },
 );
+
+peerTest(
+  "referrers: registry sync copies what belongs to each image with it, not as images of their own",
+  ["docker-registry", "skopeo"],
+  async () => {
+    await using dir = await tempDir("ferry-referrers-");
+    await using source = await startRegistry();
+    const expected = await seed(dir.join("layout"), source.host);
+    await using synced = await startRegistry();
+    const run = ok(await ferry(["registry", "sync", "--json", TLS, source.host, synced.host]));
+    const result = JSON.parse(run.stdout.trimEnd().split("\n").at(-1)!);
+    assert.deepEqual(result, { type: "result", copied: 3, failed: [] });
+    await assertSame(synced.host, expected);
+  },
+);

@@ -5,7 +5,7 @@
  * @module
  */
 import { CopyEngine, type CopyEvent, type CopyResult } from "../copy/mod.ts";
-import { warnDockerArchiveReferrers } from "../copy/referrers.ts";
+import { isReferrerTag, warnDockerArchiveReferrers } from "../copy/referrers.ts";
 import { errorMessage, type FerryError } from "../errors.ts";
 import { failedImagesError, runBounded } from "../limit.ts";
 import { hostPlatform, type Platform } from "../platform.ts";
@@ -110,7 +110,9 @@ export interface SyncOptions extends TransferOptions {
 
 /**
  * Copies every tag of every repository of `source` (a registry or registry directory) into
- * `destination`. Failed images are reported and counted; the rest still copy.
+ * `destination`, with what belongs to each image (unless `referrers` is false); the tags naming
+ * only that (`sha256-<hex>.sig`, `sha256-<hex>`) are not images of their own. Failed images are
+ * reported and counted; the rest still copy.
  */
 export async function syncRegistries(
   source: Store,
@@ -120,7 +122,10 @@ export async function syncRegistries(
   const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
   const jobs: { repo: string; tag: string }[] = [];
   for (const repo of await source.repositories()) {
-    for (const tag of await source.repository(repo).tags()) jobs.push({ repo, tag });
+    for (const tag of await source.repository(repo).tags()) {
+      // Cosign and fallback tags name what belongs to images: copied with them, or left out.
+      if (!isReferrerTag(tag)) jobs.push({ repo, tag });
+    }
   }
   let copied = 0;
   const label = (job: { repo: string; tag: string }) =>
