@@ -19,7 +19,7 @@ import {
   manifestBlobs,
   parseManifest,
 } from "../manifest.ts";
-import { isImageManifestType, MAX_MANIFEST_SIZE, OCI_INDEX } from "../media_types.ts";
+import { isImageManifestType, isIndexType, MAX_MANIFEST_SIZE, OCI_INDEX } from "../media_types.ts";
 import type { Platform } from "../platform.ts";
 import { Semaphore, SingleFlight } from "../limit.ts";
 import { bytesSource, type Target } from "../store.ts";
@@ -208,12 +208,43 @@ export class CopyEngine {
     const discovery = this.#discover(src, desc, options, walk);
     // Awaited below, or dropped when the copy fails first: never an unhandled rejection.
     discovery?.catch(() => {});
-    const result = await this.#walkManifest(src, desc, dst, options, walk);
-    // A filtered index is a new manifest: what belonged to the original does not belong to it.
-    if (discovery && result.root.digest === desc.digest) {
-      const copied = await this.#copyReferrers(src, desc, dst, options, walk, await discovery);
-      result.referrers.push(...copied);
+    if (!discovery || !keepsRoot(desc, options)) {
+      const result = await this.#walkManifest(src, desc, dst, options, walk);
+      // A filtered index is a new manifest: what belonged to the original does not belong to it.
+      if (discovery && result.root.digest === desc.digest) {
+        const copied = await this.#copyReferrers(src, desc, dst, options, walk, await discovery);
+        result.referrers.push(...copied);
+      }
+      return result;
     }
+    // What belongs to `desc` is copied alongside it (blobs, manifests' children, lookups one level
+    // down), and each of its manifests lands only once `desc` is stored: `stored` opens the gate.
+    let open!: () => void;
+    let shut!: (err: unknown) => void;
+    const stored = new Promise<void>((resolve, reject) => [open, shut] = [resolve, reject]);
+    stored.catch(() => {});
+    const referrers = discovery.then((found) =>
+      this.#copyReferrers(src, desc, dst, options, walk, found, stored)
+    );
+    referrers.catch(() => {});
+    let result: CopyResult;
+    try {
+      result = await this.#walkManifest(src, desc, dst, options, walk);
+    } catch (err) {
+      shut(err);
+      // Nothing may still write once the copy has failed.
+      await referrers.catch(() => {});
+      throw err;
+    }
+    if (result.root.digest !== desc.digest) {
+      shut(
+        new FerryError("invalid_input", `${options.label}: ${desc.digest} was not stored as it is`),
+      );
+      await referrers.catch(() => {});
+      return result;
+    }
+    open();
+    result.referrers.push(...await referrers);
     return result;
   }
 
@@ -246,6 +277,7 @@ export class CopyEngine {
     options: CopyOptions & { label: string },
     walk: Walk,
     found: FoundReferrer[],
+    stored: Promise<void> = Promise.resolve(),
   ): Promise<CopiedReferrer[]> {
     const copied: CopiedReferrer[] = [];
     const listed: Descriptor[] = [];
@@ -290,7 +322,10 @@ export class CopyEngine {
         manifests: walk.manifests,
         referrerDepth: walk.referrerDepth + 1,
         subjects: walk.subjects,
+        gate: stored,
       });
+      // Held already (nothing pushed): still named only once its subject is stored.
+      await stored;
       if (f.tag) await dst.tag(typed, f.tag);
       const entry: CopiedReferrer = {
         subject: subject.digest,
@@ -313,6 +348,7 @@ export class CopyEngine {
         ...entry,
       });
     }));
+    await stored;
     if (listed.length > 0) {
       listed.sort((a, b) => a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0);
       const kept = dst.addReferrers ? await dst.addReferrers(subject, listed) : false;
@@ -371,7 +407,7 @@ export class CopyEngine {
     const manifest = parseManifest(bytes, desc.mediaType, options.label);
     const typed: Descriptor = { ...desc, mediaType: manifest.mediaType };
     if (manifest.kind === "manifest") {
-      await this.#copyImage(src, typed, manifest, bytes, dst, options.label);
+      await this.#copyImage(src, typed, manifest, bytes, dst, options.label, walk.gate);
       return { root: typed, images: [typed], referrers: [] };
     }
     if (walk.depth >= MAX_INDEX_DEPTH) {
@@ -410,17 +446,17 @@ export class CopyEngine {
         ...options,
         all: true,
         indexSubset: "sparse",
-      }, { ...walk, depth: walk.depth + 1 });
+      }, { ...walk, depth: walk.depth + 1, gate: undefined });
       images.push(...r.images);
       referrers.push(...r.referrers);
     }));
     if (complete || (options.indexSubset ?? "sparse") === "sparse") {
-      await this.#pushManifest(dst, typed, bytes);
+      await this.#pushManifest(dst, typed, bytes, walk.gate);
       return { root: typed, images, referrers };
     }
     if (children.length === 1) return { root: children[0], images, referrers };
     const filtered = filterIndex(manifest, children);
-    await this.#pushManifest(dst, filtered.desc, filtered.bytes);
+    await this.#pushManifest(dst, filtered.desc, filtered.bytes, walk.gate);
     return { root: filtered.desc, images, referrers };
   }
 
@@ -465,6 +501,7 @@ export class CopyEngine {
     bytes: Uint8Array,
     dst: Target,
     label: string,
+    gate?: Promise<void>,
   ): Promise<void> {
     const blobs = manifestBlobs(manifest);
     this.#onEvent({
@@ -473,7 +510,7 @@ export class CopyEngine {
       blobs: blobs.map((b) => ({ digest: b.digest, size: b.size })),
     });
     await settleAll(blobs.map((blob) => this.#copyBlob(src, blob, dst, label)));
-    await this.#pushManifest(dst, desc, bytes);
+    await this.#pushManifest(dst, desc, bytes, gate);
     this.#onEvent({
       type: "manifest",
       source: label,
@@ -539,7 +576,14 @@ export class CopyEngine {
     });
   }
 
-  async #pushManifest(dst: Target, desc: Descriptor, bytes: Uint8Array): Promise<void> {
+  /** Pushes a manifest, once `gate` (its subject stored, for a referrer) opens. */
+  async #pushManifest(
+    dst: Target,
+    desc: Descriptor,
+    bytes: Uint8Array,
+    gate?: Promise<void>,
+  ): Promise<void> {
+    await gate;
     await dst.push(desc, bytesSource(bytes));
     this.#done.add(`${dst.location}\n${desc.digest}`);
   }
@@ -554,6 +598,14 @@ interface Walk {
   manifests: { count: number };
   referrerDepth: number;
   subjects: Set<Digest>;
+  /** For a referrer's walk: opens once its subject is stored; its own manifest waits for it. */
+  gate?: Promise<void>;
+}
+
+/** Whether copying `desc` stores `desc` itself (not a new index of some of its children). */
+function keepsRoot(desc: Descriptor, options: CopyOptions): boolean {
+  return !isIndexType(desc.mediaType) || (options.indexSubset ?? "sparse") === "sparse" ||
+    (options.all === true && !options.skipMissingChildren);
 }
 
 /**

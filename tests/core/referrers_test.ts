@@ -169,6 +169,12 @@ Deno.test("referrers: registry to registry with the referrers API: every signatu
     // The destination indexed them by subject itself: no fallback tag was needed.
     assert.ok(!(await target.tags()).some((t) => /^sha256-[0-9a-f]{64}$/.test(t)));
     assert.equal(events.filter((e) => e.type === "referrer").length, 5);
+    // Each referrer lands after its subject (pushed by digest), whatever ran alongside.
+    const putAt = (digest: string) =>
+      dst.log.findIndex((e) => e.method === "PUT" && e.path.endsWith(`/manifests/${digest}`));
+    for (const r of result.referrers) {
+      assert.ok(putAt(r.subject) >= 0 && putAt(r.subject) < putAt(r.digest), r.digest);
+    }
     // The tag lands last: after the image and everything belonging to it.
     const tagPut = dst.log.findIndex((e) => e.method === "PUT" && e.path.endsWith("/manifests/1"));
     const last = dst.log.findLastIndex((e) => e.method === "PUT" && e.path.includes("/manifests/"));
