@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type Digest, parseDigest } from "./digest.ts";
+import { type Digest, isDigest, parseDigest } from "./digest.ts";
 import { FerryError } from "./errors.ts";
 import {
   DOCKER_LIST,
@@ -133,4 +133,41 @@ export function parseManifest(
 /** Every blob (config, layers) a manifest needs, config first. */
 export function manifestBlobs(m: ImageManifest): Descriptor[] {
   return [m.config, ...m.layers];
+}
+
+/**
+ * The subject of a manifest and the descriptor that lists it as a referrer: its media type,
+ * digest, size, `artifactType` (for an image manifest without one, its config's media type, as
+ * the spec says) and annotations. Undefined when the manifest has no (valid) subject.
+ */
+export function referrerOf(
+  manifest: { digest: Digest; mediaType: string; bytes: Uint8Array },
+): { subject: Digest; descriptor: Descriptor } | undefined {
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(new TextDecoder().decode(manifest.bytes));
+  } catch {
+    return undefined;
+  }
+  if (typeof doc !== "object" || doc === null) return undefined;
+  const subject = doc.subject as { digest?: unknown } | undefined;
+  if (typeof subject?.digest !== "string" || !isDigest(subject.digest)) {
+    return undefined;
+  }
+  const descriptor: Descriptor = {
+    mediaType: typeof doc.mediaType === "string" ? doc.mediaType : manifest.mediaType,
+    digest: manifest.digest,
+    size: manifest.bytes.byteLength,
+  };
+  const config = doc.config as { mediaType?: unknown } | undefined;
+  const artifactType = typeof doc.artifactType === "string"
+    ? doc.artifactType
+    : typeof config?.mediaType === "string"
+    ? config.mediaType
+    : undefined;
+  if (artifactType !== undefined) descriptor.artifactType = artifactType;
+  if (typeof doc.annotations === "object" && doc.annotations !== null) {
+    descriptor.annotations = doc.annotations as Record<string, string>;
+  }
+  return { subject: subject.digest as Digest, descriptor };
 }

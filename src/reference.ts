@@ -279,3 +279,15 @@ function digestOrFail(text: string, fail: (why: string) => never): Digest {
   }
   return fail(`invalid digest ${JSON.stringify(text)}`);
 }
+
+const REFERRER_TAG_RE = /^sha256-[0-9a-f]{64}(?:\.(?:sig|att|sbom))?$/;
+
+/**
+ * True for the tags that name what belongs to an image rather than an image: the referrers
+ * fallback tag `sha256-<hex>` and the cosign tags `sha256-<hex>.sig`, `.att`, `.sbom` (see
+ * `src/copy/referrers.ts`), also as the tag part of a ref name (`app:sha256-<hex>.sig`). Image
+ * lists and syncs leave them out.
+ */
+export function isReferrerTag(tag: string): boolean {
+  return REFERRER_TAG_RE.test(tag.slice(tag.lastIndexOf(":") + 1));
+}

@@ -11,6 +11,7 @@
 import { type Digest, digestHex } from "../digest.ts";
 import { FerryError } from "../errors.ts";
 import type { Descriptor } from "../manifest.ts";
+import { isReferrerTag } from "../reference.ts";
 import { MAX_MANIFEST_SIZE } from "../media_types.ts";
 import type { Store, Target } from "../store.ts";
 import {
@@ -20,7 +21,6 @@ import {
   refNameOfEntry,
   repositoryNames,
 } from "../oci_layout/index_file.ts";
-import { isReferrerTag } from "../copy/referrers.ts";
 import {
   type LayoutBackend,
   referrersInLayout,

@@ -16,13 +16,16 @@
  *
  * @module
  */
-import { type Digest, digestHex, isDigest, sha256 } from "../digest.ts";
+import { type Digest, digestHex, sha256 } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";
-import { type Descriptor, parseManifest } from "../manifest.ts";
+import { type Descriptor, parseManifest, referrerOf } from "../manifest.ts";
 import { isIndexType, isManifestType, MAX_MANIFEST_SIZE, OCI_INDEX } from "../media_types.ts";
 import type { Semaphore } from "../limit.ts";
+import { isReferrerTag } from "../reference.ts";
 import { bytesSource, type Target } from "../store.ts";
 import { readAll } from "../streams.ts";
+
+export { isReferrerTag, referrerOf };
 
 /** Referrers (all three ways together) one image may have. */
 export const MAX_REFERRERS_PER_SUBJECT = 1000;
@@ -66,17 +69,6 @@ export function fallbackTag(subject: Digest): string {
   return `sha256-${digestHex(subject)}`;
 }
 
-const REFERRER_TAG_RE = /^sha256-[0-9a-f]{64}(?:\.(?:sig|att|sbom))?$/;
-
-/**
- * True for the tags this module reads and writes (`sha256-<hex>`, `sha256-<hex>.sig`, `.att`,
- * `.sbom`), also as the tag part of a ref name (`app:sha256-<hex>.sig`): they name what belongs
- * to an image, not images, so image lists leave them out.
- */
-export function isReferrerTag(tag: string): boolean {
-  return REFERRER_TAG_RE.test(tag.slice(tag.lastIndexOf(":") + 1));
-}
-
 /**
  * What a referrer is: its cosign tag says so, else its `artifactType`, else its layers' media
  * types (a cosign signature pushed as an OCI 1.1 referrer has a simple-signing layer).
@@ -111,43 +103,6 @@ export function describeReferrers(kinds: ReferrerKind[]): string {
     if (n > 0) parts.push(`${n} ${words[kind][n === 1 ? 0 : 1]}`);
   }
   return parts.join(", ");
-}
-
-/**
- * The subject of a manifest and the descriptor that lists it as a referrer: its media type,
- * digest, size, `artifactType` (for an image manifest without one, its config's media type, as
- * the spec says) and annotations. Undefined when the manifest has no (valid) subject.
- */
-export function referrerOf(
-  manifest: { digest: Digest; mediaType: string; bytes: Uint8Array },
-): { subject: Digest; descriptor: Descriptor } | undefined {
-  let doc: Record<string, unknown>;
-  try {
-    doc = JSON.parse(new TextDecoder().decode(manifest.bytes));
-  } catch {
-    return undefined;
-  }
-  if (typeof doc !== "object" || doc === null) return undefined;
-  const subject = doc.subject as { digest?: unknown } | undefined;
-  if (typeof subject?.digest !== "string" || !isDigest(subject.digest)) {
-    return undefined;
-  }
-  const descriptor: Descriptor = {
-    mediaType: typeof doc.mediaType === "string" ? doc.mediaType : manifest.mediaType,
-    digest: manifest.digest,
-    size: manifest.bytes.byteLength,
-  };
-  const config = doc.config as { mediaType?: unknown } | undefined;
-  const artifactType = typeof doc.artifactType === "string"
-    ? doc.artifactType
-    : typeof config?.mediaType === "string"
-    ? config.mediaType
-    : undefined;
-  if (artifactType !== undefined) descriptor.artifactType = artifactType;
-  if (typeof doc.annotations === "object" && doc.annotations !== null) {
-    descriptor.annotations = doc.annotations as Record<string, string>;
-  }
-  return { subject: subject.digest as Digest, descriptor };
 }
 
 /** Options of {@link discoverReferrers}. */

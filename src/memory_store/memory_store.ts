@@ -8,10 +8,9 @@
  *
  * @module
  */
-import { referrerOf } from "../copy/referrers.ts";
 import { type Digest, parseDigest, verifyStream } from "../digest.ts";
 import { FerryError } from "../errors.ts";
-import type { Descriptor } from "../manifest.ts";
+import { type Descriptor, referrerOf } from "../manifest.ts";
 import { isManifestType, MAX_MANIFEST_SIZE } from "../media_types.ts";
 import { checkRepositoryName, checkTag } from "../registry_dir/mod.ts";
 import type { ContentSource, FetchOptions, Store, Target } from "../store.ts";

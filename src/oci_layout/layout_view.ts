@@ -6,8 +6,7 @@
  */
 import { type Digest, isDigest } from "../digest.ts";
 import { FerryError } from "../errors.ts";
-import { referrerOf } from "../copy/referrers.ts";
-import { type Descriptor, parseManifest } from "../manifest.ts";
+import { type Descriptor, parseManifest, referrerOf } from "../manifest.ts";
 import { isManifestType, MAX_MANIFEST_SIZE } from "../media_types.ts";
 import { readAll } from "../streams.ts";
 import { findRef, type LayoutIndex, refNames } from "./index_file.ts";

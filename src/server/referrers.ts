@@ -8,9 +8,8 @@
  *
  * @module
  */
-import { referrerOf } from "../copy/referrers.ts";
 import type { Digest } from "../digest.ts";
-import type { Descriptor } from "../manifest.ts";
+import { type Descriptor, referrerOf } from "../manifest.ts";
 
 /** A manifest as the referrers index needs it. */
 export interface StoredManifest {
