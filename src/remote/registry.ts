@@ -139,6 +139,8 @@ interface RegistryParts {
   transfers: Semaphore;
   options: HttpOptions;
   pages(path: string, scopes: string[], what: string): AsyncGenerator<unknown>;
+  /** Whether the registry answers the referrers API, once a request has told. */
+  referrersApi: { known?: boolean };
 }
 
 /** Set by {@link RemoteRegistry}'s static block: the one way to its private parts. */
@@ -155,6 +157,7 @@ export class RemoteRegistry implements Store {
   readonly #http: RegistryHttp;
   readonly #transfers: Semaphore;
   readonly #options: HttpOptions;
+  readonly #referrersApi: { known?: boolean } = {};
 
   static {
     partsOf = (reg) => ({
@@ -162,6 +165,7 @@ export class RemoteRegistry implements Store {
       transfers: reg.#transfers,
       options: reg.#options,
       pages: (path, scopes, what) => reg.#pages(path, scopes, what),
+      referrersApi: reg.#referrersApi,
     });
     newRegistry = (http, transfers, options) => new RemoteRegistry(http, transfers, options);
   }
@@ -529,6 +533,8 @@ export class RemoteRepository implements Target {
    * each manifest it reads.
    */
   async referrers(subject: Descriptor): Promise<Descriptor[] | undefined> {
+    // A registry without the API is asked once, not once per image: the answer is registry-wide.
+    if (this.#parts.referrersApi.known === false) return undefined;
     const what = `${this.location}@${subject.digest} referrers`;
     const found: Descriptor[] = [];
     try {
@@ -551,9 +557,13 @@ export class RemoteRepository implements Target {
         }
       }
     } catch (err) {
-      if (err instanceof RegistryError && [404, 400, 405].includes(err.status)) return undefined;
+      if (err instanceof RegistryError && [404, 400, 405].includes(err.status)) {
+        this.#parts.referrersApi.known = false;
+        return undefined;
+      }
       throw err;
     }
+    this.#parts.referrersApi.known = true;
     return found;
   }
 
