@@ -156,7 +156,7 @@ async function withSource(
 const ALL: CopyOptions = { platforms: [], all: true, tags: ["1"] };
 
 Deno.test("referrers: registry to registry with the referrers API: every signature and SBOM, no fallback tags", () =>
-  withSource(async ({ signed, client, source, engine, events }) => {
+  withSource(async ({ src, signed, client, source, engine, events }) => {
     await using dst = await startMemoryRegistry();
     const target = client.registry(dst.host).repository("lib/app");
     const result = await engine.copy(source, "1", target, ALL);
@@ -169,6 +169,10 @@ Deno.test("referrers: registry to registry with the referrers API: every signatu
     // The destination indexed them by subject itself: no fallback tag was needed.
     assert.ok(!(await target.tags()).some((t) => /^sha256-[0-9a-f]{64}$/.test(t)));
     assert.equal(events.filter((e) => e.type === "referrer").length, 5);
+    // Where the referrers API exists it is asked once per manifest copied (3 of the image, 5
+    // belonging to it), and no fallback tag is looked for.
+    assert.equal(src.log.filter((e) => e.path.includes("/referrers/")).length, 8);
+    assert.ok(!src.log.some((e) => /\/manifests\/sha256-[0-9a-f]{64}$/.test(e.path)));
     // Each referrer lands after its subject (pushed by digest), whatever ran alongside.
     const putAt = (digest: string) =>
       dst.log.findIndex((e) => e.method === "PUT" && e.path.endsWith(`/manifests/${digest}`));
