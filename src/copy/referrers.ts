@@ -132,7 +132,7 @@ export async function discoverReferrers(
   const [listed, ...tagged] = await Promise.all([
     limited(() => listReferrers(src, subject, options.where)),
     ...COSIGN_SUFFIXES.map((suffix) =>
-      limited(() => resolveIfAny(src, `${fallbackTag(subject.digest)}${suffix}`))
+      limited(() => resolveIfAny(src, `${fallbackTag(subject.digest)}${suffix}`, options))
     ),
   ]);
   const found = new Map<Digest, FoundReferrer>();
@@ -183,12 +183,23 @@ async function listReferrers(
   return listed;
 }
 
-/** What a tag names, or undefined when there is no such tag. */
-async function resolveIfAny(target: Target, tag: string): Promise<Descriptor | undefined> {
+/**
+ * What a tag names, or undefined when there is no such tag (or, told to `warn`, when it names
+ * something ferry does not copy, such as a schema 1 manifest).
+ */
+async function resolveIfAny(
+  target: Target,
+  tag: string,
+  options: { where?: string; warn?: (message: string) => void } = {},
+): Promise<Descriptor | undefined> {
   try {
     return await target.resolve(tag);
   } catch (err) {
     if (isFerryError(err, "not_found", "invalid_reference")) return undefined;
+    if (options.warn && isFerryError(err, "unsupported", "invalid_input")) {
+      options.warn(`${options.where}: skipping ${tag}: ${err.message}`);
+      return undefined;
+    }
     throw err;
   }
 }
