@@ -281,6 +281,7 @@ export class CopyEngine {
   ): Promise<CopiedReferrer[]> {
     const copied: CopiedReferrer[] = [];
     const listed: Descriptor[] = [];
+    const named: { desc: Descriptor; tag: string; event: () => void }[] = [];
     await settleAll(found.map(async (f) => {
       let bytes: Uint8Array;
       try {
@@ -324,9 +325,6 @@ export class CopyEngine {
         subjects: walk.subjects,
         gate: stored,
       });
-      // Held already (nothing pushed): still named only once its subject is stored.
-      await stored;
-      if (f.tag) await dst.tag(typed, f.tag);
       const entry: CopiedReferrer = {
         subject: subject.digest,
         digest: typed.digest,
@@ -341,19 +339,32 @@ export class CopyEngine {
       };
       if (own?.subject === subject.digest) listed.push(own.descriptor);
       copied.push(entry, ...inner.referrers);
-      this.#onEvent({
-        type: "referrer",
-        source: options.label,
-        status: present ? "exists" : "copied",
-        ...entry,
-      });
+      const event = () =>
+        this.#onEvent({
+          type: "referrer",
+          source: options.label,
+          status: present ? "exists" : "copied",
+          ...entry,
+        });
+      if (f.tag) named.push({ desc: typed, tag: f.tag, event });
+      else event();
     }));
+    // Named (cosign tags) and listed (fallback index) only once the subject is stored, even when
+    // held already; the two at once, as neither needs the other.
     await stored;
-    if (listed.length > 0) {
+    const list = async () => {
+      if (listed.length === 0) return;
       listed.sort((a, b) => a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0);
       const kept = dst.addReferrers ? await dst.addReferrers(subject, listed) : false;
       if (!kept) await this.#updateFallbackTag(dst, subject.digest, listed, options.label);
-    }
+    };
+    await settleAll([
+      list(),
+      ...named.map(async (n) => {
+        await dst.tag(n.desc, n.tag);
+        n.event();
+      }),
+    ]);
     return copied;
   }
 
