@@ -221,6 +221,21 @@ export class OciLayout implements Store {
   }
 
   /**
+   * Every blob stored in `blobs/sha256`, with its size: regular files named by a digest (a symlink
+   * there, or a symlinked `blobs/`, holds nothing of the layout's).
+   */
+  async storedBlobs(): Promise<{ digest: Digest; size: number }[]> {
+    const root = this.#root;
+    const out: { digest: Digest; size: number }[] = [];
+    for await (const entry of readDirIfAny(root, this.#blobDir)) {
+      if (!entry.isFile || !/^[a-f0-9]{64}$/.test(entry.name)) continue;
+      const digest: Digest = `sha256:${entry.name}`;
+      out.push({ digest, size: (await Deno.lstat(this.#blobPath(digest))).size });
+    }
+    return out;
+  }
+
+  /**
    * Deletes every blob in `blobs/sha256` that no `index.json` entry reaches (through indexes,
    * manifests, configs and layers: see ./reachable.ts), the unnamed referrer entries whose
    * subject went, and stale staging files.
@@ -259,13 +274,10 @@ export class OciLayout implements Store {
       }
       const result: GcResult = { removed: [], freedBytes: 0 };
       // Regular files only, one by one: a symlink in blobs/ (or a symlinked blobs/) is left alone.
-      for await (const entry of readDirIfAny(root, this.#blobDir)) {
-        if (!entry.isFile || !/^[a-f0-9]{64}$/.test(entry.name)) continue;
-        const digest: Digest = `sha256:${entry.name}`;
+      for (const { digest, size } of await this.storedBlobs()) {
         if (keep.has(digest)) continue;
-        const path = `${this.#blobDir}/${entry.name}`;
-        result.freedBytes += (await Deno.lstat(path)).size;
-        await Deno.remove(path);
+        result.freedBytes += size;
+        await Deno.remove(this.#blobPath(digest));
         result.removed.push(digest);
       }
       // No writer holds the layout now, so every staging file is left over from a crash. Only

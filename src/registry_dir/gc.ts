@@ -205,21 +205,10 @@ export async function collectGarbage(
   }
 
   // Blobs stored and not marked, found before anything is removed.
-  const sha = `${layout.blobs}/sha256`;
-  const unmarked: { digest: Digest; size: number | undefined }[] = [];
-  let keptBlobs = 0;
-  for (const prefix of await listDirs(root, sha)) {
-    for (const hex of await listDirs(root, `${sha}/${prefix}`)) {
-      if (!HEX_RE.test(hex) || hex.slice(0, 2) !== prefix) continue;
-      const digest: Digest = `sha256:${hex}`;
-      if (marked.has(digest)) {
-        keptBlobs++;
-        continue;
-      }
-      // A directory without data is what a sweep killed between its two steps leaves.
-      unmarked.push({ digest, size: await root.fileSize(layout.blobData(digest)) });
-    }
-  }
+  const stored = await dir.storedBlobs();
+  // A directory without data (size undefined) is what a sweep killed between its two steps leaves.
+  const unmarked = stored.filter((blob) => !marked.has(blob.digest));
+  const keptBlobs = stored.length - unmarked.length;
   const layerLinks: GcManifest[] = [];
   for (const name of repositories) {
     const layers = `${layout.repository(name)}/_layers/sha256`;

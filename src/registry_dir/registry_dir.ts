@@ -209,6 +209,24 @@ export class RegistryDir implements Store {
     this.storeRoot.forget(staging);
   }
 
+  /**
+   * Every blob directory `blobs/sha256/<hh>/<hex>`, with the size of its data (undefined for a
+   * directory without data: what a sweep killed between its two steps leaves). Names that are no
+   * digest, or sit under another prefix, are not blobs and are left out; so is anything symlinked.
+   */
+  async storedBlobs(): Promise<{ digest: Digest; size: number | undefined }[]> {
+    const sha = `${this.#layout.blobs}/sha256`;
+    const out: { digest: Digest; size: number | undefined }[] = [];
+    for (const prefix of await listDirs(this.storeRoot, sha)) {
+      for (const hex of await listDirs(this.storeRoot, `${sha}/${prefix}`)) {
+        if (!HEX_RE.test(hex) || hex.slice(0, 2) !== prefix) continue;
+        const digest: Digest = `sha256:${hex}`;
+        out.push({ digest, size: await this.storeRoot.fileSize(this.#layout.blobData(digest)) });
+      }
+    }
+    return out;
+  }
+
   /** Whether the blob's data exists (in any repository). */
   async hasBlob(digest: Digest): Promise<boolean> {
     return await this.blobSize(digest) !== undefined;

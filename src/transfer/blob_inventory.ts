@@ -19,7 +19,8 @@ import { FerryError, isFerryError } from "../errors.ts";
 import { isMissing } from "../fs_util.ts";
 import { parseManifest } from "../manifest.ts";
 import { MAX_MANIFEST_SIZE } from "../media_types.ts";
-import { StoreRoot } from "../store_root.ts";
+import { OciLayout } from "../oci_layout/mod.ts";
+import { RegistryDir } from "../registry_dir/mod.ts";
 import { readAll } from "../streams.ts";
 
 /** Most blobs one location may list (a bound on memory for a hostile or mistaken input). */
@@ -81,12 +82,26 @@ export async function listBlobs(location: string): Promise<BlobInventory> {
     blobs.set(digest, size);
   };
   switch (kind) {
-    case "registry-dir":
-      await walkBlobDirs(path, "docker/registry/v2/blobs/sha256", true, add);
+    case "registry-dir": {
+      const dir = await RegistryDir.open(path, { readOnly: true });
+      try {
+        for (const { digest, size } of await dir.storedBlobs()) {
+          if (size !== undefined) add(digest, size);
+        }
+      } finally {
+        await dir.close();
+      }
       break;
-    case "oci":
-      await walkBlobDirs(path, "blobs/sha256", false, add);
+    }
+    case "oci": {
+      const layout = await OciLayout.open(path, { create: false });
+      try {
+        for (const { digest, size } of await layout.storedBlobs()) add(digest, size);
+      } finally {
+        await layout.close();
+      }
       break;
+    }
     case "oci-archive":
     case "docker-archive":
       kind = await archiveBlobs(path, kind, add);
@@ -139,43 +154,6 @@ async function isKind(path: string, kind: "file" | "dir"): Promise<boolean> {
   } catch (err) {
     if (isMissing(err)) return false;
     throw err;
-  }
-}
-
-/**
- * The blobs of a store directory, through no symlink below its root: `<hex>` files (an OCI layout)
- * or `<hh>/<hex>/data` (a registry directory) under `sub`.
- */
-async function walkBlobDirs(
-  dir: string,
-  sub: string,
-  nested: boolean,
-  add: (digest: Digest, size: number) => void,
-): Promise<void> {
-  const root = await StoreRoot.open(dir);
-  const base = join(root.root, sub);
-  const list = async (path: string) => {
-    if (!await root.checkDir(path)) return [];
-    return await Array.fromAsync(Deno.readDir(path));
-  };
-  const hexes: { hex: string; file: string }[] = [];
-  if (nested) {
-    for (const prefix of await list(base)) {
-      if (!prefix.isDirectory || !/^[0-9a-f]{2}$/.test(prefix.name)) continue;
-      for (const e of await list(join(base, prefix.name))) {
-        if (e.isDirectory && e.name.startsWith(prefix.name)) {
-          hexes.push({ hex: e.name, file: join(base, prefix.name, e.name, "data") });
-        }
-      }
-    }
-  } else {
-    for (const e of await list(base)) hexes.push({ hex: e.name, file: join(base, e.name) });
-  }
-  for (const { hex, file } of hexes) {
-    const digest = `sha256:${hex}`;
-    if (!isDigest(digest)) continue;
-    const size = await root.fileSize(file);
-    if (size !== undefined) add(digest, size);
   }
 }
 
