@@ -133,8 +133,11 @@ export async function openDestination(
         sparseIndexes: loc.transport === "registry-dir",
       };
     }
-    case "oci": {
-      const store = await (await layouts()).OciLayout.open(loc.path, { create: true });
+    case "oci":
+    case "oci-archive": {
+      const store = loc.transport === "oci"
+        ? await (await layouts()).OciLayout.open(loc.path, { create: true })
+        : await (await archives()).ArchiveWriter.create(loc.path, { format: loc.transport });
       const tag = loc.ref ?? defaultTag;
       return {
         store,
@@ -144,21 +147,10 @@ export async function openDestination(
         sparseIndexes: false,
       };
     }
-    case "oci-archive":
     case "docker-archive": {
       const store = await (await archives()).ArchiveWriter.create(loc.path, {
         format: loc.transport,
       });
-      if (loc.transport === "oci-archive") {
-        const tag = loc.ref ?? defaultTag;
-        return {
-          store,
-          target: store.repository(""),
-          location: formatLocation({ ...loc, ref: tag }),
-          tag,
-          sparseIndexes: false,
-        };
-      }
       // docker-archive names images NAME:TAG in manifest.json's RepoTags.
       const name = loc.ref ?? `localhost/ferry:${defaultTag}`;
       const colon = name.lastIndexOf(":");
