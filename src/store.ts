@@ -35,6 +35,18 @@ export interface ResolveOptions {
   withContent?: boolean;
 }
 
+/**
+ * Bounds of one listing of tags ({@link Target.tags}) where a listing costs round trips and its
+ * size is the server's choice (a registry's paginated `tags/list`); past either it fails with
+ * `too_large`. Stores that list what they hold locally need not apply them.
+ */
+export interface TagsOptions {
+  /** Pages read at most. */
+  maxPages?: number;
+  /** Bytes of all pages together read at most. */
+  maxBytes?: number;
+}
+
 /** Hints for {@link Target.push}. */
 export interface PushOptions {
   /**
@@ -72,7 +84,7 @@ export interface Target {
   /** Points `tag` at a manifest already pushed to this repository. */
   tag(desc: Descriptor, tag: string): Promise<void>;
   /** The tags of this repository, sorted. */
-  tags(): Promise<string[]>;
+  tags(options?: TagsOptions): Promise<string[]>;
   /**
    * Optional: the manifests that name `subject` as theirs (OCI 1.1 referrers), as this target
    * lists them (a registry's referrers API; a layout's `index.json`), or undefined when it cannot

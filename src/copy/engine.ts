@@ -33,6 +33,7 @@ import {
   type ReferrerKind,
   referrerKind,
   referrerOf,
+  TagLists,
 } from "./referrers.ts";
 import { selectChildren } from "./select.ts";
 
@@ -151,6 +152,8 @@ export class CopyEngine {
   #blobs = new SingleFlight<void>();
   #done = new Set<string>();
   #discovery = new Semaphore(MAX_DISCOVERY_REQUESTS);
+  /** Each source repository's referrer tags, listed once for every image copied from it. */
+  #tagLists = new TagLists();
   /** Updates of one fallback tag, one after another. */
   #fallbackQueue = new Map<string, Promise<unknown>>();
 
@@ -261,6 +264,7 @@ export class CopyEngine {
     return discoverReferrers(src, desc, {
       where: options.label,
       limit: this.#discovery,
+      tagLists: this.#tagLists,
       warn: (message) => this.#onEvent({ type: "warning", source: options.label, message }),
     });
   }

@@ -33,6 +33,15 @@ export const MAX_REFERRERS_PER_SUBJECT = 1000;
 export const MAX_REFERRER_DEPTH = 4;
 /** Discovery requests (referrers lists, fallback and cosign tag probes) one copy engine runs at once. */
 export const MAX_DISCOVERY_REQUESTS = 8;
+/**
+ * Pages of a remote repository's tag list read to find its referrer tags; a longer list is not
+ * read on, and each image's tags are asked for one by one instead.
+ */
+export const MAX_TAG_LIST_PAGES = 8;
+/** Bytes of those pages together (about 10,000 tags); past them, tags are asked for one by one. */
+export const MAX_TAG_LIST_BYTES = 1024 * 1024;
+/** Repositories whose referrer tags one {@link TagLists} keeps (the oldest is dropped first). */
+export const MAX_TAG_LISTS_KEPT = 64;
 
 /**
  * Warns (one line) when `subject`, just copied into a docker-archive, has referrers in `src`: the
@@ -105,6 +114,43 @@ export function describeReferrers(kinds: ReferrerKind[]): string {
   return parts.join(", ");
 }
 
+/**
+ * The referrer tags (`sha256-<hex>`, `.sig`, `.att`, `.sbom`) of remote repositories, each from
+ * one bounded read of its tag list shared by every image of the repository that a copy looks at:
+ * one request per repository instead of four per image, and a fetch only of the tags that exist.
+ * A tag pushed after its repository was listed is found by the next copy.
+ */
+export class TagLists {
+  #lists = new Map<string, Promise<ReadonlySet<string> | undefined>>();
+
+  /**
+   * The referrer tags `target` holds, or undefined when each must be asked for: a local target
+   * (a lookup costs no round trip), and a listing refused (401, 403, 404: not every registry
+   * lists tags), failed, past {@link MAX_TAG_LIST_PAGES} or {@link MAX_TAG_LIST_BYTES}, or empty
+   * (the image being copied is there, so an empty list is not the registry's true answer).
+   */
+  referrerTags(
+    target: Target,
+    limited: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn(),
+  ): Promise<ReadonlySet<string> | undefined> {
+    if (target.local) return Promise.resolve(undefined);
+    let list = this.#lists.get(target.location);
+    if (!list) {
+      list = limited(() =>
+        target.tags({ maxPages: MAX_TAG_LIST_PAGES, maxBytes: MAX_TAG_LIST_BYTES })
+      ).then(
+        (tags) => tags.length === 0 ? undefined : new Set(tags.filter(isReferrerTag)),
+        () => undefined,
+      );
+      if (this.#lists.size >= MAX_TAG_LISTS_KEPT) {
+        this.#lists.delete(this.#lists.keys().next().value!);
+      }
+      this.#lists.set(target.location, list);
+    }
+    return list;
+  }
+}
+
 /** Options of {@link discoverReferrers}. */
 export interface DiscoverOptions {
   /** Names the image in errors. */
@@ -113,13 +159,17 @@ export interface DiscoverOptions {
   limit?: Semaphore;
   /** Told about entries skipped (not manifests). */
   warn?: (message: string) => void;
+  /** Tag lists shared by many discoveries (one listing per repository); else one of its own. */
+  tagLists?: TagLists;
 }
 
 /**
  * Everything `src` holds for `subject`: its OCI 1.1 referrers (the target's own list, else the
  * fallback tag's index) and the manifests its cosign tags name, each once (a cosign manifest that
- * is also a referrer keeps its tag). The lookups run at once; a registry is asked one referrers
- * request and one HEAD per cosign tag.
+ * is also a referrer keeps its tag). The lookups run at once. A registry is asked its referrers
+ * list (where it has the API) and its repository's tag list (once per {@link TagLists}), then
+ * reads only the cosign and fallback tags listed; where the tag list is not to be had, it is
+ * asked one HEAD per cosign tag (and the fallback tag, without the API).
  *
  * @throws {FerryError} `too_large` for more than {@link MAX_REFERRERS_PER_SUBJECT}.
  */
@@ -129,10 +179,19 @@ export async function discoverReferrers(
   options: DiscoverOptions,
 ): Promise<FoundReferrer[]> {
   const limited = <T>(fn: () => Promise<T>) => options.limit ? options.limit.run(fn) : fn();
+  const tags = (options.tagLists ?? new TagLists()).referrerTags(src, limited);
+  // Without a list every tag is looked up; with one, only the tags it holds, read at once.
+  const lookUp = async (tag: string, warn?: (message: string) => void) => {
+    const listed = await tags;
+    if (listed && !listed.has(tag)) return undefined;
+    return await limited(() =>
+      resolveIfAny(src, tag, { where: options.where, warn, withContent: !!listed })
+    );
+  };
   const [listed, ...tagged] = await Promise.all([
-    limited(() => listReferrers(src, subject, options.where)),
+    listReferrers(src, subject, options.where, { lookUp: (tag) => lookUp(tag), limited }),
     ...COSIGN_SUFFIXES.map((suffix) =>
-      limited(() => resolveIfAny(src, `${fallbackTag(subject.digest)}${suffix}`, options))
+      lookUp(`${fallbackTag(subject.digest)}${suffix}`, options.warn)
     ),
   ]);
   const found = new Map<Digest, FoundReferrer>();
@@ -166,14 +225,25 @@ export async function discoverReferrers(
   return [...found.values()];
 }
 
+/** How {@link listReferrers} looks up the fallback tag and bounds its requests. */
+interface ListOptions {
+  /** What a tag names, or undefined for no such tag. */
+  lookUp?: (tag: string) => Promise<Descriptor | undefined>;
+  /** Runs a request within the discovery's bound. */
+  limited?: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
 /** The OCI 1.1 referrers `src` lists for `subject`: its own answer, else the fallback index. */
 async function listReferrers(
   src: Target,
   subject: Descriptor,
   where: string,
+  options: ListOptions = {},
 ): Promise<Descriptor[]> {
-  const own = src.referrers ? await src.referrers(subject) : undefined;
-  const listed = own ?? (await readFallbackIndex(src, subject.digest, where)).manifests;
+  const limited = options.limited ?? ((fn) => fn());
+  const own = src.referrers ? await limited(() => src.referrers!(subject)) : undefined;
+  const listed = own ??
+    (await readFallbackIndex(src, subject.digest, where, options.lookUp)).manifests;
   if (listed.length > MAX_REFERRERS_PER_SUBJECT) {
     throw new FerryError(
       "too_large",
@@ -190,10 +260,10 @@ async function listReferrers(
 async function resolveIfAny(
   target: Target,
   tag: string,
-  options: { where?: string; warn?: (message: string) => void } = {},
+  options: { where?: string; warn?: (message: string) => void; withContent?: boolean } = {},
 ): Promise<Descriptor | undefined> {
   try {
-    return await target.resolve(tag);
+    return await target.resolve(tag, { withContent: options.withContent });
   } catch (err) {
     if (isFerryError(err, "not_found", "invalid_reference")) return undefined;
     if (options.warn && isFerryError(err, "unsupported", "invalid_input")) {
@@ -212,8 +282,9 @@ async function readFallbackIndex(
   target: Target,
   subject: Digest,
   where: string,
+  lookUp: (tag: string) => Promise<Descriptor | undefined> = (tag) => resolveIfAny(target, tag),
 ): Promise<{ manifests: Descriptor[]; annotations?: Record<string, string> }> {
-  const desc = await resolveIfAny(target, fallbackTag(subject));
+  const desc = await lookUp(fallbackTag(subject));
   if (!desc) return { manifests: [] };
   const what = `${where}: referrers index ${fallbackTag(subject)}`;
   if (!isIndexType(desc.mediaType)) {

@@ -16,6 +16,7 @@ import type {
   ResolveOptions,
   Store,
   StoreAddress,
+  TagsOptions,
   Target,
 } from "../store.ts";
 import { readAll } from "../streams.ts";
@@ -138,9 +139,17 @@ interface RegistryParts {
   http: RegistryHttp;
   transfers: Semaphore;
   options: HttpOptions;
-  pages(path: string, scopes: string[], what: string): AsyncGenerator<unknown>;
-  /** Whether the registry answers the referrers API, once a request has told. */
-  referrersApi: { known?: boolean };
+  pages(
+    path: string,
+    scopes: string[],
+    what: string,
+    bounds?: TagsOptions,
+  ): AsyncGenerator<unknown>;
+  /**
+   * Whether the registry answers the referrers API, once a request has told; `asking` is the
+   * request that will tell.
+   */
+  referrersApi: { known?: boolean; asking?: Promise<unknown> };
 }
 
 /** Set by {@link RemoteRegistry}'s static block: the one way to its private parts. */
@@ -157,14 +166,14 @@ export class RemoteRegistry implements Store {
   readonly #http: RegistryHttp;
   readonly #transfers: Semaphore;
   readonly #options: HttpOptions;
-  readonly #referrersApi: { known?: boolean } = {};
+  readonly #referrersApi: { known?: boolean; asking?: Promise<unknown> } = {};
 
   static {
     partsOf = (reg) => ({
       http: reg.#http,
       transfers: reg.#transfers,
       options: reg.#options,
-      pages: (path, scopes, what) => reg.#pages(path, scopes, what),
+      pages: (path, scopes, what, bounds) => reg.#pages(path, scopes, what, bounds),
       referrersApi: reg.#referrersApi,
     });
     newRegistry = (http, transfers, options) => new RemoteRegistry(http, transfers, options);
@@ -213,16 +222,28 @@ export class RemoteRegistry implements Store {
     return names.sort();
   }
 
-  /** Follows `Link: <…>; rel="next"` pagination. */
-  async *#pages(path: string, scopes: string[], what: string): AsyncGenerator<unknown> {
+  /** Follows `Link: <…>; rel="next"` pagination, within `bounds` (else the general limits). */
+  async *#pages(
+    path: string,
+    scopes: string[],
+    what: string,
+    bounds: TagsOptions = {},
+  ): AsyncGenerator<unknown> {
+    const maxPages = Math.min(bounds.maxPages ?? MAX_LIST_PAGES, MAX_LIST_PAGES);
+    let left = bounds.maxBytes ?? Infinity;
     let next: string | undefined = path;
     for (let n = 0; next; n++) {
-      if (n === MAX_LIST_PAGES) {
+      if (n === maxPages) {
         throw new FerryError("too_large", `${this.location} ${what}: more than ${n} pages`);
       }
       const res = await this.#http.send({ method: "GET", url: next, scopes });
       if (!res.ok) throw await responseError(res, `${this.location} ${what}`);
-      const bytes = await readAll(res.body!, MAX_LIST_PAGE_SIZE, `${this.location} ${what}`);
+      const bytes = await readAll(
+        res.body!,
+        Math.min(MAX_LIST_PAGE_SIZE, left),
+        `${this.location} ${what}`,
+      );
+      left -= bytes.byteLength;
       let page: unknown;
       try {
         page = JSON.parse(new TextDecoder().decode(bytes));
@@ -533,8 +554,20 @@ export class RemoteRepository implements Target {
    * each manifest it reads.
    */
   async referrers(subject: Descriptor): Promise<Descriptor[] | undefined> {
-    // A registry without the API is asked once, not once per image: the answer is registry-wide.
-    if (this.#parts.referrersApi.known === false) return undefined;
+    // A registry without the API is asked once, not once per image: the answer is registry-wide,
+    // so the images that start together wait for the first one's answer.
+    const api = this.#parts.referrersApi;
+    while (api.known === undefined && api.asking) await api.asking.catch(() => {});
+    if (api.known === false) return undefined;
+    if (api.known === true) return await this.#referrers(subject);
+    const asking = this.#referrers(subject).finally(() => {
+      if (api.asking === asking) api.asking = undefined;
+    });
+    api.asking = asking;
+    return await asking;
+  }
+
+  async #referrers(subject: Descriptor): Promise<Descriptor[] | undefined> {
     const what = `${this.location}@${subject.digest} referrers`;
     const found: Descriptor[] = [];
     try {
@@ -601,7 +634,8 @@ export class RemoteRepository implements Target {
     await this.#putManifest(tag, desc.mediaType, bytes);
   }
 
-  async tags(): Promise<string[]> {
+  /** The repository's tags (`tags/list`, following `Link` pages within `options`' bounds). */
+  async tags(options: TagsOptions = {}): Promise<string[]> {
     const tags: string[] = [];
     try {
       for await (
@@ -609,6 +643,7 @@ export class RemoteRepository implements Target {
           `/v2/${this.name}/tags/list?n=1000`,
           this.#pull,
           `${this.location} tags`,
+          options,
         )
       ) {
         addNames(tags, (page as { tags?: unknown }).tags, `${this.location} tags`);
