@@ -360,8 +360,9 @@ export async function countReferrers(
     sbom: "sboms",
     other: "other",
   } as const;
+  const tagLists = new TagLists();
   for (const subject of subjects) {
-    for (const found of await discoverReferrers(target, subject, { where })) {
+    for (const found of await discoverReferrers(target, subject, { where, tagLists })) {
       const desc = found.descriptor;
       let layers: Descriptor[] = [];
       let artifactType = desc.artifactType;
