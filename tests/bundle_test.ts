@@ -356,11 +356,22 @@ Deno.test("the narrow permissions of docs/PERMISSIONS.md are enough", async () =
   const home = dir.join("home");
   await Deno.mkdir(home);
   const env = { HOME: home, PATH: Deno.env.get("PATH") ?? "" };
+  // From a checkout, ferry reads its own modules as a command needs them (PERMISSIONS.md).
+  const withCheckout = (flags: string[]) => {
+    const read = flags.findIndex((f) => f.startsWith("--allow-read="));
+    if (read < 0) return [...flags, `--allow-read=${REPO_ROOT}`];
+    return flags.map((f, i) => i === read ? `${f},${REPO_ROOT}` : f);
+  };
   const ferry = (flags: string[], args: string[]) =>
-    exec(["run", "--no-prompt", "--quiet", `--allow-env=${envList}`, ...flags, main, ...args], {
-      cwd: dir.path,
-      env,
-    });
+    exec([
+      "run",
+      "--no-prompt",
+      "--quiet",
+      `--allow-env=${envList}`,
+      ...withCheckout(flags),
+      main,
+      ...args,
+    ], { cwd: dir.path, env });
 
   const help = await ferry([], ["--help"]);
   assert.equal(help.code, 0, help.stderr);

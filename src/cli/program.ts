@@ -13,7 +13,9 @@
  * holds exactly the commands, flags and help of the whole one.
  *
  * This module imports command modules only dynamically: `deno bundle` inlines them into the one
- * bundle file, where they are evaluated on first use.
+ * bundle file, where they are evaluated on first use. `deno run` loads them only then too
+ * (deno.json's `lazy-dynamic-imports`; by default it would read and parse every module any dynamic
+ * import reaches before the first line runs).
  *
  * @module
  */
@@ -258,6 +260,15 @@ function isBrokenPipe(err: unknown): boolean {
   return false;
 }
 
+/**
+ * A command module that could not be loaded for want of a permission: Deno loads a dynamic import
+ * when it runs (deno.json's `lazy-dynamic-imports`), and reading a module of a checkout needs
+ * `--allow-read` then, which Deno reports as a `TypeError`.
+ */
+function isModuleLoadDenied(err: unknown): boolean {
+  return err instanceof TypeError && /^Requires read access to /.test(err.message);
+}
+
 function report(err: unknown, debug: boolean): number {
   if (err instanceof CommanderError) {
     // help and version "errors" are successful exits; the message was already printed.
@@ -272,7 +283,10 @@ function report(err: unknown, debug: boolean): number {
     if (debug) console.error(err.stack);
     return err.exitCode;
   }
-  if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+  if (
+    err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied ||
+    isModuleLoadDenied(err)
+  ) {
     const msg = errorMessage(err).split("\n")[0];
     console.error(`ferry: missing permission: ${msg}`);
     if (debug) console.error((err as Error).stack);

@@ -7,9 +7,11 @@
 import { resolve } from "node:path";
 import type { ArchiveEntry } from "../context/mod.ts";
 import { FerryError } from "../errors.ts";
-import { archiveSource, parseArchiveSpec, saveImages } from "../transfer/mod.ts";
+// Modules, not the barrels (`mod.ts`): a save loads no gc, verify, copy or login code.
+import { parseArchiveSpec } from "../transfer/location.ts";
+import { archiveSource, saveImages } from "../transfer/save.ts";
 import { hostPlatform, parsePlatformList } from "../platform.ts";
-import { defaultRegistryClient } from "../remote/mod.ts";
+import { defaultRegistryClient } from "../remote/default_client.ts";
 import { clientOptions } from "./access.ts";
 import { type RegistrySaveResult, transferred } from "./json.ts";
 import type { Output } from "./output.ts";

@@ -16,7 +16,8 @@
  * @module
  */
 import { join } from "node:path";
-import { Authenticator, CredentialStore } from "../auth/mod.ts";
+import { Authenticator } from "../auth/authenticator.ts";
+import { CredentialStore } from "../auth/credentials.ts";
 import { FerryError } from "../errors.ts";
 import { RegistryClient } from "./registry.ts";
 

@@ -17,7 +17,7 @@ import {
   type Reference,
 } from "../reference.ts";
 import type { RegistryClient } from "../remote/mod.ts";
-import { RegistryDir } from "../registry_dir/mod.ts";
+import { RegistryDir } from "../registry_dir/registry_dir.ts";
 import type { Store, Target } from "../store.ts";
 import { checkHook, type ImageCheck } from "./signature_policy.ts";
 import {
