@@ -19,6 +19,7 @@ import {
   tempDir,
   writeSignatureImage,
 } from "./support/mod.ts";
+import { formatSize } from "../src/byte_size.ts";
 import { ferry } from "./ferry_cli.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -205,8 +206,9 @@ peerTest(
         "--images",
         `${host}/library/app:1.0,${host}/multi/arch`,
       ], cwd);
-      assertKeys(s.result, ["type", "registryDir", "images", "totals"]);
+      assertKeys(s.result, ["type", "registryDir", "images", "failed", "totals"]);
       assert.equal(s.result.registryDir, at("reg"));
+      assert.deepEqual(s.result.failed, []);
       // Totals: every distinct layer and config fetched once, nothing there before.
       const blobs = new Map(
         [app, ...multi.children].flatMap((i) => [i.config, ...i.layers]).map((d) => [d.digest, d]),
@@ -263,30 +265,74 @@ peerTest(
       });
     });
 
-    await t.step("registry save with a failing image: image-failed, then error", async () => {
-      const run = await ferry([
-        "registry",
-        "save",
-        "--json",
-        tls,
-        "--registry-dir",
-        "reg-failed",
-        "--images",
-        `${host}/library/app:1.0,${host}/team/missing:1`,
-      ], { cwd });
-      assert.equal(run.code, 1, run.stderr);
-      const events = run.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as Json);
-      const byType = checkShared(events);
-      assert.equal(byType.get("result"), undefined);
-      assert.deepEqual(byType.get("image-failed")!.map((e) => e.source), [
-        `docker://${host}/team/missing:1`,
-      ]);
-      assert.deepEqual(byType.get("image-done")!.map((e) => e.source), [appSource]);
-      const last = events.at(-1)!;
-      assertKeys(last, ["type", "code", "message"]);
-      assert.equal(last.type, "error");
-      assert.equal(last.code, "registry");
-    });
+    await t.step(
+      "registry save with a failing image: image-failed, result, then error",
+      async () => {
+        const run = await ferry([
+          "registry",
+          "save",
+          "--json",
+          tls,
+          "--registry-dir",
+          "reg-failed",
+          "--images",
+          `${host}/library/app:1.0,${host}/team/missing:1`,
+        ], { cwd });
+        assert.equal(run.code, 1, run.stderr);
+        const events = run.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as Json);
+        const byType = checkShared(events);
+        assert.deepEqual(byType.get("image-failed")!.map((e) => e.source), [
+          `docker://${host}/team/missing:1`,
+        ]);
+        assert.deepEqual(byType.get("image-done")!.map((e) => e.source), [appSource]);
+        // The result still comes, before the error: the image saved, the one that failed (as its
+        // event said), and the totals of what was fetched.
+        const [result] = byType.get("result")!;
+        assertKeys(result, ["type", "registryDir", "images", "failed", "totals"]);
+        assert.deepEqual(result.images.map((i: Json) => i.source), [appSource]);
+        assert.deepEqual(
+          result.failed,
+          byType.get("image-failed")!.map((e) => ({
+            source: e.source,
+            error: e.error,
+          })),
+        );
+        const bytes = [app.config, ...app.layers].reduce((n, d) => n + d.size, 0);
+        assertTotals(result.totals, {
+          images: 1,
+          blobs: app.layers.length + 1,
+          fetched: bytes,
+          present: 0,
+        });
+        assert.equal(events.at(-2), result);
+        const last = events.at(-1)!;
+        assertKeys(last, ["type", "code", "message"]);
+        assert.equal(last.type, "error");
+        assert.equal(last.code, "registry");
+
+        // Without --json: the closing summary, then the error line.
+        const plain = await ferry([
+          "registry",
+          "save",
+          tls,
+          "--registry-dir",
+          "reg-failed",
+          "--images",
+          `${host}/library/app:1.0,${host}/team/missing:1`,
+        ], { cwd });
+        assert.equal(plain.code, 1, plain.stderr);
+        const [summary, error] = plain.stderr.trimEnd().split("\n").slice(-2);
+        assert.match(
+          summary,
+          new RegExp(
+            `^1 of 2 images saved to reg-failed \\(0B fetched, ${
+              formatSize(bytes).replace(".", "\\.")
+            } already present, \\d+\\.\\d\\ds, 0B/s\\); 1 failed$`,
+          ),
+        );
+        assert.match(error, /^ferry: 1 of 2 images failed: .*team\/missing:1/);
+      },
+    );
 
     let archived = "";
     await t.step("copy, and the destination read back as a source", async () => {

@@ -209,11 +209,13 @@ export interface PlatformImage {
   layers: LayerSummary[];
 }
 
-/** `registry save`. */
+/** `registry save`; printed also when images failed (an `error` event follows). */
 export interface RegistrySaveResult {
   type: "result";
   registryDir: string;
   images: SavedToRegistry[];
+  /** The images that could not be saved (empty when all were). */
+  failed: { source: string; error: string }[];
   totals: TransferTotals;
 }
 

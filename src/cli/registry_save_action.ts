@@ -9,7 +9,7 @@ import type { ArchiveEntry } from "../context/mod.ts";
 import { FerryError } from "../errors.ts";
 // Modules, not the barrels (`mod.ts`): a save loads no gc, verify, copy or login code.
 import { parseArchiveSpec } from "../transfer/location.ts";
-import { archiveSource, saveImages } from "../transfer/save.ts";
+import { archiveSource, saveImagesSettled } from "../transfer/save.ts";
 import { hostPlatform, parsePlatformList } from "../platform.ts";
 import { defaultRegistryClient } from "../remote/default_client.ts";
 import { clientOptions } from "./access.ts";
@@ -70,6 +70,7 @@ export async function registrySave(
       type: "result",
       registryDir: resolve(opts.registryDir),
       images: [],
+      failed: [],
       totals: out.tally(0).totals(),
     });
     return;
@@ -77,7 +78,7 @@ export async function registrySave(
   const client = await defaultRegistryClient(clientOptions(opts, out));
   const tally = out.tally(images.length + archives.length);
   try {
-    const saved = await saveImages({
+    const { saved, failed, error } = await saveImagesSettled({
       check,
       registryDir: opts.registryDir,
       images,
@@ -99,12 +100,17 @@ export async function registrySave(
         repository: s.repository,
         ...(s.tag !== undefined ? { tag: s.tag } : {}),
       })),
+      failed,
       totals: tally.totals(),
     });
+    // The summary also when images failed: what was saved and fetched before the error line.
+    const total = saved.length + failed.length;
+    const count = failed.length === 0 ? `${saved.length}` : `${saved.length} of ${total}`;
     out.info(
-      `${saved.length} image${saved.length === 1 ? "" : "s"} saved to ${opts.registryDir} ` +
-        `(${tally.summary()})`,
+      `${count} image${total === 1 ? "" : "s"} saved to ${opts.registryDir} ` +
+        `(${tally.summary()})${failed.length === 0 ? "" : `; ${failed.length} failed`}`,
     );
+    if (error) throw error;
   } finally {
     await client.close();
   }

@@ -132,12 +132,41 @@ interface Job {
   run: (dst: Target) => Promise<CopyResult>;
 }
 
+/** An image that could not be saved. */
+export interface FailedImage {
+  /** The image read, as a location string (`docker://…`, or the archive's `label`). */
+  source: string;
+  /** Why (as the `image-failed` event says it). */
+  error: string;
+}
+
+/** What {@link saveImagesSettled} did: the images saved and those that failed. */
+export interface SaveOutcome {
+  /** Sorted by source. */
+  saved: SavedImage[];
+  /** In the order they failed. */
+  failed: FailedImage[];
+  /** When any image failed: the error {@link saveImages} throws, naming every failure. */
+  error?: FerryError;
+}
+
 /**
  * Saves every image into the registry directory. Images are copied in parallel; one failing
  * image does not stop the others, and the error names every failure. What finished is kept, so a
  * rerun only fetches what is missing.
  */
 export async function saveImages(options: SaveOptions): Promise<SavedImage[]> {
+  const { saved, error } = await saveImagesSettled(options);
+  if (error) throw error;
+  return saved;
+}
+
+/**
+ * {@link saveImages}, resolving to what was saved and what failed (with the error it would
+ * throw) instead of throwing when images fail: a caller reports both. Fails as a whole only when
+ * nothing could start (the directory cannot be opened, an image reference is invalid).
+ */
+export async function saveImagesSettled(options: SaveOptions): Promise<SaveOutcome> {
   const refs = options.images.map((text) => ({ text, ref: parseReference(text) }));
   warnCollisions(refs.map((r) => r.ref), options.warn);
   const dir = await RegistryDir.open(options.registryDir);
@@ -245,11 +274,19 @@ export async function saveImages(options: SaveOptions): Promise<SavedImage[]> {
     await dir.close();
   }
   const failures = failed.map(({ item, error }) => `${item.label}: ${errorMessage(error)}`);
-  if (failures.length === 1 && jobs.length === 1) {
-    throw new FerryError("registry", failures[0]);
-  }
-  if (failures.length > 0) throw failedImagesError(failures, jobs.length);
-  return saved.sort((a, b) => a.source < b.source ? -1 : a.source > b.source ? 1 : 0);
+  saved.sort((a, b) => a.source < b.source ? -1 : a.source > b.source ? 1 : 0);
+  return {
+    saved,
+    failed: failed.map(({ item, error }) => ({
+      source: item.source,
+      error: errorMessage(error),
+    })),
+    ...(failures.length === 0 ? {} : {
+      error: failures.length === 1 && jobs.length === 1
+        ? new FerryError("registry", failures[0])
+        : failedImagesError(failures, jobs.length),
+    }),
+  };
 }
 
 /**
