@@ -209,6 +209,26 @@ export async function writeFileAtomic(
   bytes: Uint8Array,
   options: WriteFileAtomicOptions,
 ): Promise<void> {
+  const tmp = await writeTempFile(bytes, options);
+  try {
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+  if (options.durable ?? true) await syncDir(dirname(path));
+}
+
+/**
+ * The first half of {@link writeFileAtomic}: `bytes` in a new temp file of `tmpDir`, fsynced, with
+ * `mode`. Resolves to the temp file's path, for the caller to rename into place or remove: several
+ * files can so be made durable at once (one wait for the disk), then renamed in a chosen order.
+ * `durable` is not used here. Nothing is left behind when it fails.
+ */
+export async function writeTempFile(
+  bytes: Uint8Array,
+  options: WriteFileAtomicOptions,
+): Promise<string> {
   const { tmpDir, mode, ensureTmpDir } = options;
   const tmp = `${tmpDir}/${randomName("write")}`;
   try {
@@ -228,12 +248,11 @@ export async function writeFileAtomic(
       file.close();
     }
     if (mode !== undefined && !umaskKeeps(mode)) await Deno.chmod(tmp, mode);
-    await Deno.rename(tmp, path);
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
     throw err;
   }
-  if (options.durable ?? true) await syncDir(dirname(path));
+  return tmp;
 }
 
 /**

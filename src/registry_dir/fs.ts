@@ -8,7 +8,7 @@
 import { dirname } from "node:path";
 import { type Digest, parseDigest } from "../digest.ts";
 import { errorMessage, FerryError } from "../errors.ts";
-import { isMissing, stripBom, writeFileAtomic } from "../fs_util.ts";
+import { isMissing, stripBom, writeTempFile } from "../fs_util.ts";
 import type { StoreRoot } from "../store_root.ts";
 
 /** Mode of every directory docker-registry creates (0777 under the usual 022 umask). */
@@ -66,25 +66,54 @@ export async function readLink(root: StoreRoot, path: string): Promise<Digest | 
  * its place, is replaced (the rename replaces the entry, never what a symlink points to); its
  * directory and the staging directory must resolve inside the store.
  */
-export async function writeLink(
+export function writeLink(
   root: StoreRoot,
   path: string,
   digest: Digest,
   stagingDir: string,
 ): Promise<void> {
-  if (await readLink(root, path).catch(() => undefined) === digest) return;
-  await root.ensureDir(dirname(path));
-  await writeFileAtomic(path, new TextEncoder().encode(digest), {
+  return writeLinks(root, [{ path, digest }], stagingDir);
+}
+
+/**
+ * Writes several links as {@link writeLink} does, as one batch: every link's bytes are written and
+ * fsynced at once (one wait for the disk, not one per link), then the links are renamed into place
+ * in the order given, so a reader (or a power cut) sees a link only once those before it are there
+ * (a tag's index entry before its `current` link). When one cannot be written, none is renamed.
+ */
+export async function writeLinks(
+  root: StoreRoot,
+  links: readonly { path: string; digest: Digest }[],
+  stagingDir: string,
+): Promise<void> {
+  const held = await Promise.all(
+    links.map((l) => readLink(root, l.path).catch(() => undefined)),
+  );
+  const wanted = links.filter((l, i) => held[i] !== l.digest);
+  if (wanted.length === 0) return;
+  await Promise.all(wanted.map((l) => root.ensureDir(dirname(l.path))));
+  const options = {
     tmpDir: stagingDir,
     mode: FILE_MODE,
     // The staging directory may be removed under us (another run's close): create it again,
     // past the cache that still knows it.
-    ensureTmpDir: (dir, again) => {
+    ensureTmpDir: (dir: string, again: boolean) => {
       if (again) root.forget(dir);
       return root.ensureDir(dir);
     },
-    // The link's bytes are fsynced, its directory is not: a link lost to a power cut is written
-    // again by the next save.
-    durable: false,
-  });
+  };
+  const temps = await Promise.allSettled(
+    wanted.map((l) => writeTempFile(new TextEncoder().encode(l.digest), options)),
+  );
+  const made = temps.flatMap((t) => t.status === "fulfilled" ? [t.value] : []);
+  let next = 0;
+  try {
+    const failed = temps.find((t): t is PromiseRejectedResult => t.status === "rejected");
+    if (failed) throw failed.reason;
+    // The links' bytes are fsynced, their directories are not: a link lost to a power cut is
+    // written again by the next save.
+    for (; next < wanted.length; next++) await Deno.rename(made[next], wanted[next].path);
+  } finally {
+    for (const tmp of made.slice(next)) await Deno.remove(tmp).catch(() => {});
+  }
 }

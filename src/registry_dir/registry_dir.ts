@@ -25,7 +25,7 @@ import {
 import type { ContentSource, FetchOptions, Store, StoreAddress, Target } from "../store.ts";
 import { readAll } from "../streams.ts";
 import { StoreRoot } from "../store_root.ts";
-import { asFerryError, DIR_MODE, listDirs, readLink, writeLink } from "./fs.ts";
+import { asFerryError, DIR_MODE, listDirs, readLink, writeLink, writeLinks } from "./fs.ts";
 import { checkRepositoryName, checkTag, isRepositoryName, isTag, Layout } from "./layout.ts";
 import { stageBlob } from "./staging.ts";
 import { UploadArea } from "./uploads.ts";
@@ -489,9 +489,12 @@ export class RegistryDirRepository implements Target {
       if (await readLink(root, layout.revisionLink(this.name, digest)) !== digest) {
         throw new FerryError("not_found", `${where}: manifest ${digest} unknown to repository`);
       }
-      // History first: a current link always has its index entry.
-      await writeLink(root, layout.tagIndexLink(this.name, tag, digest), digest, layout.staging);
-      await writeLink(root, layout.tagCurrentLink(this.name, tag), digest, layout.staging);
+      // History first: a current link always has its index entry. One batch: both links' bytes
+      // reach the disk together, then the index entry is renamed into place before `current`.
+      await writeLinks(root, [
+        { path: layout.tagIndexLink(this.name, tag, digest), digest },
+        { path: layout.tagCurrentLink(this.name, tag), digest },
+      ], layout.staging);
     } catch (err) {
       throw asFerryError(err, where);
     }

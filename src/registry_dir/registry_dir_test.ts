@@ -537,6 +537,64 @@ Deno.test("tag needs the manifest's revision link; tags() lists tags with a curr
   });
 });
 
+Deno.test("a tag's two links reach the disk together; the index entry is renamed in first", async () => {
+  await withDir(async (dir, root) => {
+    const repo = dir.repository("app");
+    const img = makeImage();
+    await pushImage(repo, img);
+    // What reaches the disk, in order: fsyncs, and renames by the link they create.
+    const steps: string[] = [];
+    const tags = `${root}/${V2}/repositories/app/_manifests/tags/`;
+    const rename = Deno.rename;
+    const sync = Deno.FsFile.prototype.sync;
+    Deno.rename = (from, to) => {
+      steps.push(`rename ${String(to).replace(tags, "").replace(/[0-9a-f]{64}/, "HEX")}`);
+      return rename(from, to);
+    };
+    Deno.FsFile.prototype.sync = function () {
+      steps.push("fsync");
+      return sync.call(this);
+    };
+    try {
+      await repo.tag(img.manifest.desc, "1.0");
+    } finally {
+      Deno.rename = rename;
+      Deno.FsFile.prototype.sync = sync;
+    }
+    // One wait for the disk for both (not one each), and a current link never without its index
+    // entry.
+    assert.deepEqual(steps, [
+      "fsync",
+      "fsync",
+      "rename 1.0/index/sha256/HEX/link",
+      "rename 1.0/current/link",
+    ]);
+    assert.equal((await repo.resolve("1.0")).digest, img.manifest.desc.digest);
+    // Written again, it touches nothing.
+    steps.length = 0;
+    await repo.tag(img.manifest.desc, "1.0");
+    assert.deepEqual(steps, []);
+  });
+});
+
+Deno.test("a tag whose current link cannot be written leaves no index entry either", async () => {
+  await withDir(async (dir, root) => {
+    const repo = dir.repository("app");
+    const img = makeImage();
+    await pushImage(repo, img);
+    // A file where the `current` directory belongs: its link cannot be written.
+    const tagDir = `${root}/${V2}/repositories/app/_manifests/tags/1.0`;
+    await Deno.mkdir(tagDir, { recursive: true });
+    await Deno.writeTextFile(`${tagDir}/current`, "not a directory");
+    await assert.rejects(repo.tag(img.manifest.desc, "1.0"));
+    const files = [...(await listTree(tagDir)).entries()].filter(([, e]) => e.type === "file");
+    assert.deepEqual(files.map(([path]) => path), ["current"]);
+    // Nothing left in the staging directory either.
+    const staged = await Array.fromAsync(Deno.readDir(`${root}/.ferry-tmp`)).catch(() => []);
+    assert.deepEqual(staged.map((e) => e.name), []);
+  });
+});
+
 Deno.test("repositories() walks nested names", async () => {
   await withDir(async (dir) => {
     const img = makeImage({ layerSizes: [10] });
