@@ -103,13 +103,17 @@ export async function registrySave(
       failed,
       totals: tally.totals(),
     });
-    // The summary also when images failed: what was saved and fetched before the error line.
+    // The summary also when images failed part way (what was saved and fetched, before the error
+    // line); when nothing was done at all, the error line alone says it.
     const total = saved.length + failed.length;
-    const count = failed.length === 0 ? `${saved.length}` : `${saved.length} of ${total}`;
-    out.info(
-      `${count} image${total === 1 ? "" : "s"} saved to ${opts.registryDir} ` +
-        `(${tally.summary()})${failed.length === 0 ? "" : `; ${failed.length} failed`}`,
-    );
+    const { blobs, bytesFetched } = tally.totals();
+    if (!error || saved.length > 0 || blobs > 0 || bytesFetched > 0) {
+      const count = failed.length === 0 ? `${saved.length}` : `${saved.length} of ${total}`;
+      out.info(
+        `${count} image${total === 1 ? "" : "s"} saved to ${opts.registryDir} ` +
+          `(${tally.summary()})${failed.length === 0 ? "" : `; ${failed.length} failed`}`,
+      );
+    }
     if (error) throw error;
   } finally {
     await client.close();
