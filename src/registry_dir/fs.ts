@@ -86,12 +86,46 @@ export async function writeLinks(
   links: readonly { path: string; digest: Digest }[],
   stagingDir: string,
 ): Promise<void> {
+  await (await stageLinks(root, links, stagingDir)).commit();
+}
+
+/** {@link writeLinks} once more, without a further retry (see {@link StagedLinks.commit}). */
+async function writeLinksAgain(
+  root: StoreRoot,
+  links: readonly { path: string; digest: Digest }[],
+  stagingDir: string,
+): Promise<void> {
+  await (await stageLinks(root, links, stagingDir, false)).commit();
+}
+
+/** Links whose bytes are on disk in temp files, waiting to be renamed into place. */
+export interface StagedLinks {
+  /**
+   * Renames the links into place, in order (creating their directories). Once this resolves they
+   * are visible; when it fails, those not renamed are not.
+   */
+  commit(): Promise<void>;
+  /** Removes the temp files: none of the links is written. */
+  discard(): Promise<void>;
+}
+
+/**
+ * The first half of {@link writeLinks}: the links' bytes (those not already held) written and
+ * fsynced in temp files of `stagingDir`, for a caller that makes them durable while it stores what
+ * they name, and renames them only once that is stored: a link never names content that is not
+ * there, and storing it is not followed by another wait for the disk. Nothing is left behind when
+ * it fails.
+ */
+export async function stageLinks(
+  root: StoreRoot,
+  links: readonly { path: string; digest: Digest }[],
+  stagingDir: string,
+  retry = true,
+): Promise<StagedLinks> {
   const held = await Promise.all(
     links.map((l) => readLink(root, l.path).catch(() => undefined)),
   );
   const wanted = links.filter((l, i) => held[i] !== l.digest);
-  if (wanted.length === 0) return;
-  await Promise.all(wanted.map((l) => root.ensureDir(dirname(l.path))));
   const options = {
     tmpDir: stagingDir,
     mode: FILE_MODE,
@@ -106,14 +140,33 @@ export async function writeLinks(
     wanted.map((l) => writeTempFile(new TextEncoder().encode(l.digest), options)),
   );
   const made = temps.flatMap((t) => t.status === "fulfilled" ? [t.value] : []);
-  let next = 0;
-  try {
-    const failed = temps.find((t): t is PromiseRejectedResult => t.status === "rejected");
-    if (failed) throw failed.reason;
-    // The links' bytes are fsynced, their directories are not: a link lost to a power cut is
-    // written again by the next save.
-    for (; next < wanted.length; next++) await Deno.rename(made[next], wanted[next].path);
-  } finally {
-    for (const tmp of made.slice(next)) await Deno.remove(tmp).catch(() => {});
+  const discard = async (from = 0) => {
+    for (const tmp of made.slice(from)) await Deno.remove(tmp).catch(() => {});
+  };
+  const failed = temps.find((t): t is PromiseRejectedResult => t.status === "rejected");
+  if (failed) {
+    await discard();
+    throw failed.reason;
   }
+  return {
+    async commit() {
+      let next = 0;
+      try {
+        // Their directories only now: a link's directory does not appear before its content.
+        await Promise.all(wanted.map((l) => root.ensureDir(dirname(l.path))));
+        // The links' bytes are fsynced, their directories are not: a link lost to a power cut
+        // is written again by the next save.
+        for (; next < wanted.length; next++) await Deno.rename(made[next], wanted[next].path);
+      } catch (err) {
+        // A temp file swept meanwhile (another run's close removes those older than ten
+        // minutes, a long download's among them): write the rest afresh.
+        if (!retry || !(err instanceof Deno.errors.NotFound)) throw err;
+        await discard(next);
+        await writeLinksAgain(root, wanted.slice(next), stagingDir);
+      } finally {
+        await discard(next);
+      }
+    },
+    discard: () => discard(),
+  };
 }

@@ -25,7 +25,7 @@ import {
 import type { ContentSource, FetchOptions, Store, StoreAddress, Target } from "../store.ts";
 import { readAll } from "../streams.ts";
 import { StoreRoot } from "../store_root.ts";
-import { asFerryError, DIR_MODE, listDirs, readLink, writeLink, writeLinks } from "./fs.ts";
+import { asFerryError, DIR_MODE, listDirs, readLink, stageLinks, writeLinks } from "./fs.ts";
 import { checkRepositoryName, checkTag, isRepositoryName, isTag, Layout } from "./layout.ts";
 import { stageBlob } from "./staging.ts";
 import { UploadArea } from "./uploads.ts";
@@ -467,12 +467,21 @@ export class RegistryDirRepository implements Target {
         );
       }
       const layout = this.#ctx.layout;
-      await this.#ctx.ensureBlob({ digest, size: desc.size }, content, where);
-      await this.#ctx.ensureUploads(this.name);
       const link = manifest
         ? layout.revisionLink(this.name, digest)
         : layout.layerLink(this.name, digest);
-      await writeLink(this.#ctx.root, link, digest, layout.staging);
+      // The link's bytes reach the disk while the content is stored; it is renamed into place
+      // only once the content is (children before parents), with no second wait for the disk.
+      const staged = stageLinks(this.#ctx.root, [{ path: link, digest }], layout.staging);
+      staged.catch(() => {});
+      try {
+        await this.#ctx.ensureBlob({ digest, size: desc.size }, content, where);
+        await this.#ctx.ensureUploads(this.name);
+      } catch (err) {
+        await staged.then((s) => s.discard(), () => {});
+        throw err;
+      }
+      await (await staged).commit();
     } catch (err) {
       throw asFerryError(err, where);
     }

@@ -577,6 +577,47 @@ Deno.test("a tag's two links reach the disk together; the index entry is renamed
   });
 });
 
+Deno.test("a pushed blob's link is fsynced while the blob is stored and renamed right after it", async () => {
+  await withDir(async (dir, root) => {
+    const repo = dir.repository("app");
+    const { desc, bytes: content } = blob(OCI_LAYER_TAR, randomBytes(3000));
+    const steps: string[] = [];
+    const rename = Deno.rename;
+    const sync = Deno.FsFile.prototype.sync;
+    Deno.rename = (from, to) => {
+      steps.push(`rename ${String(to).slice(String(to).lastIndexOf("/") + 1)}`);
+      return rename(from, to);
+    };
+    Deno.FsFile.prototype.sync = function () {
+      steps.push("fsync");
+      return sync.call(this);
+    };
+    try {
+      await repo.push(desc, bytesSource(content));
+    } finally {
+      Deno.rename = rename;
+      Deno.FsFile.prototype.sync = sync;
+    }
+    // Both fsynced (the link's and the blob's, in either order), then the blob renamed into
+    // blobs/ before its link: no wait for the disk between the two, and never a link first.
+    assert.deepEqual(steps, ["fsync", "fsync", "rename data", "rename link"]);
+    assert.equal(await repo.exists(desc), true);
+    const link = `${root}/${V2}/repositories/app/_layers/sha256/${hex(desc.digest)}/link`;
+    assert.equal(await Deno.readTextFile(link), desc.digest);
+
+    // A push whose content fails leaves neither its link (nor its directory) nor a temp file.
+    const { desc: other } = blob(OCI_LAYER_TAR, randomBytes(3000));
+    await rejectsWith(repo.push(other, bytesSource(randomBytes(3000))), "digest_mismatch");
+    assert.equal(await repo.exists(other), false);
+    const tree = await listTree(root);
+    assert.ok(
+      ![...tree.keys()].some((p) => p.includes(hex(other.digest))),
+      [...tree.keys()].join("\n"),
+    );
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(`${root}/.ferry-tmp`)).catch(() => []), []);
+  });
+});
+
 Deno.test("a tag whose current link cannot be written leaves no index entry either", async () => {
   await withDir(async (dir, root) => {
     const repo = dir.repository("app");
