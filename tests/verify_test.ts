@@ -6,12 +6,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Digest } from "../src/digest.ts";
+import { RegistryDir } from "../src/registry_dir/mod.ts";
+import { serveRegistry } from "../src/server/mod.ts";
 import {
   type BuiltImage,
   type BuiltIndex,
   makeKeyPair,
   makeLayout,
   peerTest,
+  pushReferrerSignature,
   pushSignature,
   pushToRegistry,
   run as runCommand,
@@ -84,7 +87,11 @@ peerTest(
     );
     assert.match(
       lineOf(all.stdout, loc("unsigned")),
-      new RegExp(`no signature \\(no ${sigTag(digest.unsigned).replace(".", "\\.")}\\)`),
+      new RegExp(
+        `no signature \\(no ${
+          sigTag(digest.unsigned).replace(".", "\\.")
+        }, no signature referrer\\)`,
+      ),
     );
     assert.match(all.stderr, /4 of 5 image\(s\) have no valid signature/);
 
@@ -363,5 +370,100 @@ peerTest(
         `registry-dir:${mirror}:org/signed:1.0`,
       ]),
     );
+  },
+);
+
+peerTest(
+  "verify: signatures stored only as OCI 1.1 referrers (cosign's oci-1-1 mode) verify through the fallback tag and the referrers API",
+  ["docker-registry", "skopeo", "openssl"],
+  async () => {
+    await using dir = await tempDir();
+    await using registry = await startRegistry();
+    const layout = join(dir.path, "layout");
+    const [single, tampered] = await images(layout, ["single", "tampered"]);
+    const [index] = await makeLayout(join(dir.path, "multi"), [{
+      name: "multi",
+      children: [
+        { platform: AMD64, layers: [{ seed: "r-amd64", size: 2000 }] },
+        { platform: ARM64, layers: [{ seed: "r-arm64", size: 2000 }] },
+      ],
+    }]) as BuiltIndex[];
+    await pushToRegistry(layout, "single", `${registry.host}/org/single:1.0`);
+    await pushToRegistry(layout, "tampered", `${registry.host}/org/tampered:1.0`);
+    await pushToRegistry(join(dir.path, "multi"), "multi", `${registry.host}/org/multi:1.0`);
+    const key = await makeKeyPair(dir.path);
+    const desc = (b: { digest: Digest; mediaType: string; size: number }) => b;
+    const sig = await pushReferrerSignature(`${registry.host}/org/single`, desc(single), { key });
+    await pushReferrerSignature(`${registry.host}/org/tampered`, desc(tampered), {
+      key,
+      tamper: true,
+    });
+    await pushReferrerSignature(`${registry.host}/org/multi`, desc(index), { key });
+
+    // docker-registry 2.8 has no referrers API: the fallback tag lists the signature.
+    const loc = (name: string) => `docker://${registry.host}/org/${name}:1.0`;
+    const run = await ferry([
+      "verify",
+      "--json",
+      "--key",
+      key.publicKey,
+      loc("single"),
+      loc("multi"),
+      loc("tampered"),
+    ]);
+    assert.equal(run.code, 1, run.stderr);
+    const snap = JSON.parse(run.stdout.trim().split("\n")[0]);
+    assert.equal(snap.images[0].verified, 1, JSON.stringify(snap.images[0]));
+    assert.equal(snap.images[0].signatures[0].referrer, sig);
+    assert.equal(snap.images[0].signatures[0].tag, undefined);
+    assert.equal(snap.images[1].verified, 1, JSON.stringify(snap.images[1]));
+    assert.equal(snap.images[2].verified, 0);
+    assert.match(snap.images[2].reason, /does not verify/);
+    const arm = ok(
+      await ferry(["verify", "--key", key.publicKey, "--platform", "linux/arm64", loc("multi")]),
+    );
+    assert.match(arm.stdout, /\(linux\/arm64\/v8\): verified: 1 signature/);
+
+    // Carried into a registry directory and served by ferry, whose referrers API lists it.
+    const saved = join(dir.path, "saved");
+    ok(
+      await ferry([
+        "registry",
+        "save",
+        "--all",
+        "--verify-key",
+        key.publicKey,
+        "--registry-dir",
+        saved,
+        "--images",
+        `${registry.host}/org/single:1.0,${registry.host}/org/multi:1.0`,
+      ]),
+    );
+    ok(
+      await ferry([
+        "verify",
+        "--key",
+        key.publicKey,
+        `registry-dir:${saved}:org/single:1.0`,
+        `registry-dir:${saved}:org/multi:1.0`,
+      ]),
+    );
+    const server = await serveRegistry({
+      store: await RegistryDir.open(saved, { readOnly: true }),
+      port: 0,
+    });
+    try {
+      const served = `docker://127.0.0.1:${server.addr.port}/org/single:1.0`;
+      const viaApi = ok(await ferry(["verify", "--key", key.publicKey, served]));
+      assert.match(viaApi.stdout, /verified: 1 signature/);
+      // The API answers: the fallback tag is not what found it.
+      const listed = await fetch(
+        `http://127.0.0.1:${server.addr.port}/v2/org/single/referrers/${single.digest}`,
+      );
+      const body = await listed.json();
+      assert.deepEqual(body.manifests.map((m: { digest: string }) => m.digest), [sig]);
+    } finally {
+      await server.shutdown();
+    }
   },
 );

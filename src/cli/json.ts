@@ -468,7 +468,8 @@ export interface VerifiedImage {
   /** The files of the keys that verified them. */
   keys: string[];
   signatures: {
-    tag: string;
+    tag?: string;
+    referrer?: string;
     payload: string;
     key?: string;
     signedDigest?: string;

@@ -226,15 +226,22 @@ export async function discoverReferrers(
 }
 
 /** How {@link listReferrers} looks up the fallback tag and bounds its requests. */
-interface ListOptions {
+export interface ListOptions {
   /** What a tag names, or undefined for no such tag. */
   lookUp?: (tag: string) => Promise<Descriptor | undefined>;
   /** Runs a request within the discovery's bound. */
   limited?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
-/** The OCI 1.1 referrers `src` lists for `subject`: its own answer, else the fallback index. */
-async function listReferrers(
+/**
+ * The OCI 1.1 referrers `src` lists for `subject`: its own answer, else the fallback index (read
+ * bounded and verified). Entries are the source's word: a caller reads each manifest to check
+ * its `subject`.
+ *
+ * @throws {FerryError} `too_large` for more than {@link MAX_REFERRERS_PER_SUBJECT}; a fallback
+ *   index that is not one, too large or corrupt.
+ */
+export async function listReferrers(
   src: Target,
   subject: Descriptor,
   where: string,

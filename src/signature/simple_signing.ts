@@ -4,7 +4,9 @@
  * `sha256-<hex>.sig` in the image's repository; each of its layers is one signature, a payload blob
  * of media type {@link SIMPLE_SIGNING_MEDIA_TYPE} with the base64 signature over the payload's
  * bytes in the layer annotation {@link SIGNATURE_ANNOTATION}. The payload is the JSON document of
- * containers-signature(5) with `critical.type` {@link COSIGN_SIGNATURE_TYPE}.
+ * containers-signature(5) with `critical.type` {@link COSIGN_SIGNATURE_TYPE}. cosign may instead
+ * store the same manifest as an OCI 1.1 referrer of the image, without a tag
+ * ({@link SIGNATURE_ARTIFACT_TYPE}).
  *
  * @module
  */
@@ -18,6 +20,13 @@ export const SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature";
 export const CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate";
 /** Layer annotation of keyless signatures: the transparency-log bundle. */
 export const BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle";
+/**
+ * The artifact type of a cosign signature stored as an OCI 1.1 referrer (`cosign sign
+ * --registry-referrers-mode=oci-1-1`): its manifest's `artifactType`, or its config's media type
+ * when it has none (as cosign writes it), with a `subject` naming the image and the same
+ * simple-signing layers as a signature image.
+ */
+export const SIGNATURE_ARTIFACT_TYPE = "application/vnd.dev.cosign.artifact.sig.v1+json";
 /** `critical.type` of a cosign image signature payload. */
 export const COSIGN_SIGNATURE_TYPE = "cosign container image signature";
 

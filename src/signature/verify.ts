@@ -1,9 +1,10 @@
 /**
  * Verifying an image's cosign signatures offline with public keys: resolve the signature image
- * (`sha256-<hex>.sig`) through any {@link Target}, read each signature layer's payload (bounded,
- * digest-checked), check the signature over those bytes with each key, and check that the payload
- * names the image. Only `resolve` and `fetch` are used, so a remote registry, a registry directory,
- * an OCI layout or an archive all serve.
+ * (`sha256-<hex>.sig`) and list the signatures stored as OCI 1.1 referrers through any
+ * {@link Target}, read each signature layer's payload (bounded, digest-checked), check the
+ * signature over those bytes with each key, and check that the payload names the image. Only
+ * `resolve`, `fetch` and `referrers` are used, so a remote registry, a registry directory, an OCI
+ * layout or an archive all serve.
  *
  * Keyless signatures (a Fulcio certificate, a Rekor bundle) need sigstore's trust root and a
  * clock, which an air-gapped site does not have: they are reported as not verified, never
@@ -14,7 +15,8 @@
 import { type Digest, sha256 } from "../digest.ts";
 import { errorMessage, FerryError, isFerryError } from "../errors.ts";
 import { type Descriptor, type ImageManifest, parseManifest } from "../manifest.ts";
-import { MAX_MANIFEST_SIZE } from "../media_types.ts";
+import { isImageManifestType, MAX_MANIFEST_SIZE } from "../media_types.ts";
+import { listReferrers } from "../copy/referrers.ts";
 import type { Target } from "../store.ts";
 import { readAll } from "../streams.ts";
 import { type PublicKey, verifySignature } from "./keys.ts";
@@ -23,6 +25,7 @@ import {
   CERTIFICATE_ANNOTATION,
   parseSimpleSigning,
   SIGNATURE_ANNOTATION,
+  SIGNATURE_ARTIFACT_TYPE,
   signatureTag,
   SIMPLE_SIGNING_MEDIA_TYPE,
 } from "./simple_signing.ts";
@@ -34,10 +37,15 @@ export const MAX_SIGNATURE_LAYERS = 100;
 /** Largest base64 signature annotation (an RSA 8192 signature is 1366 characters). */
 export const MAX_SIGNATURE_TEXT = 4096;
 
+/** Most cosign signatures stored as OCI 1.1 referrers read for one digest. */
+export const MAX_SIGNATURE_REFERRERS = 32;
+
 /** One signature (a layer of a signature image) and what became of it. */
 export interface SignatureCheck {
-  /** The signature image's tag (`sha256-<hex>.sig`). */
-  tag: string;
+  /** The signature image's tag (`sha256-<hex>.sig`); absent for an OCI 1.1 referrer. */
+  tag?: string;
+  /** The signature manifest's digest, for a signature stored as an OCI 1.1 referrer. */
+  referrer?: Digest;
   /** The payload blob's digest. */
   payload: Digest;
   /** The key (its label) the signature verified with; absent when it did not count. */
@@ -82,10 +90,15 @@ export interface VerifyImageOptions {
   label?: string;
 }
 
+/** Where a signature manifest was found: under a cosign tag, or as an OCI 1.1 referrer. */
+type Origin = { tag: string } | { referrer: Digest };
+
 /**
- * Checks the cosign signatures of `image` (a manifest or index held by `target`).
+ * Checks the cosign signatures of `image` (a manifest or index held by `target`): those of its
+ * signature image (`sha256-<hex>.sig`) and those stored as OCI 1.1 referrers of it (listed by the
+ * target's referrers API, else its fallback tag `sha256-<hex>`).
  *
- * @throws {FerryError} only when the signature image cannot be looked up (a network or registry
+ * @throws {FerryError} only when the signatures cannot be looked up (a network or registry
  *   failure other than "not found"); everything wrong with a signature is a `problem` instead.
  */
 export async function verifyImage(
@@ -96,22 +109,35 @@ export async function verifyImage(
   if (options.keys.length === 0) throw new FerryError("usage", "no public key to verify with");
   const homes = options.signatures?.length ? options.signatures : [target];
   const label = options.label ?? target.location;
-  const candidates = [image.digest];
-  if (options.index && options.index.digest !== image.digest) candidates.push(options.index.digest);
+  const candidates = [image];
+  if (options.index && options.index.digest !== image.digest) candidates.push(options.index);
   const signatures: SignatureCheck[] = [];
   const problems: string[] = [];
-  for (const digest of candidates) {
+  for (const subject of candidates) {
+    const digest = subject.digest;
+    const found: { home: Target; desc: Descriptor; origin: Origin }[] = [];
     const tag = signatureTag(digest);
-    const found = await resolveIn(homes, tag);
-    if (!found) continue;
-    const { home, desc: sigImage } = found;
-    const layers = await signatureLayers(home, sigImage, `${label}: ${tag}`);
-    if ("problem" in layers) {
-      problems.push(`${tag}: ${layers.problem}`);
-      continue;
+    const tagged = await resolveIn(homes, tag);
+    if (tagged) found.push({ ...tagged, origin: { tag } });
+    const listed = await signatureReferrers(target, subject, label);
+    if ("problem" in listed) problems.push(listed.problem);
+    else {
+      for (const desc of listed) {
+        // A manifest both tagged and listed is one signature image, read once.
+        if (desc.digest === tagged?.desc.digest) continue;
+        found.push({ home: target, desc, origin: { referrer: desc.digest } });
+      }
     }
-    for (const layer of layers) {
-      signatures.push(await checkLayer(home, layer, digest, tag, options.keys));
+    for (const { home, desc, origin } of found) {
+      const name = "tag" in origin ? origin.tag : `signature referrer ${origin.referrer}`;
+      const layers = await signatureLayers(home, desc, `${label}: ${name}`, subject, origin);
+      if ("problem" in layers) {
+        problems.push(`${name}: ${layers.problem}`);
+        continue;
+      }
+      for (const layer of layers) {
+        signatures.push(await checkLayer(home, layer, digest, origin, options.keys));
+      }
     }
   }
   const good = signatures.filter((s) => s.key !== undefined);
@@ -120,7 +146,9 @@ export async function verifyImage(
   problems.push(...new Set(signatures.map((s) => s.problem!)));
   const reason = problems.length > 0
     ? problems.join("; ")
-    : `no signature (no ${candidates.map(signatureTag).join(" or ")})`;
+    : `no signature (no ${
+      candidates.map((c) => signatureTag(c.digest)).join(" or ")
+    }, no signature referrer)`;
   return { digest: image.digest, verified: 0, keys, signatures, reason };
 }
 
@@ -139,11 +167,51 @@ async function resolveIn(
   return undefined;
 }
 
-/** The layers of the signature image `desc`, or why it is not one. */
+/**
+ * The OCI 1.1 referrers of `subject` in `target` that may be cosign signatures, or why they
+ * cannot be read: those listed with the signature artifact type, and those listed without any
+ * (a fallback index copied by a tool that drops the field, as skopeo 1.9 does), whose manifest's
+ * own type decides. The list is the source's word: each manifest's subject and type are checked
+ * when it is read.
+ */
+async function signatureReferrers(
+  target: Target,
+  subject: Descriptor,
+  label: string,
+): Promise<Descriptor[] | { problem: string }> {
+  let listed: Descriptor[];
+  try {
+    listed = await listReferrers(target, subject, label);
+  } catch (err) {
+    if (!isFerryError(err, "invalid_input", "too_large", "digest_mismatch", "unsupported")) {
+      throw err;
+    }
+    return { problem: `referrers of ${subject.digest}: ${errorMessage(err)}` };
+  }
+  const signatures = listed.filter((d) =>
+    d.artifactType === SIGNATURE_ARTIFACT_TYPE ||
+    (d.artifactType === undefined && isImageManifestType(d.mediaType))
+  );
+  if (signatures.length > MAX_SIGNATURE_REFERRERS) {
+    return {
+      problem: `${subject.digest} has ${signatures.length} signature referrers, or referrers ` +
+        `listed without a type (at most ${MAX_SIGNATURE_REFERRERS} are read)`,
+    };
+  }
+  return signatures;
+}
+
+/**
+ * The layers of the signature manifest `desc`, or why it is not one. A referrer must name
+ * `subject` as its own and be a cosign signature by its type (one listed without a type that is
+ * not a signature has no layers to check); a tagged one is named by its tag.
+ */
 async function signatureLayers(
   target: Target,
   desc: Descriptor,
   where: string,
+  subject: Descriptor,
+  origin: Origin,
 ): Promise<Descriptor[] | { problem: string }> {
   let manifest: ImageManifest;
   try {
@@ -161,6 +229,19 @@ async function signatureLayers(
     if (!isFerryError(err)) throw err;
     return { problem: errorMessage(err) };
   }
+  if ("referrer" in origin) {
+    if (manifest.subject?.digest !== subject.digest) {
+      return {
+        problem: `its subject is ${manifest.subject?.digest ?? "missing"}, not ${subject.digest}`,
+      };
+    }
+    const type = manifest.artifactType ?? manifest.config.mediaType;
+    if (type !== SIGNATURE_ARTIFACT_TYPE) {
+      // Listed without a type: an SBOM or attestation, read to find out; not a problem.
+      if (desc.artifactType === undefined) return [];
+      return { problem: `of artifact type ${type}, not a cosign signature` };
+    }
+  }
   if (manifest.layers.length > MAX_SIGNATURE_LAYERS) {
     return {
       problem: `${manifest.layers.length} signatures (at most ${MAX_SIGNATURE_LAYERS} are read)`,
@@ -174,10 +255,11 @@ async function checkLayer(
   target: Target,
   layer: Descriptor,
   expected: Digest,
-  tag: string,
+  origin: Origin,
   keys: readonly PublicKey[],
 ): Promise<SignatureCheck> {
-  const check: SignatureCheck = { tag, payload: layer.digest };
+  const check: SignatureCheck = { ...origin, payload: layer.digest };
+  const name = "tag" in origin ? origin.tag : `signature referrer ${origin.referrer}`;
   const problem = (text: string): SignatureCheck => ({ ...check, problem: text });
   if (layer.mediaType !== SIMPLE_SIGNING_MEDIA_TYPE) {
     return problem(`layer of type ${layer.mediaType} is not a simple-signing payload`);
@@ -198,7 +280,7 @@ async function checkLayer(
   }
   let payload: Uint8Array;
   try {
-    payload = await readAll(await target.fetch(layer), MAX_SIGNATURE_PAYLOAD, `${tag} payload`);
+    payload = await readAll(await target.fetch(layer), MAX_SIGNATURE_PAYLOAD, `${name} payload`);
   } catch (err) {
     if (!isFerryError(err)) throw err;
     return problem(`payload ${layer.digest}: ${errorMessage(err)}`);

@@ -11,9 +11,11 @@ import {
   CERTIFICATE_ANNOTATION,
   MAX_SIGNATURE_LAYERS,
   MAX_SIGNATURE_PAYLOAD,
+  MAX_SIGNATURE_REFERRERS,
   parsePublicKey,
   type PublicKey,
   SIGNATURE_ANNOTATION,
+  SIGNATURE_ARTIFACT_TYPE,
   signatureTag,
   SIMPLE_SIGNING_MEDIA_TYPE,
   verifyImage,
@@ -28,14 +30,18 @@ function keyPair(name = "cosign.pub"): { key: PublicKey; privateKey: KeyObject }
   return { key: parsePublicKey(pem, name), privateKey };
 }
 
-function payloadFor(digest: string, type = "cosign container image signature"): Uint8Array {
+function payloadFor(
+  digest: string,
+  type = "cosign container image signature",
+  nonce?: number,
+): Uint8Array {
   return new TextEncoder().encode(JSON.stringify({
     critical: {
       identity: { "docker-reference": "example.test/app" },
       image: { "docker-manifest-digest": digest },
       type,
     },
-    optional: null,
+    optional: nonce === undefined ? null : { nonce: String(nonce) },
   }));
 }
 
@@ -56,15 +62,27 @@ function signed(privateKey: KeyObject, payload: Uint8Array): Layer {
   };
 }
 
-/** Pushes a signature image for `digest` holding `layers` into `target`. */
-async function pushSignatures(target: Target, digest: Digest, layers: Layer[]): Promise<void> {
+/**
+ * Pushes a signature image for `digest` holding `layers` into `target`: tagged `sha256-<hex>.sig`,
+ * or with `referrer` as cosign's OCI 1.1 mode writes it (the artifact type as the config's media
+ * type, a `subject`, no tag). Returns the manifest's descriptor.
+ */
+async function pushSignatures(
+  target: Target,
+  digest: Digest,
+  layers: Layer[],
+  referrer?: { subject: Descriptor; artifactType?: string },
+): Promise<Descriptor> {
   const descs: Descriptor[] = [];
   for (const layer of layers) {
     const b = blob(layer.mediaType ?? SIMPLE_SIGNING_MEDIA_TYPE, layer.payload);
     await target.push(b.desc, bytesSource(b.bytes));
     descs.push({ ...b.desc, annotations: layer.annotations });
   }
-  const config = blob(OCI_CONFIG, new TextEncoder().encode("{}"));
+  const config = blob(
+    referrer ? referrer.artifactType ?? SIGNATURE_ARTIFACT_TYPE : OCI_CONFIG,
+    new TextEncoder().encode("{}"),
+  );
   await target.push(config.desc, bytesSource(config.bytes));
   const manifest = blob(
     OCI_MANIFEST,
@@ -73,10 +91,20 @@ async function pushSignatures(target: Target, digest: Digest, layers: Layer[]): 
       mediaType: OCI_MANIFEST,
       config: config.desc,
       layers: descs,
+      ...(referrer
+        ? {
+          subject: {
+            mediaType: referrer.subject.mediaType,
+            digest: referrer.subject.digest,
+            size: referrer.subject.size,
+          },
+        }
+        : {}),
     })),
   );
   await target.push(manifest.desc, bytesSource(manifest.bytes));
-  await target.tag(manifest.desc, signatureTag(digest));
+  if (!referrer) await target.tag(manifest.desc, signatureTag(digest));
+  return manifest.desc;
 }
 
 async function setup() {
@@ -171,7 +199,89 @@ Deno.test("verifyImage: a platform manifest is covered by its index's signature,
   assert.equal(viaIndex.verified, 1);
   const alone = await verifyImage(repo, child, { keys: [key] });
   assert.equal(alone.verified, 0);
-  assert.equal(alone.reason, `no signature (no ${signatureTag(child.digest)})`);
+  assert.equal(
+    alone.reason,
+    `no signature (no ${signatureTag(child.digest)}, no signature referrer)`,
+  );
+});
+
+Deno.test("verifyImage: a signature stored as an OCI 1.1 referrer (cosign's oci-1-1 mode) verifies", async () => {
+  const { repo, image } = await setup();
+  const { key, privateKey } = keyPair();
+  const sig = await pushSignatures(
+    repo,
+    image.digest,
+    [signed(privateKey, payloadFor(image.digest))],
+    { subject: image },
+  );
+  const result = await verifyImage(repo, image, { keys: [key] });
+  assert.equal(result.verified, 1, result.reason);
+  assert.equal(result.signatures[0].referrer, sig.digest);
+  assert.equal(result.signatures[0].tag, undefined);
+  assert.equal(result.signatures[0].key, "cosign.pub");
+});
+
+Deno.test("verifyImage: a platform manifest is covered by its index's OCI 1.1 signature", async () => {
+  const repo = new MemoryStore().repository("org/multi");
+  const index = makeIndex();
+  await pushIndex(repo, index, "1.0");
+  const { key, privateKey } = keyPair();
+  await pushSignatures(repo, index.index.desc.digest, [
+    signed(privateKey, payloadFor(index.index.desc.digest)),
+  ], { subject: index.index.desc });
+  const child = index.images[1].manifest.desc;
+  const viaIndex = await verifyImage(repo, child, { keys: [key], index: index.index.desc });
+  assert.equal(viaIndex.verified, 1, viaIndex.reason);
+  assert.equal((await verifyImage(repo, child, { keys: [key] })).verified, 0);
+});
+
+Deno.test("verifyImage: referrers of other types are not read; a listed one is checked for its subject", async () => {
+  const { repo, image } = await setup();
+  const { key, privateKey } = keyPair();
+  // An SBOM-typed referrer with a valid signature layer does not count: it is not a signature.
+  await pushSignatures(repo, image.digest, [signed(privateKey, payloadFor(image.digest))], {
+    subject: image,
+    artifactType: "application/spdx+json",
+  });
+  const sbomOnly = await verifyImage(repo, image, { keys: [key] });
+  assert.equal(sbomOnly.verified, 0);
+  assert.equal(sbomOnly.signatures.length, 0);
+  // A list that names a signature of another image as this image's: its own subject decides.
+  const other = makeImage();
+  await pushImage(repo, other, "2.0");
+  const foreign = await pushSignatures(repo, other.manifest.desc.digest, [
+    signed(privateKey, payloadFor(image.digest)),
+  ], { subject: other.manifest.desc });
+  const lying: Target = {
+    name: repo.name,
+    location: repo.location,
+    resolve: (r) => repo.resolve(r),
+    fetch: (d, o) => repo.fetch(d, o),
+    exists: (d) => repo.exists(d),
+    push: (d, c) => repo.push(d, c),
+    tag: (d, t) => repo.tag(d, t),
+    tags: () => repo.tags(),
+    referrers: () => Promise.resolve([{ ...foreign, artifactType: SIGNATURE_ARTIFACT_TYPE }]),
+  };
+  const result = await verifyImage(lying, image, { keys: [key] });
+  assert.equal(result.verified, 0);
+  assert.match(
+    result.reason!,
+    new RegExp(`its subject is ${other.manifest.desc.digest}, not ${image.digest}`),
+  );
+});
+
+Deno.test("verifyImage: more signature referrers than the bound are refused whole", async () => {
+  const { repo, image } = await setup();
+  const { key, privateKey } = keyPair();
+  for (let i = 0; i <= MAX_SIGNATURE_REFERRERS; i++) {
+    await pushSignatures(repo, image.digest, [
+      signed(privateKey, payloadFor(image.digest, undefined, i)),
+    ], { subject: image });
+  }
+  const result = await verifyImage(repo, image, { keys: [key] });
+  assert.equal(result.verified, 0);
+  assert.match(result.reason!, /33 signature referrers, .*\(at most 32 are read\)/);
 });
 
 Deno.test("parsePublicKey: only one PEM public key of a supported kind", () => {

@@ -130,15 +130,22 @@ async function writeJson(layout: string, mediaType: string, value: unknown): Pro
   return { mediaType, digest: await writeBlob(layout, bytes), size: bytes.byteLength };
 }
 
+/** The artifact type of cosign's signatures stored as OCI 1.1 referrers. */
+export const SIGNATURE_ARTIFACT_TYPE = "application/vnd.dev.cosign.artifact.sig.v1+json";
+
 /**
  * Writes a cosign signature image (OCI manifest, config as cosign writes it, one layer per
  * signature) into the OCI layout `layout` (created when missing) under the ref name `refName`,
- * replacing an entry of that name. Returns the signature manifest's descriptor.
+ * replacing an entry of that name. With `subject`, it is written as `cosign sign
+ * --registry-referrers-mode=oci-1-1` writes it: the config's media type is
+ * {@link SIGNATURE_ARTIFACT_TYPE} (cosign sets no top-level `artifactType`) and `subject` names
+ * the signed manifest. Returns the signature manifest's descriptor.
  */
 export async function writeSignatureImage(
   layout: string,
   refName: string,
   layers: SignatureLayer[],
+  subject?: Descriptor,
 ): Promise<Descriptor> {
   await Deno.mkdir(join(layout, "blobs", "sha256"), { recursive: true });
   await Deno.writeTextFile(join(layout, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
@@ -152,7 +159,7 @@ export async function writeSignatureImage(
     descs.push({ mediaType: SIMPLE_SIGNING, digest, size: layer.payload.byteLength, annotations });
   }
   const epoch = "0001-01-01T00:00:00Z";
-  const config = await writeJson(layout, OCI_CONFIG, {
+  const config = await writeJson(layout, subject ? SIGNATURE_ARTIFACT_TYPE : OCI_CONFIG, {
     architecture: "",
     created: epoch,
     history: descs.map(() => ({ created: epoch })),
@@ -165,7 +172,16 @@ export async function writeSignatureImage(
     mediaType: OCI_MANIFEST,
     config,
     layers: descs,
+    ...(subject
+      ? { subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size } }
+      : {}),
   });
+  await addToLayoutIndex(layout, refName, manifest);
+  return manifest;
+}
+
+/** Lists `desc` in the layout's `index.json` under `refName`, replacing an entry of that name. */
+async function addToLayoutIndex(layout: string, refName: string, desc: Descriptor): Promise<void> {
   const indexPath = join(layout, "index.json");
   let manifests: Descriptor[] = [];
   try {
@@ -175,12 +191,11 @@ export async function writeSignatureImage(
   }
   const REF = "org.opencontainers.image.ref.name";
   manifests = manifests.filter((m) => m.annotations?.[REF] !== refName);
-  manifests.push({ ...manifest, annotations: { [REF]: refName } });
+  manifests.push({ ...desc, annotations: { [REF]: refName } });
   await Deno.writeTextFile(
     indexPath,
     JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }),
   );
-  return manifest;
 }
 
 /** The cosign signature tag of `digest`. */
@@ -231,4 +246,37 @@ export async function pushSignature(
     { preserveDigests: true },
   );
   return pushed;
+}
+
+/**
+ * Signs `subject` (a manifest or index of `repository`, `127.0.0.1:PORT/org/app`) as `cosign sign
+ * --registry-referrers-mode=oci-1-1` stores it in a registry without the referrers API: the
+ * signature manifest has `subject` and no tag, and the referrers fallback tag `sha256-<hex>` names
+ * an index listing it, pushed by skopeo with `--all` (skopeo 1.9 rewrites that index and drops
+ * the entry's `artifactType`, as any copy by it does). Returns the signature manifest's digest.
+ */
+export async function pushReferrerSignature(
+  repository: string,
+  subject: Descriptor,
+  options: SignOptions,
+): Promise<Digest> {
+  await using dir = await tempDir("ferry-sig-");
+  const signature = await writeSignatureImage(
+    dir.path,
+    "sig",
+    [await signatureLayer(subject.digest, options)],
+    subject,
+  );
+  const list = await writeJson(dir.path, OCI_INDEX, {
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: [{ ...signature, artifactType: SIGNATURE_ARTIFACT_TYPE }],
+  });
+  await addToLayoutIndex(dir.path, "fallback", list);
+  await copy(
+    `oci:${dir.path}:fallback`,
+    `docker://${repository}:sha256-${digestHex(subject.digest)}`,
+    { all: true },
+  );
+  return signature.digest;
 }
