@@ -26,6 +26,7 @@ import { bytesSource, type Target } from "../store.ts";
 import { fillingStream, readAll, viewReader } from "../streams.ts";
 import {
   addToFallbackTag,
+  describeReferrers,
   discoverReferrers,
   type FoundReferrer,
   MAX_DISCOVERY_REQUESTS,
@@ -213,10 +214,23 @@ export class CopyEngine {
     discovery?.catch(() => {});
     if (!discovery || !keepsRoot(desc, options)) {
       const result = await this.#walkManifest(src, desc, dst, options, walk);
-      // A filtered index is a new manifest: what belonged to the original does not belong to it.
-      if (discovery && result.root.digest === desc.digest) {
-        const copied = await this.#copyReferrers(src, desc, dst, options, walk, await discovery);
+      if (!discovery) return result;
+      const found = await discovery;
+      if (result.root.digest === desc.digest) {
+        const copied = await this.#copyReferrers(src, desc, dst, options, walk, found);
         result.referrers.push(...copied);
+      } else if (found.length > 0) {
+        // A filtered index is a new manifest: what belonged to the original (a signature names
+        // its digest) does not belong to it. Said, not dropped silently.
+        this.#onEvent({
+          type: "warning",
+          source: options.label,
+          message: `${
+            describeReferrers(found.map((f) => referrerKind({ ...f.descriptor, tag: f.tag })))
+          } of the index ${desc.digest} left out: only some of its platforms are stored (as ${result.root.digest}), which ${
+            found.length === 1 ? "it does" : "they do"
+          } not name; copy every platform to keep them`,
+        });
       }
       return result;
     }

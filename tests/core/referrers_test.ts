@@ -253,7 +253,7 @@ Deno.test("referrers: referrers: false copies the image alone", () =>
   }));
 
 Deno.test("referrers: a platform subset takes only what belongs to what is kept", () =>
-  withSource(async ({ signed, source, engine }) => {
+  withSource(async ({ signed, source, engine, events }) => {
     await using tmp = await tempDir();
     const dir = await RegistryDir.open(tmp.path);
     try {
@@ -272,11 +272,28 @@ Deno.test("referrers: a platform subset takes only what belongs to what is kept"
       assert.equal(await sparse.exists(signed.armSbom), false);
       // Filtered to one platform: the image replaces the index, whose referrers do not apply.
       const one = dir.repository("lib/one");
+      const warnings = () => events.filter((e) => e.type === "warning");
+      assert.deepEqual(warnings(), []);
       const r2 = await engine.copy(source, "1", one, { platforms: [ARM64], indexSubset: "filter" });
       assert.deepEqual(r2.referrers.map((r) => r.digest), [signed.armSbom.digest]);
       for (const d of [signed.indexSig, signed.sbom, signed.amdSig]) {
         assert.equal(await one.exists(d), false);
       }
+      // ...and that is said, once, not left silent.
+      const said = warnings();
+      assert.equal(said.length, 1, JSON.stringify(said));
+      assert.equal(
+        said[0].type === "warning" && said[0].message,
+        `1 signature, 1 SBOM of the index ${signed.index.index.desc.digest} left out: only some ` +
+          `of its platforms are stored (as ${r2.root.digest}), which they do not name; copy ` +
+          `every platform to keep them`,
+      );
+      // Every platform under "filter": the index is stored unchanged, and keeps them.
+      const whole = dir.repository("lib/whole");
+      const r3 = await engine.copy(source, "1", whole, { ...ALL, indexSubset: "filter" });
+      assert.equal(r3.root.digest, signed.index.index.desc.digest);
+      assert.equal(warnings().length, 1);
+      await assertAllHeld(whole, signed);
     } finally {
       await dir.close();
     }
