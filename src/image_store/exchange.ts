@@ -381,7 +381,11 @@ export async function loadArchive(
     for (const p of plan) await checkComplete(check, p.descriptor);
     if (absent.size > 0) throw missingBaseError(path, store, [...absent.values()]);
     const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
-    const destination = stoppable(store.target());
+    // What belongs to the images (cosign tags, referrer entries) is recorded only once every
+    // image carries its names: a reader never sees a signature tag for an image not yet named,
+    // and a failed load leaves none behind.
+    const deferred = deferNaming(store.target());
+    const destination = stoppable(deferred.target);
     const stored: LoadedImage[] = [];
     try {
       for (const p of plan) {
@@ -420,6 +424,7 @@ export async function loadArchive(
         await store.setName(s.descriptor, name);
       }
     }
+    await deferred.flush();
     return stored;
   } finally {
     await archive.close();
@@ -503,6 +508,47 @@ function missingBaseError(path: string, store: ImageStore, absent: Descriptor[])
       list.join("\n")
     }`,
   );
+}
+
+/**
+ * Wraps a target so that its tags and referrer records are only recorded, to be written by
+ * `flush()` in the order they were asked for; `resolve` of a recorded tag answers what it will
+ * name. Everything else passes through.
+ */
+function deferNaming(target: Target): { target: Target; flush(): Promise<void> } {
+  const tags = new Map<string, Descriptor>();
+  const records: { subject: Descriptor; referrers: Descriptor[] }[] = [];
+  return {
+    target: {
+      name: target.name,
+      location: target.location,
+      resolve: (reference, options) => {
+        const pending = tags.get(reference);
+        return pending ? Promise.resolve(pending) : target.resolve(reference, options);
+      },
+      fetch: (desc, options) => target.fetch(desc, options),
+      exists: (desc) => target.exists(desc),
+      push: (desc, content, options) => target.push(desc, content, options),
+      tag: (desc, tag) => {
+        tags.set(tag, desc);
+        return Promise.resolve();
+      },
+      tags: async () => [...new Set([...await target.tags(), ...tags.keys()])],
+      ...(target.referrers ? { referrers: (subject) => target.referrers!(subject) } : {}),
+      ...(target.addReferrers
+        ? {
+          addReferrers: (subject, referrers) => {
+            records.push({ subject, referrers });
+            return Promise.resolve(true);
+          },
+        }
+        : {}),
+    },
+    async flush() {
+      for (const r of records) await target.addReferrers!(r.subject, r.referrers);
+      for (const [tag, desc] of tags) await target.tag(desc, tag);
+    },
+  };
 }
 
 /**
