@@ -1,6 +1,7 @@
 /**
- * The order in which `load` names images and their signature tags, and what a platform subset
- * of a signed index says about the index's signatures. Signatures
+ * The signature policy (`--verify-key`) where images enter and leave the local image store
+ * (`pull`, `push`, `load`, `build`), the order in which `load` names images and their signature
+ * tags, and what a platform subset of a signed index says about the index's signatures. Signatures
  * are made by openssl in cosign's format and pushed by skopeo into docker-registry 2.8.
  */
 import assert from "node:assert/strict";
@@ -18,10 +19,17 @@ import {
   startRegistry,
   tempDir,
 } from "./support/mod.ts";
-import { ferry, ok } from "./ferry_cli.ts";
+import { ferry, listFiles, ok } from "./ferry_cli.ts";
 
 const AMD64 = { os: "linux", architecture: "amd64" };
 const ARM64 = { os: "linux", architecture: "arm64", variant: "v8" };
+
+/** The names `ferry images` lists in the store at `root`. */
+async function storedNames(root: string): Promise<string[]> {
+  const listed = ok(await ferry(["images", "--json", "--root", root]));
+  return (JSON.parse(listed.stdout).images as { name?: string; digest: string }[])
+    .map((i) => i.name ?? i.digest);
+}
 
 /** The ref names of the store's `index.json` (empty for a store not created). */
 async function refNames(root: string): Promise<string[]> {
@@ -35,6 +43,80 @@ async function refNames(root: string): Promise<string[]> {
   return (JSON.parse(text).manifests as { annotations?: Record<string, string> }[])
     .map((m) => m.annotations?.["org.opencontainers.image.ref.name"] ?? "(unnamed)");
 }
+
+peerTest(
+  "--verify-key: pull, push, load and build refuse an unsigned image and write nothing of it",
+  ["docker-registry", "skopeo", "openssl"],
+  async () => {
+    await using dir = await tempDir();
+    await using registry = await startRegistry();
+    const layout = join(dir.path, "layout");
+    const [signed] = await makeLayout(layout, [
+      { name: "signed", layers: [{ seed: "p-signed", size: 2000 }] },
+      { name: "unsigned", layers: [{ seed: "p-unsigned", size: 2000 }] },
+    ]) as BuiltImage[];
+    const ref = (name: string) => `${registry.host}/org/${name}:1.0`;
+    await pushToRegistry(layout, "signed", ref("signed"));
+    await pushToRegistry(layout, "unsigned", ref("unsigned"));
+    const key = await makeKeyPair(dir.path);
+    await pushSignature(`${registry.host}/org/signed`, signed.digest, { key });
+    const verifyKey = ["--verify-key", key.publicKey];
+    const refused = (run: { code: number; stderr: string }, what: string) => {
+      assert.equal(run.code, 1, `${what}: ${run.stderr}`);
+      assert.match(
+        run.stderr,
+        /^ferry: .*: not signed with cosign\.pub: no signature/m,
+        `${what}: ${run.stderr}`,
+      );
+    };
+
+    // pull: refused at the registry, nothing stored.
+    const root = join(dir.path, "store");
+    refused(await ferry(["pull", ...verifyKey, "--root", root, ref("unsigned")]), "pull");
+    assert.deepEqual(await refNames(root), []);
+    ok(await ferry(["pull", ...verifyKey, "--root", root, ref("signed")]));
+    ok(await ferry(["pull", "--root", root, ref("unsigned")]));
+
+    // push: the stored image is checked in the store, before the destination is opened.
+    const out = join(dir.path, "out.tar");
+    refused(
+      await ferry(["push", ...verifyKey, "--root", root, ref("unsigned"), `oci-archive:${out}`]),
+      "push",
+    );
+    await assert.rejects(Deno.stat(out), Deno.errors.NotFound);
+    ok(await ferry(["push", ...verifyKey, "--root", root, ref("signed"), `oci-archive:${out}`]));
+
+    // load: every image of the archive is checked in it first; one unsigned refuses the load.
+    const both = join(dir.path, "both.tar");
+    ok(await ferry(["save", "--root", root, "-o", both, ref("signed"), ref("unsigned")]));
+    const root2 = join(dir.path, "store2");
+    refused(await ferry(["load", ...verifyKey, "--root", root2, "-i", both]), "load");
+    assert.deepEqual(await refNames(root2), []);
+    ok(await ferry(["load", ...verifyKey, "--root", root2, "-i", out]));
+    const loaded = await storedNames(root2);
+    assert.equal(loaded.length, 1, loaded.join("\n"));
+    ok(await ferry(["verify", "--key", key.publicKey, `oci:${root2}:${loaded[0]}`]));
+
+    // build: a context image saved into registry/ and a FROM image pulled are checked.
+    const ctx = join(dir.path, "ctx");
+    await Deno.mkdir(join(ctx, "images/shim"), { recursive: true });
+    await Deno.writeTextFile(join(ctx, "Kubefile"), "FROM scratch\nCOPY registry ./registry\n");
+    await Deno.writeTextFile(join(ctx, "images/shim/list.txt"), `${ref("unsigned")}\n`);
+    const root3 = join(dir.path, "store3");
+    const common = ["--root", root3, "--tls-verify=false", "-t", "cluster:1"];
+    refused(await ferry(["build", ...verifyKey, ...common, ctx]), "build (context image)");
+    const saved = await listFiles(join(ctx, "registry")).catch((): string[] => []);
+    assert.ok(!saved.some((f) => f.includes("org/unsigned")), saved.join("\n"));
+    await Deno.writeTextFile(join(ctx, "images/shim/list.txt"), `${ref("signed")}\n`);
+    ok(await ferry(["build", ...verifyKey, ...common, ctx]));
+    await Deno.writeTextFile(join(ctx, "Kubefile"), `FROM ${ref("unsigned")}\n`);
+    refused(
+      await ferry(["build", ...verifyKey, ...common, "--save-image=false", ctx]),
+      "build (FROM)",
+    );
+    assert.ok(!(await storedNames(root3)).includes(ref("unsigned")));
+  },
+);
 
 peerTest(
   "load: signature tags are written after the images' names; a failed load leaves none behind",

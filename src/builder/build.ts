@@ -109,6 +109,7 @@ async function saveContextImages(
     platforms,
     all: options.all,
     referrers: options.referrers,
+    check: options.check,
     maxParallel: options.maxPullProcs,
     client: options.client,
     onEvent: options.onEvent,
@@ -141,6 +142,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     platforms,
     onEvent: options.onEvent,
     onPull: (image) => options.onEvent?.({ type: "pull", image }),
+    check: options.check,
   });
   const images: PlatformImage[] = [];
   try {

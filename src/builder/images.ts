@@ -12,6 +12,7 @@ import type { Descriptor, ImageManifest } from "../manifest.ts";
 import { formatPlatform, type Platform, platformMatches } from "../platform.ts";
 import { tryParseReference } from "../reference.ts";
 import type { RegistryClient } from "../remote/mod.ts";
+import type { ImageCheck } from "../transfer/signature_policy.ts";
 
 /** One single-platform image, read from the store. */
 export interface ResolvedImage {
@@ -37,6 +38,8 @@ export interface ImageResolverOptions {
   onEvent?: (event: CopyEvent) => void;
   /** Told when an image is pulled. */
   onPull?: (ref: string) => void;
+  /** Checks an image at its registry before it is pulled (`--verify-key`). */
+  check?: ImageCheck;
 }
 
 function configPlatformMatches(config: Record<string, unknown>, want: Platform): boolean {
@@ -90,6 +93,7 @@ export class ImageResolver {
         onEvent: this.#options.onEvent,
         // A base image's signatures do not belong to the image built on it.
         referrers: false,
+        check: this.#options.check,
       }).then(() => {});
       this.#pulled.set(ref, pull);
     }

@@ -9,6 +9,7 @@ import type { Descriptor } from "../manifest.ts";
 import type { Platform } from "../platform.ts";
 import type { RegistryClient } from "../remote/mod.ts";
 import type { SaveEvent } from "../transfer/save.ts";
+import type { ImageCheck } from "../transfer/signature_policy.ts";
 
 /** Layer compression: deterministic gzip, or plain tar (the digest is then the diffID). */
 export type Compression = "gzip" | "none";
@@ -36,6 +37,12 @@ export interface BuildOptions {
   saveImages?: boolean;
   /** Save their signatures, SBOMs and attestations too (default true). */
   referrers?: boolean;
+  /**
+   * Checks each image entering the build at its registry before anything of it is written
+   * (`--verify-key`): the context's images saved into `registry/`, and FROM / COPY --from images
+   * pulled. Images already in the local store are used as they are.
+   */
+  check?: ImageCheck;
   /** Images saved at once (default 5). */
   maxPullProcs?: number;
   /** Save every platform of multi-platform images, and copy all of them into every image. */

@@ -11,6 +11,7 @@ import { FerryError } from "../errors.ts";
 import { ROOT_HELP } from "./images.ts";
 import { type AccessOptions, type ReferrersFlag, withAccess, withReferrers } from "./access.ts";
 import type { Output } from "./output.ts";
+import { type VerifyKeyOptions, withVerifyKey } from "./verify_key.ts";
 import { parseBool, parseEpoch, parsePositiveInt } from "./parse.ts";
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -37,7 +38,7 @@ export function buildCommands(output: (json?: boolean) => Output) {
 }
 
 function buildCommand(output: (json?: boolean) => Output) {
-  return withAccess(
+  return withVerifyKey(withAccess(
     withReferrers(new Command("build"))
       .alias("bud")
       .description(
@@ -46,7 +47,7 @@ function buildCommand(output: (json?: boolean) => Output) {
       )
       .argument("[context]", "build context directory", "."),
     { showTlsDefault: true },
-  )
+  ))
     .option(
       "-t, --tag <name>",
       "name of the image (repeatable; without registry: localhost/NAME, without tag: :latest)",
@@ -177,7 +178,8 @@ Examples:
 export type BuildOptions =
   & ReturnType<ReturnType<typeof buildCommand>["opts"]>
   & AccessOptions
-  & ReferrersFlag;
+  & ReferrersFlag
+  & VerifyKeyOptions;
 
 /** The parsed options of `merge`. */
 export type MergeOptions = ReturnType<ReturnType<typeof mergeCommand>["opts"]> & AccessOptions;

@@ -27,6 +27,7 @@ import {
 } from "./json.ts";
 import { type Output, shortDigest } from "./output.ts";
 import { parseEpoch } from "./parse.ts";
+import { imageCheck } from "./verify_key.ts";
 
 /** `--timestamp`, else `SOURCE_DATE_EPOCH` (the reproducible-builds convention). */
 function timestampOf(given: number | undefined): number | undefined {
@@ -125,6 +126,7 @@ async function withClient<T>(
 export async function runBuild(context: string, o: BuildOptions, out: Output): Promise<void> {
   const platforms = o.platform ? parsePlatformList(o.platform.join(",")) : undefined;
   const timestamp = timestampOf(o.timestamp);
+  const check = await imageCheck(o);
   await withClient(o, out, (client) =>
     withStore(o.root, async (store) => {
       const progress = reporter(out, (platforms?.length ?? 1) > 1);
@@ -138,6 +140,7 @@ export async function runBuild(context: string, o: BuildOptions, out: Output): P
         labels: o.label,
         saveImages: o.saveImage,
         referrers: o.referrers,
+        check,
         includeReferenced: o.includeReferenced,
         maxPullProcs: o.maxPullProcs,
         all: o.all,

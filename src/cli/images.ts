@@ -10,6 +10,7 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { type AccessOptions, type ReferrersFlag, withAccess, withReferrers } from "./access.ts";
 import type { Output } from "./output.ts";
+import { type VerifyKeyOptions, withVerifyKey } from "./verify_key.ts";
 
 /** Help text of `--root`, for every command that uses the local image store. */
 export const ROOT_HELP =
@@ -36,12 +37,12 @@ export function imageCommands(output: (json?: boolean) => Output) {
 }
 
 function pullCommand(output: (json?: boolean) => Output) {
-  return withAccess(
+  return withVerifyKey(withAccess(
     withReferrers(new Command("pull"))
       .description("copy an image from a registry into the local image store")
       .argument("<image>", "image reference, e.g. nginx:1.27 or ghcr.io/org/app@sha256:…"),
     { creds: true },
-  )
+  ))
     .option(
       "--platform <list>",
       "os/arch[/variant][,…] to keep from a multi-platform image (default: this host)",
@@ -69,7 +70,7 @@ Examples:
 }
 
 function pushCommand(output: (json?: boolean) => Output) {
-  return withAccess(
+  return withVerifyKey(withAccess(
     withReferrers(new Command("push"))
       .description("copy an image from the local image store to a registry")
       .argument("<image>", "stored image: name, digest or digest prefix")
@@ -78,7 +79,7 @@ function pushCommand(output: (json?: boolean) => Output) {
         "registry reference (default: the image's name), or oci:, oci-archive:, registry-dir:… as ferry copy takes",
       ),
     { creds: true },
-  )
+  ))
     .option(
       "--platform <list>",
       "push only these os/arch[/variant] of a multi-platform image",
@@ -266,7 +267,7 @@ Examples:
 }
 
 function loadCommand(output: (json?: boolean) => Output) {
-  return withReferrers(new Command("load"))
+  return withVerifyKey(withReferrers(new Command("load")))
     .description("store every image of an oci-archive or docker-archive file")
     .requiredOption("-i, --input <file>", "archive to read (plain or gzip-compressed)")
     .option("--root <dir>", ROOT_HELP)
@@ -294,14 +295,16 @@ export type PullOptions =
   & ReturnType<ReturnType<typeof pullCommand>["opts"]>
   & AccessOptions
   & RootOptions
-  & ReferrersFlag;
+  & ReferrersFlag
+  & VerifyKeyOptions;
 
 /** The parsed options of `push`. */
 export type PushOptions =
   & ReturnType<ReturnType<typeof pushCommand>["opts"]>
   & AccessOptions
   & RootOptions
-  & ReferrersFlag;
+  & ReferrersFlag
+  & VerifyKeyOptions;
 
 /** The parsed options of `tag`. */
 export type TagOptions = ReturnType<ReturnType<typeof tagCommand>["opts"]>;
@@ -321,4 +324,7 @@ export type InspectOptions = ReturnType<ReturnType<typeof inspectCommand>["opts"
 export type SaveOptions = ReturnType<ReturnType<typeof saveCommand>["opts"]> & ReferrersFlag;
 
 /** The parsed options of `load`. */
-export type LoadOptions = ReturnType<ReturnType<typeof loadCommand>["opts"]> & ReferrersFlag;
+export type LoadOptions =
+  & ReturnType<ReturnType<typeof loadCommand>["opts"]>
+  & ReferrersFlag
+  & VerifyKeyOptions;

@@ -22,6 +22,7 @@ import { formatLocation } from "../transfer/mod.ts";
 import { listBlobs } from "../transfer/blob_inventory.ts";
 import { defaultRegistryClient } from "../remote/mod.ts";
 import { clientOptions } from "./access.ts";
+import { imageCheck } from "./verify_key.ts";
 import type {
   ImagesOptions,
   InspectOptions,
@@ -98,6 +99,7 @@ function platformsOption(text: string | undefined): Platform[] | undefined {
 
 /** Copies `image` from a registry into the local image store (`ferry pull`). */
 export async function runPull(image: string, o: PullOptions, out: Output): Promise<void> {
+  const check = await imageCheck(o);
   const client = await defaultRegistryClient(clientOptions(o, out));
   try {
     await withStore(o, async (store) => {
@@ -106,6 +108,7 @@ export async function runPull(image: string, o: PullOptions, out: Output): Promi
         platforms: platformsOption(o.platform) ?? [hostPlatform()],
         all: o.all,
         referrers: o.referrers,
+        check,
         onEvent: progress(out),
       });
       out.info(`Stored ${result.name} (${result.descriptor.digest}) in ${store.root}`);
@@ -132,6 +135,7 @@ export async function runPush(
   if (o.all && o.platform) {
     throw new FerryError("usage", "--all and --platform exclude each other");
   }
+  const check = await imageCheck(o);
   const client = await defaultRegistryClient(clientOptions(o, out));
   try {
     await withStore(o, async (store) => {
@@ -139,6 +143,7 @@ export async function runPush(
         client,
         platforms: platformsOption(o.platform),
         referrers: o.referrers,
+        check,
         warn: (m) => out.warn(m),
         onEvent: progress(out),
       });
@@ -315,9 +320,11 @@ export async function runSave(imageList: string[], opts: SaveOptions, out: Outpu
 
 /** Stores every image of an archive (`ferry load`). */
 export async function runLoad(opts: LoadOptions, out: Output): Promise<void> {
+  const check = await imageCheck(opts);
   await withStore(opts, async (store) => {
     const loaded = await loadArchive(store, opts.input, {
       referrers: opts.referrers,
+      check,
       onEvent: progress(out),
       warn: (m) => out.warn(m),
     });

@@ -1,6 +1,7 @@
 /**
- * `--verify-key FILE`, the signature policy flag every command that copies images takes (`copy`,
- * `registry copy`, `registry sync`, `registry save`), declared once; and the check it becomes.
+ * `--verify-key FILE`, the signature policy flag every command that moves images takes (`copy`,
+ * `registry copy`, `registry sync`, `registry save`, `pull`, `push`, `load`, `build`), declared
+ * once; and the check it becomes.
  *
  * Like every command-definition module this one stays light: the keys are read and the policy
  * built by code loaded only when the flag is given.

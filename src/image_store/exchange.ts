@@ -25,6 +25,7 @@ import type { RegistryClient } from "../remote/mod.ts";
 import { finishStore, type Target } from "../store.ts";
 import { readAll } from "../streams.ts";
 import { type ArchiveTransport, formatLocation, parseLocation } from "../transfer/location.ts";
+import { checkHook, type ImageCheck, signatureHomes } from "../transfer/signature_policy.ts";
 import { openDestination, openSource } from "../transfer/transport.ts";
 import { isUnnamed, nameOfReference, remoteImageName } from "./names.ts";
 import type { ImageStore } from "./store.ts";
@@ -37,6 +38,11 @@ export interface StoreTransferOptions {
   onEvent?: (event: CopyEvent) => void;
   /** Copy signatures, SBOMs and attestations too (default true). */
   referrers?: boolean;
+  /**
+   * Checks each image where it comes from before anything of it is written (`--verify-key`): a
+   * rejection refuses it.
+   */
+  check?: ImageCheck;
 }
 
 /** Options of {@link pullImage}. */
@@ -100,6 +106,7 @@ export async function pullImage(
       tags: [name],
       label: src.location,
       referrers: options.referrers,
+      beforeCopy: checkHook(options.check, { target: src.target, label: src.location }),
     });
     return {
       source: src.location,
@@ -173,12 +180,14 @@ export async function pushImage(
   const loc = parseLocation(dest);
   const repo = ownName !== undefined ? repositoryOfRefName(ownName) : undefined;
   const defaultTag = repo !== undefined ? ownName!.slice(repo.length + 1) : "latest";
+  const source = storedImageLocation(store, ownName ?? found.descriptor.digest);
+  // Checked in the store before the destination is even opened.
+  await options.check?.({ target: store.target(), root: found.descriptor, label: source });
   const dst = await openDestination(loc, options.client, defaultTag);
   let ok = false;
   try {
     const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
     const platforms = options.platforms ?? [];
-    const source = storedImageLocation(store, ownName ?? found.descriptor.digest);
     const referrers = options.referrers !== false && loc.transport !== "docker-archive";
     const result = await engine.copy(store.target(), found.descriptor.digest, dst.target, {
       platforms,
@@ -380,6 +389,19 @@ export async function loadArchive(
     const check = { source, omitted, store: store.target(), absent, path };
     for (const p of plan) await checkComplete(check, p.descriptor);
     if (absent.size > 0) throw missingBaseError(path, store, [...absent.values()]);
+    // Every image's signature checked in the archive before the store is touched: one refused
+    // image refuses the load.
+    for (const [i, p] of plan.entries()) {
+      const name = images[i].names.find((n) => repositoryOfRefName(n) !== undefined);
+      await options.check?.({
+        target: source,
+        signatures: name !== undefined && !docker
+          ? signatureHomes({ transport: "oci-archive", path, ref: name }, archive, source, name)
+          : [source],
+        root: p.descriptor,
+        label: p.source,
+      });
+    }
     const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
     // What belongs to the images (cosign tags, referrer entries) is recorded only once every
     // image carries its names: a reader never sees a signature tag for an image not yet named,
