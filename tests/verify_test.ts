@@ -51,7 +51,7 @@ peerTest(
     await using dir = await tempDir();
     await using registry = await startRegistry();
     const layout = join(dir.path, "layout");
-    const names = ["signed", "tampered", "other", "wrongkey", "unsigned"];
+    const names = ["signed", "tampered", "other", "wrongkey", "unsigned", "changed", "bare"];
     const built = await images(layout, names);
     const digest: Record<string, Digest> = {};
     for (const [i, name] of names.entries()) {
@@ -62,9 +62,17 @@ peerTest(
     const otherKey = await makeKeyPair(dir.path, { name: "other" });
     const repo = (name: string) => `${registry.host}/org/${name}`;
     await pushSignature(repo("signed"), digest.signed, { key });
-    await pushSignature(repo("tampered"), digest.tampered, { key, tamper: true });
+    // With cosign's log bundle (its default with a key), as the reasons below rely on it.
+    await pushSignature(repo("tampered"), digest.tampered, { key, tamper: true, bundle: true });
     await pushSignature(repo("other"), digest.other, { key, payloadDigest: digest.signed });
-    await pushSignature(repo("wrongkey"), digest.wrongkey, { key: otherKey });
+    await pushSignature(repo("wrongkey"), digest.wrongkey, { key: otherKey, bundle: true });
+    await pushSignature(repo("changed"), digest.changed, {
+      key,
+      changePayload: true,
+      bundle: true,
+    });
+    // Without a bundle, an ECDSA signature cannot tell another key from a changed signature.
+    await pushSignature(repo("bare"), digest.bare, { key: otherKey });
 
     const loc = (name: string) => `docker://${repo(name)}:1.0`;
     const good = ok(await ferry(["verify", "--key", key.publicKey, loc("signed")]));
@@ -75,7 +83,7 @@ peerTest(
     assert.match(lineOf(all.stdout, loc("signed")), /verified: 1 signature/);
     assert.match(
       lineOf(all.stdout, loc("tampered")),
-      /signature does not verify with cosign\.pub/,
+      /signature does not verify with cosign\.pub: the signature was changed \(the signature its log entry records verifies with cosign\.pub\)$/,
     );
     assert.match(
       lineOf(all.stdout, loc("other")),
@@ -83,7 +91,15 @@ peerTest(
     );
     assert.match(
       lineOf(all.stdout, loc("wrongkey")),
-      /signature does not verify with cosign\.pub/,
+      /signature does not verify with cosign\.pub: signed with another key \(the signature's log entry, unverified, names a key with SPKI SHA-256 [0-9a-f]{16}…\)$/,
+    );
+    assert.match(
+      lineOf(all.stdout, loc("changed")),
+      /signature does not verify with cosign\.pub: the payload was changed after signing/,
+    );
+    assert.match(
+      lineOf(all.stdout, loc("bare")),
+      /signature does not verify with cosign\.pub: made with another key, or the signature or payload was changed/,
     );
     assert.match(
       lineOf(all.stdout, loc("unsigned")),
@@ -93,7 +109,7 @@ peerTest(
         }, no signature referrer\\)`,
       ),
     );
-    assert.match(all.stderr, /4 of 5 image\(s\) have no valid signature/);
+    assert.match(all.stderr, /6 of 7 image\(s\) have no valid signature/);
 
     // The other key verifies what it signed; either of two keys is enough.
     ok(await ferry(["verify", "--key", otherKey.publicKey, loc("wrongkey")]));
@@ -106,7 +122,7 @@ peerTest(
     const json = await ferry(["verify", "--json", "--key", key.publicKey, ...names.map(loc)]);
     assert.equal(json.code, 1);
     const snapshot = JSON.parse(json.stdout.trim().split("\n")[0]);
-    assert.equal(snapshot.images.length, 5);
+    assert.equal(snapshot.images.length, 7);
     assert.equal(snapshot.images[0].verified, 1);
     assert.deepEqual(snapshot.images[0].keys, ["cosign.pub"]);
     assert.equal(snapshot.images[0].signatures[0].signedDigest, digest.signed);

@@ -19,6 +19,7 @@ import { isImageManifestType, MAX_MANIFEST_SIZE } from "../media_types.ts";
 import { listReferrers } from "../copy/referrers.ts";
 import type { Target } from "../store.ts";
 import { readAll } from "../streams.ts";
+import { whyNotVerified } from "./diagnose.ts";
 import { type PublicKey, verifySignature } from "./keys.ts";
 import {
   BUNDLE_ANNOTATION,
@@ -291,11 +292,9 @@ async function checkLayer(
   }
   const key = keys.find((k) => verifySignature(k, payload, signature));
   if (!key) {
-    return problem(
-      keyless
-        ? keylessNote
-        : `signature does not verify with ${keys.map((k) => k.label).join(", ")}`,
-    );
+    // A certificate's key signed it (keyless); a bundle alone is also written with a key.
+    if (typeof annotations[CERTIFICATE_ANNOTATION] === "string") return problem(keylessNote);
+    return problem(whyNotVerified(keys, payload, signature, text, annotations[BUNDLE_ANNOTATION]));
   }
   const claims = parseSimpleSigning(payload);
   if ("problem" in claims) return problem(claims.problem);

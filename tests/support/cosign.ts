@@ -212,6 +212,14 @@ export interface SignOptions {
   dockerReference?: string;
   /** Change one character of the base64 signature. */
   tamper?: boolean;
+  /**
+   * Add the transparency-log bundle cosign writes with key-based signatures by default
+   * (`dev.sigstore.cosign/bundle`: a `hashedrekord` entry recording the public key, the signed
+   * payload's SHA-256 and the signature as made), unsigned by any log.
+   */
+  bundle?: boolean;
+  /** Carry another payload (another `docker-reference`) than the one signed. */
+  changePayload?: boolean;
 }
 
 /** A signature layer for the image `digest`, signed as `options` say. */
@@ -224,7 +232,44 @@ export async function signatureLayer(
     options.dockerReference ?? "example.test/signed",
   );
   const signature = await signPayload(options.key, payload);
-  return { payload, signature: options.tamper ? tamper(signature) : signature };
+  return {
+    payload: options.changePayload
+      ? simpleSigningPayload(options.payloadDigest ?? digest, "example.test/changed")
+      : payload,
+    signature: options.tamper ? tamper(signature) : signature,
+    ...(options.bundle
+      ? { annotations: { [BUNDLE_ANNOTATION]: await logBundle(options.key, payload, signature) } }
+      : {}),
+  };
+}
+
+/** Layer annotation of cosign's transparency-log bundle. */
+export const BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle";
+
+/**
+ * A cosign bundle annotation for `signature` over `payload` by `key`, in Rekor's `hashedrekord`
+ * entry format; its timestamp is random bytes (no log signs it).
+ */
+async function logBundle(key: KeyPair, payload: Uint8Array, signature: string): Promise<string> {
+  const pem = await Deno.readTextFile(key.publicKey);
+  const body = {
+    apiVersion: "0.0.1",
+    kind: "hashedrekord",
+    spec: {
+      data: { hash: { algorithm: "sha256", value: digestHex(sha256(payload)) } },
+      signature: { content: signature, publicKey: { content: btoa(pem) } },
+    },
+  };
+  const random = crypto.getRandomValues(new Uint8Array(64));
+  return JSON.stringify({
+    SignedEntryTimestamp: btoa(String.fromCharCode(...random)),
+    Payload: {
+      body: btoa(JSON.stringify(body)),
+      integratedTime: 1_700_000_000,
+      logIndex: 1,
+      logID: "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d",
+    },
+  });
 }
 
 /**
