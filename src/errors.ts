@@ -16,6 +16,8 @@ export type ErrorCode =
   | "not_found"
   | "unauthorized"
   | "denied"
+  /** An image without a signature a trusted key verifies (`--verify-key`, `ferry verify`). */
+  | "untrusted"
   | "digest_mismatch"
   | "size_mismatch"
   | "too_large"

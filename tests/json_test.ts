@@ -779,5 +779,5 @@ peerTest("--json: verify's snapshot follows docs/JSON.md", ["openssl"], async ()
   assert.equal(snap.images[0].verified, 0);
   assert.match(snap.images[0].signatures[0].problem, /does not verify/);
   assertKeys(error, ["type", "code", "message"]);
-  assert.equal(error.code, "denied");
+  assert.equal(error.code, "untrusted");
 });

@@ -74,6 +74,11 @@ peerTest(
     const root = join(dir.path, "store");
     refused(await ferry(["pull", ...verifyKey, "--root", root, ref("unsigned")]), "pull");
     assert.deepEqual(await refNames(root), []);
+    // Under --json, the refusal is its own class: the policy's, not a registry's "denied".
+    const json = await ferry(["pull", "--json", ...verifyKey, "--root", root, ref("unsigned")]);
+    assert.equal(json.code, 1);
+    const error = JSON.parse(json.stdout.trim().split("\n").at(-1)!);
+    assert.deepEqual([error.type, error.code], ["error", "untrusted"]);
     ok(await ferry(["pull", ...verifyKey, "--root", root, ref("signed")]));
     ok(await ferry(["pull", "--root", root, ref("unsigned")]));
 

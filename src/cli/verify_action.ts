@@ -58,7 +58,7 @@ export async function runVerify(
   const failed = images.filter((i) => i.verified === 0).length;
   if (failed > 0) {
     throw new FerryError(
-      "denied",
+      "untrusted",
       `${failed} of ${images.length} image(s) have no valid signature`,
     );
   }

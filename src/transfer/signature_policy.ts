@@ -32,7 +32,7 @@ export type ImageCheck = (image: SourceImage) => Promise<void>;
  * digest about to be copied (an index's digest for a multi-platform image: the index's signature
  * covers every platform it lists).
  *
- * @throws {FerryError} `denied` from the check: `LABEL: not signed with KEY: REASON`.
+ * @throws {FerryError} `untrusted` from the check: `LABEL: not signed with KEY: REASON`.
  */
 export function signaturePolicy(keys: readonly PublicKey[]): ImageCheck {
   if (keys.length === 0) throw new FerryError("usage", "a signature policy needs a public key");
@@ -46,7 +46,7 @@ export function signaturePolicy(keys: readonly PublicKey[]): ImageCheck {
     });
     if (result.verified === 0) {
       throw new FerryError(
-        "denied",
+        "untrusted",
         `${image.label}: not signed with ${
           keys.map((k) => k.label).join(" or ")
         }: ${result.reason}`,
