@@ -84,12 +84,12 @@ function otherKind(key: PublicKey, signature: Uint8Array): string | undefined {
     const bytes = Math.ceil((key.key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
     return signature.byteLength === bytes
       ? undefined
-      : `${signature.byteLength * 8} bits, not a ${key.algorithm} signature`;
+      : `${signature.byteLength * 8} bits, not an ${key.algorithm} signature`;
   }
   const size = CURVE_BYTES[key.algorithm.replace("ECDSA ", "")];
   const ints = derIntegers(signature);
-  if (!ints) return `not an ECDSA signature (ASN.1 DER)`;
-  if (ints.some((n) => n > size)) return `not an ${key.algorithm} signature (too long)`;
+  if (!ints) return "not an ECDSA signature";
+  if (ints.some((n) => n > size)) return `too long for an ${key.algorithm} signature`;
   return undefined;
 }
 
