@@ -118,9 +118,12 @@ export async function verifyImage(
     const digest = subject.digest;
     const found: { home: Target; desc: Descriptor; origin: Origin }[] = [];
     const tag = signatureTag(digest);
-    const tagged = await resolveIn(homes, tag);
+    // The two lookups at once: a registry round trip each.
+    const [tagged, listed] = await Promise.all([
+      resolveIn(homes, tag),
+      signatureReferrers(target, subject, label),
+    ]);
     if (tagged) found.push({ ...tagged, origin: { tag } });
-    const listed = await signatureReferrers(target, subject, label);
     if ("problem" in listed) problems.push(listed.problem);
     else {
       for (const desc of listed) {
