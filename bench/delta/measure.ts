@@ -4,9 +4,10 @@
  *
  * - as plain image sets: `ferry save` of the 20 images at 1.0, then `ferry save --base` of the 20
  *   at 1.1 against that archive;
- * - as cluster images: a context whose `registry/` holds the 20 images, built as `my-app:1.0`,
- *   then moved to 1.1 (every image retagged 1.1, the 2 changed images' old blobs dropped) and built
- *   as `my-app:1.1`; `ferry save` of 1.0, `ferry save --base` of 1.1 against it.
+ * - as cluster images: a context whose `registry/` holds the 20 images, built as `my-app:1.0`;
+ *   then a fresh context (as a new checkout or a CI runner has it: every file written again, with
+ *   new times) whose `registry/` holds the 20 images at 1.1, built as `my-app:1.1` into the same
+ *   store; `ferry save` of 1.0, `ferry save --base` of 1.1 against it.
  *
  * The figure is the delta archive's bytes against the bytes that changed (the blobs of the 1.1
  * images that 1.0 lacks; target ≤ changed + 1%). At the site, a fresh image store loads the 1.0
@@ -230,48 +231,33 @@ async function clusterImage(
   v11: BuiltImage[],
   log: (line: string) => void,
 ): Promise<DeltaCase> {
-  const ctx = join(dir, "ctx");
-  const reg = join(ctx, "registry");
-  const v2 = join(reg, "docker/registry/v2");
-  await Deno.mkdir(join(ctx, "manifests"), { recursive: true });
-  await Deno.writeTextFile(
-    join(ctx, "Kubefile"),
-    'FROM scratch\nCOPY . .\nCMD ["bash install.sh"]\n',
-  );
-  await Deno.writeTextFile(join(ctx, "install.sh"), "#!/bin/sh\nkubectl apply -f manifests\n");
   const deploy = (tag: string) =>
     v11.map((_, n) => `image: sealos.hub:5000/img${pad(n)}:${tag}\n`).join("");
-  await Deno.writeTextFile(join(ctx, "manifests", "deploy.yaml"), deploy("1.0"));
-  for (let n = 0; n < v10.length; n++) {
-    await ferryCopy(
-      `oci:${source}:localhost/img${pad(n)}:1.0`,
-      `registry-dir:${reg}:img${pad(n)}:1.0`,
+  /** A context of its own for each version, its registry/ saved afresh. */
+  const context = async (tag: string) => {
+    const ctx = join(dir, `ctx-${tag}`);
+    await Deno.mkdir(join(ctx, "manifests"), { recursive: true });
+    await Deno.writeTextFile(
+      join(ctx, "Kubefile"),
+      'FROM scratch\nCOPY . .\nCMD ["bash install.sh"]\n',
     );
-  }
-  const store = join(dir, "store");
-  const build = (tag: string) =>
-    ferry(["build", "--root", store, "--save-image=false", "-t", `my-app:${tag}`, ctx]);
-  await build("1.0");
-
-  // 1.1: every image tagged 1.1, the 1.0 tags gone, and the changed images' old blobs with them.
-  await Deno.writeTextFile(join(ctx, "manifests", "deploy.yaml"), deploy("1.1"));
-  for (const [n, old] of v10.entries()) {
-    const repo = join(v2, "repositories", `img${pad(n)}`);
-    await ferryCopy(
-      `oci:${source}:localhost/img${pad(n)}:1.1`,
-      `registry-dir:${reg}:img${pad(n)}:1.1`,
-    );
-    await Deno.remove(join(repo, "_manifests/tags/1.0"), { recursive: true });
-    if (!changes(n)) continue;
-    for (const d of [old.digest, old.config.digest, ...old.layers.map((l) => l.digest)]) {
-      const hex = d.slice(7);
-      await Deno.remove(join(v2, "blobs/sha256", hex.slice(0, 2), hex), { recursive: true });
-      for (const link of ["_layers", "_manifests/revisions"]) {
-        await Deno.remove(join(repo, link, "sha256", hex), { recursive: true }).catch(() => {});
-      }
+    await Deno.writeTextFile(join(ctx, "install.sh"), "#!/bin/sh\nkubectl apply -f manifests\n");
+    await Deno.writeTextFile(join(ctx, "manifests", "deploy.yaml"), deploy(tag));
+    for (let n = 0; n < v10.length; n++) {
+      await ferryCopy(
+        `oci:${source}:localhost/img${pad(n)}:${tag}`,
+        `registry-dir:${join(ctx, "registry")}:img${pad(n)}:${tag}`,
+      );
     }
-  }
-  const rebuilt = await build("1.1");
+    return ctx;
+  };
+  const store = join(dir, "store");
+  const build = (tag: string, ctx: string) =>
+    ferry(["build", "--root", store, "--save-image=false", "-t", `my-app:${tag}`, ctx]);
+  await build("1.0", await context("1.0"));
+
+  // 1.1 from a fresh context: every image tagged 1.1, saved again (new files, new times).
+  const rebuilt = await build("1.1", await context("1.1"));
   const layers = rebuilt.stderr.match(/^--> layer /gm)?.length ?? 0;
   const reusedLayers = rebuilt.stderr.match(/unchanged inputs: reused/g)?.length ?? 0;
 

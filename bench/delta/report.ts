@@ -84,8 +84,9 @@ export function deltaMarkdown(r: DeltaReport, analysis: string | undefined): str
     } (pseudo-random, so gzip cannot shrink them), ${r.changed} of them changed. As a plain image ` +
     "set, `ferry save` of the 20 at 1.0, then `ferry save --base` of the 20 at 1.1 against that " +
     "archive. As a cluster image, a context whose `registry/` holds the 20 images is built as " +
-    "`my-app:1.0`, then every image is tagged 1.1 (the changed ones with new blobs, their old " +
-    "blobs dropped, every 1.0 tag removed) and `my-app:1.1` is built in the same context; " +
+    "`my-app:1.0`; then a fresh context (a new checkout or CI runner: every file written again, " +
+    "with new times) whose `registry/` holds the 20 images at 1.1 (the changed ones with new " +
+    "blobs) is built as `my-app:1.1` into the same image store; " +
     "`ferry save --base` of 1.1 against the 1.0 archive. _Changed bytes_ are the blobs of the 1.1 " +
     "images that the 1.0 images lack (layers, configs, manifests). At the site, a fresh image " +
     "store is given the delta alone (it must be refused, storing nothing), then the 1.0 archive " +

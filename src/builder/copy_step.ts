@@ -26,7 +26,7 @@ import {
 } from "./copy_plan.ts";
 import { compileSourcePattern, hasWildcard } from "./glob.ts";
 import { type FinalEntry, LayerStack } from "./layer_view.ts";
-import { type RegistryGroup, splitRegistryEntries } from "./registry_layers.ts";
+import { type RegistryGroup, registryKeyStamps, splitRegistryEntries } from "./registry_layers.ts";
 import type { StageState } from "./stage_state.ts";
 import type { ListedPath } from "./workdir.ts";
 
@@ -91,12 +91,15 @@ export async function planContextStep(
     fail,
   });
   const split = plan.archives.length === 0
-    ? splitRegistryEntries(plan.listed, plan.contextPaths, plan.stamps, owner)
+    ? splitRegistryEntries(plan.listed, plan.contextPaths, plan.stamps, {
+      owner,
+      mtime: settings.timestamp,
+    })
     : undefined;
   const steps: CopyStep[] = [];
   if (split) {
-    for (const group of split.groups) steps.push(registryStep(group, i, settings));
-    plan.listed = split.rest.map((n) => plan.listed[n]);
+    for (const group of split.groups) steps.push(await registryStep(group, i, settings));
+    plan.listed = split.restEntries;
     plan.stamps = split.rest.map((n) => plan.stamps[n]);
     plan.contextPaths = split.rest.map((n) => plan.contextPaths[n]);
   }
@@ -127,22 +130,22 @@ export async function planContextStep(
 }
 
 /**
- * One registry layer of a COPY: keyed by what it holds (paths, modes, owners, sizes; the source
- * times of files not named by their digest), not by the instruction, so the next version's build
- * finds it whatever else changed.
+ * One registry layer of a COPY: keyed by what it holds (paths, modes, owners, sizes; what links
+ * say; the source times of other files not named by their digest), not by the instruction, so the
+ * next version's build finds it whatever else changed, from a fresh context too.
  */
-function registryStep(
+async function registryStep(
   group: RegistryGroup,
   i: CopyInstruction | AddInstruction,
   settings: LayerSettings,
-): CopyStep {
+): Promise<CopyStep> {
   const label = i.kind === "copy" ? "COPY" : "ADD";
   const hasher = keyHasher({
     kind: "registry-layer",
     compression: settings.compression,
     clamp: settings.timestamp ?? null,
   });
-  hashEntries(hasher, group.entries, group.stamps);
+  hashEntries(hasher, group.entries, await registryKeyStamps(group));
   return {
     key: hasher.digest(),
     createdBy: (diffId) => `${label} registry ${group.key} dir:${diffId.slice(7)} in ${i.dest} `,

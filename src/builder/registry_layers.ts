@@ -13,19 +13,26 @@
  * - beyond {@link MAX_REGISTRY_LAYERS} such groups, groups share layers by a hash of their key
  *   (a group's layer then changes only when a group in the same bucket does).
  *
- * A layer's bytes depend only on what it holds and their metadata: the directories above its
- * entries come with mode 0755, time 0, owned as the COPY says. ferry writes a blob or link file
- * once and leaves it alone afterwards, so in a context whose `registry/` is kept from one version
- * to the next (what `ferry build` does: it saves into it), unchanged content has unchanged times;
- * `--timestamp` makes the layers independent of them. The registry layers come before the layer
- * of everything else the COPY writes, which lists every directory again with its real metadata,
- * so the merged tree is exactly the context's. Symlinks, hard links and the files hard links point
- * at stay in that last layer.
+ * A layer's bytes depend only on what it holds, never on file times. Everything below
+ * `registry/docker/registry/v2/` is content-defined (blob data is named by its digest; links and
+ * tags hold digests), so its times carry nothing: every entry there, in the registry layers and in
+ * the COPY's own layer alike, gets one fixed time, 0 (or the `--timestamp` value), and the
+ * directories above a registry layer's entries come with mode 0755 and that time, owned as the
+ * COPY says. A context whose `registry/` was saved afresh (a new checkout, a CI runner: new files,
+ * new times) thus gives the same registry layers as the one the last version was built from.
+ * The cache key of a registry layer holds the content of its link files (71 bytes each) rather
+ * than their times, so a changed link or tag is seen and a fresh context still finds the layers.
+ *
+ * The registry layers come before the layer of everything else the COPY writes, which lists every
+ * directory again with its metadata, so the merged tree is the context's but for the times below
+ * `v2/`. Symlinks, hard links and the files hard links point at stay in that last layer.
  *
  * @module
  */
 import { sha256 } from "../digest.ts";
 import type { LayerEntry } from "../layer/mod.ts";
+import { MAX_LINK_SIZE } from "../registry_dir/mod.ts";
+import { readAll } from "../streams.ts";
 import type { Owner } from "./copy_plan.ts";
 
 /** Most layers the registry content of one COPY is split into. */
@@ -41,13 +48,16 @@ const REGISTRY_PREFIX = "registry/docker/registry/v2/";
 export interface RegistryGroup {
   /** `blob:<hex>`, `repo:<name>` or `bucket:<n>`: stable across builds. */
   key: string;
-  /** The entries, in walk order, with the directories above them (mode 0755, time 0). */
+  /** The entries, in walk order, with the directories above them (mode 0755), at the fixed time. */
   entries: LayerEntry[];
   /**
    * For the cache key, per entry: `""` for blob data and directories (named by content or
-   * carrying nothing), else the source's precise times (see `planContextCopy`).
+   * carrying nothing), else the source's precise times (see `planContextCopy`); for link files
+   * {@link registryKeyStamps} puts their content in place of their times.
    */
   stamps: string[];
+  /** Indexes (into `entries`) of link files: the cache key holds what they say. */
+  links: number[];
 }
 
 /** A COPY's entries, split. */
@@ -56,6 +66,16 @@ export interface RegistrySplit {
   groups: RegistryGroup[];
   /** Indexes (into the COPY's entries) of what stays in its own layer. */
   rest: number[];
+  /** Those entries, registry content among them at the fixed time. */
+  restEntries: LayerEntry[];
+}
+
+/** Options of {@link splitRegistryEntries}. */
+export interface SplitOptions {
+  /** The COPY's `--chown`: the owner of the directories a registry layer adds. */
+  owner?: Owner;
+  /** The time of every entry below `registry/docker/registry/v2/` (default 0). */
+  mtime?: number;
 }
 
 const encoder = new TextEncoder();
@@ -87,8 +107,13 @@ export function splitRegistryEntries(
   entries: readonly LayerEntry[],
   contextPaths: readonly string[],
   stamps: readonly string[],
-  owner?: Owner,
+  options: SplitOptions = {},
 ): RegistrySplit | undefined {
+  const { owner } = options;
+  const mtime = options.mtime ?? 0;
+  /** The entry as the image holds it: registry content at the fixed time. */
+  const fixed = (i: number): LayerEntry =>
+    (contextPaths[i] ?? "").startsWith(REGISTRY_PREFIX) ? { ...entries[i], mtime } : entries[i];
   const members = new Map<string, number[]>();
   const blobSize = new Map<string, number>();
   /** Repositories linking each blob (manifests by revision, others by layer link). */
@@ -158,6 +183,7 @@ export function splitRegistryEntries(
 
   return {
     rest,
+    restEntries: rest.map(fixed),
     groups: groups.map(({ key, list }) => {
       const own = new Set(list.map((i) => entries[i].path));
       const parents = new Set<string>();
@@ -168,7 +194,7 @@ export function splitRegistryEntries(
           if (!own.has(dir)) parents.add(dir);
         }
       }
-      const items: { entry: LayerEntry; stamp: string }[] = [
+      const items: { entry: LayerEntry; stamp: string; link: boolean }[] = [
         ...[...parents].map((path) => ({
           entry: {
             kind: "dir" as const,
@@ -176,17 +202,19 @@ export function splitRegistryEntries(
             mode: 0o755,
             uid: owner?.uid ?? 0,
             gid: owner?.gid ?? 0,
-            mtime: 0,
+            mtime,
           },
           stamp: "",
+          link: false,
         })),
         ...list.map((i) => {
-          const e = entries[i];
+          const e = fixed(i);
           const blobData = e.kind === "file" && /\/blobs\/sha256\/[0-9a-f]{2}\/[0-9a-f]{64}\/data$/
             .test(contextPaths[i]);
           return {
             entry: e,
             stamp: e.kind === "dir" || blobData ? "" : stamps[i] ?? "",
+            link: e.kind === "file" && /\/repositories\/.+\/link$/.test(contextPaths[i]),
           };
         }),
       ];
@@ -195,7 +223,25 @@ export function splitRegistryEntries(
         key,
         entries: items.map((x) => x.entry),
         stamps: items.map((x) => x.stamp),
+        links: items.flatMap((x, n) => x.link ? [n] : []),
       };
     }),
   };
+}
+
+/**
+ * The cache-key stamps of a registry layer: its `stamps`, with each link file's content in place
+ * of its times (what a link says is all it carries; its times change with every fresh save). A
+ * link larger than {@link MAX_LINK_SIZE} is no link ferry or docker-registry would read: it keeps
+ * its times.
+ */
+export async function registryKeyStamps(group: RegistryGroup): Promise<string[]> {
+  const out = [...group.stamps];
+  for (const n of group.links) {
+    const e = group.entries[n];
+    if (e.kind !== "file" || e.size > MAX_LINK_SIZE || !e.open) continue;
+    const bytes = await readAll(await e.open(), MAX_LINK_SIZE, e.path);
+    out[n] = `link:${new TextDecoder().decode(bytes)}`;
+  }
+  return out;
 }

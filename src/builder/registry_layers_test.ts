@@ -3,6 +3,7 @@ import type { LayerEntry } from "../layer/mod.ts";
 import {
   MAX_REGISTRY_LAYERS,
   MIN_BLOB_LAYER_SIZE,
+  registryKeyStamps,
   splitRegistryEntries,
 } from "./registry_layers.ts";
 
@@ -62,7 +63,7 @@ Deno.test("registry entries split into a layer per large blob and per repository
     ["registry/docker/registry", 0],
   ]);
   assert.equal(first.at(-1)!.path, `${V2}/blobs/sha256/ab/${hex(0)}/data`);
-  assert.equal(first.at(-1)!.mtime, 5, "entries keep their own times");
+  assert.equal(first.at(-1)!.mtime, 0, "registry content is at the fixed time");
   // The v2 directory and the symlink stay in the COPY's own layer.
   assert.deepEqual(split.rest.map((i) => entries[i].path), [
     V2,
@@ -80,8 +81,11 @@ Deno.test("beyond the layer bound, groups share layers by a hash of their key", 
   assert.ok(split.groups.length <= MAX_REGISTRY_LAYERS);
   assert.ok(split.groups.every((g) => g.key.startsWith("bucket:")));
   // Every entry is in exactly one layer.
+  // (The directories a layer adds above its entries are not entries of its own.)
+  const rest = new Set(split.rest.map((i) => entries[i].path));
+  const listed = new Set(entries.map((e) => e.path).filter((p) => !rest.has(p)));
   const placed = split.groups.flatMap((g) =>
-    g.entries.filter((e) => e.mtime === 5).map((e) => e.path)
+    g.entries.filter((e) => listed.has(e.path)).map((e) => e.path)
   );
   assert.equal(placed.length + split.rest.length, entries.length);
   assert.equal(new Set(placed).size, placed.length);
@@ -100,4 +104,63 @@ Deno.test("a blob other entries hard-link to stays in the COPY's own layer with 
 Deno.test("a copy without registry content is not split", () => {
   const entries: LayerEntry[] = [{ kind: "file", path: "etc/a", mode: 0o644, size: 1 }];
   assert.equal(splitRegistryEntries(entries, ["etc/a"], [""]), undefined);
+});
+
+Deno.test("registry content gets the fixed time in every layer; the rest keeps its own", () => {
+  const entries: LayerEntry[] = [
+    { kind: "dir", path: "registry", mode: 0o755, mtime: 5 },
+    { kind: "file", path: "install.sh", mode: 0o755, size: 3, mtime: 5 },
+    ...registry([MIN_BLOB_LAYER_SIZE, 10]),
+  ];
+  const split = splitRegistryEntries(entries, entries.map((e) => e.path), entries.map(() => ""), {
+    mtime: 1700000000,
+  })!;
+  for (const g of split.groups) {
+    assert.ok(g.entries.every((e) => e.mtime === 1700000000), g.key);
+  }
+  const rest = Object.fromEntries(split.restEntries.map((e) => [e.path, e.mtime]));
+  assert.deepEqual(rest, {
+    registry: 5,
+    "install.sh": 5,
+    // The v2 directory itself is the context's; what is below it is content-defined.
+    [V2]: 5,
+    [`${V2}/repositories/library/app/_layers/odd`]: 1700000000,
+  });
+  // The entries the split was given are left as they were.
+  assert.ok(entries.every((e) => e.mtime === 5 || e.kind === "symlink"));
+});
+
+Deno.test("the cache key of a registry layer holds what its links say, not their times", async () => {
+  const withLinks = (digest: string, mtime: number) => {
+    const entries = registry([10], "library/app").map((e) => ({ ...e, mtime }));
+    const tag = `${V2}/repositories/library/app/_manifests/tags/1.0/current/link`;
+    const text = new TextEncoder().encode(digest);
+    entries.push({
+      kind: "file",
+      path: tag,
+      mode: 0o644,
+      size: text.length,
+      mtime,
+      open: () => new Blob([text]).stream(),
+    });
+    const layerLink = entries.find((e) => e.path.endsWith("/_layers/sha256/" + hex(0) + "/link"))!;
+    if (layerLink.kind === "file") {
+      const body = new TextEncoder().encode(`sha256:${hex(0)}`);
+      layerLink.size = body.length;
+      layerLink.open = () => new Blob([body]).stream();
+    }
+    // Source times differ with every save: they are the stamps a fresh context changes.
+    const split = splitRegistryEntries(
+      entries,
+      entries.map((e) => e.path),
+      entries.map(() => `${mtime}/${mtime}`),
+    )!;
+    return split.groups.find((g) => g.key === "repo:library/app")!;
+  };
+  const a = await registryKeyStamps(withLinks(`sha256:${hex(7)}`, 5));
+  const fresh = await registryKeyStamps(withLinks(`sha256:${hex(7)}`, 9));
+  const moved = await registryKeyStamps(withLinks(`sha256:${hex(8)}`, 5));
+  assert.deepEqual(fresh, a, "a fresh save of the same links keys the same");
+  assert.notDeepEqual(moved, a, "a tag pointing elsewhere (same size) keys differently");
+  assert.ok(a.includes(`link:sha256:${hex(7)}`));
 });

@@ -92,3 +92,20 @@ export async function writeTree(
 export function textDigest(text: string): string {
   return sha256(text);
 }
+
+/**
+ * What a build makes of a context tree's times (`snapshot` shape): below
+ * `registry/docker/registry/v2/` every entry carries `mtime` (see ./registry_layers.ts); the rest
+ * keeps its own. Changes `tree` in place and returns it.
+ */
+export function withRegistryTimes<T extends { mtime?: number }>(
+  tree: Record<string, T>,
+  mtime = 0,
+): Record<string, T> {
+  for (const [path, entry] of Object.entries(tree)) {
+    if (path.startsWith("registry/docker/registry/v2/") && entry.mtime !== undefined) {
+      entry.mtime = mtime;
+    }
+  }
+  return tree;
+}
