@@ -47,8 +47,9 @@ Deno.test("registry verify: a corrupted blob exits 1 naming it; --json lists it"
 
   const json = await ferry(["registry", "verify", "--json", root]);
   assert.equal(json.code, 1);
-  const [snapshot, error] = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
-  assert.deepEqual(Object.keys(snapshot).sort(), [
+  const events: Json[] = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  const [result, error] = events.slice(-2);
+  assert.deepEqual(Object.keys(result).sort(), [
     "blobs",
     "bytes",
     "dir",
@@ -58,16 +59,54 @@ Deno.test("registry verify: a corrupted blob exits 1 naming it; --json lists it"
     "problems",
     "repositories",
     "tags",
+    "type",
   ]);
-  assert.equal(snapshot.location, `registry-dir:${snapshot.dir}`);
+  assert.equal(result.type, "result");
+  assert.equal(result.location, `registry-dir:${result.dir}`);
   assert.deepEqual(
-    snapshot.problems.map((p: { kind: string; digest: string }) => [p.kind, p.digest]),
+    result.problems.map((p: { kind: string; digest: string }) => [p.kind, p.digest]),
     [
       ["corrupt-blob", layer],
     ],
   );
   assert.equal(error.type, "error");
+  // Each blob hashed is an event; the corrupted one says so.
+  const checked = assertHashEvents(events.slice(0, -2), result);
+  assert.deepEqual(checked.get(layer), { size: bytes.length, status: "corrupt" });
+  assert.ok([...checked].every(([d, c]) => d === layer || c.status === "ok"));
 });
+
+/**
+ * Checks `registry verify --json`'s events before its result: one `blob-checked` per blob hashed,
+ * `progress` (step `hash`) counting up to the totals. Returns the checks by digest.
+ */
+function assertHashEvents(
+  events: Json[],
+  result: Json,
+): Map<string, { size: number; status: string }> {
+  const checked = new Map<string, { size: number; status: string }>();
+  let last: Json | undefined;
+  for (const e of events) {
+    if (e.type === "blob-checked") {
+      assert.deepEqual(Object.keys(e).sort(), ["digest", "size", "status", "type"]);
+      assert.ok(!checked.has(e.digest), `${e.digest} checked twice`);
+      checked.set(e.digest, { size: e.size, status: e.status });
+    } else {
+      assert.equal(e.type, "progress", JSON.stringify(e));
+      assert.equal(e.step, "hash");
+      assert.equal(e.done, checked.size, "progress counts the blobs told of so far");
+      assert.equal(e.bytes, [...checked.values()].reduce((n, c) => n + c.size, 0));
+      last = e;
+    }
+  }
+  assert.equal(checked.size, result.blobs);
+  assert.deepEqual(
+    last && [last.done, last.total, last.bytes, last.totalBytes],
+    [result.blobs, result.blobs, result.bytes, result.bytes],
+    "the last progress event is the whole",
+  );
+  return checked;
+}
 
 peerTest(
   "registry verify: a directory docker-registry wrote, pushed to by skopeo, has no problems",
@@ -132,11 +171,19 @@ async function layoutWithImages(dir: string): Promise<{ app: BuiltImage; multi: 
   return { app: app as BuiltImage, multi: multi as BuiltIndex };
 }
 
-/** Runs `ferry registry verify --json ARGS…` expecting exit `code`; returns the snapshot. */
+/**
+ * Runs `ferry registry verify --json ARGS…` expecting exit `code`; checks the events and returns
+ * the result.
+ */
 async function verifyJson(args: string[], code: number): Promise<Json> {
   const run = await ferry(["registry", "verify", "--json", ...args]);
   assert.equal(run.code, code, `${run.stdout}\n${run.stderr}`);
-  return JSON.parse(run.stdout.trim().split("\n")[0]);
+  const events: Json[] = run.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  const at = events.findIndex((e) => e.type === "result");
+  assert.ok(at >= 0, run.stdout);
+  assert.equal(events.length, at + (code === 0 ? 1 : 2), "the result, then an error on failure");
+  assertHashEvents(events.slice(0, at), events[at]);
+  return events[at];
 }
 
 const kinds = (snapshot: Json) =>

@@ -72,15 +72,30 @@ export interface WarningEvent {
   message: string;
 }
 
-/** How far a long step that is no transfer has got (`registry gc`), at most once a second. */
+/**
+ * How far a long step that is no transfer has got (`registry gc`, `registry verify`), at most
+ * once a second and at its end.
+ */
 export interface ProgressEvent {
   type: "progress";
-  /** `mark` (repositories looked at), `sweep` (blobs removed). */
-  step: "mark" | "sweep";
+  /** `mark` (repositories looked at), `sweep` (blobs removed), `hash` (blobs hashed). */
+  step: "mark" | "sweep" | "hash";
   done: number;
   total: number;
-  /** Bytes freed so far (`sweep`). */
+  /** Bytes freed (`sweep`) or hashed (`hash`) so far. */
   bytes?: number;
+  /** Bytes to hash in all (`hash`). */
+  totalBytes?: number;
+}
+
+/** `registry verify` hashed a blob. */
+export interface BlobCheckedEvent {
+  type: "blob-checked";
+  digest: string;
+  /** Bytes hashed. */
+  size: number;
+  /** `ok`: the bytes hash to the digest; `corrupt`: they do not (a problem in the result). */
+  status: "ok" | "corrupt";
 }
 
 /** `registry gc` removed something (or would, with `--dry-run`). */
@@ -338,6 +353,7 @@ export type Event =
   | ImageFailedEvent
   | WarningEvent
   | ProgressEvent
+  | BlobCheckedEvent
   | RemovedEvent
   | ErrorEvent
   | StepEvent
@@ -353,6 +369,7 @@ export type Event =
   | RmiResult
   | PruneResult
   | RegistryGcResult
+  | RegistryVerifyResult
   | SaveResult
   | LoadResult
   | BuildResult
@@ -428,7 +445,8 @@ export interface ContextImagesSnapshot {
 }
 
 /** `registry verify`. */
-export interface VerifySnapshot {
+export interface RegistryVerifyResult {
+  type: "result";
   /** `registry-dir:/abs`, `oci:/abs`, `oci-archive:/abs/file.tar`, `docker-archive:/abs/file.tar`. */
   location: string;
   /** For a registry directory: its path. */
@@ -490,7 +508,6 @@ export type Snapshot =
   | ImagesSnapshot
   | InspectSnapshot
   | ContextImagesSnapshot
-  | VerifySnapshot
   | LsBlobsSnapshot
   | SignaturesSnapshot;
 

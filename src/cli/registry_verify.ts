@@ -33,7 +33,10 @@ export function registryVerifyCommand(output: (json?: boolean) => Output) {
       parsePositiveInt,
       MAX_PROBLEMS,
     )
-    .option("--json", "print the result as one JSON object")
+    .option(
+      "--json",
+      "one JSON event per line (each blob hashed, progress with bytes) and the result",
+    )
     .addHelpText(
       "after",
       `
@@ -41,7 +44,7 @@ Examples:
   ferry registry verify ./registry                  # one line per problem, then a summary
   ferry registry verify oci:$HOME/.local/share/ferry  # the image store
   ferry registry verify oci-archive:update.tar      # an archive ferry save wrote
-  ferry registry verify ./my-app/registry --json    # {"location":…,"problems":[{kind,path,digest?,message}]}`,
+  ferry registry verify ./my-app/registry --json | tail -n 1   # {"type":"result","location":…,"problems":[…]}`,
     )
     .action(async (location, opts) => {
       const out = output(opts.json);

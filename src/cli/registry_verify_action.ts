@@ -6,7 +6,7 @@
  */
 import { FerryError } from "../errors.ts";
 import { verifyLocation } from "../transfer/verify.ts";
-import type { VerifySnapshot } from "./json.ts";
+import type { BlobCheckedEvent, ProgressEvent, RegistryVerifyResult } from "./json.ts";
 import { formatSize, type Output } from "./output.ts";
 import { ProgressLine } from "./progress_line.ts";
 import type { RegistryVerifyOptions } from "./registry_verify.ts";
@@ -19,12 +19,36 @@ export async function registryVerify(
 ): Promise<void> {
   const line = new ProgressLine(out);
   let report;
+  let lastProgress = 0;
   try {
     report = await verifyLocation(location, {
       width: opts.maxProcs,
       maxProblems: opts.maxProblems,
-      onBlob: ({ done, total, bytes }) =>
-        line.update(`Hashed ${done}/${total} blobs (${formatSize(bytes)})`, done === total),
+      onBlob: ({ digest, size, ok, done, total, bytes, totalBytes }) => {
+        const end = done === total;
+        out.emit<BlobCheckedEvent>({
+          type: "blob-checked",
+          digest,
+          size,
+          status: ok ? "ok" : "corrupt",
+        });
+        const now = Date.now();
+        if (end || now - lastProgress >= 1000) {
+          lastProgress = now;
+          out.emit<ProgressEvent>({
+            type: "progress",
+            step: "hash",
+            done,
+            total,
+            bytes,
+            totalBytes,
+          });
+        }
+        line.update(
+          `Hashed ${done}/${total} blobs (${formatSize(bytes)} of ${formatSize(totalBytes)})`,
+          end,
+        );
+      },
     });
   } finally {
     line.clear();
@@ -33,7 +57,8 @@ export async function registryVerify(
   const count = problems.length + moreProblems;
   const name = report.location.replace(/^registry-dir:/, "");
   if (out.json) {
-    out.snapshot<VerifySnapshot>({
+    out.emit<RegistryVerifyResult>({
+      type: "result",
       location: report.location,
       ...(report.location.startsWith("registry-dir:") ? { dir: name } : {}),
       blobs: report.blobs,

@@ -30,6 +30,7 @@ export {
   type VerifyOptions,
   type VerifyProblem,
   type VerifyProblemKind,
+  type VerifyProgress,
   verifyRegistryDir,
   type VerifyReport,
 } from "./verify.ts";

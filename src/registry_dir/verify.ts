@@ -58,12 +58,28 @@ export interface VerifyProblem {
   message: string;
 }
 
+/** One blob hashed, with the running totals. */
+export interface VerifyProgress {
+  /** The blob hashed. */
+  digest: Digest;
+  /** Its bytes hashed. */
+  size: number;
+  /** Whether they hash to `digest`. */
+  ok: boolean;
+  /** Blobs hashed so far, of `total` to hash. */
+  done: number;
+  total: number;
+  /** Bytes hashed so far, of `totalBytes` to hash. */
+  bytes: number;
+  totalBytes: number;
+}
+
 /** Options of {@link verifyRegistryDir}. */
 export interface VerifyOptions {
   /** Blobs hashed at once (default {@link DEFAULT_VERIFY_WIDTH}). */
   width?: number;
   /** Told of each blob hashed, with the running totals. */
-  onBlob?: (progress: { done: number; total: number; bytes: number }) => void;
+  onBlob?: (progress: VerifyProgress) => void;
   /** Problems kept (default {@link DEFAULT_MAX_PROBLEMS}); the rest are counted in `moreProblems`. */
   maxProblems?: number;
 }
@@ -154,6 +170,7 @@ export async function verifyRegistryDir(
     }
   }
   const total = found.length;
+  const totalBytes = found.reduce((n, b) => n + b.size, 0);
   let done = 0;
   let bytes = 0;
   const present = new Set<Digest>();
@@ -170,7 +187,15 @@ export async function verifyRegistryDir(
       }
       bytes += hasher.size;
       done++;
-      options.onBlob?.({ done, total, bytes });
+      options.onBlob?.({
+        digest,
+        size: hasher.size,
+        ok: got === digest,
+        done,
+        total,
+        bytes,
+        totalBytes,
+      });
     },
   });
   for (const { item, error } of failures) {

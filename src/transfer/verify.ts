@@ -221,6 +221,8 @@ async function verifySource(
   const blobs = new Map<Digest, { size?: number; where: string }>();
   let bytes = 0;
   let hashedCount = 0;
+  /** Manifests hashed on the walk, told of with the blobs once the totals are known. */
+  const walked: { digest: Digest; size: number; ok: boolean }[] = [];
   const omitted = new Set<Digest>();
 
   const queue = source.roots.map((r) => ({ ...r, manifest: true }));
@@ -272,6 +274,7 @@ async function verifySource(
       bytes += bytesRead.byteLength;
       hashedCount++;
       const got = sha256(bytesRead);
+      walked.push({ digest: desc.digest, size: bytesRead.byteLength, ok: got === desc.digest });
       if (got !== desc.digest) {
         problems.add(
           "corrupt-blob",
@@ -309,6 +312,15 @@ async function verifySource(
   }
   const todo = [...blobs.entries()].filter(([, b]) => b.size !== undefined);
   const total = todo.length + hashedCount;
+  const totalBytes = todo.reduce((n, [, b]) => n + b.size!, bytes);
+  {
+    let done = 0;
+    let sum = 0;
+    for (const w of walked) {
+      sum += w.size;
+      options.onBlob?.({ ...w, done: ++done, total, bytes: sum, totalBytes });
+    }
+  }
   const failures = await runBounded(todo, {
     width: options.width ?? DEFAULT_VERIFY_WIDTH,
     run: async ([digest, { size }]) => {
@@ -328,7 +340,15 @@ async function verifySource(
       }
       bytes += hasher.size;
       hashedCount++;
-      options.onBlob?.({ done: hashedCount, total, bytes });
+      options.onBlob?.({
+        digest,
+        size: hasher.size,
+        ok: got === digest,
+        done: hashedCount,
+        total,
+        bytes,
+        totalBytes,
+      });
     },
   });
   for (const { item: [digest], error } of failures) {
