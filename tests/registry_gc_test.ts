@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { formatSize } from "../src/byte_size.ts";
+import { sha256 } from "../src/digest.ts";
 import { RegistryDir } from "../src/registry_dir/mod.ts";
 import { bytesSource } from "../src/store.ts";
 import { serveRegistry } from "../src/server/mod.ts";
@@ -286,4 +287,112 @@ Deno.test("registry gc: prints each removal and the bytes freed; a missing direc
   const missing = await ferry(["registry", "gc", tmp.join("nope")]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^ferry: .*nope: no such directory\n$/);
+});
+
+/**
+ * Another process holding the registry directory `root`: a writer that has stored a blob no
+ * manifest names yet (a save between a layer and its manifest), or a gc. It says `held` once it
+ * holds the lock and lets go when its standard input closes.
+ */
+async function holder(dir: string, root: string, role: "writer" | "gc") {
+  const script = join(dir, `hold-${role}.ts`);
+  const mod = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
+  await Deno.writeTextFile(
+    script,
+    `import { RegistryDir } from ${mod("../src/registry_dir/mod.ts")};
+import { bytesSource } from ${mod("../src/store.ts")};
+import { sha256 } from ${mod("../src/digest.ts")};
+const dir = await RegistryDir.open(Deno.args[0]);
+if (Deno.args[1] === "gc") await dir.lockExclusive();
+else {
+  const bytes = new TextEncoder().encode("a layer whose manifest is not written yet");
+  const desc = { mediaType: "application/octet-stream", digest: sha256(bytes), size: bytes.length };
+  await dir.repository("library/app").push(desc, bytesSource(bytes));
+}
+console.log("held");
+for await (const _ of Deno.stdin.readable);
+await dir.close();
+`,
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--quiet", script, root, role],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let said = "";
+  while (!said.includes("held")) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`the ${role} holder ended before holding the lock: ${said}`);
+    said += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return {
+    async release() {
+      await child.stdin.close();
+      await child.stdout.cancel();
+      assert.equal((await child.status).code, 0);
+    },
+  };
+}
+
+Deno.test("registry gc and ferry's writers exclude each other across processes", async (t) => {
+  await using tmp = await tempDir();
+  const root = tmp.join("registry");
+  const dir = await RegistryDir.open(root);
+  await pushImage(dir.repository("library/app"), makeImage(), "1.0");
+  await dir.close();
+  const unlinked = sha256(new TextEncoder().encode("a layer whose manifest is not written yet"));
+  const blobFile = join(
+    root,
+    "docker/registry/v2/blobs/sha256",
+    unlinked.slice(7, 9),
+    unlinked.slice(7),
+    "data",
+  );
+  const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+
+  await t.step("gc is refused, removing nothing, while a writer holds the directory", async () => {
+    const writer = await holder(tmp.path, root, "writer");
+    try {
+      assert.ok(await exists(blobFile), "the writer stored its blob");
+      const before = await files(root);
+      const run = await ferry(["registry", "gc", root]);
+      assert.equal(run.code, 1, run.stdout);
+      assert.match(
+        run.stderr,
+        /^ferry: registry-dir:.*registry: another ferry process is writing to this registry directory .*retry when it is done\n$/,
+      );
+      assert.deepEqual(await files(root), before, "nothing was removed");
+      // A dry run reads only: it runs, and names the blob no manifest uses.
+      const dry = ok(await ferry(["registry", "gc", "--dry-run", root]));
+      assert.match(dry.stdout, new RegExp(`would remove blob ${unlinked}`));
+    } finally {
+      await writer.release();
+    }
+    // Once the writer is done (here it never writes a manifest), gc runs.
+    const run = ok(await ferry(["registry", "gc", root]));
+    assert.match(run.stdout, new RegExp(`removed blob ${unlinked}`));
+    assert.ok(!await exists(blobFile));
+  });
+
+  await t.step("writers are refused while gc holds the directory; readers are not", async () => {
+    const layout = tmp.join("layout");
+    await makeLayout(layout, [{ name: "app", layers: [{ seed: "gc-lock", size: 2_000 }] }]);
+    const gc = await holder(tmp.path, root, "gc");
+    try {
+      const copy = await ferry(["copy", `oci:${layout}:app`, `registry-dir:${root}:other:1`]);
+      assert.equal(copy.code, 1, copy.stdout);
+      assert.match(
+        copy.stderr,
+        /^ferry: registry-dir:.*registry: registry gc is running on this registry directory; retry when it is done\n$/,
+      );
+      assert.ok(!await exists(join(root, "docker/registry/v2/repositories/other")));
+      ok(await ferry(["registry", "verify", root]));
+    } finally {
+      await gc.release();
+    }
+    ok(await ferry(["copy", `oci:${layout}:app`, `registry-dir:${root}:other:1`]));
+  });
 });

@@ -37,7 +37,10 @@ Rules (those of docker-registry 2.8, so both leave the same blobs, manifests and
   all its manifests (docker-registry 2.8 stops there with "unknown repository").
   A repository's links to removed blobs (_layers) are removed too (docker-registry 2.8 leaves
   them; distribution 3 removes them). Upload sessions (_uploads) are left to the server.
-  Stop writers first (registry save, a server taking pushes): a blob pushed while gc runs, before
+  ferry's writers (registry save, copy and sync into the directory, build, a registry serve
+  taking pushes) hold the directory's lock while they run: gc (but for --dry-run) is refused at
+  once while one does, and they are refused while gc runs; run it again when the other is done.
+  Stop other writers first (docker-registry taking pushes): a blob pushed while gc runs, before
   its manifest, is removed. A killed gc is finished by running it again.
 
 Examples:

@@ -16,6 +16,9 @@
  * ferry), then every stored blob nothing marked. Upload sessions (`_uploads`) are left to the
  * server that owns them.
  *
+ * Unless it is a dry run, it first takes the directory's writer lock exclusively (./lock.ts): it is
+ * refused while ferry writes into the directory, and ferry's writers are refused while it runs.
+ *
  * Everything is read and removed through the directory's {@link StoreRoot}: only regular files
  * named as the layout names them are removed, one by one, then their directory if it is empty,
  * so a planted symlink or a stray file is never followed nor removed; a symlinked directory where
@@ -118,6 +121,8 @@ export async function collectGarbage(
   if (!options.dryRun && dir.readOnly) {
     throw new FerryError("denied", `${dir.location}: registry directory is opened read-only`);
   }
+  // No writer may store a blob it has not linked yet while marks are read and the sweep runs.
+  if (!options.dryRun) await dir.lockExclusive();
   const root = dir.storeRoot;
   const layout = new Layout(dir.root);
   const emit = options.onEvent ?? (() => {});

@@ -27,12 +27,17 @@ import { readAll } from "../streams.ts";
 import { StoreRoot } from "../store_root.ts";
 import { asFerryError, DIR_MODE, listDirs, readLink, stageLinks, writeLinks } from "./fs.ts";
 import { checkRepositoryName, checkTag, isRepositoryName, isTag, Layout } from "./layout.ts";
+import { DirLock } from "./lock.ts";
 import { stageBlob } from "./staging.ts";
 import { UploadArea } from "./uploads.ts";
 
 /** Options for {@link RegistryDir.open}. */
 export interface RegistryDirOptions {
-  /** Refuse every write with `denied` (and create nothing on open). */
+  /**
+   * Refuse every write with `denied` (and create nothing on open). Otherwise the directory's
+   * writer lock (./lock.ts) is held shared until {@link RegistryDir.close}: the open is refused
+   * with `conflict` while `registry gc` runs on it.
+   */
   readOnly?: boolean;
 }
 
@@ -81,6 +86,8 @@ export class RegistryDir implements Store {
   #flight = new SingleFlight<void>();
   #uploads = new Map<string, Promise<void>>();
   #context: DirContext;
+  /** The writer lock (none when read-only). */
+  #lock: DirLock | undefined;
 
   private constructor(storeRoot: StoreRoot, readOnly: boolean) {
     const root = storeRoot.root;
@@ -122,9 +129,15 @@ export class RegistryDir implements Store {
       });
       const dir = new RegistryDir(storeRoot, readOnly);
       if (!readOnly) {
-        const layout = new Layout(abs);
-        await storeRoot.ensureDir(layout.blobs);
-        await storeRoot.ensureDir(layout.repositories);
+        const lock = dir.#lock = await DirLock.take(storeRoot.real, location);
+        try {
+          const layout = new Layout(abs);
+          await storeRoot.ensureDir(layout.blobs);
+          await storeRoot.ensureDir(layout.repositories);
+        } catch (err) {
+          lock.release();
+          throw err;
+        }
       }
       return dir;
     } catch (err) {
@@ -182,6 +195,28 @@ export class RegistryDir implements Store {
    */
   async close(): Promise<void> {
     if (this.readOnly) return;
+    try {
+      await this.#cleanStaging();
+    } finally {
+      this.#lock?.release();
+    }
+  }
+
+  /**
+   * Takes the writer lock exclusively (what `registry gc` needs before it removes anything): no
+   * other {@link RegistryDir} may be open for writing on this directory, in this process or
+   * another, until this one is closed.
+   *
+   * @throws {FerryError} `conflict` while one is; `denied` when opened read-only.
+   */
+  async lockExclusive(): Promise<void> {
+    if (!this.#lock) {
+      throw new FerryError("denied", `${this.location}: registry directory is opened read-only`);
+    }
+    await this.#lock.upgrade();
+  }
+
+  async #cleanStaging(): Promise<void> {
     const staging = this.#layout.staging;
     let entries: Deno.DirEntry[];
     try {
