@@ -10,11 +10,14 @@ import { type Digest, parseDigest } from "../digest.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { isMissing, stripBom, writeTempFile } from "../fs_util.ts";
 import type { StoreRoot } from "../store_root.ts";
+import { fileReadable, readAll } from "../streams.ts";
 
 /** Mode of every directory docker-registry creates (0777 under the usual 022 umask). */
 export const DIR_MODE = 0o755;
 /** Mode of every file docker-registry creates (0666 under the usual 022 umask). */
 export const FILE_MODE = 0o644;
+/** Largest link file read: a link holds `sha256:<hex>` (71 bytes) and maybe whitespace. */
+export const MAX_LINK_SIZE = 1024;
 
 const FS_ERRORS: readonly unknown[] = Object.values(Deno.errors);
 
@@ -35,12 +38,21 @@ export function asFerryError(err: unknown, where: string): unknown {
   return new FerryError("io", `${where}: ${errorMessage(err)}`, { cause: err });
 }
 
-/** Names of the subdirectories of `path` (empty when it does not exist); symlinks are skipped. */
-export async function listDirs(root: StoreRoot, path: string): Promise<string[]> {
+/**
+ * Names of the subdirectories of `path` (empty when it does not exist). Symlinks are skipped, or
+ * with `strict` an error (`invalid_input`): where marks are read, what hides behind one would be
+ * swept.
+ */
+export async function listDirs(
+  root: StoreRoot,
+  path: string,
+  options: { strict?: boolean } = {},
+): Promise<string[]> {
   const out: string[] = [];
   try {
     if (!await root.checkDir(path)) return [];
     for await (const entry of Deno.readDir(path)) {
+      if (entry.isSymlink && options.strict) throw root.foreign(`${path}/${entry.name}`);
       // A symlinked entry is neither: ferry lists no directory it would have to follow a link to.
       if (entry.isDirectory) out.push(entry.name);
     }
@@ -51,10 +63,29 @@ export async function listDirs(root: StoreRoot, path: string): Promise<string[]>
   return out;
 }
 
-/** The digest held by a link file, or undefined when the link does not exist. */
+/**
+ * The digest held by a link file, or undefined when the link does not exist (nor any regular file
+ * in its place).
+ *
+ * @throws {FerryError} `invalid_input` when it is larger than {@link MAX_LINK_SIZE} or holds no
+ * digest, or when a symlink is on its way.
+ */
 export async function readLink(root: StoreRoot, path: string): Promise<Digest | undefined> {
-  const bytes = await root.readFileIfExists(path);
-  if (bytes === undefined) return undefined;
+  const size = await root.fileSize(path);
+  if (size === undefined) return undefined;
+  if (size > MAX_LINK_SIZE) {
+    throw new FerryError(
+      "invalid_input",
+      `${path}: link of ${size} bytes (at most ${MAX_LINK_SIZE})`,
+    );
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await readAll(fileReadable(await root.open(path)), MAX_LINK_SIZE, path);
+  } catch (err) {
+    if (isMissing(err)) return undefined;
+    throw err;
+  }
   // docker-registry writes no newline, but tolerates surrounding whitespace on read.
   return parseDigest(stripBom(new TextDecoder().decode(bytes)).trim(), path);
 }

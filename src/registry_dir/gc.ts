@@ -29,17 +29,15 @@
  * @module
  */
 import { dirname } from "node:path";
-import { type Digest, parseDigest } from "../digest.ts";
+import type { Digest } from "../digest.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { runBounded } from "../limit.ts";
 import { parseManifest } from "../manifest.ts";
 import { MAX_MANIFEST_SIZE } from "../media_types.ts";
 import { fileReadable, readAll } from "../streams.ts";
-import { stripBom } from "../fs_util.ts";
 import type { StoreRoot } from "../store_root.ts";
-import { listDirs } from "./fs.ts";
-import { isRepositoryName, Layout } from "./layout.ts";
-import { MAX_LINK_SIZE } from "./verify.ts";
+import { listDirs, readLink } from "./fs.ts";
+import { Layout } from "./layout.ts";
 import type { RegistryDir } from "./registry_dir.ts";
 
 const HEX_RE = /^[a-f0-9]{64}$/;
@@ -128,14 +126,17 @@ export async function collectGarbage(
   const emit = options.onEvent ?? (() => {});
   const marked = new Set<Digest>();
   const doomed: Doomed[] = [];
-  const repositories = await repositoriesOf(root, layout);
+  // Strict: a symlinked directory would hide marks from what is swept.
+  const repositories = await dir.repositoriesHolding("_manifests", { strict: true });
   let markedManifests = 0;
   const brokenChecks: { repository: string; index: Digest; children: Digest[] }[] = [];
 
   for (const [i, name] of repositories.entries()) {
     const repoDir = layout.repository(name);
     const revisions = `${repoDir}/_manifests/revisions/sha256`;
-    const hexes = (await listDirsStrict(root, revisions)).filter((hex) => HEX_RE.test(hex));
+    const hexes = (await listDirs(root, revisions, { strict: true })).filter((hex) =>
+      HEX_RE.test(hex)
+    );
     const found = await inParallel(hexes, async (hex) => {
       const digest = await linkOf(root, `${revisions}/${hex}/link`, `sha256:${hex}`);
       // A revision whose data is gone is not enumerated by docker-registry either.
@@ -149,7 +150,7 @@ export async function collectGarbage(
     if (options.deleteUntagged) {
       // Every entry of tags/ counts as a tag whose history may name a deleted manifest; only a
       // present current link makes a manifest tagged.
-      tags = await listDirsStrict(root, layout.tagsDir(name));
+      tags = await listDirs(root, layout.tagsDir(name), { strict: true });
       const currents = await inParallel(
         tags,
         (tag) => linkOf(root, `${layout.tagsDir(name)}/${tag}/current/link`),
@@ -290,49 +291,14 @@ async function inParallel<T, R>(
 }
 
 /**
- * Like {@link listDirs}, but a symlinked entry is an error rather than skipped: what marks hides
- * behind it would be swept.
- */
-async function listDirsStrict(root: StoreRoot, path: string): Promise<string[]> {
-  if (!await root.checkDir(path)) return [];
-  const out: string[] = [];
-  for await (const entry of Deno.readDir(path)) {
-    if (entry.isSymlink) throw root.foreign(`${path}/${entry.name}`);
-    if (entry.isDirectory) out.push(entry.name);
-  }
-  return out;
-}
-
-/**
- * The repositories (directories holding `_manifests`), as docker-registry enumerates them, with
- * no symlinked directory on the way.
- */
-async function repositoriesOf(root: StoreRoot, layout: Layout): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (path: string, name: string): Promise<void> => {
-    const children = await listDirsStrict(root, path);
-    if (name !== "" && children.includes("_manifests") && isRepositoryName(name)) out.push(name);
-    for (const child of children) {
-      if (!child.startsWith("_")) await walk(`${path}/${child}`, name ? `${name}/${child}` : child);
-    }
-  };
-  await walk(layout.repositories, "");
-  return out.sort();
-}
-
-/**
  * The digest a revision or tag link holds; undefined when the link is absent.
  *
  * @throws {FerryError} when it is damaged (or names another digest than `expect`).
  */
 async function linkOf(root: StoreRoot, path: string, expect?: Digest): Promise<Digest | undefined> {
-  let digest: Digest;
+  let digest: Digest | undefined;
   try {
-    const size = await root.fileSize(path);
-    if (size === undefined) return undefined;
-    if (size > MAX_LINK_SIZE) throw new Error(`link of ${size} bytes`);
-    const bytes = await readAll(fileReadable(await root.open(path)), MAX_LINK_SIZE, path);
-    digest = parseDigest(stripBom(new TextDecoder().decode(bytes)).trim(), path);
+    digest = await readLink(root, path);
   } catch (err) {
     throw new FerryError(
       "invalid_input",
@@ -340,6 +306,7 @@ async function linkOf(root: StoreRoot, path: string, expect?: Digest): Promise<D
       { cause: err },
     );
   }
+  if (digest === undefined) return undefined;
   if (expect !== undefined && digest !== expect) {
     throw new FerryError(
       "invalid_input",

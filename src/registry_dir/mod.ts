@@ -25,7 +25,6 @@ export {
 export {
   DEFAULT_MAX_PROBLEMS,
   DEFAULT_VERIFY_WIDTH,
-  MAX_LINK_SIZE,
   ProblemList,
   type VerifyOptions,
   type VerifyProblem,
@@ -34,6 +33,7 @@ export {
   verifyRegistryDir,
   type VerifyReport,
 } from "./verify.ts";
+export { MAX_LINK_SIZE } from "./fs.ts";
 export {
   collectGarbage,
   type GcBlob,

@@ -162,12 +162,16 @@ export class RegistryDir implements Store {
   /**
    * Names of the repository directories holding `entry`, sorted: `_manifests` for the
    * repositories proper, `_uploads` for those with upload sessions (a push may not have got as far
-   * as a manifest).
+   * as a manifest). A symlinked directory on the way is skipped, or with `strict` an error
+   * (`invalid_input`).
    */
-  async repositoriesHolding(entry: "_manifests" | "_uploads"): Promise<string[]> {
+  async repositoriesHolding(
+    entry: "_manifests" | "_uploads",
+    options: { strict?: boolean } = {},
+  ): Promise<string[]> {
     const out: string[] = [];
     const walk = async (dir: string, prefix: string): Promise<void> => {
-      const children = await listDirs(this.storeRoot, dir);
+      const children = await listDirs(this.storeRoot, dir, options);
       if (prefix !== "" && children.includes(entry) && isRepositoryName(prefix)) {
         out.push(prefix);
       }
@@ -248,15 +252,39 @@ export class RegistryDir implements Store {
    * Every blob directory `blobs/sha256/<hh>/<hex>`, with the size of its data (undefined for a
    * directory without data: what a sweep killed between its two steps leaves). Names that are no
    * digest, or sit under another prefix, are not blobs and are left out; so is anything symlinked.
+   *
+   * @param options.onStray told of each such directory (`error` undefined) and of each directory or
+   *   data file that cannot be read (a symlink where data should be, an I/O error), which is then
+   *   passed over; without it, the first unreadable one throws.
    */
-  async storedBlobs(): Promise<{ digest: Digest; size: number | undefined }[]> {
+  async storedBlobs(
+    options: { onStray?: (path: string, error?: unknown) => void } = {},
+  ): Promise<{ digest: Digest; size: number | undefined }[]> {
+    const { onStray } = options;
+    const root = this.storeRoot;
+    /** `fn`'s result; with `onStray`, undefined when it throws (and `path` is told of). */
+    const read = async <T>(path: string, fn: () => Promise<T>): Promise<T | null> => {
+      if (!onStray) return await fn();
+      try {
+        return await fn();
+      } catch (error) {
+        onStray(path, error);
+        return null;
+      }
+    };
     const sha = `${this.#layout.blobs}/sha256`;
     const out: { digest: Digest; size: number | undefined }[] = [];
-    for (const prefix of await listDirs(this.storeRoot, sha)) {
-      for (const hex of await listDirs(this.storeRoot, `${sha}/${prefix}`)) {
-        if (!HEX_RE.test(hex) || hex.slice(0, 2) !== prefix) continue;
+    for (const prefix of (await read(sha, () => listDirs(root, sha))) ?? []) {
+      const prefixDir = `${sha}/${prefix}`;
+      for (const hex of (await read(prefixDir, () => listDirs(root, prefixDir))) ?? []) {
+        if (!HEX_RE.test(hex) || hex.slice(0, 2) !== prefix) {
+          onStray?.(`${prefixDir}/${hex}`);
+          continue;
+        }
         const digest: Digest = `sha256:${hex}`;
-        out.push({ digest, size: await this.storeRoot.fileSize(this.#layout.blobData(digest)) });
+        const path = this.#layout.blobData(digest);
+        const size = await read(path, () => root.fileSize(path));
+        if (size !== null) out.push({ digest, size });
       }
     }
     return out;

@@ -673,3 +673,23 @@ Deno.test("close() removes .ferry-tmp but spares a partial another process holds
     assert.equal(await dir.hasBlob(b.desc.digest), true);
   });
 });
+
+Deno.test("a link larger than a link can be is refused unread, even if it would parse", async () => {
+  await withDir(async (dir, root) => {
+    const repo = dir.repository("library/app");
+    const image = makeImage();
+    await pushImage(repo, image, "1.0");
+    const link = `${root}/${V2}/repositories/library/app/_manifests/tags/1.0/current/link`;
+    // The digest, then a megabyte of whitespace: what a trim would have accepted.
+    const text = image.manifest.desc.digest + " ".repeat(1 << 20);
+    await Deno.writeTextFile(link, text);
+    await rejectsWith(
+      repo.resolve("1.0"),
+      "invalid_input",
+      /link of 1048647 bytes \(at most 1024\)/,
+    );
+    // Back to its 71 bytes, it resolves.
+    await Deno.writeTextFile(link, image.manifest.desc.digest);
+    assert.equal((await repo.resolve("1.0")).digest, image.manifest.desc.digest);
+  });
+});

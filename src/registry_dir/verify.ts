@@ -15,7 +15,7 @@ import { type Descriptor, parseManifest } from "../manifest.ts";
 import { MAX_MANIFEST_SIZE } from "../media_types.ts";
 import { fileReadable, readAll } from "../streams.ts";
 import { stripBom } from "../fs_util.ts";
-import { listDirs } from "./fs.ts";
+import { listDirs, MAX_LINK_SIZE } from "./fs.ts";
 import { Layout } from "./layout.ts";
 import type { RegistryDir } from "./registry_dir.ts";
 
@@ -25,8 +25,6 @@ export const DEFAULT_VERIFY_WIDTH = 3;
 export const LINK_READ_WIDTH = 16;
 /** Problems kept by default; past it they are only counted. */
 export const DEFAULT_MAX_PROBLEMS = 100;
-/** Largest link file read: a link holds `sha256:<hex>` (71 bytes) and maybe whitespace. */
-export const MAX_LINK_SIZE = 1024;
 
 const HEX_RE = /^[a-f0-9]{64}$/;
 
@@ -150,24 +148,21 @@ export async function verifyRegistryDir(
   };
 
   // Blobs: find every data file, then hash them a few at a time, streamed.
-  const sha = `${layout.blobs}/sha256`;
   const found: { digest: Digest; path: string; size: number }[] = [];
-  for (const prefix of (await guard(sha, () => listDirs(root, sha))) ?? []) {
-    const prefixDir = `${sha}/${prefix}`;
-    for (const hex of (await guard(prefixDir, () => listDirs(root, prefixDir))) ?? []) {
-      const blobDir = `${prefixDir}/${hex}`;
-      if (!HEX_RE.test(hex) || hex.slice(0, 2) !== prefix) {
-        problem("unreadable", blobDir, `${blobDir}: not a blob directory of this layout`);
-        continue;
-      }
-      const digest: Digest = `sha256:${hex}`;
-      const path = layout.blobData(digest);
-      const size = await guard(path, () => root.fileSize(path));
-      if (size !== undefined) found.push({ digest, path, size });
-      else if (!problems.kept.some((p) => p.path === path)) {
-        problem("missing-blob", path, `${path}: blob directory without data`, digest);
-      }
-    }
+  const stored = await dir.storedBlobs({
+    onStray: (path, error) =>
+      problem(
+        "unreadable",
+        path,
+        error === undefined
+          ? `${path}: not a blob directory of this layout`
+          : `${path}: ${errorMessage(error)}`,
+      ),
+  });
+  for (const { digest, size } of stored) {
+    const path = layout.blobData(digest);
+    if (size !== undefined) found.push({ digest, path, size });
+    else problem("missing-blob", path, `${path}: blob directory without data`, digest);
   }
   const total = found.length;
   const totalBytes = found.reduce((n, b) => n + b.size, 0);
