@@ -22,6 +22,7 @@ import { MAX_MANIFEST_SIZE } from "../media_types.ts";
 import { OciLayout } from "../oci_layout/mod.ts";
 import { RegistryDir } from "../registry_dir/mod.ts";
 import { readAll } from "../streams.ts";
+import { parseStorePath } from "./location.ts";
 
 /** Most blobs one location may list (a bound on memory for a hostile or mistaken input). */
 export const MAX_INVENTORY_BLOBS = 1_000_000;
@@ -46,13 +47,6 @@ export interface BlobInventory {
   blobs: Map<Digest, number | undefined>;
 }
 
-const PREFIXES: Record<string, InventoryKind> = {
-  "registry-dir:": "registry-dir",
-  "oci:": "oci",
-  "oci-archive:": "oci-archive",
-  "docker-archive:": "docker-archive",
-};
-
 /**
  * Lists the blobs at `location`: a path (its kind detected) or `registry-dir:PATH`, `oci:PATH`,
  * `oci-archive:PATH`, `docker-archive:PATH`.
@@ -61,16 +55,9 @@ const PREFIXES: Record<string, InventoryKind> = {
  *   archive or digest list (one line naming the path and the line or entry).
  */
 export async function listBlobs(location: string): Promise<BlobInventory> {
-  let kind: InventoryKind | undefined;
-  let path = location;
-  for (const [prefix, k] of Object.entries(PREFIXES)) {
-    if (location.startsWith(prefix)) {
-      kind = k;
-      path = location.slice(prefix.length);
-    }
-  }
-  path = resolve(path);
-  kind ??= await detect(path);
+  const named = parseStorePath(location);
+  const path = resolve(named.path);
+  let kind: InventoryKind = named.transport ?? await detect(path);
   const blobs = new Map<Digest, number | undefined>();
   const add = (digest: Digest, size: number | undefined) => {
     if (!blobs.has(digest) && blobs.size >= MAX_INVENTORY_BLOBS) {

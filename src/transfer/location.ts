@@ -59,6 +59,25 @@ function splitNameRef(
   return { repository: validateRepositoryName(rest), tag: ref.tag, digest: ref.digest };
 }
 
+/** The transports that name a whole store by its path (`registry verify`, `ls-blobs`, `--base`). */
+export const STORE_TRANSPORTS = ["registry-dir", "oci", "oci-archive", "docker-archive"] as const;
+
+/** One of {@link STORE_TRANSPORTS}. */
+export type StoreTransport = typeof STORE_TRANSPORTS[number];
+
+/**
+ * Splits `TRANSPORT:PATH` naming a whole store, not an image in it: the transport, and the path as
+ * written (all that follows the prefix, colons included). A text without one of
+ * {@link STORE_TRANSPORTS} is a plain path (`transport` undefined).
+ */
+export function parseStorePath(text: string): { transport?: StoreTransport; path: string } {
+  const colon = text.indexOf(":");
+  const prefix = colon > 0 ? text.slice(0, colon) : "";
+  return (STORE_TRANSPORTS as readonly string[]).includes(prefix)
+    ? { transport: prefix as StoreTransport, path: text.slice(colon + 1) }
+    : { path: text };
+}
+
 /** Parses a transport string. A string without a transport is read as `docker://`. */
 export function parseLocation(text: string): Location {
   const colon = text.indexOf(":");

@@ -9,6 +9,7 @@ import {
   parseArchiveSpec,
   parseLocation,
   parseStoreAddress,
+  parseStorePath,
   repositoryLocation,
   withReference,
 } from "./location.ts";
@@ -151,4 +152,21 @@ Deno.test("parseArchiveSpec places the path the caller's way and completes the d
     ),
     { repository: "localhost/a/b", tag: "1.0" },
   );
+});
+
+Deno.test("parseStorePath splits a whole store's transport from its path, colons kept", () => {
+  assert.deepEqual(parseStorePath("registry-dir:/r"), { transport: "registry-dir", path: "/r" });
+  assert.deepEqual(parseStorePath("oci:/a:b"), { transport: "oci", path: "/a:b" });
+  assert.deepEqual(parseStorePath("oci-archive:x.tar"), {
+    transport: "oci-archive",
+    path: "x.tar",
+  });
+  assert.deepEqual(parseStorePath("docker-archive:/t"), {
+    transport: "docker-archive",
+    path: "/t",
+  });
+  // A plain path, or one whose prefix is no store transport, is a path.
+  assert.deepEqual(parseStorePath("./registry"), { path: "./registry" });
+  assert.deepEqual(parseStorePath("dir:/x"), { path: "dir:/x" });
+  assert.deepEqual(parseStorePath(":x"), { path: ":x" });
 });

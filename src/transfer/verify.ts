@@ -26,7 +26,7 @@ import {
   type VerifyReport,
 } from "../registry_dir/mod.ts";
 import type { OciLayout } from "../oci_layout/mod.ts";
-import { type Location, parseLocation } from "./location.ts";
+import { type Location, parseLocation, parseStorePath } from "./location.ts";
 
 /** What {@link verifyLocation} found. */
 export interface LocationVerifyReport extends VerifyReport {
@@ -60,11 +60,9 @@ interface ImageSource {
  * directory; a reference part (`:REF`, `:NAME:TAG`) is refused, since the whole store is checked.
  */
 export function verifyTarget(text: string): Location {
-  if (!/^(?:oci|oci-archive|docker-archive|registry-dir):/.test(text)) {
-    return { transport: "registry-dir", path: text, repository: "" };
-  }
-  if (text.startsWith("registry-dir:")) {
-    return { transport: "registry-dir", path: text.slice("registry-dir:".length), repository: "" };
+  const named = parseStorePath(text);
+  if (named.transport === undefined || named.transport === "registry-dir") {
+    return { transport: "registry-dir", path: named.path, repository: "" };
   }
   const loc = parseLocation(text);
   if ("ref" in loc && loc.ref !== undefined) {
