@@ -31,7 +31,8 @@
  */
 import { sha256 } from "../digest.ts";
 import type { LayerEntry } from "../layer/mod.ts";
-import { MAX_LINK_SIZE } from "../registry_dir/mod.ts";
+import { runBounded } from "../limit.ts";
+import { MAX_LINK_SIZE } from "../registry_dir/fs.ts";
 import { readAll } from "../streams.ts";
 import type { Owner } from "./copy_plan.ts";
 
@@ -40,6 +41,9 @@ export const MAX_REGISTRY_LAYERS = 100;
 
 /** Blobs smaller than this go into their repository's layer, not one of their own. */
 export const MIN_BLOB_LAYER_SIZE = 256 * 1024;
+
+/** Link files read at once for a registry layer's cache key. */
+const LINK_READ_WIDTH = 16;
 
 /** Where the registry directory is, relative to the build context. */
 const REGISTRY_PREFIX = "registry/docker/registry/v2/";
@@ -237,11 +241,15 @@ export function splitRegistryEntries(
  */
 export async function registryKeyStamps(group: RegistryGroup): Promise<string[]> {
   const out = [...group.stamps];
-  for (const n of group.links) {
-    const e = group.entries[n];
-    if (e.kind !== "file" || e.size > MAX_LINK_SIZE || !e.open) continue;
-    const bytes = await readAll(await e.open(), MAX_LINK_SIZE, e.path);
-    out[n] = `link:${new TextDecoder().decode(bytes)}`;
-  }
+  const failures = await runBounded(group.links, {
+    width: LINK_READ_WIDTH,
+    run: async (n) => {
+      const e = group.entries[n];
+      if (e.kind !== "file" || e.size > MAX_LINK_SIZE || !e.open) return;
+      const bytes = await readAll(await e.open(), MAX_LINK_SIZE, e.path);
+      out[n] = `link:${new TextDecoder().decode(bytes)}`;
+    },
+  });
+  if (failures.length > 0) throw failures[0].error;
   return out;
 }
