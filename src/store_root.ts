@@ -182,7 +182,16 @@ export class StoreRoot {
         if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
       }
       if (await this.check(path)) {
-        if (!(await Deno.lstat(path)).isFile) throw this.foreign(path);
+        // Another process may publish (rename away) the file between the two looks: then create
+        // it afresh, as when it was never there.
+        let isFile: boolean;
+        try {
+          isFile = (await Deno.lstat(path)).isFile;
+        } catch (err) {
+          if (!isMissing(err) || attempt >= 3) throw err;
+          continue;
+        }
+        if (!isFile) throw this.foreign(path);
         try {
           return await Deno.open(path, { read: true, write: true });
         } catch (err) {

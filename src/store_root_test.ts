@@ -85,3 +85,30 @@ Deno.test("StoreRoot: in a directory already verified, a planted symlink is stil
     assert.deepEqual([...Deno.readDirSync(victim)].map((e) => e.name), ["file"]);
   });
 });
+
+Deno.test("StoreRoot: a file another process renames away while it is opened is created afresh", async () => {
+  await withStore(async (store) => {
+    const root = await StoreRoot.open(store);
+    const path = `${store}/blob.partial`;
+    await Deno.writeTextFile(path, "staged by another process");
+    // The other process publishes its file between the store's check and its own look at it.
+    const realLstat = Deno.lstat;
+    let looks = 0;
+    Deno.lstat = async (p: string | URL) => {
+      if (String(p) === path && ++looks === 2) await Deno.rename(path, `${store}/blob`);
+      return await realLstat(p);
+    };
+    let file: Deno.FsFile;
+    try {
+      file = await root.openOrCreate(path);
+    } finally {
+      Deno.lstat = realLstat;
+    }
+    try {
+      assert.equal((await file.stat()).size, 0);
+      assert.equal(await Deno.readTextFile(`${store}/blob`), "staged by another process");
+    } finally {
+      file.close();
+    }
+  });
+});
