@@ -330,6 +330,10 @@ export class CopyEngine {
         return;
       }
       const present = await this.#known(dst, typed);
+      // A manifest in a local store is named by nothing until a tag or the subject's referrers
+      // record names it, so it is stored while the subject's blobs still move; only the names
+      // wait for the subject. A registry may list a manifest with a subject as soon as it is
+      // pushed, so there the manifest itself waits.
       const inner = await this.#walk(src, typed, dst, {
         ...options,
         all: true,
@@ -341,7 +345,7 @@ export class CopyEngine {
         manifests: walk.manifests,
         referrerDepth: walk.referrerDepth + 1,
         subjects: walk.subjects,
-        gate: stored,
+        gate: dst.local ? undefined : stored,
       });
       const entry: CopiedReferrer = {
         subject: subject.digest,
@@ -367,34 +371,43 @@ export class CopyEngine {
       if (f.tag) named.push({ desc: typed, tag: f.tag, event });
       else event();
     }));
-    // Named (cosign tags) and listed (fallback index) only once the subject is stored, even when
-    // held already; the two at once, as neither needs the other.
-    await stored;
+    // Named (cosign tags) and listed (the store's record, the fallback tag) only once the subject
+    // is stored, even when held already; the two at once, as neither needs the other. A new
+    // fallback index is stored before that (it names nothing until tagged).
     const list = async () => {
       if (listed.length === 0) return;
       listed.sort((a, b) => a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0);
-      const kept = dst.addReferrers ? await dst.addReferrers(subject, listed) : false;
-      if (!kept) await this.#updateFallbackTag(dst, subject.digest, listed, options.label);
+      if (dst.addReferrers) {
+        await stored;
+        if (await dst.addReferrers(subject, listed)) return;
+      }
+      await this.#updateFallbackTag(dst, subject.digest, listed, options.label, stored);
     };
     await settleAll([
       list(),
-      ...named.map(async (n) => {
-        await dst.tag(n.desc, n.tag);
-        n.event();
-      }),
+      stored.then(() =>
+        settleAll(named.map(async (n) => {
+          await dst.tag(n.desc, n.tag);
+          n.event();
+        }))
+      ),
     ]);
     return copied;
   }
 
-  /** {@link addToFallbackTag}, one update of a tag at a time within this engine. */
+  /**
+   * {@link addToFallbackTag}, one update of a tag at a time within this engine; the tag moves
+   * once `stored` opens.
+   */
   #updateFallbackTag(
     dst: Target,
     subject: Digest,
     referrers: Descriptor[],
     where: string,
+    stored: Promise<void>,
   ): Promise<void> {
     const key = `${dst.location}\n${subject}`;
-    const run = () => addToFallbackTag(dst, subject, referrers, where);
+    const run = () => addToFallbackTag(dst, subject, referrers, where, { before: () => stored });
     const next = (this.#fallbackQueue.get(key) ?? Promise.resolve()).then(run, run);
     const settled = next.catch(() => {});
     this.#fallbackQueue.set(key, settled);

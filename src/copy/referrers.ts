@@ -313,18 +313,24 @@ async function readFallbackIndex(
  * Adds `referrers` (manifests already in `dst` whose subject is `subject`) to the index the
  * fallback tag `sha256-<hex>` names in `dst`, keeping what it listed, and points the tag at the
  * result: how a registry without the referrers API (docker-registry 2.8, a registry directory)
- * serves them. Callers serialise updates of one subject.
+ * serves them. Callers serialise updates of one subject. The new index is stored first; the tag
+ * moves only once `options.before` (the subject stored) resolves.
  */
 export async function addToFallbackTag(
   dst: Target,
   subject: Digest,
   referrers: Descriptor[],
   where: string,
+  options: { before?: () => Promise<void> } = {},
 ): Promise<void> {
   const current = await readFallbackIndex(dst, subject, where);
   const held = new Set(current.manifests.map((m) => m.digest));
   const added = referrers.filter((r) => !held.has(r.digest));
-  if (added.length === 0) return;
+  if (added.length === 0) {
+    // Nothing to write; a failed subject still fails its referrers' update.
+    await options.before?.();
+    return;
+  }
   const manifests = [...current.manifests, ...added];
   if (manifests.length > MAX_REFERRERS_PER_SUBJECT) {
     throw new FerryError(
@@ -340,6 +346,7 @@ export async function addToFallbackTag(
   }));
   const desc: Descriptor = { mediaType: OCI_INDEX, digest: sha256(bytes), size: bytes.byteLength };
   await dst.push(desc, bytesSource(bytes));
+  await options.before?.();
   await dst.tag(desc, fallbackTag(subject));
 }
 
