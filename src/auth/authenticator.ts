@@ -10,7 +10,6 @@
  * @module
  */
 import { FerryError } from "../errors.ts";
-import { SingleFlight } from "../limit.ts";
 import { readAll } from "../streams.ts";
 import { type Challenge, parseChallenges } from "./challenge.ts";
 import { type Credential, encodeBasic } from "./credentials.ts";
@@ -47,6 +46,14 @@ export const TOKEN_RESPONSE_LIMIT = 1 << 20;
 export const MIN_TOKEN_LIFETIME_S = 60;
 /** Redirects a token server may send (same origin only). */
 export const MAX_TOKEN_REDIRECTS = 5;
+/**
+ * Scopes one token request carries at most: the one a request needs and, beside it, repositories
+ * of the same registry that are about to be read ({@link Authenticator.expect}), so that a save of
+ * many repositories behind a token server asks it once, not once per repository.
+ */
+export const MAX_SCOPES_PER_TOKEN_REQUEST = 16;
+/** Scopes expected per registry that are remembered (the oldest is dropped first). */
+export const MAX_EXPECTED_SCOPES = 1024;
 /** How long before expiry a token is no longer handed out. */
 const REFRESH_MARGIN_MS = 10_000;
 const ERROR_BODY_LIMIT = 64 * 1024;
@@ -64,6 +71,22 @@ interface CachedToken {
   header: string;
   /** When the token stops being handed out (a little before it expires). */
   refreshAt: number;
+  /** Asked for with expected scopes beside the challenger's (believed to cover them). */
+  batch?: boolean;
+}
+
+/** A header and the scopes it is believed to serve (undefined: every scope). */
+interface Granted {
+  header: string;
+  scopes?: ScopeSet;
+  batch?: boolean;
+}
+
+/** A token request under way, which others whose scopes it asks for wait for. */
+interface Flight {
+  realm: string;
+  scopes: ScopeSet;
+  done: Promise<Granted>;
 }
 
 type CredentialKind = Credential["kind"] | "none";
@@ -80,7 +103,15 @@ export class Authenticator {
   #static = new Map<string, string>();
   /** What the last challenge for a registry authenticated with, for error messages. */
   #used = new Map<string, CredentialKind>();
-  #flight = new SingleFlight<string>();
+  /** Token requests under way, per registry. */
+  #flights = new Map<string, Flight[]>();
+  /** Scopes (per registry) requests are about to need: asked for with the next token. */
+  #expected = new Map<string, Set<string>>();
+  /**
+   * Registries where a token asked for several repositories turned out not to serve one of them
+   * (a token server that grants one scope per token): each scope is asked for alone from then on.
+   */
+  #unbatched = new Set<string>();
 
   constructor(options: AuthenticatorOptions) {
     this.#credentials = options.credentials;
@@ -88,6 +119,22 @@ export class Authenticator {
     this.#now = options.now ?? Date.now;
     this.#clientId = options.clientId ?? "ferry";
     this.#log = options.log;
+  }
+
+  /**
+   * Tells that requests for `scopes` of `registry` are to come (a repository about to be read):
+   * the next token request for that registry asks for them too, within
+   * {@link MAX_SCOPES_PER_TOKEN_REQUEST}. Only the realm the registry's own challenge names is
+   * asked, with the credentials for that registry, as for any token.
+   */
+  expect(registry: string, scopes: string[]): void {
+    let set = this.#expected.get(registry);
+    if (!set) this.#expected.set(registry, set = new Set());
+    for (const scope of scopes) {
+      set.delete(scope);
+      set.add(scope);
+      if (set.size > MAX_EXPECTED_SCOPES) set.delete(set.values().next().value!);
+    }
   }
 
   /** `Authorization` value to send proactively for (registry, scopes), if one is cached and valid. */
@@ -123,11 +170,29 @@ export class Authenticator {
     const bearer = challenges.find((c) => c.scheme === "bearer");
     const basic = challenges.find((c) => c.scheme === "basic");
     if (bearer) {
-      const wanted = parseScopes([...scopes, ...splitScopeParam(bearer.params.scope)]);
-      const key = `${registry}\n${bearer.params.realm ?? ""}\n${
-        formatScopes(wanted).sort().join(" ")
-      }`;
-      return this.#flight.do(key, () => this.#bearer(registry, bearer, wanted, context));
+      const own = parseScopes([...scopes, ...splitScopeParam(bearer.params.scope)]);
+      const realm = bearer.params.realm ?? "";
+      // A request under way that asks for these scopes serves this one too.
+      const joined = this.#flights.get(registry)?.find((f) =>
+        f.realm === realm && covers(f.scopes, own)
+      );
+      if (joined) {
+        return joined.done.then(
+          (granted) =>
+            !granted.scopes || covers(granted.scopes, own)
+              ? granted.header
+              : this.#alone_(registry, bearer, own, context),
+          (err) => {
+            // A batch refused may be refused for another repository's sake: ask alone.
+            if (!covers(own, joined.scopes) && isScopeRefusal(err)) {
+              return this.#alone_(registry, bearer, own, context);
+            }
+            throw err;
+          },
+        );
+      }
+      return this.#fly(registry, bearer, own, this.#batch(registry, realm, own), context)
+        .then((granted) => granted.header);
     }
     if (basic) return this.#basic(registry);
     const schemes = challenges.map((c) => c.scheme).join(", ") || "none";
@@ -139,12 +204,97 @@ export class Authenticator {
     );
   }
 
-  /** Forgets cached headers for (registry, scopes), e.g. after a 401 or `insufficient_scope`. */
+  /**
+   * Forgets cached headers for (registry, scopes), e.g. after a 401 or `insufficient_scope`. A
+   * token asked for with expected scopes beside its own was not what the registry wanted for
+   * these: they are asked for alone from now on.
+   */
   invalidate(registry: string, scopes: string[]): void {
     const want = parseScopes(scopes);
     const tokens = this.#tokens.get(registry);
-    if (tokens) this.#tokens.set(registry, tokens.filter((t) => !covers(t.scopes, want)));
+    if (tokens) {
+      if (tokens.some((t) => t.batch && covers(t.scopes, want))) this.#unbatched.add(registry);
+      this.#tokens.set(registry, tokens.filter((t) => !covers(t.scopes, want)));
+    }
     this.#static.delete(registry);
+  }
+
+  /** `own` and, beside it, expected scopes no live token or request under way serves. */
+  #batch(registry: string, realm: string, own: ScopeSet): ScopeSet {
+    const wanted: ScopeSet = new Map([...own].map(([r, a]) => [r, new Set(a)]));
+    if (this.#unbatched.has(registry)) return wanted;
+    const now = this.#now();
+    const live = (this.#tokens.get(registry) ?? []).filter((t) => now < t.refreshAt);
+    const flying = (this.#flights.get(registry) ?? []).filter((f) => f.realm === realm);
+    let count = formatScopes(wanted).length;
+    for (const scope of this.#expected.get(registry) ?? []) {
+      if (count >= MAX_SCOPES_PER_TOKEN_REQUEST) break;
+      const one = parseScopes([scope]);
+      const [resource] = one.keys();
+      if (resource.startsWith(OPAQUE) || wanted.has(resource)) continue;
+      if (live.some((t) => covers(t.scopes, one)) || flying.some((f) => covers(f.scopes, one))) {
+        continue;
+      }
+      wanted.set(resource, one.get(resource)!);
+      count++;
+    }
+    return wanted;
+  }
+
+  /** Asks for `wanted` (`own` and maybe more), visible to others as under way until done. */
+  #fly(
+    registry: string,
+    challenge: Challenge,
+    own: ScopeSet,
+    wanted: ScopeSet,
+    context?: ChallengeContext,
+  ): Promise<Granted> {
+    const realm = challenge.params.realm ?? "";
+    const batch = !covers(own, wanted);
+    const done: Promise<Granted> = this.#bearer(registry, challenge, wanted, context, batch).then<
+      Granted,
+      Granted
+    >(
+      (granted) => {
+        if (!batch || !granted.scopes || covers(granted.scopes, own)) return granted;
+        // The server granted less than asked, and not what this request needs: ask alone.
+        return this.#alone_(registry, challenge, own, context).then((header) => ({
+          header,
+          scopes: own,
+        }));
+      },
+      (err) => {
+        if (batch && isScopeRefusal(err)) {
+          return this.#alone_(registry, challenge, own, context).then((header) => ({
+            header,
+            scopes: own,
+          }));
+        }
+        throw err;
+      },
+    );
+    const flight: Flight = { realm, scopes: wanted, done };
+    const flights = this.#flights.get(registry) ?? [];
+    flights.push(flight);
+    this.#flights.set(registry, flights);
+    const land = () => {
+      const left = (this.#flights.get(registry) ?? []).filter((f) => f !== flight);
+      if (left.length) this.#flights.set(registry, left);
+      else this.#flights.delete(registry);
+    };
+    done.then(land, land);
+    return done;
+  }
+
+  /** A token for `own` alone; the registry's scopes are asked for one by one from now on. */
+  #alone_(
+    registry: string,
+    challenge: Challenge,
+    own: ScopeSet,
+    context?: ChallengeContext,
+  ): Promise<string> {
+    this.#unbatched.add(registry);
+    return this.#fly(registry, challenge, own, own, context).then((granted) => granted.header);
   }
 
   /**
@@ -175,7 +325,8 @@ export class Authenticator {
     challenge: Challenge,
     scopes: ScopeSet,
     context?: ChallengeContext,
-  ): Promise<string> {
+    batch = false,
+  ): Promise<Granted> {
     const credential = await this.#credentials(registry);
     const kind = credential?.kind ?? "none";
     this.#used.set(registry, kind);
@@ -184,7 +335,7 @@ export class Authenticator {
         checkToken(credential.token, registry, "the stored registry token")
       }`;
       this.#static.set(registry, header);
-      return header;
+      return { header };
     }
     const realmText = challenge.params.realm;
     if (!realmText) {
@@ -282,18 +433,23 @@ export class Authenticator {
       : MIN_TOKEN_LIFETIME_S;
     const lifeMs = expiresIn * 1000;
     const header = `Bearer ${token}`;
+    // What the token serves: the server's word when it gives it (OAuth2's `scope`), else what
+    // was asked for; a 401 with it later says otherwise (see `invalidate`).
+    const said = nonEmptyString(fields.scope);
+    const granted = said ? parseScopes(splitScopeParam(said)) : scopes;
     const entry: CachedToken = {
-      scopes,
+      scopes: granted,
       header,
       refreshAt: this.#now() + lifeMs - Math.min(REFRESH_MARGIN_MS, lifeMs / 2),
+      ...(batch ? { batch } : {}),
     };
     const tokens = this.#tokens.get(registry) ?? [];
     // A new token replaces any it covers.
-    this.#tokens.set(registry, [...tokens.filter((t) => !covers(scopes, t.scopes)), entry]);
+    this.#tokens.set(registry, [...tokens.filter((t) => !covers(granted, t.scopes)), entry]);
     this.#log?.(
       `${registry}: got a token for ${scopeList.join(" ") || "no scope"}, ${expiresIn} s`,
     );
-    return header;
+    return { header, scopes: granted, batch };
   }
 
   /**
@@ -334,6 +490,11 @@ export class Authenticator {
         : new Request(next, current);
     }
   }
+}
+
+/** A token server's refusal that may concern one scope of several asked for. */
+function isScopeRefusal(err: unknown): boolean {
+  return err instanceof FerryError && (err.code === "denied" || err.code === "unauthorized");
 }
 
 function unauthorized(registry: string, kind: CredentialKind, detail?: string): FerryError {

@@ -398,3 +398,43 @@ Deno.test("Authenticator: token server redirects are followed within its origin 
   assert.match(ts.requests[1].body, /refresh_token=refresh-secret/);
   assert.equal(elsewhere.requests.length, 0);
 });
+
+Deno.test("Authenticator: expected repositories ride along in one token request; what the server says it granted is believed", async () => {
+  // The server grants a/b and c/d, and says so (OAuth2's `scope`), but not e/f.
+  await using ts = tokenServer((seen) => {
+    const asked = seen.url.searchParams.getAll("scope");
+    const granted = asked.filter((s) => !s.startsWith("repository:e/f:"));
+    return json({ token: `t${ts.requests.length}`, expires_in: 300, scope: granted.join(" ") });
+  });
+  const auth = new Authenticator({ credentials: credentials(undefined) });
+  auth.expect(REG, ["repository:c/d:pull", "repository:e/f:pull"]);
+  const [ab, cd, ef] = await Promise.all(
+    ["a/b", "c/d", "e/f"].map((r) => auth.challenge(REG, ts.challenge(), [`repository:${r}:pull`])),
+  );
+  assert.deepEqual(ts.requests[0].url.searchParams.getAll("scope").sort(), [
+    "repository:a/b:pull",
+    "repository:c/d:pull",
+    "repository:e/f:pull",
+  ]);
+  // c/d waited for the first request and shares its token; e/f, left out, got one of its own.
+  assert.equal(ab, "Bearer t1");
+  assert.equal(cd, "Bearer t1");
+  assert.equal(ts.requests.length, 2);
+  assert.deepEqual(ts.requests[1].url.searchParams.getAll("scope"), ["repository:e/f:pull"]);
+  assert.equal(ef, "Bearer t2");
+  assert.equal(auth.header(REG, ["repository:c/d:pull"]), "Bearer t1");
+});
+
+Deno.test("Authenticator: a batched token the registry refuses for a repository: that registry's scopes are asked for alone", async () => {
+  await using ts = tokenServer(() => json({ token: `t${ts.requests.length}`, expires_in: 300 }));
+  const auth = new Authenticator({ credentials: credentials(undefined) });
+  auth.expect(REG, ["repository:c/d:pull", "repository:g/h:pull"]);
+  assert.equal(await auth.challenge(REG, ts.challenge(), ["repository:a/b:pull"]), "Bearer t1");
+  assert.equal(ts.requests[0].url.searchParams.getAll("scope").length, 3);
+  // The registry answered c/d's request with the batched token by 401: asked again, alone.
+  auth.invalidate(REG, ["repository:c/d:pull"]);
+  assert.equal(await auth.challenge(REG, ts.challenge(), ["repository:c/d:pull"]), "Bearer t2");
+  assert.deepEqual(ts.requests[1].url.searchParams.getAll("scope"), ["repository:c/d:pull"]);
+  assert.equal(await auth.challenge(REG, ts.challenge(), ["repository:g/h:pull"]), "Bearer t3");
+  assert.deepEqual(ts.requests[2].url.searchParams.getAll("scope"), ["repository:g/h:pull"]);
+});

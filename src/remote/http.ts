@@ -35,6 +35,8 @@ export interface AuthProvider {
   ): Promise<string>;
   /** Drops cached credentials for these scopes. */
   invalidate(registry: string, scopes: string[]): void;
+  /** Tells that requests for these scopes are to come (asked for with the next token). */
+  expect?(registry: string, scopes: string[]): void;
   /** The error for a registry that still refuses after the challenge was answered. */
   unauthorizedError?(registry: string, detail?: string): Error;
 }
@@ -205,6 +207,14 @@ export class RegistryHttp {
       this.#pingChallenge = found.challenge;
     }
     return found.origin;
+  }
+
+  /**
+   * Tells authentication that requests for `scopes` are to come, so that the next token request
+   * to this registry asks for them too (one token for several repositories).
+   */
+  expect(scopes: string[]): void {
+    this.#auth.expect?.(this.registry, scopes);
   }
 
   /**

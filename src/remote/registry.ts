@@ -296,6 +296,9 @@ export class RemoteRepository implements Target {
     this.location = `${reg.location}/${name}`;
     this.#pull = [`repository:${name}:pull`];
     this.#push = [`repository:${name}:pull,push`];
+    // A repository is made to be read: its pull scope rides along with the next token asked
+    // for on this registry (many repositories of a save, one token request).
+    this.#parts.http.expect(this.#pull);
   }
 
   #remember(digest: Digest, bytes: Uint8Array) {

@@ -62,6 +62,11 @@ export interface TokenIssuerOptions {
   issuer?: string;
   /** Token lifetime in seconds (default 300). */
   expiresIn?: number;
+  /**
+   * Reads only the first `scope` parameter of a request, as token servers that know one scope
+   * per token do: a token asked for several repositories grants the first alone.
+   */
+  firstScopeOnly?: boolean;
 }
 
 /** A request the token endpoint received, for assertions. */
@@ -281,7 +286,8 @@ export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promis
     } else if (req.method !== "GET") {
       return errorResponse(405, "UNSUPPORTED", "method not allowed");
     }
-    const scopes = params.getAll("scope").flatMap((s) => s.split(" ")).filter((s) => s !== "");
+    const scopes = (options.firstScopeOnly ? [params.get("scope") ?? ""] : params.getAll("scope"))
+      .flatMap((s) => s.split(" ")).filter((s) => s !== "");
     const entry: TokenRequest = {
       method: req.method,
       service: params.get("service") ?? undefined,
