@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { isFerryError } from "./errors.ts";
-import { failedImagesError, runBounded } from "./limit.ts";
+import { failedImagesError, runBounded, Semaphore } from "./limit.ts";
 
 Deno.test("runBounded runs every item, at most width at once, and returns the failures in order", async () => {
   for (const [items, width, most] of [[10, 3, 3], [2, 5, 2], [4, 0, 1]] as const) {
@@ -36,4 +36,19 @@ Deno.test("failedImagesError counts the failures among all images and names each
   const err = failedImagesError(["a:1: not found", "b:2: denied"], 5);
   assert.ok(isFerryError(err, "registry"));
   assert.equal(err.message, "2 of 5 images failed: a:1: not found; b:2: denied");
+});
+
+Deno.test("Semaphore: a waiter asking first gets the next free slot before older waiters", async () => {
+  const sem = new Semaphore(1);
+  await sem.acquire();
+  const order: string[] = [];
+  const long = sem.acquire().then(() => order.push("long"));
+  const short = sem.acquire({ first: true }).then(() => order.push("short"));
+  sem.release();
+  await short;
+  assert.deepEqual(order, ["short"]);
+  sem.release();
+  await long;
+  assert.deepEqual(order, ["short", "long"]);
+  sem.release();
 });

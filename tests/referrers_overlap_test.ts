@@ -11,6 +11,9 @@ import { CopyEngine } from "../src/copy/mod.ts";
 import type { Descriptor } from "../src/manifest.ts";
 import { MemoryStore } from "../src/memory_store/mod.ts";
 import { RegistryDir } from "../src/registry_dir/mod.ts";
+import { Authenticator } from "../src/auth/mod.ts";
+import { RegistryClient, SMALL_BLOB_BYTES } from "../src/remote/registry.ts";
+import { startMemoryRegistry } from "./support/memory_registry.ts";
 import type { ContentSource, Target } from "../src/store.ts";
 import { makeImage, pushImage, tempDir } from "./support/mod.ts";
 import { cosignTag, fallbackTagOf, makeArtifact, makeSignature } from "./support/referrers.ts";
@@ -98,5 +101,37 @@ Deno.test("copy: a signature and an SBOM are stored while the image's layer move
     assert.ok((await inner.tags()).includes(fallbackTagOf(subject.digest)));
   } finally {
     await dir.close();
+  }
+});
+
+Deno.test("remote: a small blob (a signature's payload) takes the next transfer slot before a waiting layer", async () => {
+  await using registry = await startMemoryRegistry();
+  const repo = registry.store.repository("lib/app");
+  const big = makeImage({ layerSizes: [SMALL_BLOB_BYTES + 1, SMALL_BLOB_BYTES + 2] });
+  await pushImage(repo, big, "1");
+  const sig = makeSignature(big.manifest.desc);
+  await pushImage(repo, sig);
+  const client = new RegistryClient({
+    auth: new Authenticator({ credentials: () => Promise.resolve(undefined) }),
+    maxTransfersPerHost: 1,
+  });
+  try {
+    const src = client.registry(registry.host).repository("lib/app");
+    const [first, second] = big.layers.map((l) => l.desc);
+    const small = sig.layers[0].desc;
+    // The one slot is held by the first layer's body until it is read.
+    const holding = await src.fetch(first);
+    const order: string[] = [];
+    const layer = src.fetch(second).then((s) => (order.push("layer"), s));
+    const payload = src.fetch(small).then((s) => (order.push("payload"), s));
+    await new Response(holding).arrayBuffer();
+    await Promise.race([layer, payload]);
+    // Each body read in the order the slots were given, so the other's slot frees.
+    for (const next of order[0] === "payload" ? [payload, layer] : [layer, payload]) {
+      await new Response(await next).arrayBuffer();
+    }
+    assert.deepEqual(order, ["payload", "layer"]);
+  } finally {
+    await client.close();
   }
 });

@@ -31,6 +31,13 @@ import {
 } from "./http.ts";
 import { DEFAULT_RETRY, retryDelay, sleep } from "./retry.ts";
 
+/**
+ * Blobs of at most this many bytes take the next free transfer slot before larger ones waiting:
+ * configs and the payloads of signatures and SBOMs, which an image waits for while its layers and
+ * other images' layers fill the slots.
+ */
+export const SMALL_BLOB_BYTES = 1024 * 1024;
+
 /** Options of a {@link RegistryClient}. */
 export interface RegistryClientOptions extends HttpOptions {
   /** Credentials and tokens. */
@@ -406,7 +413,9 @@ export class RemoteRepository implements Target {
     }
     const what = `${this.location}@${desc.digest}`;
     if (offset >= desc.size) return new Blob([]).stream();
-    await this.#parts.transfers.acquire();
+    // A small blob (a config, a signature's payload) is not kept waiting behind layers: it takes
+    // the next free slot, within the same bound.
+    await this.#parts.transfers.acquire({ first: desc.size - offset <= SMALL_BLOB_BYTES });
     let released = false;
     const release = () => {
       if (!released) {
