@@ -233,6 +233,11 @@ export class GzipWorkerPool {
   #turn = 0;
   #url: string | undefined;
   #failed: Error | undefined;
+  /**
+   * Slots the encoders sharing this pool gave back: a build writes many layers in a row, and
+   * slots left to the collector at each layer's end piled up (tens of MiB) before it ran.
+   */
+  readonly #slots: Uint8Array[] = [];
   /** How many threads. */
   readonly size: number;
 
@@ -286,8 +291,23 @@ export class GzipWorkerPool {
     });
   }
 
+  /** A slot for an encoder: one an earlier encoder gave back, else a new one. */
+  takeSlot(): Uint8Array {
+    return this.#slots.pop() ?? new Uint8Array(SLOT_SIZE);
+  }
+
+  /**
+   * Keeps an encoder's idle slot for the next encoder, up to what a full backlog of every thread
+   * needs; a slot whose buffer moved away (detached) is dropped.
+   */
+  giveSlot(slot: Uint8Array): void {
+    if (slot.byteLength !== SLOT_SIZE || this.#slots.length >= 2 * this.size + 2) return;
+    if (!this.#slots.includes(slot)) this.#slots.push(slot);
+  }
+
   /** Stops the threads; later blocks are refused (idempotent). */
   close(): void {
+    this.#slots.length = 0;
     for (const w of this.#workers) w.terminate();
     this.#workers.length = 0;
     if (this.#url !== undefined) URL.revokeObjectURL(this.#url);
@@ -355,7 +375,7 @@ export class GzipEncoder {
   /** Slots whose output is lent out until the next call. */
   #lent: Uint8Array[] = [];
   /** The slot being filled: its block holds {@link #fill} bytes. */
-  #slot: Uint8Array = new Uint8Array(SLOT_SIZE);
+  #slot: Uint8Array;
   #fill = 0;
   /** Dictionary bytes in {@link #slot}; undefined for the first block, which has none. */
   #dictLength: number | undefined;
@@ -378,6 +398,12 @@ export class GzipEncoder {
       this.#threads = options.workers.size;
     }
     this.#lend = options.lend ?? false;
+    this.#slot = this.#newSlot();
+  }
+
+  /** A slot: from the shared pool's spares when there is one. */
+  #newSlot(): Uint8Array {
+    return this.#ownPool ? new Uint8Array(SLOT_SIZE) : this.#pool!.takeSlot();
   }
 
   /** Blocks submitted but not yet taken: callers wait for the oldest when this gets large. */
@@ -448,7 +474,7 @@ export class GzipEncoder {
     const length = this.#fill;
     const dictLength = this.#dictLength;
     // The next block's dictionary: the end of this one, copied before the slot moves.
-    const next = this.#free.pop() ?? new Uint8Array(SLOT_SIZE);
+    const next = this.#free.pop() ?? this.#newSlot();
     const carry = Math.min(DICT_SIZE, length);
     next.set(slot.subarray(DATA_AT + length - carry, DATA_AT + length), DATA_AT - carry);
     this.#slot = next;
@@ -541,6 +567,10 @@ export class GzipEncoder {
     if (this.#ownPool) this.#pool?.close();
     for (const item of this.#queue) item.promise.catch(() => {});
     this.#queue = [];
+    if (!this.#ownPool) {
+      // Lent slots stay with the caller's views; in-flight ones are the workers'.
+      for (const slot of [this.#slot, ...this.#free]) this.#pool!.giveSlot(slot);
+    }
     this.#free = [];
   }
 }

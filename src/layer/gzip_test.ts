@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { sha256 } from "../digest.ts";
-import { GZIP_BLOCK_SIZE, GzipEncoder, type GzipEncoderOptions } from "./gzip.ts";
+import { GZIP_BLOCK_SIZE, GzipEncoder, type GzipEncoderOptions, GzipWorkerPool } from "./gzip.ts";
 import { concat } from "../tar/_test_tar.ts";
 import { collect, requirePeer } from "./test_util.ts";
 
@@ -143,4 +143,22 @@ Deno.test("gzip: lent output and direct filling give the same bytes", async () =
     assert.equal(sha256(concat(out)), sha256(want), `${threads} threads`);
   }
   assert.throws(() => new GzipEncoder({ threads: 1 }).commit(GZIP_BLOCK_SIZE + 1), RangeError);
+});
+
+Deno.test("gzip: encoders sharing a worker pool reuse each other's slots, and output stays exact", async () => {
+  const pool = new GzipWorkerPool(2);
+  try {
+    const first = await gzip(MIXED, { workers: pool });
+    // The next encoder starts on a slot the first gave back (it still holds the first's bytes)...
+    const spare = pool.takeSlot();
+    assert.ok(spare.some((b) => b !== 0), "a fresh, zeroed slot: the first encoder's were dropped");
+    pool.giveSlot(spare);
+    // ...and what it leaves in reused slots never reaches another encoder's output.
+    const other = noise(3 * GZIP_BLOCK_SIZE + 5, 9);
+    assert.deepEqual(await gunzip(await gzip(other, { workers: pool })), other);
+    assert.equal(sha256(await gzip(MIXED, { workers: pool })), sha256(first));
+    assert.deepEqual(await gunzip(first), MIXED);
+  } finally {
+    pool.close();
+  }
 });
