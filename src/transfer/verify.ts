@@ -182,14 +182,7 @@ async function sizeByReading(target: Target, digest: Digest): Promise<number | u
 async function layoutSource(layout: OciLayout): Promise<ImageSource> {
   const root = await StoreRoot.open(layout.root);
   const blobDir = `${layout.root}/blobs/sha256`;
-  const stored: { digest: Digest; size: number }[] = [];
-  if (await root.checkDir(blobDir)) {
-    for await (const entry of Deno.readDir(blobDir)) {
-      if (!entry.isFile || !/^[a-f0-9]{64}$/.test(entry.name)) continue;
-      const size = await root.fileSize(`${blobDir}/${entry.name}`);
-      if (size !== undefined) stored.push({ digest: `sha256:${entry.name}`, size });
-    }
-  }
+  const stored = await layout.storedBlobs();
   const target = layout.repository("");
   return {
     location: layout.location,
