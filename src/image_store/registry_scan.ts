@@ -15,6 +15,7 @@ import { readLayer } from "../layer/mod.ts";
 import type { Descriptor } from "../manifest.ts";
 import type { Target } from "../store.ts";
 import { readAll } from "../streams.ts";
+import { MAX_LINK_SIZE } from "../registry_dir/fs.ts";
 
 /** One image found in a `registry/` directory. */
 export interface RegistryImage {
@@ -27,8 +28,6 @@ export interface RegistryImage {
 
 const REGISTRY_DIR = "registry/docker/registry/v2/repositories";
 const LINK_RE = new RegExp(`^${REGISTRY_DIR}/(.+)/_manifests/tags/([^/]+)/current/link$`);
-/** A link file holds `sha256:<64 hex>` (71 bytes); anything much larger is not one. */
-const MAX_LINK_SIZE = 1024;
 
 /** Whether a layer's media type says it is a tar stream (plain or compressed). */
 function isTarLayer(mediaType: string): boolean {
