@@ -85,6 +85,13 @@ export function resumableBody(
   options: ResumableOptions,
 ): ReadableStream<Uint8Array> {
   let position = options.offset;
+  /** The error a download gives up with: where it stopped, and why. */
+  const failedAt = (err: unknown) =>
+    new FerryError(
+      "network",
+      `${options.what}: download failed at byte ${position} of ${options.size}: ${shortError(err)}`,
+      { cause: err, retryable: true },
+    );
   let skip = checkRangeResponse(first, position, options.size, options.what);
   let reader: ViewReader | undefined = viewReader(first.body!);
   let failures = 0;
@@ -188,28 +195,12 @@ export function resumableBody(
           err = new Error(`no data for ${idleMs / 1000} s`);
         }
         if (view.buffer.detached) {
-          if (start > 0) {
-            throw new FerryError(
-              "network",
-              `${options.what}: download failed at byte ${position} of ${options.size}: ${
-                shortError(err)
-              }`,
-              { cause: err, retryable: true },
-            );
-          }
+          if (start > 0) throw failedAt(err);
           // The failed read took the buffer (nothing had been read into it): use a new one.
           view = new Uint8Array(new ArrayBuffer(bufferLength), start, length);
         }
         failures++;
-        if (failures > options.retry.retries) {
-          throw new FerryError(
-            "network",
-            `${options.what}: download failed at byte ${position} of ${options.size}: ${
-              shortError(err)
-            }`,
-            { cause: err, retryable: true },
-          );
-        }
+        if (failures > options.retry.retries) throw failedAt(err);
         const wait = retryDelay(options.retry, failures);
         options.trace?.(
           `${options.what}: ${shortError(err)} at byte ${position}; resuming in ${wait} ms`,
