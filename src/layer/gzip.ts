@@ -20,6 +20,7 @@
  * @module
  */
 import zlib from "node:zlib";
+import { BufferPool } from "../buffer_pool.ts";
 
 /** Uncompressed bytes per independently compressed block. */
 export const GZIP_BLOCK_SIZE = 1 << 20;
@@ -237,13 +238,15 @@ export class GzipWorkerPool {
    * Slots the encoders sharing this pool gave back: a build writes many layers in a row, and
    * slots left to the collector at each layer's end piled up (tens of MiB) before it ran.
    */
-  readonly #slots: Uint8Array[] = [];
+  readonly #slots: BufferPool;
   /** How many threads. */
   readonly size: number;
 
   /** A pool of `size` threads (at most 64), none started yet. */
   constructor(size: number) {
     this.size = Math.max(1, Math.min(size, 64));
+    // What a full backlog of every thread needs.
+    this.#slots = new BufferPool(SLOT_SIZE, 2 * this.size + 2);
   }
 
   #start(): void {
@@ -293,21 +296,17 @@ export class GzipWorkerPool {
 
   /** A slot for an encoder: one an earlier encoder gave back, else a new one. */
   takeSlot(): Uint8Array {
-    return this.#slots.pop() ?? new Uint8Array(SLOT_SIZE);
+    return new Uint8Array(this.#slots.take());
   }
 
-  /**
-   * Keeps an encoder's idle slot for the next encoder, up to what a full backlog of every thread
-   * needs; a slot whose buffer moved away (detached) is dropped.
-   */
+  /** Keeps an encoder's idle slot for the next encoder (a slot whose buffer moved away is not). */
   giveSlot(slot: Uint8Array): void {
-    if (slot.byteLength !== SLOT_SIZE || this.#slots.length >= 2 * this.size + 2) return;
-    if (!this.#slots.includes(slot)) this.#slots.push(slot);
+    this.#slots.give(slot.buffer as ArrayBuffer);
   }
 
   /** Stops the threads; later blocks are refused (idempotent). */
   close(): void {
-    this.#slots.length = 0;
+    this.#slots.clear();
     for (const w of this.#workers) w.terminate();
     this.#workers.length = 0;
     if (this.#url !== undefined) URL.revokeObjectURL(this.#url);

@@ -12,6 +12,7 @@ import { FerryError, isFerryError } from "../errors.ts";
 import { writeAll } from "../fs_util.ts";
 import type { ContentSource } from "../store.ts";
 import { viewReader } from "../streams.ts";
+import { BufferPool } from "../buffer_pool.ts";
 import type { StoreRoot } from "../store_root.ts";
 import { FILE_MODE } from "./fs.ts";
 import type { Layout } from "./layout.ts";
@@ -30,21 +31,8 @@ export const WRITE_BATCH_SIZE = 1024 * 1024;
  */
 export const POOLED_BUFFERS = 16;
 
-const pool: ArrayBuffer[] = [];
-
-function takeBuffer(): ArrayBuffer {
-  return pool.pop() ?? new ArrayBuffer(WRITE_BATCH_SIZE);
-}
-
-/** Keeps `buffer` for the next download unless it moved away or the pool is full. */
-function giveBuffer(buffer: ArrayBuffer): void {
-  if (
-    !buffer.detached && buffer.byteLength === WRITE_BATCH_SIZE && pool.length < POOLED_BUFFERS &&
-    !pool.includes(buffer)
-  ) {
-    pool.push(buffer);
-  }
-}
+/** Staging buffers shared by every download of the process. */
+const pool = new BufferPool(WRITE_BATCH_SIZE, POOLED_BUFFERS);
 
 /** Options for {@link stageBlob}. */
 export interface StageBlobOptions {
@@ -206,7 +194,7 @@ async function download(
   const size = Math.min(batchSize, expected.size - offset + 1);
   const pooled = batchSize === WRITE_BATCH_SIZE;
   const buffers = pooled
-    ? [takeBuffer(), takeBuffer()]
+    ? [pool.take(), pool.take()]
     : [new ArrayBuffer(size), new ArrayBuffer(size)];
   let turn = 0;
   // The write in flight, of the buffer not being read into. Marked handled at once: it fails
@@ -237,7 +225,7 @@ async function download(
     throw err;
   } finally {
     // No read or write holds them any more (a read that failed took its buffer with it).
-    if (pooled) buffers.forEach(giveBuffer);
+    if (pooled) buffers.forEach((b) => pool.give(b));
   }
   checkDigest(hasher, expected, where);
 }
