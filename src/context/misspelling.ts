@@ -7,9 +7,12 @@
  */
 
 import { join } from "node:path";
+import { closest } from "../edit_distance.ts";
 import { isFile } from "../fs_util.ts";
 import { listDir, listFiles } from "./fs_util.ts";
 import type { DiscoveryWarning } from "./types.ts";
+
+export { editDistance } from "../edit_distance.ts";
 
 const TOP_LEVEL = ["charts", "images", "manifests"];
 const UNDER_IMAGES = ["shim", "skopeo"];
@@ -25,7 +28,7 @@ export async function misspelledDirectories(contextDir: string): Promise<Discove
   const check = async (dir: string, prefix: string, names: string[]) => {
     for (const entry of await listDir(dir)) {
       if (!entry.isDirectory || names.includes(entry.name)) continue;
-      const meant = closest(entry.name, names);
+      const meant = closest(entry.name, names, MAX_DISTANCE);
       if (meant === undefined) continue;
       if (!await holdsWhatSealosReads(join(dir, entry.name), `${prefix}${meant}`)) continue;
       warnings.push({
@@ -63,39 +66,4 @@ async function holdsWhatSealosReads(dir: string, meant: string): Promise<boolean
     default:
       return false;
   }
-}
-
-function closest(name: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = MAX_DISTANCE + 1;
-  for (const candidate of candidates) {
-    const d = editDistance(name, candidate);
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-/** Levenshtein distance, counting an adjacent transposition as one edit (`mainfests`). */
-export function editDistance(a: string, b: string): number {
-  const rows = a.length + 1;
-  const cols = b.length + 1;
-  const d: number[][] = Array.from({ length: rows }, (_, i) => {
-    const row = new Array<number>(cols).fill(0);
-    row[0] = i;
-    return row;
-  });
-  for (let j = 0; j < cols; j++) d[0][j] = j;
-  for (let i = 1; i < rows; i++) {
-    for (let j = 1; j < cols; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[rows - 1][cols - 1];
 }
