@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Command } from "@commander-js/extra-typings";
+import { type AnyCommand, Command } from "../src/cli/command.ts";
 import { buildProgram } from "../src/cli/mod.ts";
 import { completionsCommand } from "../src/cli/completions.ts";
 import { Output } from "../src/cli/output.ts";
@@ -18,7 +18,7 @@ import { REPO_ROOT } from "./support/mod.ts";
 const COMMANDS_DOC = join(REPO_ROOT, "docs", "COMMANDS.md");
 
 /** The command tree as the CLI builds it, with `completions` in it. */
-function program(): Command {
+function program(): AnyCommand {
   const root = buildProgram();
   if (!root.commands.some((c) => c.name() === "completions")) {
     root.addCommand(completionsCommand(() => root, () => new Output()));
@@ -26,38 +26,25 @@ function program(): Command {
   return root;
 }
 
-/** Every command below (and with) `cmd`, with its path of names; commander's `help` excluded. */
-function commands(cmd: Command, path: string[] = []): [string[], Command][] {
+/** Every command below (and with) `cmd`, with its path of names. */
+function commands(cmd: AnyCommand, path: string[] = []): [string[], AnyCommand][] {
   return [
     [path, cmd],
-    ...(cmd.commands as Command[]).flatMap((c) => commands(c, [...path, c.name()])),
+    ...cmd.commands.flatMap((c) => commands(c, [...path, c.name()])),
   ];
 }
 
 /** The full `--help` text of a command, the "after" text (examples) included. */
-function helpText(cmd: Command): string {
-  let text = "";
-  const capture = {
-    writeOut: (s: string) => void (text += s),
-    writeErr: (s: string) => void (text += s),
-    getOutHelpWidth: () => 100,
-    getErrHelpWidth: () => 100,
-    getOutHasColors: () => false,
-    getErrHasColors: () => false,
-  };
-  // the output settings of every ancestor too: "beforeAll"/"afterAll" texts are written by them
-  for (let c: Command | null = cmd; c; c = c.parent as Command | null) c.configureOutput(capture);
-  cmd.outputHelp();
-  return text;
+function helpText(cmd: AnyCommand): string {
+  return cmd.helpText(100);
 }
 
 /** What a command's help lacks (empty when it is complete). */
-function problems(path: string[], cmd: Command, text: string): string[] {
+function problems(path: string[], cmd: AnyCommand, text: string): string[] {
   const name = ["ferry", ...path].join(" ");
   const found: string[] = [];
   if (!cmd.description().trim()) found.push(`${name}: no description`);
-  const help = cmd.createHelp();
-  for (const option of help.visibleOptions(cmd)) {
+  for (const option of cmd.visibleOptions()) {
     const line = text.split("\n").find((l) => l.trimStart().startsWith(option.flags));
     if (!line) {
       found.push(`${name}: ${option.flags} is not listed`);
@@ -94,20 +81,17 @@ Deno.test("every command's --help has a description, its flags with defaults, an
 });
 
 Deno.test("the help check catches a flag without its default, a missing flag, no examples", () => {
-  const bare = program().command("bare").description("a command").option(
-    "--n <n>",
-    "a number",
-    "5",
-  );
+  const bare = new Command("bare").description("a command").option("--n <n>", "a number", "5");
+  program().addCommand(bare);
   const text = "Usage: ferry bare [options]\n\nOptions:\n  --n <n>     a number\n";
-  assert.deepEqual(problems(["bare"], bare as unknown as Command, text), [
+  assert.deepEqual(problems(["bare"], bare, text), [
     "ferry bare: --n <n> does not show its default",
     "ferry bare: -h, --help is not listed",
     'ferry bare: no "Examples:" section with a ferry command',
   ]);
   const good = text.replace("a number", 'a number (default: "5")') +
     "  -h, --help  display help for command\n\nExamples:\n  ferry bare --n 3\n";
-  assert.deepEqual(problems(["bare"], bare as unknown as Command, good), []);
+  assert.deepEqual(problems(["bare"], bare, good), []);
 });
 
 Deno.test("ferry --help and ferry COMMAND --help print the same help on stdout, exit 0", async () => {
@@ -153,7 +137,7 @@ Deno.test("docs/COMMANDS.md covers every command and flag", async () => {
     }
     const end = doc.indexOf("\n## ", start + 1);
     const section = doc.slice(start, end < 0 ? undefined : end);
-    for (const option of cmd.createHelp().visibleOptions(cmd)) {
+    for (const option of cmd.visibleOptions()) {
       if (!section.includes(option.flags)) missing.push(`${name} ${option.flags}`);
     }
   }
@@ -163,4 +147,23 @@ Deno.test("docs/COMMANDS.md covers every command and flag", async () => {
     "docs/COMMANDS.md is out of date; regenerate it with " +
       "FERRY_UPDATE_DOCS=1 deno test --allow-all tests/help_test.ts",
   );
+});
+
+Deno.test("a usage mistake is one line on stderr naming the help to read, exit 2", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--bogus"], /^ferry: unknown option "--bogus" \(see ferry --help\)$/],
+    [["regsitry", "save"], /^ferry: unknown command "regsitry"; did you mean registry\? /],
+    [["registry", "save", "a", "b"], /^ferry: too many operands: "b" .*ferry registry save --help/],
+    [["copy", "docker://a"], /^ferry: missing operand <destination> \(see ferry copy --help\)$/],
+    [["save", "x"], /^ferry: missing required option -o, --output <file> /],
+    [["save", "-o", "x", "--format", "zip", "a"], /^ferry: --format "zip": expected one of /],
+    [["registry", "save", "--max-pull-procs=0"], /^ferry: --max-pull-procs: expected a positive/],
+  ];
+  for (const [args, want] of cases) {
+    const run = await ferry(args);
+    assert.equal(run.code, 2, `ferry ${args.join(" ")}: ${run.stderr}`);
+    assert.equal(run.stdout, "");
+    assert.equal(run.stderr.trimEnd().split("\n").length, 1, run.stderr);
+    assert.match(run.stderr.trimEnd(), want);
+  }
 });

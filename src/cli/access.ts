@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "./command.ts";
 import type { AccessOptions, DefaultClientOptions } from "../remote/mod.ts";
 import type { Output } from "./output.ts";
 import { parseBool } from "./parse.ts";
@@ -43,9 +43,7 @@ export interface AccessFlags {
   tlsVerifyHelp?: string;
 }
 
-type AnyCommand = Command<unknown[], Record<string, unknown>>;
-
-/** The `--no-referrers` flag of every command that moves images (commander sets `referrers`). */
+/** The `--no-referrers` flag of every command that moves images (it sets `referrers`). */
 export interface ReferrersFlag {
   /** False with `--no-referrers`. */
   referrers?: boolean;
@@ -58,8 +56,10 @@ const NO_REFERRERS_HELP =
  * Adds `--no-referrers` to `cmd` (declared once here for every command that moves images); its
  * options then include {@link ReferrersFlag}.
  */
-export function withReferrers<T extends AnyCommand>(cmd: T): T {
-  return cmd.option("--no-referrers", NO_REFERRERS_HELP) as unknown as T;
+export function withReferrers<A extends unknown[], O extends object>(
+  cmd: Command<A, O>,
+): Command<A, O & ReferrersFlag> {
+  return cmd.option("--no-referrers", NO_REFERRERS_HELP);
 }
 
 const AUTHFILE_HELP = "credentials file (default: the containers and docker auth files)";
@@ -67,14 +67,17 @@ const TLS_VERIFY_HELP = "verify TLS and require HTTPS (false also allows plain H
 const CERT_DIR_HELP = "extra CA certificates (*.crt) to trust";
 
 /** Adds the registry-access flags to `cmd`; its options then include {@link AccessOptions}. */
-export function withAccess<T extends AnyCommand>(cmd: T, flags: AccessFlags = {}): T {
+export function withAccess<A extends unknown[], O extends object>(
+  cmd: Command<A, O>,
+  flags: AccessFlags = {},
+): Command<A, O & AccessOptions> {
   cmd.option("--authfile <file>", flags.authfileHelp ?? AUTHFILE_HELP);
   if (flags.creds) cmd.option("--creds <user:password>", "credentials for the registry");
   const tlsHelp = flags.tlsVerifyHelp ?? TLS_VERIFY_HELP;
   if (flags.showTlsDefault) cmd.option("--tls-verify <bool>", tlsHelp, parseBool, true);
   else cmd.option("--tls-verify <bool>", tlsHelp, parseBool);
-  cmd.option("--cert-dir <dir>", CERT_DIR_HELP);
-  return cmd;
+  // The flags depend on `flags`, so their types are given here rather than built up.
+  return cmd.option("--cert-dir <dir>", CERT_DIR_HELP) as Command<A, O & AccessOptions>;
 }
 
 /**
@@ -82,7 +85,9 @@ export function withAccess<T extends AnyCommand>(cmd: T, flags: AccessFlags = {}
  * sides and for either, credentials for either; its options then include
  * {@link SideAccessOptions}.
  */
-export function withSideAccess<T extends AnyCommand>(cmd: T): T {
+export function withSideAccess<A extends unknown[], O extends object>(
+  cmd: Command<A, O>,
+): Command<A, O & SideAccessOptions> {
   return cmd
     .option("--authfile <file>", "credentials file for both sides")
     .option("--src-authfile <file>", "credentials file for the source")
@@ -96,7 +101,7 @@ export function withSideAccess<T extends AnyCommand>(cmd: T): T {
     )
     .option("--src-tls-verify <bool>", "verify TLS at the source", parseBool)
     .option("--dest-tls-verify <bool>", "verify TLS at the destination", parseBool)
-    .option("--cert-dir <dir>", CERT_DIR_HELP) as unknown as T;
+    .option("--cert-dir <dir>", CERT_DIR_HELP);
 }
 
 /**

@@ -6,12 +6,12 @@
  *
  * @module
  */
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command, Option } from "./command.ts";
 import { FerryError } from "../errors.ts";
 import { ROOT_HELP } from "./images.ts";
-import { type AccessOptions, type ReferrersFlag, withAccess, withReferrers } from "./access.ts";
+import { withAccess, withReferrers } from "./access.ts";
 import type { Output } from "./output.ts";
-import { type VerifyKeyOptions, withVerifyKey } from "./verify_key.ts";
+import { withVerifyKey } from "./verify_key.ts";
 import { parseBool, parseEpoch, parsePositiveInt } from "./parse.ts";
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -114,10 +114,9 @@ Examples:
   ferry build --timestamp 1700000000 --save-image=false -o oci-archive:app.tar -t app:1 .`,
     )
     .action(async (context, opts) => {
-      const o = opts as typeof opts & AccessOptions;
-      const out = output(o.json);
+      const out = output(opts.json);
       const { runBuild } = await import("./build_action.ts");
-      await runBuild(context, o, out);
+      await runBuild(context, opts, out);
     });
 }
 
@@ -167,19 +166,14 @@ Examples:
   ferry merge --platform linux/arm64 -t all:1 ghcr.io/org/k8s:1 ghcr.io/org/app:1`,
     )
     .action(async (images, opts) => {
-      const o = opts as typeof opts & AccessOptions;
-      const out = output(o.json);
+      const out = output(opts.json);
       const { runMerge } = await import("./build_action.ts");
-      await runMerge(images, o, out);
+      await runMerge(images, opts, out);
     });
 }
 
 /** The parsed options of `build`. */
-export type BuildOptions =
-  & ReturnType<ReturnType<typeof buildCommand>["opts"]>
-  & AccessOptions
-  & ReferrersFlag
-  & VerifyKeyOptions;
+export type BuildOptions = ReturnType<ReturnType<typeof buildCommand>["opts"]>;
 
 /** The parsed options of `merge`. */
-export type MergeOptions = ReturnType<ReturnType<typeof mergeCommand>["opts"]> & AccessOptions;
+export type MergeOptions = ReturnType<ReturnType<typeof mergeCommand>["opts"]>;

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { Argument, Command } from "@commander-js/extra-typings";
+import { type AnyCommand, Argument, Command, type Option } from "./command.ts";
 import type { Output } from "./output.ts";
 
 /** The shells ferry writes completion scripts for. */
@@ -51,7 +51,7 @@ export interface CompletionCommand {
   name: string;
   aliases: string[];
   description: string;
-  /** Flags of this command plus the program's global flags (commander accepts them anywhere). */
+  /** Flags of this command plus the program's global flags (accepted anywhere). */
   options: CompletionOption[];
   arguments: CompletionArgument[];
   subcommands: CompletionCommand[];
@@ -68,8 +68,8 @@ function valueFromName(name: string): ValueCompletion {
   return { kind: "none" };
 }
 
-function optionModel(option: Command["options"][number]): CompletionOption {
-  const takes = option.required ? "required" : option.optional ? "optional" : "none";
+function optionModel(option: Option<string, unknown, boolean>): CompletionOption {
+  const takes = option.takes;
   const valueName = /[<[]([^>\]]+?)(?:\.\.\.)?[>\]]/.exec(option.flags)?.[1];
   const value: ValueCompletion = takes === "none"
     ? { kind: "none" }
@@ -86,7 +86,7 @@ function optionModel(option: Command["options"][number]): CompletionOption {
   };
 }
 
-function argumentModel(arg: Argument): CompletionArgument {
+function argumentModel(arg: Argument<string, unknown, boolean>): CompletionArgument {
   return {
     name: arg.name(),
     required: arg.required,
@@ -98,30 +98,28 @@ function argumentModel(arg: Argument): CompletionArgument {
 }
 
 /** Global flags worth offering everywhere: the program's own, without help and version. */
-function globalOptions(program: Command): CompletionOption[] {
-  const help = program.createHelp();
-  return help.visibleOptions(program)
+function globalOptions(program: AnyCommand): CompletionOption[] {
+  return program.visibleOptions()
     .filter((o) => !["--help", "--version"].includes(o.long ?? ""))
     .map(optionModel);
 }
 
 /**
- * Reduces a commander tree to what completion scripts need: visible commands (with the implicit
+ * Reduces a command tree to what completion scripts need: visible commands (with the implicit
  * `help` command), visible flags (with `-h/--help`), arguments and choices.
  */
-export function completionModel(program: Command): CompletionCommand {
+export function completionModel(program: AnyCommand): CompletionCommand {
   const globals = globalOptions(program);
-  const walk = (cmd: Command, isRoot: boolean): CompletionCommand => {
-    const help = cmd.createHelp();
-    const own = help.visibleOptions(cmd).map(optionModel);
+  const walk = (cmd: AnyCommand, isRoot: boolean): CompletionCommand => {
+    const own = cmd.visibleOptions().map(optionModel);
     const seen = new Set(own.map((o) => o.long ?? o.short));
     return {
       name: cmd.name(),
       aliases: cmd.aliases(),
       description: cmd.description(),
       options: isRoot ? own : [...own, ...globals.filter((g) => !seen.has(g.long ?? g.short))],
-      arguments: help.visibleArguments(cmd).map(argumentModel),
-      subcommands: help.visibleCommands(cmd).map((c) => walk(c as Command, false)),
+      arguments: cmd.visibleArguments().map(argumentModel),
+      subcommands: cmd.visibleCommands().map((c) => walk(c, false)),
     };
   };
   return walk(program, true);
@@ -140,7 +138,7 @@ function flagsOf(o: CompletionOption): string[] {
 }
 
 /** The completion script for `shell`, generated from `program`'s command tree. */
-export function completionScript(shell: Shell, program: Command): string {
+export function completionScript(shell: Shell, program: AnyCommand): string {
   const model = completionModel(program);
   switch (shell) {
     case "bash":
@@ -593,9 +591,9 @@ ${lines.join("\n")}
 
 /** The `completions` command; `program` gives the root of the tree to describe. */
 export function completionsCommand(
-  program: () => Command,
+  program: () => AnyCommand,
   output: (json?: boolean) => Output,
-): Command {
+) {
   return new Command("completions")
     .description("print a shell completion script for bash, zsh or fish")
     .addArgument(new Argument("<shell>", "the shell to complete in").choices(SHELLS))
@@ -613,5 +611,5 @@ Examples:
     .action((shell) => {
       const script = completionScript(shell, program());
       output().print(script.replace(/\n$/, ""));
-    }) as unknown as Command;
+    });
 }

@@ -6,11 +6,11 @@
  *
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import { type AnyCommand, Command } from "./command.ts";
 import type { Output } from "./output.ts";
 
 /** The `context` command group. */
-export function contextCommand(output: () => Output): Command {
+export function contextCommand(output: () => Output): AnyCommand {
   const context = new Command("context")
     .description("inspect a cluster-image build context")
     .addHelpText(
@@ -19,8 +19,7 @@ export function contextCommand(output: () => Output): Command {
 Examples:
   ferry context images ./my-app`,
     );
-  context
-    .command("images")
+  const images = new Command("images")
     .description("list the images a build of CONTEXT would save, sorted, with where each was found")
     .argument("[context]", "build context directory", ".")
     .option("--json", "one JSON object with images, archives, warnings and ignored entries")
@@ -43,5 +42,5 @@ Examples:
       const { runContextImages } = await import("./context_images_action.ts");
       await runContextImages(dir, opts, out);
     });
-  return context;
+  return context.addCommand(images);
 }

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "./command.ts";
 import {
   type ReferrersFlag,
   type SideAccessOptions,
@@ -25,7 +25,7 @@ export interface CopyOptions extends SideAccessOptions, VerifyKeyOptions, Referr
   json?: boolean;
 }
 
-function withSideOptions<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
+function withSideOptions<A extends unknown[], O extends object>(cmd: Command<A, O>) {
   return withVerifyKey(withSideAccess(
     withReferrers(
       cmd
@@ -33,9 +33,9 @@ function withSideOptions<T extends Command<unknown[], Record<string, unknown>>>(
           "--platform <list>",
           "os/arch[/variant][,…] to copy from multi-platform images (default: this host)",
         )
-        .option("--all", "copy every platform (the whole index)") as unknown as T,
+        .option("--all", "copy every platform (the whole index)"),
     ),
-  )).option("--json", "print one JSON event per line") as unknown as T;
+  )).option("--json", "print one JSON event per line");
 }
 
 /** The parsed options of `registry sync`. */
@@ -67,10 +67,9 @@ Examples:
   ferry copy --verify-key cosign.pub docker://ghcr.io/org/app:1.0 oci-archive:app.tar`,
     )
     .action(async (source, destination, opts) => {
-      const o = opts as CopyOptions;
-      const out = output(o.json);
+      const out = output(opts.json);
       const { runCopy } = await import("./copy_action.ts");
-      await runCopy(source, destination, o, out);
+      await runCopy(source, destination, opts, out);
     });
 }
 
@@ -95,10 +94,9 @@ Examples:
   ferry registry copy --all nginx:1.27 ./registry`,
     )
     .action(async (image, registry, opts) => {
-      const o = opts as CopyOptions;
-      const out = output(o.json);
+      const out = output(opts.json);
       const { runRegistryCopy } = await import("./copy_action.ts");
-      await runRegistryCopy(image, registry, o, out);
+      await runRegistryCopy(image, registry, opts, out);
     });
 
   const sync = withSideOptions(
@@ -116,10 +114,9 @@ Examples:
   ferry registry sync registry.local:5000 ./mirror --dest-tls-verify=false`,
     )
     .action(async (source, destination, opts) => {
-      const o = opts as SyncOptions;
-      const out = output(o.json);
+      const out = output(opts.json);
       const { runRegistrySync } = await import("./copy_action.ts");
-      await runRegistrySync(source, destination, o, out);
+      await runRegistrySync(source, destination, opts, out);
     });
   return [copy, sync] as const;
 }

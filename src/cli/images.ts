@@ -7,10 +7,10 @@
  *
  * @module
  */
-import { Command, Option } from "@commander-js/extra-typings";
-import { type AccessOptions, type ReferrersFlag, withAccess, withReferrers } from "./access.ts";
+import { Command, Option } from "./command.ts";
+import { withAccess, withReferrers } from "./access.ts";
 import type { Output } from "./output.ts";
-import { type VerifyKeyOptions, withVerifyKey } from "./verify_key.ts";
+import { withVerifyKey } from "./verify_key.ts";
 
 /** Help text of `--root`, for every command that uses the local image store. */
 export const ROOT_HELP =
@@ -62,10 +62,9 @@ Examples:
   ferry pull --platform linux/arm64 --tls-verify=false registry.local:5000/team/app:1.0`,
     )
     .action(async (image, opts) => {
-      const o = opts as typeof opts & AccessOptions & RootOptions;
-      const out = output(o.json);
+      const out = output(opts.json);
       const { runPull } = await import("./images_action.ts");
-      await runPull(image, o, out);
+      await runPull(image, opts, out);
     });
 }
 
@@ -99,10 +98,9 @@ Examples:
   ferry push --tls-verify=false app:1.0 127.0.0.1:5000/app`,
     )
     .action(async (image, destination, opts) => {
-      const o = opts as typeof opts & AccessOptions & RootOptions;
-      const out = output(o.json);
+      const out = output(opts.json);
       const { runPush } = await import("./images_action.ts");
-      await runPush(image, destination, o, out);
+      await runPush(image, destination, opts, out);
     });
 }
 
@@ -291,20 +289,10 @@ Examples:
 }
 
 /** The parsed options of `pull`. */
-export type PullOptions =
-  & ReturnType<ReturnType<typeof pullCommand>["opts"]>
-  & AccessOptions
-  & RootOptions
-  & ReferrersFlag
-  & VerifyKeyOptions;
+export type PullOptions = ReturnType<ReturnType<typeof pullCommand>["opts"]>;
 
 /** The parsed options of `push`. */
-export type PushOptions =
-  & ReturnType<ReturnType<typeof pushCommand>["opts"]>
-  & AccessOptions
-  & RootOptions
-  & ReferrersFlag
-  & VerifyKeyOptions;
+export type PushOptions = ReturnType<ReturnType<typeof pushCommand>["opts"]>;
 
 /** The parsed options of `tag`. */
 export type TagOptions = ReturnType<ReturnType<typeof tagCommand>["opts"]>;
@@ -321,10 +309,7 @@ export type ImagesOptions = ReturnType<ReturnType<typeof imagesCommand>["opts"]>
 export type InspectOptions = ReturnType<ReturnType<typeof inspectCommand>["opts"]>;
 
 /** The parsed options of `save`. */
-export type SaveOptions = ReturnType<ReturnType<typeof saveCommand>["opts"]> & ReferrersFlag;
+export type SaveOptions = ReturnType<ReturnType<typeof saveCommand>["opts"]>;
 
 /** The parsed options of `load`. */
-export type LoadOptions =
-  & ReturnType<ReturnType<typeof loadCommand>["opts"]>
-  & ReferrersFlag
-  & VerifyKeyOptions;
+export type LoadOptions = ReturnType<ReturnType<typeof loadCommand>["opts"]>;

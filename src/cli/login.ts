@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
-import { type AccessOptions, withAccess } from "./access.ts";
+import { Command } from "./command.ts";
+import { withAccess } from "./access.ts";
 import type { Output } from "./output.ts";
 
 /** `ferry login` and `ferry logout`. */
@@ -41,7 +41,7 @@ Examples:
     .action(async (registryText, opts) => {
       const out = output();
       const { runLogin } = await import("./login_action.ts");
-      await runLogin(registryText, opts as typeof opts & AccessOptions, out);
+      await runLogin(registryText, opts, out);
     });
 }
 
@@ -66,7 +66,7 @@ Examples:
 }
 
 /** The parsed options of `login`. */
-export type LoginOptions = ReturnType<ReturnType<typeof loginCommand>["opts"]> & AccessOptions;
+export type LoginOptions = ReturnType<ReturnType<typeof loginCommand>["opts"]>;
 
 /** The parsed options of `logout`. */
 export type LogoutOptions = ReturnType<ReturnType<typeof logoutCommand>["opts"]>;

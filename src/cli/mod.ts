@@ -1,5 +1,5 @@
 /**
- * ferry's command-line interface: a thin commander tree over the library.
+ * ferry's command-line interface: a thin command tree (`./command.ts`) over the library.
  *
  * Exit codes: 0 success, 1 failure, 2 usage error. Expected failures print one line; stack traces
  * only under `--debug`.
@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { Command } from "@commander-js/extra-typings";
+import type { AnyCommand } from "./command.ts";
 import * as build from "./build.ts";
 import * as context from "./context_images.ts";
 import * as copy from "./copy.ts";
@@ -42,6 +42,6 @@ const ALL_MODULES: CommandModules = {
 };
 
 /** Builds the whole command tree. `output` is created once the global flags are known. */
-export function buildProgram(state: { output?: Output } = {}): Command {
+export function buildProgram(state: { output?: Output } = {}): AnyCommand {
   return assembleProgram(ALL_MODULES, state);
 }

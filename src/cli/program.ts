@@ -6,7 +6,7 @@
  * only the command modules defining the command its arguments name; `--version` loads none.
  * Top-level help, `help`, `completions` and a mistyped command show the whole tree and load every
  * command module. A command module only defines its commands (names, flags, defaults, help): it
- * imports nothing heavier than commander and the option parsers, and its actions import their
+ * imports nothing heavier than `./command.ts` and the option parsers, and its actions import their
  * `*_action.ts` sibling (with the registry client, server, builder, archive code and the npm
  * packages behind them) when they run, so `--help` and completions load no implementation.
  * {@link assembleProgram} builds the tree from whichever modules it is given, so a partial tree
@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { Command, CommanderError } from "@commander-js/extra-typings";
+import { type AnyCommand, Command } from "./command.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { completionsCommand } from "./completions.ts";
 import { Output } from "./output.ts";
@@ -142,7 +142,7 @@ export async function loadCommandModules(
 export function assembleProgram(
   modules: Partial<CommandModules>,
   state: { output?: Output } = {},
-): Command {
+): AnyCommand {
   const program = new Command("ferry")
     .description(
       "build Sealos-style cluster images and carry container images into air-gapped sites",
@@ -150,7 +150,6 @@ export function assembleProgram(
     .version(VERSION, "-v, --version")
     .option("--debug", "print stack traces and an HTTP trace (secrets removed)")
     .option("-q, --quiet", "print only results and errors")
-    .showHelpAfterError("(run with --help for usage)")
     .addHelpText(
       "after",
       `
@@ -160,9 +159,7 @@ Examples:
   ferry copy docker://nginx:1.27 oci-archive:nginx.tar
   ferry registry serve filesystem ./registry             # serve a saved directory
   ferry COMMAND --help                                   # flags and examples of a command`,
-    )
-    .configureOutput({ outputError: (str, write) => write(str) })
-    .exitOverride();
+    );
 
   const output = (json?: boolean) => {
     const g = program.opts();
@@ -204,17 +201,14 @@ Examples:
   if (MODULE_NAMES.every((name) => m[name])) {
     program.addCommand(completionsCommand(() => program, output));
   }
-
-  for (const cmd of allCommands(program)) cmd.exitOverride();
   return program;
 }
 
-function allCommands(cmd: Command): Command[] {
-  return [cmd, ...(cmd.commands as Command[]).flatMap((c) => allCommands(c))];
-}
-
 /** The command tree `args` need (see {@link modulesFor}). */
-async function programFor(args: readonly string[], state: { output?: Output }): Promise<Command> {
+async function programFor(
+  args: readonly string[],
+  state: { output?: Output },
+): Promise<AnyCommand> {
   const names = modulesFor(args);
   if (names.length === MODULE_NAMES.length) {
     // Every module: one static import graph (mod.ts) loads faster than a dynamic import each.
@@ -230,7 +224,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     // Inside the try: a command module failing to load is reported like any other failure.
     const program = await programFor(args, state);
-    await program.parseAsync(args, { from: "user" });
+    await program.parseAsync(args);
     state.output?.finish();
     return 0;
   } catch (err) {
@@ -238,7 +232,7 @@ export async function main(args: string[]): Promise<number> {
     // Unix tools; 141 is the status a shell shows for such a death (128 + SIGPIPE).
     if (isBrokenPipe(err)) return EXIT_BROKEN_PIPE;
     state.output?.finish();
-    if (state.output?.json && !(err instanceof CommanderError)) {
+    if (state.output?.json) {
       // Scripts reading --json see the failure too, not only the line on stderr.
       state.output.emit({
         type: "error",
@@ -270,14 +264,6 @@ function isModuleLoadDenied(err: unknown): boolean {
 }
 
 function report(err: unknown, debug: boolean): number {
-  if (err instanceof CommanderError) {
-    // help and version "errors" are successful exits; the message was already printed.
-    if (
-      err.code === "commander.helpDisplayed" || err.code === "commander.version" ||
-      err.code === "commander.help"
-    ) return 0;
-    return err.exitCode === 0 ? 0 : 2;
-  }
   if (err instanceof FerryError) {
     console.error(`ferry: ${err.message}`);
     if (debug) console.error(err.stack);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Command } from "@commander-js/extra-typings";
+import type { AnyCommand as Command } from "./command.ts";
 import {
   assembleProgram,
   COMMAND_PATHS,
@@ -10,11 +10,11 @@ import {
 
 const ALL = Object.keys(COMMAND_PATHS) as CommandModuleName[];
 
-/** Every command below `cmd` with its path of names; commander's `help` left out. */
+/** Every command below `cmd` with its path of names. */
 function commands(cmd: Command, path: string[] = []): [string[], Command][] {
-  return (cmd.commands as Command[])
-    .filter((c) => c.name() !== "help")
-    .flatMap((c) => [[[...path, c.name()], c], ...commands(c, [...path, c.name()])]);
+  return cmd.commands.flatMap((
+    c,
+  ) => [[[...path, c.name()], c], ...commands(c, [...path, c.name()])]);
 }
 
 /**
@@ -23,20 +23,17 @@ function commands(cmd: Command, path: string[] = []): [string[], Command][] {
  */
 function pickingPaths(program: Command): string[] {
   const named = (c: Command) => [c.name(), ...c.aliases()];
-  return (program.commands as Command[])
-    .filter((c) => c.name() !== "help")
+  return program.commands
     .flatMap((c) =>
       c.name() === "registry"
-        ? (c.commands as Command[]).filter((s) => s.name() !== "help")
-          .flatMap((s) => named(s).map((n) => `registry ${n}`))
+        ? c.commands.flatMap((s) => named(s).map((n) => `registry ${n}`))
         : named(c)
     )
     .sort();
 }
 
 function helpOf(cmd: Command): string {
-  cmd.configureOutput({ getOutHelpWidth: () => 100, getOutHasColors: () => false });
-  return cmd.helpInformation();
+  return cmd.helpText(100);
 }
 
 Deno.test("COMMAND_PATHS names exactly the commands each module defines", async () => {
@@ -172,9 +169,7 @@ Deno.test("every command's own modules build a tree that reaches it", async () =
       assert.deepEqual(names, [name], path.join(" "));
       let cmd: Command | undefined = assembleProgram(await loadCommandModules(names));
       for (const word of path) {
-        cmd = (cmd?.commands as Command[] | undefined)?.find((c) =>
-          c.name() === word || c.aliases().includes(word)
-        );
+        cmd = cmd?.commands.find((c) => c.name() === word || c.aliases().includes(word));
       }
       assert.ok(cmd, `${path.join(" ")} is in the tree of ${names}`);
     }

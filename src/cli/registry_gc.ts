@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "./command.ts";
 import type { Output } from "./output.ts";
 
 /** The `registry gc` command. */

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "./command.ts";
 import type { Output } from "./output.ts";
 
 /** The `registry ls-blobs` command. */

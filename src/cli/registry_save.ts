@@ -6,11 +6,11 @@
  *
  * @module
  */
-import { Command, Option } from "@commander-js/extra-typings";
-import { type AccessOptions, type ReferrersFlag, withAccess, withReferrers } from "./access.ts";
+import { Command, Option } from "./command.ts";
+import { withAccess, withReferrers } from "./access.ts";
 import type { Output } from "./output.ts";
 import { parseList, parsePositiveInt } from "./parse.ts";
-import { type VerifyKeyOptions, withVerifyKey } from "./verify_key.ts";
+import { withVerifyKey } from "./verify_key.ts";
 
 /** The `registry save` command. */
 export function registrySaveCommand(output: (json?: boolean) => Output) {
@@ -62,13 +62,9 @@ Examples:
     .action(async (context, opts) => {
       const out = output(opts.json);
       const { registrySave } = await import("./registry_save_action.ts");
-      await registrySave(context, opts as typeof opts & AccessOptions & VerifyKeyOptions, out);
+      await registrySave(context, opts, out);
     });
 }
 
 /** The parsed options of `registry save`. */
-export type RegistrySaveOptions =
-  & ReturnType<ReturnType<typeof registrySaveCommand>["opts"]>
-  & AccessOptions
-  & VerifyKeyOptions
-  & ReferrersFlag;
+export type RegistrySaveOptions = ReturnType<ReturnType<typeof registrySaveCommand>["opts"]>;

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import { Command } from "./command.ts";
 import type { Output } from "./output.ts";
 import { parsePositiveInt } from "./parse.ts";
 

@@ -51,15 +51,31 @@ Deno.test("the whole command tree loads no command's implementation", async () =
   // Help, completions and parsing need only the definitions; each action imports its own code.
   const graph = await staticGraph("src/cli/mod.ts");
   const heavy = graph.filter((m) =>
-    m.startsWith("npm:")
-      ? m !== "npm:@commander-js/extra-typings"
+    m.startsWith("npm:") || m.startsWith("node:")
+      ? true
       : m.startsWith("src/cli/")
       ? m.endsWith("_action.ts")
-      : !["deno.json", "src/errors.ts", "src/platform.ts", "src/byte_size.ts"].includes(m)
+      : ![
+        "deno.json",
+        "src/errors.ts",
+        "src/platform.ts",
+        "src/byte_size.ts",
+        "src/edit_distance.ts",
+      ].includes(m)
   );
   assert.deepEqual(heavy, [], `src/cli/mod.ts loads, besides definitions:\n${heavy.join("\n")}`);
   // The test sees the graph: the command modules and what they share are in it.
   assert.ok(graph.includes("src/cli/registry_save.ts") && graph.includes("src/cli/parse.ts"));
+});
+
+Deno.test("ferry's start-up path loads no Node module and no npm package", async () => {
+  // Node's compatibility layer (which commander's `require`s pulled in) and npm packages cost
+  // tens of milliseconds of every run; `--version`, help and parsing need neither. The test below
+  // checks that a run loads nothing beyond this static graph.
+  const graph = await staticGraph("main.ts");
+  assert.ok(graph.includes("src/cli/program.ts") && graph.includes("src/cli/command.ts"));
+  const foreign = graph.filter((m) => m.startsWith("node:") || m.startsWith("npm:"));
+  assert.deepEqual(foreign, [], `main.ts loads before any command runs:\n${foreign.join("\n")}`);
 });
 
 Deno.test("registry save --images loads no context discovery and no archive or layout code", async () => {

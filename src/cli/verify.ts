@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
-import { type AccessOptions, withAccess } from "./access.ts";
+import { Command } from "./command.ts";
+import { withAccess } from "./access.ts";
 import type { Output } from "./output.ts";
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -50,9 +50,9 @@ Examples:
     .action(async (locations, opts) => {
       const out = output(opts.json);
       const { runVerify } = await import("./verify_action.ts");
-      await runVerify(locations, opts as VerifyOptions, out);
+      await runVerify(locations, opts, out);
     });
 }
 
 /** The parsed options of `verify`. */
-export type VerifyOptions = ReturnType<ReturnType<typeof verifyCommand>["opts"]> & AccessOptions;
+export type VerifyOptions = ReturnType<ReturnType<typeof verifyCommand>["opts"]>;

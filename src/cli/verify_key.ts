@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "./command.ts";
 import type { ImageCheck } from "../transfer/signature_policy.ts";
 
 /** The parsed `--verify-key` option. */
@@ -22,13 +22,15 @@ function collect(value: string, previous: string[] = []): string[] {
 }
 
 /** Adds `--verify-key FILE` (repeatable) to `cmd`. */
-export function withVerifyKey<T extends Command<unknown[], Record<string, unknown>>>(cmd: T): T {
+export function withVerifyKey<A extends unknown[], O extends object>(
+  cmd: Command<A, O>,
+): Command<A, O & VerifyKeyOptions> {
   return cmd.option(
     "--verify-key <file>",
     "copy only images with a cosign signature this public key (PEM) verifies, checked at the " +
       "source before anything is written (repeatable: any of the keys)",
     collect,
-  ) as unknown as T;
+  );
 }
 
 /** The signature policy `opts` ask for, its keys read; undefined without `--verify-key`. */
