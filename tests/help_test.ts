@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type AnyCommand, Command } from "../src/cli/command.ts";
+import { type AnyCommand, Command } from "../src/cli/command/mod.ts";
 import { buildProgram } from "../src/cli/mod.ts";
 import { completionsCommand } from "../src/cli/completions.ts";
 import { Output } from "../src/cli/output.ts";

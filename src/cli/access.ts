@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Command } from "./command.ts";
+import type { Command } from "./command/mod.ts";
 import type { AccessOptions, DefaultClientOptions } from "../remote/mod.ts";
 import type { Output } from "./output.ts";
 import { parseBool } from "./parse.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Command, Option } from "./command.ts";
+import { Command, Option } from "./command/mod.ts";
 import { FerryError } from "../errors.ts";
 import { ROOT_HELP } from "./images.ts";
 import { withAccess, withReferrers } from "./access.ts";

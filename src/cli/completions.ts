@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { type AnyCommand, Argument, Command, type Option } from "./command.ts";
+import { type AnyCommand, Argument, Command, type Option } from "./command/mod.ts";
 import type { Output } from "./output.ts";
 
 /** The shells ferry writes completion scripts for. */

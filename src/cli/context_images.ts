@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type AnyCommand, Command } from "./command.ts";
+import { type AnyCommand, Command } from "./command/mod.ts";
 import type { Output } from "./output.ts";
 
 /** The `context` command group. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Command } from "./command.ts";
+import { Command } from "./command/mod.ts";
 import { withAccess } from "./access.ts";
 import type { Output } from "./output.ts";
 

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { AnyCommand } from "./command.ts";
+import type { AnyCommand } from "./command/mod.ts";
 import * as build from "./build.ts";
 import * as context from "./context_images.ts";
 import * as copy from "./copy.ts";

@@ -6,7 +6,7 @@
  * only the command modules defining the command its arguments name; `--version` loads none.
  * Top-level help, `help`, `completions` and a mistyped command show the whole tree and load every
  * command module. A command module only defines its commands (names, flags, defaults, help): it
- * imports nothing heavier than `./command.ts` and the option parsers, and its actions import their
+ * imports nothing heavier than `./command/` and the option parsers, and its actions import their
  * `*_action.ts` sibling (with the registry client, server, builder, archive code and the npm
  * packages behind them) when they run, so `--help` and completions load no implementation.
  * {@link assembleProgram} builds the tree from whichever modules it is given, so a partial tree
@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { type AnyCommand, Command } from "./command.ts";
+import { type AnyCommand, Command } from "./command/mod.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { completionsCommand } from "./completions.ts";
 import { Output } from "./output.ts";

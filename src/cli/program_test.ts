@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { AnyCommand as Command } from "./command.ts";
+import type { AnyCommand as Command } from "./command/mod.ts";
 import {
   assembleProgram,
   COMMAND_PATHS,

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { Command } from "./command.ts";
+import { Command } from "./command/mod.ts";
 import type { Output } from "./output.ts";
 
 /** The `registry gc` command. */

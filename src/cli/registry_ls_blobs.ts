@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { Command } from "./command.ts";
+import { Command } from "./command/mod.ts";
 import type { Output } from "./output.ts";
 
 /** The `registry ls-blobs` command. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Command, Option } from "./command.ts";
+import { Command, Option } from "./command/mod.ts";
 import { withAccess, withReferrers } from "./access.ts";
 import type { Output } from "./output.ts";
 import { parseList, parsePositiveInt } from "./parse.ts";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { Command, Option } from "./command.ts";
+import { Command, Option } from "./command/mod.ts";
 import { FerryError } from "../errors.ts";
 import type { Output } from "./output.ts";
 import { parseBool, parsePositiveInt } from "./parse.ts";

@@ -73,7 +73,7 @@ Deno.test("ferry's start-up path loads no Node module and no npm package", async
   // tens of milliseconds of every run; `--version`, help and parsing need neither. The test below
   // checks that a run loads nothing beyond this static graph.
   const graph = await staticGraph("main.ts");
-  assert.ok(graph.includes("src/cli/program.ts") && graph.includes("src/cli/command.ts"));
+  assert.ok(graph.includes("src/cli/program.ts") && graph.includes("src/cli/command/command.ts"));
   const foreign = graph.filter((m) => m.startsWith("node:") || m.startsWith("npm:"));
   assert.deepEqual(foreign, [], `main.ts loads before any command runs:\n${foreign.join("\n")}`);
 });

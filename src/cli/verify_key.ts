@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Command } from "./command.ts";
+import type { Command } from "./command/mod.ts";
 import type { ImageCheck } from "../transfer/signature_policy.ts";
 
 /** The parsed `--verify-key` option. */

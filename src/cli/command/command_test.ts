@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { FerryError } from "../errors.ts";
-import { type AnyCommand, Command, Option } from "./command.ts";
-import { parseBool, parseList, parsePositiveInt } from "./parse.ts";
+import { FerryError } from "../../errors.ts";
+import { type AnyCommand, Command, Option } from "./mod.ts";
+import { parseBool, parseList, parsePositiveInt } from "../parse.ts";
 
 /** A program with a `registry save`-like command; each run's action arguments are recorded. */
 function program() {

@@ -3,7 +3,8 @@
  * ({@link Argument}), subcommands, help and version, and nothing else.
  *
  * It replaces commander, whose CommonJS modules load Deno's Node compatibility layer and cost
- * most of ferry's start-up time; this module imports nothing. The method names are commander's,
+ * most of ferry's start-up time; this parser imports no npm package and no Node module (a test in
+ * `../start_up_test.ts` keeps it so). The method names are commander's,
  * and so is the help layout (docs/COMMANDS.md is generated from it), but the parsing rules are
  * ferry's own:
  *
@@ -24,38 +25,17 @@
  *
  * @module
  */
-import { FerryError } from "../errors.ts";
-import { closest } from "../edit_distance.ts";
-
-// --- types ----------------------------------------------------------------------------------------
-
-type Camel<S extends string> = S extends `${infer H}-${infer T}` ? `${H}${Capitalize<Camel<T>>}`
-  : S;
-type LongName<F extends string> = F extends `${string}--${infer R}`
-  ? R extends `${infer N} ${string}` ? N : R
-  : never;
-/** The key of a flag in the parsed options: `--registry-dir <dir>` → `registryDir`. */
-export type OptionKey<F extends string> = LongName<F> extends `no-${infer P}` ? Camel<P>
-  : Camel<LongName<F>>;
-type Negated<F extends string> = LongName<F> extends `no-${string}` ? true : false;
-/** The value a flag holds: a switch a boolean, `<v>` its value, `[v]` its value or `true`. */
-type Held<F extends string, V> = F extends `${string}<${string}>` ? V
-  : F extends `${string}[${string}]` ? V | true
-  : boolean;
-/** `O` with the flag `F` holding `V`; always present when `Always` (a default, or required). */
-type WithOption<O, F extends string, V, Always extends boolean> =
-  & O
-  & (Always extends true ? { [K in OptionKey<F>]: Held<F, V> }
-    : { [K in OptionKey<F>]?: Held<F, V> });
-/** The value of an operand: `<x>` a string, `[x]` maybe one, `<x...>` a list. */
-type Operand<S extends string, V, HasDefault extends boolean> = S extends `${string}...${">" | "]"}`
-  ? V[]
-  : S extends `<${string}>` ? V
-  : HasDefault extends true ? V
-  : V | undefined;
-
-/** The parser of a flag's value; `previous` is the value so far (the default, or undefined). */
-export type ValueParser<T> = (value: string, previous: T | undefined) => T;
+import { FerryError } from "../../errors.ts";
+import { closest } from "../../edit_distance.ts";
+import { argumentDescription, formatItem, optionDescription, wrap } from "./help.ts";
+import {
+  Argument,
+  type Negated,
+  type Operand,
+  Option,
+  type ValueParser,
+  type WithOption,
+} from "./option.ts";
 
 /** The parsed options of any command. */
 export type OptionValues = Record<string, unknown>;
@@ -63,128 +43,6 @@ export type OptionValues = Record<string, unknown>;
 /** A command of any arguments and options: what trees and helpers hold. */
 // deno-lint-ignore ban-types
 export type AnyCommand = Command<unknown[], {}>;
-
-// --- flags ----------------------------------------------------------------------------------------
-
-/** One flag of a command: `-o, --output <file>`, `--no-cache`, `--disable-logging [bool]`. */
-export class Option<F extends string = string, V = string, Always extends boolean = false> {
-  /** The flag text as given (`-o, --output <file>`), shown in help. */
-  readonly flags: F;
-  readonly description: string;
-  /** `--output`; every ferry flag has a long name. */
-  readonly long: string;
-  /** `-o`, when the flag has one. */
-  readonly short?: string;
-  /** The option's key in the parsed options (`output`). */
-  readonly key: string;
-  /** Whether the flag takes a value: `<v>` required, `[v]` optional. */
-  readonly takes: "none" | "required" | "optional";
-  /** `--no-x`: sets `x` to false; `x` is true unless given. */
-  readonly negate: boolean;
-  /** The values allowed, when limited. */
-  argChoices?: readonly string[];
-  /** The value when the flag is not given. */
-  defaultValue?: unknown;
-  /** How the help shows the default, when not as JSON. */
-  defaultValueDescription?: string;
-  /** Left out of help and completions. */
-  hidden = false;
-  /** Must be given (`requiredOption`). */
-  mandatory = false;
-  parseArg?: ValueParser<unknown>;
-
-  constructor(flags: F, description = "") {
-    this.flags = flags;
-    this.description = description;
-    const words = flags.split(/[ ,|]+/).filter(Boolean);
-    const long = words.find((w) => w.startsWith("--"));
-    if (long === undefined) throw new Error(`flag ${flags} has no --long name`);
-    this.long = long;
-    this.short = words.find((w) => /^-[^-]$/.test(w));
-    this.takes = /<[^>]+>/.test(flags)
-      ? "required"
-      : /\[[^\]]+\]/.test(flags)
-      ? "optional"
-      : "none";
-    this.negate = long.startsWith("--no-");
-    this.key = (this.negate ? long.slice(5) : long.slice(2))
-      .replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-  }
-
-  /** Accept only `values`. */
-  choices<const C extends readonly string[]>(values: C): Option<F, C[number], Always> {
-    this.argChoices = values;
-    return this as unknown as Option<F, C[number], Always>;
-  }
-
-  /** The value when the flag is not given; `description` is how help shows it. */
-  default<T extends V>(value: T, description?: string): Option<F, V, true> {
-    this.defaultValue = value;
-    this.defaultValueDescription = description;
-    return this as unknown as Option<F, V, true>;
-  }
-
-  /** Parse the value with `parse` (its errors are usage errors). */
-  argParser<T>(parse: ValueParser<T>): Option<F, T, Always> {
-    this.parseArg = parse as ValueParser<unknown>;
-    return this as unknown as Option<F, T, Always>;
-  }
-
-  /** Leave the flag out of help and completions (it still works). */
-  hideHelp(): this {
-    this.hidden = true;
-    return this;
-  }
-
-  /** Whether `word` (`--output`, `-o`) names this flag. */
-  is(word: string): boolean {
-    return word === this.long || word === this.short;
-  }
-}
-
-/** One operand of a command: `<image>`, `[context]`, `<names...>`. */
-export class Argument<S extends string = string, V = string, HasDefault extends boolean = false> {
-  readonly description: string;
-  readonly #name: string;
-  readonly required: boolean;
-  readonly variadic: boolean;
-  argChoices?: readonly string[];
-  defaultValue?: string;
-
-  constructor(spec: S, description = "") {
-    const m = /^([<[])([^>\]]+?)(\.\.\.)?[>\]]$/.exec(spec);
-    if (!m) throw new Error(`argument ${spec} is neither <name> nor [name]`);
-    this.#name = m[2];
-    this.required = m[1] === "<";
-    this.variadic = m[3] !== undefined;
-    this.description = description;
-  }
-
-  /** The operand's name (`image`). */
-  name(): string {
-    return this.#name;
-  }
-
-  /** Accept only `values`. */
-  choices<const C extends readonly string[]>(values: C): Argument<S, C[number], HasDefault> {
-    this.argChoices = values;
-    return this as unknown as Argument<S, C[number], HasDefault>;
-  }
-
-  /** The value when the operand is left out. */
-  default(value: string): Argument<S, V, true> {
-    this.defaultValue = value;
-    return this as unknown as Argument<S, V, true>;
-  }
-
-  /** `<name>`, `[name]` or `<name...>`, as usage lines show it. */
-  term(): string {
-    const name = this.#name + (this.variadic ? "..." : "");
-    return this.required ? `<${name}>` : `[${name}]`;
-  }
-}
-
-// --- output ---------------------------------------------------------------------------------------
 
 /** Where help and version text go, and how wide help is wrapped. */
 export interface OutputConfiguration {
@@ -217,13 +75,9 @@ const DEFAULT_OUTPUT: OutputConfiguration = {
   helpWidth: (error) => terminalWidth(error ? Deno.stderr : Deno.stdout),
 };
 
-// --- commands -------------------------------------------------------------------------------------
-
 type Action = (...args: unknown[]) => void | Promise<void>;
 
 const HELP_OPTION = new Option("-h, --help", "display help for command");
-/** Below this many columns a description is not wrapped (as commander). */
-const MIN_WRAP_WIDTH = 40;
 /** A mistyped command or flag this many edits from a real one is named in the error. */
 const SUGGEST_DISTANCE = 2;
 
@@ -450,6 +304,15 @@ export class Command<Args extends unknown[] = [], Opts extends object = {}> {
     return [...this.#commands, this.#helpCommand];
   }
 
+  /** `save [options] [context]`: the command as its parent's help lists it. */
+  #term(): string {
+    return [
+      this.#name + (this.#aliases[0] ? `|${this.#aliases[0]}` : ""),
+      ...(this.#options.length > 0 ? ["[options]"] : []),
+      ...this.#arguments.map((a) => a.term()),
+    ].join(" ");
+  }
+
   /** `ferry registry save [options] [context]`: the usage line without "Usage: ". */
   usage(): string {
     const path: string[] = [];
@@ -466,7 +329,7 @@ export class Command<Args extends unknown[] = [], Opts extends object = {}> {
     const termWidth = Math.max(
       0,
       ...this.visibleOptions().map((o) => o.flags.length),
-      ...this.visibleCommands().map((c) => subcommandTerm(c).length),
+      ...this.visibleCommands().map((c) => c.#term().length),
       ...this.visibleArguments().map((a) => a.name().length),
     );
     const item = (term: string, description: string) =>
@@ -487,7 +350,7 @@ export class Command<Args extends unknown[] = [], Opts extends object = {}> {
       ),
       ...section(
         "Commands:",
-        this.visibleCommands().map((c) => item(subcommandTerm(c), c.description())),
+        this.visibleCommands().map((c) => item(c.#term(), c.description())),
       ),
     ].join("\n");
   }
@@ -559,7 +422,7 @@ export class Command<Args extends unknown[] = [], Opts extends object = {}> {
         continue;
       }
       if (!optionsEnd && arg.length > 1 && arg.startsWith("-")) {
-        if (help) continue; // help is shown whatever else the line says
+        if (help || helpCommand) continue; // help is shown whatever else the line says
         const flag = cmd.#flag(args, i);
         if (flag === "help") help = true;
         else if (flag === "version") return;
@@ -743,77 +606,4 @@ function makeOption(
     option.default(parserOrDefault);
   }
   return option;
-}
-
-// --- help layout (commander's, so the generated help and docs/COMMANDS.md read the same) ------------
-
-function subcommandTerm(cmd: AnyCommand): string {
-  const aliases = cmd.aliases();
-  return [
-    cmd.name() + (aliases[0] ? `|${aliases[0]}` : ""),
-    ...(cmd.options.length > 0 ? ["[options]"] : []),
-    ...cmd.registeredArguments.map((a) => a.term()),
-  ].join(" ");
-}
-
-function optionDescription(option: Option<string, unknown, boolean>): string {
-  const extra: string[] = [];
-  if (option.argChoices) {
-    extra.push(`choices: ${option.argChoices.map((c) => JSON.stringify(c)).join(", ")}`);
-  }
-  if (
-    option.defaultValue !== undefined &&
-    (option.takes !== "none" || typeof option.defaultValue === "boolean")
-  ) {
-    extra.push(
-      `default: ${option.defaultValueDescription ?? JSON.stringify(option.defaultValue)}`,
-    );
-  }
-  if (extra.length === 0) return option.description;
-  return `${option.description} (${extra.join(", ")})`.trimStart();
-}
-
-function argumentDescription(arg: Argument<string, unknown, boolean>): string {
-  const extra: string[] = [];
-  if (arg.argChoices) {
-    extra.push(`choices: ${arg.argChoices.map((c) => JSON.stringify(c)).join(", ")}`);
-  }
-  if (arg.defaultValue !== undefined) extra.push(`default: ${JSON.stringify(arg.defaultValue)}`);
-  if (extra.length === 0) return arg.description;
-  return `${arg.description} (${extra.join(", ")})`.trimStart();
-}
-
-/** `  TERM  description`, the description wrapped beside the terms (two spaces each side). */
-function formatItem(term: string, termWidth: number, description: string, width: number): string {
-  if (!description) return `  ${term}`;
-  const room = width - termWidth - 4;
-  // Descriptions with their own indented lines are laid out already.
-  const text = room < MIN_WRAP_WIDTH || /\n[^\S\r\n]/.test(description)
-    ? description
-    : wrap(description, room).replace(/\n/g, "\n" + " ".repeat(termWidth + 2));
-  return `  ${term.padEnd(termWidth)}  ${text.replace(/\n/g, "\n  ")}`;
-}
-
-/** `text` wrapped at whitespace to `width` columns, its own line breaks kept. */
-function wrap(text: string, width: number): string {
-  if (width < MIN_WRAP_WIDTH) return text;
-  const lines: string[] = [];
-  for (const line of text.split(/\r?\n/)) {
-    const chunks = line.match(/\s*\S+/g);
-    if (chunks === null) {
-      lines.push("");
-      continue;
-    }
-    let current = chunks[0];
-    for (const chunk of chunks.slice(1)) {
-      if (current.length + chunk.length <= width) {
-        current += chunk;
-      } else {
-        lines.push(current);
-        current = chunk.trimStart();
-      }
-    }
-    lines.push(current);
-  }
-  return lines.join("\n");
 }
