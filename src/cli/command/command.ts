@@ -264,16 +264,6 @@ export class Command<Args extends unknown[] = [], Opts extends object = {}> {
     return this.#commands;
   }
 
-  /** The flags, hidden ones included, without `--help`. */
-  get options(): readonly Option<string, unknown, boolean>[] {
-    return this.#options;
-  }
-
-  /** The declared operands. */
-  get registeredArguments(): readonly Argument<string, unknown, boolean>[] {
-    return this.#arguments;
-  }
-
   /** The parsed options (after {@link parseAsync}; the defaults before). */
   opts(): Opts {
     return { ...this.#defaults(), ...this.#values } as Opts;
