@@ -296,6 +296,18 @@ peerTest(
       ]);
     });
 
+    await t.step("push to an archive without a ref names the image as save does", async () => {
+      for (const format of ["oci-archive", "docker-archive"]) {
+        const file = dir.join(`pushed-${format}.tar`);
+        const out = ok(await ferry(["push", ...r, "app:1.0", `${format}:${file}`]));
+        assert.match(out.stderr, /Pushed app:1\.0 to .*:localhost\/app:1\.0 \(sha256:/);
+        const fresh = dir.join(`fresh-pushed-${format}`);
+        const loaded = ok(await ferry(["load", "--root", fresh, "-i", file]));
+        assert.equal(loaded.stdout, "Loaded image: localhost/app:1.0\n");
+        assert.deepEqual(byName(await images(fresh)), { "localhost/app:1.0": app.digest });
+      }
+    });
+
     await t.step(
       "a classic docker-archive loads with OCI manifests skopeo and umoci read",
       async () => {

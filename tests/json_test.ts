@@ -351,15 +351,17 @@ peerTest(
       assertTotals(s.result.totals, { images: 1, blobs: 2, fetched: appBytes, present: 0 });
       assertTransferred(s.result, "copy");
       assert.equal(s.result.source, appSource);
-      assert.equal(s.result.destination, `oci-archive:${at("app.tar")}:1.0`);
-      assert.equal(s.result.tag, "1.0");
+      // An archive without a ref names the image as the source did, so a load restores the name.
+      const appName = appSource.slice("docker://".length);
+      assert.equal(s.result.destination, `oci-archive:${at("app.tar")}:${appName}`);
+      assert.equal(s.result.tag, appName);
       assert.equal(s.result.digest, app.digest);
       assertEventSources(s, [appSource]);
       archived = s.result.destination;
 
       const back = await stream(["copy", "--json", archived, "oci:layout2"], cwd);
       assert.equal(back.result.source, archived);
-      assert.equal(back.result.destination, `oci:${at("layout2")}:1.0`);
+      assert.equal(back.result.destination, `oci:${at("layout2")}:${appName}`);
       assert.equal(back.result.digest, app.digest);
       assertEventSources(back, [archived]);
     });
@@ -612,7 +614,7 @@ peerTest(
         "tag",
       ]);
       assert.equal(output.source, storeOf("localhost/cluster:1"));
-      assert.equal(output.destination, `oci-archive:${at("cluster.tar")}:1`);
+      assert.equal(output.destination, `oci-archive:${at("cluster.tar")}:localhost/cluster:1`);
       // The context's images are saved first, named like registry save names them.
       assert.deepEqual(
         s.byType.get("image-done")!.map((e) => [e.source, e.destination]).sort(),

@@ -59,6 +59,9 @@ export function copyCommand(output: (json?: boolean) => Output) {
     .addHelpText(
       "after",
       `
+A destination without a tag or ref gets the source's: a layout or archive the image's full
+name (ghcr.io/org/app:1.0), which ferry load restores, a registry its tag.
+
 Examples:
   ferry copy docker://ghcr.io/org/app:1.0 oci-archive:app.tar
   ferry copy --all docker://nginx:1.27 registry-dir:./registry:library/nginx:1.27

@@ -89,8 +89,9 @@ function pushCommand(output: (json?: boolean) => Output) {
     .addHelpText(
       "after",
       `
-A destination without tag gets the image's tag. Images named localhost/… (built or tagged
-without a registry) need a destination.
+A destination without tag gets the image's tag; an oci:, oci-archive: or docker-archive:
+destination without a ref names the image by its full name, as ferry save does. Images named
+localhost/… (built or tagged without a registry) need a destination.
 
 Examples:
   ferry push docker.io/library/nginx:1.27 registry.local:5000/library/nginx

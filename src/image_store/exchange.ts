@@ -183,7 +183,10 @@ export async function pushImage(
   const source = storedImageLocation(store, ownName ?? found.descriptor.digest);
   // Checked in the store before the destination is even opened.
   await options.check?.({ target: store.target(), root: found.descriptor, label: source });
-  const dst = await openDestination(loc, options.client, defaultTag);
+  const dst = await openDestination(loc, options.client, {
+    tag: defaultTag,
+    ...(repo !== undefined ? { name: ownName } : {}),
+  });
   let ok = false;
   try {
     const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });

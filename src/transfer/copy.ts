@@ -10,6 +10,7 @@ import { errorMessage, type FerryError } from "../errors.ts";
 import { failedImagesError, runBounded } from "../limit.ts";
 import { hostPlatform, type Platform } from "../platform.ts";
 import { defaultRegistryClient, type RegistryClient } from "../remote/mod.ts";
+import { repositoryOfRefName } from "../oci_layout/ref_name.ts";
 import { finishStore, type Store } from "../store.ts";
 import { type Location, parseLocation, repositoryLocation } from "./location.ts";
 import { checkHook, type ImageCheck, isArtifactTag, signatureHomes } from "./signature_policy.ts";
@@ -55,6 +56,19 @@ export interface SyncFailure {
   error: string;
 }
 
+/**
+ * The full name of the image `source` names, when it has one: a registry image by tag
+ * (`docker.io/library/nginx:1.27`), or a layout or archive image whose ref name is one.
+ */
+function nameOf(source: Location): { name?: string } {
+  if (source.transport === "docker") {
+    return source.tag ? { name: `${source.registry}/${source.repository}:${source.tag}` } : {};
+  }
+  if (source.transport === "registry-dir") return {};
+  const ref = source.ref;
+  return ref !== undefined && repositoryOfRefName(ref) !== undefined ? { name: ref } : {};
+}
+
 /** Copies one image from `source` to `destination`. */
 export async function copyImage(
   source: Location,
@@ -70,7 +84,10 @@ export async function copyImage(
       : "ref" in source && source.ref && !source.ref.startsWith("@") && !source.ref.includes(":")
       ? source.ref
       : "latest";
-    dst = await openDestination(destination, options.destinationClient, defaultTag);
+    dst = await openDestination(destination, options.destinationClient, {
+      tag: defaultTag,
+      ...nameOf(source),
+    });
     const referrers = options.referrers !== false && destination.transport !== "docker-archive";
     const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
     const result = await engine.copy(src.target, src.reference!, dst.target, {

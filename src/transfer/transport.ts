@@ -108,12 +108,25 @@ async function onlyRef(target: Target, path: string): Promise<string> {
   );
 }
 
-/** Opens a location for writing; `defaultTag` names the image when the location does not. */
+/** How a destination names the image when its location does not. */
+export interface DestinationDefaults {
+  /** The tag for a registry or registry directory, and for a store the source names no image of. */
+  tag: string;
+  /**
+   * The image's full name (`docker.io/library/nginx:1.27`), when the source has one: what a
+   * layout's ref name or an archive's `RepoTags` carry, so that `ferry load` restores the name
+   * (a bare `1.0` would load as the image `docker.io/library/1.0`).
+   */
+  name?: string;
+}
+
+/** Opens a location for writing; `defaults` name the image when the location does not. */
 export async function openDestination(
   loc: Location,
   client: RegistryClient,
-  defaultTag: string,
+  defaults: DestinationDefaults,
 ): Promise<Opened> {
+  const defaultTag = defaults.tag;
   switch (loc.transport) {
     case "docker":
     case "registry-dir": {
@@ -138,7 +151,7 @@ export async function openDestination(
       const store = loc.transport === "oci"
         ? await (await layouts()).OciLayout.open(loc.path, { create: true })
         : await (await archives()).ArchiveWriter.create(loc.path, { format: loc.transport });
-      const tag = loc.ref ?? defaultTag;
+      const tag = loc.ref ?? defaults.name ?? defaultTag;
       return {
         store,
         target: store.repository(""),
@@ -152,7 +165,7 @@ export async function openDestination(
         format: loc.transport,
       });
       // docker-archive names images NAME:TAG in manifest.json's RepoTags.
-      const name = loc.ref ?? `localhost/ferry:${defaultTag}`;
+      const name = loc.ref ?? defaults.name ?? `localhost/ferry:${defaultTag}`;
       const colon = name.lastIndexOf(":");
       const repo = colon > name.lastIndexOf("/") ? name.slice(0, colon) : name;
       const tag = colon > name.lastIndexOf("/") ? name.slice(colon + 1) : "latest";
