@@ -56,6 +56,27 @@ export interface PushOptions {
   from?: Target;
 }
 
+/** A tag to point at a manifest ({@link Target.stageTags}). */
+export interface TagRequest {
+  desc: Descriptor;
+  tag: string;
+}
+
+/** Tags whose bytes are on disk, not yet visible ({@link Target.stageTags}). */
+export interface StagedTags {
+  /**
+   * Points the tags, in the order given (a reader, or what a crash leaves, sees a tag only once
+   * those before it are there), at their manifests, which must be held by now; no further wait
+   * for the disk. With `after`, it checks what it can at once and points the tags only once
+   * `after` resolves (fails, pointing none, when it rejects): several commits chained so land
+   * in order without waiting for each other's checks. When it fails, those not yet pointed are
+   * not.
+   */
+  commit(after?: Promise<void>): Promise<void>;
+  /** Drops them: none is pointed. */
+  discard(): Promise<void>;
+}
+
 /** One repository of a store. */
 export interface Target {
   /** Repository name within its store (`library/nginx`; empty for single-image stores). */
@@ -83,6 +104,12 @@ export interface Target {
   push(desc: Descriptor, content: ContentSource, options?: PushOptions): Promise<void>;
   /** Points `tag` at a manifest already pushed to this repository. */
   tag(desc: Descriptor, tag: string): Promise<void>;
+  /**
+   * Optional: the first half of tagging, for a caller that writes tags while what they name is
+   * still being stored: the tags' bytes are made durable now, and none is visible until
+   * {@link StagedTags.commit}. Stores without it are tagged with {@link tag}.
+   */
+  stageTags?(tags: readonly TagRequest[]): Promise<StagedTags>;
   /** The tags of this repository, sorted. */
   tags(options?: TagsOptions): Promise<string[]>;
   /**

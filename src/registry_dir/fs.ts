@@ -20,6 +20,16 @@ export const MAX_LINK_SIZE = 1024;
 
 const FS_ERRORS: readonly unknown[] = Object.values(Deno.errors);
 
+/**
+ * Watches link batches, for tests (internal: not re-exported by `mod.ts`): `staged` is told a
+ * batch's paths once their bytes are on disk (one wait for the disk per call), `renaming` each
+ * path before its rename; a throw from `renaming` stops the batch there, as a crash would.
+ */
+export const linkBatchProbe: {
+  staged?: (paths: string[]) => void;
+  renaming?: (path: string) => void;
+} = {};
+
 /** True for the errors Deno's filesystem calls throw. */
 export function isFsError(err: unknown): err is Error {
   return err instanceof Error && FS_ERRORS.includes(err.constructor);
@@ -195,6 +205,7 @@ export async function stageLinks(
     await discard();
     throw failed.reason;
   }
+  if (wanted.length > 0) linkBatchProbe.staged?.(wanted.map((l) => l.path));
   return {
     async commit() {
       let next = 0;
@@ -203,7 +214,10 @@ export async function stageLinks(
         await Promise.all(wanted.map((l) => root.ensureDir(dirname(l.path))));
         // The links' bytes are fsynced, their directories are not: a link lost to a power cut
         // is written again by the next save.
-        for (; next < wanted.length; next++) await Deno.rename(made[next], wanted[next].path);
+        for (; next < wanted.length; next++) {
+          linkBatchProbe.renaming?.(wanted[next].path);
+          await Deno.rename(made[next], wanted[next].path);
+        }
       } catch (err) {
         // A temp file swept meanwhile (another run's close removes those older than ten
         // minutes, a long download's among them): write the rest afresh.

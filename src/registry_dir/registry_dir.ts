@@ -22,10 +22,18 @@ import {
   OCI_INDEX,
   OCI_MANIFEST,
 } from "../media_types.ts";
-import type { ContentSource, FetchOptions, Store, StoreAddress, Target } from "../store.ts";
+import type {
+  ContentSource,
+  FetchOptions,
+  StagedTags,
+  Store,
+  StoreAddress,
+  TagRequest,
+  Target,
+} from "../store.ts";
 import { readAll } from "../streams.ts";
 import { StoreRoot } from "../store_root.ts";
-import { asFerryError, DIR_MODE, listDirs, readLink, stageLinks, writeLinks } from "./fs.ts";
+import { asFerryError, DIR_MODE, listDirs, readLink, type StagedLinks, stageLinks } from "./fs.ts";
 import { checkRepositoryName, checkTag, isRepositoryName, isTag, Layout } from "./layout.ts";
 import { DirLock } from "./lock.ts";
 import { stageBlob } from "./staging.ts";
@@ -552,24 +560,66 @@ export class RegistryDirRepository implements Target {
 
   /** Points `tag` at a manifest of this repository (its revision link must exist). */
   async tag(desc: Descriptor, tag: string): Promise<void> {
-    const where = `${this.location}:${tag}`;
-    this.#writable(where);
-    checkTag(tag, this.location);
+    await (await this.stageTags([{ desc, tag }])).commit();
+  }
+
+  /**
+   * Stages tags as one batch of link files: every link's bytes reach the disk together (one wait
+   * for the disk, not one per tag), while what they name may still be stored. The commit checks
+   * that this repository holds each manifest, then renames the links into place in the order
+   * given, each tag's index entry before its `current` link: a reader, or a crash, sees a tag
+   * only once those before it are there (a signature's tag before the image's).
+   */
+  async stageTags(tags: readonly TagRequest[]): Promise<StagedTags> {
+    const { layout, root } = this.#ctx;
+    const whereOf = (tag: string) => `${this.location}:${tag}`;
+    const where = tags.length === 1
+      ? whereOf(tags[0].tag)
+      : `${this.location}: tags ${tags.map((t) => t.tag).join(", ")}`;
+    const named = tags.map(({ desc, tag }) => {
+      this.#writable(whereOf(tag));
+      checkTag(tag, this.location);
+      return { tag, digest: parseDigest(desc.digest, whereOf(tag)) };
+    });
+    let staged: StagedLinks;
     try {
-      const digest = parseDigest(desc.digest, where);
-      const { layout, root } = this.#ctx;
-      if (await readLink(root, layout.revisionLink(this.name, digest)) !== digest) {
-        throw new FerryError("not_found", `${where}: manifest ${digest} unknown to repository`);
-      }
-      // History first: a current link always has its index entry. One batch: both links' bytes
-      // reach the disk together, then the index entry is renamed into place before `current`.
-      await writeLinks(root, [
-        { path: layout.tagIndexLink(this.name, tag, digest), digest },
-        { path: layout.tagCurrentLink(this.name, tag), digest },
-      ], layout.staging);
+      // History first: a current link always has its index entry.
+      staged = await stageLinks(
+        root,
+        named.flatMap(({ tag, digest }) => [
+          { path: layout.tagIndexLink(this.name, tag, digest), digest },
+          { path: layout.tagCurrentLink(this.name, tag), digest },
+        ]),
+        layout.staging,
+      );
     } catch (err) {
       throw asFerryError(err, where);
     }
+    return {
+      commit: async (after?: Promise<void>) => {
+        // Awaited below, after the checks: never an unhandled rejection meanwhile.
+        after?.catch(() => {});
+        try {
+          const held = await Promise.all(
+            named.map(({ digest }) => readLink(root, layout.revisionLink(this.name, digest))),
+          );
+          const missing = named.findIndex(({ digest }, i) => held[i] !== digest);
+          if (missing >= 0) {
+            const { tag, digest } = named[missing];
+            throw new FerryError(
+              "not_found",
+              `${whereOf(tag)}: manifest ${digest} unknown to repository`,
+            );
+          }
+          await after;
+          await staged.commit();
+        } catch (err) {
+          await staged.discard();
+          throw asFerryError(err, where);
+        }
+      },
+      discard: () => staged.discard(),
+    };
   }
 
   /** Tags that point somewhere (hold `current/link`), sorted. */

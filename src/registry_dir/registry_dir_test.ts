@@ -4,6 +4,7 @@ import { FerryError } from "../errors.ts";
 import { OCI_INDEX, OCI_LAYER_TAR, OCI_MANIFEST } from "../media_types.ts";
 import { bytesSource } from "../store.ts";
 import { readAll } from "../streams.ts";
+import { linkBatchProbe } from "./fs.ts";
 import { RegistryDir } from "./mod.ts";
 import {
   blob,
@@ -691,5 +692,50 @@ Deno.test("a link larger than a link can be is refused unread, even if it would 
     // Back to its 71 bytes, it resolves.
     await Deno.writeTextFile(link, image.manifest.desc.digest);
     assert.equal((await repo.resolve("1.0")).digest, image.manifest.desc.digest);
+  });
+});
+
+Deno.test("stageTags: nothing shows before the commit, which points the tags in order once `after` resolves, and none when the manifest is missing or `after` rejects", async () => {
+  await withDir(async (dir, root) => {
+    const repo = dir.repository("staged/app");
+    const img = makeImage();
+    const sig = makeImage();
+    // Staged while the manifests are still on their way: their bytes on disk, nothing visible.
+    const early = await repo.stageTags([{ desc: img.manifest.desc, tag: "never" }]);
+    const staged = await repo.stageTags([
+      { desc: sig.manifest.desc, tag: "sig" },
+      { desc: img.manifest.desc, tag: "1" },
+    ]);
+    const refused = await repo.stageTags([{ desc: img.manifest.desc, tag: "refused" }]);
+    assert.deepEqual(await repo.tags(), []);
+    assert.ok(!(await listTree(`${root}/${V2}`)).has(`repositories/staged/app/_manifests/tags`));
+    await rejectsWith(early.commit(), "not_found", /staged\/app:never/);
+    await pushImage(repo, img);
+    await pushImage(repo, sig);
+    const renamed: string[] = [];
+    linkBatchProbe.renaming = (path) => renamed.push(path.slice(path.indexOf("/tags/") + 6));
+    try {
+      let go!: () => void;
+      const after = new Promise<void>((resolve) => go = resolve);
+      const committing = staged.commit(after);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      assert.deepEqual(await repo.tags(), []);
+      go();
+      await committing;
+      await rejectsWith(refused.commit(Promise.reject(new FerryError("io", "before"))), "io");
+    } finally {
+      delete linkBatchProbe.renaming;
+    }
+    assert.deepEqual(renamed, [
+      `sig/index/sha256/${hex(sig.manifest.desc.digest)}/link`,
+      "sig/current/link",
+      `1/index/sha256/${hex(img.manifest.desc.digest)}/link`,
+      "1/current/link",
+    ]);
+    assert.deepEqual(await repo.tags(), ["1", "sig"]);
+    assert.equal((await repo.resolve("1")).digest, img.manifest.desc.digest);
+    // Nothing of the refused or failed commits is left in the staging directory.
+    await dir.close();
+    assert.equal(await Deno.stat(`${root}/.ferry-tmp`).catch(() => null), null);
   });
 });
