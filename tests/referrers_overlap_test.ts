@@ -14,7 +14,7 @@ import { RegistryDir } from "../src/registry_dir/mod.ts";
 import { Authenticator } from "../src/auth/mod.ts";
 import { RegistryClient, SMALL_BLOB_BYTES } from "../src/remote/registry.ts";
 import { startMemoryRegistry } from "./support/memory_registry.ts";
-import type { ContentSource, Target } from "../src/store.ts";
+import type { ContentSource, TagRequest, Target } from "../src/store.ts";
 import { makeImage, pushImage, tempDir } from "./support/mod.ts";
 import { cosignTag, fallbackTagOf, makeArtifact, makeSignature } from "./support/referrers.ts";
 
@@ -46,6 +46,8 @@ Deno.test("copy: a signature and an SBOM are stored while the image's layer move
       [sbom.manifest.desc.digest, "sbom"],
       [image.layers[0].desc.digest, "layer"],
     ]);
+    const logTag = (tag: string) =>
+      log.push(`tag ${tag === fallbackTagOf(subject.digest) ? "fallback" : tag.slice(-4)}`);
     // The image's first layer is held until both referrer manifests are stored (or WAIT_MS).
     const overrides: Partial<Target> = {
       push: async (desc: Descriptor, content: ContentSource) => {
@@ -66,7 +68,18 @@ Deno.test("copy: a signature and an SBOM are stored while the image's layer move
       },
       tag: async (desc: Descriptor, tag: string) => {
         await inner.tag(desc, tag);
-        log.push(`tag ${tag === fallbackTagOf(subject.digest) ? "fallback" : tag.slice(-4)}`);
+        logTag(tag);
+      },
+      // Staged tags are pointed by their commit.
+      stageTags: async (tags: readonly TagRequest[]) => {
+        const staged = await inner.stageTags(tags);
+        return {
+          commit: async (after?: Promise<void>) => {
+            await staged.commit(after);
+            for (const { tag } of tags) logTag(tag);
+          },
+          discard: () => staged.discard(),
+        };
       },
     };
     const dst = new Proxy(inner, {

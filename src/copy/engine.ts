@@ -22,12 +22,13 @@ import {
 import { isImageManifestType, isIndexType, MAX_MANIFEST_SIZE, OCI_INDEX } from "../media_types.ts";
 import type { Platform } from "../platform.ts";
 import { Semaphore, SingleFlight } from "../limit.ts";
-import { bytesSource, type Target } from "../store.ts";
+import { bytesSource, type StagedTags, type TagRequest, type Target } from "../store.ts";
 import { fillingStream, readAll, viewReader } from "../streams.ts";
 import {
-  addToFallbackTag,
   describeReferrers,
   discoverReferrers,
+  fallbackIndex,
+  fallbackTag,
   type FoundReferrer,
   MAX_DISCOVERY_REQUESTS,
   MAX_REFERRER_DEPTH,
@@ -98,7 +99,12 @@ export interface CopyOptions {
    * index with only some platforms); the index is then stored as with a platform selection.
    */
   skipMissingChildren?: boolean;
-  /** Tags to point at the copied image in the destination. */
+  /**
+   * Tags to point at the copied image in the destination. They land last, after the tags naming
+   * what belongs to it (cosign and fallback tags): whoever resolves a tag finds its signatures.
+   * Where the destination stages tags ({@link Target.stageTags}), every tag's bytes reach the
+   * disk while the image is stored, and only renames remain once it is.
+   */
   tags?: string[];
   /**
    * Ask the source for the root manifest's bytes as it is resolved (one GET instead of HEAD then
@@ -155,8 +161,8 @@ export class CopyEngine {
   #discovery = new Semaphore(MAX_DISCOVERY_REQUESTS);
   /** Each source repository's referrer tags, listed once for every image copied from it. */
   #tagLists = new TagLists();
-  /** Updates of one fallback tag, one after another. */
-  #fallbackQueue = new Map<string, Promise<unknown>>();
+  /** Updates of one fallback tag, one after another: each holds its place until its tag is written. */
+  #fallbackQueue = new Map<string, Promise<void>>();
 
   constructor(options: { onEvent?: (event: CopyEvent) => void } = {}) {
     this.#onEvent = options.onEvent ?? (() => {});
@@ -172,30 +178,41 @@ export class CopyEngine {
     const label = options.label ?? `${src.location}:${reference}`;
     const root = await src.resolve(reference, { withContent: options.resolveWithContent });
     await options.beforeCopy?.(root);
-    const result = await this.copyDescriptor(src, root, dst, { ...options, label });
-    for (const tag of options.tags ?? []) await dst.tag(result.root, tag);
-    return result;
+    return await this.copyDescriptor(src, root, dst, { ...options, label });
   }
 
   /**
-   * Copies the manifest `desc` (already resolved in `src`) and everything it references.
+   * Copies the manifest `desc` (already resolved in `src`) and everything it references, then
+   * points `options.tags` at it: the tags naming what belongs to it first, the image's last.
    *
    * @throws {FerryError} `too_large` for indexes nested deeper than {@link MAX_INDEX_DEPTH}, with
    *   more than {@link MAX_INDEX_CHILDREN} children, or a walk of more than
    *   {@link MAX_MANIFESTS_PER_COPY} manifests.
    */
-  copyDescriptor(
+  async copyDescriptor(
     src: Target,
     desc: Descriptor,
     dst: Target,
     options: CopyOptions & { label: string },
   ): Promise<CopyResult> {
-    return this.#walk(src, desc, dst, options, {
-      depth: 0,
-      manifests: { count: 0 },
-      referrerDepth: 0,
-      subjects: new Set(),
-    });
+    const tags = new TagPlan(dst);
+    // The image's own tags are staged at once (their bytes on disk while its blobs move) when
+    // the copy stores `desc` itself, as it does unless it filters an index.
+    const own = (options.tags ?? []).map((tag) => ({ desc, tag }));
+    if (keepsRoot(desc, options)) tags.stageOwn(own);
+    try {
+      const result = await this.#walk(src, desc, dst, options, {
+        depth: 0,
+        manifests: { count: 0 },
+        referrerDepth: 0,
+        subjects: new Set(),
+        tags,
+      });
+      await tags.commit(own.map(({ tag }) => ({ desc: result.root, tag })));
+      return result;
+    } finally {
+      await tags.close();
+    }
   }
 
   /**
@@ -299,7 +316,6 @@ export class CopyEngine {
   ): Promise<CopiedReferrer[]> {
     const copied: CopiedReferrer[] = [];
     const listed: Descriptor[] = [];
-    const named: { desc: Descriptor; tag: string; event: () => void }[] = [];
     await settleAll(found.map(async (f) => {
       let bytes: Uint8Array;
       try {
@@ -345,6 +361,7 @@ export class CopyEngine {
         manifests: walk.manifests,
         referrerDepth: walk.referrerDepth + 1,
         subjects: walk.subjects,
+        tags: walk.tags,
         gate: dst.local ? undefined : stored,
       });
       const entry: CopiedReferrer = {
@@ -368,12 +385,16 @@ export class CopyEngine {
           status: present ? "exists" : "copied",
           ...entry,
         });
-      if (f.tag) named.push({ desc: typed, tag: f.tag, event });
+      // Staged now, pointed at the end of the copy (after its subject is stored).
+      if (f.tag) walk.tags.add({ desc: typed, tag: f.tag }, { written: event });
       else event();
     }));
     // Named (cosign tags) and listed (the store's record, the fallback tag) only once the subject
     // is stored, even when held already; the two at once, as neither needs the other. A new
-    // fallback index is stored before that (it names nothing until tagged).
+    // fallback index is stored before that (it names nothing until tagged). The tags are staged
+    // as soon as what they name is known (a cosign tag's manifest stored, a fallback index made)
+    // and pointed with the image's own (see copyDescriptor): no wait for the disk is left for
+    // them once the image is stored.
     const list = async () => {
       if (listed.length === 0) return;
       listed.sort((a, b) => a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0);
@@ -381,23 +402,16 @@ export class CopyEngine {
         await stored;
         if (await dst.addReferrers(subject, listed)) return;
       }
-      await this.#updateFallbackTag(dst, subject.digest, listed, options.label, stored);
+      await this.#updateFallbackTag(dst, subject.digest, listed, options.label, stored, walk.tags);
     };
-    await settleAll([
-      list(),
-      stored.then(() =>
-        settleAll(named.map(async (n) => {
-          await dst.tag(n.desc, n.tag);
-          n.event();
-        }))
-      ),
-    ]);
+    await settleAll([list(), stored]);
     return copied;
   }
 
   /**
-   * {@link addToFallbackTag}, one update of a tag at a time within this engine; the tag moves
-   * once `stored` opens.
+   * Stores the new fallback index of `subject` ({@link fallbackIndex}) and adds its tag to
+   * `tags`. One update of a tag at a time within this engine: the next reads the index only once
+   * this one's tag is written (or the copy that was to write it is over).
    */
   #updateFallbackTag(
     dst: Target,
@@ -405,14 +419,29 @@ export class CopyEngine {
     referrers: Descriptor[],
     where: string,
     stored: Promise<void>,
+    tags: TagPlan,
   ): Promise<void> {
     const key = `${dst.location}\n${subject}`;
-    const run = () => addToFallbackTag(dst, subject, referrers, where, { before: () => stored });
-    const next = (this.#fallbackQueue.get(key) ?? Promise.resolve()).then(run, run);
-    const settled = next.catch(() => {});
-    this.#fallbackQueue.set(key, settled);
-    settled.then(() => {
-      if (this.#fallbackQueue.get(key) === settled) this.#fallbackQueue.delete(key);
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => release = resolve);
+    const run = async () => {
+      const index = await fallbackIndex(dst, subject, referrers, where);
+      if (!index) {
+        // Nothing to write; a failed subject still fails its referrers' update.
+        await stored;
+        return release();
+      }
+      // The tag's bytes reach the disk while the index is stored; the tag moves with the rest.
+      tags.add({ desc: index.desc, tag: fallbackTag(subject) }, { settled: release });
+      await dst.push(index.desc, bytesSource(index.bytes));
+      await stored;
+    };
+    const queued = this.#fallbackQueue.get(key) ?? Promise.resolve();
+    const next = queued.then(run);
+    next.catch(() => release());
+    this.#fallbackQueue.set(key, done);
+    done.then(() => {
+      if (this.#fallbackQueue.get(key) === done) this.#fallbackQueue.delete(key);
     });
     return next;
   }
@@ -642,6 +671,107 @@ interface Walk {
   subjects: Set<Digest>;
   /** For a referrer's walk: opens once its subject is stored; its own manifest waits for it. */
   gate?: Promise<void>;
+  /**
+   * Tags naming what belongs to the image (cosign and fallback tags), each added once what it
+   * names is known; the copy points them before the image's own tags.
+   */
+  tags: TagPlan;
+}
+
+/**
+ * The tags one copy writes at its end: those naming what belongs to the image, then the image's
+ * own. Where the destination stages tags, each is staged as soon as it is known, so that the end
+ * of the copy only renames; elsewhere they are written at the end, what belongs to the image at
+ * once, then the image's tags one by one.
+ */
+class TagPlan {
+  #dst: Target;
+  #early: {
+    request: TagRequest;
+    staged?: Promise<StagedTags>;
+    written?: () => void;
+    settled?: () => void;
+  }[] = [];
+  #own?: { requests: TagRequest[]; staged: Promise<StagedTags> };
+  #committed = new Set<Promise<StagedTags>>();
+
+  constructor(dst: Target) {
+    this.#dst = dst;
+  }
+
+  /** Stages the image's own tags ahead of their turn (pointed last by {@link commit}). */
+  stageOwn(requests: TagRequest[]): void {
+    if (!this.#dst.stageTags || requests.length === 0) return;
+    this.#own = { requests, staged: this.#stage(requests) };
+  }
+
+  /**
+   * Adds a tag naming something that belongs to the image (held, or being stored), staging it
+   * now where the destination can; `written` is told once it is pointed, `settled` once the copy
+   * is over either way.
+   */
+  add(request: TagRequest, hooks: { written?: () => void; settled?: () => void } = {}): void {
+    const staged = this.#dst.stageTags ? this.#stage([request]) : undefined;
+    this.#early.push({ request, staged, ...hooks });
+  }
+
+  /** Points every tag added, then `own` (the image's tags) in order, last. */
+  async commit(own: TagRequest[]): Promise<void> {
+    const dst = this.#dst;
+    const early = this.#early;
+    if (dst.stageTags) {
+      // Their bytes are on disk: each only checks what it names, all at once, then renames
+      // once those before it have.
+      const staged = early.map((e) => e.staged!);
+      if (own.length > 0) {
+        staged.push(
+          this.#own && sameTags(this.#own.requests, own) ? this.#own.staged : this.#stage(own),
+        );
+      }
+      let landed = Promise.resolve();
+      const commits = staged.map((s) => landed = this.#commit(s, landed));
+      await settleAll(commits);
+    } else {
+      await settleAll(early.map((e) => dst.tag(e.request.desc, e.request.tag)));
+      for (const t of own) await dst.tag(t.desc, t.tag);
+    }
+    for (const e of early) e.written?.();
+  }
+
+  /** Drops what was staged and not pointed, and tells every tag added that the copy is over. */
+  async close(): Promise<void> {
+    const all = [...this.#early.map((e) => e.staged), this.#own?.staged];
+    await Promise.all(all.map(async (staged) => {
+      if (!staged || this.#committed.has(staged)) return;
+      await (await staged.catch(() => undefined))?.discard();
+    }));
+    for (const e of this.#early) e.settled?.();
+  }
+
+  #stage(requests: TagRequest[]): Promise<StagedTags> {
+    const staged = this.#dst.stageTags!(requests);
+    // Awaited by commit, or dropped by close: never an unhandled rejection.
+    staged.catch(() => {});
+    return staged;
+  }
+
+  async #commit(staged: Promise<StagedTags>, after: Promise<void>): Promise<void> {
+    let tags: StagedTags;
+    try {
+      tags = await staged;
+    } catch (err) {
+      await after.catch(() => {});
+      throw err;
+    }
+    this.#committed.add(staged);
+    await tags.commit(after);
+  }
+}
+
+/** Whether two lists name the same tags for the same manifests, in the same order. */
+function sameTags(a: readonly TagRequest[], b: readonly TagRequest[]): boolean {
+  return a.length === b.length &&
+    a.every((t, i) => t.tag === b[i].tag && t.desc.digest === b[i].desc.digest);
 }
 
 /** Whether copying `desc` stores `desc` itself (not a new index of some of its children). */

@@ -22,7 +22,7 @@ import { type Descriptor, parseManifest, referrerOf } from "../manifest.ts";
 import { isIndexType, isManifestType, MAX_MANIFEST_SIZE, OCI_INDEX } from "../media_types.ts";
 import type { Semaphore } from "../limit.ts";
 import { isReferrerTag } from "../reference.ts";
-import { bytesSource, type Target } from "../store.ts";
+import type { Target } from "../store.ts";
 import { readAll } from "../streams.ts";
 
 export { isReferrerTag, referrerOf };
@@ -310,27 +310,22 @@ async function readFallbackIndex(
 }
 
 /**
- * Adds `referrers` (manifests already in `dst` whose subject is `subject`) to the index the
- * fallback tag `sha256-<hex>` names in `dst`, keeping what it listed, and points the tag at the
- * result: how a registry without the referrers API (docker-registry 2.8, a registry directory)
- * serves them. Callers serialise updates of one subject. The new index is stored first; the tag
- * moves only once `options.before` (the subject stored) resolves.
+ * The index the fallback tag `sha256-<hex>` of `subject` is to name in `dst`: the one it names
+ * now with `referrers` (manifests already in `dst` whose subject is `subject`) added, what it
+ * listed kept; undefined when it lists them all already. The caller stores it and points the tag
+ * at it (how a registry without the referrers API, docker-registry 2.8 or a registry directory,
+ * serves them), and serialises updates of one subject until the tag is written.
  */
-export async function addToFallbackTag(
+export async function fallbackIndex(
   dst: Target,
   subject: Digest,
   referrers: Descriptor[],
   where: string,
-  options: { before?: () => Promise<void> } = {},
-): Promise<void> {
+): Promise<{ desc: Descriptor; bytes: Uint8Array } | undefined> {
   const current = await readFallbackIndex(dst, subject, where);
   const held = new Set(current.manifests.map((m) => m.digest));
   const added = referrers.filter((r) => !held.has(r.digest));
-  if (added.length === 0) {
-    // Nothing to write; a failed subject still fails its referrers' update.
-    await options.before?.();
-    return;
-  }
+  if (added.length === 0) return undefined;
   const manifests = [...current.manifests, ...added];
   if (manifests.length > MAX_REFERRERS_PER_SUBJECT) {
     throw new FerryError(
@@ -344,10 +339,10 @@ export async function addToFallbackTag(
     manifests,
     ...(current.annotations ? { annotations: current.annotations } : {}),
   }));
-  const desc: Descriptor = { mediaType: OCI_INDEX, digest: sha256(bytes), size: bytes.byteLength };
-  await dst.push(desc, bytesSource(bytes));
-  await options.before?.();
-  await dst.tag(desc, fallbackTag(subject));
+  return {
+    desc: { mediaType: OCI_INDEX, digest: sha256(bytes), size: bytes.byteLength },
+    bytes,
+  };
 }
 
 /** How many of each kind belong to an image (`ferry inspect`). */

@@ -129,6 +129,7 @@ interface Job {
    * fetching its token), so that its blobs start as soon as a slot frees.
    */
   prefetch?: (dst: Target) => void;
+  /** Copies the image into `dst` and points {@link tag} at it (last, after its signatures' tags). */
   run: (dst: Target) => Promise<CopyResult>;
 }
 
@@ -184,6 +185,7 @@ export async function saveImagesSettled(options: SaveOptions): Promise<SaveOutco
     );
     const src = options.client.registry(ref.registry).repository(ref.repository);
     const reference = manifestReference(ref);
+    const tag = ref.tag ?? (ref.digest ? undefined : "latest");
     let root: Promise<Descriptor> | undefined;
     const resolveRoot = (dst: Target) =>
       root ??= (async () => {
@@ -197,13 +199,18 @@ export async function saveImagesSettled(options: SaveOptions): Promise<SaveOutco
       label: text,
       source,
       repository: ref.repository,
-      tag: ref.tag ?? (ref.digest ? undefined : "latest"),
+      tag,
       // A failure is reported when the job runs and awaits the same promise.
       prefetch: (dst) => void resolveRoot(dst).catch(() => {}),
       run: async (dst: Target) => {
         const root = await resolveRoot(dst);
         await options.check?.({ target: src, root, label: source });
-        return engine.copyDescriptor(src, root, dst, { ...copyOptions, label: source });
+        // The engine writes the tag: after, and where it can with, the tags of what belongs to it.
+        return engine.copyDescriptor(src, root, dst, {
+          ...copyOptions,
+          label: source,
+          tags: tag ? [tag] : [],
+        });
       },
     };
   });
@@ -220,6 +227,7 @@ export async function saveImagesSettled(options: SaveOptions): Promise<SaveOutco
           return await engine.copy(src, reference, dst, {
             ...copyOptions,
             label: archive.label,
+            tags: [archive.tag],
             beforeCopy: checkHook(options.check, { target: src, label: archive.label }),
           });
         } finally {
@@ -238,7 +246,6 @@ export async function saveImagesSettled(options: SaveOptions): Promise<SaveOutco
     ahead?.prefetch?.(dir.repository(ahead.repository));
     const dst = dir.repository(job.repository);
     const { root, images, referrers } = await job.run(dst);
-    if (job.tag) await dst.tag(root, job.tag);
     const destination = formatLocation({
       transport: "registry-dir",
       path: options.registryDir,

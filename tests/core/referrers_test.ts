@@ -17,6 +17,7 @@ import type { Digest } from "../../src/digest.ts";
 import { FerryError } from "../../src/errors.ts";
 import type { Descriptor } from "../../src/manifest.ts";
 import { OciLayout } from "../../src/oci_layout/mod.ts";
+import { linkBatchProbe } from "../../src/registry_dir/fs.ts";
 import { RegistryDir } from "../../src/registry_dir/mod.ts";
 import { bytesSource, type Target } from "../../src/store.ts";
 import { drain, makeIndex, pushImage, pushIndex, type TestIndex } from "../support/images.ts";
@@ -383,3 +384,170 @@ Deno.test("referrers: a chain of signatures on signatures stops at the depth bou
     // Levels 3..MAX are copied; the one past the bound is not.
     assert.deepEqual(held, chain.map((_, i) => i + 3 <= MAX_REFERRER_DEPTH));
   }));
+
+/** Link files of a registry directory as one copy writes them: staged (fsynced), then renamed. */
+type LinkStep = { staged: string[] } | { renamed: string };
+
+/** Records the link batches written while `fn` runs; `renaming` may stop one, as a crash would. */
+async function recordLinks<T>(
+  fn: (steps: LinkStep[]) => Promise<T>,
+  renaming?: (path: string, steps: LinkStep[]) => void,
+): Promise<T> {
+  const steps: LinkStep[] = [];
+  linkBatchProbe.staged = (paths) => steps.push({ staged: paths });
+  linkBatchProbe.renaming = (path) => {
+    renaming?.(path, steps);
+    steps.push({ renamed: path });
+  };
+  try {
+    return await fn(steps);
+  } finally {
+    delete linkBatchProbe.staged;
+    delete linkBatchProbe.renaming;
+  }
+}
+
+/**
+ * `source`, whose fetches of `held` digests wait until `open` resolves: the image's layers stay
+ * on their way while everything else of the copy goes on.
+ */
+function holdingBlobs(source: Target, held: Set<string>, open: Promise<void>): Target {
+  return {
+    name: source.name,
+    location: source.location,
+    resolve: (reference, options) => source.resolve(reference, options),
+    fetch: async (desc, options) => {
+      if (held.has(desc.digest)) await open;
+      return await source.fetch(desc, options);
+    },
+    exists: (desc) => source.exists(desc),
+    push: (desc, content, options) => source.push(desc, content, options),
+    tag: (desc, tag) => source.tag(desc, tag),
+    tags: (options) => source.tags(options),
+    referrers: (subject) => source.referrers!(subject),
+  };
+}
+
+const isTagLink = (path: string) => path.includes("/_manifests/tags/");
+
+Deno.test("referrers: into a registry directory, every tag's bytes are on disk before the image lands, and its tag lands last", () =>
+  withSource(async ({ signed, source, engine }) => {
+    await using tmp = await tempDir();
+    const dir = await RegistryDir.open(tmp.path);
+    try {
+      const target = dir.repository("lib/app");
+      const root = signed.index.index.desc.digest;
+      // The image's own tag and the five naming what belongs to it: two cosign signatures, and
+      // the fallback tags of the index, the SBOM and the arm64 image.
+      const tagCount = 6;
+      let open!: () => void;
+      const opened = new Promise<void>((resolve) => open = resolve);
+      // Bounded: on a build that stages nothing early the layers go after a while, and the
+      // assertions below say what is wrong.
+      const giveUp = setTimeout(open, 10_000);
+      const layers = new Set(
+        signed.index.images.flatMap((i) => i.layers.map((l) => l.desc.digest)),
+      );
+      const steps = await recordLinks(async (steps) => {
+        linkBatchProbe.staged = (paths) => {
+          steps.push({ staged: paths });
+          const staged = steps.flatMap((s) => "staged" in s ? s.staged : []);
+          if (
+            staged.filter((p) => isTagLink(p) && p.endsWith("/current/link")).length >= tagCount
+          ) {
+            open();
+          }
+        };
+        await engine.copy(holdingBlobs(source, layers, opened), "1", target, ALL);
+        return steps;
+      }).finally(() => clearTimeout(giveUp));
+      const rootLanded = steps.findIndex((s) =>
+        "renamed" in s && s.renamed.endsWith(`/_manifests/revisions/sha256/${root.slice(7)}/link`)
+      );
+      assert.ok(rootLanded >= 0);
+      // Once the image is stored, no tag waits for the disk: only renames are left.
+      const late = steps.slice(rootLanded).flatMap((s) => "staged" in s ? s.staged : []);
+      assert.deepEqual(late.filter(isTagLink), []);
+      // Every tag naming what belongs to the image before the image's own, which lands last.
+      const renamed = steps.flatMap((s) => "renamed" in s ? [s.renamed] : []).filter(isTagLink);
+      assert.equal(renamed.filter((p) => p.endsWith("/current/link")).length, tagCount);
+      assert.ok(renamed.at(-1)!.endsWith("/_manifests/tags/1/current/link"), renamed.at(-1));
+      assert.ok(renamed.at(-2)!.includes("/_manifests/tags/1/index/"), renamed.at(-2));
+      await assertAllHeld(target, signed);
+      assert.equal((await target.resolve("1")).digest, root);
+    } finally {
+      await dir.close();
+    }
+  }));
+
+Deno.test("referrers: a save stopped at any rename of its tags leaves no tag naming something absent, and the image's tag only with every tag of what belongs to it", async (t) => {
+  // The renames of a whole copy, counted once, then the copy again stopped before each of them.
+  const total = await withSourceValue(async ({ source, engine }) => {
+    await using tmp = await tempDir();
+    const dir = await RegistryDir.open(tmp.path);
+    try {
+      return await recordLinks(async (steps) => {
+        await engine.copy(source, "1", dir.repository("lib/app"), ALL);
+        return steps.filter((s) => "renamed" in s && isTagLink(s.renamed)).length;
+      });
+    } finally {
+      await dir.close();
+    }
+  });
+  assert.ok(total >= 12, `${total} tag links`);
+  for (let stop = 0; stop < total; stop++) {
+    await t.step(
+      `stopped before tag link ${stop + 1} of ${total}`,
+      () =>
+        withSource(async ({ signed, source, engine }) => {
+          await using tmp = await tempDir();
+          const dir = await RegistryDir.open(tmp.path);
+          try {
+            const target = dir.repository("lib/app");
+            let seen = 0;
+            const crash = new Error("stopped");
+            await assert.rejects(
+              recordLinks(
+                () => engine.copy(source, "1", target, ALL),
+                (path) => {
+                  if (isTagLink(path) && seen++ === stop) throw crash;
+                },
+              ),
+              (err) => err === crash || (err as Error).cause === crash,
+            );
+            // What a reader finds: every tag resolves to a manifest held whole.
+            const tags = await target.tags();
+            for (const tag of tags) {
+              const desc = await target.resolve(tag);
+              assert.ok(await target.exists(desc), `${tag} names ${desc.digest}, not held`);
+              const doc = JSON.parse(
+                new TextDecoder().decode(await drain(await target.fetch(desc))),
+              );
+              for (const child of (doc.manifests ?? []) as Descriptor[]) {
+                assert.ok(await target.exists(child), `${tag} lists ${child.digest}, not held`);
+              }
+            }
+            if (tags.includes("1")) {
+              // The image's tag only once everything belonging to it is named.
+              await assertAllHeld(target, signed);
+            }
+          } finally {
+            await dir.close();
+          }
+        }),
+    );
+  }
+});
+
+/** {@link withSource}, resolving to what `fn` resolves to. */
+async function withSourceValue<T>(
+  fn: Parameters<typeof withSource>[0] extends (ctx: infer C) => Promise<void>
+    ? (ctx: C) => Promise<T>
+    : never,
+): Promise<T> {
+  let out!: T;
+  await withSource(async (ctx) => {
+    out = await fn(ctx);
+  });
+  return out;
+}
