@@ -4,10 +4,12 @@
  * in the second each image also has a cosign signature (`sha256-<hex>.sig`) and an SBOM listed
  * under its fallback tag (docker-registry has no referrers API: the slower path). ferry as it
  * ships saves all 10 from each source, and from the first with `--no-referrers`, in rotated order,
- * `--runs` times; the medians and their ratios are printed.
+ * `--runs` times; the medians and their ratios are printed. With `--baseline DIR` (another
+ * checkout, e.g. /work/main) its ferry runs the same three saves, alternating with this one, so
+ * the two ratios come from one run on one machine.
  *
  * ```sh
- * deno run -A bench/save/signed.ts --runs 5 --mib 8
+ * deno run -A bench/save/signed.ts --runs 5 --mib 8 [--baseline /work/main]
  * ```
  *
  * @module
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     runs: { type: "string", default: "5" },
     mib: { type: "string", default: "8" },
     images: { type: "string", default: "10" },
+    baseline: { type: "string" },
   },
 });
 const runs = Number(values.runs);
@@ -65,24 +68,24 @@ try {
 }
 
 const tmp = await Deno.makeTempDir({ prefix: "ferry-bench-signed-" });
-const variants = {
-  unsigned: (dir: string) => save(plain.host, dir, []),
-  "unsigned --no-referrers": (dir: string) => save(plain.host, dir, ["--no-referrers"]),
-  signed: (dir: string) => save(signed.host, dir, []),
+const kinds = {
+  unsigned: (root: string, dir: string) => save(root, plain.host, dir, []),
+  "unsigned --no-referrers": (root: string, dir: string) =>
+    save(root, plain.host, dir, ["--no-referrers"]),
+  signed: (root: string, dir: string) => save(root, signed.host, dir, []),
 } as const;
-type Variant = keyof typeof variants;
-const times: Record<Variant, number[]> = {
-  unsigned: [],
-  "unsigned --no-referrers": [],
-  signed: [],
-};
+type Kind = keyof typeof kinds;
+const checkouts = values.baseline ? [REPO_ROOT, values.baseline] : [REPO_ROOT];
+const variants = checkouts.flatMap((root) =>
+  (Object.keys(kinds) as Kind[]).map((kind) => ({ root, kind, times: [] as number[] }))
+);
 
-async function save(host: string, dir: string, extra: string[]): Promise<number> {
+async function save(root: string, host: string, dir: string, extra: string[]): Promise<number> {
   const images = names.map((n) => `${host}/${n}:1`).join(",");
   const start = performance.now();
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
-      ...await denoRunArgs(REPO_ROOT, { denoFlags: ["--quiet"] }),
+      ...await denoRunArgs(root, { denoFlags: ["--quiet"] }),
       "registry",
       "save",
       "--tls-verify=false",
@@ -93,7 +96,7 @@ async function save(host: string, dir: string, extra: string[]): Promise<number>
       dir,
       ...extra,
     ],
-    cwd: REPO_ROOT,
+    cwd: root,
     stdout: "null",
     stderr: "piped",
   }).output();
@@ -103,12 +106,11 @@ async function save(host: string, dir: string, extra: string[]): Promise<number>
 }
 
 try {
-  const order = Object.keys(variants) as Variant[];
   for (let run = 0; run < runs; run++) {
-    for (let i = 0; i < order.length; i++) {
-      const variant = order[(i + run) % order.length];
+    for (let i = 0; i < variants.length; i++) {
+      const variant = variants[(i + run) % variants.length];
       const dir = join(tmp, `${run}-${i}`);
-      times[variant].push(await variants[variant](dir));
+      variant.times.push(await kinds[variant.kind](variant.root, dir));
       await Deno.remove(dir, { recursive: true });
     }
   }
@@ -117,13 +119,17 @@ try {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const base = median(times.unsigned);
 console.log(`${count} images of ${mib} MiB, ${runs} runs each (load: ${Deno.loadavg().join(" ")})`);
-for (const [variant, xs] of Object.entries(times)) {
-  const m = median(xs);
-  console.log(
-    `${variant.padEnd(24)} median ${m.toFixed(2)} s  (${(m / base).toFixed(3)}×)  runs ${
-      xs.map((x) => x.toFixed(2)).join(" ")
-    }`,
-  );
+for (const root of checkouts) {
+  const mine = variants.filter((v) => v.root === root);
+  const base = median(mine.find((v) => v.kind === "unsigned")!.times);
+  if (checkouts.length > 1) console.log(root);
+  for (const { kind, times } of mine) {
+    const m = median(times);
+    console.log(
+      `${kind.padEnd(24)} median ${m.toFixed(2)} s  (${(m / base).toFixed(3)}×)  runs ${
+        times.map((x) => x.toFixed(2)).join(" ")
+      }`,
+    );
+  }
 }

@@ -60,14 +60,14 @@ export async function stageBlob(options: StageBlobOptions): Promise<void> {
   const batchSize = options.batchSize ?? WRITE_BATCH_SIZE;
   const partialPath = layout.partial(expected.digest);
   const dataPath = layout.blobData(expected.digest);
-  const { file, mode } = await openLocked(root, partialPath, layout.staging);
+  const { file, mode, size } = await openLocked(root, partialPath, layout.staging);
   try {
     // Another process may have finished this blob while we waited for the lock.
     if (await root.fileSize(dataPath) !== undefined) {
       await Deno.remove(partialPath);
       return;
     }
-    let hasher = await rehash(file, batchSize);
+    let hasher = await rehash(file, size, batchSize);
     if (hasher.size > expected.size) {
       await file.truncate(0);
       hasher = new Sha256();
@@ -109,7 +109,7 @@ export async function stageBlob(options: StageBlobOptions): Promise<void> {
  * after waiting for it the path is checked to still name the same file: the previous holder may
  * have renamed it into `blobs/` or deleted it, in which case a fresh partial is opened.
  *
- * Resolves to the file and its mode. A new partial is created exclusively (which never follows a symlink); an existing one is opened
+ * Resolves to the file, its mode and its size when locked. A new partial is created exclusively (which never follows a symlink); an existing one is opened
  * only when it is a regular file of the staging directory, so a planted
  * `<hex>.partial -> /elsewhere` is refused, never written through.
  */
@@ -117,7 +117,7 @@ async function openLocked(
   root: StoreRoot,
   path: string,
   stagingDir: string,
-): Promise<{ file: Deno.FsFile; mode: number }> {
+): Promise<{ file: Deno.FsFile; mode: number; size: number }> {
   for (let attempt = 0; attempt < 8; attempt++) {
     if (attempt > 0) root.forget(stagingDir);
     await root.ensureDir(stagingDir);
@@ -144,7 +144,7 @@ async function openLocked(
       const mine = await file.stat();
       const onDisk = await Deno.lstat(path).catch(() => undefined);
       if (onDisk && onDisk.ino === mine.ino && onDisk.dev === mine.dev) {
-        return { file, mode: mine.mode ?? 0 };
+        return { file, mode: mine.mode ?? 0, size: mine.size };
       }
     } catch (err) {
       file.close();
@@ -155,11 +155,17 @@ async function openLocked(
   throw new FerryError("io", `${path}: staging file keeps being replaced by another process`);
 }
 
-/** Hashes the bytes already in the partial, leaving the position at its end. */
-async function rehash(file: Deno.FsFile, bufferSize: number): Promise<Sha256> {
+/**
+ * Hashes the bytes already in the partial (`size` of them when it was locked), leaving the
+ * position at its end. A new partial, as nearly every one is, costs nothing: no read, and no
+ * buffer (a signed image's small blobs each allocated a whole batch buffer here).
+ */
+async function rehash(file: Deno.FsFile, size: number, bufferSize: number): Promise<Sha256> {
   const hasher = new Sha256();
+  // Just opened: an empty partial is at its end already.
+  if (size === 0) return hasher;
   await file.seek(0, Deno.SeekMode.Start);
-  const buffer = new Uint8Array(bufferSize);
+  const buffer = new Uint8Array(Math.min(bufferSize, size));
   for (;;) {
     const n = await file.read(buffer);
     if (n === null) break;
