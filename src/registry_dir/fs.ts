@@ -159,9 +159,11 @@ async function writeLinksAgain(
 export interface StagedLinks {
   /**
    * Renames the links into place, in order (creating their directories). Once this resolves they
-   * are visible; when it fails, those not renamed are not.
+   * are visible; when it fails, those not renamed are not. With `after`, the directories are
+   * made at once and the renames wait for it (none is done when it rejects): commits chained so
+   * rename in order without waiting for each other's directories.
    */
-  commit(): Promise<void>;
+  commit(after?: Promise<void>): Promise<void>;
   /** Removes the temp files: none of the links is written. */
   discard(): Promise<void>;
 }
@@ -207,11 +209,17 @@ export async function stageLinks(
   }
   if (wanted.length > 0) linkBatchProbe.staged?.(wanted.map((l) => l.path));
   return {
-    async commit() {
+    async commit(after?: Promise<void>) {
+      // Awaited below, once the directories are made: never an unhandled rejection meanwhile.
+      after?.catch(() => {});
       let next = 0;
+      let waiting = false;
       try {
         // Their directories only now: a link's directory does not appear before its content.
         await Promise.all(wanted.map((l) => root.ensureDir(dirname(l.path))));
+        waiting = true;
+        await after;
+        waiting = false;
         // The links' bytes are fsynced, their directories are not: a link lost to a power cut
         // is written again by the next save.
         for (; next < wanted.length; next++) {
@@ -221,7 +229,7 @@ export async function stageLinks(
       } catch (err) {
         // A temp file swept meanwhile (another run's close removes those older than ten
         // minutes, a long download's among them): write the rest afresh.
-        if (!retry || !(err instanceof Deno.errors.NotFound)) throw err;
+        if (waiting || !retry || !(err instanceof Deno.errors.NotFound)) throw err;
         await discard(next);
         await writeLinksAgain(root, wanted.slice(next), stagingDir);
       } finally {

@@ -611,8 +611,8 @@ export class RegistryDirRepository implements Target {
               `${whereOf(tag)}: manifest ${digest} unknown to repository`,
             );
           }
-          await after;
-          await staged.commit();
+          // The directories at once; the renames once those before have landed.
+          await staged.commit(after);
         } catch (err) {
           await staged.discard();
           throw asFerryError(err, where);

@@ -718,7 +718,14 @@ Deno.test("stageTags: nothing shows before the commit, which points the tags in 
       let go!: () => void;
       const after = new Promise<void>((resolve) => go = resolve);
       const committing = staged.commit(after);
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      // The tags' directories are made while `after` is pending (a chain of commits does not
+      // wait for each one's directories in turn); their links are not renamed until it resolves.
+      const current = `${root}/${V2}/repositories/staged/app/_manifests/tags/1/current`;
+      for (let i = 0; i < 500 && !await Deno.stat(current).catch(() => null); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.ok((await Deno.stat(current)).isDirectory);
+      assert.deepEqual(renamed, []);
       assert.deepEqual(await repo.tags(), []);
       go();
       await committing;
