@@ -239,7 +239,7 @@ export async function generateImage(
   }));
   const configDesc: Descriptor = {
     mediaType: OCI_CONFIG,
-    digest: sha256(config),
+    digest: await sha256(config),
     size: config.byteLength,
   };
   const layerDesc: Descriptor = { mediaType: OCI_LAYER_GZIP, digest, size };
@@ -251,7 +251,7 @@ export async function generateImage(
   }));
   const manifestDesc: Descriptor = {
     mediaType: OCI_MANIFEST,
-    digest: sha256(manifest),
+    digest: await sha256(manifest),
     size: manifest.byteLength,
   };
   const repo = store.repository(repository);

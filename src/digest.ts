@@ -1,12 +1,18 @@
 /**
- * Content digests: parsing, streaming SHA-256, and verifying streams.
+ * Content digests: parsing, SHA-256 of bytes in memory and of streams, and verifying streams.
  *
- * `crypto.subtle.digest` is one-shot, so streaming hashes use `node:crypto`'s incremental hasher,
- * which Deno implements natively (well over 1 GiB/s).
+ * Two engines, one API. Bytes already in memory (manifests, configs, links, tokens) are hashed by
+ * WebCrypto's `crypto.subtle.digest`: native, but one-shot and async. Streams (blobs) need an
+ * incremental hasher, which WebCrypto lacks, so {@link Sha256} uses `node:crypto`'s (native, over
+ * 1 GiB/s with SHA extensions). Loading `node:crypto` initialises much of Deno's Node
+ * compatibility layer (tens of milliseconds), so it is imported only when the first streaming
+ * hasher is made — a rerun of a finished save that hashes only small manifests never loads it —
+ * and {@link preloadSha256} starts that load early, so that it overlaps a command's first network
+ * round trips instead of following them.
  *
  * @module
  */
-import { createHash, type Hash } from "node:crypto";
+import type { Hash } from "node:crypto";
 import { FerryError } from "./errors.ts";
 
 /** A validated `sha256:<64 lowercase hex>` digest string. */
@@ -14,6 +20,10 @@ export type Digest = `sha256:${string}`;
 
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 const ANY_DIGEST_RE = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+
+/** The digest of no bytes. */
+export const EMPTY_DIGEST: Digest =
+  "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /** True when `value` is a well-formed sha256 digest. */
 export function isDigest(value: string): value is Digest {
@@ -37,10 +47,34 @@ export function digestHex(digest: Digest): string {
   return digest.slice(7);
 }
 
-/** Incremental SHA-256 over chunks. */
+type NodeCrypto = typeof import("node:crypto");
+let nodeCrypto: Promise<NodeCrypto> | undefined;
+
+function loadNodeCrypto(): Promise<NodeCrypto> {
+  return nodeCrypto ??= import("node:crypto");
+}
+
+/**
+ * Starts loading the streaming hasher's engine without waiting for it, so that the first
+ * {@link Sha256.create} finds it loaded. Costs nothing when called again.
+ */
+export function preloadSha256(): void {
+  // A failed load is reported by the Sha256.create that needs it.
+  loadNodeCrypto().catch(() => {});
+}
+
+/** Incremental SHA-256 over chunks: made by {@link Sha256.create}. */
 export class Sha256 {
-  #hash: Hash = createHash("sha256");
+  #hash: Hash;
   #size = 0;
+  private constructor(hash: Hash) {
+    this.#hash = hash;
+  }
+  /** A new hasher; the first one loads the hashing engine (see {@link preloadSha256}). */
+  static async create(): Promise<Sha256> {
+    const { createHash } = await loadNodeCrypto();
+    return new Sha256(createHash("sha256"));
+  }
   /** Adds a chunk. */
   update(chunk: Uint8Array): void {
     this.#hash.update(chunk);
@@ -56,10 +90,17 @@ export class Sha256 {
   }
 }
 
-/** SHA-256 of a byte array. */
-export function sha256(bytes: Uint8Array | string): Digest {
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** SHA-256 of bytes in memory (a string is hashed as its UTF-8 bytes). */
+export async function sha256(bytes: Uint8Array | string): Promise<Digest> {
   const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
-  return `sha256:${createHash("sha256").update(data).digest("hex")}`;
+  const sum = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>),
+  );
+  let hex = "";
+  for (const byte of sum) hex += HEX[byte];
+  return `sha256:${hex}`;
 }
 
 /** What a verified stream must match. */
@@ -96,9 +137,13 @@ export function verifyStream(
   expected: Expected,
   where: string,
 ): ReadableStream<Uint8Array> {
-  const hasher = new Sha256();
+  let hasher: Sha256;
   return source.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
+      // The stream waits for this before its first chunk.
+      async start() {
+        hasher = await Sha256.create();
+      },
       transform(chunk, controller) {
         hasher.update(chunk);
         if (hasher.size > expected.size) {

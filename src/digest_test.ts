@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { isFerryError } from "./errors.ts";
-import { parseDigest, Sha256, sha256, verifyStream } from "./digest.ts";
+import { EMPTY_DIGEST, parseDigest, Sha256, sha256, verifyStream } from "./digest.ts";
 
 const EMPTY = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
@@ -12,13 +12,17 @@ async function drain(stream: ReadableStream<Uint8Array>): Promise<string> {
   return await new Response(stream).text();
 }
 
-Deno.test("sha256 and incremental hashing agree", () => {
-  assert.equal(sha256(""), EMPTY);
-  const h = new Sha256();
+Deno.test("sha256 and incremental hashing agree", async () => {
+  assert.equal(await sha256(""), EMPTY);
+  const h = await Sha256.create();
   h.update(new TextEncoder().encode("hello "));
   h.update(new TextEncoder().encode("world"));
   assert.equal(h.size, 11);
-  assert.equal(h.digest(), sha256("hello world"));
+  assert.equal(h.digest(), await sha256("hello world"));
+  // A view hashes its own bytes, not its whole buffer.
+  const buffer = new TextEncoder().encode("[hello world]");
+  assert.equal(await sha256(buffer.subarray(1, 12)), await sha256("hello world"));
+  assert.equal(EMPTY_DIGEST, EMPTY);
 });
 
 Deno.test("parseDigest accepts sha256 and explains other algorithms", () => {
@@ -30,22 +34,22 @@ Deno.test("parseDigest accepts sha256 and explains other algorithms", () => {
 
 Deno.test("verifyStream passes matching content through", async () => {
   const text = await drain(
-    verifyStream(streamOf("ab", "c"), { digest: sha256("abc"), size: 3 }, "blob"),
+    verifyStream(streamOf("ab", "c"), { digest: await sha256("abc"), size: 3 }, "blob"),
   );
   assert.equal(text, "abc");
 });
 
 Deno.test("verifyStream fails on wrong digest, short and long content", async () => {
   await assert.rejects(
-    drain(verifyStream(streamOf("abd"), { digest: sha256("abc"), size: 3 }, "blob x")),
+    drain(verifyStream(streamOf("abd"), { digest: await sha256("abc"), size: 3 }, "blob x")),
     (e) => isFerryError(e, "digest_mismatch") && /blob x/.test(e.message),
   );
   await assert.rejects(
-    drain(verifyStream(streamOf("ab"), { digest: sha256("abc"), size: 3 }, "blob")),
+    drain(verifyStream(streamOf("ab"), { digest: await sha256("abc"), size: 3 }, "blob")),
     (e) => isFerryError(e, "size_mismatch"),
   );
   await assert.rejects(
-    drain(verifyStream(streamOf("abcd"), { digest: sha256("abc"), size: 3 }, "blob")),
+    drain(verifyStream(streamOf("abcd"), { digest: await sha256("abc"), size: 3 }, "blob")),
     (e) => isFerryError(e, "size_mismatch"),
   );
 });

@@ -65,7 +65,7 @@ async function rawManifestDigest(ref: string): Promise<Digest> {
     stderr: "piped",
   }).output();
   if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  return sha256(out.stdout);
+  return await sha256(out.stdout);
 }
 
 async function configOf(ref: string): Promise<Record<string, unknown>> {

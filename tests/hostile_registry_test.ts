@@ -5,6 +5,7 @@
  * blob bodies longer than their descriptors, and indexes nested without end. Each hostile registry
  * is a small server on 127.0.0.1 scripted by the test and recording what ferry sent it.
  */
+import { digestOf } from "./support/digest.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Authenticator } from "../src/auth/mod.ts";
@@ -37,7 +38,7 @@ interface Blob {
 
 function blob(bytes: Uint8Array | string): Blob {
   const b = typeof bytes === "string" ? encoder.encode(bytes) : bytes;
-  return { digest: sha256(b), size: b.byteLength, bytes: b };
+  return { digest: digestOf(b), size: b.byteLength, bytes: b };
 }
 
 /** An image manifest over a config and one layer descriptor (whose bytes the test serves). */
@@ -139,7 +140,7 @@ Deno.test("a blob redirect to a file:, data: or other non-HTTP URL is refused; t
   ) {
     await t.step(target.slice(0, target.indexOf(":")), async () => {
       // The layer's descriptor has the secret's size, so its bytes would pass every size check.
-      const layer = { digest: sha256("what the layer should be"), size: secret.byteLength };
+      const layer = { digest: await sha256("what the layer should be"), size: secret.byteLength };
       const { config, manifest } = imageManifest(layer);
       const uploads: { digest: string | null; body: Uint8Array }[] = [];
       const routes = registryRoutes(
@@ -336,7 +337,7 @@ peerTest(
           size: layer.size,
         }),
       ).bytes();
-      assert.equal(sha256(body), layer.digest);
+      assert.equal(await sha256(body), layer.digest);
     } finally {
       await lax.close();
     }
@@ -379,7 +380,7 @@ Deno.test("a blob body longer than its descriptor fails, and the destination is 
 /** A chain of `depth` indexes, each listing the next; the last lists a missing image. */
 function indexChain(depth: number): Map<string, Blob & { mediaType: string }> {
   const out = new Map<string, Blob & { mediaType: string }>();
-  let child = { mediaType: OCI_MANIFEST, digest: sha256("missing image"), size: 100 };
+  let child = { mediaType: OCI_MANIFEST, digest: digestOf("missing image"), size: 100 };
   let top: Blob | undefined;
   for (let i = 0; i < depth; i++) {
     top = blob(JSON.stringify({
@@ -401,7 +402,7 @@ Deno.test("an index chain nested too deep, or an index with too many children, f
     mediaType: OCI_INDEX,
     manifests: Array.from({ length: 1001 }, (_, i) => ({
       mediaType: OCI_MANIFEST,
-      digest: sha256(`child ${i}`),
+      digest: digestOf(`child ${i}`),
       size: 100,
       platform: { os: "linux", architecture: "amd64" },
     })),

@@ -445,7 +445,7 @@ peerTest(
     const root = dir.join("store");
     await Deno.mkdir(`${root}/blobs/sha256`, { recursive: true });
     const put = async (bytes: Uint8Array, mediaType: string) => {
-      const digest = sha256(bytes);
+      const digest = await sha256(bytes);
       await Deno.writeFile(`${root}/blobs/sha256/${digest.slice(7)}`, bytes);
       return { mediaType, digest, size: bytes.byteLength };
     };
@@ -457,7 +457,7 @@ peerTest(
         architecture: "amd64",
         os: "linux",
         config: { Labels: { "sealos.io.type": "application" }, Cmd: ["kubectl", "apply"] },
-        rootfs: { type: "layers", diff_ids: [sha256(tarBytes)] },
+        rootfs: { type: "layers", diff_ids: [await sha256(tarBytes)] },
       }),
       OCI_CONFIG,
     );
@@ -505,12 +505,12 @@ Deno.test("prune frees the blobs no image uses and keeps every image's", async (
   ]) as BuiltImage[];
   // What an interrupted pull leaves: a stored blob no index.json entry reaches.
   const stray = new TextEncoder().encode("left by an interrupted pull\n");
-  await Deno.writeFile(join(root, "blobs/sha256", sha256(stray).slice(7)), stray);
+  await Deno.writeFile(join(root, "blobs/sha256", (await sha256(stray)).slice(7)), stray);
 
   const run = ok(await ferry(["prune", "--root", root, "--json"]));
   assert.deepEqual(JSON.parse(run.stdout), {
     type: "result",
-    removed: [sha256(stray)],
+    removed: [await sha256(stray)],
     freedBytes: stray.byteLength,
   });
   assert.deepEqual(

@@ -29,7 +29,7 @@ async function addLayer(
 
 async function addJson(layout: string, value: unknown): Promise<{ digest: Digest; size: number }> {
   const bytes = new TextEncoder().encode(JSON.stringify(value));
-  const digest = sha256(bytes);
+  const digest = await sha256(bytes);
   await Deno.writeFile(join(layout, "blobs", "sha256", digest.slice(7)), bytes);
   return { digest, size: bytes.byteLength };
 }

@@ -88,7 +88,7 @@ async function assertBlobs(layout: string, built: BuiltIndex): Promise<void> {
   for (const child of built.children) {
     for (const d of [child, child.config, ...child.layers]) {
       const bytes = await Deno.readFile(join(layout, "blobs", "sha256", d.digest.slice(7)));
-      assert.equal(sha256(bytes), d.digest);
+      assert.equal(await sha256(bytes), d.digest);
     }
   }
 }

@@ -77,9 +77,9 @@ async function storeWhiteoutImage(root: string): Promise<void> {
       rootfs: { type: "layers", diff_ids: [l0.diffId, l1.diffId] },
       history: [{ created_by: "files" }, { created_by: "delete etc/shared" }],
     };
-    const cfg = configBlob(config);
+    const cfg = await configBlob(config);
     await storeJson(store, cfg);
-    const m = manifestBlob(
+    const m = await manifestBlob(
       cfg.descriptor,
       [l0, l1].map((l) => ({ mediaType: OCI_LAYER_GZIP, digest: l.digest, size: l.size })),
     );

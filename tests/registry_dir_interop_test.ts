@@ -185,14 +185,14 @@ Deno.test({
           "--tls-verify=false",
           `${base}/library/app:1.0`,
         );
-        assert.equal(sha256(raw), image.manifest.desc.digest);
+        assert.equal(await sha256(raw), image.manifest.desc.digest);
         const rawIndex = await skopeo(
           "inspect",
           "--raw",
           "--tls-verify=false",
           `${base}/multi/arch:1.0`,
         );
-        assert.equal(sha256(rawIndex), index.index.desc.digest);
+        assert.equal(await sha256(rawIndex), index.index.desc.digest);
         const arm = index.images[1].manifest.desc.digest;
         const rawChild = await skopeo(
           "inspect",
@@ -200,7 +200,7 @@ Deno.test({
           "--tls-verify=false",
           `${base}/multi/arch@${arm}`,
         );
-        assert.equal(sha256(rawChild), arm);
+        assert.equal(await sha256(rawChild), arm);
 
         const inspected = JSON.parse(new TextDecoder().decode(
           await skopeo(
@@ -238,7 +238,7 @@ Deno.test({
           const copied = await Deno.readFile(
             `${tmp}/out-multi/blobs/sha256/${b.desc.digest.slice(7)}`,
           );
-          assert.equal(sha256(copied), b.desc.digest);
+          assert.equal(await sha256(copied), b.desc.digest);
         }
         await skopeo(
           "copy",
@@ -302,7 +302,7 @@ Deno.test({
       const check = async (repo: typeof app, b: TestBlob) => {
         assert.equal(await repo.exists(b.desc), true, `${repo.name} has ${b.desc.digest}`);
         const bytes = await readAll(await repo.fetch(b.desc), 1 << 20, b.desc.digest);
-        assert.equal(sha256(bytes), b.desc.digest);
+        assert.equal(await sha256(bytes), b.desc.digest);
       };
       for (const b of allBlobs(image)) await check(app, b);
       for (const b of [index.index, ...index.images.flatMap(allBlobs)]) await check(multi, b);

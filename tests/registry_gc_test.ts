@@ -306,7 +306,7 @@ const dir = await RegistryDir.open(Deno.args[0]);
 if (Deno.args[1] === "gc") await dir.lockExclusive();
 else {
   const bytes = new TextEncoder().encode("a layer whose manifest is not written yet");
-  const desc = { mediaType: "application/octet-stream", digest: sha256(bytes), size: bytes.length };
+  const desc = { mediaType: "application/octet-stream", digest: await sha256(bytes), size: bytes.length };
   await dir.repository("library/app").push(desc, bytesSource(bytes));
 }
 console.log("held");
@@ -343,7 +343,9 @@ Deno.test("registry gc and ferry's writers exclude each other across processes",
   const dir = await RegistryDir.open(root);
   await pushImage(dir.repository("library/app"), makeImage(), "1.0");
   await dir.close();
-  const unlinked = sha256(new TextEncoder().encode("a layer whose manifest is not written yet"));
+  const unlinked = await sha256(
+    new TextEncoder().encode("a layer whose manifest is not written yet"),
+  );
   const blobFile = join(
     root,
     "docker/registry/v2/blobs/sha256",

@@ -3,9 +3,9 @@
  * written outside the registry directory, no bad blob left, and reruns that pick up where the
  * killed run stopped.
  */
+import { digestOf } from "./support/digest.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sha256 } from "../src/digest.ts";
 import {
   makeLayout,
   peerTest,
@@ -35,12 +35,12 @@ function lyingRegistry() {
       mediaType: OCI_MANIFEST,
       config: {
         mediaType: "application/vnd.oci.image.config.v1+json",
-        digest: sha256(config),
+        digest: digestOf(config),
         size: config.byteLength,
       },
       layers: [{
         mediaType: "application/vnd.oci.image.layer.v1.tar",
-        digest: sha256(layer),
+        digest: digestOf(layer),
         size: layerSize,
       }],
     }));
@@ -62,12 +62,15 @@ function lyingRegistry() {
       if (repo === "lie/header") {
         return send(bytes, {
           "content-type": OCI_MANIFEST,
-          "docker-content-digest": sha256("other"),
+          "docker-content-digest": digestOf("other"),
         });
       }
-      return send(bytes, { "content-type": OCI_MANIFEST, "docker-content-digest": sha256(bytes) });
+      return send(bytes, {
+        "content-type": OCI_MANIFEST,
+        "docker-content-digest": digestOf(bytes),
+      });
     }
-    if (ref === sha256(config)) return send(config);
+    if (ref === digestOf(config)) return send(config);
     if (repo === "lie/digest") {
       const wrong = layer.slice();
       wrong[5] ^= 1;
@@ -80,7 +83,7 @@ function lyingRegistry() {
     }
     return send(layer);
   });
-  return { server, host: `127.0.0.1:${server.addr.port}`, layerDigest: sha256(layer) };
+  return { server, host: `127.0.0.1:${server.addr.port}`, layerDigest: digestOf(layer) };
 }
 
 Deno.test("save refuses lying servers with one clear line and keeps nothing bad", async (t) => {

@@ -110,7 +110,7 @@ async function assertServes(host: string, seeded: Seeded, out: string, creds?: s
   for (const child of seeded.multi.children) {
     for (const layer of child.layers) {
       const bytes = await Deno.readFile(`${out}/blobs/sha256/${layer.digest.slice(7)}`);
-      assert.equal(sha256(bytes), layer.digest);
+      assert.equal(await sha256(bytes), layer.digest);
     }
   }
 }
@@ -274,7 +274,7 @@ peerTest(
         "--creds=alice:s3cret-pw",
         `docker://${host}/big/image:1`,
       ], { display: "skopeo inspect (TLS)" });
-      assert.equal(sha256(inspected.stdoutBytes), big.digest);
+      assert.equal(await sha256(inspected.stdoutBytes), big.digest);
       const unverified = await inspectRaw(`${host}/big/image:1`, {
         creds: "alice:s3cret-pw",
         tlsVerify: false,
@@ -302,7 +302,7 @@ peerTest(
         });
         assert.equal(res.status, 200);
         const reader = res.body!.getReader();
-        const hasher = new Sha256();
+        const hasher = await Sha256.create();
         const first = await reader.read();
         hasher.update(first.value!);
         server.child.kill("SIGTERM");
@@ -428,7 +428,7 @@ async function readUntilClosed(conn: Deno.Conn): Promise<string> {
 
 /** Pushes a blob with POST + PATCH chunks + PUT, or in one POST when `chunks` is 0. */
 async function pushBlob(base: string, name: string, bytes: Uint8Array, chunks: number) {
-  const digest = sha256(bytes);
+  const digest = await sha256(bytes);
   if (chunks === 0) {
     const res = await fetch(`${base}/v2/${name}/blobs/uploads/?digest=${digest}`, {
       method: "POST",
@@ -496,12 +496,12 @@ Deno.test("serve: 20 concurrent pushes and 200 concurrent blob reads", async () 
     });
     await put.body?.cancel();
     assert.equal(put.status, 201);
-    assert.equal(put.headers.get("docker-content-digest"), sha256(manifest));
-    return { name, tag: `v${i}`, manifest: sha256(manifest), layers };
+    assert.equal(put.headers.get("docker-content-digest"), await sha256(manifest));
+    return { name, tag: `v${i}`, manifest: await sha256(manifest), layers };
   }));
   for (const image of images) {
     const res = await fetch(`${base}/v2/${image.name}/manifests/${image.tag}`);
-    assert.equal(sha256(new Uint8Array(await res.arrayBuffer())), image.manifest);
+    assert.equal(await sha256(new Uint8Array(await res.arrayBuffer())), image.manifest);
   }
   const reads = Array.from({ length: 200 }, async (_, i) => {
     const image = images[i % images.length];
@@ -509,7 +509,7 @@ Deno.test("serve: 20 concurrent pushes and 200 concurrent blob reads", async () 
     const res = await fetch(`${base}/v2/${image.name}/blobs/${layer.digest}`);
     assert.equal(res.status, 200);
     const body = new Uint8Array(await res.arrayBuffer());
-    assert.equal(sha256(body), layer.digest);
+    assert.equal(await sha256(body), layer.digest);
   });
   await Promise.all(reads);
 });
@@ -586,7 +586,7 @@ Deno.test("serve: hostile requests get the spec's status and code; nothing lands
       .map(([k, v]) => `${k}: ${v}\r\n`).join("") +
     `\r\n${body}`;
   const blob = encoder.encode("hello, registry");
-  const digest = sha256(blob);
+  const digest = await sha256(blob);
 
   // Dot segments and encodings in names.
   for (
@@ -660,7 +660,7 @@ Deno.test("serve: hostile requests get the spec's status and code; nothing lands
   const manifest = JSON.stringify({
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
-    config: { mediaType: OCI_CONFIG, digest: sha256("no config"), size: 9 },
+    config: { mediaType: OCI_CONFIG, digest: await sha256("no config"), size: 9 },
     layers: [{ mediaType: OCI_LAYER_TAR, digest, size: blob.byteLength }],
   });
   const missing = await raw(

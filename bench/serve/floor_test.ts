@@ -7,7 +7,7 @@ import { serveFloor } from "./floor.ts";
 Deno.test("serveFloor serves a registry directory's blob data and nothing else", async () => {
   await using dir = await tempDir("ferry-serve-floor-");
   const bytes = new Uint8Array(200_000).map((_, i) => (i * 7919) % 251);
-  const hex = sha256(bytes).slice("sha256:".length);
+  const hex = (await sha256(bytes)).slice("sha256:".length);
   const blobDir = join(dir.path, "docker/registry/v2/blobs/sha256", hex.slice(0, 2), hex);
   await Deno.mkdir(blobDir, { recursive: true });
   await Deno.writeFile(join(blobDir, "data"), bytes);

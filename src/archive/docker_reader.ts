@@ -214,7 +214,7 @@ export class DockerArchiveReader implements Store {
       const configBytes = await this.#tar.read(config, MAX_CONFIG_SIZE);
       const configDesc: Descriptor = {
         mediaType: DOCKER_CONFIG,
-        digest: sha256(configBytes),
+        digest: await sha256(configBytes),
         size: configBytes.byteLength,
       };
       this.#blobs.set(configDesc.digest, {
@@ -244,7 +244,7 @@ export class DockerArchiveReader implements Store {
         const bytes = synthesize(configDesc, layers, this.#oci);
         descriptor = {
           mediaType: JSON.parse(new TextDecoder().decode(bytes)).mediaType,
-          digest: sha256(bytes),
+          digest: await sha256(bytes),
           size: bytes.byteLength,
         };
         this.#blobs.set(descriptor.digest, {
@@ -279,7 +279,7 @@ export class DockerArchiveReader implements Store {
       if (!member || member.size !== desc.size || desc.size > MAX_MANIFEST_SIZE) continue;
       if (!isIndexType(desc.mediaType) && !isImageManifestType(desc.mediaType)) continue;
       const bytes = await this.#tar.read(member, MAX_MANIFEST_SIZE);
-      if (sha256(bytes) !== desc.digest) continue;
+      if (await sha256(bytes) !== desc.digest) continue;
       let manifest;
       try {
         manifest = parseManifest(bytes, desc.mediaType, `${this.path}@${desc.digest}`);
@@ -306,7 +306,7 @@ export class DockerArchiveReader implements Store {
   }
 
   async #hash(member: TarMember): Promise<Digest> {
-    const hasher = new Sha256();
+    const hasher = await Sha256.create();
     for await (const chunk of await this.#tar.open(member)) hasher.update(chunk);
     return hasher.digest();
   }

@@ -41,7 +41,7 @@ async function classicFiles(image: TestImage, tags: string[], gzipLayers = false
   const files: Files = [];
   const layerPaths: string[] = [];
   for (const [i, layer] of image.layers.entries()) {
-    const id = sha256(`v1-${i}-${layer.diffId}`).slice(7);
+    const id = (await sha256(`v1-${i}-${layer.diffId}`)).slice(7);
     files.push({ name: `${id}/VERSION`, data: "1.0" });
     files.push({ name: `${id}/json`, data: JSON.stringify({ id }) });
     files.push({
@@ -93,7 +93,7 @@ Deno.test("classic docker save: a schema 2 manifest is synthesised from diff IDs
       );
 
       const bytes = await drain(await reader.repository("").fetch(desc));
-      assert.equal(sha256(bytes), desc.digest);
+      assert.equal(await sha256(bytes), desc.digest);
       const manifest = parseManifest(bytes, undefined, "test");
       assert.equal(manifest.kind, "manifest");
       if (manifest.kind !== "manifest") return;
@@ -108,7 +108,7 @@ Deno.test("classic docker save: a schema 2 manifest is synthesised from diff IDs
       ]);
       for (const [i, l] of manifest.layers.entries()) {
         const data = await drain(await reader.repository("").fetch(l));
-        assert.equal(sha256(data), l.digest);
+        assert.equal(await sha256(data), l.digest);
         assert.deepEqual(data, await gunzip(image.layers[i].bytes));
       }
       assert.deepEqual(
@@ -222,7 +222,11 @@ Deno.test("Docker 25 layout: the original OCI manifest is served, names from Rep
     const image = await makeTarImage();
     // Docker 25 stores uncompressed layers in blobs/ and an OCI manifest naming them.
     const layer = await gunzip(image.layers[0].bytes);
-    const layerDesc = { mediaType: OCI_LAYER_TAR, digest: sha256(layer), size: layer.byteLength };
+    const layerDesc = {
+      mediaType: OCI_LAYER_TAR,
+      digest: await sha256(layer),
+      size: layer.byteLength,
+    };
     const manifestBytes = new TextEncoder().encode(JSON.stringify({
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
@@ -231,7 +235,7 @@ Deno.test("Docker 25 layout: the original OCI manifest is served, names from Rep
     }));
     const manifestDesc = {
       mediaType: OCI_MANIFEST,
-      digest: sha256(manifestBytes),
+      digest: await sha256(manifestBytes),
       size: manifestBytes.byteLength,
     };
     const blob = (d: string) => `blobs/sha256/${d.slice(7)}`;

@@ -183,7 +183,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
 
   let descriptor = images[0].descriptor;
   if (images.length > 1) {
-    const index = indexBlob(images.map((i) => ({ ...i.descriptor, platform: i.platform })));
+    const index = await indexBlob(images.map((i) => ({ ...i.descriptor, platform: i.platform })));
     await storeJson(store, index);
     descriptor = index.descriptor;
   }

@@ -14,8 +14,8 @@ import type { Compression } from "./types.ts";
 const CACHE_VERSION = "ferry-layer-2";
 
 /** A hasher for a cache key, started with the instruction's parts. */
-export function keyHasher(parts: unknown): Sha256 {
-  const hasher = new Sha256();
+export async function keyHasher(parts: unknown): Promise<Sha256> {
+  const hasher = await Sha256.create();
   hasher.update(new TextEncoder().encode(`${CACHE_VERSION}\n${JSON.stringify(parts)}\n`));
   return hasher;
 }

@@ -38,9 +38,9 @@ export async function commitStage(
   config.os = o.platform.os;
   if (o.platform.variant) config.variant = o.platform.variant;
   else delete config.variant;
-  const cfg = configBlob(config);
+  const cfg = await configBlob(config);
   await storeJson(o.store, cfg);
-  const manifest = manifestBlob(
+  const manifest = await manifestBlob(
     cfg.descriptor,
     state.layers.map((l) => l.descriptor),
     state.base

@@ -197,20 +197,20 @@ export interface JsonBlob {
 }
 
 /** The config blob of `config`. */
-export function configBlob(config: ImageConfig): JsonBlob {
+export async function configBlob(config: ImageConfig): Promise<JsonBlob> {
   const bytes = serializeConfig(config);
   return {
     bytes,
-    descriptor: { mediaType: OCI_CONFIG, digest: sha256(bytes), size: bytes.length },
+    descriptor: { mediaType: OCI_CONFIG, digest: await sha256(bytes), size: bytes.length },
   };
 }
 
 /** An OCI image manifest over a config and layers. */
-export function manifestBlob(
+export async function manifestBlob(
   config: Descriptor,
   layers: Descriptor[],
   annotations?: Record<string, string>,
-): JsonBlob {
+): Promise<JsonBlob> {
   const doc = {
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
@@ -223,12 +223,12 @@ export function manifestBlob(
   const bytes = new TextEncoder().encode(JSON.stringify(doc));
   return {
     bytes,
-    descriptor: { mediaType: OCI_MANIFEST, digest: sha256(bytes), size: bytes.length },
+    descriptor: { mediaType: OCI_MANIFEST, digest: await sha256(bytes), size: bytes.length },
   };
 }
 
 /** An OCI image index over per-platform manifests. */
-export function indexBlob(manifests: Descriptor[]): JsonBlob {
+export async function indexBlob(manifests: Descriptor[]): Promise<JsonBlob> {
   const doc = {
     schemaVersion: 2,
     mediaType: OCI_INDEX,
@@ -240,7 +240,7 @@ export function indexBlob(manifests: Descriptor[]): JsonBlob {
   const bytes = new TextEncoder().encode(JSON.stringify(doc));
   return {
     bytes,
-    descriptor: { mediaType: OCI_INDEX, digest: sha256(bytes), size: bytes.length },
+    descriptor: { mediaType: OCI_INDEX, digest: await sha256(bytes), size: bytes.length },
   };
 }
 

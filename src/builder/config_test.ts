@@ -15,7 +15,7 @@ import {
 
 const AMD64 = { os: "linux", architecture: "amd64" };
 
-Deno.test("configs serialise canonically: key order and sorted maps do not depend on input order", () => {
+Deno.test("configs serialise canonically: key order and sorted maps do not depend on input order", async () => {
   const a = emptyConfig(AMD64);
   a.config = { Labels: { b: "2", a: "1" }, Env: ["X=1"], Cmd: ["run"] };
   const b = emptyConfig(AMD64);
@@ -25,18 +25,18 @@ Deno.test("configs serialise canonically: key order and sorted maps do not depen
   assert.deepEqual(Object.keys(doc), ["architecture", "os", "config", "rootfs", "history"]);
   assert.deepEqual(Object.keys(doc.config), ["Env", "Cmd", "Labels"]);
   assert.deepEqual(Object.keys(doc.config.Labels), ["a", "b"]);
-  const blob = configBlob(a);
+  const blob = await configBlob(a);
   assert.equal(blob.descriptor.mediaType, OCI_CONFIG);
-  assert.equal(blob.descriptor.digest, sha256(blob.bytes));
+  assert.equal(blob.descriptor.digest, await sha256(blob.bytes));
 });
 
-Deno.test("a base config keeps settings and history, takes the new platform", () => {
+Deno.test("a base config keeps settings and history, takes the new platform", async () => {
   const base = {
     architecture: "arm64",
     os: "linux",
     author: "someone",
     config: { Env: ["PATH=/bin"], Hostname: "x" },
-    rootfs: { type: "layers", diff_ids: [sha256("a"), sha256("b")] },
+    rootfs: { type: "layers", diff_ids: [await sha256("a"), await sha256("b")] },
     history: [{ created_by: "one" }, { created_by: "meta", empty_layer: true }, {
       created_by: "two",
     }],
@@ -59,15 +59,15 @@ Deno.test("a history that does not match the layers is replaced by one entry per
   assert.equal(consistentHistory(good, 1), good);
 });
 
-Deno.test("manifests and indexes have OCI types and descriptors in a fixed shape", () => {
-  const cfg = configBlob(emptyConfig(AMD64));
-  const layer = { mediaType: OCI_LAYER_GZIP, digest: sha256("l"), size: 10 };
-  const m = manifestBlob(cfg.descriptor, [layer], { "z": "1", "a": "2" });
+Deno.test("manifests and indexes have OCI types and descriptors in a fixed shape", async () => {
+  const cfg = await configBlob(emptyConfig(AMD64));
+  const layer = { mediaType: OCI_LAYER_GZIP, digest: await sha256("l"), size: 10 };
+  const m = await manifestBlob(cfg.descriptor, [layer], { "z": "1", "a": "2" });
   const doc = JSON.parse(new TextDecoder().decode(m.bytes));
   assert.equal(doc.mediaType, OCI_MANIFEST);
   assert.deepEqual(Object.keys(doc.annotations), ["a", "z"]);
   assert.deepEqual(doc.layers, [layer]);
-  const idx = indexBlob([{ ...m.descriptor, platform: AMD64 }]);
+  const idx = await indexBlob([{ ...m.descriptor, platform: AMD64 }]);
   const idoc = JSON.parse(new TextDecoder().decode(idx.bytes));
   assert.equal(idoc.mediaType, OCI_INDEX);
   assert.deepEqual(idoc.manifests[0].platform, AMD64);

@@ -91,7 +91,7 @@ export async function planContextStep(
     fail,
   });
   const split = plan.archives.length === 0
-    ? splitRegistryEntries(plan.listed, plan.contextPaths, plan.stamps, {
+    ? await splitRegistryEntries(plan.listed, plan.contextPaths, plan.stamps, {
       owner,
       mtime: settings.timestamp,
     })
@@ -103,7 +103,7 @@ export async function planContextStep(
     plan.stamps = split.rest.map((n) => plan.stamps[n]);
     plan.contextPaths = split.rest.map((n) => plan.contextPaths[n]);
   }
-  const hasher = keyHasher(
+  const hasher = await keyHasher(
     copyKeyParts(state, i, dest, settings, { from: "context", split: split !== undefined }),
   );
   hashEntries(hasher, plan.listed, plan.stamps);
@@ -140,7 +140,7 @@ async function registryStep(
   settings: LayerSettings,
 ): Promise<CopyStep> {
   const label = i.kind === "copy" ? "COPY" : "ADD";
-  const hasher = keyHasher({
+  const hasher = await keyHasher({
     kind: "registry-layer",
     compression: settings.compression,
     clamp: settings.timestamp ?? null,
@@ -171,19 +171,19 @@ export interface CopySource {
 }
 
 /** Plans a COPY --from (the source's file system is scanned on a cache miss only). */
-export function planStageStep(
+export async function planStageStep(
   target: Target,
   state: StageState,
   i: CopyInstruction,
   from: CopySource,
   settings: LayerSettings,
-): CopyStep {
+): Promise<CopyStep> {
   const fail = failer(i);
   const owner = ownerOf(i);
   const { name } = from;
   const dest = resolveDestination(i.dest, state.config.config.WorkingDir ?? "/");
   return {
-    key: keyHasher(copyKeyParts(state, i, dest, settings, { from: from.keys })).digest(),
+    key: (await keyHasher(copyKeyParts(state, i, dest, settings, { from: from.keys }))).digest(),
     createdBy: (diffId) => `COPY --from=${name} dir:${diffId.slice(7)} in ${i.dest} `,
     prepare: async () => {
       const stack = new LayerStack(target, from.layers);

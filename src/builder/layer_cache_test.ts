@@ -1,13 +1,13 @@
+import { digestOf } from "../../tests/support/digest.ts";
 import assert from "node:assert/strict";
-import { sha256 } from "../digest.ts";
 import { OCI_LAYER_GZIP } from "../media_types.ts";
 import { LayerCache } from "./layer_cache.ts";
 
 const layer = (seed: string) => ({
   mediaType: OCI_LAYER_GZIP,
-  digest: sha256(`blob ${seed}`),
+  digest: digestOf(`blob ${seed}`),
   size: seed.length,
-  diffId: sha256(`tar ${seed}`),
+  diffId: digestOf(`tar ${seed}`),
 });
 
 Deno.test("layer cache: entries survive a flush and are seen by another instance", async () => {

@@ -13,7 +13,7 @@ const ARM64 = { os: "linux", architecture: "arm64" };
 /** Pushes a blob; returns its descriptor. */
 async function blob(repo: ReturnType<RegistryDir["repository"]>, mediaType: string, text: string) {
   const bytes = enc.encode(text);
-  const desc = { mediaType, digest: sha256(bytes), size: bytes.length };
+  const desc = { mediaType, digest: await sha256(bytes), size: bytes.length };
   await repo.push(desc, bytesSource(bytes));
   return desc;
 }

@@ -107,12 +107,12 @@ function comparePaths(a: string, b: string): number {
  *   the destination's directories).
  * @param stamps per entry, its source's precise times.
  */
-export function splitRegistryEntries(
+export async function splitRegistryEntries(
   entries: readonly LayerEntry[],
   contextPaths: readonly string[],
   stamps: readonly string[],
   options: SplitOptions = {},
-): RegistrySplit | undefined {
+): Promise<RegistrySplit | undefined> {
   const { owner } = options;
   const mtime = options.mtime ?? 0;
   /** The entry as the image holds it: registry content at the fixed time. */
@@ -177,7 +177,7 @@ export function splitRegistryEntries(
   if (groups.length > MAX_REGISTRY_LAYERS) {
     const buckets = new Map<string, number[]>();
     for (const g of groups) {
-      const n = parseInt(sha256(g.key).slice(7, 15), 16) % MAX_REGISTRY_LAYERS;
+      const n = parseInt((await sha256(g.key)).slice(7, 15), 16) % MAX_REGISTRY_LAYERS;
       const key = `bucket:${String(n).padStart(2, "0")}`;
       buckets.set(key, [...(buckets.get(key) ?? []), ...g.list]);
     }

@@ -45,9 +45,10 @@ function registry(sizes: number[], repo = "library/app"): LayerEntry[] {
   return out;
 }
 
-Deno.test("registry entries split into a layer per large blob and per repository; the rest stays", () => {
+Deno.test("registry entries split into a layer per large blob and per repository; the rest stays", async () => {
   const entries = registry([MIN_BLOB_LAYER_SIZE, 10, MIN_BLOB_LAYER_SIZE + 1]);
-  const split = splitRegistryEntries(entries, entries.map((e) => e.path), entries.map(() => "s"))!;
+  const split =
+    (await splitRegistryEntries(entries, entries.map((e) => e.path), entries.map(() => "s")))!;
   assert.deepEqual(split.groups.map((g) => g.key), [
     `blob:${hex(0)}`,
     `blob:${hex(2)}`,
@@ -75,9 +76,10 @@ Deno.test("registry entries split into a layer per large blob and per repository
   assert.ok(repo.stamps.includes("s"));
 });
 
-Deno.test("beyond the layer bound, groups share layers by a hash of their key", () => {
+Deno.test("beyond the layer bound, groups share layers by a hash of their key", async () => {
   const entries = registry(Array.from({ length: 250 }, () => MIN_BLOB_LAYER_SIZE));
-  const split = splitRegistryEntries(entries, entries.map((e) => e.path), entries.map(() => ""))!;
+  const split =
+    (await splitRegistryEntries(entries, entries.map((e) => e.path), entries.map(() => "")))!;
   assert.ok(split.groups.length <= MAX_REGISTRY_LAYERS);
   assert.ok(split.groups.every((g) => g.key.startsWith("bucket:")));
   // Every entry is in exactly one layer.
@@ -91,30 +93,32 @@ Deno.test("beyond the layer bound, groups share layers by a hash of their key", 
   assert.equal(new Set(placed).size, placed.length);
 });
 
-Deno.test("a blob other entries hard-link to stays in the COPY's own layer with the links", () => {
+Deno.test("a blob other entries hard-link to stays in the COPY's own layer with the links", async () => {
   const entries = registry([MIN_BLOB_LAYER_SIZE, MIN_BLOB_LAYER_SIZE]);
   const data = `${V2}/blobs/sha256/ab/${hex(1)}/data`;
   entries.push({ kind: "hardlink", path: `${V2}/copy-of-data`, mode: 0o644, target: data });
-  const split = splitRegistryEntries(entries, entries.map((e) => e.path), entries.map(() => ""))!;
+  const split =
+    (await splitRegistryEntries(entries, entries.map((e) => e.path), entries.map(() => "")))!;
   const rest = split.rest.map((i) => entries[i].path);
   assert.ok(rest.includes(data) && rest.includes(`${V2}/copy-of-data`));
   assert.ok(!split.groups.some((g) => g.entries.some((e) => e.path === data)));
 });
 
-Deno.test("a copy without registry content is not split", () => {
+Deno.test("a copy without registry content is not split", async () => {
   const entries: LayerEntry[] = [{ kind: "file", path: "etc/a", mode: 0o644, size: 1 }];
-  assert.equal(splitRegistryEntries(entries, ["etc/a"], [""]), undefined);
+  assert.equal(await splitRegistryEntries(entries, ["etc/a"], [""]), undefined);
 });
 
-Deno.test("registry content gets the fixed time in every layer; the rest keeps its own", () => {
+Deno.test("registry content gets the fixed time in every layer; the rest keeps its own", async () => {
   const entries: LayerEntry[] = [
     { kind: "dir", path: "registry", mode: 0o755, mtime: 5 },
     { kind: "file", path: "install.sh", mode: 0o755, size: 3, mtime: 5 },
     ...registry([MIN_BLOB_LAYER_SIZE, 10]),
   ];
-  const split = splitRegistryEntries(entries, entries.map((e) => e.path), entries.map(() => ""), {
-    mtime: 1700000000,
-  })!;
+  const split =
+    (await splitRegistryEntries(entries, entries.map((e) => e.path), entries.map(() => ""), {
+      mtime: 1700000000,
+    }))!;
   for (const g of split.groups) {
     assert.ok(g.entries.every((e) => e.mtime === 1700000000), g.key);
   }
@@ -131,7 +135,7 @@ Deno.test("registry content gets the fixed time in every layer; the rest keeps i
 });
 
 Deno.test("the cache key of a registry layer holds what its links say, not their times", async () => {
-  const withLinks = (digest: string, mtime: number) => {
+  const withLinks = async (digest: string, mtime: number) => {
     const entries = registry([10], "library/app").map((e) => ({ ...e, mtime }));
     const tag = `${V2}/repositories/library/app/_manifests/tags/1.0/current/link`;
     const text = new TextEncoder().encode(digest);
@@ -150,16 +154,16 @@ Deno.test("the cache key of a registry layer holds what its links say, not their
       layerLink.open = () => new Blob([body]).stream();
     }
     // Source times differ with every save: they are the stamps a fresh context changes.
-    const split = splitRegistryEntries(
+    const split = (await splitRegistryEntries(
       entries,
       entries.map((e) => e.path),
       entries.map(() => `${mtime}/${mtime}`),
-    )!;
+    ))!;
     return split.groups.find((g) => g.key === "repo:library/app")!;
   };
-  const a = await registryKeyStamps(withLinks(`sha256:${hex(7)}`, 5));
-  const fresh = await registryKeyStamps(withLinks(`sha256:${hex(7)}`, 9));
-  const moved = await registryKeyStamps(withLinks(`sha256:${hex(8)}`, 5));
+  const a = await registryKeyStamps(await withLinks(`sha256:${hex(7)}`, 5));
+  const fresh = await registryKeyStamps(await withLinks(`sha256:${hex(7)}`, 9));
+  const moved = await registryKeyStamps(await withLinks(`sha256:${hex(8)}`, 5));
   assert.deepEqual(fresh, a, "a fresh save of the same links keys the same");
   assert.notDeepEqual(moved, a, "a tag pointing elsewhere (same size) keys differently");
   assert.ok(a.includes(`link:sha256:${hex(7)}`));

@@ -239,13 +239,15 @@ export class PlatformBuilder {
       case "copy":
       case "add": {
         const steps = i.kind === "copy" && i.from
-          ? [planStageStep(
-            this.#o.store.target(),
-            state,
-            i,
-            this.#copySource(i, states),
-            this.#settings,
-          )]
+          ? [
+            await planStageStep(
+              this.#o.store.target(),
+              state,
+              i,
+              this.#copySource(i, states),
+              this.#settings,
+            ),
+          ]
           : await planContextStep(this.#o.context, state, i, this.#settings);
         for (const step of steps) await this.#addLayer(state, step);
         return;

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { sha256 } from "../digest.ts";
+import { EMPTY_DIGEST } from "../digest.ts";
 import type { ImageStore } from "../image_store/mod.ts";
 import type { LayerResult, LayerWriter } from "../layer/mod.ts";
 import type { Descriptor } from "../manifest.ts";
@@ -21,7 +21,7 @@ import { randomName, writeAll } from "../fs_util.ts";
 import { bytesSource } from "../store.ts";
 import type { JsonBlob } from "./config.ts";
 
-const EMPTY: Descriptor = { mediaType: OCI_EMPTY, digest: sha256(""), size: 0 };
+const EMPTY: Descriptor = { mediaType: OCI_EMPTY, digest: EMPTY_DIGEST, size: 0 };
 
 /**
  * Takes the store's write session, so that `ferry rmi`/gc in another process waits until this

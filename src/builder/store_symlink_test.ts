@@ -67,9 +67,9 @@ Deno.test("build: the layer cache is not read or written through a symlink in th
   await withStore(async ({ root, victim }) => {
     const layer = {
       mediaType: OCI_LAYER_GZIP,
-      digest: sha256("blob"),
+      digest: await sha256("blob"),
       size: 4,
-      diffId: sha256("tar"),
+      diffId: await sha256("tar"),
     };
     await Deno.writeTextFile(
       `${victim}/cache.json`,

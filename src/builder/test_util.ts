@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { digestOf } from "../../tests/support/digest.ts";
 import { join } from "node:path";
 import { sha256 } from "../digest.ts";
 import { readConfig, readManifest } from "../image_store/describe.ts";
@@ -65,7 +66,7 @@ export async function imageTree(
         mtime: e.mtime,
       };
       if (e.kind === "file") {
-        entry.digest = sha256(new Uint8Array(await new Response(e.body).arrayBuffer()));
+        entry.digest = await sha256(new Uint8Array(await new Response(e.body).arrayBuffer()));
       }
       if (e.kind === "symlink" || e.kind === "hardlink") entry.target = e.target;
       tree.set(e.path, entry);
@@ -90,7 +91,7 @@ export async function writeTree(
 
 /** sha256 of a text, as {@link TreeEntry.digest} holds it. */
 export function textDigest(text: string): string {
-  return sha256(text);
+  return digestOf(text);
 }
 
 /**

@@ -134,7 +134,7 @@ async function platformChildren(
     throw new FerryError("too_large", `${where}: index of ${root.size} bytes exceeds 4 MiB`);
   }
   const bytes = await readAll(await target.fetch(root), MAX_MANIFEST_SIZE, where);
-  if (sha256(bytes) !== root.digest) {
+  if (await sha256(bytes) !== root.digest) {
     throw new FerryError("digest_mismatch", `${where}: index does not hash to ${root.digest}`);
   }
   const index = parseManifest(bytes, root.mediaType, where);

@@ -526,7 +526,7 @@ export class CopyEngine {
       return { root: typed, images, referrers };
     }
     if (children.length === 1) return { root: children[0], images, referrers };
-    const filtered = filterIndex(manifest, children);
+    const filtered = await filterIndex(manifest, children);
     await this.#pushManifest(dst, filtered.desc, filtered.bytes, walk.gate);
     return { root: filtered.desc, images, referrers };
   }
@@ -555,7 +555,7 @@ export class CopyEngine {
       );
     }
     const bytes = await readAll(await src.fetch(desc), MAX_MANIFEST_SIZE, `${label}: manifest`);
-    const digest = sha256(bytes);
+    const digest = await sha256(bytes);
     if (digest !== desc.digest || bytes.byteLength !== desc.size) {
       throw new FerryError(
         "digest_mismatch",
@@ -826,10 +826,10 @@ async function settleAll(work: Promise<unknown>[]): Promise<void> {
 }
 
 /** A new OCI index (same annotations) listing only `children`. */
-function filterIndex(
+async function filterIndex(
   index: ImageIndex,
   children: Descriptor[],
-): { desc: Descriptor; bytes: Uint8Array } {
+): Promise<{ desc: Descriptor; bytes: Uint8Array }> {
   const doc = {
     schemaVersion: 2,
     mediaType: index.mediaType === OCI_INDEX ? OCI_INDEX : index.mediaType,
@@ -838,7 +838,7 @@ function filterIndex(
   };
   const bytes = new TextEncoder().encode(JSON.stringify(doc));
   return {
-    desc: { mediaType: doc.mediaType, digest: sha256(bytes), size: bytes.byteLength },
+    desc: { mediaType: doc.mediaType, digest: await sha256(bytes), size: bytes.byteLength },
     bytes,
   };
 }

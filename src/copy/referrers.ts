@@ -301,7 +301,7 @@ async function readFallbackIndex(
     throw new FerryError("too_large", `${what} of ${desc.size} bytes exceeds the 4 MiB limit`);
   }
   const bytes = await readAll(await target.fetch(desc), MAX_MANIFEST_SIZE, what);
-  if (sha256(bytes) !== desc.digest) {
+  if (await sha256(bytes) !== desc.digest) {
     throw new FerryError("digest_mismatch", `${what} does not match its digest ${desc.digest}`);
   }
   const index = parseManifest(bytes, desc.mediaType, what);
@@ -340,7 +340,7 @@ export async function fallbackIndex(
     ...(current.annotations ? { annotations: current.annotations } : {}),
   }));
   return {
-    desc: { mediaType: OCI_INDEX, digest: sha256(bytes), size: bytes.byteLength },
+    desc: { mediaType: OCI_INDEX, digest: await sha256(bytes), size: bytes.byteLength },
     bytes,
   };
 }
@@ -377,7 +377,7 @@ export async function countReferrers(
       let artifactType = desc.artifactType;
       if (desc.size <= MAX_MANIFEST_SIZE) {
         const bytes = await readAll(await target.fetch(desc), MAX_MANIFEST_SIZE, where);
-        if (sha256(bytes) === desc.digest) {
+        if (await sha256(bytes) === desc.digest) {
           const manifest = parseManifest(bytes, desc.mediaType, where);
           if (manifest.kind === "manifest") {
             layers = manifest.layers;

@@ -225,13 +225,13 @@ Deno.test("http1: shutdown finishes the response in flight, refuses new connecti
     const whole = decoder.decode(first) + decoder.decode(rest.subarray(0, 4096));
     assert.match(whole, /^HTTP\/1\.1 200 OK\r\n/);
     const headLength = whole.indexOf("\r\n\r\n") + 4;
-    const hash = new Sha256();
+    const hash = await Sha256.create();
     const all = new Uint8Array(first.length + rest.length);
     all.set(first);
     all.set(rest, first.length);
     hash.update(all.subarray(headLength));
     assert.equal(hash.size, size, "the whole body, nothing after it");
-    const want = new Sha256();
+    const want = await Sha256.create();
     want.update(blob);
     assert.equal(hash.digest(), want.digest());
     closeQuietly(conn);

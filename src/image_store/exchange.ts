@@ -481,7 +481,7 @@ async function checkComplete(check: CompletenessCheck, desc: Descriptor): Promis
     throw new FerryError("invalid_input", `${where}: manifest missing from the archive`);
   }
   const bytes = await readAll(await source.fetch(desc), MAX_MANIFEST_SIZE, where);
-  if (sha256(bytes) !== desc.digest) {
+  if (await sha256(bytes) !== desc.digest) {
     throw new FerryError("invalid_input", `${where}: manifest is corrupt (digest mismatch)`);
   }
   const manifest = parseManifest(bytes, desc.mediaType, where);

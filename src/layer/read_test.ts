@@ -36,7 +36,7 @@ async function summarize(entries: AsyncIterable<ReadEntry>): Promise<Record<stri
     const mode = e.mode.toString(8);
     switch (e.kind) {
       case "file":
-        out[e.path] = `file ${mode} ${e.size} ${sha256(await collect(e.body))}`;
+        out[e.path] = `file ${mode} ${e.size} ${await sha256(await collect(e.body))}`;
         break;
       case "symlink":
         out[e.path] = `symlink -> ${e.target}`;
@@ -115,7 +115,7 @@ Deno.test("readLayer: reads multi-member gzip", async () => {
     ...zlib.gzipSync(tar.subarray(cut)),
   ]);
   assert.deepEqual(await summarize(readLayer(streamOf(twoMembers))), {
-    f: `file 644 3 ${sha256(new TextEncoder().encode("abc"))}`,
+    f: `file 644 3 ${await sha256(new TextEncoder().encode("abc"))}`,
   });
 });
 

@@ -53,7 +53,7 @@ async function plainTar(entries: LayerEntry[]): Promise<Uint8Array> {
 Deno.test("tar: ustar bytes match the golden archive", async () => {
   const tar = await plainTar(ENTRIES);
   assert.equal(tar.byteLength, 5120);
-  assert.equal(sha256(tar), GOLDEN_SHA256);
+  assert.equal(await sha256(tar), GOLDEN_SHA256);
 });
 
 Deno.test("tar: same bytes as Python's tarfile apart from device fields", async () => {

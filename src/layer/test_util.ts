@@ -145,7 +145,7 @@ export async function snapshot(
           type: "file",
           mode,
           size: info.size,
-          digest: sha256(await Deno.readFile(p)),
+          digest: await sha256(await Deno.readFile(p)),
           ...(first !== undefined ? { linkedTo: first } : {}),
           ...(mtime !== undefined ? { mtime } : {}),
         };

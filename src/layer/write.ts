@@ -220,6 +220,13 @@ function sizeMismatch(path: string, written: number, size: number): FerryError {
   );
 }
 
+/** The hashes of a layer being written: the tar's (diff) and, for gzip, the blob's. */
+interface LayerHashers {
+  gzip: boolean;
+  diff?: Sha256;
+  blob?: Sha256;
+}
+
 /**
  * Streams the tar of `entries` through `sink` and yields its output in order. With a lending
  * sink, each yielded chunk is valid until the generator is resumed.
@@ -228,9 +235,11 @@ async function* produce(
   entries: AsyncIterable<LayerEntry> | Iterable<LayerEntry>,
   sink: TarSink,
   clamp: number | undefined,
-  diff: Sha256,
-  blob: Sha256 | undefined,
+  hashers: LayerHashers,
 ): AsyncGenerator<Uint8Array> {
+  // Made here, not by writeLayer: making the first hasher may have to wait for its engine.
+  const diff = hashers.diff = await Sha256.create();
+  const blob = hashers.blob = hashers.gzip ? await Sha256.create() : undefined;
   const put = (bytes: Uint8Array) => {
     diff.update(bytes);
     sink.write(bytes);
@@ -331,8 +340,7 @@ export function writeLayer(
     throw new FerryError("invalid_input", `unknown layer compression ${compression}`);
   }
   const clamp = options.mtime === undefined ? undefined : Math.floor(options.mtime);
-  const diff = new Sha256();
-  const blob = compression === "gzip" ? new Sha256() : undefined;
+  const hashers: LayerHashers = { gzip: compression === "gzip" };
   let output: AsyncGenerator<Uint8Array> | undefined;
   const begin = (lend: boolean) => {
     if (output) throw new Error("a layer writer is consumed once: through stream or writeTo");
@@ -344,10 +352,13 @@ export function writeLayer(
         lend,
       })
       : new PlainBlocks(lend);
-    output = produce(entries, sink, clamp, diff, blob);
+    output = produce(entries, sink, clamp, hashers);
     return output;
   };
   const result = (): LayerResult => {
+    // The output ended, so produce made the hashers.
+    const diff = hashers.diff!;
+    const blob = hashers.blob;
     const diffId = diff.digest();
     return {
       diffId,

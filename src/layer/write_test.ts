@@ -64,14 +64,14 @@ Deno.test("writeLayer: digest, size and diffId describe the bytes emitted", asyn
   try {
     await buildSampleTree(dir, 1_600_000_000);
     const gz = await layerBytes(walkTree(dir, ""), { compression: "gzip" });
-    assert.equal(gz.result.digest, sha256(gz.bytes));
+    assert.equal(gz.result.digest, await sha256(gz.bytes));
     assert.equal(gz.result.size, gz.bytes.byteLength);
     // The fixed gzip header: no name, mtime 0, XFL 0, OS unknown.
     assert.deepEqual([...gz.bytes.subarray(0, 10)], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
     const tar = await collect(
       new Blob([gz.bytes as BlobPart]).stream().pipeThrough(new DecompressionStream("gzip")),
     );
-    assert.equal(gz.result.diffId, sha256(tar));
+    assert.equal(gz.result.diffId, await sha256(tar));
     assert.equal(gz.result.uncompressedSize, tar.byteLength);
     assert.equal(tar.byteLength % 512, 0);
     assert.ok(tar.subarray(tar.byteLength - 1024).every((b) => b === 0), "two end blocks");
@@ -265,8 +265,8 @@ Deno.test("writeLayer: writeTo lends chunks and writes what the stream gives; re
         assert.deepEqual(result, streamed.result, `${compression}, ${threads} threads`);
         assert.deepEqual(await w.done, result);
         assert.equal(
-          sha256(await collect(new Blob(chunks as BlobPart[]).stream())),
-          sha256(streamed.bytes),
+          await sha256(await collect(new Blob(chunks as BlobPart[]).stream())),
+          await sha256(streamed.bytes),
         );
         await assert.rejects(w.writeTo(() => Promise.resolve()), /consumed once/);
       }

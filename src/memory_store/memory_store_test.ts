@@ -83,7 +83,7 @@ Deno.test("memory store: names, tags and deletes", async () => {
   await pushImage(repo, image, "t");
   await rejectsWith(repo.tag(image.manifest.desc, "bad tag"), "invalid_reference");
   await rejectsWith(
-    repo.tag({ ...image.manifest.desc, digest: sha256("other") }, "t2"),
+    repo.tag({ ...image.manifest.desc, digest: await sha256("other") }, "t2"),
     "not_found",
   );
   assert.equal(repo.deleteManifest(image.manifest.desc.digest), true);

@@ -38,7 +38,7 @@ import {
 } from "../builder/mod.ts";
 import { consistentHistory, ociLayerType } from "../builder/config.ts";
 import type { CopyEvent } from "../copy/mod.ts";
-import { type Digest, Sha256 } from "../digest.ts";
+import { type Digest, sha256 } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";
 import { type ImageStore, localImageName } from "../image_store/mod.ts";
 import { readLayer, writeLayer } from "../layer/mod.ts";
@@ -279,9 +279,9 @@ export async function mergeImages(options: MergeOptions): Promise<MergeResult> {
   if (run.Entrypoint) note(`ENTRYPOINT ${JSON.stringify(run.Entrypoint)}`);
   if (run.Cmd) note(`CMD ${JSON.stringify(run.Cmd)}`);
 
-  const cfg = configBlob(config);
+  const cfg = await configBlob(config);
   await storeJson(store, cfg);
-  const manifest = manifestBlob(cfg.descriptor, layers.map((l) => l.descriptor));
+  const manifest = await manifestBlob(cfg.descriptor, layers.map((l) => l.descriptor));
   await storeJson(store, manifest);
   for (const name of names) await store.setName(manifest.descriptor, name);
   return { descriptor: manifest.descriptor, platform, names, config: cfg.descriptor, layers };
@@ -299,14 +299,12 @@ async function flatten(
     mediaType: string;
   },
 ): Promise<{ descriptor: Descriptor; diffId: Digest }> {
-  const hasher = new Sha256();
-  hasher.update(new TextEncoder().encode(JSON.stringify({
+  const key = await sha256(JSON.stringify({
     kind: "merge-flatten",
     layers: input.layers.map((l) => l.diffId),
     compression: options.compression,
     clamp: options.timestamp ?? null,
-  })));
-  const key = hasher.digest();
+  }));
   const hit = await cache.get(key);
   const target = store.target();
   if (

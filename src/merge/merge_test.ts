@@ -71,9 +71,9 @@ async function storeWhiteoutImage(store: ImageStore, tag: string) {
     rootfs: { type: "layers", diff_ids: [l0.diffId, l1.diffId] },
     history: [{ created_by: "l0" }, { created_by: "l1" }],
   };
-  const cfg = configBlob(config);
+  const cfg = await configBlob(config);
   await storeJson(store, cfg);
-  const m = manifestBlob(
+  const m = await manifestBlob(
     cfg.descriptor,
     [l0, l1].map((l) => ({
       mediaType: OCI_LAYER_GZIP,

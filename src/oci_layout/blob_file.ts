@@ -84,7 +84,7 @@ async function fill(
     await file.truncate(0);
     have = 0;
   }
-  const hasher = have > 0 ? await hashPrefix(file, have) : new Sha256();
+  const hasher = have > 0 ? await hashPrefix(file, have) : await Sha256.create();
   await file.seek(have, Deno.SeekMode.Start);
   const write = (chunk: Uint8Array) => writeAll(file, chunk);
   try {
@@ -100,7 +100,7 @@ async function fill(
 
 /** Hashes the first `length` bytes of `file`. */
 async function hashPrefix(file: Deno.FsFile, length: number): Promise<Sha256> {
-  const hasher = new Sha256();
+  const hasher = await Sha256.create();
   await file.seek(0, Deno.SeekMode.Start);
   const buf = new Uint8Array(256 * 1024);
   while (hasher.size < length) {

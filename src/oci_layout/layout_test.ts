@@ -1,3 +1,4 @@
+import { digestOf } from "../../tests/support/digest.ts";
 import assert from "node:assert/strict";
 import { sha256 } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";
@@ -37,7 +38,7 @@ function randomBytes(n: number): Uint8Array {
 }
 
 function layerDesc(bytes: Uint8Array): Descriptor {
-  return { mediaType: OCI_LAYER_GZIP, digest: sha256(bytes), size: bytes.byteLength };
+  return { mediaType: OCI_LAYER_GZIP, digest: digestOf(bytes), size: bytes.byteLength };
 }
 
 Deno.test("open creates an empty layout and refuses a missing one without create", async () => {
@@ -91,7 +92,7 @@ Deno.test("push, tag, resolve and fetch round-trip through both name views", asy
     await assert.rejects(repo.resolve("2.0"), (e) => isFerryError(e, "not_found"));
     await assert.rejects(repo.resolve(layer.desc.digest), (e) => isFerryError(e, "not_found"));
     await assert.rejects(
-      repo.fetch({ ...layer.desc, digest: sha256("missing") }),
+      repo.fetch({ ...layer.desc, digest: await sha256("missing") }),
       (e) => isFerryError(e, "not_found"),
     );
     await assert.rejects(repo.tag(desc, "bad tag"), (e) => isFerryError(e, "invalid_reference"));
@@ -247,7 +248,7 @@ Deno.test("tag replaces the entry with the same ref name and keeps foreign entri
     assert.equal((await repo.resolve("1.0")).digest, two.manifest.desc.digest);
 
     await assert.rejects(
-      repo.tag({ ...two.manifest.desc, digest: sha256("absent") }, "2.0"),
+      repo.tag({ ...two.manifest.desc, digest: await sha256("absent") }, "2.0"),
       (e) => isFerryError(e, "not_found"),
     );
     assert.equal(await repo.untag("1.0"), true);
@@ -323,17 +324,21 @@ Deno.test("gc: a referrer does not keep its subject; an unnamed referrer goes wi
         schemaVersion: 2,
         mediaType: OCI_MANIFEST,
         artifactType: "application/vnd.example.signature",
-        config: { mediaType: "application/vnd.oci.empty.v1+json", digest: sha256(EMPTY), size: 2 },
+        config: {
+          mediaType: "application/vnd.oci.empty.v1+json",
+          digest: await sha256(EMPTY),
+          size: 2,
+        },
         layers: [layerDesc(payload)],
         subject,
       }));
-      const desc = { mediaType: OCI_MANIFEST, digest: sha256(bytes), size: bytes.byteLength };
+      const desc = { mediaType: OCI_MANIFEST, digest: await sha256(bytes), size: bytes.byteLength };
       await repo.push(desc, bytesSource(bytes));
       return { desc, payload: layerDesc(payload) };
     };
     const EMPTY = new TextEncoder().encode("{}");
     await repo.push(
-      { mediaType: "application/vnd.oci.empty.v1+json", digest: sha256(EMPTY), size: 2 },
+      { mediaType: "application/vnd.oci.empty.v1+json", digest: await sha256(EMPTY), size: 2 },
       bytesSource(EMPTY),
     );
     const sig = await referrer(signed.manifest.desc);
@@ -348,7 +353,7 @@ Deno.test("gc: a referrer does not keep its subject; an unnamed referrer goes wi
     const result = await layout.gc();
     const gone = [signed.manifest, signed.config, ...signed.layers].map((b) => b.desc.digest);
     gone.push(sig.desc.digest, sig.payload.digest, sigOfSig.desc.digest, sigOfSig.payload.digest);
-    gone.push(sha256(EMPTY));
+    gone.push(await sha256(EMPTY));
     assert.deepEqual(result.removed, gone.sort());
     assert.deepEqual(
       (await readIndex(root)).manifests.map((m) => m.digest),

@@ -45,7 +45,7 @@ export async function copyVerified(
   write: (chunk: Uint8Array) => Promise<void>,
   options: CopyVerifiedOptions = {},
 ): Promise<void> {
-  const hasher = options.hasher ?? new Sha256();
+  const hasher = options.hasher ?? await Sha256.create();
   const maxResumes = options.maxResumes ?? 3;
   let resumes = 0;
   for (;;) {

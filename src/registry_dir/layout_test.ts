@@ -3,9 +3,9 @@ import { sha256 } from "../digest.ts";
 import { FerryError } from "../errors.ts";
 import { checkRepositoryName, checkTag, isRepositoryName, isTag, Layout } from "./layout.ts";
 
-Deno.test("layout paths follow distribution's filesystem driver", () => {
+Deno.test("layout paths follow distribution's filesystem driver", async () => {
   const layout = new Layout("/r");
-  const d = sha256("x");
+  const d = await sha256("x");
   const hex = d.slice(7);
   assert.equal(
     layout.blobData(d),

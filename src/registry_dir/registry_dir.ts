@@ -463,7 +463,7 @@ export class RegistryDirRepository implements Target {
         MAX_MANIFEST_SIZE,
         path,
       );
-      if (sha256(bytes) !== digest) {
+      if (await sha256(bytes) !== digest) {
         throw new FerryError("digest_mismatch", `${path}: content does not match ${digest}`);
       }
       return { mediaType: sniffMediaType(bytes, path), digest, size: bytes.byteLength };

@@ -145,7 +145,7 @@ Deno.test("two repositories share one data file, each with its own links", async
     await pushImage(dir.repository("team/a"), a, "v1");
     await pushImage(dir.repository("team/b"), b, "v1");
     const tree = await listTree(`${root}/${V2}`);
-    const d = sha256(shared);
+    const d = await sha256(shared);
     const datas = [...tree.keys()].filter((p) => p.endsWith(`/${hex(d)}/data`));
     assert.deepEqual(datas, [blobDataPath(d)]);
     assertLink(tree, `repositories/team/a/_layers/sha256/${hex(d)}/link`, d);
@@ -184,9 +184,9 @@ Deno.test("wrong digest or size: nothing becomes visible and the staging file is
     const repo = dir.repository("bad/content");
     const bytes = randomBytes(3000);
     const cases: [Digest, number, Uint8Array, string][] = [
-      [sha256("something else"), 3000, bytes, "digest_mismatch"],
-      [sha256(bytes), 2999, bytes, "size_mismatch"], // more bytes than announced: fails fast
-      [sha256(bytes), 3001, bytes, "size_mismatch"], // fewer
+      [await sha256("something else"), 3000, bytes, "digest_mismatch"],
+      [await sha256(bytes), 2999, bytes, "size_mismatch"], // more bytes than announced: fails fast
+      [await sha256(bytes), 3001, bytes, "size_mismatch"], // fewer
     ];
     for (const [digest, size, content, code] of cases) {
       const desc = { mediaType: OCI_LAYER_TAR, digest, size };
@@ -455,7 +455,7 @@ Deno.test("resolve by tag and digest, media type from the document or its shape"
     assert.equal((await repo.resolve("idx")).mediaType, OCI_INDEX);
 
     await rejectsWith(repo.resolve("nope"), "not_found", /resolve\/me:nope: manifest unknown/);
-    await rejectsWith(repo.resolve(sha256("x")), "not_found", /manifest unknown/);
+    await rejectsWith(repo.resolve(await sha256("x")), "not_found", /manifest unknown/);
     // A blob digest is not a manifest of the repository.
     await rejectsWith(repo.resolve(img.config.desc.digest), "not_found");
     // Another repository does not see this one's manifests.
@@ -498,7 +498,7 @@ Deno.test("fetch reads linked content from an offset; unlinked content is unknow
     assert.equal(await other.exists(layer.desc), false);
     assert.equal(await other.blobSize(layer.desc.digest), undefined);
     assert.equal(await dir.blobSize(layer.desc.digest), 100_000);
-    assert.equal(await dir.hasBlob(sha256("absent")), false);
+    assert.equal(await dir.hasBlob(await sha256("absent")), false);
 
     const controller = new AbortController();
     const stream = await repo.fetch(layer.desc, { signal: controller.signal });

@@ -70,7 +70,7 @@ export async function stageBlob(options: StageBlobOptions): Promise<void> {
     let hasher = await rehash(file, size, batchSize);
     if (hasher.size > expected.size) {
       await file.truncate(0);
-      hasher = new Sha256();
+      hasher = await Sha256.create();
     }
     let resumed = hasher.size > 0;
     for (;;) {
@@ -91,7 +91,7 @@ export async function stageBlob(options: StageBlobOptions): Promise<void> {
         // over once from the first byte.
         resumed = false;
         await file.truncate(0);
-        hasher = new Sha256();
+        hasher = await Sha256.create();
       }
     }
     await file.sync();
@@ -161,7 +161,7 @@ async function openLocked(
  * buffer (a signed image's small blobs each allocated a whole batch buffer here).
  */
 async function rehash(file: Deno.FsFile, size: number, bufferSize: number): Promise<Sha256> {
-  const hasher = new Sha256();
+  const hasher = await Sha256.create();
   // Just opened: an empty partial is at its end already.
   if (size === 0) return hasher;
   await file.seek(0, Deno.SeekMode.Start);

@@ -42,7 +42,7 @@ Deno.test("registry dir uploads: a session in _uploads is committed by rename an
     assert.equal(await sessions.size("app", ID), bytes.byteLength);
     const { ino } = await Deno.stat(`${session}/data`);
 
-    const digest = sha256(bytes);
+    const digest = await sha256(bytes);
     await sessions.commit("app", ID, { digest, size: bytes.byteLength });
     // Renamed, not copied: the blob is the session's file.
     assert.equal((await Deno.stat(`${dir.root}/${V2}/${blobDataPath(digest)}`)).ino, ino);

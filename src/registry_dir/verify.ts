@@ -172,7 +172,7 @@ export async function verifyRegistryDir(
   const failures = await runBounded(found, {
     width: options.width ?? DEFAULT_VERIFY_WIDTH,
     run: async ({ digest, path, size }) => {
-      const hasher = new Sha256();
+      const hasher = await Sha256.create();
       const file = await root.open(path);
       for await (const chunk of fileReadable(file, { size })) hasher.update(chunk);
       present.add(digest);

@@ -347,7 +347,7 @@ export class RemoteRepository implements Target {
   /** Resolves by reading the manifest (verified, and kept for `fetch`). */
   async #resolveByGet(url: string, what: string, wanted?: Digest): Promise<Descriptor> {
     const { bytes, contentType } = await this.#getManifest(url, what);
-    const digest = sha256(bytes);
+    const digest = await sha256(bytes);
     if (wanted && digest !== wanted) {
       throw new FerryError("digest_mismatch", `${what}: content has digest ${digest}`);
     }
@@ -381,7 +381,7 @@ export class RemoteRepository implements Target {
     }
     const bytes = await readAll(res.body!, MAX_MANIFEST_SIZE, `${what}: manifest`);
     const header = res.headers.get("docker-content-digest");
-    const digest = sha256(bytes);
+    const digest = await sha256(bytes);
     if (header && header !== digest) {
       throw new FerryError(
         "digest_mismatch",
@@ -397,7 +397,7 @@ export class RemoteRepository implements Target {
     if (cached) return cached;
     const what = `${this.location}@${desc.digest}`;
     const { bytes } = await this.#getManifest(`/v2/${this.name}/manifests/${desc.digest}`, what);
-    const digest = sha256(bytes);
+    const digest = await sha256(bytes);
     if (digest !== desc.digest) {
       throw new FerryError("digest_mismatch", `${what}: content has digest ${digest}`);
     }
@@ -480,7 +480,7 @@ export class RemoteRepository implements Target {
         MAX_MANIFEST_SIZE,
         `${this.location}@${desc.digest}`,
       );
-      if (sha256(bytes) !== desc.digest) {
+      if (await sha256(bytes) !== desc.digest) {
         throw new FerryError(
           "digest_mismatch",
           `${this.location}@${desc.digest}: manifest content does not match its digest`,

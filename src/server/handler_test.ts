@@ -1,3 +1,4 @@
+import { digestOf } from "../../tests/support/digest.ts";
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
 import { type Digest, sha256 } from "../digest.ts";
@@ -133,7 +134,7 @@ async function pushImage(
 }
 
 function bytesBlob(mediaType: string, bytes: Uint8Array): TestBlob {
-  return { desc: { mediaType, digest: sha256(bytes), size: bytes.byteLength }, bytes };
+  return { desc: { mediaType, digest: digestOf(bytes), size: bytes.byteLength }, bytes };
 }
 
 function jsonBlob(mediaType: string, value: unknown): TestBlob {
@@ -152,7 +153,7 @@ bothTest("/v2/ answers with the API version header", async ({ handler }) => {
 
 bothTest("a monolithic blob push is served with headers and ranges", async ({ handler }) => {
   const bytes = randomBytes(100_000);
-  const digest = sha256(bytes);
+  const digest = await sha256(bytes);
   await putBlob(handler, "a/b", bytesBlob("x", bytes));
 
   const head = await call(handler, "HEAD", `/v2/a/b/blobs/${digest}`);
@@ -193,7 +194,7 @@ bothTest("a monolithic blob push is served with headers and ranges", async ({ ha
 
 bothTest("chunked uploads: order, status, 416, size checks", async ({ handler }) => {
   const bytes = randomBytes(30_000);
-  const digest = sha256(bytes);
+  const digest = await sha256(bytes);
   const start = await call(handler, "POST", "/v2/c/blobs/uploads/");
   assert.equal(start.res.status, 202);
   assert.equal(start.res.headers.get("range"), "0-0");
@@ -244,7 +245,7 @@ bothTest("chunked uploads: order, status, 416, size checks", async ({ handler })
 
 bothTest("a digest that does not match ends the upload and stores nothing", async ({ handler }) => {
   const bytes = randomBytes(5000);
-  const wrong = sha256("something else");
+  const wrong = await sha256("something else");
   const start = await call(handler, "POST", "/v2/d/blobs/uploads/");
   const location = start.res.headers.get("location")!;
   await expectError(handler, "PUT", `${location}?digest=${wrong}`, 400, "DIGEST_INVALID", {
@@ -252,7 +253,7 @@ bothTest("a digest that does not match ends the upload and stores nothing", asyn
   });
   await expectError(handler, "GET", location, 404, "BLOB_UPLOAD_UNKNOWN");
   await expectError(handler, "HEAD", `/v2/d/blobs/${wrong}`, 404, "BLOB_UNKNOWN");
-  await expectError(handler, "HEAD", `/v2/d/blobs/${sha256(bytes)}`, 404, "BLOB_UNKNOWN");
+  await expectError(handler, "HEAD", `/v2/d/blobs/${await sha256(bytes)}`, 404, "BLOB_UNKNOWN");
   // Monolithic POST with a wrong digest, and a PUT without digest.
   await expectError(
     handler,
@@ -291,7 +292,7 @@ bothTest("a chunk that breaks off midway leaves the session as it was", async ({
     body: bytes.slice(8000),
     headers: { "Content-Range": "8000-19999" },
   });
-  const done = await call(handler, "PUT", `${location}?digest=${sha256(bytes)}`);
+  const done = await call(handler, "PUT", `${location}?digest=${await sha256(bytes)}`);
   assert.equal(done.res.status, 201);
 });
 
@@ -312,7 +313,7 @@ bothTest("cross-repository mount", async ({ handler }) => {
   // Not in `from`, malformed, or no `from`: a normal upload session.
   for (
     const query of [
-      `mount=${sha256("nope")}&from=src`,
+      `mount=${await sha256("nope")}&from=src`,
       `mount=bad&from=src`,
       `mount=${blob.desc.digest}&from=..%2Fsrc`,
       `mount=${blob.desc.digest}`,
@@ -361,7 +362,7 @@ bothTest("manifests: push by tag and digest, read back, validation", async ({ ha
   await expectError(
     handler,
     "PUT",
-    `/v2/img/manifests/${sha256("x")}`,
+    `/v2/img/manifests/${await sha256("x")}`,
     400,
     "DIGEST_INVALID",
     { body, headers: { "Content-Type": OCI_MANIFEST } },
@@ -729,15 +730,15 @@ Deno.test("handler (dir): upload sessions live in _uploads and survive a restart
         body: bytes.slice(20_000),
         headers: { "Content-Range": "20000-49999" },
       });
-      const done = await call(restarted, "PUT", `${location}?digest=${sha256(bytes)}`);
+      const done = await call(restarted, "PUT", `${location}?digest=${await sha256(bytes)}`);
       assert.equal(done.res.status, 201);
     } finally {
       await restarted.close();
     }
     await assert.rejects(Deno.stat(sessionDir), Deno.errors.NotFound);
     const data = await Deno.readFile(
-      `${root}/docker/registry/v2/blobs/sha256/${sha256(bytes).slice(7, 9)}/${
-        sha256(bytes).slice(7)
+      `${root}/docker/registry/v2/blobs/sha256/${(await sha256(bytes)).slice(7, 9)}/${
+        (await sha256(bytes)).slice(7)
       }/data`,
     );
     assert.deepEqual(data, bytes);

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { sha256 } from "../digest.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { BcryptBusyError, BcryptPool } from "./bcrypt_pool.ts";
 import { httpError } from "./errors.ts";
@@ -109,7 +109,7 @@ export class Htpasswd {
    */
   async verify(authorization: string | null): Promise<string | undefined> {
     if (!authorization) return undefined;
-    const key = createHash("sha256").update(authorization).digest("hex");
+    const key = await sha256(authorization);
     const known = this.#verified.get(key);
     if (known !== undefined) return known;
     const credentials = parseBasic(authorization);

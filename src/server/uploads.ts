@@ -59,7 +59,7 @@ export class UploadSessions {
       id,
       startedAt: Date.now(),
       size: 0,
-      hasher: new Sha256(),
+      hasher: await Sha256.create(),
       queue: Promise.resolve(),
       ended: false,
     };
@@ -324,7 +324,7 @@ function sizeInvalid(expected: number, got: number) {
 
 /** Hashes the first `size` bytes of a session's data file, and closes it. */
 async function rehash(file: Deno.FsFile, size: number): Promise<Sha256> {
-  const hasher = new Sha256();
+  const hasher = await Sha256.create();
   try {
     const buffer = new Uint8Array(WRITE_BATCH);
     while (hasher.size < size) {

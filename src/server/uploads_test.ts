@@ -88,7 +88,7 @@ for (
       const bytes = new TextEncoder().encode("appended");
       assert.equal((await call(handler, "GET", url)).status, 404);
       assert.equal((await call(handler, "PATCH", url, bytes)).status, 404);
-      const digest = sha256(new TextEncoder().encode("precious dataappended"));
+      const digest = await sha256(new TextEncoder().encode("precious dataappended"));
       assert.equal((await call(handler, "PUT", `${url}?digest=${digest}`, bytes)).status, 404);
       assert.equal((await call(handler, "DELETE", url)).status, 404);
       assert.deepEqual(await snapshotTree(victim), before);
@@ -109,7 +109,7 @@ Deno.test("serve dir: a session whose data is swapped for a symlink after it ope
     await Deno.symlink(`${victim}/data`, data);
     const before = await snapshotTree(victim);
     assert.ok((await call(handler, "PATCH", url, bytes)).status >= 400);
-    const digest = sha256(new TextEncoder().encode("appendedappended"));
+    const digest = await sha256(new TextEncoder().encode("appendedappended"));
     assert.ok((await call(handler, "PUT", `${url}?digest=${digest}`, bytes)).status >= 400);
     assert.equal((await call(handler, "DELETE", url)).status, 204);
     assert.deepEqual(await snapshotTree(victim), before);
@@ -164,7 +164,7 @@ Deno.test("serve inmem: an upload session answers through its own repository's U
 
     assert.equal((await call(handler, "GET", other)).status, 404);
     assert.equal((await call(handler, "PATCH", other, second)).status, 404);
-    const whole = sha256(new Uint8Array([...first, ...second]));
+    const whole = await sha256(new Uint8Array([...first, ...second]));
     assert.equal((await call(handler, "PUT", `${other}?digest=${whole}`, second)).status, 404);
     assert.equal((await call(handler, "DELETE", other)).status, 404);
 

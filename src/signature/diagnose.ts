@@ -20,8 +20,7 @@
  *
  * @module
  */
-import { constants, createPublicKey, type KeyObject, publicDecrypt } from "node:crypto";
-import { sha256 } from "../digest.ts";
+import { constants, createHash, createPublicKey, type KeyObject, publicDecrypt } from "node:crypto";
 import { type PublicKey, verifySignature } from "./keys.ts";
 
 /** Largest bundle annotation read for a reason; cosign's is a few KiB. */
@@ -202,8 +201,10 @@ function fingerprint(key: KeyObject): string {
   return `${sha256Hex(key.export({ type: "spki", format: "der" })).slice(0, 16)}…`;
 }
 
+// Synchronous, unlike digest.ts's sha256: this module runs after a signature failed to verify,
+// never at start-up, and already needs node:crypto for the keys.
 function sha256Hex(bytes: Uint8Array): string {
-  return sha256(bytes).slice("sha256:".length);
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
 function hex(bytes: Uint8Array): string {

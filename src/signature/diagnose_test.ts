@@ -1,6 +1,7 @@
+import { digestOf } from "../../tests/support/digest.ts";
 import assert from "node:assert/strict";
 import { generateKeyPairSync, type KeyObject, sign } from "node:crypto";
-import { digestHex, sha256 } from "../digest.ts";
+import { digestHex } from "../digest.ts";
 import { whyNotVerified } from "./diagnose.ts";
 import { parsePublicKey, type PublicKey, verifySignature } from "./keys.ts";
 
@@ -46,7 +47,7 @@ function bundleOf(signer: KeyObject | PublicKey, signed: Uint8Array, signature: 
     apiVersion: "0.0.1",
     kind: "hashedrekord",
     spec: {
-      data: { hash: { algorithm: "sha256", value: digestHex(sha256(signed)) } },
+      data: { hash: { algorithm: "sha256", value: digestHex(digestOf(signed)) } },
       signature: { content: b64(signature), publicKey: { content: btoa(pem) } },
     },
   };

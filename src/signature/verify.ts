@@ -223,7 +223,7 @@ async function signatureLayers(
       return { problem: `signature manifest of ${desc.size} bytes exceeds the 4 MiB limit` };
     }
     const bytes = await readAll(await target.fetch(desc), MAX_MANIFEST_SIZE, where);
-    if (sha256(bytes) !== desc.digest) {
+    if (await sha256(bytes) !== desc.digest) {
       return { problem: `signature manifest does not hash to ${desc.digest}` };
     }
     const parsed = parseManifest(bytes, desc.mediaType, where);
@@ -289,7 +289,7 @@ async function checkLayer(
     if (!isFerryError(err)) throw err;
     return problem(`payload ${layer.digest}: ${errorMessage(err)}`);
   }
-  const got = sha256(payload);
+  const got = await sha256(payload);
   if (got !== layer.digest || payload.byteLength !== layer.size) {
     return problem(`payload ${layer.digest} arrived with digest ${got}`);
   }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, type KeyObject, sign } from "node:crypto";
-import { type Digest, sha256 } from "../digest.ts";
+import { digestOf } from "../../tests/support/digest.ts";
+import type { Digest } from "../digest.ts";
 import { FerryError } from "../errors.ts";
 import { OCI_CONFIG, OCI_MANIFEST } from "../media_types.ts";
 import type { Descriptor } from "../manifest.ts";
@@ -136,7 +137,7 @@ Deno.test("verifyImage: payloads past the size bound are not read", async () => 
     location: repo.location,
     resolve: (r) => repo.resolve(r),
     fetch: (d, o) => {
-      if (d.digest === sha256(big)) fetched = true;
+      if (d.digest === digestOf(big)) fetched = true;
       return repo.fetch(d, o);
     },
     exists: (d) => repo.exists(d),

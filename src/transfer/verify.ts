@@ -264,7 +264,7 @@ async function verifySource(
       const bytesRead = await readAll(await source.open(desc), MAX_MANIFEST_SIZE, path);
       bytes += bytesRead.byteLength;
       hashedCount++;
-      const got = sha256(bytesRead);
+      const got = await sha256(bytesRead);
       walked.push({ digest: desc.digest, size: bytesRead.byteLength, ok: got === desc.digest });
       if (got !== desc.digest) {
         problems.add(
@@ -315,7 +315,7 @@ async function verifySource(
   const failures = await runBounded(todo, {
     width: options.width ?? DEFAULT_VERIFY_WIDTH,
     run: async ([digest, { size }]) => {
-      const hasher = new Sha256();
+      const hasher = await Sha256.create();
       for await (const chunk of await source.open({ mediaType: "", digest, size: size! })) {
         hasher.update(chunk);
       }

@@ -295,7 +295,7 @@ Deno.test("copy engine: a layer bigger than its descriptor fails before the dest
     const bytes = new TextEncoder().encode(JSON.stringify(manifest));
     const desc = {
       mediaType: lying.manifest.desc.mediaType,
-      digest: sha256(bytes),
+      digest: await sha256(bytes),
       size: bytes.length,
     };
     await repo.push(lying.config.desc, bytesSource(lying.config.bytes));

@@ -120,7 +120,7 @@ export interface SignatureLayer {
 }
 
 async function writeBlob(layout: string, bytes: Uint8Array): Promise<Digest> {
-  const digest = sha256(bytes);
+  const digest = await sha256(bytes);
   await Deno.writeFile(layoutBlobPath(layout, digest), bytes);
   return digest;
 }
@@ -256,7 +256,7 @@ async function logBundle(key: KeyPair, payload: Uint8Array, signature: string): 
     apiVersion: "0.0.1",
     kind: "hashedrekord",
     spec: {
-      data: { hash: { algorithm: "sha256", value: digestHex(sha256(payload)) } },
+      data: { hash: { algorithm: "sha256", value: digestHex(await sha256(payload)) } },
       signature: { content: signature, publicKey: { content: btoa(pem) } },
     },
   };

@@ -19,6 +19,7 @@ import { createCipheriv, createHash } from "node:crypto";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { type Digest, digestHex, Sha256, sha256 } from "../../src/digest.ts";
+import { digestOf } from "./digest.ts";
 import type { Descriptor } from "../../src/manifest.ts";
 import {
   DOCKER_CONFIG,
@@ -174,7 +175,7 @@ function* tarChunks(spec: LayerSpec): Generator<Uint8Array> {
   if (!Number.isSafeInteger(spec.size) || spec.size < 0 || spec.size >= 8 ** 11) {
     throw new Error(`layer ${spec.seed}: invalid size ${spec.size}`);
   }
-  const name = `ferry-${digestHex(sha256(spec.seed)).slice(0, 16)}.bin`;
+  const name = `ferry-${digestHex(digestOf(spec.seed)).slice(0, 16)}.bin`;
   yield tarHeader(name, spec.size);
   yield* pseudoRandomChunks(spec.seed, spec.size);
   const pad = (512 - (spec.size % 512)) % 512;
@@ -217,14 +218,14 @@ class StoredGzip {
 /** The compressed layer blob, in chunks, reporting the uncompressed digest when done. */
 function* layerChunks(spec: LayerSpec, onDiffId?: (d: Digest) => void): Generator<Uint8Array> {
   const gzip = new StoredGzip();
-  const diff = new Sha256();
+  const diff = createHash("sha256");
   yield gzip.header();
   for (const chunk of tarChunks(spec)) {
     diff.update(chunk);
     yield gzip.chunk(chunk);
   }
   yield gzip.trailer();
-  onDiffId?.(diff.digest());
+  onDiffId?.(`sha256:${diff.digest("hex")}`);
 }
 
 /** A layer blob as a stream (the same bytes {@link makeLayout} writes for `spec`). */
@@ -258,7 +259,7 @@ async function writeBlob(
 ): Promise<{ digest: Digest; size: number }> {
   const dir = join(layoutDir, "blobs", "sha256");
   const tmp = join(dir, `.tmp-${crypto.randomUUID()}`);
-  const hash = new Sha256();
+  const hash = await Sha256.create();
   const file = await Deno.open(tmp, { write: true, createNew: true });
   try {
     for (const chunk of chunks) {
@@ -466,7 +467,7 @@ const encoder = new TextEncoder();
 
 /** Wraps bytes as a blob of `mediaType`. */
 export function blob(mediaType: string, bytes: Uint8Array): TestBlob {
-  return { desc: { mediaType, digest: sha256(bytes), size: bytes.byteLength }, bytes };
+  return { desc: { mediaType, digest: digestOf(bytes), size: bytes.byteLength }, bytes };
 }
 
 /** Random bytes (`crypto.getRandomValues` fills at most 64 KiB per call). */
@@ -569,7 +570,7 @@ export async function makeTarImage(options: TarImageOptions = {}): Promise<TestI
   const layers: TestLayer[] = [];
   for (const files of layerFiles) {
     const tar = tarOf(files);
-    layers.push({ ...blob(OCI_LAYER_GZIP, await gzip(tar)), diffId: sha256(tar) });
+    layers.push({ ...blob(OCI_LAYER_GZIP, await gzip(tar)), diffId: await sha256(tar) });
   }
   const config = blob(
     OCI_CONFIG,

@@ -115,6 +115,7 @@ export {
   tamper,
   writeSignatureImage,
 } from "./cosign.ts";
+export { digestOf } from "./digest.ts";
 export { freePort, removeTree, type TempDir, tempDir } from "./tmp.ts";
 export { type SelfSigned, selfSignedCert } from "./tls.ts";
 export {

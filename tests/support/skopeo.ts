@@ -131,7 +131,7 @@ export async function inspectRaw(
   ]);
   return {
     bytes: stdoutBytes,
-    digest: sha256(stdoutBytes),
+    digest: await sha256(stdoutBytes),
     json: JSON.parse(new TextDecoder().decode(stdoutBytes)),
   };
 }

@@ -72,7 +72,7 @@ export async function loadManifest(
   if (hit) return { digest: desc.digest, ...hit };
   const where = `${name}@${desc.digest}`;
   const bytes = await readAll(await repo.fetch(desc), MAX_MANIFEST_SIZE, where);
-  if (sha256(bytes) !== desc.digest) {
+  if (await sha256(bytes) !== desc.digest) {
     throw new Error(`${repo.location}@${desc.digest}: stored manifest does not match its digest`);
   }
   ctx.cache.set(desc.digest, { mediaType: desc.mediaType, bytes });
@@ -147,7 +147,7 @@ async function putManifest(
       `Content-Type ${contentType} does not match the manifest's mediaType ${manifest.mediaType}`,
     );
   }
-  const digest = sha256(bytes);
+  const digest = await sha256(bytes);
   if (expected !== undefined && expected !== digest) {
     throw httpError(400, "DIGEST_INVALID", `manifest has digest ${digest}, not ${expected}`, {
       detail: { digest: expected },
