@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { dirname, resolve as resolvePath } from "node:path";
+import { dirname, resolve as resolvePath } from "./path.ts";
 import { FerryError } from "./errors.ts";
 import { isMissing } from "./fs_util.ts";
 

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { posix } from "node:path";
+import { dirname, normalize } from "../path.ts";
 import { FerryError } from "../errors.ts";
 import { openFileRange, readFull } from "../fs_util.ts";
 import { readAll } from "../streams.ts";
@@ -99,8 +99,8 @@ export class TarFile {
       if (!m) return undefined;
       if (m.type === "file") return m;
       if (m.type === "symlink") {
-        const base = m.linkname.startsWith("/") ? "" : posix.dirname(m.name);
-        const target = posix.normalize(`/${base}/${m.linkname}`);
+        const base = m.linkname.startsWith("/") ? "" : dirname(m.name);
+        const target = normalize(`/${base}/${m.linkname}`);
         current = target.slice(1);
       } else if (m.type === "link") {
         current = normaliseMemberName(m.linkname);

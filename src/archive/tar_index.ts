@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { posix } from "node:path";
+import { normalize } from "../path.ts";
 import { FerryError } from "../errors.ts";
 import {
   BLOCK,
@@ -39,7 +39,7 @@ export interface TarMember {
 
 /** Normalises a member path the way extraction would place it. */
 export function normaliseMemberName(name: string): string {
-  const norm = posix.normalize(`/${name}`).slice(1);
+  const norm = normalize(`/${name}`).slice(1);
   return norm.replace(/\/+$/, "");
 }
 

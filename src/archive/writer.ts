@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { dirname } from "node:path";
+import { dirname } from "../path.ts";
 import { type Digest, digestHex, parseDigest, verifyStream } from "../digest.ts";
 import { FerryError } from "../errors.ts";
 import { SingleFlight } from "../limit.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { dirname, join } from "../path.ts";
 import { FerryError } from "../errors.ts";
 import { writeFileAtomic } from "../fs_util.ts";
 import { encodeBasic, normalizeAuthKey, normalizeRegistry } from "./credentials.ts";

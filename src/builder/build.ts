@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { join, resolve } from "node:path";
+import { join, resolve } from "../path.ts";
 import { discoverImages, formatWarning, referencedNotice } from "../context/mod.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { localImageName } from "../image_store/mod.ts";

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { basename, join } from "node:path";
+import { basename, join } from "../path.ts";
 import type { Sha256 } from "../digest.ts";
 import { FerryError } from "../errors.ts";
 import { cleanPath, type IgnoreMatcher } from "../kubefile/mod.ts";

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../path.ts";
 import { type Digest, isDigest } from "../digest.ts";
 import { parseManifest } from "../manifest.ts";
 import { MAX_MANIFEST_SIZE } from "../media_types.ts";

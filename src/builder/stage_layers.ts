@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { basename } from "node:path";
+import { basename } from "../path.ts";
 import type { Digest } from "../digest.ts";
 import type { ImageStore } from "../image_store/mod.ts";
 import { defaultGzipThreads, GzipWorkerPool, type LayerEntry, writeLayer } from "../layer/mod.ts";

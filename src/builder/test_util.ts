@@ -4,7 +4,7 @@
  * @module
  */
 import { digestOf } from "../../tests/support/digest.ts";
-import { join } from "node:path";
+import { join } from "../path.ts";
 import { sha256 } from "../digest.ts";
 import { readConfig, readManifest } from "../image_store/describe.ts";
 import type { ImageStore } from "../image_store/mod.ts";

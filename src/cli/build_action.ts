@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import { build, type BuildEvent } from "../builder/mod.ts";
 import { FerryError } from "../errors.ts";
 import { ImageStore, pushImage } from "../image_store/mod.ts";

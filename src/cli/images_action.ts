@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import type { CopyEvent } from "../copy/mod.ts";
 import { formatReferrerCounts } from "../copy/referrers.ts";
 import { FerryError } from "../errors.ts";

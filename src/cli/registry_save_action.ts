@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import type { ArchiveEntry } from "../context/mod.ts";
 import { FerryError } from "../errors.ts";
 // Modules, not the barrels (`mod.ts`): a save loads no gc, verify, copy or login code.

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, resolve } from "../path.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { MemoryStore } from "../memory_store/mod.ts";
 import { isLoopback } from "../remote/mod.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../path.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { stripBom } from "../fs_util.ts";
 import { readAll } from "../streams.ts";

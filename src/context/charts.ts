@@ -10,7 +10,7 @@
  * @module
  */
 
-import { extname, join } from "node:path";
+import { extname, join } from "../path.ts";
 import { FerryError } from "../errors.ts";
 import { Semaphore } from "../limit.ts";
 import { isFile, readTextIfExists } from "../fs_util.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import { FerryError } from "../errors.ts";
 import { scanCharts } from "./charts.ts";
 import { Collector } from "./collector.ts";

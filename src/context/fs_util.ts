@@ -5,7 +5,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../path.ts";
 import { isFile, isMissing } from "../fs_util.ts";
 import { compareBytes } from "./collector.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { delimiter, dirname, isAbsolute, join } from "node:path";
+import { delimiter, dirname, isAbsolute, join } from "../path.ts";
 import { parseDocument } from "yaml";
 import { errorMessage, FerryError } from "../errors.ts";
 import { isFile } from "../fs_util.ts";

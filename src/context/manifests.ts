@@ -6,7 +6,7 @@
  * @module
  */
 
-import { extname, join } from "node:path";
+import { extname, join } from "../path.ts";
 import { stripBom } from "../fs_util.ts";
 import type { Collector } from "./collector.ts";
 import { listFiles } from "./fs_util.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../path.ts";
 import { closest } from "../edit_distance.ts";
 import { isFile } from "../fs_util.ts";
 import { listDir, listFiles } from "./fs_util.ts";

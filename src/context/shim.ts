@@ -8,7 +8,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../path.ts";
 import { errorMessage } from "../errors.ts";
 import { parseReference } from "../reference.ts";
 import { stripBom } from "../fs_util.ts";

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { join, relative, resolve, sep } from "node:path";
+import { join, relative, resolve, sep } from "../path.ts";
 import { FerryError } from "../errors.ts";
 import { parseArchiveSpec } from "../transfer/location.ts";
 import { isFile, readTextIfExists, resolveWithin } from "../fs_util.ts";

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../path.ts";
 import { type Digest, isDigest } from "../digest.ts";
 import { FerryError } from "../errors.ts";
 import { parseReference, type Reference, referenceName } from "../reference.ts";

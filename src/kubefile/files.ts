@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { isAbsolute, join, relative } from "node:path";
+import { isAbsolute, join, relative } from "../path.ts";
 import { FerryError } from "../errors.ts";
 import type { InstructionSource } from "./parse.ts";
 

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../path.ts";
 import { sha256 } from "../digest.ts";
 import { tarSeconds } from "./walk.ts";
 

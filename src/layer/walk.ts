@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../path.ts";
 import { FerryError } from "../errors.ts";
 import { fileReadable } from "../streams.ts";
 import { normalizeLayerPath } from "./path.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { dirname } from "node:path";
+import { dirname } from "../path.ts";
 import { type Digest, parseDigest } from "../digest.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { isMissing, stripBom, writeTempFile } from "../fs_util.ts";

@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { dirname } from "node:path";
+import { dirname } from "../path.ts";
 import type { Digest } from "../digest.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { runBounded } from "../limit.ts";

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { dirname, resolve as resolvePath } from "node:path";
+import { dirname, resolve as resolvePath } from "../path.ts";
 import { type Digest, type Expected, parseDigest, sha256 } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";
 import { SingleFlight } from "../limit.ts";

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../path.ts";
 import { Authenticator } from "../auth/authenticator.ts";
 import { CredentialStore } from "../auth/credentials.ts";
 import { FerryError } from "../errors.ts";

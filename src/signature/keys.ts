@@ -15,7 +15,7 @@
  * @module
  */
 import { createPublicKey, type KeyObject, verify } from "node:crypto";
-import { basename } from "node:path";
+import { basename } from "../path.ts";
 import { FerryError } from "../errors.ts";
 import { readAll } from "../streams.ts";
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { dirname, join } from "../path.ts";
 import { encodeHeader, padding, TYPE } from "./mod.ts";
 
 /** One entry of a tree to pack. */

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { join, resolve } from "node:path";
+import { join, resolve } from "../path.ts";
 import { type ArchiveReader, OciArchiveReader, openArchive } from "../archive/mod.ts";
 import { type Digest, isDigest } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";

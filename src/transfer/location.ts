@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import { type Digest, isDigest } from "../digest.ts";
 import { FerryError } from "../errors.ts";
 import { isRepositoryName, isTag, parseReference, validateRepositoryName } from "../reference.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../../path.ts";
 import { packWithGnuTar } from "../../tar/_test_tar.ts";
 import { listFiles } from "../fs_util.ts";
 
