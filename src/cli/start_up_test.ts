@@ -1,51 +1,7 @@
 import assert from "node:assert/strict";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
-
-interface InfoModule {
-  specifier: string;
-  dependencies?: { code?: { specifier?: string }; isDynamic?: boolean }[];
-}
-
-/**
- * What loading `entry` evaluates before any dynamic import: its static imports, transitively,
- * without type-only ones. Files relative to the repository, npm packages as `npm:NAME`.
- */
-async function staticGraph(entry: string): Promise<string[]> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", entry],
-    cwd: REPO,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
-    roots: string[];
-    modules: InfoModule[];
-    redirects: Record<string, string>;
-  };
-  const modules = new Map(info.modules.map((m) => [m.specifier, m]));
-  const seen = new Set<string>();
-  const pending = [...info.roots];
-  while (pending.length > 0) {
-    const specifier = info.redirects[pending[0]] ?? pending[0];
-    pending.shift();
-    if (seen.has(specifier)) continue;
-    seen.add(specifier);
-    for (const dep of modules.get(specifier)?.dependencies ?? []) {
-      if (!dep.isDynamic && dep.code?.specifier) pending.push(dep.code.specifier);
-    }
-  }
-  return [...seen].map((s) =>
-    s.startsWith("file:")
-      ? relative(REPO, fileURLToPath(s))
-      : s.startsWith("npm:/")
-      ? `npm:${s.slice(5).replace(/@[^@/]*$/, "")}`
-      : s
-  ).sort();
-}
+import { REPO, staticGraph } from "../../tests/support/module_graph.ts";
 
 Deno.test("the whole command tree loads no command's implementation", async () => {
   // Help, completions and parsing need only the definitions; each action imports its own code.
