@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { type Digest, sha256 } from "../digest.ts";
+import { type Digest, preloadSha256, sha256 } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";
 import {
   type Descriptor,
@@ -474,6 +474,9 @@ export class CopyEngine {
       });
       return { root: desc, images: [desc], referrers: [] };
     }
+    // Blobs will likely stream into a local store, which hashes them: load the hasher while the
+    // manifest and the first blobs are requested, not after (a rerun never gets here).
+    if (!present && dst.local) preloadSha256();
     const bytes = await this.#readManifest(present ? dst : src, desc, options.label);
     const manifest = parseManifest(bytes, desc.mediaType, options.label);
     const typed: Descriptor = { ...desc, mediaType: manifest.mediaType };
