@@ -7,7 +7,8 @@ import { FerryError } from "./errors.ts";
 
 /**
  * Reads a whole stream into memory, failing once it grows past `limit` bytes (manifests, configs,
- * token responses: never blobs).
+ * token responses: never blobs). A stream of one chunk (a file's bytes, a small body) is returned
+ * as that chunk, without a copy.
  */
 export async function readAll(
   stream: ReadableStream<Uint8Array>,
@@ -16,14 +17,23 @@ export async function readAll(
 ): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of stream) {
-    total += chunk.byteLength;
-    if (total > limit) {
-      await stream.cancel().catch(() => {});
-      throw new FerryError("too_large", `${where}: larger than the ${limit}-byte limit`);
+  // A reader, not `for await`: the async iterator adds a promise and a result object per chunk.
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > limit) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge(where, limit);
+      }
+      chunks.push(value);
     }
-    chunks.push(chunk);
+  } finally {
+    reader.releaseLock();
   }
+  if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) {
@@ -31,6 +41,34 @@ export async function readAll(
     at += c.byteLength;
   }
   return out;
+}
+
+/**
+ * Reads a whole response body, failing past `limit` bytes like {@link readAll}. A body whose
+ * `Content-Length` announces more is refused unread (and cancelled); one that announces at most
+ * `limit` is read by the runtime in one call, without a stream layer per chunk (the runtime stops
+ * at the announced length, and the result is checked again). A body without a length, or with a
+ * `Content-Encoding` (`fetch` decompresses it, so the length says nothing of what it becomes: a
+ * few KiB of gzip can inflate to gigabytes), is read as a stream, bounded as it comes.
+ */
+export async function readBody(res: Response, limit: number, where: string): Promise<Uint8Array> {
+  if (res.body === null) return new Uint8Array(0);
+  const header = res.headers.get("content-length");
+  const length = header !== null && /^\d{1,15}$/.test(header.trim()) ? Number(header) : undefined;
+  const encoding = res.headers.get("content-encoding")?.trim().toLowerCase();
+  const whole = length !== undefined && (!encoding || encoding === "identity");
+  if (!whole || res.bodyUsed) return await readAll(res.body, limit, where);
+  if (length > limit) {
+    await res.body.cancel().catch(() => {});
+    throw tooLarge(where, limit);
+  }
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  if (bytes.byteLength > limit) throw tooLarge(where, limit);
+  return bytes;
+}
+
+function tooLarge(where: string, limit: number): FerryError {
+  return new FerryError("too_large", `${where}: larger than the ${limit}-byte limit`);
 }
 
 /** Read size of {@link fileReadable}. */

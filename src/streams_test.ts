@@ -6,6 +6,7 @@ import {
   FILLING_CHUNK,
   fillingStream,
   readAll,
+  readBody,
   viewReader,
 } from "./streams.ts";
 
@@ -114,4 +115,53 @@ Deno.test("fillingStream fills a BYOB reader's buffer, gives a default reader bo
   for await (const chunk of make()) chunks.push(chunk);
   assert.ok(chunks.every((c) => c.byteLength <= FILLING_CHUNK));
   assert.deepEqual(await new Blob(chunks as Uint8Array<ArrayBuffer>[]).bytes(), bytes);
+});
+
+/** A response whose body yields `chunks` and counts the chunks pulled. */
+function countedResponse(chunks: Uint8Array[], headers: HeadersInit = {}) {
+  const pulled = { n: 0 };
+  let i = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      pulled.n++;
+      if (i < chunks.length) controller.enqueue(chunks[i++]);
+      else controller.close();
+    },
+  }, { highWaterMark: 0 });
+  return { res: new Response(body, { headers }), pulled };
+}
+
+Deno.test("readBody refuses a body whose Content-Length passes the bound without reading it", async () => {
+  const { res, pulled } = countedResponse([pattern(10)], { "content-length": "11" });
+  await assert.rejects(
+    readBody(res, 10, "page"),
+    (err: unknown) =>
+      err instanceof FerryError && err.code === "too_large" && /page/.test(err.message),
+  );
+  assert.equal(pulled.n, 0);
+});
+
+Deno.test("readBody reads a body within its announced length whole, and bounds one without a length", async () => {
+  const bytes = pattern(300);
+  const announced = countedResponse([bytes.subarray(0, 100), bytes.subarray(100)], {
+    "content-length": "300",
+  });
+  assert.deepEqual(await readBody(announced.res, 300, "t"), bytes);
+  const unannounced = countedResponse([bytes.subarray(0, 200), bytes.subarray(200)]);
+  assert.deepEqual(await readBody(unannounced.res, 300, "t"), bytes);
+  const tooLong = countedResponse([bytes.subarray(0, 200), bytes.subarray(200), bytes]);
+  await assert.rejects(readBody(tooLong.res, 300, "t"), /larger than the 300-byte limit/);
+  assert.equal((await readBody(new Response(null), 10, "t")).byteLength, 0);
+});
+
+Deno.test("readBody bounds an encoded body as it inflates, whatever its Content-Length says", async () => {
+  // `fetch` decompresses a gzip body: its Content-Length (here 10) is that of the compressed bytes.
+  const chunks = Array.from({ length: 100 }, () => pattern(1024));
+  const { res, pulled } = countedResponse(chunks, {
+    "content-encoding": "gzip",
+    "content-length": "10",
+  });
+  await assert.rejects(readBody(res, 1024, "page"), /larger than the 1024-byte limit/);
+  // Stopped near the bound, not read to the end.
+  assert.ok(pulled.n < 10, `${pulled.n} chunks pulled`);
 });

@@ -488,3 +488,40 @@ peerTest(
     assert.match(untrusted.stderr, /certificate|400 Bad Request/i);
   },
 );
+
+Deno.test("a tags page announcing more than the bound is refused at its headers, without waiting for its body", async () => {
+  // The page says 4 KiB and sends 100 bytes, then stalls: a reader that waits for the bound to be
+  // passed waits here until the connection times out.
+  let stalled: ReadableStreamDefaultController<Uint8Array> | undefined;
+  await using reg = startHostileRegistry((req) => {
+    if (req.url.pathname !== "/v2/app/tags/list") return undefined;
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          stalled = controller;
+          controller.enqueue(encoder.encode(`{"name":"app","tags":["${"a".repeat(70)}"`));
+        },
+      }),
+      { headers: { "content-type": "application/json", "content-length": "4096" } },
+    );
+  });
+  const client = new RegistryClient({
+    auth: new Authenticator({ credentials: () => Promise.resolve(undefined) }),
+    retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 },
+    // Far longer than the refusal takes; the old reader fails here instead, with a network error.
+    timeoutMs: 20_000,
+  });
+  try {
+    await assert.rejects(
+      client.registry(reg.host).repository("app").tags({ maxBytes: 1024 }),
+      (err: Error) => err instanceof FerryError && err.code === "too_large",
+    );
+  } finally {
+    await client.close();
+    try {
+      stalled?.close();
+    } catch {
+      // Cancelled by the refusal already.
+    }
+  }
+});

@@ -9,7 +9,7 @@
  * @module
  */
 import { FerryError } from "../errors.ts";
-import { readAll } from "../streams.ts";
+import { readBody } from "../streams.ts";
 import { RegistryError, registryErrorEntries, type RemoteErrorEntry } from "./errors.ts";
 import { DEFAULT_RETRY, isRetryableStatus, retryDelay, type RetryPolicy, sleep } from "./retry.ts";
 
@@ -92,7 +92,8 @@ export const MAX_REDIRECTS = 10;
 
 /** A URL with its query removed, for messages (upload URLs carry opaque state). */
 export function displayUrl(url: string | URL): string {
-  const u = new URL(url);
+  // A URL is not parsed again: every request names its URL in a message or trace line.
+  const u = typeof url === "string" ? new URL(url) : url;
   return `${u.origin}${u.pathname}`;
 }
 
@@ -118,6 +119,8 @@ export class RegistryHttp {
    * first collecting a 401 (a round trip per repository).
    */
   #pingChallenge?: string;
+  /** {@link base} and its parsed origin. */
+  #baseOrigin?: [string, string];
 
   constructor(registry: string, host: string, auth: AuthProvider, options: HttpOptions = {}) {
     this.registry = registry;
@@ -223,7 +226,7 @@ export class RegistryHttp {
    */
   async send(req: HttpRequest): Promise<Response> {
     const base = await this.base();
-    const origin = new URL(base).origin;
+    const origin = this.#originOf(base);
     const url = new URL(req.url.startsWith("/") ? base + req.url : req.url);
     this.checkUrl(url, `${req.method} ${displayUrl(url)}`);
     // Credentials belong to the registry's own origin: an upload Location or a URL on another
@@ -331,7 +334,7 @@ export class RegistryHttp {
     let body = req.body ? await req.body() : null;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const res = await this.#raw(method, current.href, headers, body, req.signal);
-      this.#trace(`${method} ${displayUrl(current)} -> ${res.status}`);
+      this.#trace(() => `${method} ${displayUrl(current)} -> ${res.status}`);
       if (![301, 302, 303, 307, 308].includes(res.status)) return [res, current];
       const location = res.headers.get("location");
       await res.body?.cancel();
@@ -378,8 +381,16 @@ export class RegistryHttp {
     return this.#fetch(url, init);
   }
 
-  #trace(line: string) {
-    this.#options.trace?.(line);
+  /** `line`, or what it makes, to the trace (made only when tracing: most lines are per request). */
+  #trace(line: string | (() => string)) {
+    const trace = this.#options.trace;
+    if (trace) trace(typeof line === "string" ? line : line());
+  }
+
+  /** The origin of the registry's base URL, parsed once. */
+  #originOf(base: string): string {
+    if (this.#baseOrigin?.[0] !== base) this.#baseOrigin = [base, new URL(base).origin];
+    return this.#baseOrigin[1];
   }
 
   /** Releases the connection pool if this instance made it; later calls do nothing. */
@@ -410,7 +421,7 @@ async function readErrorBody(
   let detail = "";
   let errors: RemoteErrorEntry[] = [];
   try {
-    const text = new TextDecoder().decode(await readAll(res.body!, MAX_ERROR_BODY, what));
+    const text = new TextDecoder().decode(await readBody(res, MAX_ERROR_BODY, what));
     const body = JSON.parse(text);
     errors = registryErrorEntries(body);
     const listed = body.errors as { code?: string; message?: string }[];

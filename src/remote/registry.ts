@@ -19,7 +19,7 @@ import type {
   TagsOptions,
   Target,
 } from "../store.ts";
-import { readAll } from "../streams.ts";
+import { readAll, readBody } from "../streams.ts";
 import { resumableBody } from "./blob_reader.ts";
 import { RegistryError } from "./errors.ts";
 import {
@@ -245,8 +245,8 @@ export class RemoteRegistry implements Store {
       }
       const res = await this.#http.send({ method: "GET", url: next, scopes });
       if (!res.ok) throw await responseError(res, `${this.location} ${what}`);
-      const bytes = await readAll(
-        res.body!,
+      const bytes = await readBody(
+        res,
         Math.min(MAX_LIST_PAGE_SIZE, left),
         `${this.location} ${what}`,
       );
@@ -379,7 +379,7 @@ export class RemoteRepository implements Target {
         `${what}: manifest of ${length} bytes exceeds the 4 MiB limit`,
       );
     }
-    const bytes = await readAll(res.body!, MAX_MANIFEST_SIZE, `${what}: manifest`);
+    const bytes = await readBody(res, MAX_MANIFEST_SIZE, `${what}: manifest`);
     const header = res.headers.get("docker-content-digest");
     const digest = await sha256(bytes);
     if (header && header !== digest) {
