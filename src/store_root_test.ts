@@ -91,11 +91,12 @@ Deno.test("StoreRoot: a file another process renames away while it is opened is 
     const root = await StoreRoot.open(store);
     const path = `${store}/blob.partial`;
     await Deno.writeTextFile(path, "staged by another process");
-    // The other process publishes its file between the store's check and its own look at it.
+    // The other process publishes its file between the store's check (a synchronous lstat) and
+    // its own look at it.
     const realLstat = Deno.lstat;
     let looks = 0;
     Deno.lstat = async (p: string | URL) => {
-      if (String(p) === path && ++looks === 2) await Deno.rename(path, `${store}/blob`);
+      if (String(p) === path && ++looks === 1) await Deno.rename(path, `${store}/blob`);
       return await realLstat(p);
     };
     let file: Deno.FsFile;
@@ -110,5 +111,44 @@ Deno.test("StoreRoot: a file another process renames away while it is opened is 
     } finally {
       file.close();
     }
+  });
+});
+
+Deno.test("StoreRoot.readSmallFile: reads a regular file whole within its bound; refuses a larger one unread and any symlink", async () => {
+  await withStore(async (store, victim) => {
+    const root = await StoreRoot.open(store);
+    await Deno.writeTextFile(`${store}/small`, "sha256:abc");
+    assert.equal(
+      new TextDecoder().decode(await root.readSmallFile(`${store}/small`, 10)),
+      "sha256:abc",
+    );
+    await Deno.writeFile(`${store}/empty`, new Uint8Array(0));
+    assert.equal((await root.readSmallFile(`${store}/empty`, 10))?.byteLength, 0);
+    // Missing, or a directory: nothing to read.
+    assert.equal(await root.readSmallFile(`${store}/missing`, 10), undefined);
+    await Deno.mkdir(`${store}/dir`);
+    assert.equal(await root.readSmallFile(`${store}/dir`, 10), undefined);
+    // One byte over the bound: refused by its size, before it is opened.
+    await Deno.writeTextFile(`${store}/large`, "sha256:abcd");
+    const realOpen = Deno.open;
+    const opened: string[] = [];
+    Deno.open = (path: string | URL, options?: Deno.OpenOptions) => {
+      opened.push(String(path));
+      return realOpen(path, options);
+    };
+    try {
+      await assert.rejects(
+        root.readSmallFile(`${store}/large`, 10),
+        (err: unknown) => isFerryError(err, "too_large") && /11 bytes/.test(String(err)),
+      );
+    } finally {
+      Deno.open = realOpen;
+    }
+    assert.deepEqual(opened, []);
+    // A symlink to a file outside, or to one inside: never followed.
+    await Deno.symlink(`${victim}/file`, `${store}/out`);
+    await assert.rejects(root.readSmallFile(`${store}/out`, 100), foreign);
+    await Deno.symlink(`${store}/small`, `${store}/in`);
+    await assert.rejects(root.readSmallFile(`${store}/in`, 100), foreign);
   });
 });

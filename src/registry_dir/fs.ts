@@ -7,7 +7,7 @@
  */
 import { dirname } from "../path.ts";
 import { type Digest, parseDigest } from "../digest.ts";
-import { errorMessage, FerryError } from "../errors.ts";
+import { errorMessage, FerryError, isFerryError } from "../errors.ts";
 import { isMissing, stripBom, writeTempFile } from "../fs_util.ts";
 import type { StoreRoot } from "../store_root.ts";
 
@@ -80,40 +80,23 @@ export async function listDirs(
  * digest, or when a symlink is on its way.
  */
 export async function readLink(root: StoreRoot, path: string): Promise<Digest | undefined> {
-  // Only a regular file is read (a FIFO planted in its place would block the open).
-  const size = await root.fileSize(path);
-  if (size === undefined) return undefined;
-  if (size > MAX_LINK_SIZE) {
+  // Only a regular file is read (a FIFO planted in its place would block the open), into one
+  // buffer of its size: a rerun reads every link of every image, so no stream and no buffer
+  // larger than a link may be (a 1 MiB read buffer per link cost 40 MiB of RSS).
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = await root.readSmallFile(path, MAX_LINK_SIZE);
+  } catch (err) {
+    if (!isFerryError(err, "too_large")) throw err;
+    const size = await root.fileSize(path).catch(() => undefined);
     throw new FerryError(
       "invalid_input",
-      `${path}: link of ${size} bytes (at most ${MAX_LINK_SIZE})`,
+      `${path}: link of ${size ?? "more than " + MAX_LINK_SIZE} bytes (at most ${MAX_LINK_SIZE})`,
     );
   }
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path);
-  } catch (err) {
-    if (isMissing(err)) return undefined;
-    throw err;
-  }
-  // Read straight into one small buffer: a rerun reads every link of every image, so no stream
-  // and no buffer larger than a link may be (a 1 MiB read buffer per link cost 40 MiB of RSS).
-  const buf = new Uint8Array(MAX_LINK_SIZE + 1);
-  let length = 0;
-  try {
-    for (;;) {
-      const n = await file.read(buf.subarray(length));
-      if (n === null) break;
-      length += n;
-      if (length > MAX_LINK_SIZE) {
-        throw new FerryError("invalid_input", `${path}: link grew past ${MAX_LINK_SIZE} bytes`);
-      }
-    }
-  } finally {
-    file.close();
-  }
+  if (bytes === undefined) return undefined;
   // docker-registry writes no newline, but tolerates surrounding whitespace on read.
-  return parseDigest(stripBom(new TextDecoder().decode(buf.subarray(0, length))).trim(), path);
+  return parseDigest(stripBom(new TextDecoder().decode(bytes)).trim(), path);
 }
 
 /**
