@@ -95,6 +95,13 @@ export interface Target {
    * verify them (the copy engine does, once, on the way to the destination).
    */
   fetch(desc: Descriptor, options?: FetchOptions): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Optional: a manifest's bytes read whole (at most `MAX_MANIFEST_SIZE`), the same bytes as
+   * {@link fetch} gives, for targets that read them whole anyway or hold them already (a registry
+   * kept the bytes of its resolving GET, a registry directory those its resolve read): no stream
+   * to build and drain. Not verified here, as with {@link fetch}.
+   */
+  manifestBytes?(desc: Descriptor): Promise<Uint8Array>;
   /** Whether this repository already holds the content (for manifests: by digest). */
   exists(desc: Descriptor): Promise<boolean>;
   /**

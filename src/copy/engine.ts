@@ -557,7 +557,9 @@ export class CopyEngine {
         `${label}: manifest of ${desc.size} bytes exceeds the 4 MiB limit`,
       );
     }
-    const bytes = await readAll(await src.fetch(desc), MAX_MANIFEST_SIZE, `${label}: manifest`);
+    const bytes = src.manifestBytes
+      ? await src.manifestBytes(desc)
+      : await readAll(await src.fetch(desc), MAX_MANIFEST_SIZE, `${label}: manifest`);
     const digest = await sha256(bytes);
     if (digest !== desc.digest || bytes.byteLength !== desc.size) {
       throw new FerryError(

@@ -31,7 +31,6 @@ import type {
   TagRequest,
   Target,
 } from "../store.ts";
-import { readAll } from "../streams.ts";
 import { StoreRoot } from "../store_root.ts";
 import { asFerryError, DIR_MODE, listDirs, readLink, type StagedLinks, stageLinks } from "./fs.ts";
 import { checkRepositoryName, checkTag, isRepositoryName, isTag, Layout } from "./layout.ts";
@@ -71,7 +70,17 @@ export interface DirContext {
   ensureBlob(expected: Expected, source: ContentSource, where: string): Promise<void>;
   /** Creates `<name>/_uploads` once per repository. */
   ensureUploads(name: string): Promise<void>;
+  /**
+   * A stored manifest's bytes (whatever repository links it: the caller checks its own link),
+   * verified against the digest; read once per process while they stay among those kept.
+   */
+  readManifest(digest: Digest, where: string): Promise<Uint8Array>;
 }
+
+/** Manifests (verified bytes) a registry directory keeps after reading them, at most. */
+export const MANIFESTS_KEPT = 64;
+/** Bytes of the manifests a registry directory keeps, at most. */
+export const MANIFEST_BYTES_KEPT = 8 * 1024 * 1024;
 
 /** A registry directory in distribution's filesystem layout. */
 export class RegistryDir implements Store {
@@ -93,6 +102,12 @@ export class RegistryDir implements Store {
   #layout: Layout;
   #flight = new SingleFlight<void>();
   #uploads = new Map<string, Promise<void>>();
+  /**
+   * Manifests read and verified, oldest first: a save reads each image's manifest to resolve its
+   * tag and again to plan it, and the second read costs no file access.
+   */
+  #manifests = new Map<Digest, Uint8Array>();
+  #manifestBytes = 0;
   #context: DirContext;
   /** The writer lock (none when read-only). */
   #lock: DirLock | undefined;
@@ -112,6 +127,7 @@ export class RegistryDir implements Store {
       readOnly,
       ensureBlob: (expected, source, where) => this.#ensureBlob(expected, source, where),
       ensureUploads: (name) => this.#ensureUploads(name),
+      readManifest: (digest, where) => this.#readManifest(digest, where),
     };
     this.uploadSessions = new UploadArea({
       layout: this.#layout,
@@ -360,6 +376,51 @@ export class RegistryDir implements Store {
     }
   }
 
+  async #readManifest(digest: Digest, where: string): Promise<Uint8Array> {
+    const path = this.#layout.blobData(digest);
+    const kept = this.#manifests.get(digest);
+    // The data must still be there (a kept copy answers only for what the directory holds).
+    const size = kept ? await this.storeRoot.fileSize(path) : undefined;
+    if (kept && size === kept.byteLength) return kept;
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.storeRoot.readSmallFile(path, MAX_MANIFEST_SIZE);
+    } catch (err) {
+      if (!isFerryError(err, "too_large")) throw err;
+      throw new FerryError(
+        "too_large",
+        `${where}: manifest is larger than ${MAX_MANIFEST_SIZE} bytes`,
+      );
+    }
+    if (bytes === undefined) {
+      throw new FerryError("not_found", `${where}: manifest ${digest} has no data at ${path}`);
+    }
+    if (await sha256(bytes) !== digest) {
+      throw new FerryError("digest_mismatch", `${path}: content does not match ${digest}`);
+    }
+    this.#keepManifest(digest, bytes);
+    return bytes;
+  }
+
+  #keepManifest(digest: Digest, bytes: Uint8Array): void {
+    const old = this.#manifests.get(digest);
+    if (old) {
+      this.#manifests.delete(digest);
+      this.#manifestBytes -= old.byteLength;
+    }
+    if (bytes.byteLength > MANIFEST_BYTES_KEPT) return;
+    while (
+      this.#manifests.size >= MANIFESTS_KEPT ||
+      this.#manifestBytes + bytes.byteLength > MANIFEST_BYTES_KEPT
+    ) {
+      const [oldest, held] = this.#manifests.entries().next().value!;
+      this.#manifests.delete(oldest);
+      this.#manifestBytes -= held.byteLength;
+    }
+    this.#manifests.set(digest, bytes);
+    this.#manifestBytes += bytes.byteLength;
+  }
+
   #ensureUploads(name: string): Promise<void> {
     let done = this.#uploads.get(name);
     if (!done) {
@@ -447,26 +508,27 @@ export class RegistryDirRepository implements Target {
         digest = await readLink(root, layout.tagCurrentLink(this.name, reference));
         if (digest === undefined) throw unknown();
       }
+      const bytes = await this.#ctx.readManifest(digest, where);
       const path = layout.blobData(digest);
-      const size = await root.fileSize(path);
-      if (size === undefined) {
-        throw new FerryError("not_found", `${where}: manifest ${digest} has no data at ${path}`);
-      }
-      if (size > MAX_MANIFEST_SIZE) {
-        throw new FerryError(
-          "too_large",
-          `${where}: manifest is larger than ${MAX_MANIFEST_SIZE} bytes`,
-        );
-      }
-      const bytes = await readAll(
-        (await root.open(path)).readable,
-        MAX_MANIFEST_SIZE,
-        path,
-      );
-      if (await sha256(bytes) !== digest) {
-        throw new FerryError("digest_mismatch", `${path}: content does not match ${digest}`);
-      }
       return { mediaType: sniffMediaType(bytes, path), digest, size: bytes.byteLength };
+    } catch (err) {
+      throw asFerryError(err, where);
+    }
+  }
+
+  /**
+   * The bytes of a manifest this repository links (either kind of link, as {@link fetch}), read
+   * whole (at most `MAX_MANIFEST_SIZE`) and verified against its digest: what {@link fetch}
+   * streams, without the stream. A manifest read by {@link resolve} is not read again.
+   */
+  async manifestBytes(desc: Descriptor): Promise<Uint8Array> {
+    const where = `${this.location}@${desc.digest}`;
+    try {
+      const digest = parseDigest(desc.digest, where);
+      if (!await this.#linked(digest, desc.mediaType, true)) {
+        throw new FerryError("not_found", `${where}: blob unknown to repository`);
+      }
+      return await this.#ctx.readManifest(digest, where);
     } catch (err) {
       throw asFerryError(err, where);
     }

@@ -746,3 +746,29 @@ Deno.test("stageTags: nothing shows before the commit, which points the tags in 
     assert.equal(await Deno.stat(`${root}/.ferry-tmp`).catch(() => null), null);
   });
 });
+
+Deno.test("manifestBytes: a manifest the repository links, verified; a kept copy answers only while its data is stored", async () => {
+  await withDir(async (dir, root) => {
+    const img = makeImage();
+    await pushImage(dir.repository("app"), img, "1");
+    await pushImage(dir.repository("other"), makeImage(), "1");
+    const desc = await dir.repository("app").resolve("1");
+    assert.deepEqual(await dir.repository("app").manifestBytes(desc), img.manifest.bytes);
+    // Linked by another repository only: unknown here, like fetch.
+    await rejectsWith(dir.repository("other").manifestBytes(desc), "not_found", /unknown/);
+    // The data gone: the copy resolve kept does not stand in for it.
+    const data = `${root}/${V2}/${blobDataPath(desc.digest)}`;
+    const bytes = await Deno.readFile(data);
+    await Deno.remove(data);
+    await rejectsWith(dir.repository("app").manifestBytes(desc), "not_found", /no data/);
+    // Back, but changed (same size): a read that is not a kept copy's is verified.
+    bytes[bytes.length - 2] ^= 1;
+    await Deno.writeFile(data, bytes);
+    const fresh = await RegistryDir.open(root);
+    try {
+      await rejectsWith(fresh.repository("app").manifestBytes(desc), "digest_mismatch");
+    } finally {
+      await fresh.close();
+    }
+  });
+});
