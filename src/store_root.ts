@@ -161,10 +161,18 @@ export class StoreRoot {
    * into one buffer of that size plus one byte, so no more than that is ever read, whatever the
    * file became meanwhile. The caller verifies the content (a digest, a parse).
    *
+   * With `sync`, the open and the read are synchronous: for files of a few bytes on local disk (a
+   * registry directory's links), whose read takes less than a hand-off to the runtime's blocking
+   * pool and back; never for blob data.
+   *
    * @throws {FerryError} `too_large` when the file holds more than `limit` bytes (or grew past
    *   its size while read); `invalid_input` when a symlink is on its way.
    */
-  async readSmallFile(path: string, limit: number): Promise<Uint8Array | undefined> {
+  async readSmallFile(
+    path: string,
+    limit: number,
+    options: { sync?: boolean } = {},
+  ): Promise<Uint8Array | undefined> {
     const info = await this.#lstat(absolute(path));
     if (!info?.isFile) return undefined;
     const size = info.size;
@@ -174,9 +182,10 @@ export class StoreRoot {
         `${path}: ${size} bytes, more than the ${limit}-byte limit`,
       );
     }
+    const sync = options.sync === true;
     let file: Deno.FsFile;
     try {
-      file = await Deno.open(path);
+      file = sync ? Deno.openSync(path) : await Deno.open(path);
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw err;
@@ -185,7 +194,8 @@ export class StoreRoot {
     let length = 0;
     try {
       for (;;) {
-        const n = await file.read(buf.subarray(length));
+        const view = buf.subarray(length);
+        const n = sync ? file.readSync(view) : await file.read(view);
         if (n === null) break;
         length += n;
         // Every byte the size promised is here: no further read to wait for the end.

@@ -85,7 +85,8 @@ export async function readLink(root: StoreRoot, path: string): Promise<Digest | 
   // larger than a link may be (a 1 MiB read buffer per link cost 40 MiB of RSS).
   let bytes: Uint8Array | undefined;
   try {
-    bytes = await root.readSmallFile(path, MAX_LINK_SIZE);
+    // Synchronous: a link is a few bytes of metadata, read faster than a hand-off to the pool.
+    bytes = await root.readSmallFile(path, MAX_LINK_SIZE, { sync: true });
   } catch (err) {
     if (!isFerryError(err, "too_large")) throw err;
     const size = await root.fileSize(path).catch(() => undefined);
