@@ -15,6 +15,7 @@ import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_TAR, OCI_MANIFEST } from "../src/media
 import { RegistryClient } from "../src/remote/mod.ts";
 import { bytesSource } from "../src/store.ts";
 import {
+  makeImage,
   makeLayout,
   peerTest,
   type SeenRequest,
@@ -524,4 +525,55 @@ Deno.test("a tags page announcing more than the bound is refused at its headers,
       // Cancelled by the refusal already.
     }
   }
+});
+
+Deno.test("two requests refused with one token: the second retries with the token the first renewed, not a third", async () => {
+  const img = makeImage();
+  let issued = 0;
+  let renewedSeen!: () => void;
+  const renewedUsed = new Promise<void>((resolve) => renewedSeen = resolve);
+  let refusals = 0;
+  await using reg = startHostileRegistry(async (req) => {
+    const challenge = {
+      status: 401,
+      headers: { "www-authenticate": `Bearer realm="http://${reg.host}/token",service="reg"` },
+    };
+    if (req.url.pathname === "/token") return Response.json({ token: `tok-${issued++}` });
+    // The first token is stale; the second is good.
+    if (req.authorization !== "Bearer tok-1") {
+      // The second refusal is held until the first request came back with the renewed token, so
+      // it arrives once that token is known.
+      if (req.url.pathname !== "/v2/" && ++refusals === 2) await renewedUsed;
+      return new Response(null, challenge);
+    }
+    renewedSeen();
+    if (req.url.pathname === "/v2/app/tags/list") {
+      return Response.json({ name: "app", tags: ["1"] });
+    }
+    if (req.url.pathname === "/v2/app/manifests/1") {
+      return new Response(
+        req.method === "HEAD" ? null : img.manifest.bytes as Uint8Array<ArrayBuffer>,
+        {
+          headers: {
+            "content-type": img.manifest.desc.mediaType,
+            "content-length": String(img.manifest.desc.size),
+            "docker-content-digest": img.manifest.desc.digest,
+          },
+        },
+      );
+    }
+  });
+  const client = new RegistryClient({
+    auth: new Authenticator({ credentials: () => Promise.resolve(undefined) }),
+    retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 },
+  });
+  try {
+    const repo = client.registry(reg.host).repository("app");
+    const [desc, tags] = await Promise.all([repo.resolve("1"), repo.tags()]);
+    assert.equal(desc.digest, img.manifest.desc.digest);
+    assert.deepEqual(tags, ["1"]);
+  } finally {
+    await client.close();
+  }
+  assert.equal(reg.requests.filter((r) => r.url.pathname === "/token").length, 2);
 });

@@ -246,6 +246,7 @@ export class RegistryHttp {
       });
     }
     let challenged = false;
+    let renewed = false;
     for (let attempt = 1;; attempt++) {
       const headers = new Headers(req.headers);
       if (this.#options.userAgent) headers.set("user-agent", this.#options.userAgent);
@@ -298,6 +299,15 @@ export class RegistryHttp {
             `${this.registry}: 401 without a challenge for ${displayUrl(url)}`,
             { status: 401 },
           );
+        }
+        // Sent with a token another request of these scopes has since replaced (both were
+        // refused, and that one has answered already): once, with its token, not a new one.
+        const fresh = renewed ? undefined : this.#auth.header(this.registry, req.scopes);
+        if (fresh !== undefined && fresh !== authorization) {
+          renewed = true;
+          authorization = fresh;
+          attempt--;
+          continue;
         }
         this.#auth.invalidate(this.registry, req.scopes);
         authorization = await this.#auth.challenge(this.registry, www, req.scopes, {
