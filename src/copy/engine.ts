@@ -168,6 +168,17 @@ export class CopyEngine {
     this.#onEvent = options.onEvent ?? (() => {});
   }
 
+  /**
+   * Starts what a copy from `src` asks first and needs no manifest for: the listing of its
+   * repository's referrer tags (one per repository and engine, within the discovery bound), so
+   * that it runs while the caller still resolves the image instead of after. Nothing when
+   * referrers are not copied.
+   */
+  prepare(src: Target, options: { referrers?: boolean } = {}): void {
+    if (options.referrers === false) return;
+    void this.#tagLists.referrerTags(src, (fn) => this.#discovery.run(fn));
+  }
+
   /** Copies the image `reference` (tag or digest) of `src` into `dst`. */
   async copy(
     src: Target,

@@ -189,6 +189,9 @@ export async function saveImagesSettled(options: SaveOptions): Promise<SaveOutco
     let root: Promise<Descriptor> | undefined;
     const resolveRoot = (dst: Target) =>
       root ??= (async () => {
+        // The repository's tag list (where its signatures are looked up) is asked alongside the
+        // manifest, not after it.
+        engine.prepare(src, copyOptions);
         // A first save reads the manifest anyway: one GET resolves and reads it (kept by `src`
         // for the copy). A rerun (the directory holds the reference) asks with HEAD, which
         // Docker Hub does not count as a pull.
