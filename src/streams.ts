@@ -7,8 +7,8 @@ import { FerryError } from "./errors.ts";
 
 /**
  * Reads a whole stream into memory, failing once it grows past `limit` bytes (manifests, configs,
- * token responses: never blobs). A stream of one chunk (a file's bytes, a small body) is returned
- * as that chunk, without a copy.
+ * token responses: never blobs). A stream of one chunk that fills its own buffer (a small body) is
+ * returned as that chunk, without a copy.
  */
 export async function readAll(
   stream: ReadableStream<Uint8Array>,
@@ -33,7 +33,10 @@ export async function readAll(
   } finally {
     reader.releaseLock();
   }
-  if (chunks.length === 1) return chunks[0];
+  // A lone chunk that is its whole buffer is the result; a view into a larger one (a reader's
+  // 1 MiB read buffer) is copied out, so that keeping the result does not keep the buffer.
+  const only = chunks.length === 1 ? chunks[0] : undefined;
+  if (only && only.byteOffset === 0 && only.byteLength === only.buffer.byteLength) return only;
   const out = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) {

@@ -165,3 +165,12 @@ Deno.test("readBody bounds an encoded body as it inflates, whatever its Content-
   // Stopped near the bound, not read to the end.
   assert.ok(pulled.n < 10, `${pulled.n} chunks pulled`);
 });
+
+Deno.test("readAll gives a lone chunk back as it is, but copies one that is a view into a larger buffer", async () => {
+  const whole = pattern(100);
+  assert.equal(await readAll(ReadableStream.from([whole]), 100, "t"), whole);
+  const view = pattern(1 << 20).subarray(0, 100);
+  const read = await readAll(ReadableStream.from([view]), 100, "t");
+  assert.deepEqual(read, view);
+  assert.equal(read.buffer.byteLength, 100);
+});
