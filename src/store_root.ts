@@ -349,5 +349,14 @@ export class StoreRoot {
  * relative or untidy path, and build theirs from it.
  */
 function absolute(path: string): string {
-  return resolvePath(path);
+  // The paths stores build from their layouts are already so: no resolve (and no cwd lookup) for
+  // each of the hundreds of checks of a rerun.
+  return isNormalAbsolute(path) ? path : resolvePath(path);
+}
+
+/** Absolute, without empty, `.` or `..` segments or a trailing `/`: what `resolvePath` returns. */
+function isNormalAbsolute(path: string): boolean {
+  return path.startsWith("/") && !path.includes("//") && !path.includes("/./") &&
+    !path.includes("/../") && !path.endsWith("/.") && !path.endsWith("/..") &&
+    (path === "/" || !path.endsWith("/"));
 }

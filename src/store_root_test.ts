@@ -152,3 +152,16 @@ Deno.test("StoreRoot.readSmallFile: reads a regular file whole within its bound;
     await assert.rejects(root.readSmallFile(`${store}/in`, 100), foreign);
   });
 });
+
+Deno.test("StoreRoot: untidy paths (//, ., .., a trailing /) are checked as their tidy form", async () => {
+  await withStore(async (store, victim) => {
+    const root = await StoreRoot.open(store);
+    await root.ensureDir(`${store}/a//b/`);
+    await Deno.writeTextFile(`${store}/a/b/f`, "xyz");
+    assert.equal(await root.fileSize(`${store}//a/./b/../b/f`), 3);
+    assert.ok(await root.checkDir(`${store}/a/b/.`));
+    await Deno.symlink(victim, `${store}/a/out`);
+    await assert.rejects(root.fileSize(`${store}/a/b/../out/file`), foreign);
+    await assert.rejects(root.readSmallFile(`${store}/./a/out/file`, 100), foreign);
+  });
+});
