@@ -195,3 +195,41 @@ Deno.test("client: a blob pushed from another repository of the registry is moun
     `scopes asked: ${JSON.stringify(reg.tokenScopes)}`,
   );
 });
+
+Deno.test("client: a plain-HTTP registry on this machine is asked over HTTP only, with no TLS handshake", async () => {
+  // A bare socket server, so that the first bytes of every connection can be seen: a TLS
+  // handshake starts with a handshake record (0x16), an HTTP request with its method.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const firstBytes: number[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      (async () => {
+        const buf = new Uint8Array(4096);
+        const n = await conn.read(buf).catch(() => null);
+        if (n) {
+          firstBytes.push(buf[0]);
+          const head = new TextDecoder().decode(buf.subarray(0, n));
+          const body = head.startsWith("GET /v2/ ") ? "{}" : "";
+          const status = body ? "200 OK" : "404 Not Found";
+          await conn.write(new TextEncoder().encode(
+            `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\n` +
+              `Docker-Distribution-API-Version: registry/2.0\r\nContent-Length: ${body.length}\r\n` +
+              `Connection: close\r\n\r\n${body}`,
+          )).catch(() => {});
+        }
+        conn.close();
+      })();
+    }
+  })();
+  const host = `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+  const c = memoryRegistryClient({ retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 } });
+  try {
+    await assert.rejects(c.registry(host).repository("lib/app").resolve("1.0"));
+    assert.ok(firstBytes.length >= 2, `connections: ${firstBytes.length}`);
+    assert.deepEqual(firstBytes.filter((b) => b === 0x16), [], "a TLS handshake was attempted");
+  } finally {
+    await c.close();
+    listener.close();
+    await serving.catch(() => {});
+  }
+});
