@@ -25,6 +25,16 @@ Deno.test("sha256 and incremental hashing agree", async () => {
   assert.equal(EMPTY_DIGEST, EMPTY);
 });
 
+Deno.test("sha256 gives the same digests by WebCrypto and, once loaded, by the streaming engine", async () => {
+  const ABC = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+  const view = new TextEncoder().encode("[abc]").subarray(1, 4);
+  const before = [await sha256("abc"), await sha256(view), await sha256("")];
+  await Sha256.create(); // loads the streaming engine, which sha256 then uses
+  const after = [await sha256("abc"), await sha256(view), await sha256("")];
+  assert.deepEqual(before, [ABC, ABC, EMPTY]);
+  assert.deepEqual(after, [ABC, ABC, EMPTY]);
+});
+
 Deno.test("parseDigest accepts sha256 and explains other algorithms", () => {
   assert.equal(parseDigest(EMPTY), EMPTY);
   assert.throws(() => parseDigest("sha512:abcd"), (e) => isFerryError(e, "unsupported"));
