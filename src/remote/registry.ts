@@ -346,8 +346,7 @@ export class RemoteRepository implements Target {
 
   /** Resolves by reading the manifest (verified, and kept for `fetch`). */
   async #resolveByGet(url: string, what: string, wanted?: Digest): Promise<Descriptor> {
-    const { bytes, contentType } = await this.#getManifest(url, what);
-    const digest = await sha256(bytes);
+    const { bytes, contentType, digest } = await this.#getManifest(url, what);
     if (wanted && digest !== wanted) {
       throw new FerryError("digest_mismatch", `${what}: content has digest ${digest}`);
     }
@@ -356,10 +355,11 @@ export class RemoteRepository implements Target {
     return { mediaType: manifest.mediaType, digest, size: bytes.byteLength };
   }
 
+  /** GETs a manifest (bounded), with the digest of its bytes, checked against the header. */
   async #getManifest(
     url: string,
     what: string,
-  ): Promise<{ bytes: Uint8Array; contentType?: string }> {
+  ): Promise<{ bytes: Uint8Array; contentType?: string; digest: Digest }> {
     const res = await this.#parts.http.send({
       method: "GET",
       url,
@@ -388,7 +388,7 @@ export class RemoteRepository implements Target {
         `${what}: Docker-Content-Digest ${header} does not match content ${digest}`,
       );
     }
-    return { bytes, contentType: res.headers.get("content-type") ?? undefined };
+    return { bytes, contentType: res.headers.get("content-type") ?? undefined, digest };
   }
 
   /** Manifest bytes by digest, verified. */
@@ -396,8 +396,10 @@ export class RemoteRepository implements Target {
     const cached = this.#manifests.get(desc.digest);
     if (cached) return cached;
     const what = `${this.location}@${desc.digest}`;
-    const { bytes } = await this.#getManifest(`/v2/${this.name}/manifests/${desc.digest}`, what);
-    const digest = await sha256(bytes);
+    const { bytes, digest } = await this.#getManifest(
+      `/v2/${this.name}/manifests/${desc.digest}`,
+      what,
+    );
     if (digest !== desc.digest) {
       throw new FerryError("digest_mismatch", `${what}: content has digest ${digest}`);
     }
