@@ -12,6 +12,7 @@
  * @module
  */
 import { FerryError } from "../errors.ts";
+import { normalize } from "../path.ts";
 import {
   classSource,
   isReversed,
@@ -43,22 +44,10 @@ interface Pattern {
   regexp?: RegExp;
 }
 
-/** Go's `path.Clean` for `/`-separated paths. */
+/** Go's `path.Clean` for `/`-separated paths: {@link normalize} without a trailing separator. */
 export function cleanPath(path: string): string {
-  if (path === "") return ".";
-  const rooted = path.startsWith("/");
-  const out: string[] = [];
-  for (const part of path.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") {
-      if (out.length > 0 && out[out.length - 1] !== "..") out.pop();
-      else if (!rooted) out.push("..");
-      continue;
-    }
-    out.push(part);
-  }
-  const joined = (rooted ? "/" : "") + out.join("/");
-  return joined === "" ? "." : joined;
+  const cleaned = normalize(path);
+  return cleaned.length > 1 && cleaned.endsWith("/") ? cleaned.slice(0, -1) : cleaned;
 }
 
 function dirname(path: string): string {
