@@ -130,15 +130,6 @@ export async function writeLinks(
   await (await stageLinks(root, links, stagingDir)).commit();
 }
 
-/** {@link writeLinks} once more, without a further retry (see {@link StagedLinks.commit}). */
-async function writeLinksAgain(
-  root: StoreRoot,
-  links: readonly { path: string; digest: Digest }[],
-  stagingDir: string,
-): Promise<void> {
-  await (await stageLinks(root, links, stagingDir, false)).commit();
-}
-
 /** Links whose bytes are on disk in temp files, waiting to be renamed into place. */
 export interface StagedLinks {
   /**
@@ -215,7 +206,8 @@ export async function stageLinks(
         // minutes, a long download's among them): write the rest afresh.
         if (waiting || !retry || !(err instanceof Deno.errors.NotFound)) throw err;
         await discard(next);
-        await writeLinksAgain(root, wanted.slice(next), stagingDir);
+        // Once more, without a further retry.
+        await (await stageLinks(root, wanted.slice(next), stagingDir, false)).commit();
       } finally {
         await discard(next);
       }
