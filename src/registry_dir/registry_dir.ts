@@ -31,6 +31,7 @@ import type {
   TagRequest,
   Target,
 } from "../store.ts";
+import { ManifestCache } from "../manifest_cache.ts";
 import { StoreRoot } from "../store_root.ts";
 import { asFerryError, DIR_MODE, listDirs, readLink, type StagedLinks, stageLinks } from "./fs.ts";
 import { checkRepositoryName, checkTag, isRepositoryName, isTag, Layout } from "./layout.ts";
@@ -106,8 +107,7 @@ export class RegistryDir implements Store {
    * Manifests read and verified, oldest first: a save reads each image's manifest to resolve its
    * tag and again to plan it, and the second read costs no file access.
    */
-  #manifests = new Map<Digest, Uint8Array>();
-  #manifestBytes = 0;
+  #manifests = new ManifestCache({ maxEntries: MANIFESTS_KEPT, maxBytes: MANIFEST_BYTES_KEPT });
   #context: DirContext;
   /** The writer lock (none when read-only). */
   #lock: DirLock | undefined;
@@ -398,27 +398,8 @@ export class RegistryDir implements Store {
     if (await sha256(bytes) !== digest) {
       throw new FerryError("digest_mismatch", `${path}: content does not match ${digest}`);
     }
-    this.#keepManifest(digest, bytes);
-    return bytes;
-  }
-
-  #keepManifest(digest: Digest, bytes: Uint8Array): void {
-    const old = this.#manifests.get(digest);
-    if (old) {
-      this.#manifests.delete(digest);
-      this.#manifestBytes -= old.byteLength;
-    }
-    if (bytes.byteLength > MANIFEST_BYTES_KEPT) return;
-    while (
-      this.#manifests.size >= MANIFESTS_KEPT ||
-      this.#manifestBytes + bytes.byteLength > MANIFEST_BYTES_KEPT
-    ) {
-      const [oldest, held] = this.#manifests.entries().next().value!;
-      this.#manifests.delete(oldest);
-      this.#manifestBytes -= held.byteLength;
-    }
     this.#manifests.set(digest, bytes);
-    this.#manifestBytes += bytes.byteLength;
+    return bytes;
   }
 
   #ensureUploads(name: string): Promise<void> {

@@ -8,6 +8,7 @@ import { FerryError } from "../errors.ts";
 import { type Descriptor, parseManifest } from "../manifest.ts";
 import { isManifestType, MANIFEST_TYPES, MAX_MANIFEST_SIZE, OCI_INDEX } from "../media_types.ts";
 import { Semaphore } from "../limit.ts";
+import { ManifestCache } from "../manifest_cache.ts";
 import { registryHost } from "../reference.ts";
 import type {
   ContentSource,
@@ -293,7 +294,7 @@ export class RemoteRepository implements Target {
   #pull: string[];
   #push: string[];
   /** Manifests seen recently, so `tag` and `fetch` after `resolve` cost no extra GET. */
-  #manifests = new Map<Digest, Uint8Array>();
+  #manifests = new ManifestCache({ maxEntries: 64 });
   /** Manifests pushed whose subject the registry said it indexed (`OCI-Subject`). */
   #indexed = new Set<Digest>();
 
@@ -306,11 +307,6 @@ export class RemoteRepository implements Target {
     // A repository is made to be read: its pull scope rides along with the next token asked
     // for on this registry (many repositories of a save, one token request).
     this.#parts.http.expect(this.#pull);
-  }
-
-  #remember(digest: Digest, bytes: Uint8Array) {
-    if (this.#manifests.size >= 64) this.#manifests.delete(this.#manifests.keys().next().value!);
-    this.#manifests.set(digest, bytes);
   }
 
   async resolve(reference: string, options: ResolveOptions = {}): Promise<Descriptor> {
@@ -351,7 +347,7 @@ export class RemoteRepository implements Target {
       throw new FerryError("digest_mismatch", `${what}: content has digest ${digest}`);
     }
     const manifest = parseManifest(bytes, contentType, what);
-    this.#remember(digest, bytes);
+    this.#manifests.set(digest, bytes);
     return { mediaType: manifest.mediaType, digest, size: bytes.byteLength };
   }
 
@@ -403,7 +399,7 @@ export class RemoteRepository implements Target {
     if (digest !== desc.digest) {
       throw new FerryError("digest_mismatch", `${what}: content has digest ${digest}`);
     }
-    this.#remember(digest, bytes);
+    this.#manifests.set(digest, bytes);
     return bytes;
   }
 
@@ -489,7 +485,7 @@ export class RemoteRepository implements Target {
         );
       }
       await this.#putManifest(desc.digest, desc.mediaType, bytes);
-      this.#remember(desc.digest, bytes);
+      this.#manifests.set(desc.digest, bytes);
       return;
     }
     const from = options.from;
