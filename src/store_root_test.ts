@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { relative } from "node:path";
 import { isFerryError } from "./errors.ts";
 import { StoreRoot } from "./store_root.ts";
+import { recordingOpens } from "../tests/support/open_spy.ts";
 
 /** A store and, beside it, a victim directory a planted symlink can point at. */
 async function withStore(fn: (store: string, victim: string) => Promise<void>): Promise<void> {
@@ -130,20 +131,12 @@ Deno.test("StoreRoot.readSmallFile: reads a regular file whole within its bound;
     assert.equal(await root.readSmallFile(`${store}/dir`, 10), undefined);
     // One byte over the bound: refused by its size, before it is opened.
     await Deno.writeTextFile(`${store}/large`, "sha256:abcd");
-    const realOpen = Deno.open;
-    const opened: string[] = [];
-    Deno.open = (path: string | URL, options?: Deno.OpenOptions) => {
-      opened.push(String(path));
-      return realOpen(path, options);
-    };
-    try {
-      await assert.rejects(
+    const { opened } = await recordingOpens(() =>
+      assert.rejects(
         root.readSmallFile(`${store}/large`, 10),
         (err: unknown) => isFerryError(err, "too_large") && /11 bytes/.test(String(err)),
-      );
-    } finally {
-      Deno.open = realOpen;
-    }
+      )
+    );
     assert.deepEqual(opened, []);
     // A symlink to a file outside, or to one inside: never followed.
     await Deno.symlink(`${victim}/file`, `${store}/out`);

@@ -18,21 +18,7 @@ import {
   startRegistry,
   tempDir,
 } from "./support/mod.ts";
-
-/** Runs `fn`, recording the paths `Deno.open` was asked for. */
-async function recordingOpens<T>(fn: () => Promise<T>): Promise<{ result: T; opened: string[] }> {
-  const realOpen = Deno.open;
-  const opened: string[] = [];
-  Deno.open = (path: string | URL, options?: Deno.OpenOptions) => {
-    opened.push(String(path));
-    return realOpen(path, options);
-  };
-  try {
-    return { result: await fn(), opened };
-  } finally {
-    Deno.open = realOpen;
-  }
-}
+import { recordingOpens } from "./support/open_spy.ts";
 
 peerTest(
   "a rerun of registry save opens each stored manifest it looks at once, and no layer or config",
