@@ -117,6 +117,75 @@ Deno.test("fillingStream fills a BYOB reader's buffer, gives a default reader bo
   assert.deepEqual(await new Blob(chunks as Uint8Array<ArrayBuffer>[]).bytes(), bytes);
 });
 
+/** A source filling views from `bytes`, failing with `fail` once `failAt` bytes are given. */
+function patternSource(bytes: Uint8Array, options: { failAt?: number; fail?: Error } = {}) {
+  let at = 0;
+  const seen = { fills: 0, cancelled: [] as unknown[] };
+  return {
+    seen,
+    source: {
+      fill(view: Uint8Array<ArrayBuffer>) {
+        seen.fills++;
+        if (options.failAt !== undefined && at >= options.failAt) {
+          return Promise.reject(options.fail);
+        }
+        const n = Math.min(view.byteLength, bytes.length - at);
+        view.set(bytes.subarray(at, at + n));
+        at += n;
+        return Promise.resolve(view.subarray(0, n));
+      },
+      cancel(reason: unknown) {
+        seen.cancelled.push(reason);
+      },
+    },
+  };
+}
+
+Deno.test("viewReader of a fillingStream fills the caller's buffer in place through layers, and ends, fails and cancels as a BYOB reader", async () => {
+  const bytes = pattern(1000);
+  const { source, seen } = patternSource(bytes);
+  const inner = fillingStream(source);
+  // A second layer over the first, as the copy engine's size bound wraps a resumable body.
+  const innerReader = viewReader(inner);
+  const outer = fillingStream({ fill: (view) => innerReader.read(view) });
+  const reader = viewReader(outer);
+  assert.throws(() => outer.getReader(), TypeError, "the stream is locked");
+  assert.throws(() => inner.getReader(), TypeError, "the inner stream is locked");
+
+  const buffer = new ArrayBuffer(600);
+  const first = await reader.read(new Uint8Array(buffer, 100, 500));
+  // No layer moved the buffer: a stream's BYOB read would have detached it at each.
+  assert.equal(first.buffer, buffer);
+  assert.ok(!buffer.detached);
+  assert.equal(first.byteOffset, 100);
+  assert.deepEqual(first, bytes.subarray(0, 500));
+  const rest = await reader.read(new Uint8Array(buffer));
+  assert.deepEqual(rest, bytes.subarray(500));
+  assert.equal((await reader.read(new Uint8Array(buffer))).byteLength, 0, "the end");
+  const fills = seen.fills;
+  assert.equal((await reader.read(new Uint8Array(buffer))).byteLength, 0, "still the end");
+  assert.equal(seen.fills, fills, "an ended stream's source is not asked again");
+  await assert.rejects(reader.read(new Uint8Array(0)), TypeError);
+
+  // Otherwise as a BYOB reader of the stream: a failure on every later read, cancel at the source.
+  const fail = new Error("connection reset");
+  const failing = patternSource(pattern(100), { failAt: 50, fail });
+  const broken = viewReader(fillingStream(failing.source));
+  assert.equal((await broken.read(new Uint8Array(50))).byteLength, 50);
+  await assert.rejects(broken.read(new Uint8Array(50)), (err) => err === fail);
+  const asked = failing.seen.fills;
+  await assert.rejects(broken.read(new Uint8Array(50)), (err) => err === fail);
+  assert.equal(failing.seen.fills, asked, "a failed source is not asked again");
+
+  const other = patternSource(pattern(100));
+  const cancelled = viewReader(fillingStream(other.source));
+  await cancelled.read(new Uint8Array(10));
+  const why = new Error("digest mismatch");
+  await cancelled.cancel(why);
+  assert.deepEqual(other.seen.cancelled, [why]);
+  assert.equal((await cancelled.read(new Uint8Array(10))).byteLength, 0, "ended once cancelled");
+});
+
 /** A response whose body yields `chunks` and counts the chunks pulled. */
 function countedResponse(chunks: Uint8Array[], headers: HeadersInit = {}) {
   const pulled = { n: 0 };
