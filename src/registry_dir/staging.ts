@@ -67,7 +67,24 @@ export async function stageBlob(options: StageBlobOptions): Promise<void> {
       await Deno.remove(partialPath);
       return;
     }
-    let hasher = await rehash(file, size, batchSize);
+    // A new partial's bytes are asked for before its hasher is made: the first blob of a process
+    // waits for the hashing engine to load (node:crypto, 15–90 ms), and the request travels
+    // meanwhile instead of after it.
+    let early = size === 0 && expected.size > 0 ? source(0) : undefined;
+    // Its failure is the download's, reported when the download awaits it.
+    early?.catch(() => {});
+    const fetchFrom: ContentSource = (offset) => {
+      const opened = offset === 0 && early ? early : source(offset);
+      early = undefined;
+      return opened;
+    };
+    let hasher: Sha256;
+    try {
+      hasher = await rehash(file, size, batchSize);
+    } catch (err) {
+      early?.then((stream) => stream.cancel(err)).catch(() => {});
+      throw err;
+    }
     if (hasher.size > expected.size) {
       await file.truncate(0);
       hasher = await Sha256.create();
@@ -76,7 +93,7 @@ export async function stageBlob(options: StageBlobOptions): Promise<void> {
     for (;;) {
       try {
         if (hasher.size < expected.size) {
-          await download(file, hasher, expected, source, where, batchSize);
+          await download(file, hasher, expected, fetchFrom, where, batchSize);
         } else {
           checkDigest(hasher, expected, where);
         }

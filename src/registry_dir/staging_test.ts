@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { Sha256 } from "../digest.ts";
 import { OCI_LAYER_TAR } from "../media_types.ts";
-import type { ContentSource } from "../store.ts";
+import { bytesSource, type ContentSource } from "../store.ts";
 import { readAll } from "../streams.ts";
 import { blob, randomBytes } from "../../tests/support/images.ts";
 import { RegistryDir } from "./mod.ts";
@@ -67,6 +68,53 @@ Deno.test("blob downloads reuse the staging buffers of earlier ones", async () =
       assert.deepEqual(await readAll(stream, 1 << 20, "blob"), b.bytes);
     }
   } finally {
+    await dir.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a new blob's bytes are asked for before its hasher is made, and a failed hasher cancels them", async () => {
+  const root = await Deno.makeTempDir({ prefix: "ferry-staging-" });
+  const dir = await RegistryDir.open(`${root}/registry`);
+  const realCreate = Sha256.create;
+  try {
+    const events: string[] = [];
+    // The hashing engine may load slowly (the first blob of a process waits for node:crypto).
+    Sha256.create = async () => {
+      events.push("hasher asked");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      events.push("hasher made");
+      return await realCreate();
+    };
+    const repo = dir.repository("early");
+    const layer = blob(OCI_LAYER_TAR, randomBytes(5000));
+    await repo.push(layer.desc, (offset) => {
+      events.push(`bytes asked from ${offset}`);
+      return bytesSource(layer.bytes)(offset);
+    });
+    assert.deepEqual(events, ["bytes asked from 0", "hasher asked", "hasher made"]);
+    assert.deepEqual(await readAll(await repo.fetch(layer.desc), 1 << 20, "blob"), layer.bytes);
+
+    // No hasher: the request already made is cancelled, nothing is stored.
+    const broken = new Error("no hashing engine");
+    Sha256.create = () => Promise.reject(broken);
+    const other = blob(OCI_LAYER_TAR, randomBytes(3000));
+    let cancelled: unknown;
+    await assert.rejects(
+      repo.push(other.desc, () =>
+        Promise.resolve(
+          new ReadableStream({
+            pull: () => new Promise(() => {}),
+            cancel: (reason) => void (cancelled = reason),
+          }),
+        )),
+      (err) => err === broken,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(cancelled, broken);
+    assert.equal(await repo.exists(other.desc), false);
+  } finally {
+    Sha256.create = realCreate;
     await dir.close();
     await Deno.remove(root, { recursive: true });
   }
