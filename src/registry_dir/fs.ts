@@ -8,7 +8,7 @@
 import { dirname } from "../path.ts";
 import { type Digest, parseDigest } from "../digest.ts";
 import { errorMessage, FerryError, isFerryError } from "../errors.ts";
-import { isMissing, stripBom, writeTempFile } from "../fs_util.ts";
+import { isMissing, stripBom, type WriteFileAtomicOptions, writeTempFile } from "../fs_util.ts";
 import type { StoreRoot } from "../store_root.ts";
 
 /** Mode of every directory docker-registry creates (0777 under the usual 022 umask). */
@@ -130,6 +130,23 @@ export async function writeLinks(
   await (await stageLinks(root, links, stagingDir)).commit();
 }
 
+/**
+ * How a file of the registry directory is staged with `writeTempFile`: a temp file of
+ * `stagingDir` with docker-registry's file mode, the staging directory made (and checked) inside
+ * the store first. It may be removed under us (another run's close): then it is made again, past
+ * the cache that still knows it.
+ */
+export function stagingFileOptions(root: StoreRoot, stagingDir: string): WriteFileAtomicOptions {
+  return {
+    tmpDir: stagingDir,
+    mode: FILE_MODE,
+    ensureTmpDir: (dir: string, again: boolean) => {
+      if (again) root.forget(dir);
+      return root.ensureDir(dir);
+    },
+  };
+}
+
 /** Links whose bytes are on disk in temp files, waiting to be renamed into place. */
 export interface StagedLinks {
   /**
@@ -160,16 +177,7 @@ export async function stageLinks(
     links.map((l) => readLink(root, l.path).catch(() => undefined)),
   );
   const wanted = links.filter((l, i) => held[i] !== l.digest);
-  const options = {
-    tmpDir: stagingDir,
-    mode: FILE_MODE,
-    // The staging directory may be removed under us (another run's close): create it again,
-    // past the cache that still knows it.
-    ensureTmpDir: (dir: string, again: boolean) => {
-      if (again) root.forget(dir);
-      return root.ensureDir(dir);
-    },
-  };
+  const options = stagingFileOptions(root, stagingDir);
   const temps = await Promise.allSettled(
     wanted.map((l) => writeTempFile(new TextEncoder().encode(l.digest), options)),
   );

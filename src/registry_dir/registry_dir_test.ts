@@ -6,6 +6,7 @@ import { bytesSource } from "../store.ts";
 import { readAll } from "../streams.ts";
 import { linkBatchProbe } from "./fs.ts";
 import { RegistryDir } from "./mod.ts";
+import { SMALL_BLOB_BYTES } from "./staging.ts";
 import {
   blob,
   makeImage,
@@ -245,7 +246,7 @@ Deno.test("wrong digest or size: nothing becomes visible and the staging file is
 
 Deno.test("a partial left by a crashed run is resumed from its end", async () => {
   await withDir(async (dir, root) => {
-    const bytes = randomBytes(10_000);
+    const bytes = randomBytes(SMALL_BLOB_BYTES + 10_000);
     const b = blob(OCI_LAYER_TAR, bytes);
     await Deno.mkdir(`${root}/.ferry-tmp`);
     await Deno.writeFile(
@@ -265,7 +266,7 @@ Deno.test("a partial left by a crashed run is resumed from its end", async () =>
 
 Deno.test("a corrupt partial is restarted from the first byte", async () => {
   await withDir(async (dir, root) => {
-    const bytes = randomBytes(10_000);
+    const bytes = randomBytes(SMALL_BLOB_BYTES + 10_000);
     const b = blob(OCI_LAYER_TAR, bytes);
     await Deno.mkdir(`${root}/.ferry-tmp`);
     const wrong = bytes.slice(0, 5000);
@@ -280,16 +281,16 @@ Deno.test("a corrupt partial is restarted from the first byte", async () => {
 
 Deno.test("a partial longer than the blob is discarded; a complete one needs no source", async () => {
   await withDir(async (dir, root) => {
-    const bytes = randomBytes(2000);
+    const bytes = randomBytes(SMALL_BLOB_BYTES + 2000);
     const b = blob(OCI_LAYER_TAR, bytes);
     const partial = `${root}/.ferry-tmp/${hex(b.desc.digest)}.partial`;
     await Deno.mkdir(`${root}/.ferry-tmp`);
-    await Deno.writeFile(partial, randomBytes(2500));
+    await Deno.writeFile(partial, randomBytes(SMALL_BLOB_BYTES + 2500));
     const first = recordingSource(bytes);
     await dir.repository("r").push(b.desc, first.source);
     assert.deepEqual(first.offsets, [0]);
 
-    const c = blob(OCI_LAYER_TAR, randomBytes(2000));
+    const c = blob(OCI_LAYER_TAR, randomBytes(SMALL_BLOB_BYTES + 2000));
     await Deno.writeFile(`${root}/.ferry-tmp/${hex(c.desc.digest)}.partial`, c.bytes);
     const second = recordingSource(c.bytes);
     await dir.repository("r").push(c.desc, second.source);
@@ -300,7 +301,7 @@ Deno.test("a partial longer than the blob is discarded; a complete one needs no 
 
 Deno.test("a cut connection keeps the partial, and the next push resumes it", async () => {
   await withDir(async (dir, root) => {
-    const bytes = randomBytes(6000);
+    const bytes = randomBytes(SMALL_BLOB_BYTES + 6000);
     const b = blob(OCI_LAYER_TAR, bytes);
     const repo = dir.repository("flaky");
     const cut = () => {
@@ -362,7 +363,7 @@ Deno.test("a waiter whose shared download failed retries with its own source", a
 
 Deno.test("a push waits for another process's lock and then sees the finished blob", async () => {
   await withDir(async (dir, root) => {
-    const bytes = randomBytes(3000);
+    const bytes = randomBytes(SMALL_BLOB_BYTES + 3000);
     const b = blob(OCI_LAYER_TAR, bytes);
     const partialPath = `${root}/.ferry-tmp/${hex(b.desc.digest)}.partial`;
     await Deno.mkdir(`${root}/.ferry-tmp`);

@@ -5,16 +5,21 @@
  * A partial left by an interrupted run is resumed: its bytes are re-hashed and the source is asked
  * for the rest only. An exclusive `flock` on the partial keeps two processes from writing it at once.
  *
+ * A small blob (at most {@link SMALL_BLOB_BYTES}: manifests, configs, signatures) is read whole
+ * into memory instead, verified there, and written to a temp file of its own, fsynced and renamed
+ * into `blobs/`: no partial, lock or resume, which for a few hundred bytes cost more than the
+ * bytes (a signed image brings five such blobs).
+ *
  * @module
  */
 import { checkDigest, type Expected, Sha256 } from "../digest.ts";
 import { FerryError, isFerryError } from "../errors.ts";
-import { writeAll } from "../fs_util.ts";
+import { writeAll, writeTempFile } from "../fs_util.ts";
 import type { ContentSource } from "../store.ts";
 import { viewReader } from "../streams.ts";
 import { BufferPool } from "../buffer_pool.ts";
 import type { StoreRoot } from "../store_root.ts";
-import { FILE_MODE } from "./fs.ts";
+import { FILE_MODE, stagingFileOptions } from "./fs.ts";
 import type { Layout } from "./layout.ts";
 
 /**
@@ -30,6 +35,16 @@ export const WRITE_BATCH_SIZE = 1024 * 1024;
  * grew by up to 15 MiB of such buffers.
  */
 export const POOLED_BUFFERS = 16;
+
+/**
+ * Largest blob read whole into memory and written in one go, without a resumable partial
+ * (`stageSmallBlob`). What a signed image brings besides its layers is far below it: manifests and
+ * indexes (0.3–10 KiB), image configs (1–20 KiB), cosign signature payloads and configs (a few
+ * hundred bytes), small SBOM and attestation documents. A download this short is done in one or
+ * two reads of a `fetch` body (16–64 KiB chunks), so a cut one costs little to repeat whole, and
+ * the memory it holds (one buffer of its size) is a small fraction of one pooled staging buffer.
+ */
+export const SMALL_BLOB_BYTES = 64 * 1024;
 
 /** Staging buffers shared by every download of the process. */
 const pool = new BufferPool(WRITE_BATCH_SIZE, POOLED_BUFFERS);
@@ -56,6 +71,7 @@ export interface StageBlobOptions {
  * partial stays so that the next attempt resumes it.
  */
 export async function stageBlob(options: StageBlobOptions): Promise<void> {
+  if (options.expected.size <= SMALL_BLOB_BYTES) return await stageSmallBlob(options);
   const { layout, root, expected, source, where } = options;
   const batchSize = options.batchSize ?? WRITE_BATCH_SIZE;
   const partialPath = layout.partial(expected.digest);
@@ -119,6 +135,65 @@ export async function stageBlob(options: StageBlobOptions): Promise<void> {
   } finally {
     file.close();
   }
+}
+
+/**
+ * Stores a blob of at most {@link SMALL_BLOB_BYTES}: the source's bytes read whole (from the first,
+ * at most one byte past the expected size), verified in memory, written to a new temp file of the
+ * staging directory (created exclusively: no symlink is followed), fsynced and renamed into
+ * `blobs/`, whose directory is made meanwhile. Nothing is visible unless it is whole and verified;
+ * a crash leaves at most the temp file, which a later close sweeps. Two processes storing the same
+ * blob each rename their own file over the other's identical bytes.
+ */
+async function stageSmallBlob(options: StageBlobOptions): Promise<void> {
+  const { layout, root, expected, where } = options;
+  const bytes = await readSmall(await options.source(0), expected, where);
+  const hasher = await Sha256.create();
+  hasher.update(bytes);
+  checkDigest(hasher, expected, where);
+  const made = writeTempFile(bytes, stagingFileOptions(root, layout.staging));
+  const dir = root.ensureDir(layout.blobDir(expected.digest));
+  const [file, folder] = await Promise.allSettled([made, dir]);
+  try {
+    if (folder.status === "rejected") throw folder.reason;
+    if (file.status === "rejected") throw file.reason;
+    await Deno.rename(file.value, layout.blobData(expected.digest));
+  } catch (err) {
+    if (file.status === "fulfilled") await Deno.remove(file.value).catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * The bytes of `stream`, read into one buffer of the expected size and one byte more: a source
+ * sending more fails at the first byte past it, and nothing past it is read.
+ */
+async function readSmall(
+  stream: ReadableStream<Uint8Array>,
+  expected: Expected,
+  where: string,
+): Promise<Uint8Array> {
+  const reader = viewReader(stream);
+  let buffer = new ArrayBuffer(expected.size + 1);
+  let length = 0;
+  try {
+    for (;;) {
+      const got = await reader.read(new Uint8Array(buffer, length));
+      buffer = got.buffer;
+      if (got.byteLength === 0) break;
+      length += got.byteLength;
+      if (length > expected.size) {
+        throw new FerryError(
+          "size_mismatch",
+          `${where}: more than the expected ${expected.size} bytes`,
+        );
+      }
+    }
+  } catch (err) {
+    await reader.cancel(err).catch(() => {});
+    throw err;
+  }
+  return new Uint8Array(buffer, 0, length);
 }
 
 /**

@@ -9,6 +9,7 @@ import { bytesSource } from "../store.ts";
 import { readAll } from "../streams.ts";
 import { makeVictim, snapshotTree } from "../symlink_test_util.ts";
 import { RegistryDir } from "./mod.ts";
+import { SMALL_BLOB_BYTES } from "./staging.ts";
 import { makeImage, pushImage } from "../../tests/support/images.ts";
 import { blobDataPath } from "./test_util.ts";
 
@@ -81,7 +82,8 @@ Deno.test("registry dir: close removes only ferry's own regular staging files", 
 
 Deno.test("registry dir: a symlinked partial is never written through", async () => {
   await withVictim(async ({ reg, victim }) => {
-    const image = makeImage();
+    // Past the small-blob bound: a blob that is staged in a resumable partial.
+    const image = makeImage({ layerSizes: [SMALL_BLOB_BYTES + 1000] });
     const layer = image.layers[0];
     await Deno.mkdir(`${reg}/.ferry-tmp`);
     // Longer than the blob: the old code truncated the target to start over.
@@ -96,6 +98,25 @@ Deno.test("registry dir: a symlinked partial is never written through", async ()
       dir.repository("app").push(layer.desc, bytesSource(layer.bytes)),
       foreign,
     );
+    await dir.close();
+    assert.deepEqual(await snapshotTree(victim), before);
+  });
+});
+
+Deno.test("registry dir: a small blob is stored beside a symlinked partial, never through it", async () => {
+  await withVictim(async ({ reg, victim }) => {
+    const image = makeImage({ layerSizes: [300] });
+    const layer = image.layers[0];
+    await Deno.mkdir(`${reg}/.ferry-tmp`);
+    await Deno.writeTextFile(`${victim}/target`, "x".repeat(layer.desc.size + 10));
+    const planted = `${reg}/.ferry-tmp/${digestHex(layer.desc.digest)}.partial`;
+    await Deno.symlink(`${victim}/target`, planted);
+    const before = await snapshotTree(victim);
+    const dir = await RegistryDir.open(reg);
+    const repo = dir.repository("app");
+    await repo.push(layer.desc, bytesSource(layer.bytes));
+    assert.deepEqual(await readAll(await repo.fetch(layer.desc), 1 << 20, "layer"), layer.bytes);
+    assert.ok((await Deno.lstat(dir.blobPath(layer.desc.digest))).isFile);
     await dir.close();
     assert.deepEqual(await snapshotTree(victim), before);
   });
