@@ -2,11 +2,14 @@
  * What carrying signatures costs `ferry registry save` (issue 13: a save of 10 signed images
  * within 1.1× the same save unsigned). Two docker-registry 2.8 sources hold the same 10 images;
  * in the second each image also has a cosign signature (`sha256-<hex>.sig`) and an SBOM listed
- * under its fallback tag (docker-registry has no referrers API: the slower path). ferry as it
- * ships saves all 10 from each source, and from the first with `--no-referrers`, in rotated order,
- * `--runs` times; the medians and their ratios are printed. With `--baseline DIR` (another
- * checkout, e.g. /work/main) its ferry runs the same three saves, alternating with this one, so
- * the two ratios come from one run on one machine.
+ * under its fallback tag (docker-registry has no referrers API: the slower path). The same two
+ * directories are also served by `ferry registry serve filesystem --read-only` (this checkout's),
+ * which has the referrers API: there a signed image's SBOM is found by one request per image.
+ * ferry as it ships saves all 10 from each source, and from the first with `--no-referrers`, in
+ * rotated order, `--runs` times; the medians and their ratios are printed (each source's signed
+ * save against its own unsigned one). With `--baseline DIR` (another checkout, e.g. /work/main)
+ * its ferry runs the same saves, alternating with this one, so the ratios come from one run on
+ * one machine.
  *
  * ```sh
  * deno run -A bench/save/signed.ts --runs 5 --mib 8 [--baseline /work/main]
@@ -27,6 +30,7 @@ import {
   makeSignature,
 } from "../../tests/support/referrers.ts";
 import { denoRunArgs, REPO_ROOT } from "../lib/ferry.ts";
+import { keepLines, stopChild } from "../lib/proc.ts";
 
 const { values } = parseArgs({
   options: {
@@ -67,14 +71,66 @@ try {
   await client.close();
 }
 
+/**
+ * `ferry registry serve filesystem ROOT --read-only` of this checkout on a free port (it answers
+ * the referrers API from what the directory holds), ready once it printed its address.
+ */
+async function startFerryServe(root: string): Promise<AsyncDisposable & { host: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: await denoRunArgs(REPO_ROOT, {
+      denoFlags: ["--quiet"],
+      script: ["main.ts", "registry", "serve", "fs", root, "-p", "0", "--read-only"],
+    }),
+    cwd: REPO_ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const logs: string[] = [];
+  let listening: (url: string) => void = () => {};
+  const ready = new Promise<string>((resolve) => listening = resolve);
+  const drained = keepLines(child.stdout, logs, {
+    pattern: /^Listening on (http:\/\/\S+)/,
+    found: (m) => listening(m[1]),
+  });
+  const status = child.status.then(async (s) => {
+    await drained.catch(() => {});
+    return s;
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const url = await Promise.race([
+    ready,
+    status.then(() => undefined),
+    new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), 30_000)),
+  ]);
+  clearTimeout(timer);
+  const stop = () => stopChild(child, status, 5000);
+  if (url === undefined) {
+    await stop();
+    throw new Error(`ferry registry serve did not come up:\n${logs.join("\n")}`);
+  }
+  return { host: new URL(url).host, [Symbol.asyncDispose]: stop };
+}
+
+// The same directories served with the referrers API (docker-registry keeps serving them too;
+// neither writes).
+await using plainApi = await startFerryServe(plain.root);
+await using signedApi = await startFerryServe(signed.root);
+
 const tmp = await Deno.makeTempDir({ prefix: "ferry-bench-signed-" });
 const kinds = {
   unsigned: (root: string, dir: string) => save(root, plain.host, dir, []),
   "unsigned --no-referrers": (root: string, dir: string) =>
     save(root, plain.host, dir, ["--no-referrers"]),
   signed: (root: string, dir: string) => save(root, signed.host, dir, []),
+  "unsigned, referrers API": (root: string, dir: string) => save(root, plainApi.host, dir, []),
+  "signed, referrers API": (root: string, dir: string) => save(root, signedApi.host, dir, []),
 } as const;
 type Kind = keyof typeof kinds;
+/** The unsigned save each save is measured against (same source server). */
+const baseOf = (kind: Kind): Kind =>
+  kind.endsWith("referrers API") ? "unsigned, referrers API" : "unsigned";
 const checkouts = values.baseline ? [REPO_ROOT, values.baseline] : [REPO_ROOT];
 const variants = checkouts.flatMap((root) =>
   (Object.keys(kinds) as Kind[]).map((kind) => ({ root, kind, times: [] as number[] }))
@@ -122,9 +178,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 console.log(`${count} images of ${mib} MiB, ${runs} runs each (load: ${Deno.loadavg().join(" ")})`);
 for (const root of checkouts) {
   const mine = variants.filter((v) => v.root === root);
-  const base = median(mine.find((v) => v.kind === "unsigned")!.times);
   if (checkouts.length > 1) console.log(root);
   for (const { kind, times } of mine) {
+    const base = median(mine.find((v) => v.kind === baseOf(kind))!.times);
     const m = median(times);
     console.log(
       `${kind.padEnd(24)} median ${m.toFixed(2)} s  (${(m / base).toFixed(3)}×)  runs ${
