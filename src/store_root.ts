@@ -286,9 +286,15 @@ export class StoreRoot {
   async #ensureDir(path: string): Promise<void> {
     const parent = dirname(path);
     if (!this.#dirs.has(parent)) {
-      const info = await this.#lstat(path);
-      if (info) return this.#adopt(path, info);
-      if (parent === path || !path.startsWith(this.root + "/")) throw this.foreign(path);
+      if (parent === path || !path.startsWith(this.root + "/")) {
+        const info = await this.#lstat(path);
+        if (info) return this.#adopt(path, info);
+        throw this.foreign(path);
+      }
+      // The parent first (verified, or made), then this one is made as in a known parent: a new
+      // tree (a tag's five directories) costs no lookup before each mkdir, which fails (a
+      // `NotFound` thrown and caught) for every directory that is new; one already there is
+      // verified after its mkdir fails.
       await this.ensureDir(parent);
     }
     try {

@@ -87,6 +87,40 @@ Deno.test("StoreRoot: in a directory already verified, a planted symlink is stil
   });
 });
 
+Deno.test("StoreRoot: a new tree of directories is made without a failed lookup of each", async () => {
+  await withStore(async (store, victim) => {
+    const root = await StoreRoot.open(store);
+    const realLstat = Deno.lstatSync;
+    let missed = 0;
+    Deno.lstatSync = (path: string | URL) => {
+      try {
+        return realLstat(path);
+      } catch (err) {
+        missed++;
+        throw err;
+      }
+    };
+    try {
+      await root.ensureDir(`${store}/tags/t/index/sha256/abc`);
+      await root.ensureDir(`${store}/tags/t/current`);
+    } finally {
+      Deno.lstatSync = realLstat;
+    }
+    assert.equal(missed, 0);
+    assert.ok((await Deno.lstat(`${store}/tags/t/index/sha256/abc`)).isDirectory);
+    assert.ok((await Deno.lstat(`${store}/tags/t/current`)).isDirectory);
+    // Directories already there (not yet verified by this store) are adopted; a symlinked one is
+    // refused, whatever lies below it.
+    await Deno.mkdir(`${store}/old/kept`, { recursive: true });
+    await Deno.symlink(victim, `${store}/old/link`);
+    const again = await StoreRoot.open(store);
+    await again.ensureDir(`${store}/old/kept/new`);
+    assert.ok((await Deno.lstat(`${store}/old/kept/new`)).isDirectory);
+    await assert.rejects(again.ensureDir(`${store}/old/link/sub/deeper`), foreign);
+    assert.deepEqual([...Deno.readDirSync(victim)].map((e) => e.name), ["file"]);
+  });
+});
+
 Deno.test("StoreRoot: a file another process renames away while it is opened is created afresh", async () => {
   await withStore(async (store) => {
     const root = await StoreRoot.open(store);
