@@ -7,7 +7,8 @@
  * which has the referrers API: there a signed image's SBOM is found by one request per image.
  * ferry as it ships saves all 10 from each source, and from the first with `--no-referrers`, in
  * rotated order, `--runs` times; the medians and their ratios are printed (each source's signed
- * save against its own unsigned one). With `--baseline DIR` (another checkout, e.g. /work/main)
+ * save against its own unsigned one), of the wall time and of ferry's CPU time (user and system,
+ * every thread: on a machine shared with other work the steadier of the two). With `--baseline DIR` (another checkout, e.g. /work/main)
  * its ferry runs the same saves, alternating with this one, so the ratios come from one run on
  * one machine.
  *
@@ -30,7 +31,7 @@ import {
   makeSignature,
 } from "../../tests/support/referrers.ts";
 import { denoRunArgs, REPO_ROOT } from "../lib/ferry.ts";
-import { keepLines, stopChild } from "../lib/proc.ts";
+import { keepLines, stopChild, timed } from "../lib/proc.ts";
 
 const { values } = parseArgs({
   options: {
@@ -133,32 +134,36 @@ const baseOf = (kind: Kind): Kind =>
   kind.endsWith("referrers API") ? "unsigned, referrers API" : "unsigned";
 const checkouts = values.baseline ? [REPO_ROOT, values.baseline] : [REPO_ROOT];
 const variants = checkouts.flatMap((root) =>
-  (Object.keys(kinds) as Kind[]).map((kind) => ({ root, kind, times: [] as number[] }))
+  (Object.keys(kinds) as Kind[]).map((kind) => ({
+    root,
+    kind,
+    times: [] as number[],
+    cpu: [] as number[],
+  }))
 );
 
-async function save(root: string, host: string, dir: string, extra: string[]): Promise<number> {
+/** One save's wall and CPU seconds. */
+interface Measured {
+  seconds: number;
+  cpu: number;
+}
+
+async function save(root: string, host: string, dir: string, extra: string[]): Promise<Measured> {
   const images = names.map((n) => `${host}/${n}:1`).join(",");
-  const start = performance.now();
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      ...await denoRunArgs(root, { denoFlags: ["--quiet"] }),
-      "registry",
-      "save",
-      "--tls-verify=false",
-      "--quiet",
-      "--images",
-      images,
-      "--registry-dir",
-      dir,
-      ...extra,
-    ],
-    cwd: root,
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  const seconds = (performance.now() - start) / 1000;
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  return seconds;
+  const run = await timed(Deno.execPath(), [
+    ...await denoRunArgs(root, { denoFlags: ["--quiet"] }),
+    "registry",
+    "save",
+    "--tls-verify=false",
+    "--quiet",
+    "--images",
+    images,
+    "--registry-dir",
+    dir,
+    ...extra,
+  ], { cwd: root });
+  if (run.code !== 0) throw new Error(run.stderr);
+  return { seconds: run.wallMs / 1000, cpu: run.userS + run.sysS };
 }
 
 try {
@@ -166,7 +171,9 @@ try {
     for (let i = 0; i < variants.length; i++) {
       const variant = variants[(i + run) % variants.length];
       const dir = join(tmp, `${run}-${i}`);
-      variant.times.push(await kinds[variant.kind](variant.root, dir));
+      const { seconds, cpu } = await kinds[variant.kind](variant.root, dir);
+      variant.times.push(seconds);
+      variant.cpu.push(cpu);
       await Deno.remove(dir, { recursive: true });
     }
   }
@@ -179,13 +186,16 @@ console.log(`${count} images of ${mib} MiB, ${runs} runs each (load: ${Deno.load
 for (const root of checkouts) {
   const mine = variants.filter((v) => v.root === root);
   if (checkouts.length > 1) console.log(root);
-  for (const { kind, times } of mine) {
-    const base = median(mine.find((v) => v.kind === baseOf(kind))!.times);
+  for (const { kind, times, cpu } of mine) {
+    const base = mine.find((v) => v.kind === baseOf(kind))!;
     const m = median(times);
+    const c = median(cpu);
+    const wallRatio = (m / median(base.times)).toFixed(3);
+    const cpuRatio = (c / median(base.cpu)).toFixed(3);
     console.log(
-      `${kind.padEnd(24)} median ${m.toFixed(2)} s  (${(m / base).toFixed(3)}×)  runs ${
-        times.map((x) => x.toFixed(2)).join(" ")
-      }`,
+      `${kind.padEnd(24)} median ${m.toFixed(2)} s (${wallRatio}×), CPU ${
+        c.toFixed(2)
+      } s (${cpuRatio}×)  runs ${times.map((x) => x.toFixed(2)).join(" ")}`,
     );
   }
 }
