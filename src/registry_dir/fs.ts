@@ -160,6 +160,18 @@ export interface StagedLinks {
   discard(): Promise<void>;
 }
 
+/** Options of {@link stageLinks}. */
+export interface StageLinksOptions {
+  /**
+   * Write every link without reading it first: the caller knows none holds its digest yet (what
+   * it names is not stored), and a lookup of a new link only fails. A link that did hold it is
+   * replaced by the same bytes.
+   */
+  unread?: boolean;
+  /** Write afresh, once, links whose temp files were swept before their rename (default true). */
+  retry?: boolean;
+}
+
 /**
  * The first half of {@link writeLinks}: the links' bytes (those not already held) written and
  * fsynced in temp files of `stagingDir`, for a caller that makes them durable while it stores what
@@ -171,11 +183,12 @@ export async function stageLinks(
   root: StoreRoot,
   links: readonly { path: string; digest: Digest }[],
   stagingDir: string,
-  retry = true,
+  stageOptions: StageLinksOptions = {},
 ): Promise<StagedLinks> {
-  const held = await Promise.all(
-    links.map((l) => readLink(root, l.path).catch(() => undefined)),
-  );
+  const retry = stageOptions.retry ?? true;
+  const held = stageOptions.unread
+    ? []
+    : await Promise.all(links.map((l) => readLink(root, l.path).catch(() => undefined)));
   const wanted = links.filter((l, i) => held[i] !== l.digest);
   const options = stagingFileOptions(root, stagingDir);
   const temps = await Promise.allSettled(
@@ -215,7 +228,7 @@ export async function stageLinks(
         if (waiting || !retry || !(err instanceof Deno.errors.NotFound)) throw err;
         await discard(next);
         // Once more, without a further retry.
-        await (await stageLinks(root, wanted.slice(next), stagingDir, false)).commit();
+        await (await stageLinks(root, wanted.slice(next), stagingDir, { retry: false })).commit();
       } finally {
         await discard(next);
       }

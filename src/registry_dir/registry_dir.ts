@@ -67,8 +67,16 @@ export interface DirContext {
   readonly root: StoreRoot;
   readonly location: string;
   readonly readOnly: boolean;
-  /** Makes the blob's data exist (downloading it once per process), verified. */
-  ensureBlob(expected: Expected, source: ContentSource, where: string): Promise<void>;
+  /**
+   * Makes the blob's data exist (downloading it once per process), verified. `stored` is what
+   * the caller's own look at the data found, if it looked.
+   */
+  ensureBlob(
+    expected: Expected,
+    source: ContentSource,
+    where: string,
+    stored?: boolean,
+  ): Promise<void>;
   /** Creates `<name>/_uploads` once per repository. */
   ensureUploads(name: string): Promise<void>;
   /**
@@ -125,7 +133,8 @@ export class RegistryDir implements Store {
       root: storeRoot,
       location: this.location,
       readOnly,
-      ensureBlob: (expected, source, where) => this.#ensureBlob(expected, source, where),
+      ensureBlob: (expected, source, where, stored) =>
+        this.#ensureBlob(expected, source, where, stored),
       ensureUploads: (name) => this.#ensureUploads(name),
       readManifest: (digest, where) => this.#readManifest(digest, where),
     };
@@ -352,10 +361,15 @@ export class RegistryDir implements Store {
     return file;
   }
 
-  async #ensureBlob(expected: Expected, source: ContentSource, where: string): Promise<void> {
+  async #ensureBlob(
+    expected: Expected,
+    source: ContentSource,
+    where: string,
+    stored?: boolean,
+  ): Promise<void> {
     const dataPath = this.#layout.blobData(expected.digest);
     const root = this.storeRoot;
-    if (await root.fileSize(dataPath) === undefined) {
+    if (!(stored ?? await root.fileSize(dataPath) !== undefined)) {
       // One download per digest per process; a caller whose flight was someone else's failed
       // attempt tries once more with its own source.
       let ran = false;
@@ -586,16 +600,21 @@ export class RegistryDirRepository implements Target {
           `${where}: manifest is larger than ${MAX_MANIFEST_SIZE} bytes`,
         );
       }
-      const layout = this.#ctx.layout;
+      const { layout, root } = this.#ctx;
       const link = manifest
         ? layout.revisionLink(this.name, digest)
         : layout.layerLink(this.name, digest);
+      // Content not stored yet is linked by nothing worth keeping: its link is written without
+      // a lookup first (which fails for every new blob), and the data is not looked for again.
+      const stored = await root.fileSize(layout.blobData(digest)) !== undefined;
       // The link's bytes reach the disk while the content is stored; it is renamed into place
       // only once the content is (children before parents), with no second wait for the disk.
-      const staged = stageLinks(this.#ctx.root, [{ path: link, digest }], layout.staging);
+      const staged = stageLinks(root, [{ path: link, digest }], layout.staging, {
+        unread: !stored,
+      });
       staged.catch(() => {});
       try {
-        await this.#ctx.ensureBlob({ digest, size: desc.size }, content, where);
+        await this.#ctx.ensureBlob({ digest, size: desc.size }, content, where, stored);
         await this.#ctx.ensureUploads(this.name);
       } catch (err) {
         await staged.then((s) => s.discard(), () => {});

@@ -811,3 +811,41 @@ Deno.test("manifestBytes: a manifest the repository links, verified; a kept copy
     }
   });
 });
+
+Deno.test("a new blob is stored and linked without failed lookups of its link or data", async () => {
+  await withDir(async (dir, root) => {
+    const repo = dir.repository("fresh");
+    // The repository exists, as for a save's later blobs.
+    const first = blob(OCI_LAYER_TAR, randomBytes(100));
+    await repo.push(first.desc, bytesSource(first.bytes));
+    const b = blob(OCI_LAYER_TAR, randomBytes(300));
+    const realLstat = Deno.lstatSync;
+    const missed: string[] = [];
+    Deno.lstatSync = (path: string | URL) => {
+      try {
+        return realLstat(path);
+      } catch (err) {
+        missed.push(String(path));
+        throw err;
+      }
+    };
+    try {
+      await repo.push(b.desc, bytesSource(b.bytes));
+    } finally {
+      Deno.lstatSync = realLstat;
+    }
+    // One look for the data (its nearest missing directory), none for the link.
+    assert.equal(missed.length, 1, missed.join(", "));
+    assert.ok(
+      `${root}/${V2}/${blobDataPath(b.desc.digest)}`.startsWith(missed[0]),
+      missed[0],
+    );
+    assert.equal(await repo.exists(b.desc), true);
+    // A blob already stored is only linked: its link is looked at first, and kept when it holds
+    // the digest.
+    await dir.repository("other").push(b.desc, () => {
+      throw new Error("not asked for: the data is stored");
+    });
+    assert.equal(await dir.repository("other").exists(b.desc), true);
+  });
+});
