@@ -206,6 +206,15 @@ export class RemoteRegistry implements Store {
   }
 
   /**
+   * Starts learning how to reach the registry (the `/v2/` probe: scheme and authentication), so
+   * that the first requests need not wait for it. Resolves when known; a failure is reported by
+   * the requests that follow, which probe again.
+   */
+  async connect(): Promise<void> {
+    await this.#http.base();
+  }
+
+  /**
    * Checks that the registry answers `/v2/` and accepts this client's credentials (after
    * answering its challenge). Used by `login` before anything is written.
    */

@@ -6,6 +6,7 @@
  * @module
  */
 import { type CopiedReferrer, CopyEngine, type CopyEvent, type CopyResult } from "../copy/mod.ts";
+import { preloadSha256 } from "../digest.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { type BoundedFailure, failedImagesError, runBounded } from "../limit.ts";
 import type { Descriptor } from "../manifest.ts";
@@ -170,6 +171,10 @@ export async function saveImages(options: SaveOptions): Promise<SavedImage[]> {
 export async function saveImagesSettled(options: SaveOptions): Promise<SaveOutcome> {
   const refs = options.images.map((text) => ({ text, ref: parseReference(text) }));
   warnCollisions(refs.map((r) => r.ref), options.warn);
+  // Each registry is probed (scheme, authentication) while the directory opens.
+  for (const registry of new Set(refs.map((r) => r.ref.registry))) {
+    options.client.registry(registry).connect().catch(() => {});
+  }
   const dir = await RegistryDir.open(options.registryDir);
   const engine = new CopyEngine({ onEvent: options.onEvent });
   const copyOptions = {
@@ -189,14 +194,18 @@ export async function saveImagesSettled(options: SaveOptions): Promise<SaveOutco
     let root: Promise<Descriptor> | undefined;
     const resolveRoot = (dst: Target) =>
       root ??= (async () => {
-        // The repository's tag list (where its signatures are looked up) is asked alongside the
-        // manifest, not after it.
-        engine.prepare(src, copyOptions);
         // A first save reads the manifest anyway: one GET resolves and reads it (kept by `src`
         // for the copy). A rerun (the directory holds the reference) asks with HEAD, which
         // Docker Hub does not count as a pull.
         const held = await dst.resolve(reference).then(() => true, () => false);
-        return await src.resolve(reference, { withContent: !held });
+        const resolved = src.resolve(reference, { withContent: !held });
+        // The repository's tag list (where its signatures are looked up) is asked alongside the
+        // manifest, right after it: the manifest is what the image's blobs wait for.
+        engine.prepare(src, copyOptions);
+        // Blobs will follow a first save's manifest: the hasher loads while the requests are on
+        // their way, not once the manifest is in.
+        if (!held) preloadSha256();
+        return await resolved;
       })();
     return {
       label: text,
@@ -243,12 +252,14 @@ export async function saveImagesSettled(options: SaveOptions): Promise<SaveOutco
   const saved: SavedImage[] = [];
   const width = options.maxParallel ?? 5;
   const run = async (job: Job) => {
+    // This job's requests go first: the first of a round takes the connection already open.
+    const dst = dir.repository(job.repository);
+    const copied = job.run(dst);
     // The job `width` places further on resolves now, while this one copies: at most `width`
     // images are resolved ahead of their turn.
     const ahead = jobs[jobs.indexOf(job) + width];
     ahead?.prefetch?.(dir.repository(ahead.repository));
-    const dst = dir.repository(job.repository);
-    const { root, images, referrers } = await job.run(dst);
+    const { root, images, referrers } = await copied;
     const destination = formatLocation({
       transport: "registry-dir",
       path: options.registryDir,

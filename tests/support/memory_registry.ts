@@ -355,6 +355,8 @@ export interface MemoryRegistryClientOptions {
   warn?: (line: string) => void;
   /** Wait at most this long for response headers (default 60 s). */
   timeoutMs?: number;
+  /** The fetch registry requests go through (a recorder of what is sent, in order). */
+  fetch?: typeof fetch;
 }
 
 /**
@@ -369,5 +371,6 @@ export function memoryRegistryClient(options: MemoryRegistryClientOptions = {}):
     retry: options.retry ?? { retries: 5, baseDelayMs: 1, maxDelayMs: 2000 },
     warn: options.warn,
     timeoutMs: options.timeoutMs,
+    fetch: options.fetch,
   });
 }
