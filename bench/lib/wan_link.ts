@@ -37,6 +37,13 @@ export interface WanCounts {
   unauthorized: number;
   /** Bytes sent from the registry side to the clients. */
   bytesDown: number;
+  /**
+   * Milliseconds from the reset to the first byte the link delivered of an answer to a blob GET
+   * (when the link starts carrying what the floor counts), if any.
+   */
+  firstBlobByteMs?: number;
+  /** Milliseconds from the reset to the last byte the link delivered to a client, if any. */
+  lastByteMs?: number;
 }
 
 /** A running link. */
@@ -148,6 +155,8 @@ export function requestKind(method: string, path: string): string {
 class HeadCounter {
   #pending = "";
   #decoder = new TextDecoder();
+  /** The kind of the last request seen (the connection's current one: no pipelining). */
+  last?: string;
   constructor(readonly onRequest: (method: string, path: string, authorized: boolean) => void) {}
   add(chunk: Uint8Array): void {
     this.#pending += this.#decoder.decode(chunk, { stream: true });
@@ -159,7 +168,10 @@ class HeadCounter {
       const head = this.#pending.slice(0, end);
       this.#pending = this.#pending.slice(end + 4);
       const m = /^([A-Z]+) (\S+) HTTP\/1\.[01]/.exec(head);
-      if (m) this.onRequest(m[1], m[2], /\r\nauthorization:/i.test(head));
+      if (m) {
+        this.last = requestKind(m[1], m[2]);
+        this.onRequest(m[1], m[2], /\r\nauthorization:/i.test(head));
+      }
     }
     // A connection that is not HTTP (a TLS handshake) is not held in memory.
     if (this.#pending.length > 64 * 1024) this.#pending = "";
@@ -174,7 +186,9 @@ export function startWanLink(options: WanLinkOptions): Promise<WanLink> {
     options.upstream.slice(0, options.upstream.lastIndexOf(":")),
     Number(options.upstream.slice(options.upstream.lastIndexOf(":") + 1)),
   ];
-  let counts: WanCounts = { connections: 0, requests: {}, unauthorized: 0, bytesDown: 0 };
+  const fresh = (): WanCounts => ({ connections: 0, requests: {}, unauthorized: 0, bytesDown: 0 });
+  let counts = fresh();
+  let resetAt = performance.now();
   const onRequest = (method: string, path: string, authorized: boolean) => {
     const kind = requestKind(method, path);
     counts.requests[kind] = (counts.requests[kind] ?? 0) + 1;
@@ -200,7 +214,12 @@ export function startWanLink(options: WanLinkOptions): Promise<WanLink> {
           const heads = new HeadCounter(onRequest);
           await Promise.all([
             pump(client, server, up, delay, (chunk) => heads.add(chunk)),
-            pump(server, client, down, delay, (chunk) => counts.bytesDown += chunk.byteLength),
+            pump(server, client, down, delay, (chunk) => {
+              counts.bytesDown += chunk.byteLength;
+              const at = performance.now() - resetAt;
+              counts.lastByteMs = at;
+              if (heads.last === "GET blob") counts.firstBlobByteMs ??= at;
+            }),
           ]);
         } catch {
           // a connection that fails ends alone
@@ -222,7 +241,10 @@ export function startWanLink(options: WanLinkOptions): Promise<WanLink> {
   return Promise.resolve({
     host,
     counts: () => structuredClone(counts),
-    reset: () => counts = { connections: 0, requests: {}, unauthorized: 0, bytesDown: 0 },
+    reset: () => {
+      counts = fresh();
+      resetAt = performance.now();
+    },
     stop: async () => {
       listener.close();
       for (const c of open) {

@@ -16,9 +16,12 @@ Deno.test("wan link: delays each direction, charges a round trip per new connect
   try {
     const t0 = performance.now();
     const ping = await fetch(`http://${link.host}/v2/`, { client });
-    await ping.body?.cancel();
+    await ping.bytes();
     // A new connection: one round trip of handshake, then the request's own round trip.
     assert.ok(performance.now() - t0 >= 80, `ping took ${performance.now() - t0} ms`);
+    const afterPing = link.counts();
+    assert.equal(afterPing.firstBlobByteMs, undefined, "the ping's answer is no blob byte");
+    assert.ok(afterPing.lastByteMs !== undefined);
     const t1 = performance.now();
     const blob = await fetch(`http://${link.host}/v2/a/b/blobs/sha256:${"0".repeat(64)}`, {
       client,
@@ -31,6 +34,16 @@ Deno.test("wan link: delays each direction, charges a round trip per new connect
     assert.deepEqual(counts.requests, { "ping": 1, "GET blob": 1 });
     assert.equal(counts.unauthorized, 1);
     assert.ok(counts.bytesDown > body.byteLength);
+    // The blob's first byte came after the ping's answer, its last one after its first.
+    assert.ok(counts.firstBlobByteMs! > afterPing.lastByteMs!, JSON.stringify(counts));
+    assert.ok(counts.lastByteMs! > counts.firstBlobByteMs!, JSON.stringify(counts));
+    link.reset();
+    assert.deepEqual(link.counts(), {
+      connections: 0,
+      requests: {},
+      unauthorized: 0,
+      bytesDown: 0,
+    });
   } finally {
     client.close();
     await link.stop();

@@ -65,6 +65,11 @@ function perImage(n: number | undefined, images: number): string {
   return n ? (n / images).toFixed(2).replace(/\.?0+$/, "") : "–";
 }
 
+/** The median of the runs' figures in seconds, `–` when a run has none. */
+function medianOf(ms: (number | undefined)[]): string {
+  return ms.every((n) => n !== undefined) ? fmtS(median(ms as number[]) / 1000) : "–";
+}
+
 function table(r: WanReport): string[][] {
   return [
     [
@@ -74,6 +79,8 @@ function table(r: WanReport): string[][] {
       "runs s",
       "× floor",
       "client CPU s",
+      "first blob byte s",
+      "after last byte s",
       "requests / image",
       "connections / image",
       ...KINDS.map((k) => `${k} / image`),
@@ -89,6 +96,8 @@ function table(r: WanReport): string[][] {
         row.runs.map((m) => fmtS(m.wallMs / 1000)).join(" "),
         `${(row.medianS / r.floorS).toFixed(2)}×`,
         fmtS(median(row.runs.map((m) => m.clientCpuS))),
+        medianOf(row.runs.map((m) => m.counts.firstBlobByteMs)),
+        medianOf(row.runs.map((m) => m.counts.lastByteMs && m.wallMs - m.counts.lastByteMs)),
         perImage(total, r.images),
         perImage(c.connections, r.images),
         ...KINDS.map((k) => perImage(c.requests[k], r.images)),
@@ -118,7 +127,7 @@ export function wanConsole(r: WanReport): string {
     `WAN link (${r.oneWayDelayMs} ms each way, ${r.bitsPerSecond / 1e6} Mbit/s): floor ${
       fmtS(r.floorS)
     }`,
-    textTable(table(r).map((row) => row.slice(0, 8))),
+    textTable(table(r).map((row) => row.slice(0, 10))),
     textTable(targetRows(wanTargets(r))),
   ].join("\n");
 }
@@ -149,7 +158,9 @@ export function wanMarkdown(r: WanReport, analysis: string | undefined): string 
     "behind a link of its own (as auth.docker.io is another host); _401_ counts the requests sent " +
     "without a token, each answered with a challenge. " +
     `Link floor: distinct bytes at the link's rate plus three round trips = ${fmtS(r.floorS)}. ` +
-    `Requests and new connections are counted at the link and divided by the ${r.images} images.` +
+    `Requests and new connections are counted at the link and divided by the ${r.images} images; ` +
+    "_first blob byte_ is when the link delivered the first byte of an answer to a blob GET, " +
+    "_after last byte_ the time from the last byte it delivered to the end of the run." +
     (r.baseline
       ? ` The baseline is the ferry of \`${r.baseline}\`, run in the same rotation.`
       : ""),
