@@ -226,8 +226,10 @@ export class RegistryDir implements Store {
 
   /**
    * Removes the staging directory: partials no other process holds locked (a crashed run's
-   * partials were resumable until now) and temp files of other runs older than ten minutes.
-   * Pushes still running when this is called may fail.
+   * partials were resumable until now) and temp files of other runs: all of them when no other
+   * writer holds the directory's lock (they belong to runs that are over, as a killed save's
+   * staged tags), else those older than ten minutes. Pushes still running when this is called may
+   * fail.
    *
    * Only regular files named as ferry names them are removed, one by one, and only from a staging
    * directory that is a real directory of the store: a symlinked `.ferry-tmp`, and any symlink or
@@ -236,9 +238,24 @@ export class RegistryDir implements Store {
   async close(): Promise<void> {
     if (this.readOnly) return;
     try {
-      await this.#cleanStaging();
+      // Temp files found while no other writer holds the directory belong to runs that are over
+      // (a killed save's staged tags): removed whatever their age. New ones made once the lock is
+      // let go have other names.
+      const orphans = this.#lock?.releaseAfter((alone) => alone ? this.#stagedNames() : undefined);
+      await this.#cleanStaging(orphans ?? new Set());
     } finally {
       this.#lock?.release();
+    }
+  }
+
+  /** Names in the staging directory, when it is a directory (not a symlink), listed at once. */
+  #stagedNames(): Set<string> {
+    const staging = this.#layout.staging;
+    try {
+      if (!Deno.lstatSync(staging).isDirectory) return new Set();
+      return new Set(Array.from(Deno.readDirSync(staging), (entry) => entry.name));
+    } catch {
+      return new Set();
     }
   }
 
@@ -256,7 +273,8 @@ export class RegistryDir implements Store {
     await this.#lock.upgrade();
   }
 
-  async #cleanStaging(): Promise<void> {
+  /** See {@link close}: `orphans` are temp files removed whatever their age. */
+  async #cleanStaging(orphans: Set<string>): Promise<void> {
     const staging = this.#layout.staging;
     let entries: Deno.DirEntry[];
     try {
@@ -276,7 +294,9 @@ export class RegistryDir implements Store {
       } else if (TEMP_RE.test(entry.name)) {
         const info = await Deno.lstat(path).catch(() => undefined);
         const age = Date.now() - (info?.mtime?.getTime() ?? 0);
-        if (info?.isFile && age > STALE_TEMP_MS) await Deno.remove(path).catch(() => {});
+        if (info?.isFile && (orphans.has(entry.name) || age > STALE_TEMP_MS)) {
+          await Deno.remove(path).catch(() => {});
+        }
       }
     }
     // Non-recursive: stays when another run still has files in it.

@@ -849,3 +849,36 @@ Deno.test("a new blob is stored and linked without failed lookups of its link or
     assert.equal(await dir.repository("other").exists(b.desc), true);
   });
 });
+
+Deno.test("close() removes a killed run's fresh temp files when no other writer holds the directory, and spares them while one does", async () => {
+  await withDir(async (dir, root) => {
+    const staging = `${root}/.ferry-tmp`;
+    await Deno.mkdir(staging);
+    // What a killed save leaves: a staged tag's link, written a moment ago.
+    const leftover = `write-${crypto.randomUUID()}`;
+    await Deno.writeTextFile(`${staging}/${leftover}`, "sha256:" + "c".repeat(64));
+    // Another writer of the same directory, open meanwhile: the temp file may be its own.
+    const other = await RegistryDir.open(root);
+    await dir.close();
+    assert.deepEqual(
+      (await Array.fromAsync(Deno.readDir(staging))).map((e) => e.name),
+      [leftover],
+    );
+    await other.close();
+    assert.equal(await Deno.stat(staging).catch(() => null), null);
+  });
+});
+
+Deno.test("a writer opening while another closes waits for the moment the closing one holds the lock alone", async () => {
+  const root = await Deno.makeTempDir({ prefix: "ferry-regdir-" });
+  try {
+    const first = await RegistryDir.open(root);
+    await first.lockExclusive();
+    // Exclusive for 30 ms, as a closing writer is for a moment: a writer opening meanwhile waits.
+    setTimeout(() => first.close(), 30);
+    const second = await RegistryDir.open(root);
+    await second.close();
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
