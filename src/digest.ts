@@ -65,6 +65,11 @@ export function preloadSha256(): void {
   loadNodeCrypto().catch(() => {});
 }
 
+/** Whether loading the streaming hasher's engine has begun (by {@link preloadSha256} or a hasher). */
+export function sha256EngineRequested(): boolean {
+  return nodeCrypto !== undefined;
+}
+
 /** Incremental SHA-256 over chunks: made by {@link Sha256.create}. */
 export class Sha256 {
   #hash: Hash;

@@ -6,6 +6,7 @@
  * @module
  */
 import { type CopiedReferrer, CopyEngine, type CopyEvent, type CopyResult } from "../copy/mod.ts";
+import { preloadSha256 } from "../digest.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { type BoundedFailure, failedImagesError, runBounded } from "../limit.ts";
 import type { Descriptor } from "../manifest.ts";
@@ -201,6 +202,9 @@ export async function saveImagesSettled(options: SaveOptions): Promise<SaveOutco
         // The repository's tag list (where its signatures are looked up) is asked alongside the
         // manifest, right after it: the manifest is what the image's blobs wait for.
         engine.prepare(src, copyOptions);
+        // Blobs will follow a first save's manifest: the hasher loads while the requests are on
+        // their way, not once the manifest is in.
+        if (!held) preloadSha256();
         return await resolved;
       })();
     return {

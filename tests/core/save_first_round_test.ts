@@ -1,20 +1,28 @@
 /**
  * What a save sends first: the registry's probe before the registry directory is opened, the
- * first image's manifest as the first request after it, and each repository's tag list after its
- * manifest. Against a registry across a WAN link each of these is a round trip before the first
+ * first image's manifest as the first request after it, each repository's tag list after its
+ * manifest, and the blob hasher loading while those requests are on their way. Against a registry
+ * across a WAN link each of these is a round trip or a stall of the one thread before the first
  * blob byte (bench/RESULTS.md, "registry save over a WAN link").
+ *
+ * Its own module: the hasher's engine is loaded once per process, and the first test must see it
+ * not yet loaded.
  *
  * @module
  */
 import assert from "node:assert/strict";
+import { sha256EngineRequested } from "../../src/digest.ts";
 import { join } from "../../src/path.ts";
 import { saveImages } from "../../src/transfer/save.ts";
 import { startHostileRegistry } from "../support/hostile_registry.ts";
 import { makeImage } from "../support/images.ts";
-import { memoryRegistryClient } from "../support/memory_registry.ts";
+import { MANIFEST_PATH, memoryRegistryClient } from "../support/memory_registry.ts";
 import { tempDir } from "../support/tmp.ts";
 
-/** Saves three images, served as plain bytes, by a client whose every request is recorded. */
+/**
+ * Saves three images, served as plain bytes (nothing in the test process hashes a stream, so the
+ * hasher's engine is loaded by the save alone), by a client whose every request is recorded.
+ */
 async function recordedSave(onRequest: (request: string) => void): Promise<void> {
   const names = ["lib/a", "lib/b", "lib/c"];
   const served = new Map<string, { bytes: Uint8Array; type: string }>();
@@ -69,6 +77,16 @@ async function recordedSave(onRequest: (request: string) => void): Promise<void>
     await client.close();
   }
 }
+
+Deno.test("saveImages: the blob hasher is loading by the time the first manifest is asked for", async () => {
+  assert.equal(sha256EngineRequested(), false, "loaded before the save: the test proves nothing");
+  const loadingAt: boolean[] = [];
+  await recordedSave((request) => {
+    const [method, path] = request.split(" ");
+    if (method === "GET" && MANIFEST_PATH.test(path)) loadingAt.push(sha256EngineRequested());
+  });
+  assert.deepEqual(loadingAt, [true, true, true]);
+});
 
 Deno.test("saveImages: the registry is probed before the directory is opened, and the first image's manifest is the first request after the probe", async () => {
   // What is sent, and when the directory is first made, in the order they happen.
