@@ -271,3 +271,62 @@ export async function keepLines(
   }
   if (pending) keep.push(pending);
 }
+
+/** A server child that announced its address. */
+export interface ListeningChild {
+  pid: number;
+  /** The URL it printed (`Listening on <url>`). */
+  url: string;
+  /** SIGTERM, then SIGKILL after the grace time; resolves once it exited and its output drained. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawns `program` with `args` in `cwd` and resolves once it prints `Listening on <url>` on its
+ * standard output. When it exits first or says nothing of the kind within 30 s, it is stopped and
+ * the error names `what` with its last lines of output.
+ */
+export async function spawnListening(options: {
+  program: string;
+  args: string[];
+  cwd: string;
+  what: string;
+  /** Time between SIGTERM and SIGKILL when stopped (default 5 s). */
+  graceMs?: number;
+}): Promise<ListeningChild> {
+  const child = new Deno.Command(options.program, {
+    args: options.args,
+    cwd: options.cwd,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const logs: string[] = [];
+  let listening: (url: string) => void = () => {};
+  const ready = new Promise<string>((resolve) => listening = resolve);
+  const drained = Promise.all([
+    keepLines(child.stdout, logs, {
+      pattern: /^Listening on (http:\/\/\S+)/,
+      found: (m) => listening(m[1]),
+    }),
+    keepLines(child.stderr, logs),
+  ]);
+  const status = child.status.then(async (s) => {
+    await drained.catch(() => {});
+    return s;
+  });
+  const stop = () => stopChild(child, status, options.graceMs ?? 5000);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const url = await Promise.race([
+    ready,
+    status.then(() => undefined),
+    new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), 30_000)),
+  ]);
+  clearTimeout(timer);
+  if (url === undefined) {
+    await stop();
+    throw new Error(`${options.what} did not come up; its output:\n${logs.join("\n")}`);
+  }
+  return { pid: child.pid, url, stop };
+}

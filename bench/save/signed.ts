@@ -31,7 +31,7 @@ import {
   makeSignature,
 } from "../../tests/support/referrers.ts";
 import { denoRunArgs, REPO_ROOT } from "../lib/ferry.ts";
-import { keepLines, stopChild, timed } from "../lib/proc.ts";
+import { spawnListening, timed } from "../lib/proc.ts";
 
 const { values } = parseArgs({
   options: {
@@ -77,41 +77,16 @@ try {
  * the referrers API from what the directory holds), ready once it printed its address.
  */
 async function startFerryServe(root: string): Promise<AsyncDisposable & { host: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
+  const child = await spawnListening({
+    program: Deno.execPath(),
     args: await denoRunArgs(REPO_ROOT, {
       denoFlags: ["--quiet"],
       script: ["main.ts", "registry", "serve", "fs", root, "-p", "0", "--read-only"],
     }),
     cwd: REPO_ROOT,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const logs: string[] = [];
-  let listening: (url: string) => void = () => {};
-  const ready = new Promise<string>((resolve) => listening = resolve);
-  const drained = keepLines(child.stdout, logs, {
-    pattern: /^Listening on (http:\/\/\S+)/,
-    found: (m) => listening(m[1]),
+    what: "ferry registry serve",
   });
-  const status = child.status.then(async (s) => {
-    await drained.catch(() => {});
-    return s;
-  });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const url = await Promise.race([
-    ready,
-    status.then(() => undefined),
-    new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), 30_000)),
-  ]);
-  clearTimeout(timer);
-  const stop = () => stopChild(child, status, 5000);
-  if (url === undefined) {
-    await stop();
-    throw new Error(`ferry registry serve did not come up:\n${logs.join("\n")}`);
-  }
-  return { host: new URL(url).host, [Symbol.asyncDispose]: stop };
+  return { host: new URL(child.url).host, [Symbol.asyncDispose]: child.stop };
 }
 
 // The same directories served with the referrers API (docker-registry keeps serving them too;

@@ -30,12 +30,11 @@ import {
 import { type MachineInfo, timestamp } from "../lib/machine.ts";
 import { PROFILE_MAIN, type ProfileSummary, readProfile } from "../lib/profile.ts";
 import {
-  keepLines,
   machineBusySeconds,
   otherCpuSeconds,
   pool,
   rotated,
-  stopChild,
+  spawnListening,
   timedOk,
   type TimedRun,
 } from "../lib/proc.ts";
@@ -213,42 +212,15 @@ async function startDenoServer(
   args: string[],
   what: string,
 ): Promise<BenchRegistry> {
-  const child = new Deno.Command(ctx.deno, {
+  const child = await spawnListening({
+    program: ctx.deno,
     args,
     cwd: ctx.repoRoot,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const logs: string[] = [];
-  let listening: (url: string) => void = () => {};
-  const ready = new Promise<string>((resolve) => listening = resolve);
-  const drained = Promise.all([
-    keepLines(child.stdout, logs, {
-      pattern: /^Listening on (http:\/\/\S+)/,
-      found: (m) => listening(m[1]),
-    }),
-    keepLines(child.stderr, logs),
-  ]);
-  const status = child.status.then(async (s) => {
-    await drained.catch(() => {});
-    return s;
+    what,
+    // A profiled server writes its profile on the way out: give it time.
+    graceMs: 15_000,
   });
-  // A profiled server writes its profile on the way out: give it time.
-  const stop = () => stopChild(child, status, 15_000);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const url = await Promise.race([
-    ready,
-    status.then(() => undefined),
-    new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), 30_000)),
-  ]);
-  clearTimeout(timer);
-  if (url === undefined) {
-    await stop();
-    throw new Error(`${what} did not come up; its output:\n${logs.join("\n")}`);
-  }
-  return serverChild(child.pid, url, root, stop);
+  return serverChild(child.pid, child.url, root, child.stop);
 }
 
 /** Servers started and not yet stopped, so that an interrupted run can stop them. */
