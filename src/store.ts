@@ -99,7 +99,9 @@ export interface Target {
    * Optional: a manifest's bytes read whole (at most `MAX_MANIFEST_SIZE`), the same bytes as
    * {@link fetch} gives, for targets that read them whole anyway or hold them already (a registry
    * kept the bytes of its resolving GET, a registry directory those its resolve read): no stream
-   * to build and drain. Not verified here, as with {@link fetch}.
+   * to build and drain. Unlike {@link fetch}, verified: the bytes hash to `desc.digest` (a
+   * mismatch is `digest_mismatch`), so a caller need not hash them again; a target that cannot
+   * check them must not offer it.
    */
   manifestBytes?(desc: Descriptor): Promise<Uint8Array>;
   /** Whether this repository already holds the content (for manifests: by digest). */

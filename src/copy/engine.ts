@@ -568,10 +568,11 @@ export class CopyEngine {
         `${label}: manifest of ${desc.size} bytes exceeds the 4 MiB limit`,
       );
     }
+    // `manifestBytes` verifies what it returns (see Target.manifestBytes): not hashed again.
     const bytes = src.manifestBytes
       ? await src.manifestBytes(desc)
       : await readAll(await src.fetch(desc), MAX_MANIFEST_SIZE, `${label}: manifest`);
-    const digest = await sha256(bytes);
+    const digest = src.manifestBytes ? desc.digest : await sha256(bytes);
     if (digest !== desc.digest || bytes.byteLength !== desc.size) {
       throw new FerryError(
         "digest_mismatch",
