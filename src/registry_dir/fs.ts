@@ -101,36 +101,6 @@ export async function readLink(root: StoreRoot, path: string): Promise<Digest | 
 }
 
 /**
- * Writes `sha256:<hex>` (71 bytes, no newline, mode 0644) to `path` atomically: a temp file in
- * `stagingDir` (same filesystem), fsynced, then renamed over `path`. Skips the write when the link
- * already holds `digest`, so re-saving an image touches nothing. A damaged link, or a symlink in
- * its place, is replaced (the rename replaces the entry, never what a symlink points to); its
- * directory and the staging directory must resolve inside the store.
- */
-export function writeLink(
-  root: StoreRoot,
-  path: string,
-  digest: Digest,
-  stagingDir: string,
-): Promise<void> {
-  return writeLinks(root, [{ path, digest }], stagingDir);
-}
-
-/**
- * Writes several links as {@link writeLink} does, as one batch: every link's bytes are written and
- * fsynced at once (one wait for the disk, not one per link), then the links are renamed into place
- * in the order given, so a reader (or a power cut) sees a link only once those before it are there
- * (a tag's index entry before its `current` link). When one cannot be written, none is renamed.
- */
-export async function writeLinks(
-  root: StoreRoot,
-  links: readonly { path: string; digest: Digest }[],
-  stagingDir: string,
-): Promise<void> {
-  await (await stageLinks(root, links, stagingDir)).commit();
-}
-
-/**
  * How a file of the registry directory is staged with `writeTempFile`: a temp file of
  * `stagingDir` with docker-registry's file mode, the staging directory made (and checked) inside
  * the store first. It may be removed under us (another run's close): then it is made again, past
@@ -173,11 +143,17 @@ export interface StageLinksOptions {
 }
 
 /**
- * The first half of {@link writeLinks}: the links' bytes (those not already held) written and
- * fsynced in temp files of `stagingDir`, for a caller that makes them durable while it stores what
- * they name, and renames them only once that is stored: a link never names content that is not
- * there, and storing it is not followed by another wait for the disk. Nothing is left behind when
- * it fails.
+ * Writes link files (`sha256:<hex>`: 71 bytes, no newline, mode 0644) as one batch, in two halves.
+ * First each link's bytes (unless the link already holds its digest, so re-saving an image
+ * touches nothing) are written and fsynced in temp files of `stagingDir` (same filesystem), all at
+ * once: one wait for the disk, not one per link. The caller makes them durable so while it stores
+ * what they name, and {@link StagedLinks.commit}s them only once that is stored: a link never
+ * names content that is not there, and storing it is not followed by another wait for the disk.
+ * The commit renames them into place in the order given, so a reader (or a power cut) sees a link
+ * only once those before it are there (a tag's index entry before its `current` link). A damaged
+ * link, or a symlink in its place, is replaced (the rename replaces the entry, never what a
+ * symlink points to); its directory and the staging directory must resolve inside the store.
+ * Nothing is left behind when it fails.
  */
 export async function stageLinks(
   root: StoreRoot,
