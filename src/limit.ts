@@ -6,7 +6,7 @@
  */
 import { FerryError } from "./errors.ts";
 
-/** A counting semaphore: at most `max` holders at once, FIFO (waiters asking `first` ahead). */
+/** A counting semaphore: at most `max` holders at once, waiters served first come, first served. */
 export class Semaphore {
   #free: number;
   #waiters: (() => void)[] = [];
@@ -14,23 +14,17 @@ export class Semaphore {
     if (!(max >= 1)) throw new RangeError(`semaphore size must be >= 1, got ${max}`);
     this.#free = max;
   }
-  #firstWaiters: (() => void)[] = [];
-  /**
-   * Waits for a slot. Pair every acquire with exactly one release. With `first`, the slot goes to
-   * this waiter before any that did not ask so (short work that should not queue behind long).
-   */
-  async acquire(options: { first?: boolean } = {}): Promise<void> {
+  /** Waits for a slot. Pair every acquire with exactly one release. */
+  async acquire(): Promise<void> {
     if (this.#free > 0) {
       this.#free--;
       return;
     }
-    await new Promise<void>((resolve) =>
-      (options.first ? this.#firstWaiters : this.#waiters).push(resolve)
-    );
+    await new Promise<void>((resolve) => this.#waiters.push(resolve));
   }
-  /** Frees a slot (handing it straight to the oldest waiter, those asking `first` first). */
+  /** Frees a slot (handing it straight to the oldest waiter). */
   release(): void {
-    const next = this.#firstWaiters.shift() ?? this.#waiters.shift();
+    const next = this.#waiters.shift();
     if (next) next();
     else this.#free++;
   }

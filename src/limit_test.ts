@@ -38,17 +38,17 @@ Deno.test("failedImagesError counts the failures among all images and names each
   assert.equal(err.message, "2 of 5 images failed: a:1: not found; b:2: denied");
 });
 
-Deno.test("Semaphore: a waiter asking first gets the next free slot before older waiters", async () => {
+Deno.test("Semaphore: slots go to waiters in the order they asked", async () => {
   const sem = new Semaphore(1);
   await sem.acquire();
   const order: string[] = [];
-  const long = sem.acquire().then(() => order.push("long"));
-  const short = sem.acquire({ first: true }).then(() => order.push("short"));
+  const first = sem.acquire().then(() => order.push("first"));
+  const second = sem.acquire().then(() => order.push("second"));
   sem.release();
-  await short;
-  assert.deepEqual(order, ["short"]);
+  await first;
+  assert.deepEqual(order, ["first"]);
   sem.release();
-  await long;
-  assert.deepEqual(order, ["short", "long"]);
+  await second;
+  assert.deepEqual(order, ["first", "second"]);
   sem.release();
 });

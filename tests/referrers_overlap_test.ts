@@ -12,7 +12,7 @@ import type { Descriptor } from "../src/manifest.ts";
 import { MemoryStore } from "../src/memory_store/mod.ts";
 import { RegistryDir } from "../src/registry_dir/mod.ts";
 import { Authenticator } from "../src/auth/mod.ts";
-import { RegistryClient, SMALL_BLOB_BYTES } from "../src/remote/registry.ts";
+import { RegistryClient, SMALL_TRANSFER_BYTES } from "../src/remote/registry.ts";
 import { startMemoryRegistry } from "./support/memory_registry.ts";
 import type { ContentSource, TagRequest, Target } from "../src/store.ts";
 import { makeImage, pushImage, tempDir } from "./support/mod.ts";
@@ -117,33 +117,54 @@ Deno.test("copy: a signature and an SBOM are stored while the image's layer move
   }
 });
 
-Deno.test("remote: a small blob (a signature's payload) takes the next transfer slot before a waiting layer", async () => {
+/** `promise`, or a failure saying `what` when it takes longer than `ms`. */
+async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(what)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("remote: a small blob (a signature's payload) does not wait for a layer's transfer slot", async () => {
   await using registry = await startMemoryRegistry();
   const repo = registry.store.repository("lib/app");
-  const big = makeImage({ layerSizes: [SMALL_BLOB_BYTES + 1, SMALL_BLOB_BYTES + 2] });
+  const big = makeImage({
+    layerSizes: [SMALL_TRANSFER_BYTES + 1, SMALL_TRANSFER_BYTES + 2],
+  });
   await pushImage(repo, big, "1");
   const sig = makeSignature(big.manifest.desc);
   await pushImage(repo, sig);
   const client = new RegistryClient({
     auth: new Authenticator({ credentials: () => Promise.resolve(undefined) }),
     maxTransfersPerHost: 1,
+    maxSmallTransfersPerHost: 1,
   });
   try {
     const src = client.registry(registry.host).repository("lib/app");
     const [first, second] = big.layers.map((l) => l.desc);
-    const small = sig.layers[0].desc;
-    // The one slot is held by the first layer's body until it is read.
+    const [payload, config] = [sig.layers[0].desc, sig.config.desc];
+    // The one layer slot is held by the first layer's body until it is read.
     const holding = await src.fetch(first);
-    const order: string[] = [];
-    const layer = src.fetch(second).then((s) => (order.push("layer"), s));
-    const payload = src.fetch(small).then((s) => (order.push("payload"), s));
+    let layerStarted = false;
+    const layer = src.fetch(second).then((s) => (layerStarted = true, s));
+    // The payload gets the one small slot while the layers' slot is held…
+    const body = await within(2000, src.fetch(payload), "the payload waited for a layer's slot");
+    assert.equal(layerStarted, false);
+    // …and holds it: the config waits for the payload's body, not for a layer.
+    let configStarted = false;
+    const next = src.fetch(config).then((s) => (configStarted = true, s));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(configStarted, false);
+    assert.equal((await new Response(body).arrayBuffer()).byteLength, payload.size);
+    assert.equal((await new Response(await next).arrayBuffer()).byteLength, sig.config.desc.size);
+    assert.equal(layerStarted, false);
     await new Response(holding).arrayBuffer();
-    await Promise.race([layer, payload]);
-    // Each body read in the order the slots were given, so the other's slot frees.
-    for (const next of order[0] === "payload" ? [payload, layer] : [layer, payload]) {
-      await new Response(await next).arrayBuffer();
-    }
-    assert.deepEqual(order, ["payload", "layer"]);
+    assert.equal((await new Response(await layer).arrayBuffer()).byteLength, second.size);
   } finally {
     await client.close();
   }

@@ -33,18 +33,24 @@ import {
 import { DEFAULT_RETRY, retryDelay, sleep } from "./retry.ts";
 
 /**
- * Blobs of at most this many bytes take the next free transfer slot before larger ones waiting:
- * configs and the payloads of signatures and SBOMs, which an image waits for while its layers and
- * other images' layers fill the slots.
+ * Blobs of at most this many bytes (configs, the payloads of signatures and SBOMs) move in a lane
+ * of their own, {@link RegistryClientOptions.maxSmallTransfersPerHost} wide: an image waits for
+ * them, and in the layers' lane they would queue behind layers of other images for a slot.
  */
-export const SMALL_BLOB_BYTES = 1024 * 1024;
+export const SMALL_TRANSFER_BYTES = 1024 * 1024;
+/** Default {@link RegistryClientOptions.maxTransfersPerHost}. */
+export const DEFAULT_TRANSFERS_PER_HOST = 6;
+/** Default {@link RegistryClientOptions.maxSmallTransfersPerHost}. */
+export const DEFAULT_SMALL_TRANSFERS_PER_HOST = 4;
 
 /** Options of a {@link RegistryClient}. */
 export interface RegistryClientOptions extends HttpOptions {
   /** Credentials and tokens. */
   auth: AuthProvider;
-  /** Blob transfers at once per registry host (default 6). */
+  /** Transfers of blobs larger than {@link SMALL_TRANSFER_BYTES} at once per registry host (default 6). */
   maxTransfersPerHost?: number;
+  /** Transfers of blobs of at most {@link SMALL_TRANSFER_BYTES} at once per registry host (default 4). */
+  maxSmallTransfersPerHost?: number;
   /**
    * Maps a registry name (`docker.io`) to the host serving its API (`registry-1.docker.io`).
    * Default: `registryHost` of `reference.ts`.
@@ -82,11 +88,12 @@ export class RegistryClient {
     if (!reg) {
       const host = (this.#options.apiHost ?? registryHost)(name);
       const http = new RegistryHttp(name, host, this.#options.auth, this.#options);
-      reg = newRegistry(
-        http,
-        new Semaphore(this.#options.maxTransfersPerHost ?? 6),
-        this.#options,
-      );
+      reg = newRegistry(http, {
+        large: new Semaphore(this.#options.maxTransfersPerHost ?? DEFAULT_TRANSFERS_PER_HOST),
+        small: new Semaphore(
+          this.#options.maxSmallTransfersPerHost ?? DEFAULT_SMALL_TRANSFERS_PER_HOST,
+        ),
+      }, this.#options);
       this.#registries.set(name, reg);
     }
     return reg;
@@ -142,10 +149,16 @@ function addNames(into: string[], names: unknown, what: string): void {
   for (const n of names) into.push(n);
 }
 
+/** A registry host's blob transfer slots: one lane for layers, one for small blobs. */
+interface TransferLanes {
+  large: Semaphore;
+  small: Semaphore;
+}
+
 /** What a {@link RemoteRepository} uses of its registry; kept off the public type. */
 interface RegistryParts {
   http: RegistryHttp;
-  transfers: Semaphore;
+  transfers: TransferLanes;
   options: HttpOptions;
   pages(
     path: string,
@@ -163,7 +176,11 @@ interface RegistryParts {
 /** Set by {@link RemoteRegistry}'s static block: the one way to its private parts. */
 let partsOf: (reg: RemoteRegistry) => RegistryParts;
 /** Set by {@link RemoteRegistry}'s static block: its constructor, for {@link RegistryClient}. */
-let newRegistry: (http: RegistryHttp, transfers: Semaphore, options: HttpOptions) => RemoteRegistry;
+let newRegistry: (
+  http: RegistryHttp,
+  transfers: TransferLanes,
+  options: HttpOptions,
+) => RemoteRegistry;
 
 /** One remote registry (from {@link RegistryClient.registry}). */
 export class RemoteRegistry implements Store {
@@ -172,7 +189,7 @@ export class RemoteRegistry implements Store {
   /** `docker` at the registry's name: the remote kind of store. */
   readonly address: StoreAddress;
   readonly #http: RegistryHttp;
-  readonly #transfers: Semaphore;
+  readonly #transfers: TransferLanes;
   readonly #options: HttpOptions;
   readonly #referrersApi: { known?: boolean; asking?: Promise<unknown> } = {};
 
@@ -188,7 +205,7 @@ export class RemoteRegistry implements Store {
   }
 
   /** Made by {@link RegistryClient.registry}, which shares `http`'s pool and the limits. */
-  private constructor(http: RegistryHttp, transfers: Semaphore, options: HttpOptions) {
+  private constructor(http: RegistryHttp, transfers: TransferLanes, options: HttpOptions) {
     this.#http = http;
     this.#transfers = transfers;
     this.#options = options;
@@ -420,14 +437,13 @@ export class RemoteRepository implements Target {
     }
     const what = `${this.location}@${desc.digest}`;
     if (offset >= desc.size) return new Blob([]).stream();
-    // A small blob (a config, a signature's payload) is not kept waiting behind layers: it takes
-    // the next free slot, within the same bound.
-    await this.#parts.transfers.acquire({ first: desc.size - offset <= SMALL_BLOB_BYTES });
+    const lane = this.#lane(desc.size - offset);
+    await lane.acquire();
     let released = false;
     const release = () => {
       if (!released) {
         released = true;
-        this.#parts.transfers.release();
+        lane.release();
       }
     };
     try {
@@ -503,7 +519,13 @@ export class RemoteRepository implements Target {
         from.name !== this.name
       ? from.name
       : undefined;
-    await this.#parts.transfers.run(() => this.#pushBlob(desc, content, mountFrom));
+    await this.#lane(desc.size).run(() => this.#pushBlob(desc, content, mountFrom));
+  }
+
+  /** The transfer lane of `bytes`: small blobs are not kept waiting behind layers. */
+  #lane(bytes: number): Semaphore {
+    const lanes = this.#parts.transfers;
+    return bytes <= SMALL_TRANSFER_BYTES ? lanes.small : lanes.large;
   }
 
   async #pushBlob(desc: Descriptor, content: ContentSource, mountFrom?: string): Promise<void> {
