@@ -201,8 +201,8 @@ function oddValue(rng: Rng): unknown {
       return {};
     case 9:
       return [null];
-    case 10:
-      return { "__proto__": { polluted: true } };
+    case 10: // an own "__proto__" key, as JSON.parse makes it
+      return JSON.parse('{"__proto__": {"polluted": true}}');
     case 11: { // deep nesting
       let v: unknown = 1;
       const depth = 10 + rng.int(3000);
@@ -218,6 +218,16 @@ function oddValue(rng: Rng): unknown {
     default:
       return rng.bytes(8).join("");
   }
+}
+
+/** Sets an own, enumerable property, `__proto__` included (an assignment would set the prototype). */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
 }
 
 /** One structural edit somewhere in `value` (a copy: `value` is not changed). */
@@ -243,10 +253,10 @@ export function mutateJson(value: unknown, rng: Rng): unknown {
       out[rng.pick([...keys, "extra", "mediaType", "__proto__"]) ?? "extra"] = oddValue(rng);
     } else if (op === 1) return oddValue(rng);
     else if (op === 2) delete out[rng.pick(keys)];
-    else if (op === 3) out[rng.pick(keys)] = oddValue(rng);
+    else if (op === 3) setOwn(out, rng.pick(keys), oddValue(rng));
     else {
       const k = rng.pick(keys);
-      out[k] = mutateJson(out[k], rng);
+      setOwn(out, k, mutateJson(out[k], rng));
     }
     return out;
   }
