@@ -577,3 +577,32 @@ Deno.test("two requests refused with one token: the second retries with the toke
   }
   assert.equal(reg.requests.filter((r) => r.url.pathname === "/token").length, 2);
 });
+
+Deno.test("a registry's error message cannot drive the terminal or add lines: it prints inert, on one line", async () => {
+  await using dir = await tempDir();
+  const message =
+    "\u001b]0;owned\u0007\u001b[2J\u001b[31mred\u009b1m\u202egnirts\nferry: a line the registry wrote";
+  await using reg = startHostileRegistry((req) =>
+    req.url.pathname === "/v2/" ? undefined : new Response(
+      JSON.stringify({ errors: [{ code: "DENIED", message: message + "x".repeat(5000) }] }),
+      { status: 403, headers: { "content-type": "application/json" } },
+    )
+  );
+  const run = await ferry([
+    "registry",
+    "save",
+    "--images",
+    `${reg.host}/app:1`,
+    "--registry-dir",
+    join(dir.path, "registry"),
+  ]);
+  assert.notEqual(run.code, 0);
+  const lines = run.stderr.trimEnd().split("\n").filter((l) => l.startsWith("ferry:"));
+  assert.equal(lines.length, 1, run.stderr);
+  // deno-lint-ignore no-control-regex -- control characters are what must not get through
+  assert.doesNotMatch(run.stderr, /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]/, run.stderr);
+  assert.match(lines[0], /access denied \(DENIED: \\x1b\]0;owned\\x07\\x1b\[2J/);
+  assert.match(lines[0], /\\u202egnirts\\nferry: a line the registry wrote/);
+  // A page of the registry's words is cut, not printed whole.
+  assert.ok(lines[0].length < 1000, `${lines[0].length} characters`);
+});

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { jsonSafe, terminalSafe } from "./terminal_text.ts";
 import type { CopyEvent } from "../copy/mod.ts";
 import { formatSize } from "../byte_size.ts";
 import { formatPlatform } from "../platform.ts";
@@ -85,7 +86,7 @@ export class Output {
   /** A result line on stdout (not in JSON mode: use {@link emit}). */
   print(line: string): void {
     this.#clearBars();
-    Deno.stdout.writeSync(encoder.encode(line + "\n"));
+    Deno.stdout.writeSync(encoder.encode(terminalSafe(line, { lines: true }) + "\n"));
     this.#drawBars(true);
   }
 
@@ -113,12 +114,14 @@ export class Output {
    */
   emit<T extends Event>(event: T): void {
     if (!this.json) return;
-    Deno.stdout.writeSync(encoder.encode(JSON.stringify(event) + "\n"));
+    Deno.stdout.writeSync(encoder.encode(jsonSafe(JSON.stringify(event)) + "\n"));
   }
 
   /** The one JSON object of a snapshot command, on stdout (name the shape as for {@link emit}). */
   snapshot<T extends Snapshot>(value: T): void {
-    this.print(JSON.stringify(value));
+    this.#clearBars();
+    Deno.stdout.writeSync(encoder.encode(jsonSafe(JSON.stringify(value)) + "\n"));
+    this.#drawBars(true);
   }
 
   /**
@@ -221,7 +224,7 @@ export class Output {
 
   #stderr(line: string) {
     this.#clearBars();
-    Deno.stderr.writeSync(encoder.encode(line + "\n"));
+    Deno.stderr.writeSync(encoder.encode(terminalSafe(line) + "\n"));
     this.#drawBars(true);
   }
 

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { terminalSafe } from "./terminal_text.ts";
 import { type AnyCommand, Command } from "./command/mod.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { completionsCommand } from "./completions.ts";
@@ -265,8 +266,8 @@ function isModuleLoadDenied(err: unknown): boolean {
 
 function report(err: unknown, debug: boolean): number {
   if (err instanceof FerryError) {
-    console.error(`ferry: ${err.message}`);
-    if (debug) console.error(err.stack);
+    console.error(`ferry: ${terminalSafe(err.message)}`);
+    if (debug) console.error(terminalSafe(err.stack ?? "", { lines: true }));
     return err.exitCode;
   }
   if (
@@ -274,12 +275,15 @@ function report(err: unknown, debug: boolean): number {
     isModuleLoadDenied(err)
   ) {
     const msg = errorMessage(err).split("\n")[0];
-    console.error(`ferry: missing permission: ${msg}`);
-    if (debug) console.error((err as Error).stack);
+    console.error(`ferry: missing permission: ${terminalSafe(msg)}`);
+    if (debug) console.error(terminalSafe((err as Error).stack ?? "", { lines: true }));
     return 1;
   }
-  console.error(`ferry: ${errorMessage(err).split("\n")[0]}`);
-  if (debug) console.error(err instanceof Error ? err.stack : err);
-  else console.error("(run with --debug for details)");
+  console.error(`ferry: ${terminalSafe(errorMessage(err).split("\n")[0])}`);
+  if (debug) {
+    console.error(
+      terminalSafe(err instanceof Error ? err.stack ?? "" : String(err), { lines: true }),
+    );
+  } else console.error("(run with --debug for details)");
   return 1;
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { terminalSafe } from "./terminal_text.ts";
 import type { Output } from "./output.ts";
 
 const encoder = new TextEncoder();
@@ -40,7 +41,7 @@ export class ProgressLine {
       // Redrawing costs a write: ten a second is smooth enough.
       if (!final && now - this.#last < 100) return;
       this.#last = now;
-      Deno.stderr.writeSync(encoder.encode(`\r\x1b[K${text}`));
+      Deno.stderr.writeSync(encoder.encode(`\r\x1b[K${terminalSafe(text)}`));
       this.#shown = true;
       if (final) this.clear(true);
       return;

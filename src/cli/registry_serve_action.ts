@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { terminalSafe, type TerminalSafeOptions } from "./terminal_text.ts";
 import { isAbsolute, resolve } from "../path.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { MemoryStore } from "../memory_store/mod.ts";
@@ -67,7 +68,7 @@ export async function runServer(source: Source, opts: ServeFlags, out: Output): 
       onError: (err, request) => {
         log("error", `${request.method} ${new URL(request.url).pathname}: ${errorMessage(err)}`);
         if (level >= LOG_LEVELS.indexOf("debug") || out.debugEnabled) {
-          stderr(err instanceof Error ? err.stack ?? err.message : String(err));
+          stderr(err instanceof Error ? err.stack ?? err.message : String(err), { lines: true });
         }
       },
     });
@@ -96,8 +97,9 @@ export async function runServer(source: Source, opts: ServeFlags, out: Output): 
   }
 }
 
-function stderr(line: string): void {
-  Deno.stderr.writeSync(encoder.encode(line + "\n"));
+/** A log line on stderr, whatever a client put in it printed inert (see terminal_text.ts). */
+function stderr(line: string, options: TerminalSafeOptions = {}): void {
+  Deno.stderr.writeSync(encoder.encode(terminalSafe(line, options) + "\n"));
 }
 
 async function readText(path: string): Promise<string> {

@@ -445,6 +445,8 @@ export function shortError(err: unknown): string {
 
 /** Largest error body read from a registry. */
 const MAX_ERROR_BODY = 64 * 1024;
+/** Characters of a registry's error codes and messages kept in an error's one line. */
+const MAX_ERROR_DETAIL = 500;
 
 /**
  * Reads a registry's error body (at most {@link MAX_ERROR_BODY}): its error list, and the list as
@@ -462,6 +464,8 @@ async function readErrorBody(
     errors = registryErrorEntries(body);
     const listed = body.errors as { code?: string; message?: string }[];
     detail = listed.map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
+    // The registry's words go into a one-line error: a page of them would bury the line.
+    if (detail.length > MAX_ERROR_DETAIL) detail = `${detail.slice(0, MAX_ERROR_DETAIL)}…`;
   } catch {
     await res.body?.cancel().catch(() => {});
   }
