@@ -55,6 +55,21 @@ export async function readAll(
  * few KiB of gzip can inflate to gigabytes), is read as a stream, bounded as it comes.
  */
 export async function readBody(res: Response, limit: number, where: string): Promise<Uint8Array> {
+  try {
+    return await readWholeBody(res, limit, where);
+  } catch (err) {
+    // The request's deadline passed while the body trickled in (see HttpRequest.deadline).
+    if (err instanceof DOMException && err.name === "TimeoutError") {
+      throw new FerryError("network", `${where}: the answer did not arrive in time`, {
+        cause: err,
+        retryable: true,
+      });
+    }
+    throw err;
+  }
+}
+
+async function readWholeBody(res: Response, limit: number, where: string): Promise<Uint8Array> {
   if (res.body === null) return new Uint8Array(0);
   const header = res.headers.get("content-length");
   const length = header !== null && /^\d{1,15}$/.test(header.trim()) ? Number(header) : undefined;

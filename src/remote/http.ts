@@ -78,6 +78,14 @@ export interface HttpRequest {
   signal?: AbortSignal;
   /** Whether failed attempts may be repeated (false for requests whose body cannot be resent). */
   retry?: boolean;
+  /**
+   * What {@link HttpOptions.timeoutMs} bounds. `exchange` (the default, for small requests): the
+   * whole exchange, the answer's body included, so that a registry trickling a manifest is given
+   * up. `answer` (a blob's bytes, either way): only the wait for the answer once the request's
+   * body is sent, and each pause while it is sent; a blob's body takes as long as it takes, its
+   * reader bounding the pauses (`resumableBody`'s idle watchdog).
+   */
+  deadline?: "exchange" | "answer";
 }
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/;
@@ -369,7 +377,7 @@ export class RegistryHttp {
     let method: string = req.method;
     let body = req.body ? await req.body() : null;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      const res = await this.#raw(method, current.href, headers, body, req.signal);
+      const res = await this.#raw(method, current.href, headers, body, req.signal, req.deadline);
       this.#trace(() => `${method} ${displayUrl(current)} -> ${res.status}`);
       if (![301, 302, 303, 307, 308].includes(res.status)) return [res, current];
       const location = res.headers.get("location");
@@ -397,24 +405,51 @@ export class RegistryHttp {
     throw new FerryError("registry", `${req.method} ${displayUrl(url)}: too many redirects`);
   }
 
-  #raw(
+  async #raw(
     method: string,
     url: string,
     headers: Headers,
     body: BodyInit | null,
     signal?: AbortSignal,
+    deadline: "exchange" | "answer" = "exchange",
   ): Promise<Response> {
-    const timeout = AbortSignal.timeout(this.#options.timeoutMs ?? 60_000);
+    const ms = this.#options.timeoutMs ?? 60_000;
     const init: RequestInit & { client?: Deno.HttpClient } = {
       method,
       headers,
-      body,
       redirect: "manual",
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     };
-    if (body instanceof ReadableStream) (init as { duplex?: string }).duplex = "half";
     if (this.#client) init.client = this.#client;
-    return this.#fetch(url, init);
+    if (deadline === "exchange") {
+      const timeout = AbortSignal.timeout(ms);
+      init.signal = signal ? AbortSignal.any([signal, timeout]) : timeout;
+      init.body = body;
+      if (body instanceof ReadableStream) (init as { duplex?: string }).duplex = "half";
+      return await this.#fetch(url, init);
+    }
+    // Only the waits are bounded: for the answer, and between two pieces of the body sent.
+    const stop = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(
+        () => stop.abort(new DOMException(`no answer within ${ms / 1000} s`, "TimeoutError")),
+        ms,
+      );
+    };
+    init.signal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    if (body instanceof ReadableStream) {
+      init.body = pacedBody(body as ReadableStream<Uint8Array>, arm);
+      (init as { duplex?: string }).duplex = "half";
+    } else {
+      init.body = body;
+    }
+    arm();
+    try {
+      return await this.#fetch(url, init);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** `line`, or what it makes, to the trace (made only when tracing: most lines are per request). */
@@ -435,6 +470,35 @@ export class RegistryHttp {
     this.#closed = true;
     if (this.#ownClient) this.#client?.close();
   }
+}
+
+/** Largest piece of a request body handed to `fetch` at once (see {@link pacedBody}). */
+const BODY_PIECE = 256 * 1024;
+
+/**
+ * `body` handed to `fetch` in pieces of at most {@link BODY_PIECE}, each only when asked for,
+ * calling `progress` before each: as the connection takes the bytes, not as the source has them
+ * (a whole blob held in memory is one chunk).
+ */
+function pacedBody(
+  body: ReadableStream<Uint8Array>,
+  progress: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let held: Uint8Array = new Uint8Array(0);
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      while (held.byteLength === 0) {
+        const { done, value } = await reader.read();
+        if (done) return controller.close();
+        held = value;
+      }
+      progress();
+      controller.enqueue(held.subarray(0, BODY_PIECE));
+      held = held.subarray(BODY_PIECE);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
 }
 
 /** The first line of an error's message, without Deno's noisy prefixes. */

@@ -457,6 +457,8 @@ export class RemoteRepository implements Target {
             ...(from > 0 ? { range: `bytes=${from}-` } : {}),
           },
           signal: options.signal,
+          // The body's pauses are bounded by the reader's idle watchdog, not its length by time.
+          deadline: "answer",
         });
         if (!res.ok) throw await responseError(res, what);
         const header = res.headers.get("docker-content-digest");
@@ -566,6 +568,8 @@ export class RemoteRepository implements Target {
           },
           body: async () => watchErrors(await content(0), (err) => sourceError ??= err),
           retry: false,
+          // A layer takes as long as the link needs; only the waits are bounded.
+          deadline: "answer",
         });
         // A registry may answer before it has read a body whose source failed: the upload then
         // failed, whatever it says.

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { FerryError } from "../../src/errors.ts";
 import { readAll } from "../../src/streams.ts";
-import { bytesSource } from "../../src/store.ts";
+import { bytesSource, type ContentSource } from "../../src/store.ts";
 import { blob, makeImage, pushImage, randomBytes } from "../support/images.ts";
 import { OCI_LAYER_TAR } from "../../src/media_types.ts";
 import {
@@ -153,6 +153,100 @@ Deno.test("client: a registry that does not answer in time is asked again", asyn
   assert.equal(heads.length, 2);
   assert.deepEqual(heads[0].fault, { delayMs: 60_000 });
   assert.equal(heads[1].status, 200);
+});
+
+Deno.test("client: a blob slower to arrive than the answer timeout is read whole, in one request", async () => {
+  // 200,000 bytes in 25,000-byte pieces 150 ms apart: about 1.2 s, against a 500 ms timeout for
+  // the answer. The body's own bound is the idle watchdog (no data for 60 s), not the timeout.
+  const { reg, bytes, layer } = await pullThrough(undefined, [
+    { method: "GET", path: BLOB_PATH, times: 1, fault: { slow: { chunk: 25_000, everyMs: 150 } } },
+  ], { timeoutMs: 500, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 } });
+  assert.deepEqual(bytes, layer.bytes);
+  const gets = reg.log.filter((e) => e.method === "GET" && BLOB_PATH.test(e.path));
+  assert.equal(gets.length, 1, JSON.stringify(gets));
+});
+
+/** `bytes` as a source yielding `chunk` bytes every `everyMs` (a slow source registry in a copy). */
+function slowSource(bytes: Uint8Array, chunk: number, everyMs: number): ContentSource {
+  return (offset) => {
+    let at = offset;
+    return Promise.resolve(
+      new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (at >= bytes.byteLength) return controller.close();
+          await new Promise((resolve) => setTimeout(resolve, everyMs));
+          controller.enqueue(bytes.slice(at, at + chunk));
+          at += chunk;
+        },
+      }),
+    );
+  };
+}
+
+Deno.test("client: a blob whose source takes longer than the answer timeout is pushed, in one upload", async () => {
+  // 200,000 bytes in 25,000-byte pieces 150 ms apart (about 1.2 s) against a 500 ms timeout:
+  // only a pause longer than the timeout would end it.
+  await using reg = await startMemoryRegistry();
+  const layer = blob(OCI_LAYER_TAR, randomBytes(200_000));
+  const client = memoryRegistryClient({
+    timeoutMs: 500,
+    retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 },
+  });
+  try {
+    const repo = client.registry(reg.host).repository("lib/app");
+    await repo.push(layer.desc, slowSource(layer.bytes, 25_000, 150));
+    assert.ok(await repo.exists(layer.desc));
+  } finally {
+    await client.close();
+  }
+  const puts = reg.log.filter((e) => e.method === "PUT");
+  assert.equal(puts.length, 1, JSON.stringify(reg.log));
+});
+
+Deno.test("client: an upload whose source stalls past the timeout fails, saying so", async () => {
+  await using reg = await startMemoryRegistry();
+  const layer = blob(OCI_LAYER_TAR, randomBytes(50_000));
+  const client = memoryRegistryClient({
+    timeoutMs: 300,
+    retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 },
+  });
+  try {
+    const repo = client.registry(reg.host).repository("lib/app");
+    await assert.rejects(
+      repo.push(layer.desc, slowSource(layer.bytes, 25_000, 1000)),
+      (err: Error) => err instanceof FerryError && /no answer within 0\.3 s/.test(err.message),
+    );
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("client: a manifest body that trickles is given up at the timeout", async () => {
+  const { reg } = await (async () => {
+    const reg = await startMemoryRegistry();
+    const image = makeImage({ layerSizes: [100] });
+    await pushImage(reg.store.repository("lib/app"), image, "1.0");
+    reg.setFaults([
+      { method: "GET", path: MANIFEST_PATH, fault: { slow: { chunk: 1, everyMs: 200 } } },
+    ]);
+    const c = memoryRegistryClient({
+      timeoutMs: 500,
+      retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 },
+    });
+    try {
+      const started = Date.now();
+      await assert.rejects(
+        c.registry(reg.host).repository("lib/app").manifestBytes(image.manifest.desc),
+        (err: Error) => err instanceof FerryError,
+      );
+      assert.ok(Date.now() - started < 5000, `${Date.now() - started} ms`);
+    } finally {
+      await c.close();
+      await reg.stop();
+    }
+    return { reg };
+  })();
+  assert.ok(reg.log.some((e) => e.method === "GET"));
 });
 
 Deno.test("client: a blob body cut mid-way is resumed with Range from the bytes received", async () => {

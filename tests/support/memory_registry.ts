@@ -32,7 +32,12 @@ export type Fault =
   /** Wait this long, then pass the request on. */
   | { delayMs: number }
   /** Answer 307 to the same path on the CDN origin (which serves the store without auth). */
-  | { redirect: "cdn" };
+  | { redirect: "cdn" }
+  /**
+   * Pass the request on, reading its body and sending the answer's body in `chunk`-byte pieces
+   * `everyMs` apart: a registry on a slow link.
+   */
+  | { slow: { chunk: number; everyMs: number } };
 
 /** One fault rule: which requests it matches, how many times, and what it does. */
 export interface FaultRule {
@@ -121,6 +126,28 @@ const TOKEN_SERVICE = "ferry-memory-registry";
  * A body that sends at most `bytes` bytes of `body`, then ends: short of its `Content-Length`,
  * so the server drops the connection and the client sees a truncated body, never a clean end.
  */
+/** `body` in `chunk`-byte pieces, one every `everyMs`. */
+function paced(
+  body: ReadableStream<Uint8Array>,
+  { chunk, everyMs }: { chunk: number; everyMs: number },
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let held: Uint8Array = new Uint8Array(0);
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      while (held.length === 0) {
+        const { done, value } = await reader.read();
+        if (done) return controller.close();
+        held = value;
+      }
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+      controller.enqueue(held.slice(0, chunk));
+      held = held.subarray(chunk);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+}
+
 function cutBody(body: ReadableStream<Uint8Array>, bytes: number): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let sent = 0;
@@ -294,7 +321,14 @@ export function startMemoryRegistry(
         new Response(null, { status: 307, headers: { location: cdnUrl + url.pathname } }),
       );
     }
+    if (fault && "slow" in fault && req.body) {
+      // The body read as slowly as a slow link delivers it.
+      req = new Request(req, { body: paced(req.body, fault.slow), duplex: "half" } as RequestInit);
+    }
     const res = await handler(req);
+    if (fault && "slow" in fault && res.body) {
+      return answer(new Response(paced(res.body, fault.slow), res));
+    }
     if (fault && "cutAfter" in fault && res.body && res.headers.has("content-length")) {
       return answer(
         new Response(cutBody(res.body, fault.cutAfter), {
