@@ -606,3 +606,32 @@ Deno.test("a registry's error message cannot drive the terminal or add lines: it
   // A page of the registry's words is cut, not printed whole.
   assert.ok(lines[0].length < 1000, `${lines[0].length} characters`);
 });
+
+Deno.test("registry sync asks nothing of names a catalog or tag list holds that are no names, and fails them", async () => {
+  await using dir = await tempDir();
+  await using reg = startHostileRegistry((req) => {
+    const path = req.url.pathname;
+    if (path === "/v2/") return undefined;
+    if (path === "/v2/_catalog") {
+      return Response.json({ repositories: ["../../../etc", "ok/../../x", "UPPER", "good"] });
+    }
+    if (path === "/v2/good/tags/list") return Response.json({ name: "good", tags: ["../../t"] });
+    return new Response(JSON.stringify({ errors: [{ code: "NAME_UNKNOWN", message: "no" }] }), {
+      status: 404,
+    });
+  });
+  const run = await ferry([
+    "registry",
+    "sync",
+    "--tls-verify=false",
+    reg.host,
+    join(dir.path, "registry"),
+  ]);
+  assert.notEqual(run.code, 0);
+  // Only the catalog and the one valid repository's tags were asked for.
+  const asked = reg.requests.map((r) => r.url.pathname).filter((p) => p !== "/v2/");
+  assert.deepEqual(asked, ["/v2/_catalog", "/v2/good/tags/list"]);
+  assert.match(run.stderr, /4 of 4 images failed/);
+  assert.match(run.stderr, /"\.\.\/\.\.\/\.\.\/etc": the source lists this as a repository/);
+  assert.match(run.stderr, /good:"\.\.\/\.\.\/t": the source lists this as a tag/);
+});

@@ -11,6 +11,7 @@ import { failedImagesError, runBounded } from "../limit.ts";
 import { hostPlatform, type Platform } from "../platform.ts";
 import { defaultRegistryClient, type RegistryClient } from "../remote/mod.ts";
 import { repositoryOfRefName } from "../oci_layout/ref_name.ts";
+import { isRepositoryName, isTag } from "../reference.ts";
 import { finishStore, type Store } from "../store.ts";
 import { type Location, parseLocation, repositoryLocation } from "./location.ts";
 import { checkHook, type ImageCheck, isArtifactTag, signatureHomes } from "./signature_policy.ts";
@@ -138,8 +139,29 @@ export async function syncRegistries(
 ): Promise<{ copied: number; failed: SyncFailure[] }> {
   const engine = options.engine ?? new CopyEngine({ onEvent: options.onEvent });
   const jobs: { repo: string; tag: string }[] = [];
+  // Names the source lists are its word: one that is no name is not asked for (a request path
+  // built of `..`), and is a failure of its own.
+  const invalid: SyncFailure[] = [];
+  const refuse = (what: string, why: string) => {
+    options.warn?.(`${what}: ${why}`);
+    invalid.push({ source: what, error: why });
+  };
   for (const repo of await source.repositories()) {
+    if (!isRepositoryName(repo)) {
+      refuse(
+        `${source.location}/${JSON.stringify(repo)}`,
+        "the source lists this as a repository, but it is not a valid repository name",
+      );
+      continue;
+    }
     for (const tag of await source.repository(repo).tags()) {
+      if (!isTag(tag)) {
+        refuse(
+          `${source.location}/${repo}:${JSON.stringify(tag)}`,
+          "the source lists this as a tag, but it is not a valid tag",
+        );
+        continue;
+      }
       // Cosign and fallback tags name what belongs to images: copied with them, or left out.
       if (!isReferrerTag(tag)) jobs.push({ repo, tag });
     }
@@ -178,11 +200,13 @@ export async function syncRegistries(
     },
     onFailure: (job, err) => options.warn?.(`${label(job)}: ${errorMessage(err)}`),
   });
-  const failed: SyncFailure[] = failures.map(({ item, error }) => ({
-    source: label(item),
-    error: errorMessage(error),
-  }));
-  if (jobs.length === 0) options.warn?.(`${source.location} holds no tagged images`);
+  const failed: SyncFailure[] = [
+    ...invalid,
+    ...failures.map(({ item, error }) => ({ source: label(item), error: errorMessage(error) })),
+  ];
+  if (jobs.length === 0 && invalid.length === 0) {
+    options.warn?.(`${source.location} holds no tagged images`);
+  }
   return { copied, failed };
 }
 
