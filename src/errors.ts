@@ -35,17 +35,25 @@ export class FerryError extends Error {
   readonly exitCode: number;
   /** Whether retrying the same operation may succeed (network faults, 5xx, 429). */
   readonly retryable: boolean;
+  /** Lines that follow the one-line message (a list of what is missing), each one line. */
+  readonly details: readonly string[];
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { cause?: unknown; retryable?: boolean; exitCode?: number } = {},
+    options: {
+      cause?: unknown;
+      retryable?: boolean;
+      exitCode?: number;
+      details?: readonly string[];
+    } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = "FerryError";
     this.code = code;
     this.retryable = options.retryable ?? false;
     this.exitCode = options.exitCode ?? (code === "usage" ? 2 : 1);
+    this.details = options.details ?? [];
   }
 }
 

@@ -116,6 +116,8 @@ export interface ErrorEvent {
   type: "error";
   code: ErrorCode | "internal";
   message: string;
+  /** Lines that follow the message (a list of what is missing), when there are. */
+  details?: string[];
 }
 
 // ---- build and merge events ----

@@ -239,6 +239,9 @@ export async function main(args: string[]): Promise<number> {
         type: "error",
         code: err instanceof FerryError ? err.code : "internal",
         message: errorMessage(err).split("\n")[0],
+        ...(err instanceof FerryError && err.details.length > 0
+          ? { details: [...err.details] }
+          : {}),
       });
     }
     return report(err, debug);
@@ -267,6 +270,7 @@ function isModuleLoadDenied(err: unknown): boolean {
 function report(err: unknown, debug: boolean): number {
   if (err instanceof FerryError) {
     console.error(`ferry: ${terminalSafe(err.message)}`);
+    for (const line of err.details) console.error(`  ${terminalSafe(line)}`);
     if (debug) console.error(terminalSafe(err.stack ?? "", { lines: true }));
     return err.exitCode;
   }

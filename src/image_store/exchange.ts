@@ -522,16 +522,15 @@ function missingBaseError(path: string, store: ImageStore, absent: Descriptor[])
   const total = absent.reduce((n, d) => n + d.size, 0);
   const list = absent
     .sort((a, b) => (a.digest < b.digest ? -1 : 1))
-    .map((d) => `  ${d.digest} (${d.size} bytes, ${d.mediaType})`);
+    .map((d) => `${d.digest} (${d.size} bytes, ${d.mediaType})`);
   return new FerryError(
     "not_found",
     `${path}: differential archive: ${absent.length} blob${
       absent.length === 1 ? "" : "s"
     } (${total} bytes) it omits ${
       absent.length === 1 ? "is" : "are"
-    } not in the image store ${store.root}; load the archive its --base named first (nothing was stored):\n${
-      list.join("\n")
-    }`,
+    } not in the image store ${store.root}; load the archive its --base named first (nothing was stored):`,
+    { details: list },
   );
 }
 
