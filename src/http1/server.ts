@@ -110,6 +110,8 @@ const READ_SIZE = 64 << 10;
 const WRITE_CHUNK = 1 << 20;
 /** Unread request bodies up to this size are skipped to keep the connection; larger ones close it. */
 const MAX_DRAIN = 256 << 10;
+/** Largest trailer section of a chunked request body (ferry reads none of it). */
+const MAX_TRAILERS = 64 << 10;
 /** How long a closing connection waits for the client's end (lingering close). */
 const LINGER_MS = 2_000;
 
@@ -542,7 +544,9 @@ class Connection {
     let length = headers.get("content-length");
     let chunked = false;
     if (response.body === null) {
-      if (length === null && !noBody) length = "0";
+      // A body-less answer says so, whatever length the handler set: a Content-Length with no
+      // bytes after it would take the next response on the connection as its body.
+      if (!noBody) length = "0";
     } else if (length === null && !noBody) chunked = true;
     let text = `HTTP/1.1 ${status} ${response.statusText || reason(status)}\r\n`;
     for (const [name, value] of headers) {
@@ -734,9 +738,16 @@ class RequestBody {
       if (!/^[0-9a-fA-F]{1,12}$/.test(size)) throw new BadRequest(400, "invalid chunk size");
       this.#chunkLeft = parseInt(size, 16);
       if (this.#chunkLeft === 0) {
-        // Trailers, ignored, up to the empty line.
-        while ((await this.#conn.readLine(8192)) !== "") {
-          // skip
+        // Trailers, ignored, up to the empty line; bounded like a head, or a client could send
+        // them forever to a handler that has read its body's every byte already.
+        let trailers = 0;
+        for (
+          let line = await this.#conn.readLine(8192);
+          line !== "";
+          line = await this.#conn.readLine(8192)
+        ) {
+          trailers += line.length + 2;
+          if (trailers > MAX_TRAILERS) throw new BadRequest(431, "chunked trailers too large");
         }
         this.#finished = true;
         return null;
@@ -761,6 +772,8 @@ interface Head {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Methods the Fetch `Request` normalises to capitals whatever their case. */
+const FOLDED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
 
 function parseHead(bytes: Uint8Array): Head {
   const text = decoder.decode(bytes);
@@ -771,6 +784,11 @@ function parseHead(bytes: Uint8Array): Head {
   }
   if (version !== "HTTP/1.1" && version !== "HTTP/1.0") {
     throw new BadRequest(505, `unsupported version ${version}`);
+  }
+  if (FOLDED_METHODS.has(method.toUpperCase()) && method !== method.toUpperCase()) {
+    // `Request` would spell it in capitals and the handler answer `hEAD` as HEAD (no body),
+    // while the client, for whom methods are case-sensitive, waits for one: refused instead.
+    throw new BadRequest(501, `unsupported method ${method} (methods are case-sensitive)`);
   }
   if (!target.startsWith("/") || hasControl(target, false)) {
     throw new BadRequest(400, "request target must be a path");

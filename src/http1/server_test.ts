@@ -136,6 +136,52 @@ Deno.test("http1: request smuggling shapes and non-HTTP input are refused at onc
   assert.deepEqual(statuses(await exchange(port, huge)), [431]);
 });
 
+Deno.test("http1: a standard method spelt in other case is refused, not answered as another", async () => {
+  // `Request` makes `hEAD` a HEAD: the handler answered without a body while the client, for
+  // whom methods are case-sensitive, read the next response as that body.
+  await using server = start((request) =>
+    Promise.resolve(
+      request.method === "HEAD"
+        ? new Response(null, { headers: { "content-length": "5" } })
+        : new Response("hello"),
+    )
+  );
+  const text = await exchange(
+    server.addr.port,
+    "hEAD /x HTTP/1.1\r\nHost: x\r\n\r\nGET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+  );
+  assert.deepEqual(statuses(text), [501], text);
+  assert.match(text, /connection: close/);
+  // Other methods are the handler's to judge, in any case.
+  const patch = await exchange(server.addr.port, "patch /x HTTP/1.1\r\nConnection: close\r\n\r\n");
+  assert.deepEqual(statuses(patch), [200]);
+});
+
+Deno.test("http1: a body-less response to a GET says Content-Length 0, whatever the handler set", async () => {
+  await using server = start(() =>
+    Promise.resolve(new Response(null, { headers: { "content-length": "5" } }))
+  );
+  const text = await exchange(
+    server.addr.port,
+    "GET /x HTTP/1.1\r\nHost: x\r\n\r\nGET /y HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+  );
+  assert.deepEqual(statuses(text), [200, 200], text);
+  assert.equal(text.match(/content-length: 0\r\n/g)?.length, 2, text);
+});
+
+Deno.test("http1: chunked trailers are bounded", async () => {
+  await using server = start();
+  const trailers = `X-T: ${"t".repeat(8000)}\r\n`.repeat(10);
+  const text = await exchange(
+    server.addr.port,
+    `PATCH /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n` +
+      `5\r\nhello\r\n0\r\n${trailers}\r\n`,
+  );
+  assert.equal(statuses(text).length, 1, text);
+  assert.notEqual(statuses(text)[0], 200, text);
+  assert.match(text, /connection: close/);
+});
+
 Deno.test("http1: Expect: 100-continue is answered only when the body is read", async () => {
   let read = true;
   await using server = start(async (request) => {
