@@ -30,6 +30,8 @@ const H = "Host: 127.0.0.1\r\n";
 const corpus = [
   `GET /v2/${REPO}/manifests/v1 HTTP/1.1\r\n${H}Accept: ${OCI_MANIFEST}\r\n\r\n`,
   `HEAD /v2/${REPO}/blobs/${layer} HTTP/1.1\r\n${H}\r\nGET /v2/ HTTP/1.1\r\n${H}\r\n`,
+  // Methods are case-sensitive, though `Request` capitalises the standard ones.
+  `head /v2/${REPO}/manifests/v1 HTTP/1.1\r\n${H}\r\nGET /v2/ HTTP/1.1\r\n${H}\r\n`,
   `GET /v2/${REPO}/blobs/${layer} HTTP/1.1\r\n${H}Range: bytes=3-9\r\nConnection: close\r\n\r\n`,
   `POST /v2/${REPO}/blobs/uploads/?digest=${whole} HTTP/1.1\r\n${H}` +
   `Transfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\n` +
@@ -129,13 +131,65 @@ async function exchange(port: number, bytes: Uint8Array): Promise<Uint8Array> {
   return out;
 }
 
-/** Status codes of the responses in `bytes`; each must start with a status line. */
-function statuses(bytes: Uint8Array): number[] {
-  const text = decoder.decode(bytes);
-  if (text !== "" && !text.startsWith("HTTP/1.1 ")) {
-    throw new Error(`the answer does not start with a status line: ${text.slice(0, 200)}`);
+const STATUS_LINE = encoder.encode("HTTP/1.1 ");
+
+function startsAt(bytes: Uint8Array, at: number, prefix: Uint8Array): boolean {
+  if (at + prefix.length > bytes.length) return false;
+  return prefix.every((b, i) => bytes[at + i] === b);
+}
+
+/**
+ * Status codes of the responses in `bytes`, checking their framing: each starts with a status
+ * line, and each body is as long as it says (chunked or `Content-Length`), or absent with another
+ * response or the end right after its head — which only a HEAD request may get, so such answers
+ * are counted in `bodiless`.
+ */
+function responses(bytes: Uint8Array): { codes: number[]; bodiless: number } {
+  const codes: number[] = [];
+  let bodiless = 0;
+  let at = 0;
+  const fail = (why: string): never => {
+    throw new Error(
+      `${why} at byte ${at}: ${JSON.stringify(decoder.decode(bytes.subarray(at, at + 200)))}`,
+    );
+  };
+  while (at < bytes.length) {
+    if (!startsAt(bytes, at, STATUS_LINE)) fail("no status line");
+    let end = at;
+    while (
+      end + 3 < bytes.length &&
+      !(bytes[end] === 13 && bytes[end + 1] === 10 && bytes[end + 2] === 13 &&
+        bytes[end + 3] === 10)
+    ) end++;
+    if (end + 3 >= bytes.length) fail("a response head without end");
+    const head = decoder.decode(bytes.subarray(at, end)).toLowerCase();
+    const code = Number(head.slice(9, 12));
+    codes.push(code);
+    at = end + 4;
+    if (code === 100 || code === 204 || code === 304) continue;
+    const length = head.match(/\r\ncontent-length: (\d+)/)?.[1];
+    if (/\r\ntransfer-encoding: chunked/.test(head)) {
+      for (;;) {
+        const line = decoder.decode(bytes.subarray(at, at + 20)).match(/^([0-9a-f]+)\r\n/);
+        if (!line) fail("a malformed chunk");
+        const size = parseInt(line![1], 16);
+        at += line![0].length + size + 2;
+        if (at > bytes.length) fail("a chunk cut short");
+        if (size === 0) break;
+      }
+    } else if (length !== undefined) {
+      const n = Number(length);
+      if (n > 0 && (at === bytes.length || startsAt(bytes, at, STATUS_LINE))) {
+        bodiless++;
+      } else {
+        at += n;
+        if (at > bytes.length) fail(`a body shorter than its Content-Length ${n}`);
+      }
+    } else {
+      fail("a response without Content-Length nor chunks");
+    }
   }
-  return [...text.matchAll(/^HTTP\/1\.1 (\d{3}) /gm)].map((m) => Number(m[1]));
+  return { codes, bodiless };
 }
 
 async function stillServing(port: number, label: string): Promise<void> {
@@ -175,7 +229,9 @@ Deno.test("fuzz: registry serve over HTTP/1 answers mutated bytes or closes", as
       accept: () => false,
       maxMs: DEADLINE_MS + 1000,
       target: async (input) => {
-        const codes = statuses(await exchange(port, input));
+        const { codes, bodiless } = responses(await exchange(port, input));
+        const heads = decoder.decode(input).match(/(^|\n)HEAD /g)?.length ?? 0;
+        assert.ok(bodiless <= heads, `${bodiless} answers without their body, ${heads} HEAD`);
         for (const code of codes) {
           assert.ok(code < 500 || code === 501 || code === 505, `answered ${code}`);
         }
