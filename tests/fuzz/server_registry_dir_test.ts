@@ -118,7 +118,7 @@ async function damage(root: string, rng: Rng, outside: string): Promise<string[]
     const v2dirs = dirs.filter((d) => d.startsWith("docker/registry/v2/"));
     const file = files.length ? rng.pick(files) : undefined;
     const dir = v2dirs.length ? rng.pick(v2dirs) : undefined;
-    const op = rng.int(12);
+    const op = rng.int(13);
     try {
       if (op <= 4 && file) {
         const bytes = await Deno.readFile(`${root}/${file}`);
@@ -149,6 +149,11 @@ async function damage(root: string, rng: Rng, outside: string): Promise<string[]
         if (rng.chance(0.5)) await Deno.mkdir(`${where}/link`, { recursive: true });
         else await Deno.writeFile(where, encoder.encode(rng.pick(["sha256:", "", "x"])));
         done.push(`stray ${dir}/${name}`);
+      } else if (op === 12 && file) {
+        // A named pipe where a file should be: opening it to read would wait for a writer.
+        await Deno.remove(`${root}/${file}`);
+        const made = await new Deno.Command("mkfifo", { args: [`${root}/${file}`] }).output();
+        done.push(made.success ? `fifo for ${file}` : "(no mkfifo)");
       } else if (dir) {
         const to = `${dir.slice(0, dir.lastIndexOf("/"))}/${rng.pick(ODD_NAMES)}`;
         if (rng.chance(0.5)) await Deno.rename(`${root}/${dir}`, `${root}/${to}`);
@@ -274,6 +279,30 @@ Deno.test("fuzz: damaged registry directories are served and verified without a 
         await check(root, `seed ${seed} [${done.join("; ")}]`);
       } finally {
         await Deno.remove(root, { recursive: true });
+      }
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("fuzz: every file of a registry directory swapped for a named pipe or emptied", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "ferry-fuzz-dir-" });
+  try {
+    await pristine(`${tmp}/pristine`);
+    const { files } = await entries(`${tmp}/pristine`);
+    for (const file of files.filter((f) => f.startsWith("docker/"))) {
+      for (const kind of ["fifo", "empty"]) {
+        const root = `${tmp}/run`;
+        await copyTree(`${tmp}/pristine`, root);
+        await Deno.remove(`${root}/${file}`);
+        if (kind === "empty") await Deno.writeFile(`${root}/${file}`, new Uint8Array());
+        else await new Deno.Command("mkfifo", { args: [`${root}/${file}`] }).output();
+        try {
+          await check(root, `${kind} for ${file}`);
+        } finally {
+          await Deno.remove(root, { recursive: true });
+        }
       }
     }
   } finally {
