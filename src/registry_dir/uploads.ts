@@ -18,6 +18,9 @@ import type { StoreRoot } from "../store_root.ts";
 import { DIR_MODE, FILE_MODE, listDirs } from "./fs.ts";
 import { checkRepositoryName, type Layout } from "./layout.ts";
 
+/** Largest `startedat` read: it holds one RFC 3339 date. */
+const MAX_STARTEDAT_SIZE = 1024;
+
 /** An upload session found on disk. */
 export interface StoredUploadSession {
   /** Repository the session is for. */
@@ -85,15 +88,16 @@ export class UploadArea {
   }
 
   /**
-   * When the session started: its `startedat` (a regular file: a symlink is not read), else its
-   * directory's mtime; undefined when neither can be read.
+   * When the session started: its `startedat` (a regular file of at most 1 KiB reached through no
+   * symlink), else its directory's mtime; undefined when neither can be read.
    */
   async startedAt(name: string, id: string): Promise<number | undefined> {
     const dir = this.#dir(name, id);
     try {
-      if (!(await Deno.lstat(`${dir}/startedat`)).isFile) throw new Error("not a regular file");
-      const text = await Deno.readTextFile(`${dir}/startedat`);
-      const time = Date.parse(text.trim());
+      // A date is a few dozen bytes: a larger file (or a symlink, or no regular file) is not read.
+      const bytes = await this.#ctx.root.readSmallFile(`${dir}/startedat`, MAX_STARTEDAT_SIZE);
+      if (bytes === undefined) throw new Error("not a regular file");
+      const time = Date.parse(new TextDecoder().decode(bytes).trim());
       if (!Number.isNaN(time)) return time;
     } catch {
       // No such file or unreadable: fall back to the directory's date.

@@ -93,6 +93,21 @@ Deno.test("registry dir uploads: a symlinked session is neither adopted nor remo
   });
 });
 
+Deno.test("registry dir uploads: a startedat larger than a date is not read; the directory dates the session", async () => {
+  await withDir(async (dir) => {
+    const sessions = dir.uploadSessions;
+    const session = `${dir.root}/${V2}/repositories/app/_uploads/${ID}`;
+    await sessions.create("app", ID);
+    // A planted file would be read whole into memory however large: a valid date and padding.
+    const padded = "2001-01-01T00:00:00Z" + " ".repeat(2 << 20);
+    await Deno.writeTextFile(`${session}/startedat`, padded);
+    const mtime = (await Deno.stat(session)).mtime!.getTime();
+    assert.equal(await sessions.startedAt("app", ID), mtime);
+    await Deno.writeTextFile(`${session}/startedat`, "2001-01-01T00:00:00Z\n");
+    assert.equal(await sessions.startedAt("app", ID), Date.parse("2001-01-01T00:00:00Z"));
+  });
+});
+
 Deno.test("registry dir: manifests listed, a manifest deleted with its tags, a blob unlinked", async () => {
   await withDir(async (dir) => {
     const repo = dir.repository("app");
