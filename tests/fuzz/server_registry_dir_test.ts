@@ -257,6 +257,14 @@ async function check(root: string, label: string): Promise<void> {
     for (const p of report.problems) {
       assert.ok(p.message && !p.message.includes("\n  at "), `${label}: verify: ${p.message}`);
     }
+    // The upload purge walks every repository's sessions (at start, then daily).
+    const purger = createRegistryHandler(dir, {
+      purgeUploadsAfterMs: 1,
+      onError: (err) => errors.push(err),
+    });
+    await timed(`${label}: purge`, purger.close());
+    const failure = errors.find((e) => !isFerryError(e));
+    if (failure) throw new Error(`${label}: the purge failed: ${(failure as Error).stack}`);
   } finally {
     await handler.close();
     await dir.close();
