@@ -324,6 +324,32 @@ bothTest("cross-repository mount", async ({ handler }) => {
   }
 });
 
+bothTest(
+  "manifests: a pushed index naming children many times gets one error per distinct child, at most 100",
+  async ({ handler }) => {
+    const child = (i: number) => ({
+      mediaType: OCI_MANIFEST,
+      digest: `sha256:${i.toString(16).padStart(64, "0")}`,
+      size: 10,
+    });
+    // 20000 descriptors of one missing manifest, then 500 distinct missing ones.
+    const manifests = [
+      ...Array.from({ length: 20000 }, () => child(0)),
+      ...Array.from({ length: 500 }, (_, i) => child(i + 1)),
+    ];
+    const res = await call(handler, "PUT", "/v2/img/manifests/many", {
+      body: encoder.encode(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests })),
+      headers: { "Content-Type": OCI_INDEX },
+    });
+    assert.equal(res.res.status, 400);
+    const details = (res.json().errors as { detail: { digest: string } }[]).map((e) =>
+      e.detail.digest
+    );
+    assert.equal(details.length, 100);
+    assert.deepEqual(details.slice(0, 3), [child(0).digest, child(1).digest, child(2).digest]);
+  },
+);
+
 bothTest("manifests: push by tag and digest, read back, validation", async ({ handler }) => {
   const image = makeImage();
   for (const b of [image.config, ...image.layers]) await putBlob(handler, "img", b);

@@ -24,6 +24,9 @@ import {
   type ResourceRequest,
 } from "./context.ts";
 
+/** Problems with a pushed manifest's references listed in one answer; the rest are not looked up. */
+const MAX_REFERENCE_ERRORS = 100;
+
 /** Answers the manifest endpoint. */
 export function handleManifest(
   ctx: HandlerContext,
@@ -182,7 +185,14 @@ async function checkReferences(
     ? manifest.manifests
     : [manifest.config, ...manifest.layers].filter((d) => !d.urls?.length);
   const errors: RegistryErrorEntry[] = [];
+  // Each distinct descriptor is looked up once, and the answer lists at most MAX_REFERENCE_ERRORS:
+  // a 4 MiB manifest can name the same missing blob tens of thousands of times.
+  const seen = new Set<string>();
   for (const d of refs) {
+    const key = `${d.digest} ${d.size}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (errors.length >= MAX_REFERENCE_ERRORS) break;
     const size = await ctx.backend.blobSize(name, d.digest);
     if (size === undefined) {
       errors.push({
