@@ -350,6 +350,35 @@ bothTest(
   },
 );
 
+bothTest(
+  "manifests: a pushed manifest nesting deeper than 64 levels is refused before it is parsed",
+  async ({ handler }) => {
+    const image = makeImage();
+    for (const b of [image.config, ...image.layers]) await putBlob(handler, "img", b);
+    const doc = JSON.parse(new TextDecoder().decode(image.manifest.bytes));
+    const put = (value: unknown) =>
+      call(handler, "PUT", "/v2/img/manifests/deep", {
+        body: encoder.encode(JSON.stringify(value)),
+        headers: { "Content-Type": OCI_MANIFEST },
+      });
+    // An annotation value is not checked by the parser: only the nesting refuses this one.
+    const nest = (depth: number) => {
+      let v: unknown = "x";
+      for (let i = 0; i < depth; i++) v = [v];
+      return v;
+    };
+    const deep = await put({ ...doc, annotations: { a: nest(70) } });
+    assert.equal(deep.res.status, 400);
+    assert.match(
+      String((deep.json().errors as { message: string }[])[0].message),
+      /deeper than 64/,
+    );
+    // Brackets inside strings do not count; 60 levels pass the check.
+    const fine = await put({ ...doc, annotations: { a: "[".repeat(200), b: nest(60) } });
+    assert.equal(fine.res.status, 201, new TextDecoder().decode(fine.bytes));
+  },
+);
+
 bothTest("manifests: push by tag and digest, read back, validation", async ({ handler }) => {
   const image = makeImage();
   for (const b of [image.config, ...image.layers]) await putBlob(handler, "img", b);

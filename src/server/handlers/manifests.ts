@@ -27,6 +27,12 @@ import {
 /** Problems with a pushed manifest's references listed in one answer; the rest are not looked up. */
 const MAX_REFERENCE_ERRORS = 100;
 
+/**
+ * Deepest nesting of arrays and objects in a pushed manifest (an index's platform features are 5
+ * levels down). `JSON.parse` takes seconds of the server's one thread over 4 MiB of `[[[[…`.
+ */
+const MAX_MANIFEST_DEPTH = 64;
+
 /** Answers the manifest endpoint. */
 export function handleManifest(
   ctx: HandlerContext,
@@ -136,6 +142,13 @@ async function putManifest(
   const contentType = request.headers.get("content-type")?.split(";")[0].trim() || undefined;
   if (contentType !== undefined && !MANIFEST_TYPES.includes(contentType)) {
     throw httpError(400, "MANIFEST_INVALID", `unsupported manifest media type ${contentType}`);
+  }
+  if (nestedDeeperThan(bytes, MAX_MANIFEST_DEPTH)) {
+    throw httpError(
+      400,
+      "MANIFEST_INVALID",
+      `manifest nests arrays and objects deeper than ${MAX_MANIFEST_DEPTH} levels`,
+    );
   }
   let manifest: Manifest;
   try {
@@ -249,6 +262,29 @@ export function accepts(header: string | null, mediaType: string): boolean {
   for (const item of header.split(",")) {
     const type = item.split(";")[0].trim().toLowerCase();
     if (type === mediaType || type === "*/*" || type === "application/*") return true;
+  }
+  return false;
+}
+
+/**
+ * Whether JSON text nests arrays and objects deeper than `max`: one pass over the bytes, brackets
+ * inside strings skipped (the text need not be valid JSON; the parser judges that).
+ */
+function nestedDeeperThan(bytes: Uint8Array, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash: the next byte is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
   }
   return false;
 }
