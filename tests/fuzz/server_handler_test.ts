@@ -172,7 +172,7 @@ async function restore(served: ServedStore): Promise<void> {
   );
 }
 
-for (const [kind, runs] of [["memory", 1000], ["dir", 500]] as const) {
+for (const [kind, runs] of [["memory", 600], ["dir", 300]] as const) {
   Deno.test(`fuzz: registry serve (${kind}) answers mutated requests below 500`, async () => {
     await withServedStore(kind, async (served) => {
       await fuzz({
@@ -191,7 +191,7 @@ for (const [kind, runs] of [["memory", 1000], ["dir", 500]] as const) {
 
 const manifests = [image.manifest.bytes, artifact.manifest.bytes, fixtureImage().index.bytes];
 
-for (const [kind, runs] of [["memory", 300], ["dir", 150]] as const) {
+for (const [kind, runs] of [["memory", 200], ["dir", 100]] as const) {
   Deno.test(`fuzz: registry serve (${kind}) refuses mutated manifests with 4xx`, async () => {
     await withServedStore(kind, async (served) => {
       await fuzz({

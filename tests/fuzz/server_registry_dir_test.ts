@@ -23,7 +23,7 @@ const decoder = new TextDecoder();
 /** `FUZZ_SCALE=20` runs twenty times the inputs with other seeds (to look for new failures). */
 const SCALE = Number(Deno.env.get("FUZZ_SCALE") ?? "1");
 const SEED = SCALE === 1 ? 1 : Date.now() % 1_000_000;
-const RUNS = 25 * SCALE;
+const RUNS = 20 * SCALE;
 /** Longest one request, or one verify, may take. */
 const MAX_MS = 3000;
 
@@ -294,15 +294,16 @@ Deno.test("fuzz: damaged registry directories are served and verified without a 
   }
 });
 
-Deno.test("fuzz: every file of a registry directory swapped for a named pipe, every link emptied", async () => {
+Deno.test("fuzz: every file of a registry directory swapped for a named pipe or emptied", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "ferry-fuzz-dir-" });
   try {
     await pristine(`${tmp}/pristine`);
     const { files } = await entries(`${tmp}/pristine`);
-    const cases = files.filter((f) => f.startsWith("docker/")).flatMap((f) => [
-      { file: f, kind: "fifo" },
-      ...(f.endsWith("/link") ? [{ file: f, kind: "empty" }] : []),
-    ]);
+    // Every data file becomes a pipe; links, alike but many, take turns being a pipe or empty.
+    const cases = files.filter((f) => f.startsWith("docker/")).map((file, i) => ({
+      file,
+      kind: file.endsWith("/link") && i % 2 === 0 ? "empty" : "fifo",
+    }));
     // The pipes made at once (one process), each moved into place in its turn.
     const pipes = cases.map((_, i) => `${tmp}/pipe-${i}`);
     await new Deno.Command("mkfifo", { args: pipes }).output();
