@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { regexpLiteral } from "../glob_syntax.ts";
+import { PatternError, replacePattern, trimPrefix, trimSuffix } from "./shell_pattern.ts";
 
 /** Looks a variable up; `undefined` when it is not set. */
 export type VariableLookup = (name: string) => string | undefined;
@@ -26,6 +26,27 @@ export class SubstitutionError extends Error {
 }
 
 const EOF = "";
+
+/**
+ * Deepest nesting of `${…}` inside the word of a `${NAME:-word}` modifier: the scanner recurses
+ * once per level, so an unbounded depth would overflow the stack.
+ */
+export const MAX_SUBSTITUTION_DEPTH = 64;
+
+/**
+ * Longest result of substituting one word, in UTF-16 code units (1 MiB of ASCII): `ENV A=$A$A`
+ * doubles a value on every line.
+ */
+export const MAX_EXPANDED_LENGTH = 1024 * 1024;
+
+function checkLength(text: string): string {
+  if (text.length > MAX_EXPANDED_LENGTH) {
+    throw new SubstitutionError(
+      `substitution result is longer than ${MAX_EXPANDED_LENGTH} characters`,
+    );
+  }
+  return text;
+}
 
 /** Result of scanning a word: the joined string and the word list (split on unquoted blanks). */
 interface Scanned {
@@ -56,7 +77,12 @@ class Words {
   }
 
   addString(text: string): void {
-    for (const ch of text) this.addChar(ch);
+    // Word by word rather than character by character: values can be long.
+    const parts = text.split(/\s/u);
+    for (let i = 0; i < parts.length; i++) {
+      if (i > 0) this.addChar(" ");
+      if (parts[i].length > 0) this.addRawString(parts[i]);
+    }
   }
 
   addRawString(text: string): void {
@@ -94,6 +120,7 @@ class Scanner {
   readonly #lookup: VariableLookup;
   readonly #escape: string;
   #rawEscapes = false;
+  #depth = 0;
 
   constructor(word: string, lookup: VariableLookup, escape: string) {
     this.#chars = Array.from(word);
@@ -133,7 +160,7 @@ class Scanner {
       }
       if (ch === "$") {
         const value = this.#dollar();
-        result += value;
+        result = checkLength(result + value);
         words.addString(value);
         continue;
       }
@@ -193,7 +220,7 @@ class Scanner {
         return result;
       }
       if (peeked === "$") {
-        result += this.#dollar();
+        result = checkLength(result + this.#dollar());
         continue;
       }
       let ch = this.next();
@@ -262,9 +289,11 @@ class Scanner {
           greedy = true;
           pattern = pattern.slice(1);
         }
-        return ch === "%"
-          ? trimSuffix(pattern, value ?? "", greedy)
-          : trimPrefix(pattern, value ?? "", greedy);
+        return patternOp(() =>
+          ch === "%"
+            ? trimSuffix(pattern, value ?? "", greedy)
+            : trimPrefix(pattern, value ?? "", greedy)
+        );
       }
       default:
         throw new SubstitutionError(`unsupported modifier (${modifier}) in substitution`);
@@ -279,6 +308,21 @@ class Scanner {
       return this.#lookup(name) ?? "";
     }
     this.next();
+    if (this.#depth >= MAX_SUBSTITUTION_DEPTH) {
+      throw new SubstitutionError(
+        `substitutions nested more than ${MAX_SUBSTITUTION_DEPTH} levels deep`,
+      );
+    }
+    this.#depth++;
+    try {
+      return checkLength(this.#braced());
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  /** `${…}` after the `${`. */
+  #braced(): string {
     const first = this.peek();
     if (first === EOF) throw new SubstitutionError("syntax error: missing '}'");
     if (first === "{" || first === "}" || first === ":") {
@@ -315,12 +359,12 @@ class Scanner {
           if (this.peek() === EOF) throw new SubstitutionError("syntax error: missing '}'");
           throw err;
         }
-        const value = this.#lookup(name) ?? "";
-        const re = shellPatternToRegExp(pattern, true, false, all);
-        if (all) return value.replace(re, () => replacement);
-        const m = re.exec(value);
-        if (!m) return value;
-        return value.slice(0, m.index) + replacement + value.slice(m.index + m[0].length);
+        return patternOp(() =>
+          replacePattern(pattern, this.#lookup(name) ?? "", replacement, {
+            all,
+            maxLength: MAX_EXPANDED_LENGTH,
+          })
+        );
       }
       default:
         throw new SubstitutionError(`unsupported modifier (${ch}) in substitution`);
@@ -328,66 +372,14 @@ class Scanner {
   }
 }
 
-/** Converts a `*`/`?` shell pattern (no brackets) to a regular expression. */
-function shellPatternToRegExp(
-  pattern: string,
-  greedy: boolean,
-  anchored: boolean,
-  global = false,
-): RegExp {
-  const chars = Array.from(pattern);
-  let out = anchored ? "^" : "";
-  for (let i = 0; i < chars.length; i++) {
-    const ch = chars[i];
-    if (ch === "*") out += greedy ? "[\\s\\S]*" : "[\\s\\S]*?";
-    else if (ch === "?") out += "[\\s\\S]";
-    else if (ch === "\\") {
-      const nextCh = chars[i + 1];
-      // `}` and `/` are escaped only to end the ${} syntax; the escape is not part of the pattern.
-      if (nextCh === "}" || nextCh === "/") continue;
-      i++;
-      if (nextCh !== "*" && nextCh !== "?" && nextCh !== "\\") {
-        throw new SubstitutionError(
-          `invalid pattern (${pattern}) in substitution: invalid escape '\\${nextCh ?? ""}'`,
-        );
-      }
-      out += regexpLiteral(nextCh);
-    } else out += regexpLiteral(ch);
+/** Runs a pattern operation, its errors reported as substitution errors. */
+function patternOp(op: () => string): string {
+  try {
+    return op();
+  } catch (err) {
+    if (err instanceof PatternError) throw new SubstitutionError(err.message);
+    throw err;
   }
-  return new RegExp(out, global ? "gu" : "u");
-}
-
-function trimPrefix(pattern: string, value: string, greedy: boolean): string {
-  const m = shellPatternToRegExp(pattern, greedy, true).exec(value);
-  return m ? value.slice(m[0].length) : value;
-}
-
-/** Reverses a pattern keeping `\x` escapes in front of the character they escape. */
-function reversePattern(pattern: string): string {
-  const chars = Array.from(pattern);
-  const out: string[] = new Array(chars.length);
-  const last = chars.length - 1;
-  for (let i = 0; i <= last;) {
-    const at = last - i;
-    if (chars[i] === "\\" && i !== last) {
-      out[at - 1] = chars[i];
-      out[at] = chars[i + 1];
-      i += 2;
-    } else {
-      out[at] = chars[i];
-      i++;
-    }
-  }
-  return out.join("");
-}
-
-function reverseString(text: string): string {
-  return Array.from(text).reverse().join("");
-}
-
-function trimSuffix(pattern: string, value: string, greedy: boolean): string {
-  // A regular expression finds the leftmost match only: reverse both to trim from the right.
-  return reverseString(trimPrefix(reversePattern(pattern), reverseString(value), greedy));
 }
 
 /**

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { expandWord, expandWords, SubstitutionError } from "./expand.ts";
+import {
+  expandWord,
+  expandWords,
+  MAX_EXPANDED_LENGTH,
+  MAX_SUBSTITUTION_DEPTH,
+  SubstitutionError,
+} from "./expand.ts";
 
 const VARS: Record<string, string> = {
   A: "a",
@@ -99,4 +105,40 @@ Deno.test("expandWords: splits substituted values on unquoted blanks", () => {
   assert.deepEqual(expandWords('"$PORTS"', lookup), ["80 443"]);
   assert.deepEqual(expandWords("a\\ b c", lookup), ["a b", "c"]);
   assert.deepEqual(expandWords("$UNSET", lookup), []);
+});
+
+Deno.test("expandWord: nesting past MAX_SUBSTITUTION_DEPTH is a SubstitutionError, not a stack overflow", () => {
+  const deep = (n: number) => "${A:-".repeat(n) + "x" + "}".repeat(n);
+  assert.equal(expandWord(deep(MAX_SUBSTITUTION_DEPTH), lookup), "a");
+  for (const n of [MAX_SUBSTITUTION_DEPTH + 1, 20_000]) {
+    assert.throws(() => expandWord(deep(n), lookup), (err: unknown) => {
+      assert.ok(err instanceof SubstitutionError, `depth ${n}: ${err}`);
+      assert.match(err.message, /nested more than 64 levels deep/);
+      return true;
+    });
+  }
+});
+
+Deno.test("expandWord: a result past MAX_EXPANDED_LENGTH is a SubstitutionError", () => {
+  const long = "x".repeat(MAX_EXPANDED_LENGTH / 2 + 1);
+  const big = (name: string) => name === "L" ? long : undefined;
+  assert.equal(expandWord("$L", big), long);
+  for (const word of ["$L$L", '"${L}${L}"', "${U:-$L$L}", "${L//x/xx}"]) {
+    assert.throws(() => expandWord(word, big), (err: unknown) => {
+      assert.ok(err instanceof SubstitutionError, `${word}: ${err}`);
+      assert.match(err.message, /longer than 1048576 characters/, word);
+      return true;
+    });
+  }
+});
+
+Deno.test("expandWord: pattern operators run in linear time on patterns of many stars", () => {
+  // A backtracking regular expression takes exponential time here: no `y` in the value.
+  const value = "x".repeat(2000);
+  const vars = (name: string) => name === "L" ? value : undefined;
+  const stars = "*".repeat(40);
+  assert.equal(expandWord(`\${L/${stars}y/z}`, vars), value);
+  assert.equal(expandWord(`\${L//${stars}y/z}`, vars), value);
+  assert.equal(expandWord(`\${L##${"*x".repeat(40)}y}`, vars), value);
+  assert.equal(expandWord(`\${L%%y${"x*".repeat(40)}}`, vars), value);
 });

@@ -103,6 +103,17 @@ const KNOWN_INSTRUCTIONS = new Set([
 ]);
 const MIN_HEALTHCHECK_INTERVAL = 1_000_000; // 1ms, as Docker
 
+/**
+ * Most characters all substitutions of one parse may produce (UTF-16 code units): each word is
+ * bounded by `MAX_EXPANDED_LENGTH`, but a short line naming a long variable repeats it.
+ */
+export const MAX_TOTAL_EXPANSION = 64 * 1024 * 1024;
+
+/** What substitutions may still produce in this parse. */
+interface ExpansionBudget {
+  left: number;
+}
+
 type FlagKind = "string" | "bool" | "list";
 type FlagValues = Record<string, string | boolean | string[] | undefined>;
 
@@ -111,7 +122,7 @@ class Ctx {
   readonly loc: SourceLocation;
   readonly keyword: string;
 
-  constructor(readonly raw: RawInstruction) {
+  constructor(readonly raw: RawInstruction, readonly budget: ExpansionBudget) {
     this.loc = { file: raw.file, line: raw.line };
     this.keyword = raw.keyword.toUpperCase();
   }
@@ -122,7 +133,7 @@ class Ctx {
 
   expand(word: string, lookup: VariableLookup): string {
     try {
-      return expandWord(word, lookup, this.raw.escape);
+      return this.#spend(expandWord(word, lookup, this.raw.escape));
     } catch (err) {
       if (err instanceof SubstitutionError) this.fail(`${this.keyword}: ${err.message}`);
       throw err;
@@ -130,12 +141,26 @@ class Ctx {
   }
 
   expandSplit(word: string, lookup: VariableLookup): string[] {
+    let words: string[];
     try {
-      return expandWords(word, lookup, this.raw.escape);
+      words = expandWords(word, lookup, this.raw.escape);
     } catch (err) {
       if (err instanceof SubstitutionError) this.fail(`${this.keyword}: ${err.message}`);
       throw err;
     }
+    for (const w of words) this.#spend(w);
+    return words;
+  }
+
+  #spend<T extends string>(text: T): T {
+    this.budget.left -= text.length;
+    if (this.budget.left < 0) {
+      this.fail(
+        `${this.keyword}: substitutions produce more than ${MAX_TOTAL_EXPANSION} characters ` +
+          "in all",
+      );
+    }
+    return text;
   }
 
   /** Parses `--flags` against the ones this instruction accepts. */
@@ -345,6 +370,7 @@ class Parser {
   readonly #declared = new Set<string>();
   readonly #states: StageState[] = [];
   readonly #options: ParseOptions;
+  readonly #budget: ExpansionBudget = { left: MAX_TOTAL_EXPANSION };
 
   constructor(options: ParseOptions) {
     this.#options = options;
@@ -358,7 +384,7 @@ class Parser {
   }
 
   add(raw: RawInstruction): void {
-    const ctx: Ctx = new Ctx(raw);
+    const ctx: Ctx = new Ctx(raw, this.#budget);
     const kind = raw.keyword.toLowerCase();
     if (!KNOWN_INSTRUCTIONS.has(kind)) ctx.fail(`unknown instruction: ${raw.keyword}`);
     if (kind === "run") {

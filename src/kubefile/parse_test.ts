@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { isFerryError } from "../errors.ts";
-import { parseInstructions, type ParseOptions } from "./parse.ts";
+import { MAX_TOTAL_EXPANSION, parseInstructions, type ParseOptions } from "./parse.ts";
 import type { Instruction, ParsedInstructions } from "./types.ts";
 
 const AMD64 = { os: "linux", architecture: "amd64" };
@@ -490,4 +490,22 @@ Deno.test("parse: errors name file:line", () => {
     ],
   ];
   for (const [text, message, code] of cases) assertFails(text, message, code ?? "invalid_input");
+});
+
+Deno.test("parse: substitutions past MAX_TOTAL_EXPANSION in all fail naming file:line", () => {
+  // Each word stays under the per-word bound; together they pass the parse's.
+  const value = "x".repeat(1_000_000);
+  const labels = Math.ceil(MAX_TOTAL_EXPANSION / value.length) + 1;
+  const text = "FROM scratch\nARG A\n" + "LABEL a=$A\n".repeat(labels);
+  assertFails(
+    text,
+    /^Kubefile:\d+: LABEL: substitutions produce more than 67108864 characters in all$/,
+    "invalid_input",
+    { buildArgs: { A: value } },
+  );
+});
+
+Deno.test("parse: ENV doubling a value stops at the per-word bound", () => {
+  const text = "FROM scratch\nENV A=xxxxxxxxxxxxxxxx\n" + "ENV A=$A$A\n".repeat(40);
+  assertFails(text, /^Kubefile:\d+: ENV: substitution result is longer than 1048576 characters$/);
 });
