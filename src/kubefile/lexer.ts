@@ -32,10 +32,30 @@ export interface RawInstruction {
   escape: EscapeChar;
 }
 
-const DIRECTIVE_RE = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/;
+const DIRECTIVE_HEAD_RE = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=/;
+const LINE_TERMINATOR_RE = /[\n\r\u2028\u2029]/;
 const KNOWN_DIRECTIVES = new Set(["escape", "syntax", "check"]);
 const WHITESPACE_RE = /[\t\v\f\r ]+/;
 const HEREDOC_WORD_RE = /^[0-9]*<<-?\S/;
+
+/**
+ * Name and value of a directive line, as Docker's `^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$`
+ * reads it. Not with that expression: its lazy value before `\s*$` takes quadratic time on a long
+ * run of blanks inside the line.
+ */
+export function parseDirective(text: string): { name: string; value: string } | undefined {
+  const head = DIRECTIVE_HEAD_RE.exec(text);
+  if (!head) return undefined;
+  const after = text.slice(head[0].length);
+  const value = after.trim();
+  if (value !== "") {
+    // `.` matches no line terminator.
+    return LINE_TERMINATOR_RE.test(value) ? undefined : { name: head[1], value };
+  }
+  // Only blanks: the expression takes the last one that `.` matches as the value.
+  const last = Array.from(after).reverse().find((ch) => !LINE_TERMINATOR_RE.test(ch));
+  return last === undefined ? undefined : { name: head[1], value: last };
+}
 
 function where(file: string, line: number): string {
   return `${file}:${line}`;
@@ -60,8 +80,8 @@ class Directives {
   /** Examines one physical line (leading blanks removed). */
   consider(text: string, line: number): void {
     if (this.#done) return;
-    const m = DIRECTIVE_RE.exec(text);
-    const name = m?.[1].toLowerCase();
+    const m = parseDirective(text);
+    const name = m?.name.toLowerCase();
     if (!m || !name || !KNOWN_DIRECTIVES.has(name)) {
       this.#done = true;
       return;
@@ -74,7 +94,7 @@ class Directives {
     }
     this.#seen.add(name);
     if (name === "escape") {
-      const value = m[2];
+      const value = m.value;
       if (value !== "\\" && value !== "`") {
         throw new FerryError(
           "invalid_input",

@@ -509,3 +509,14 @@ Deno.test("parse: ENV doubling a value stops at the per-word bound", () => {
   const text = "FROM scratch\nENV A=xxxxxxxxxxxxxxxx\n" + "ENV A=$A$A\n".repeat(40);
   assertFails(text, /^Kubefile:\d+: ENV: substitution result is longer than 1048576 characters$/);
 });
+
+Deno.test("parse: a directive line with a long run of blanks is read in linear time", () => {
+  const blanks = " ".repeat(1_000_000);
+  assert.equal(parse(`# check=a${blanks}b\nFROM scratch\n`).stages.length, 1);
+  assertFails(`# escape=${blanks}x\nFROM scratch\n`, /invalid escape token/);
+  // As Docker's expression: a value of blanks only is the last blank.
+  assertFails(
+    "# escape=  \nFROM scratch\n",
+    "Kubefile:1: invalid escape token ' ' does not match ` or \\",
+  );
+});
