@@ -14,6 +14,7 @@ import {
   LineCounter,
   type Node as YamlNode,
   parseAllDocuments,
+  visit,
 } from "yaml";
 
 /** A place in the build context. */
@@ -72,8 +73,27 @@ export interface ParsedYaml {
 /** Maps a 1-based line of the parsed text to a place in the context. */
 export type Locate = (line: number) => Where;
 
-// Aliases may expand to huge trees ("billion laughs"); stop expanding past this many nodes.
-const MAX_NODES = 1_000_000;
+/**
+ * Most nodes one parse expands to: aliases may expand to huge trees ("billion laughs"); past
+ * this, the rest is not read and the parse reports it as its error.
+ */
+export const MAX_NODES = 1_000_000;
+
+/**
+ * A document may expand to at most this many times the nodes written in it (plus
+ * {@link ALIAS_ALLOWANCE}), so that many small documents each expanding aliases to
+ * {@link MAX_NODES} cannot make a file's reading take time out of proportion to its size.
+ */
+export const ALIAS_EXPANSION_FACTOR = 10;
+
+/** Nodes a document may expand to beyond {@link ALIAS_EXPANSION_FACTOR} × those written. */
+export const ALIAS_ALLOWANCE = 1000;
+
+/**
+ * Deepest nesting of collections read (aliases count as the nesting they expand to): the
+ * conversion recurses once per level. Kubernetes objects nest a few dozen levels.
+ */
+export const MAX_DEPTH = 500;
 
 /**
  * Parses every document of `text`; `locate` turns text lines into context places. Quoted
@@ -155,37 +175,95 @@ function parseStrict(text: string, locate: Locate): ParsedYaml {
     strict: false,
   });
   const result: ParsedYaml = { documents: [] };
-  const budget = { left: MAX_NODES };
+  const budget: Budget = { left: MAX_NODES, limit: MAX_NODES };
   for (const doc of docs) {
     if (doc.errors.length > 0) {
       if (result.error === undefined) {
         const err = doc.errors[0];
         const line = err.linePos?.[0].line ?? lineCounter.linePos(err.pos[0]).line;
-        result.error = { line, message: firstLine(err.message) };
+        // The parser reports its own stack overflow as an error of the document.
+        const message = /Maximum call stack size exceeded/.test(err.message)
+          ? "nested too deeply"
+          : firstLine(err.message);
+        result.error = { line, message };
       }
       continue;
     }
     const where = (offset: number | undefined) =>
       locate(offset === undefined ? 1 : Math.max(1, lineCounter.linePos(offset).line));
-    const root = convert(doc.contents, doc, where, new Set(), budget);
+    const { targets, written } = aliasTargets(doc);
+    const state: Conversion = { where, ancestors: new Set(), targets };
+    const allowed = Math.min(budget.left, written * ALIAS_EXPANSION_FACTOR + ALIAS_ALLOWANCE);
+    const docBudget: Budget = { left: allowed, limit: allowed };
+    const root = convert(doc.contents, state, docBudget, 0);
+    budget.left -= allowed - docBudget.left;
+    budget.cut ??= docBudget.cut;
     if (root !== undefined) result.documents.push(root);
+    if (budget.cut !== undefined && result.error === undefined) {
+      result.error = { line: budget.cut.at.line, message: budget.cut.message };
+    }
   }
   return result;
 }
 
+/** What one parse may still expand, and where and why it stopped. */
+interface Budget {
+  left: number;
+  /** What `left` started from. */
+  limit: number;
+  cut?: { at: Where; message: string };
+}
+
+/** One document's conversion. */
+interface Conversion {
+  where: (offset: number | undefined) => Where;
+  /** Collections being converted, from the root down. */
+  ancestors: Set<unknown>;
+  /** What each alias of the document stands for. */
+  targets: Map<unknown, unknown>;
+}
+
+/**
+ * The node each alias of `doc` stands for: the last node anchored with its name before it, as
+ * `Alias.resolve` finds it, but in one walk of the document rather than one for every alias (a
+ * document of many aliases took quadratic time).
+ */
+function aliasTargets(doc: Document): { targets: Map<unknown, unknown>; written: number } {
+  const anchors = new Map<string, unknown>();
+  const targets = new Map<unknown, unknown>();
+  let written = 0;
+  visit(doc, {
+    Node: (_key, node) => {
+      written++;
+      if (isAlias(node)) targets.set(node, anchors.get(node.source));
+      else if (node.anchor) anchors.set(node.anchor, node);
+    },
+  });
+  return { targets, written };
+}
+
 function convert(
   node: unknown,
-  doc: Document,
-  where: (offset: number | undefined) => Where,
-  ancestors: Set<unknown>,
-  budget: { left: number },
+  state: Conversion,
+  budget: Budget,
+  depth: number,
 ): TreeNode | undefined {
-  if (budget.left-- <= 0) return undefined;
+  const { where, ancestors } = state;
+  if (budget.left <= 0 || depth > MAX_DEPTH) {
+    budget.cut ??= {
+      at: where((node as YamlNode | null)?.range?.[0]),
+      message: budget.left <= 0
+        ? `aliases expand it to more than ${budget.limit} nodes; the rest is not read`
+        : `nested more than ${MAX_DEPTH} levels deep; deeper values are not read`,
+    };
+    return undefined;
+  }
+  budget.left--;
   if (isAlias(node)) {
-    const target = node.resolve(doc);
+    const target = state.targets.get(node);
     // A collection alias pointing at its own ancestor would expand forever.
     if (target === undefined || ancestors.has(target)) return undefined;
-    return convert(target, doc, where, ancestors, budget);
+    return convert(target, state, budget, depth);
   }
   const at = where((node as YamlNode | null)?.range?.[0]);
   if (isScalar(node)) {
@@ -199,7 +277,7 @@ function convert(
     const entries = new Map<string, TreeNode>();
     for (const pair of node.items) {
       if (!isScalar(pair.key)) continue;
-      const value = convert(pair.value, doc, where, ancestors, budget);
+      const value = convert(pair.value, state, budget, depth + 1);
       const key = String(pair.key.value);
       if (value !== undefined) entries.set(key, value);
       else {entries.set(key, {
@@ -216,7 +294,7 @@ function convert(
     ancestors.add(node);
     const items: TreeNode[] = [];
     for (const item of node.items) {
-      const value = convert(item, doc, where, ancestors, budget);
+      const value = convert(item, state, budget, depth + 1);
       if (value !== undefined) items.push(value);
     }
     ancestors.delete(node);

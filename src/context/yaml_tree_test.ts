@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { Collector } from "./collector.ts";
 import { scanManifestText } from "./manifests.ts";
-import { indentQuotedContinuations, parseYamlTree, type TreeNode } from "./yaml_tree.ts";
+import {
+  ALIAS_ALLOWANCE,
+  ALIAS_EXPANSION_FACTOR,
+  indentQuotedContinuations,
+  MAX_DEPTH,
+  parseYamlTree,
+  type TreeNode,
+} from "./yaml_tree.ts";
 
 function plain(node: TreeNode): unknown {
   if (node.kind === "map") {
@@ -65,4 +72,62 @@ Deno.test("indentQuotedContinuations changes only continuation lines of open quo
   assert.equal(indentQuotedContinuations(text), "a: 'x\n b'\nc: \"done\"\nd: |\n  'open\ne: 1\n");
   // Valid YAML is parsed as it is: the relaxed reading is a fallback only.
   assert.equal(parseYamlTree("a: 'x\n  y'\n", (line) => ({ file: "f", line })).error, undefined);
+});
+
+const at = (line: number) => ({ file: "manifests/x.yaml", line });
+
+function countNodes(node: TreeNode): number {
+  if (node.kind === "map") {
+    return 1 + [...node.entries.values()].reduce((n, v) => n + countNodes(v), 0);
+  }
+  if (node.kind === "seq") return 1 + node.items.reduce((n, v) => n + countNodes(v), 0);
+  return 1;
+}
+
+Deno.test("parseYamlTree: many aliases resolve in one walk of the document", () => {
+  // Each alias resolved by walking the document took quadratic time: minutes for this one.
+  const count = 20_000;
+  const text = "base: &a nginx:1.27\n" +
+    Array.from({ length: count }, (_, i) => `k${i}: *a`).join("\n");
+  const parsed = parseYamlTree(text, at);
+  assert.equal(parsed.error, undefined);
+  const root = parsed.documents[0];
+  assert.ok(root.kind === "map");
+  assert.equal(root.entries.size, count + 1);
+  assert.equal(plain(root.entries.get(`k${count - 1}`)!), "nginx:1.27");
+  // An alias names the last anchor of its name before it.
+  const redefined = parseYamlTree("a: &x 1\nb: *x\nc: &x 2\nd: *x\n", at).documents[0];
+  assert.deepEqual(plain(redefined), { a: 1, b: 1, c: 2, d: 2 });
+});
+
+Deno.test("parseYamlTree: aliases expanding a document past its node limit are reported", () => {
+  const bomb = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]'];
+  for (let i = 1; i < 9; i++) {
+    bomb.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(", ")}]`);
+  }
+  bomb.push("image: nginx:1.27");
+  const parsed = parseYamlTree(bomb.join("\n"), at);
+  assert.match(
+    parsed.error?.message ?? "",
+    /^aliases expand it to more than \d+ nodes; the rest is not read$/,
+  );
+  // The line of the node where reading stopped (an anchored one: aliases repeat it).
+  const line = parsed.error?.line ?? 0;
+  assert.ok(line >= 1 && line <= 9, `line ${line}`);
+  // What was read stays, within the limit: ten times what is written, plus the allowance.
+  const root = parsed.documents[0];
+  assert.ok(root.kind === "map" && root.entries.has("a0"));
+  const written = 11 * 9 + 1 + 10 * 2 + 2;
+  assert.ok(countNodes(root) <= written * ALIAS_EXPANSION_FACTOR + ALIAS_ALLOWANCE + 10 * 2);
+});
+
+Deno.test("parseYamlTree: nesting past MAX_DEPTH is reported, not a stack overflow", () => {
+  const depth = MAX_DEPTH + 100;
+  const lines = Array.from({ length: depth }, (_, i) => `${" ".repeat(i)}k:`);
+  const parsed = parseYamlTree(lines.join("\n") + " 1", at);
+  assert.match(parsed.error?.message ?? "", /^nested more than 500 levels deep; deeper values/);
+  assert.equal(parsed.documents.length, 1);
+  // Deeper than the parser itself goes: its stack overflow, named for what it is.
+  const flow = parseYamlTree("a: " + "[".repeat(20_000) + "]".repeat(20_000), at);
+  assert.deepEqual(flow.error, { line: 1, message: "nested too deeply" });
 });
