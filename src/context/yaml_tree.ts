@@ -166,14 +166,28 @@ function closes(line: string, from: number, char: string): boolean {
   return false;
 }
 
+const NESTED_TOO_DEEPLY = "nested too deeply";
+const STACK_OVERFLOW_RE = /Maximum call stack size exceeded/;
+
+function isStackOverflow(err: unknown): boolean {
+  return err instanceof RangeError && STACK_OVERFLOW_RE.test(err.message);
+}
+
 function parseStrict(text: string, locate: Locate): ParsedYaml {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, {
-    lineCounter,
-    uniqueKeys: false,
-    prettyErrors: true,
-    strict: false,
-  });
+  let docs;
+  try {
+    docs = parseAllDocuments(text, {
+      lineCounter,
+      uniqueKeys: false,
+      prettyErrors: true,
+      strict: false,
+    });
+  } catch (err) {
+    // The parser recurses once per level of block nesting and lets its stack overflow out.
+    if (!isStackOverflow(err)) throw err;
+    return { documents: [], error: { line: 1, message: NESTED_TOO_DEEPLY } };
+  }
   const result: ParsedYaml = { documents: [] };
   const budget: Budget = { left: MAX_NODES, limit: MAX_NODES };
   for (const doc of docs) {
@@ -182,8 +196,8 @@ function parseStrict(text: string, locate: Locate): ParsedYaml {
         const err = doc.errors[0];
         const line = err.linePos?.[0].line ?? lineCounter.linePos(err.pos[0]).line;
         // The parser reports its own stack overflow as an error of the document.
-        const message = /Maximum call stack size exceeded/.test(err.message)
-          ? "nested too deeply"
+        const message = STACK_OVERFLOW_RE.test(err.message)
+          ? NESTED_TOO_DEEPLY
           : firstLine(err.message);
         result.error = { line, message };
       }

@@ -131,3 +131,12 @@ Deno.test("parseYamlTree: nesting past MAX_DEPTH is reported, not a stack overfl
   const flow = parseYamlTree("a: " + "[".repeat(20_000) + "]".repeat(20_000), at);
   assert.deepEqual(flow.error, { line: 1, message: "nested too deeply" });
 });
+
+Deno.test("parseYamlTree: block nesting past what the parser's stack holds is an error, not a throw", () => {
+  // The parser lets its own stack overflow out of parseAllDocuments when it closes a deep block
+  // collection at once (the key after it).
+  const lines = Array.from({ length: 3000 }, (_, i) => `${" ".repeat(i)}k:`);
+  const parsed = parseYamlTree(`apiVersion: v2\n${lines.join("\n")}\nafter: 1\n`, at);
+  assert.equal(parsed.error?.message, "nested too deeply");
+  assert.deepEqual(parsed.documents, []);
+});
