@@ -180,7 +180,7 @@ function parseStrict(text: string, locate: Locate): ParsedYaml {
     docs = parseAllDocuments(text, {
       lineCounter,
       uniqueKeys: false,
-      prettyErrors: true,
+      prettyErrors: false,
       strict: false,
     });
   } catch (err) {
