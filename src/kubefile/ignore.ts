@@ -13,13 +13,7 @@
  */
 import { FerryError } from "../errors.ts";
 import { normalize } from "../path.ts";
-import {
-  classSource,
-  isReversed,
-  parseClass,
-  type PatternClass,
-  regexpLiteral,
-} from "../glob_syntax.ts";
+import { classSource, isReversed, parseClass, type PatternClass } from "../glob_syntax.ts";
 
 /** Decides whether a context-relative, `/`-separated path is excluded. */
 export type IgnoreFn = (relPath: string, isDir?: boolean) => boolean;
@@ -41,8 +35,19 @@ interface Pattern {
   cleaned: string;
   exclusion: boolean;
   type: MatchType;
-  regexp?: RegExp;
+  glob?: GlobToken[];
 }
+
+/**
+ * One element of a compiled pattern: a character, one character passing a test (`?`, a class),
+ * a run of characters (`*` without `/`, a trailing `**` with), or `**` followed by more (nothing,
+ * or anything ending in `/`).
+ */
+type GlobToken =
+  | { kind: "lit"; ch: string }
+  | { kind: "one"; test: (ch: string) => boolean }
+  | { kind: "star"; slash: boolean }
+  | { kind: "dirs" };
 
 /** Go's `path.Clean` for `/`-separated paths: {@link normalize} without a trailing separator. */
 export function cleanPath(path: string): string {
@@ -82,10 +87,14 @@ function syntaxError(pattern: string): string | undefined {
   return undefined;
 }
 
-/** Compiles a cleaned, syntax-checked pattern the way Docker's pattern matcher does. */
-function compile(cleaned: string): { type: MatchType; regexp?: RegExp } {
+/**
+ * Compiles a cleaned, syntax-checked pattern the way Docker's pattern matcher does. Docker builds
+ * a Go regular expression; the same pattern as a backtracking `RegExp` takes exponential time
+ * (`*a*a*a*a*a*a*a*a*a*ab` against a long name), so it is matched by {@link matchGlob} instead.
+ */
+function compile(cleaned: string): { type: MatchType; glob?: GlobToken[] } {
   const p = Array.from(cleaned);
-  let re = "^";
+  const glob: GlobToken[] = [];
   let type: MatchType = "exact";
   for (let i = 0, token = 0; i < p.length; i++, token++) {
     const ch = p[i];
@@ -96,43 +105,87 @@ function compile(cleaned: string): { type: MatchType; regexp?: RegExp } {
         if (i + 1 >= p.length) {
           if (type === "exact") type = "prefix";
           else {
-            re += "[\\s\\S]*";
+            glob.push({ kind: "star", slash: true });
             type = "regexp";
           }
         } else {
-          re += "(?:[\\s\\S]*/)?";
+          glob.push({ kind: "dirs" });
           type = "regexp";
         }
         if (token === 0) type = "suffix";
       } else {
-        re += "[^/]*";
+        glob.push({ kind: "star", slash: false });
         type = "regexp";
       }
     } else if (ch === "?") {
-      re += "[^/]";
+      glob.push({ kind: "one", test: (c) => c !== "/" });
       type = "regexp";
     } else if (ch === "\\") {
       if (i + 1 < p.length) {
         i++;
-        re += regexpLiteral(p[i]);
+        glob.push({ kind: "lit", ch: p[i] });
         type = "regexp";
       } else {
-        re += regexpLiteral(ch);
+        glob.push({ kind: "lit", ch });
       }
     } else if (ch === "[") {
       const cls = parseClass(p, i) as PatternClass; // checked by syntaxError
-      re += classSource(cls);
+      const one = new RegExp(`^${classSource(cls)}$`, "u");
+      glob.push({ kind: "one", test: (c) => one.test(c) });
       i = cls.end - 1;
       type = "regexp";
     } else if (ch === "]") {
-      re += regexpLiteral(ch);
+      glob.push({ kind: "lit", ch });
       type = "regexp";
     } else {
-      re += regexpLiteral(ch);
+      glob.push({ kind: "lit", ch });
     }
   }
   if (type !== "regexp") return { type };
-  return { type, regexp: new RegExp(re + "$", "u") };
+  return { type, glob };
+}
+
+/**
+ * Whether `glob` matches the whole of `path`, run as an automaton: the set of tokens reachable
+ * after each character, so the time is at most the path's length × the pattern's.
+ */
+function matchGlob(glob: GlobToken[], path: string): boolean {
+  // Adds `state` and what follows it without consuming: `*` and `**/` may match nothing.
+  const enter = (set: Set<number>, state: number) => {
+    for (let s = state;; s++) {
+      set.add(s);
+      const kind = glob[s]?.kind;
+      if (kind !== "star" && kind !== "dirs") return;
+    }
+  };
+  let states = new Set<number>();
+  enter(states, 0);
+  for (const ch of path) {
+    const next = new Set<number>();
+    for (const s of states) {
+      const token = glob[s];
+      if (token === undefined) continue;
+      switch (token.kind) {
+        case "lit":
+          if (ch === token.ch) enter(next, s + 1);
+          break;
+        case "one":
+          if (token.test(ch)) enter(next, s + 1);
+          break;
+        case "star":
+          if (token.slash || ch !== "/") enter(next, s);
+          break;
+        case "dirs":
+          // Inside `**/`: any character stays, and a `/` may end it.
+          next.add(s);
+          if (ch === "/") enter(next, s + 1);
+          break;
+      }
+    }
+    if (next.size === 0) return false;
+    states = next;
+  }
+  return states.has(glob.length);
 }
 
 function matchOne(pattern: Pattern, path: string): boolean {
@@ -148,7 +201,7 @@ function matchOne(pattern: Pattern, path: string): boolean {
       return suffix.startsWith("/") && path === suffix.slice(1);
     }
     case "regexp":
-      return pattern.regexp!.test(path);
+      return matchGlob(pattern.glob!, path);
   }
 }
 

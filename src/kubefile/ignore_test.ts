@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { isFerryError } from "../errors.ts";
 import { cleanPath, compileIgnore } from "./ignore.ts";
+import { regexpLiteral } from "../glob_syntax.ts";
+import { Rng } from "../../tests/support/fuzz.ts";
 
 // [pattern, path, ignored] — the single-pattern table of Docker's pattern matcher, where a path
 // also counts as matched when one of its parent directories matches.
@@ -226,4 +228,70 @@ Deno.test("cleanPath: Go path.Clean", () => {
     ["./", "."],
   ];
   for (const [input, expected] of cases) assert.equal(cleanPath(input), expected, input);
+});
+
+/** The regular expression Docker's pattern matcher builds (for patterns without classes). */
+function dockerRegExp(pattern: string): RegExp {
+  const p = Array.from(pattern);
+  let re = "^";
+  for (let i = 0; i < p.length; i++) {
+    const ch = p[i];
+    if (ch === "*" && p[i + 1] === "*") {
+      i++;
+      if (p[i + 1] === "/") i++;
+      re += i + 1 >= p.length ? "[\\s\\S]*" : "(?:[\\s\\S]*/)?";
+    } else if (ch === "*") re += "[^/]*";
+    else if (ch === "?") re += "[^/]";
+    else if (ch === "\\" && i + 1 < p.length) re += regexpLiteral(p[++i]);
+    else re += regexpLiteral(ch);
+  }
+  return new RegExp(re + "$", "u");
+}
+
+Deno.test("compileIgnore: patterns match as Docker's regular expressions do", () => {
+  const rng = new Rng(11);
+  const patternParts = ["a", "b", "/", "*", "**", "**/", "?", "\\*", "é"];
+  const pathParts = ["a", "b", "/", "*", "é", "ab/"];
+  const text = (parts: string[], max: number) => {
+    let out = "";
+    for (let n = 1 + rng.int(max); n > 0; n--) out += rng.pick(parts);
+    return out;
+  };
+  for (let run = 0; run < 3000; run++) {
+    // A leading `**` and a trailing `/**` take the suffix and prefix shortcuts: start and end
+    // with a letter so the regular expression decides.
+    const pattern = `a${text(patternParts, 6)}b`;
+    if (cleanPath(pattern) !== pattern) continue;
+    // Half the paths are made from the pattern, so that many match.
+    const path = cleanPath(
+      rng.chance(0.5) ? text(pathParts, 8) : pattern
+        .replaceAll("\\*", "\0")
+        .replace(
+          /\*\*\/?|\*|\?/g,
+          (w) =>
+            w === "?"
+              ? rng.pick(["a", "é", "/"])
+              : text(w === "*" ? ["a", "b", "é"] : pathParts, 3),
+        )
+        .replaceAll("\0", "*"),
+    );
+    if (path === "." || path.startsWith("/") || path.startsWith("..")) continue;
+    const re = dockerRegExp(pattern);
+    const parents = path.split("/");
+    const expected = re.test(path) ||
+      parents.slice(0, -1).some((_, i) => re.test(parents.slice(0, i + 1).join("/")));
+    assert.equal(
+      compileIgnore([pattern])(path),
+      expected,
+      `pattern ${JSON.stringify(pattern)} path ${JSON.stringify(path)}`,
+    );
+  }
+});
+
+Deno.test("compileIgnore: a pattern of many stars matches in linear time", () => {
+  // Exponential for a backtracking regular expression: no `b` in the name.
+  const ignore = compileIgnore(["*a".repeat(30) + "b", "**/" + "?*".repeat(30) + "b"]);
+  assert.equal(ignore("a".repeat(200)), false);
+  assert.equal(ignore(`dir/${"a".repeat(200)}`), false);
+  assert.equal(ignore(`${"a".repeat(200)}b`), true);
 });
