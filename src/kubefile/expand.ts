@@ -12,7 +12,14 @@
  *
  * @module
  */
-import { PatternError, replacePattern, trimPrefix, trimSuffix } from "./shell_pattern.ts";
+import {
+  PatternError,
+  replacePattern,
+  type StepBudget,
+  stepBudget,
+  trimPrefix,
+  trimSuffix,
+} from "./shell_pattern.ts";
 
 /** Looks a variable up; `undefined` when it is not set. */
 export type VariableLookup = (name: string) => string | undefined;
@@ -121,9 +128,11 @@ class Scanner {
   readonly #escape: string;
   #rawEscapes = false;
   #depth = 0;
+  readonly #steps: StepBudget;
 
-  constructor(word: string, lookup: VariableLookup, escape: string) {
+  constructor(word: string, lookup: VariableLookup, escape: string, steps: StepBudget) {
     this.#chars = Array.from(word);
+    this.#steps = steps;
     this.#lookup = lookup;
     this.#escape = escape;
   }
@@ -291,8 +300,8 @@ class Scanner {
         }
         return patternOp(() =>
           ch === "%"
-            ? trimSuffix(pattern, value ?? "", greedy)
-            : trimPrefix(pattern, value ?? "", greedy)
+            ? trimSuffix(pattern, value ?? "", greedy, this.#steps)
+            : trimPrefix(pattern, value ?? "", greedy, this.#steps)
         );
       }
       default:
@@ -363,6 +372,7 @@ class Scanner {
           replacePattern(pattern, this.#lookup(name) ?? "", replacement, {
             all,
             maxLength: MAX_EXPANDED_LENGTH,
+            budget: this.#steps,
           })
         );
       }
@@ -386,18 +396,30 @@ function patternOp(op: () => string): string {
  * Substitutes variables in one word and removes quotes and escapes; blanks stay inside the
  * result (`ENV A="x y"` gives `x y`).
  *
- * @throws {SubstitutionError} on unterminated quotes or bad `${…}` syntax.
+ * `steps` bounds the work of `#`, `%` and `/` patterns; several calls may share one.
+ *
+ * @throws {SubstitutionError} on unterminated quotes, bad `${…}` syntax or a bound exceeded.
  */
-export function expandWord(word: string, lookup: VariableLookup, escape = "\\"): string {
-  return new Scanner(word, lookup, escape).scanUntil(EOF, false).result;
+export function expandWord(
+  word: string,
+  lookup: VariableLookup,
+  escape = "\\",
+  steps: StepBudget = stepBudget(),
+): string {
+  return new Scanner(word, lookup, escape, steps).scanUntil(EOF, false).result;
 }
 
 /**
  * Substitutes variables like {@link expandWord}, then splits the result on blanks that were not
  * quoted or escaped (`EXPOSE $PORTS` with `PORTS="80 443"` gives two words).
  *
- * @throws {SubstitutionError} on unterminated quotes or bad `${…}` syntax.
+ * @throws {SubstitutionError} on unterminated quotes, bad `${…}` syntax or a bound exceeded.
  */
-export function expandWords(word: string, lookup: VariableLookup, escape = "\\"): string[] {
-  return new Scanner(word, lookup, escape).scanUntil(EOF, false).words;
+export function expandWords(
+  word: string,
+  lookup: VariableLookup,
+  escape = "\\",
+  steps: StepBudget = stepBudget(),
+): string[] {
+  return new Scanner(word, lookup, escape, steps).scanUntil(EOF, false).words;
 }

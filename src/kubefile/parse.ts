@@ -16,6 +16,7 @@ import { FerryError } from "../errors.ts";
 import { formatPlatform, hostPlatform, parsePlatform, type Platform } from "../platform.ts";
 import { parseGoDuration } from "./duration.ts";
 import { expandWord, expandWords, SubstitutionError, type VariableLookup } from "./expand.ts";
+import { type StepBudget, stepBudget } from "./shell_pattern.ts";
 import {
   lexInstructions,
   NotStringArrayError,
@@ -112,6 +113,8 @@ export const MAX_TOTAL_EXPANSION = 64 * 1024 * 1024;
 /** What substitutions may still produce in this parse. */
 interface ExpansionBudget {
   left: number;
+  /** Steps the `#`, `%` and `/` patterns of the parse may still take. */
+  steps: StepBudget;
 }
 
 type FlagKind = "string" | "bool" | "list";
@@ -133,7 +136,7 @@ class Ctx {
 
   expand(word: string, lookup: VariableLookup): string {
     try {
-      return this.#spend(expandWord(word, lookup, this.raw.escape));
+      return this.#spend(expandWord(word, lookup, this.raw.escape, this.budget.steps));
     } catch (err) {
       if (err instanceof SubstitutionError) this.fail(`${this.keyword}: ${err.message}`);
       throw err;
@@ -143,7 +146,7 @@ class Ctx {
   expandSplit(word: string, lookup: VariableLookup): string[] {
     let words: string[];
     try {
-      words = expandWords(word, lookup, this.raw.escape);
+      words = expandWords(word, lookup, this.raw.escape, this.budget.steps);
     } catch (err) {
       if (err instanceof SubstitutionError) this.fail(`${this.keyword}: ${err.message}`);
       throw err;
@@ -370,7 +373,7 @@ class Parser {
   readonly #declared = new Set<string>();
   readonly #states: StageState[] = [];
   readonly #options: ParseOptions;
-  readonly #budget: ExpansionBudget = { left: MAX_TOTAL_EXPANSION };
+  readonly #budget: ExpansionBudget = { left: MAX_TOTAL_EXPANSION, steps: stepBudget() };
 
   constructor(options: ParseOptions) {
     this.#options = options;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { isFerryError } from "../errors.ts";
 import { MAX_TOTAL_EXPANSION, parseInstructions, type ParseOptions } from "./parse.ts";
+import { MAX_PATTERN_STEPS } from "./shell_pattern.ts";
 import type { Instruction, ParsedInstructions } from "./types.ts";
 
 const AMD64 = { os: "linux", architecture: "amd64" };
@@ -518,5 +519,19 @@ Deno.test("parse: a directive line with a long run of blanks is read in linear t
   assertFails(
     "# escape=  \nFROM scratch\n",
     "Kubefile:1: invalid escape token ' ' does not match ` or \\",
+  );
+});
+
+Deno.test("parse: pattern substitutions share one step bound across the file", () => {
+  // Each line's `#` pattern takes about 2M steps, under MAX_PATTERN_STEPS; three do not fit.
+  const line = "LABEL a=${L#*" + "?".repeat(500) + "y}\n";
+  const options = { buildArgs: { L: "x".repeat(4000) } };
+  assert.equal(parse("FROM scratch\nARG L\n" + line, options).stages.length, 1);
+  assertFails(
+    "FROM scratch\nARG L\n" + line.repeat(3),
+    `Kubefile:5: LABEL: pattern substitutions take more than ${MAX_PATTERN_STEPS} steps; use ` +
+      "shorter patterns or values",
+    "invalid_input",
+    options,
   );
 });

@@ -24,26 +24,38 @@ export class PatternError extends Error {
 }
 
 /**
- * Most automaton steps (live states × characters) one pattern may take over one value: a bound
- * on the work of one substitution (about a second); real patterns over real values take a few
- * thousand.
+ * Most automaton steps (live states × characters) the pattern substitutions of one word, or of
+ * one instruction file, may take together: a bound on their work (about half a second); real
+ * patterns over real values take a few thousand.
  */
-export const MAX_PATTERN_STEPS = 10_000_000;
+export const MAX_PATTERN_STEPS = 4_000_000;
+
+/** Steps that pattern matching may still take; shared by the matches it bounds. */
+export interface StepBudget {
+  left: number;
+}
+
+/** A fresh budget of {@link MAX_PATTERN_STEPS}. */
+export function stepBudget(): StepBudget {
+  return { left: MAX_PATTERN_STEPS };
+}
 
 /** A compiled pattern. */
 export class ShellPattern {
   readonly #tokens: Token[];
   readonly #greedy: boolean;
-  #steps = 0;
+  readonly #budget: StepBudget;
 
   /**
    * @param pattern the pattern as written; `\*`, `\?` and `\\` are literal, `\}` and `\/` are the
    *   character after the escape (the escape only ended the `${}` syntax).
    * @param greedy whether `*` takes the longest run (`##`, `%%`, `/`) or the shortest (`#`, `%`).
+   * @param budget steps this pattern's matches may take (shared with other patterns).
    * @throws {PatternError} for any other escape.
    */
-  constructor(pattern: string, greedy: boolean) {
+  constructor(pattern: string, greedy: boolean, budget: StepBudget = stepBudget()) {
     this.#greedy = greedy;
+    this.#budget = budget;
     const chars = Array.from(pattern);
     const tokens: Token[] = [];
     for (let i = 0; i < chars.length; i++) {
@@ -69,7 +81,7 @@ export class ShellPattern {
    * The first match in `chars` (code points) starting at or after `from` (only at `from` when
    * `anchored`), as `[start, end)` code point offsets; `undefined` when there is none.
    *
-   * @throws {PatternError} past {@link MAX_PATTERN_STEPS}.
+   * @throws {PatternError} when the budget runs out.
    */
   match(chars: readonly string[], from: number, anchored: boolean): [number, number] | undefined {
     const m = this.#tokens.length;
@@ -81,11 +93,11 @@ export class ShellPattern {
         current = this.#addClosure(current, new Set(current.map((t) => t.state)), 0, pos);
       }
       if (current.length === 0) break;
-      this.#steps += current.length;
-      if (this.#steps > MAX_PATTERN_STEPS) {
+      this.#budget.left -= current.length;
+      if (this.#budget.left < 0) {
         throw new PatternError(
-          `pattern substitution takes more than ${MAX_PATTERN_STEPS} steps; use a shorter ` +
-            "pattern or value",
+          `pattern substitutions take more than ${MAX_PATTERN_STEPS} steps; use shorter ` +
+            "patterns or values",
         );
       }
       const next: { state: number; start: number }[] = [];
@@ -139,16 +151,28 @@ export class ShellPattern {
 }
 
 /** Removes the shortest (or with `greedy` the longest) prefix of `value` matching `pattern`. */
-export function trimPrefix(pattern: string, value: string, greedy: boolean): string {
+export function trimPrefix(
+  pattern: string,
+  value: string,
+  greedy: boolean,
+  budget?: StepBudget,
+): string {
   const chars = Array.from(value);
-  const m = new ShellPattern(pattern, greedy).match(chars, 0, true);
+  const m = new ShellPattern(pattern, greedy, budget).match(chars, 0, true);
   return m ? chars.slice(m[1]).join("") : value;
 }
 
 /** Removes the shortest (or with `greedy` the longest) suffix of `value` matching `pattern`. */
-export function trimSuffix(pattern: string, value: string, greedy: boolean): string {
+export function trimSuffix(
+  pattern: string,
+  value: string,
+  greedy: boolean,
+  budget?: StepBudget,
+): string {
   // Matching runs left to right: reverse both to trim from the right.
-  return reverseString(trimPrefix(reversePattern(pattern), reverseString(value), greedy));
+  return reverseString(
+    trimPrefix(reversePattern(pattern), reverseString(value), greedy, budget),
+  );
 }
 
 /** Options of {@link replacePattern}. */
@@ -157,6 +181,8 @@ export interface ReplaceOptions {
   all?: boolean;
   /** Longest result (UTF-16 code units); longer throws {@link PatternError}. */
   maxLength?: number;
+  /** Steps the matching may take (default: a fresh {@link stepBudget}). */
+  budget?: StepBudget;
 }
 
 /**
@@ -172,7 +198,7 @@ export function replacePattern(
   options: ReplaceOptions = {},
 ): string {
   const { all = false, maxLength = Infinity } = options;
-  const compiled = new ShellPattern(pattern, true);
+  const compiled = new ShellPattern(pattern, true, options.budget);
   const chars = Array.from(value);
   let out = "";
   let copyFrom = 0;
