@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { parseInstructions } from "../../src/kubefile/mod.ts";
+import { compileIgnore, parseInstructions } from "../../src/kubefile/mod.ts";
 import { expandWord, expandWords, SubstitutionError } from "../../src/kubefile/expand.ts";
 import { isFerryError } from "../../src/errors.ts";
 import { byteMutator, fuzz } from "../support/fuzz.ts";
@@ -146,6 +146,34 @@ Deno.test("fuzz: expandWord and expandWords fail only as SubstitutionError", asy
       const lookup = (name: string) => VARS[name];
       expandWord(word, lookup);
       expandWords(word, lookup, "`");
+    },
+  });
+});
+
+const IGNORE = `# comment
+*.md
+!README.md
+**/node_modules
+build/**
+/tmp/?.log
+src/**/*_test.ts
+[a-c]*.txt
+\\*literal
+`;
+
+Deno.test("fuzz: compileIgnore fails only as FerryError and matches in bounded time", async () => {
+  await fuzz({
+    name: "compileIgnore",
+    corpus: [encoder.encode(IGNORE)],
+    mutate: byteMutator({
+      dictionary: ["*", "**", "**/", "?", "[", "]", "^", "-", "\\", "!", "/", "\n"],
+    }),
+    runs: 2000,
+    target: (bytes) => {
+      const ignore = compileIgnore(decoder.decode(bytes).split("\n"));
+      for (const path of ["README.md", "a/b/node_modules/x", "src/x/y_test.ts", "a".repeat(300)]) {
+        ignore(path);
+      }
     },
   });
 });
