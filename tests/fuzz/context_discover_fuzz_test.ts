@@ -66,14 +66,14 @@ Deno.test("fuzz: discoverImages over a context with one mutated manifest", async
   await using dir = await tempDir("ferry-fuzz-context-");
   await copyTree(FIXTURE_CONTEXT, dir.path);
   const mutate = yamlMutator();
-  for (const rel of MANIFEST_FILES) await fuzzFile(dir.path, rel, mutate, 25);
+  for (const rel of MANIFEST_FILES) await fuzzFile(dir.path, rel, mutate, 15);
 });
 
 Deno.test("fuzz: discoverImages over a context with one mutated chart file", async () => {
   await using dir = await tempDir("ferry-fuzz-context-");
   await copyTree(FIXTURE_CONTEXT, dir.path);
   const mutate = yamlMutator();
-  for (const rel of CHART_FILES) await fuzzFile(dir.path, rel, mutate, 25);
+  for (const rel of CHART_FILES) await fuzzFile(dir.path, rel, mutate, 15);
 });
 
 Deno.test("fuzz: discoverImages over a context with one mutated list or JSON file", async () => {
