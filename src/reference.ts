@@ -62,6 +62,15 @@ const ANY_DIGEST_RE = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9
 const SHA256_RE = /^sha256:[a-f0-9]{64}$/;
 const IMAGE_ID_RE = /^[a-f0-9]{64}$/;
 
+/** Longest part of a hostile text quoted whole in a message; longer ones are cut. */
+const MAX_QUOTED = 200;
+
+/** `text` quoted for a one-line message, cut past {@link MAX_QUOTED} with its length said. */
+function quote(text: string): string {
+  if (text.length <= MAX_QUOTED) return JSON.stringify(text);
+  return `${JSON.stringify(text.slice(0, MAX_QUOTED))}… (${text.length} characters)`;
+}
+
 /**
  * Parses an image reference and normalises it (`nginx` → `docker.io/library/nginx`).
  *
@@ -72,7 +81,7 @@ export function parseReference(text: string, options: ParseReferenceOptions = {}
     const prefix = options.where ? `${options.where}: ` : "";
     throw new FerryError(
       "invalid_reference",
-      `${prefix}invalid reference ${JSON.stringify(text)}: ${why}`,
+      `${prefix}invalid reference ${quote(text)}: ${why}`,
     );
   };
   if (text === "") fail("empty reference");
@@ -91,7 +100,7 @@ export function parseReference(text: string, options: ParseReferenceOptions = {}
 
   // "../x" would otherwise read as registry "..": name the real problem.
   const dots = nameAndTag.split("/").find((c) => c === "." || c === "..");
-  if (dots) fail(`path component ${JSON.stringify(dots)} is not allowed`);
+  if (dots) fail(`path component ${quote(dots)} is not allowed`);
 
   const { registry, remainder } = splitRegistry(nameAndTag);
   // The registry is split off, so any ":" left separates the tag.
@@ -100,7 +109,7 @@ export function parseReference(text: string, options: ParseReferenceOptions = {}
   const tag = colon === -1 ? undefined : remainder.slice(colon + 1);
 
   if (registry === "") fail("empty registry name");
-  if (!DOMAIN_RE.test(registry)) fail(`invalid registry name ${JSON.stringify(registry)}`);
+  if (!DOMAIN_RE.test(registry)) fail(`invalid registry name ${quote(registry)}`);
   const why = repositoryProblem(repository);
   if (why) fail(why);
   const name = `${registry}/${repository}`;
@@ -112,7 +121,7 @@ export function parseReference(text: string, options: ParseReferenceOptions = {}
       tag === ""
         ? "empty tag"
         : `invalid tag ${
-          JSON.stringify(tag)
+          quote(tag)
         } (allowed: up to 128 of [A-Za-z0-9_.-], not starting with . or -)`,
     );
   }
@@ -199,7 +208,7 @@ export function validateRepositoryName(name: string): string {
   if (why) {
     throw new FerryError(
       "invalid_reference",
-      `invalid repository name ${JSON.stringify(name)}: ${why}`,
+      `invalid repository name ${quote(name)}: ${why}`,
     );
   }
   return name;
@@ -218,7 +227,7 @@ export function isRepositoryName(name: string): boolean {
  */
 export function validateTag(tag: string): string {
   if (!TAG_RE.test(tag)) {
-    throw new FerryError("invalid_reference", `invalid tag ${JSON.stringify(tag)}`);
+    throw new FerryError("invalid_reference", `invalid tag ${quote(tag)}`);
   }
   return tag;
 }
@@ -261,9 +270,9 @@ function repositoryProblem(path: string): string | undefined {
       return "repository name must be lowercase";
     }
     if (component === "." || component === "..") {
-      return `path component ${JSON.stringify(component)} is not allowed`;
+      return `path component ${quote(component)} is not allowed`;
     }
-    return `invalid path component ${JSON.stringify(component)} ` +
+    return `invalid path component ${quote(component)} ` +
       "(allowed: lowercase letters and digits, separated by '.', '_', '__' or dashes)";
   }
   return undefined;
@@ -275,9 +284,9 @@ function digestOrFail(text: string, fail: (why: string) => never): Digest {
     return fail("a sha256 digest must be 64 lowercase hexadecimal characters");
   }
   if (ANY_DIGEST_RE.test(text)) {
-    return fail(`digest algorithm ${JSON.stringify(text.split(":")[0])} is not supported`);
+    return fail(`digest algorithm ${quote(text.split(":")[0])} is not supported`);
   }
-  return fail(`invalid digest ${JSON.stringify(text)}`);
+  return fail(`invalid digest ${quote(text)}`);
 }
 
 const REFERRER_TAG_RE = /^sha256-[0-9a-f]{64}(?:\.(?:sig|att|sbom))?$/;

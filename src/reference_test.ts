@@ -248,3 +248,20 @@ Deno.test("validateTag", () => {
     assert.throws(() => validateTag(bad), { code: "invalid_reference" }, bad);
   }
 });
+
+Deno.test("parseReference: a long reference is cut in the message, which stays one short line", () => {
+  for (
+    const text of ["x/" + "A".repeat(1_000_000), "a".repeat(300) + ":" + "t".repeat(1_000_000)]
+  ) {
+    assert.throws(() => parseReference(text, { where: "images/shim/list:1" }), (err: unknown) => {
+      assert.ok(err instanceof FerryError);
+      assert.ok(err.message.length < 1000, `${err.message.length} characters`);
+      assert.match(
+        err.message,
+        /^images\/shim\/list:1: invalid reference "[^"]{200}"… \(\d+ characters\): /,
+      );
+      assert.ok(!err.message.includes("\n"));
+      return true;
+    });
+  }
+});
