@@ -273,8 +273,14 @@ export class DockerArchiveReader implements Store {
     } catch {
       return out; // a broken OCI side does not stop the docker side from loading
     }
-    for (let n = 0; queue.length > 0 && n < 10_000; n++) {
-      const desc = queue.shift()!;
+    // Each manifest is read once however often it is listed: an index naming a big index
+    // thousands of times would otherwise be read and hashed thousands of times.
+    const seen = new Set<Digest>();
+    for (let next = 0, n = 0; next < queue.length && n < 10_000;) {
+      const desc = queue[next++];
+      if (seen.has(desc.digest)) continue;
+      seen.add(desc.digest);
+      n++;
       const member = this.#tar.file(`blobs/sha256/${desc.digest.slice(7)}`);
       if (!member || member.size !== desc.size || desc.size > MAX_MANIFEST_SIZE) continue;
       if (!isIndexType(desc.mediaType) && !isImageManifestType(desc.mediaType)) continue;
@@ -287,7 +293,7 @@ export class DockerArchiveReader implements Store {
         continue;
       }
       if (manifest.kind === "index") {
-        queue.push(...manifest.manifests);
+        for (const child of manifest.manifests) if (!seen.has(child.digest)) queue.push(child);
         continue;
       }
       const key = [manifest.config.digest, ...manifest.layers.map((l) => l.digest)].join(",");

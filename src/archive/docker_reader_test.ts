@@ -6,11 +6,14 @@ import {
   DOCKER_CONFIG,
   DOCKER_LAYER_GZIP,
   DOCKER_MANIFEST,
+  OCI_INDEX,
   OCI_LAYER_TAR,
   OCI_MANIFEST,
 } from "../media_types.ts";
 import { drain, makeTarImage, type TestImage } from "../../tests/support/images.ts";
 import { packWithGnuTar } from "../tar/_test_tar.ts";
+import { sampleArchive, tarFrom, tarMembers } from "../../tests/support/fuzz_archive.ts";
+import { recordingOpens } from "../../tests/support/open_spy.ts";
 import { DOCKER_LAYER_TAR, DockerArchiveReader, openArchive } from "./mod.ts";
 
 type Files = { name: string; data?: Uint8Array | string; link?: string }[];
@@ -298,5 +301,41 @@ Deno.test("broken docker archives fail with what is missing", async () => {
       DockerArchiveReader.open(`${dir}/badjson.tar`),
       (e) => isFerryError(e, "invalid_input"),
     );
+  });
+});
+
+Deno.test("an OCI side listing one index many times reads it once", async () => {
+  await withDir(async (dir) => {
+    // A docker-archive whose index.json names the same index blob 300 times, and that index
+    // names the image's manifest 300 times: each blob is read once, not once per mention.
+    const members = await tarMembers(await sampleArchive(dir, "docker-archive"));
+    const indexJson = members.find((m) => m.name === "index.json")!;
+    const doc = JSON.parse(new TextDecoder().decode(indexJson.data));
+    const { mediaType, digest, size } = doc.manifests[0];
+    const inner = new TextEncoder().encode(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: Array(300).fill({ mediaType, digest, size }),
+    }));
+    const innerDigest = await sha256(inner);
+    members.push({
+      name: `blobs/sha256/${innerDigest.slice(7)}`,
+      typeflag: "0",
+      linkname: "",
+      data: inner,
+    });
+    doc.manifests.push(
+      ...Array(300).fill({ mediaType: OCI_INDEX, digest: innerDigest, size: inner.byteLength }),
+    );
+    indexJson.data = new TextEncoder().encode(JSON.stringify(doc));
+    const path = `${dir}/fan-out.tar`;
+    await Deno.writeFile(path, tarFrom(members));
+    const { result: reader, opened } = await recordingOpens(() => DockerArchiveReader.open(path));
+    try {
+      assert.equal((await reader.images()).length, 2);
+      assert.ok(opened.length < 20, `the archive was opened ${opened.length} times`);
+    } finally {
+      await reader.close();
+    }
   });
 });
