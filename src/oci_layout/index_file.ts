@@ -67,10 +67,22 @@ export function parseLayoutIndex(bytes: Uint8Array, where: string): LayoutIndex 
     ) {
       throw new FerryError("invalid_input", `${where}: index.json entry ${i} is not a descriptor`);
     }
+    // Ref names are read from the annotations: a number or list there is no name to compare.
+    if (d.annotations !== undefined && !isStringMap(d.annotations)) {
+      throw new FerryError(
+        "invalid_input",
+        `${where}: index.json entry ${i}: annotations is not a map of strings`,
+      );
+    }
     return { ...d, digest: parseDigest(d.digest, `${where}: index.json entry ${i}`) } as Descriptor;
   });
   const { manifests: _, ...extra } = doc;
   return { manifests, extra };
+}
+
+function isStringMap(value: unknown): boolean {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  return Object.values(value).every((v) => typeof v === "string");
 }
 
 /** Serialises an index (schemaVersion 2, OCI index media type, other fields as read). */
