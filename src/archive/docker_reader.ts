@@ -209,25 +209,52 @@ export class DockerArchiveReader implements Store {
     }
     const entries = parseDockerManifest(await this.#tar.read(member, MAX_MANIFEST_SIZE), where);
     const originals = await this.#originalManifests();
+    // A member is read, sniffed and hashed once however many entries and layers name it: a
+    // manifest.json naming one big layer a hundred thousand times is small.
+    const configs = new Map<TarMember, { desc: Descriptor; diffIds: Digest[] }>();
+    const sniffed = new Map<TarMember, Compression>();
+    const hashed = new Map<TarMember, Digest>();
     for (const [i, entry] of entries.entries()) {
+      // Each layer takes at least 100 bytes of the manifest made for it.
+      if (entry.Layers.length > MAX_MANIFEST_SIZE / 100) {
+        throw new FerryError(
+          "too_large",
+          `${where}: image ${i} has ${entry.Layers.length} layers; its manifest would be larger than ${MAX_MANIFEST_SIZE} bytes`,
+        );
+      }
       const config = this.#member(entry.Config, `${where}: image ${i}`);
-      const configBytes = await this.#tar.read(config, MAX_CONFIG_SIZE);
-      const configDesc: Descriptor = {
-        mediaType: DOCKER_CONFIG,
-        digest: await sha256(configBytes),
-        size: configBytes.byteLength,
-      };
+      let configInfo = configs.get(config);
+      if (!configInfo) {
+        const configBytes = await this.#tar.read(config, MAX_CONFIG_SIZE);
+        configInfo = {
+          desc: {
+            mediaType: DOCKER_CONFIG,
+            digest: await sha256(configBytes),
+            size: configBytes.byteLength,
+          },
+          diffIds: diffIdsOf(configBytes),
+        };
+        configs.set(config, configInfo);
+      }
+      const { desc: configDesc, diffIds } = configInfo;
       this.#blobs.set(configDesc.digest, {
         size: config.size,
         source: { kind: "member", member: config },
       });
-      const diffIds = diffIdsOf(configBytes);
       const layers: Descriptor[] = [];
       for (const [j, path] of entry.Layers.entries()) {
         const layer = this.#member(path, `${where}: image ${i} layer ${j}`);
-        const compression = sniff(await this.#tar.head(layer, 4));
-        const digest = digestFromName(layer.name) ??
-          (compression === "none" && diffIds[j] ? diffIds[j] : await this.#hash(layer));
+        let compression = sniffed.get(layer);
+        if (compression === undefined) {
+          compression = sniff(await this.#tar.head(layer, 4));
+          sniffed.set(layer, compression);
+        }
+        let digest = digestFromName(layer.name) ??
+          (compression === "none" && diffIds[j] ? diffIds[j] : hashed.get(layer));
+        if (digest === undefined) {
+          digest = await this.#hash(layer);
+          hashed.set(layer, digest);
+        }
         layers.push({ mediaType: layerType(compression), digest, size: layer.size });
         this.#blobs.set(digest, { size: layer.size, source: { kind: "member", member: layer } });
       }
@@ -242,6 +269,12 @@ export class DockerArchiveReader implements Store {
         });
       } else {
         const bytes = synthesize(configDesc, layers, this.#oci);
+        if (bytes.byteLength > MAX_MANIFEST_SIZE) {
+          throw new FerryError(
+            "too_large",
+            `${where}: image ${i}: its manifest would be larger than ${MAX_MANIFEST_SIZE} bytes`,
+          );
+        }
         descriptor = {
           mediaType: JSON.parse(new TextDecoder().decode(bytes)).mediaType,
           digest: await sha256(bytes),

@@ -339,3 +339,52 @@ Deno.test("an OCI side listing one index many times reads it once", async () => 
     }
   });
 });
+
+Deno.test("a member named by many images and layers is read and hashed once", async () => {
+  await withDir(async (dir) => {
+    // 300 images of manifest.json, each naming one config and, 300 times, one gzip layer that
+    // is not at blobs/sha256/<hex> (so its digest must be computed).
+    const image = await makeTarImage();
+    const layer = image.layers[0].bytes;
+    const entry = {
+      Config: "config.json",
+      RepoTags: ["a:1"],
+      Layers: Array(300).fill("layer.tgz"),
+    };
+    await writeTar(`${dir}/many.tar`, [
+      { name: "config.json", data: image.config.bytes },
+      { name: "layer.tgz", data: layer },
+      { name: "manifest.json", data: JSON.stringify(Array(300).fill(entry)) },
+    ]);
+    const { result: reader, opened } = await recordingOpens(() =>
+      DockerArchiveReader.open(`${dir}/many.tar`)
+    );
+    try {
+      assert.equal((await reader.images()).length, 300);
+      assert.ok(opened.length < 20, `the archive was opened ${opened.length} times`);
+      assert.ok(await reader.repository("").exists(image.layers[0].desc));
+    } finally {
+      await reader.close();
+    }
+  });
+});
+
+Deno.test("an image of more layers than a manifest holds is refused before they are read", async () => {
+  await withDir(async (dir) => {
+    const image = await makeTarImage();
+    const entry = { Config: "c.json", RepoTags: [], Layers: Array(50_000).fill("l") };
+    await writeTar(`${dir}/layers.tar`, [
+      { name: "c.json", data: image.config.bytes },
+      { name: "l", data: image.layers[0].bytes },
+      { name: "manifest.json", data: JSON.stringify([entry]) },
+    ]);
+    await assert.rejects(
+      DockerArchiveReader.open(`${dir}/layers.tar`),
+      (e) =>
+        isFerryError(e, "too_large") &&
+        e.message.endsWith(
+          "manifest.json: image 0 has 50000 layers; its manifest would be larger than 4194304 bytes",
+        ),
+    );
+  });
+});
