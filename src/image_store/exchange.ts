@@ -389,7 +389,14 @@ export async function loadArchive(
     // omits, already in the store) before the store is touched.
     const omitted = archive instanceof OciArchiveReader ? archive.omitted() : new Map();
     const absent = new Map<Digest, Descriptor>();
-    const check = { source, omitted, store: store.target(), absent, path };
+    const check = {
+      source,
+      omitted,
+      store: store.target(),
+      absent,
+      path,
+      checked: new Set<string>(),
+    };
     for (const p of plan) await checkComplete(check, p.descriptor);
     if (absent.size > 0) throw missingBaseError(path, store, [...absent.values()]);
     // Every image's signature checked in the archive before the store is touched: one refused
@@ -467,6 +474,12 @@ interface CompletenessCheck {
   /** Omitted blobs the store lacks, collected to be named all at once. */
   absent: Map<Digest, Descriptor>;
   path: string;
+  /**
+   * Manifests already checked: each is read once, however many indexes list it and however
+   * often (an index listing an index a thousand times, which lists a manifest a thousand times,
+   * is small, but a walk of every path through it is not).
+   */
+  checked: Set<string>;
 }
 
 /**
@@ -476,6 +489,10 @@ interface CompletenessCheck {
  */
 async function checkComplete(check: CompletenessCheck, desc: Descriptor): Promise<void> {
   const { source, path } = check;
+  // Keyed by all a descriptor says of the manifest: its type decides how it is parsed.
+  const key = `${desc.digest} ${desc.size} ${desc.mediaType}`;
+  if (check.checked.has(key)) return;
+  check.checked.add(key);
   const where = `${path}: image ${desc.digest}`;
   if (!(await source.exists(desc))) {
     throw new FerryError("invalid_input", `${where}: manifest missing from the archive`);
