@@ -15,7 +15,8 @@ import { OciLayout } from "../../src/oci_layout/layout.ts";
 import { tempDir } from "./tmp.ts";
 import { encodeHeader, endOfArchive, padding, TarReader } from "../../src/tar/mod.ts";
 import { makeImage, makeIndex, pushImage, pushIndex, type TestImage } from "./images.ts";
-import { Rng } from "./fuzz.ts";
+import { createHash } from "node:crypto";
+import { byteMutator, jsonMutator, mutateJson, type Mutator, Rng } from "./fuzz.ts";
 
 /** One tar member as read back, enough to write it again. */
 export interface TarMemberBytes {
@@ -132,12 +133,26 @@ export async function listTree(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Fails when `work` holds anything but `allowed` paths (and what is below them). */
-async function checkNothingElse(work: string, allowed: readonly string[]): Promise<void> {
+/**
+ * Runs `fn`, then fails when `work` holds anything but `allowed` paths (and what is below them),
+ * whether `fn` failed or not; then passes on `fn`'s failure.
+ */
+export async function confinedTo(
+  work: string,
+  allowed: readonly string[],
+  fn: () => Promise<void>,
+): Promise<void> {
+  let failure: { err: unknown } | undefined;
+  try {
+    await fn();
+  } catch (err) {
+    failure = { err };
+  }
   const stray = (await listTree(work)).filter((p) =>
     !allowed.some((a) => p === a || p.startsWith(`${a}/`))
   );
   if (stray.length > 0) throw new Error(`written outside the destination: ${stray.join(", ")}`);
+  if (failure) throw failure.err;
 }
 
 /**
@@ -149,7 +164,7 @@ export async function copyArchive(bytes: Uint8Array): Promise<void> {
   await using work = await tempDir("ferry-fuzz-archive-");
   const input = work.join("in.tar");
   await Deno.writeFile(input, bytes);
-  try {
+  await confinedTo(work.path, ["in.tar", "out"], async () => {
     const archive = await openArchive(input);
     try {
       const layout = await OciLayout.open(work.join("out"));
@@ -178,23 +193,249 @@ export async function copyArchive(bytes: Uint8Array): Promise<void> {
     } finally {
       await archive.close();
     }
-  } finally {
-    await checkNothingElse(work.path, ["in.tar", "out"]);
-  }
+  });
 }
 
 /** Loads the archive `bytes` into an empty image store, as `ferry load` does. */
 export async function loadArchiveBytes(bytes: Uint8Array): Promise<void> {
   await using work = await tempDir("ferry-fuzz-load-");
   await Deno.writeFile(work.join("in.tar"), bytes);
-  try {
+  await confinedTo(work.path, ["in.tar", "store"], async () => {
     const store = await ImageStore.open({ root: work.join("store") });
     try {
       await loadArchive(store, work.join("in.tar"));
     } finally {
       await store.close();
     }
-  } finally {
-    await checkNothingElse(work.path, ["in.tar", "store"]);
+  });
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Header fields: offset and width in a ustar block. */
+const FIELDS = [
+  [0, 100], // name
+  [100, 8], // mode
+  [108, 8], // uid
+  [116, 8], // gid
+  [124, 12], // size
+  [136, 12], // mtime
+  [148, 8], // checksum
+  [156, 1], // typeflag
+  [157, 100], // linkname
+  [257, 8], // magic and version
+  [345, 155], // prefix
+] as const;
+
+/** Values worth writing into a field. */
+const VALUES = [
+  "../../../../tmp/ferry-escape",
+  "/etc/passwd",
+  "blobs/sha256/",
+  "index.json",
+  "manifest.json",
+  "oci-layout",
+  "././@LongLink",
+  "77777777777\0",
+  "99999999999\0",
+  "-1",
+  "\x80\0\0\0\x7f\xff\xff\xff\xff\xff\xff\xff",
+  "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff",
+  "0000001000\0",
+  "00000000000\0",
+  "ustar\x0000",
+  "ustar  \0",
+  "x",
+  "g",
+  "L",
+  "K",
+  "S",
+  "1",
+  "2",
+  "5",
+  "7",
+  "\0",
+  ".",
+  "..",
+];
+
+/** Offsets of the header blocks of a tar. */
+function headerOffsets(tar: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let at = 0; at + 512 <= tar.byteLength;) {
+    const block = tar.subarray(at, at + 512);
+    if (block.every((b) => b === 0)) break;
+    out.push(at);
+    const size = parseInt(new TextDecoder().decode(block.subarray(124, 135)), 8) || 0;
+    at += 512 + Math.ceil(size / 512) * 512;
   }
+  return out;
+}
+
+function fixChecksum(tar: Uint8Array, at: number): void {
+  tar.fill(0x20, at + 148, at + 156);
+  let sum = 0;
+  for (let i = at; i < at + 512; i++) sum += tar[i];
+  const text = sum.toString(8).padStart(6, "0") + "\0 ";
+  for (let i = 0; i < 8; i++) tar[at + 148 + i] = text.charCodeAt(i);
+}
+
+/**
+ * Edits tar headers field by field (then, mostly, makes the checksum right again so the edit
+ * reaches past it), now and then the raw bytes anywhere: truncation, trailing garbage.
+ */
+export function tarMutator(): Mutator {
+  const raw = byteMutator({
+    dictionary: ["ustar\0", "path=", "linkpath=", "size=", "././@LongLink"],
+  });
+  return (input: Uint8Array, rng: Rng) => {
+    if (rng.chance(0.2)) return raw(input, rng);
+    const tar = input.slice();
+    const headers = headerOffsets(tar);
+    for (let edits = 1 + rng.int(3); edits > 0 && headers.length > 0; edits--) {
+      const at = rng.pick(headers);
+      const [offset, width] = rng.pick(FIELDS);
+      const value = rng.chance(0.7)
+        ? encoder.encode(rng.pick(VALUES)).slice(0, width)
+        : Uint8Array.from(rng.pick(VALUES), (c) => c.charCodeAt(0)).slice(0, width);
+      if (rng.chance(0.5)) tar.fill(0, at + offset, at + offset + width);
+      tar.set(value, at + offset);
+      if (rng.chance(0.85)) fixChecksum(tar, at);
+    }
+    if (rng.chance(0.1)) return tar.subarray(0, rng.int(tar.byteLength));
+    return tar;
+  };
+}
+
+const TOP_LEVEL = ["index.json", "manifest.json", "oci-layout", "ferry-delta.json"];
+
+function isJson(data: Uint8Array): boolean {
+  try {
+    JSON.parse(decoder.decode(data));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Parses `input` (a tar) into members, mutates one JSON member and writes the tar again. A
+ * mutated blob moves to its new digest; `index.json` and `manifest.json` are rewritten to name it
+ * (digest and size), as a tool that wrote a bad manifest would have named it.
+ */
+export function archiveJsonMutator(members: Map<Uint8Array, TarMemberBytes[]>): Mutator {
+  const json = jsonMutator({
+    dictionary: ["sha256:", "blobs/sha256/", "org.opencontainers.image.ref.name", "../"],
+  });
+  return (input: Uint8Array, rng: Rng) => {
+    const original = members.get(input)!;
+    const list = original.map((m) => ({ ...m }));
+    if (rng.chance(0.15) && !list.some((m) => m.name === "ferry-delta.json")) {
+      list.push({
+        name: "ferry-delta.json",
+        typeflag: "0",
+        linkname: "",
+        data: encoder.encode(JSON.stringify({
+          schemaVersion: 1,
+          omitted: [{
+            mediaType: "application/vnd.oci.image.layer.v1.tar",
+            digest: `sha256:${"1".repeat(64)}`,
+            size: 3,
+          }],
+        })),
+      });
+    }
+    const top = list.filter((m) => TOP_LEVEL.includes(m.name));
+    const blobs = list.filter((m) =>
+      !TOP_LEVEL.includes(m.name) && m.data.byteLength < 64 * 1024 && isJson(m.data)
+    );
+    for (let edits = 1 + rng.int(2); edits > 0; edits--) {
+      // Half the edits go to the few top-level files, which every reader starts from.
+      const victim = rng.pick(rng.chance(0.5) ? top : blobs);
+      const before = victim.data;
+      victim.data = rng.chance(0.4)
+        ? fieldEdit(before, rng) ?? json(before, rng)
+        : json(before, rng);
+      if (!TOP_LEVEL.includes(victim.name)) renameBlob(list, victim, before);
+    }
+    return tarFrom(list);
+  };
+}
+
+/** Moves a changed blob to its new digest and points the top-level files at it. */
+function renameBlob(list: TarMemberBytes[], blob: TarMemberBytes, before: Uint8Array): void {
+  const oldHex = /([0-9a-f]{64})$/.exec(blob.name)?.[1];
+  if (!oldHex) return;
+  const newHex = syncSha256(blob.data);
+  blob.name = blob.name.replace(oldHex, newHex);
+  for (const m of list) {
+    if (m.name !== "index.json" && m.name !== "manifest.json") continue;
+    let text = decoder.decode(m.data);
+    if (!text.includes(oldHex)) continue;
+    text = text.replaceAll(oldHex, newHex).replaceAll(
+      `"size":${before.byteLength}`,
+      `"size":${blob.data.byteLength}`,
+    );
+    m.data = encoder.encode(text);
+  }
+}
+
+/** SHA-256 in hex, computed synchronously (a mutator is synchronous). */
+function syncSha256(data: Uint8Array): string {
+  // node:crypto's hash is synchronous; WebCrypto's is not.
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** Fields of descriptors that readers look into. */
+const DESCRIPTOR_FIELDS = [
+  ["mediaType"],
+  ["digest"],
+  ["size"],
+  ["annotations"],
+  ["annotations", "org.opencontainers.image.ref.name"],
+  ["platform"],
+  ["platform", "architecture"],
+  ["artifactType"],
+];
+
+/** Fields of `manifest.json` entries. */
+const DOCKER_FIELDS = [["Config"], ["RepoTags"], ["RepoTags", 0], ["Layers"], ["Layers", 0]];
+
+/**
+ * Replaces one field of one entry of a JSON document's list (`manifests`, `layers`, or the
+ * document itself when it is a list) with a mutated value: the edits a structural mutator reaches
+ * only rarely by walking down from the top. Undefined for a document with no such list.
+ */
+function fieldEdit(data: Uint8Array, rng: Rng): Uint8Array | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(decoder.decode(data));
+  } catch {
+    return undefined;
+  }
+  const lists: unknown[][] = [];
+  if (Array.isArray(doc)) lists.push(doc); // manifest.json
+  else if (doc !== null && typeof doc === "object") {
+    for (const key of ["manifests", "layers"]) {
+      const list = (doc as Record<string, unknown>)[key];
+      if (Array.isArray(list) && list.length > 0) lists.push(list);
+    }
+    const config = (doc as Record<string, unknown>).config;
+    if (config !== null && typeof config === "object") lists.push([config]);
+  }
+  const list = lists.length > 0 ? rng.pick(lists) : undefined;
+  if (!list || list.length === 0) return undefined;
+  const entry = list[rng.int(list.length)];
+  if (entry === null || typeof entry !== "object") return undefined;
+  const path = rng.pick(Array.isArray(doc) ? DOCKER_FIELDS : DESCRIPTOR_FIELDS);
+  let parent = entry as Record<string | number, unknown>;
+  for (const key of path.slice(0, -1)) {
+    const next = parent[key];
+    if (next === null || typeof next !== "object") parent[key] = {};
+    parent = parent[key] as Record<string | number, unknown>;
+  }
+  const last = path[path.length - 1];
+  parent[last] = mutateJson(parent[last] ?? "", rng);
+  return encoder.encode(JSON.stringify(doc));
 }
