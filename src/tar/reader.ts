@@ -88,6 +88,22 @@ class ByteReader {
   }
 }
 
+/**
+ * What the stream under the tar failed with, as ferry reports bad input: a decompressor's
+ * complaint (`unexpected end of file`, `incorrect header check`) becomes one line naming the
+ * archive, the entry and the offset. A `FerryError` (a size bound of the caller's) and an abort
+ * pass as they are.
+ */
+function streamError(err: unknown, where: string, position: number): unknown {
+  if (err instanceof FerryError || (err instanceof Error && err.name === "AbortError")) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new FerryError(
+    "invalid_input",
+    `${where}: corrupt data after byte ${position} of the tar (${message})`,
+    { cause: err },
+  );
+}
+
 /** The data of the current entry. */
 interface Body {
   remaining: number;
@@ -173,7 +189,15 @@ export class TarReader {
           controller.close();
           return;
         }
-        const part = await bytes.some(current.remaining);
+        let part: Uint8Array | null;
+        try {
+          part = await bytes.some(current.remaining);
+        } catch (err) {
+          // The consumer of a body reads it outside the loop over next(), where a caller turns
+          // what the stream under the tar fails with into its own message: here it is bad input.
+          controller.error(streamError(err, `${where}: ${label}`, bytes.position));
+          return;
+        }
         if (part === null) {
           controller.error(
             new FerryError("invalid_input", `${where}: ${label}: archive ends inside the file`),

@@ -105,3 +105,30 @@ Deno.test("TarReader: headers, names and metadata are bounded; a cut archive is 
     );
   }
 });
+
+/** `bytes`, then the error a decompressor raises on a cut stream (node:zlib's words). */
+function failingAfter(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  let sent = false;
+  return new ReadableStream({
+    pull(c) {
+      if (sent) return c.error(new Error("unexpected end of file"));
+      sent = true;
+      c.enqueue(bytes);
+    },
+  });
+}
+
+Deno.test("a decompressor failing inside an entry's data is bad input naming the entry", async () => {
+  // A gzip layer cut inside a file: the decompressor errors while the body is read, outside the
+  // caller's loop over next().
+  const entry = tarEntry("a.txt", "x".repeat(2000));
+  const tar = new TarReader(failingAfter(entry.subarray(0, 1000)), { where: "layer sha256:ab" });
+  assert.equal((await tar.next())?.name, "a.txt");
+  await assert.rejects(
+    new Response(tar.body("a.txt")).arrayBuffer(),
+    (e) =>
+      isFerryError(e, "invalid_input") &&
+      e.message ===
+        "layer sha256:ab: a.txt: corrupt data after byte 1000 of the tar (unexpected end of file)",
+  );
+});
