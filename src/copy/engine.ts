@@ -526,7 +526,11 @@ export class CopyEngine {
     }
     const images: Descriptor[] = [];
     const referrers: CopiedReferrer[] = [];
-    await settleAll(children.map(async (child) => {
+    // A child listed twice is copied once: walking every mention would multiply the work by the
+    // repeats of each level (an index listing an index 1000 times that lists an image 1000 times).
+    const seen = new Set<Digest>();
+    const distinct = children.filter((c) => !seen.has(c.digest) && seen.add(c.digest));
+    await settleAll(distinct.map(async (child) => {
       const r = await this.#walk(src, child, dst, {
         ...options,
         all: true,

@@ -12,6 +12,7 @@ import { CopyEngine } from "../../src/copy/engine.ts";
 import { loadArchive } from "../../src/image_store/exchange.ts";
 import { ImageStore } from "../../src/image_store/store.ts";
 import { OciLayout } from "../../src/oci_layout/layout.ts";
+import { OCI_INDEX } from "../../src/media_types.ts";
 import { tempDir } from "./tmp.ts";
 import { encodeHeader, endOfArchive, padding, TarReader } from "../../src/tar/mod.ts";
 import { makeImage, makeIndex, pushImage, pushIndex, type TestImage } from "./images.ts";
@@ -438,4 +439,39 @@ function fieldEdit(data: Uint8Array, rng: Rng): Uint8Array | undefined {
   const last = path[path.length - 1];
   parent[last] = mutateJson(parent[last] ?? "", rng);
   return encoder.encode(JSON.stringify(doc));
+}
+
+/**
+ * An oci-archive (bytes) tagged `localhost/fan:1` whose index lists another index `n` times, which
+ * lists one image `n` times: small, but a walk of every path through it takes n² steps.
+ */
+export async function fanOutArchive(dir: string, n: number): Promise<Uint8Array> {
+  const members = await tarMembers(await sampleArchive(dir, "oci-archive"));
+  const indexJson = members.find((m) => m.name === "index.json")!;
+  const doc = JSON.parse(decoder.decode(indexJson.data));
+  const { mediaType, digest, size } = doc.manifests[0];
+  const indexOf = (child: unknown) =>
+    encoder.encode(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: Array(n).fill(child),
+    }));
+  const inner = indexOf({ mediaType, digest, size });
+  const innerDesc = {
+    mediaType: OCI_INDEX,
+    digest: `sha256:${syncSha256(inner)}`,
+    size: inner.byteLength,
+  };
+  const outer = indexOf(innerDesc);
+  for (const data of [inner, outer]) {
+    members.push({ name: `blobs/sha256/${syncSha256(data)}`, typeflag: "0", linkname: "", data });
+  }
+  doc.manifests = [{
+    mediaType: OCI_INDEX,
+    digest: `sha256:${syncSha256(outer)}`,
+    size: outer.byteLength,
+    annotations: { "org.opencontainers.image.ref.name": "localhost/fan:1" },
+  }];
+  indexJson.data = encoder.encode(JSON.stringify(doc));
+  return tarFrom(members);
 }
