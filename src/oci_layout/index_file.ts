@@ -15,6 +15,12 @@ import { REF_NAME_ANNOTATION, repositoryOfRefName } from "./ref_name.ts";
 /** Content of the `oci-layout` file ferry writes. */
 export const OCI_LAYOUT_CONTENT = '{"imageLayoutVersion":"1.0.0"}';
 
+/**
+ * Largest `index.json` of a layout directory read: about 250,000 entries, far beyond any image
+ * store, and bounded so that a layout off a USB stick cannot make ferry read a huge file whole.
+ */
+export const MAX_INDEX_FILE_SIZE = 64 * 1024 * 1024;
+
 /** The parsed `index.json` of a layout. */
 export interface LayoutIndex {
   /** The entries, in file order. */

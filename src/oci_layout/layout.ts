@@ -34,6 +34,7 @@ import {
   EMPTY_INDEX,
   indexEntry,
   type LayoutIndex,
+  MAX_INDEX_FILE_SIZE,
   OCI_LAYOUT_CONTENT,
   parseLayoutIndex,
   refNameOfEntry,
@@ -54,6 +55,9 @@ import {
 import { layoutMarks } from "./reachable.ts";
 import { refNameOf } from "./ref_name.ts";
 import { MAX_MANIFEST_SIZE } from "../media_types.ts";
+
+/** Largest `oci-layout` file read (it holds one short version string). */
+const MAX_LAYOUT_FILE_SIZE = 4096;
 
 /** Options for {@link OciLayout.open}. */
 export interface OciLayoutOptions {
@@ -131,7 +135,7 @@ export class OciLayout implements Store {
       await Deno.mkdir(this.root, { recursive: true });
       this.#root = await StoreRoot.open(this.root);
     }
-    const bytes = await this.#root.readFileIfExists(layoutFile);
+    const bytes = await this.#readSmall(layoutFile, MAX_LAYOUT_FILE_SIZE);
     if (bytes) {
       checkLayoutFile(bytes, this.root);
       return;
@@ -261,7 +265,7 @@ export class OciLayout implements Store {
         const path = this.#blobPath(digest);
         const size = await root.fileSize(path).catch(() => undefined);
         if (size === undefined || size > MAX_MANIFEST_SIZE) return undefined;
-        return await root.readFileIfExists(path);
+        return await root.readSmallFile(path, MAX_MANIFEST_SIZE).catch(() => undefined);
       });
       if (orphans.size > 0) {
         // Referrers of images no longer here go with them: their entries first, then their blobs.
@@ -378,8 +382,23 @@ export class OciLayout implements Store {
 
   async #readIndex(): Promise<LayoutIndex> {
     const path = `${this.root}/index.json`;
-    const bytes = await this.#root.readFileIfExists(path);
+    const bytes = await this.#readSmall(path, MAX_INDEX_FILE_SIZE);
     return bytes === undefined ? EMPTY_INDEX : parseLayoutIndex(bytes, path);
+  }
+
+  /**
+   * A small file of the layout, read whole within `limit`; undefined when absent. A layout off a
+   * USB stick may hold anything under these names: a FIFO (whose open would wait forever for a
+   * writer), a directory or a device is refused, and a huge file is refused before it is read.
+   */
+  async #readSmall(path: string, limit: number): Promise<Uint8Array | undefined> {
+    const bytes = await this.#root.readSmallFile(path, limit);
+    if (bytes !== undefined) return bytes;
+    const info = await Deno.lstat(path).catch(() => undefined);
+    if (info !== undefined && !info.isFile) {
+      throw new FerryError("invalid_input", `${path}: not a regular file`);
+    }
+    return undefined;
   }
 
   /**

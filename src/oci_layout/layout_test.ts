@@ -407,3 +407,54 @@ Deno.test("concurrent tags from two processes keep every entry", async () => {
     }
   });
 });
+
+/**
+ * Runs `open` against a layout whose `name` is a FIFO. Where ferry would wait for a writer
+ * forever, the FIFO is opened for writing (after a while) to let it go on.
+ */
+async function withFifo(name: string, open: (root: string) => Promise<unknown>): Promise<unknown> {
+  const root = await Deno.makeTempDir({ prefix: "ferry-layout-fifo-" });
+  try {
+    await Deno.writeTextFile(`${root}/oci-layout`, '{"imageLayoutVersion":"1.0.0"}');
+    await Deno.writeTextFile(`${root}/index.json`, '{"manifests":[]}');
+    await Deno.remove(`${root}/${name}`);
+    const made = await new Deno.Command("mkfifo", { args: [`${root}/${name}`] }).output();
+    assert.ok(made.success, "mkfifo");
+    const outcome = open(root).then(() => undefined, (err) => err);
+    const timer = new Promise((r) => setTimeout(() => r("waiting"), 3000));
+    if (await Promise.race([outcome, timer]) === "waiting") {
+      const writer = await Deno.open(`${root}/${name}`, { write: true });
+      writer.close();
+    }
+    return await outcome;
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+Deno.test("a FIFO for index.json or oci-layout is refused, not waited on", async () => {
+  for (const name of ["oci-layout", "index.json"]) {
+    const err = await withFifo(name, async (root) => {
+      const layout = await OciLayout.open(root, { create: false });
+      try {
+        await layout.entries();
+      } finally {
+        await layout.close();
+      }
+    });
+    assert.ok(
+      isFerryError(err, "invalid_input") && err.message.endsWith(`/${name}: not a regular file`),
+      `${name}: ${err}`,
+    );
+  }
+});
+
+Deno.test("an index.json larger than 64 MiB is refused before it is read", async () => {
+  await withLayout(async (layout, root) => {
+    await Deno.truncate(`${root}/index.json`, 64 * 1024 * 1024 + 1); // sparse: nothing written
+    await assert.rejects(
+      layout.entries(),
+      (e) => isFerryError(e, "too_large") && /index\.json: 67108865 bytes/.test(e.message),
+    );
+  });
+});
