@@ -70,7 +70,7 @@ Deno.test("fuzz: mutated gzip streams fail only as FerryError, inflating bounded
       bomb,
     ],
     mutate: byteMutator({ dictionary: ["\x1f\x8b\x08", "\x1f\x8b\x08\x1c", "\0\0\xff\xff"] }),
-    runs: 400 * SCALE,
+    runs: 300 * SCALE,
     target: openCompressed,
   });
 });
@@ -82,7 +82,7 @@ Deno.test("fuzz: gzip of mutated tars: copy fails only as FerryError", async () 
     corpus: [gzipSync(oci), gzipSync(docker)],
     // The tar inside is mutated, the gzip around it stays valid: the streaming indexer's input.
     mutate: (input, rng) => gzipSync(tar(gunzipSync(input), rng), { level: 1 }),
-    runs: 150 * SCALE,
+    runs: 100 * SCALE,
     seed: 30_000,
     target: copyArchive,
   });

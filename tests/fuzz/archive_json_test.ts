@@ -36,7 +36,7 @@ Deno.test("fuzz: archives with mutated JSON members: copy fails only as FerryErr
     name: "copy archive (JSON members)",
     corpus,
     mutate: archiveJsonMutator(byHead),
-    runs: 80 * SCALE,
+    runs: 50 * SCALE,
     seed: 10_000,
     target: copyArchive,
   });
