@@ -19,8 +19,8 @@ import {
 } from "../support/fuzz_archive.ts";
 import { tempDir } from "../support/tmp.ts";
 
-/** More runs when hunting (FERRY_FUZZ_SCALE=20); the suite runs the default. */
-const SCALE = Number(Deno.env.get("FERRY_FUZZ_SCALE") ?? 1) || 1;
+/** `FUZZ_SCALE=20` runs twenty times the inputs with other seeds (to look for new failures). */
+const SCALE = Number(Deno.env.get("FUZZ_SCALE") ?? 1) || 1;
 
 const dir = await tempDir("ferry-fuzz-gzip-");
 const oci = await sampleArchive(dir.path, "oci-archive");
