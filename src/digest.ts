@@ -13,7 +13,7 @@
  * @module
  */
 import type { Hash } from "node:crypto";
-import { FerryError } from "./errors.ts";
+import { FerryError, printable } from "./errors.ts";
 
 /** A validated `sha256:<64 lowercase hex>` digest string. */
 export type Digest = `sha256:${string}`;
@@ -37,9 +37,15 @@ export function isDigest(value: string): value is Digest {
 export function parseDigest(value: string, where = "digest"): Digest {
   if (isDigest(value)) return value;
   if (ANY_DIGEST_RE.test(value) && !value.startsWith("sha256:")) {
-    throw new FerryError("unsupported", `${where}: digest algorithm of ${value} is not supported`);
+    throw new FerryError(
+      "unsupported",
+      `${where}: digest algorithm of ${printable(value)} is not supported`,
+    );
   }
-  throw new FerryError("invalid_input", `${where}: malformed digest ${JSON.stringify(value)}`);
+  throw new FerryError(
+    "invalid_input",
+    `${where}: malformed digest "${printable(value)}"`,
+  );
 }
 
 /** The hex part of a digest. */

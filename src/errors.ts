@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { terminalSafe } from "./cli/terminal_text.ts";
 
 /** Machine-readable classes of failure, stable for `--json` consumers. */
 export type ErrorCode =
@@ -65,4 +66,17 @@ export function isFerryError(err: unknown, ...codes: ErrorCode[]): err is FerryE
 /** The message of any thrown value, for one-line reports. */
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Characters of outside text {@link printable} keeps by default. */
+export const MAX_QUOTED_CHARS = 200;
+
+/**
+ * Outside text (a registry's header or error message, a media type or digest it sent) made fit
+ * for a one-line message: cut at `max` characters with `…`, and its control characters written as
+ * the visible escapes the CLI prints them as (`terminalSafe`: `\x1b`, `\n`, `\u202e`), so that a
+ * library caller's message is one inert line too, and the CLI's printing leaves it as it is.
+ */
+export function printable(text: string, max = MAX_QUOTED_CHARS): string {
+  return terminalSafe(text.length > max ? `${text.slice(0, max)}…` : text);
 }

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { FerryError } from "../errors.ts";
+import { FerryError, printable } from "../errors.ts";
 import { readAll } from "../streams.ts";
 import { type Challenge, parseChallenges } from "./challenge.ts";
 import { type Credential, encodeBasic } from "./credentials.ts";
@@ -195,7 +195,7 @@ export class Authenticator {
         .then((granted) => granted.header);
     }
     if (basic) return this.#basic(registry);
-    const schemes = challenges.map((c) => c.scheme).join(", ") || "none";
+    const schemes = printable(challenges.map((c) => c.scheme).join(", ") || "none");
     return Promise.reject(
       new FerryError(
         "unsupported",
@@ -345,10 +345,16 @@ export class Authenticator {
     try {
       realm = new URL(realmText);
     } catch {
-      throw new FerryError("registry", `${registry}: Bearer realm ${realmText} is not a URL`);
+      throw new FerryError(
+        "registry",
+        `${registry}: Bearer realm ${printable(realmText)} is not a URL`,
+      );
     }
     if (realm.protocol !== "https:" && realm.protocol !== "http:") {
-      throw new FerryError("registry", `${registry}: Bearer realm ${realmText} is not http(s)`);
+      throw new FerryError(
+        "registry",
+        `${registry}: Bearer realm ${printable(realmText)} is not http(s)`,
+      );
     }
     // Checked before any credential is looked at: an HTTPS registry naming a plain-HTTP realm
     // would have the password sent in clear.
@@ -580,8 +586,7 @@ async function errorDetail(
     typeof v === "string" && v.trim() !== ""
   ) as string | undefined;
   if (!reason) return { reason: "", code };
-  const line = scrub(reason.trim().split("\n", 1)[0], secrets);
-  return { reason: line.length > 200 ? `${line.slice(0, 200)}…` : line, code };
+  return { reason: printable(scrub(reason.trim().split("\n", 1)[0], secrets)), code };
 }
 
 function scrub(text: string, secrets: string[]): string {

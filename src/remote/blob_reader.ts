@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { FerryError } from "../errors.ts";
+import { FerryError, printable } from "../errors.ts";
 import { retryDelay, type RetryPolicy, sleep } from "./retry.ts";
 import { shortError } from "./http.ts";
 import { RegistryError } from "./errors.ts";
@@ -48,7 +48,7 @@ export function checkRangeResponse(
     if (length !== null && Number(length) !== size) {
       throw new FerryError(
         "size_mismatch",
-        `${what}: registry sent ${length} bytes, expected ${size}`,
+        `${what}: registry sent ${printable(length)} bytes, expected ${size}`,
       );
     }
     return offset;
@@ -62,7 +62,7 @@ export function checkRangeResponse(
       throw new FerryError(
         "registry",
         `${what}: registry answered a resume from byte ${offset} with range ${
-          res.headers.get("content-range")
+          printable(res.headers.get("content-range") ?? "none")
         }`,
         { retryable: true },
       );

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { FerryError } from "../errors.ts";
+import { FerryError, printable } from "../errors.ts";
 import { readBody } from "../streams.ts";
 import { RegistryError, registryErrorEntries, type RemoteErrorEntry } from "./errors.ts";
 import { DEFAULT_RETRY, isRetryableStatus, retryDelay, type RetryPolicy, sleep } from "./retry.ts";
@@ -514,7 +514,8 @@ const MAX_ERROR_DETAIL = 500;
 
 /**
  * Reads a registry's error body (at most {@link MAX_ERROR_BODY}): its error list, and the list as
- * one line (`CODE: message; …`, empty when the body is not the API's JSON).
+ * one line (`CODE: message; …`, empty when the body is not the API's JSON), its control
+ * characters escaped and cut at {@link MAX_ERROR_DETAIL} characters.
  */
 async function readErrorBody(
   res: Response,
@@ -526,10 +527,12 @@ async function readErrorBody(
     const text = new TextDecoder().decode(await readBody(res, MAX_ERROR_BODY, what));
     const body = JSON.parse(text);
     errors = registryErrorEntries(body);
-    const listed = body.errors as { code?: string; message?: string }[];
-    detail = listed.map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
-    // The registry's words go into a one-line error: a page of them would bury the line.
-    if (detail.length > MAX_ERROR_DETAIL) detail = `${detail.slice(0, MAX_ERROR_DETAIL)}…`;
+    // The registry's words go into a one-line error: a page of them would bury the line, and
+    // its control characters would reach the terminal.
+    detail = printable(
+      errors.map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; "),
+      MAX_ERROR_DETAIL,
+    );
   } catch {
     await res.body?.cancel().catch(() => {});
   }
@@ -565,7 +568,7 @@ export async function responseError(res: Response, what: string): Promise<Regist
     default:
       return new RegistryError(
         "registry",
-        `${what}: registry answered ${status} ${res.statusText}${suffix}`,
+        `${what}: registry answered ${status} ${printable(res.statusText, 64)}${suffix}`,
         { status, errors, retryable: isRetryableStatus(status) },
       );
   }
