@@ -7,7 +7,7 @@
  * @module
  */
 import { type Digest, isDigest, parseDigest } from "./digest.ts";
-import { FerryError } from "./errors.ts";
+import { FerryError, printable } from "./errors.ts";
 import {
   DOCKER_LIST,
   DOCKER_MANIFEST,
@@ -127,7 +127,10 @@ export function parseManifest(
       ...(typeof doc.artifactType === "string" ? { artifactType: doc.artifactType } : {}),
     };
   }
-  throw new FerryError("unsupported", `${where}: unsupported manifest media type ${mediaType}`);
+  throw new FerryError(
+    "unsupported",
+    `${where}: unsupported manifest media type ${printable(mediaType)}`,
+  );
 }
 
 /** Every blob (config, layers) a manifest needs, config first. */
