@@ -4,7 +4,7 @@
  * @module
  */
 import { type Digest, parseDigest, sha256 } from "../digest.ts";
-import { FerryError } from "../errors.ts";
+import { FerryError, printable } from "../errors.ts";
 import { type Descriptor, parseManifest } from "../manifest.ts";
 import { isManifestType, MANIFEST_TYPES, MAX_MANIFEST_SIZE, OCI_INDEX } from "../media_types.ts";
 import { Semaphore } from "../limit.ts";
@@ -245,7 +245,11 @@ export class RemoteRegistry implements Store {
   async repositories(): Promise<string[]> {
     const names: string[] = [];
     for await (
-      const page of this.#pages("/v2/_catalog?n=1000", ["registry:catalog:*"], "catalog")
+      const page of this.#pages(
+        "/v2/_catalog?n=1000",
+        ["registry:catalog:*"],
+        `${this.location} catalog`,
+      )
     ) {
       addNames(
         names,
@@ -256,7 +260,10 @@ export class RemoteRegistry implements Store {
     return names.sort();
   }
 
-  /** Follows `Link: <…>; rel="next"` pagination, within `bounds` (else the general limits). */
+  /**
+   * Follows `Link: <…>; rel="next"` pagination, within `bounds` (else the general limits); `what`
+   * names the listing in messages (`docker://r/org/app tags`).
+   */
   async *#pages(
     path: string,
     scopes: string[],
@@ -268,21 +275,25 @@ export class RemoteRegistry implements Store {
     let next: string | undefined = path;
     for (let n = 0; next; n++) {
       if (n === maxPages) {
-        throw new FerryError("too_large", `${this.location} ${what}: more than ${n} pages`);
+        throw new FerryError("too_large", `${what}: more than ${n} pages`);
       }
       const res = await this.#http.send({ method: "GET", url: next, scopes });
-      if (!res.ok) throw await responseError(res, `${this.location} ${what}`);
+      if (!res.ok) throw await responseError(res, `${what}`);
       const bytes = await readBody(
         res,
         Math.min(MAX_LIST_PAGE_SIZE, left),
-        `${this.location} ${what}`,
+        `${what}`,
       );
       left -= bytes.byteLength;
       let page: unknown;
       try {
         page = JSON.parse(new TextDecoder().decode(bytes));
       } catch {
-        throw new FerryError("registry", `${this.location} ${what}: the page is not JSON`);
+        throw new FerryError("registry", `${what}: the page is not JSON`);
+      }
+      // Every page is an object (`{"tags": […]}`, an index): `null` or a list is not one.
+      if (typeof page !== "object" || page === null || Array.isArray(page)) {
+        throw new FerryError("registry", `${what}: the page is not a JSON object`);
       }
       yield page;
       const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.get("link") ?? "");
@@ -294,12 +305,15 @@ export class RemoteRegistry implements Store {
       try {
         url = new URL(link[1], base + path);
       } catch {
-        throw new FerryError("registry", `${this.location} ${what}: invalid Link ${link[1]}`);
+        throw new FerryError(
+          "registry",
+          `${what}: invalid Link ${printable(link[1])}`,
+        );
       }
       if (url.origin !== new URL(base).origin) {
         throw new FerryError(
           "registry",
-          `${this.location} ${what}: the next page is on another origin (${url.origin})`,
+          `${what}: the next page is on another origin (${printable(url.origin)})`,
         );
       }
       next = url.href;
@@ -407,7 +421,7 @@ export class RemoteRepository implements Target {
     if (header && header !== digest) {
       throw new FerryError(
         "digest_mismatch",
-        `${what}: Docker-Content-Digest ${header} does not match content ${digest}`,
+        `${what}: Docker-Content-Digest ${printable(header)} does not match content ${digest}`,
       );
     }
     return { bytes, contentType: res.headers.get("content-type") ?? undefined, digest };
@@ -464,7 +478,10 @@ export class RemoteRepository implements Target {
         const header = res.headers.get("docker-content-digest");
         if (header && header !== desc.digest) {
           await res.body?.cancel();
-          throw new FerryError("digest_mismatch", `${what}: registry says the blob is ${header}`);
+          throw new FerryError(
+            "digest_mismatch",
+            `${what}: registry says the blob is ${printable(header)}`,
+          );
         }
         return res;
       };
@@ -629,10 +646,12 @@ export class RemoteRepository implements Target {
           what,
         );
         if (index.kind !== "index") throw new FerryError("registry", `${what}: not an index`);
-        found.push(...index.manifests);
-        if (found.length > MAX_LIST_NAMES) {
+        // Counted before they are added, and added one by one: a page of a hundred thousand
+        // entries spread into one call's arguments overflows the stack.
+        if (found.length + index.manifests.length > MAX_LIST_NAMES) {
           throw new FerryError("too_large", `${what}: more than ${MAX_LIST_NAMES} entries`);
         }
+        for (const entry of index.manifests) found.push(entry);
       }
     } catch (err) {
       if (err instanceof RegistryError && [404, 400, 405].includes(err.status)) {
