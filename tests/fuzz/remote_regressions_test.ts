@@ -1,0 +1,126 @@
+/**
+ * Answers of a registry that fuzzing found ferry's client mishandling, each minimized: a
+ * `TypeError` or `RangeError` instead of a `FerryError`, and registry text reaching an error
+ * message as line breaks, escape sequences or tens of KiB.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { Authenticator } from "../../src/auth/mod.ts";
+import { parseDigest } from "../../src/digest.ts";
+import type { FerryError } from "../../src/errors.ts";
+import { parseManifest } from "../../src/manifest.ts";
+import { OCI_INDEX } from "../../src/media_types.ts";
+import { checkRangeResponse } from "../../src/remote/blob_reader.ts";
+import { responseError } from "../../src/remote/http.ts";
+import { isOneLineFerryError, SCRIPTED_HOST, scriptedClient } from "../support/fuzz_remote.ts";
+import { makeImage } from "../support/mod.ts";
+
+const ESC = "\u001b";
+/** The C1 control that terminals take for an escape sequence's start (CSI). */
+const CSI = "\u009b";
+
+/** A client whose registry answers `/v2/` and then every request with `answer`. */
+function clientAnswering(answer: (req: Request) => Response) {
+  return scriptedClient((req) =>
+    new URL(req.url).pathname === "/v2/" ? new Response("{}") : answer(req)
+  );
+}
+
+async function assertOneLine(promise: Promise<unknown>, pattern?: RegExp): Promise<FerryError> {
+  const err = await promise.then(
+    () => assert.fail("expected a failure"),
+    (err) => err,
+  );
+  assert.ok(isOneLineFerryError(err), `not one printable line: ${String(err)}`);
+  if (pattern) assert.match((err as Error).message, pattern);
+  return err as FerryError;
+}
+
+Deno.test("a tag list or catalog page that is JSON but not an object fails as a FerryError", async () => {
+  for (const page of ["null", "[]", "7", '"tags"']) {
+    const client = clientAnswering(() => new Response(page));
+    const reg = client.registry(SCRIPTED_HOST);
+    await assertOneLine(
+      reg.repository("org/app").tags(),
+      /^docker:\/\/registry\.fuzz\.test\/org\/app tags: the page is not a JSON object$/,
+    );
+    await assertOneLine(reg.repositories(), /catalog: the page is not a JSON object$/);
+  }
+});
+
+Deno.test("a referrers page of 145,000 entries is read without overflowing the stack", async () => {
+  const entry = { mediaType: "a", digest: `sha256:${"1".repeat(64)}`, size: 1 };
+  const page = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: Array.from({ length: 145_000 }, () => entry),
+  });
+  const client = clientAnswering(() => new Response(page));
+  const subject = makeImage().manifest.desc;
+  const listed = await client.registry(SCRIPTED_HOST).repository("org/app").referrers(subject);
+  assert.equal(listed?.length, 145_000);
+});
+
+Deno.test("a registry's error list reaches the message as one printable line of bounded length", async () => {
+  const body = JSON.stringify({
+    errors: [
+      { code: "DENIED", message: `no\nsecond line ${ESC}[31mred${CSI}2J` },
+      ...Array.from({ length: 300 }, () => ({ code: "UNKNOWN", message: "x".repeat(100) })),
+    ],
+  });
+  const err = await responseError(new Response(body, { status: 403 }), "docker://r/org/app:1");
+  assert.ok(isOneLineFerryError(err), err.message);
+  assert.match(err.message, /^docker:\/\/r\/org\/app:1: access denied \(DENIED: no\\u000asecond/);
+  assert.ok(err.message.length < 400, `${err.message.length} characters`);
+  // The list itself is kept whole, as the registry sent it.
+  assert.equal(err.errors.length, 301);
+  assert.equal(err.errors[0].message, `no\nsecond line ${ESC}[31mred${CSI}2J`);
+});
+
+Deno.test("a token server's refusal and a realm that is not a URL are quoted printably", async () => {
+  const refused = new Authenticator({
+    credentials: () => Promise.resolve(undefined),
+    fetch: () =>
+      Promise.resolve(Response.json({ details: `nope ${ESC}]0;owned${ESC}\\` }, { status: 500 })),
+  });
+  await assertOneLine(
+    refused.challenge(SCRIPTED_HOST, 'Bearer realm="https://auth.fuzz.test/t"', []),
+    /failed \(HTTP 500: nope \\u001b\]0;owned\\u001b\\\)$/,
+  );
+  await assertOneLine(
+    refused.challenge(SCRIPTED_HOST, `Bearer realm="https://a${CSI}b c/t"`, []),
+    /Bearer realm https:\/\/a\\u009bb c\/t is not a URL$/,
+  );
+});
+
+Deno.test("digests, media types and ranges a registry sends are quoted printably and cut short", async () => {
+  const digest = `sha256:${"a".repeat(60)}${CSI}${"b".repeat(5000)}`;
+  for (const run of [() => parseDigest(digest, "docker://r/org/app:1")]) {
+    await assertOneLine(Promise.resolve().then(run), /malformed digest "sha256:a+\\u009bb+…"$/);
+  }
+  await assertOneLine(
+    Promise.resolve().then(() =>
+      parseManifest(
+        new TextEncoder().encode(JSON.stringify({ mediaType: `x${ESC}[2J${"y".repeat(5000)}` })),
+        undefined,
+        "docker://r/org/app:1",
+      )
+    ),
+    /unsupported manifest media type x\\u001b\[2Jy+…$/,
+  );
+  await assertOneLine(
+    Promise.resolve().then(() =>
+      checkRangeResponse(
+        new Response(null, {
+          status: 206,
+          headers: { "content-range": `bytes 0-9/10${CSI}31m` },
+        }),
+        5,
+        10,
+        "docker://r/org/app@sha256:…",
+      )
+    ),
+    /with range bytes 0-9\/10\\u009b31m$/,
+  );
+});
