@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { FerryError } from "./errors.ts";
+import { FerryError, printable } from "./errors.ts";
 
 /**
  * Reads a whole stream into memory, failing once it grows past `limit` bytes (manifests, configs,
@@ -47,7 +47,10 @@ export async function readAll(
 }
 
 /**
- * Reads a whole response body, failing past `limit` bytes like {@link readAll}. A body whose
+ * Reads a whole response body, failing past `limit` bytes like {@link readAll}, and as a
+ * retryable `network` {@link FerryError} when the body breaks off (a server that stops sending
+ * until the request's time bound aborts it, or drops the connection): not as the runtime's
+ * `TimeoutError` or `TypeError`. A body whose
  * `Content-Length` announces more is refused unread (and cancelled); one that announces at most
  * `limit` is read by the runtime in one call, without a stream layer per chunk (the runtime stops
  * at the announced length, and the result is checked again). A body without a length, or with a
@@ -65,7 +68,13 @@ export async function readBody(res: Response, limit: number, where: string): Pro
         retryable: true,
       });
     }
-    throw err;
+    // The connection dropped mid-body, or the like: the runtime's error is not the message.
+    if (err instanceof FerryError) throw err;
+    const why = err instanceof Error ? err.message.split("\n", 1)[0] : String(err);
+    throw new FerryError("network", `${where}: the answer broke off: ${printable(why)}`, {
+      cause: err,
+      retryable: true,
+    });
   }
 }
 

@@ -10,7 +10,7 @@
  * @module
  */
 import { FerryError, printable } from "../errors.ts";
-import { readAll } from "../streams.ts";
+import { readAll, readBody } from "../streams.ts";
 import { type Challenge, parseChallenges } from "./challenge.ts";
 import { type Credential, encodeBasic } from "./credentials.ts";
 
@@ -38,12 +38,22 @@ export interface AuthenticatorOptions {
   clientId?: string;
   /** Receives debug notes. Never given secrets. */
   log?: (message: string) => void;
+  /**
+   * Longest one token request may take, redirects and the whole answer included (default
+   * {@link TOKEN_REQUEST_TIMEOUT_MS}).
+   */
+  timeoutMs?: number;
 }
 
 /** Largest token response read (tokens are a few KiB; this bounds a misbehaving server). */
 export const TOKEN_RESPONSE_LIMIT = 1 << 20;
 /** Token lifetime assumed when the server gives none, and the least one believed. */
 export const MIN_TOKEN_LIFETIME_S = 60;
+/**
+ * Default {@link AuthenticatorOptions.timeoutMs}: a token server that stops answering (before its
+ * headers or in the middle of its body) fails the request after this long instead of holding it.
+ */
+export const TOKEN_REQUEST_TIMEOUT_MS = 60_000;
 /** Redirects a token server may send (same origin only). */
 export const MAX_TOKEN_REDIRECTS = 5;
 /**
@@ -98,6 +108,7 @@ export class Authenticator {
   #now: () => number;
   #clientId: string;
   #log?: (message: string) => void;
+  #timeoutMs: number;
   #tokens = new Map<string, CachedToken[]>();
   /** Headers valid for every scope: Basic, and registry tokens. */
   #static = new Map<string, string>();
@@ -119,6 +130,7 @@ export class Authenticator {
     this.#now = options.now ?? Date.now;
     this.#clientId = options.clientId ?? "ferry";
     this.#log = options.log;
+    this.#timeoutMs = options.timeoutMs ?? TOKEN_REQUEST_TIMEOUT_MS;
   }
 
   /**
@@ -365,6 +377,8 @@ export class Authenticator {
       ? [credential.kind === "basic" ? credential.password : credential.token]
       : [];
 
+    // One time bound for the whole exchange: the request, its redirects and the answer's body.
+    const signal = AbortSignal.timeout(this.#timeoutMs);
     let request: Request;
     if (credential?.kind === "identity_token") {
       const form = new URLSearchParams({
@@ -374,7 +388,7 @@ export class Authenticator {
       });
       if (service) form.set("service", service);
       if (scopeList.length) form.set("scope", scopeList.join(" "));
-      request = new Request(realm, { method: "POST", body: form });
+      request = new Request(realm, { method: "POST", body: form, signal });
     } else {
       const url = new URL(realm);
       if (service) url.searchParams.append("service", service);
@@ -386,7 +400,7 @@ export class Authenticator {
           `Basic ${encodeBasic(credential.username, credential.password)}`,
         );
       }
-      request = new Request(url, { method: "GET", headers });
+      request = new Request(url, { method: "GET", headers, signal });
     }
     request.headers.set("Accept", "application/json");
 
@@ -418,9 +432,7 @@ export class Authenticator {
         retryable: response.status >= 500 || response.status === 429,
       });
     }
-    const body = response.body
-      ? await readAll(response.body, TOKEN_RESPONSE_LIMIT, `${where} response`)
-      : new Uint8Array();
+    const body = await readBody(response, TOKEN_RESPONSE_LIMIT, `${where} response`);
     let data: unknown;
     try {
       data = JSON.parse(new TextDecoder().decode(body));
@@ -492,7 +504,7 @@ export class Authenticator {
       const get = response.status === 303 ||
         ((response.status === 301 || response.status === 302) && current.method === "POST");
       current = get
-        ? new Request(next, { method: "GET", headers: current.headers })
+        ? new Request(next, { method: "GET", headers: current.headers, signal: current.signal })
         : new Request(next, current);
     }
   }

@@ -26,6 +26,7 @@ export {
   MIN_TOKEN_LIFETIME_S,
   repositoryScope,
   type ScopeAction,
+  TOKEN_REQUEST_TIMEOUT_MS,
   TOKEN_RESPONSE_LIMIT,
 } from "./authenticator.ts";
 export { authFileForWriting, removeCredential, storeCredential } from "./auth_file_writer.ts";

@@ -13,8 +13,9 @@ import { parseManifest } from "../../src/manifest.ts";
 import { OCI_INDEX } from "../../src/media_types.ts";
 import { checkRangeResponse } from "../../src/remote/blob_reader.ts";
 import { responseError } from "../../src/remote/http.ts";
+import { RegistryClient } from "../../src/remote/mod.ts";
 import { isOneLineFerryError, SCRIPTED_HOST, scriptedClient } from "../support/fuzz_remote.ts";
-import { makeImage } from "../support/mod.ts";
+import { makeImage, startHostileRegistry } from "../support/mod.ts";
 
 const ESC = "\u001b";
 /** The C1 control that terminals take for an escape sequence's start (CSI). */
@@ -124,3 +125,63 @@ Deno.test("digests, media types and ranges a registry sends are quoted printably
     /with range bytes 0-9\/10\\u009b31m$/,
   );
 });
+
+Deno.test("a manifest, tag list or token answer that stops mid-body fails as a network FerryError within its time bound", async () => {
+  // Each answer sends its first bytes and then nothing: the request's time bound ends it. They
+  // are all ended before the server stops (it waits for answers under way).
+  const open: ReadableStreamDefaultController<Uint8Array>[] = [];
+  const stalled = () =>
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        open.push(controller);
+        controller.enqueue(new TextEncoder().encode('{"schemaVersion":2,'));
+      },
+    });
+  await using server = startHostileRegistry((req) => {
+    const path = req.url.pathname;
+    if (path === "/token") return new Response(stalled());
+    if (path === "/v2/" || req.authorization) return new Response(stalled());
+    return new Response(null, {
+      status: 401,
+      headers: { "www-authenticate": `Bearer realm="http://${req.url.host}/token"` },
+    });
+  });
+  // Declared after the server: ended before it stops.
+  await using _ended = {
+    [Symbol.asyncDispose]: () => {
+      for (const c of open) c.error(new Error("test over"));
+      return Promise.resolve();
+    },
+  };
+  const answering = (realmAnswers: boolean) =>
+    new RegistryClient({
+      auth: realmAnswers
+        ? new Authenticator({
+          credentials: () => Promise.resolve(undefined),
+          fetch: () => Promise.resolve(Response.json({ token: "t" })),
+        })
+        : new Authenticator({ credentials: () => Promise.resolve(undefined), timeoutMs: 300 }),
+      retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 },
+      timeoutMs: 300,
+    });
+  {
+    await using client = closing(answering(true));
+    const repo = client.value.registry(server.host).repository("org/app");
+    const manifest = await assertOneLine(
+      repo.resolve("1.0", { withContent: true }),
+      /1\.0: manifest: the answer broke off: /,
+    );
+    assert.equal(manifest.code, "network");
+    await assertOneLine(repo.tags(), /org\/app tags: the answer broke off: /);
+  }
+  {
+    await using client = closing(answering(false));
+    const repo = client.value.registry(server.host).repository("org/app");
+    await assertOneLine(repo.tags(), /token server .* response: the answer broke off: /);
+  }
+});
+
+/** `client`, closed at the end of its block. */
+function closing(client: RegistryClient) {
+  return { value: client, [Symbol.asyncDispose]: () => client.close() };
+}
