@@ -50,12 +50,16 @@ export function headerValue(bytes: Uint8Array): string {
 export const MAX_MESSAGE = 2048;
 
 /**
- * Accepts a `FerryError` whose message is one line of printable text of at most
- * {@link MAX_MESSAGE} characters: what a registry sends must not reach the terminal as control
- * characters (escape sequences) or as lines of its own.
+ * True for one line of printable text of at most {@link MAX_MESSAGE} characters: what a registry
+ * sends must not reach the terminal as control characters (escape sequences) or as lines of its
+ * own.
  */
-export function isOneLineFerryError(err: unknown): boolean {
-  if (!isFerryError(err)) return false;
+export function isOneLine(text: string): boolean {
   // deno-lint-ignore no-control-regex
-  return err.message.length <= MAX_MESSAGE && !/[\x00-\x08\x0a-\x1f\x7f-\x9f]/.test(err.message);
+  return text.length <= MAX_MESSAGE && !/[\x00-\x08\x0a-\x1f\x7f-\x9f]/.test(text);
+}
+
+/** Accepts a `FerryError` whose message {@link isOneLine}. */
+export function isOneLineFerryError(err: unknown): boolean {
+  return isFerryError(err) && isOneLine(err.message);
 }
