@@ -366,7 +366,9 @@ export class RemoteRepository implements Target {
     if (head.ok) {
       const digest = head.headers.get("docker-content-digest");
       const type = head.headers.get("content-type")?.split(";")[0].trim();
-      const size = Number(head.headers.get("content-length") ?? NaN);
+      // Digits only: `Number` would take "-5", " 1e3" or "0x10" for a size.
+      const length = head.headers.get("content-length") ?? "";
+      const size = /^\d{1,15}$/.test(length) ? Number(length) : NaN;
       if (digest && type && isManifestType(type) && Number.isSafeInteger(size)) {
         const d = parseDigest(digest, what);
         if (wanted && d !== wanted) {

@@ -234,7 +234,9 @@ Deno.test("fuzz: a manifest's HEAD headers fail only as a FerryError", async () 
   await fuzz({
     name: "resolve (HEAD)",
     corpus: heads.map(text),
-    mutate: byteMutator({ dictionary: ["sha256:", "sha512:", ";", ...MANIFEST_TYPES, "-1"] }),
+    mutate: byteMutator({
+      dictionary: ["sha256:", "sha512:", ";", ...MANIFEST_TYPES, "-1", "-", "+", "0x", "e3"],
+    }),
     runs: 1000,
     accept: isOneLineFerryError,
     target: async (bytes) => {

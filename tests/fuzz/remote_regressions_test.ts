@@ -185,3 +185,21 @@ Deno.test("a manifest, tag list or token answer that stops mid-body fails as a n
 function closing(client: RegistryClient) {
   return { value: client, [Symbol.asyncDispose]: () => client.close() };
 }
+
+Deno.test("a manifest HEAD whose Content-Length is not a plain number is not taken for its size", async () => {
+  const manifest = makeImage().manifest;
+  for (const length of ["-5", "1e3", "0x10", "+7"]) {
+    const client = clientAnswering((req) =>
+      new Response(req.method === "HEAD" ? null : manifest.bytes as Uint8Array<ArrayBuffer>, {
+        headers: {
+          "docker-content-digest": manifest.desc.digest,
+          "content-type": manifest.desc.mediaType,
+          ...(req.method === "HEAD" ? { "content-length": length } : {}),
+        },
+      })
+    );
+    // The manifest is read instead, and its size is what arrived.
+    const desc = await client.registry(SCRIPTED_HOST).repository("org/app").resolve("1.0");
+    assert.deepEqual(desc, manifest.desc, length);
+  }
+});
