@@ -572,10 +572,16 @@ export class RemoteRepository implements Target {
         if (!location) {
           throw new FerryError("registry", `${what}: upload started without a Location`);
         }
-        const url = new URL(
-          location,
-          await this.#parts.http.base() + `/v2/${this.name}/blobs/uploads/`,
-        );
+        const base = await this.#parts.http.base() + `/v2/${this.name}/blobs/uploads/`;
+        let url: URL;
+        try {
+          url = new URL(location, base);
+        } catch {
+          throw new FerryError(
+            "registry",
+            `${what}: upload started at ${printable(location)}, which is not a URL`,
+          );
+        }
         url.searchParams.append("digest", desc.digest);
         const put = await this.#parts.http.send({
           method: "PUT",

@@ -354,3 +354,31 @@ Deno.test("fuzz: referrers lists and fallback indexes fail only as a FerryError"
     },
   });
 });
+
+Deno.test("fuzz: an upload's Location fails only as a FerryError", async () => {
+  const blob = image.layers[0];
+  await fuzz({
+    name: "push (Location)",
+    corpus: [
+      `/v2/org/app/blobs/uploads/2f6b1c?_state=abc`,
+      `https://${SCRIPTED_HOST}/v2/org/app/blobs/uploads/2f6b1c`,
+    ].map(text),
+    mutate: byteMutator({ dictionary: ["//", "http://", "file:", "[", "%", "?", "#", ":"] }),
+    runs: 800,
+    accept: isOneLineFerryError,
+    target: async (bytes) => {
+      const client = scriptedClient((req) => {
+        const url = new URL(req.url);
+        if (url.pathname === "/v2/") return new Response("{}");
+        if (req.method === "POST") {
+          return new Response(null, { status: 202, headers: { location: headerValue(bytes) } });
+        }
+        return new Response(null, { status: 201 });
+      });
+      await client.registry(SCRIPTED_HOST).repository("org/app").push(
+        blob.desc,
+        () => Promise.resolve(new Blob([body(blob.bytes)]).stream()),
+      );
+    },
+  });
+});

@@ -203,3 +203,23 @@ Deno.test("a manifest HEAD whose Content-Length is not a plain number is not tak
     assert.deepEqual(desc, manifest.desc, length);
   }
 });
+
+Deno.test("an upload Location that is not a URL fails the push as a FerryError", async () => {
+  const blob = makeImage({ layerSizes: [10] }).layers[0];
+  const client = clientAnswering((req) =>
+    req.method === "POST"
+      ? new Response(null, {
+        status: 202,
+        headers: { location: "https://regist]y.fuzz.test/v2/org/app/blobs/u" },
+      })
+      : new Response(null, { status: 201 })
+  );
+  const push = client.registry(SCRIPTED_HOST).repository("org/app").push(
+    blob.desc,
+    () => Promise.resolve(new Blob([blob.bytes as Uint8Array<ArrayBuffer>]).stream()),
+  );
+  await assertOneLine(
+    push,
+    /upload started at https:\/\/regist\]y\.fuzz\.test\/.*, which is not a URL$/,
+  );
+});
