@@ -13,6 +13,7 @@ import { parseDigest, sha256 } from "../../src/digest.ts";
 import { MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST } from "../../src/media_types.ts";
 import { checkRangeResponse } from "../../src/remote/blob_reader.ts";
 import { responseError } from "../../src/remote/http.ts";
+import { retryDelay } from "../../src/remote/retry.ts";
 import { byteMutator, fuzz, jsonMutator } from "../support/fuzz.ts";
 import {
   headerValue,
@@ -379,6 +380,22 @@ Deno.test("fuzz: an upload's Location fails only as a FerryError", async () => {
         blob.desc,
         () => Promise.resolve(new Blob([body(blob.bytes)]).stream()),
       );
+    },
+  });
+});
+
+Deno.test("fuzz: a Retry-After header never makes a wait longer than the policy's bound", async () => {
+  const policy = { retries: 5, baseDelayMs: 250, maxDelayMs: 30_000 };
+  await fuzz({
+    name: "retryDelay",
+    corpus: ["120", "Wed, 21 Oct 2026 07:28:00 GMT", "0"].map(text),
+    mutate: byteMutator({ dictionary: ["-", "e", "9999999", "GMT", "Infinity", "NaN", "."] }),
+    runs: 1500,
+    maxMs: 100,
+    accept: () => false,
+    target: (bytes) => {
+      const wait = retryDelay(policy, 1 + (bytes.length % 8), headerValue(bytes));
+      if (!(wait >= 0 && wait <= policy.maxDelayMs)) throw new Error(`wait ${wait} ms`);
     },
   });
 });
