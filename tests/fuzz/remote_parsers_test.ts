@@ -16,6 +16,8 @@ import { responseError } from "../../src/remote/http.ts";
 import { retryDelay } from "../../src/remote/retry.ts";
 import { byteMutator, fuzz, jsonMutator } from "../support/fuzz.ts";
 import {
+  FUZZ_SCALE,
+  FUZZ_SEED,
   headerValue,
   isOneLineFerryError,
   SCRIPTED_HOST,
@@ -105,7 +107,8 @@ Deno.test("fuzz: parseChallenges never throws, and stays fast", async () => {
     name: "parseChallenges",
     corpus: CHALLENGES.map(text),
     mutate: byteMutator({ dictionary: CHALLENGE_WORDS }),
-    runs: 3000,
+    runs: 3000 * FUZZ_SCALE,
+    seed: FUZZ_SEED,
     maxMs: 200,
     accept: () => false,
     target: (bytes) => parseChallenges(headerValue(bytes)),
@@ -117,7 +120,8 @@ Deno.test("fuzz: a challenge answered through its token server fails only as a F
     name: "Authenticator.challenge (challenge)",
     corpus: CHALLENGES.map(text),
     mutate: byteMutator({ dictionary: CHALLENGE_WORDS }),
-    runs: 600,
+    runs: 600 * FUZZ_SCALE,
+    seed: FUZZ_SEED,
     accept: isOneLineFerryError,
     target: async (bytes) => {
       const auth = new Authenticator({
@@ -137,7 +141,8 @@ Deno.test("fuzz: a token server's answer fails only as a FerryError of one line"
     name: "Authenticator.challenge (token response)",
     corpus: [...TOKENS, ...ERROR_BODIES],
     mutate: jsonMutator(),
-    runs: 1200,
+    runs: 1200 * FUZZ_SCALE,
+    seed: FUZZ_SEED,
     accept: isOneLineFerryError,
     target: async (bytes) => {
       // The status comes from the input too: a success, or one of the errors.
@@ -161,7 +166,8 @@ Deno.test("fuzz: a registry's error body becomes a RegistryError of one printabl
     name: "responseError",
     corpus: ERROR_BODIES,
     mutate: jsonMutator({ dictionary: ["\n", "\r", "\u001b[31m", "errors", "code", "message"] }),
-    runs: 1500,
+    runs: 1500 * FUZZ_SCALE,
+    seed: FUZZ_SEED,
     accept: isOneLineFerryError,
     target: async (bytes) => {
       const status = STATUSES[bytes.length % STATUSES.length];
@@ -180,7 +186,8 @@ Deno.test("fuzz: tag lists and the catalog fail only as a FerryError", async () 
     name: "tags/_catalog",
     corpus: pages,
     mutate: jsonMutator(),
-    runs: 800,
+    runs: 800 * FUZZ_SCALE,
+    seed: FUZZ_SEED,
     accept: isOneLineFerryError,
     target: async (bytes) => {
       const client = scriptedClient((req) => {
@@ -209,7 +216,8 @@ Deno.test("fuzz: Link headers of tag list pages are followed only on the registr
     mutate: byteMutator({
       dictionary: ["<", ">", ";", "rel=", '"next"', "//", "http://", "file:", "%", "?", "#"],
     }),
-    runs: 1500,
+    runs: 1500 * FUZZ_SCALE,
+    seed: FUZZ_SEED,
     accept: isOneLineFerryError,
     target: async (bytes) => {
       let served = 0;
@@ -238,7 +246,8 @@ Deno.test("fuzz: a manifest's HEAD headers fail only as a FerryError", async () 
     mutate: byteMutator({
       dictionary: ["sha256:", "sha512:", ";", ...MANIFEST_TYPES, "-1", "-", "+", "0x", "e3"],
     }),
-    runs: 1000,
+    runs: 1000 * FUZZ_SCALE,
+    seed: FUZZ_SEED,
     accept: isOneLineFerryError,
     target: async (bytes) => {
       const [digest, type, length] = decoder.decode(bytes).split("\n");
@@ -265,7 +274,8 @@ Deno.test("fuzz: a manifest's GET body fails only as a FerryError", async () => 
     name: "resolve (GET)",
     corpus: [image.manifest.bytes, referrersIndex.bytes, artifact.manifest.bytes],
     mutate: jsonMutator(),
-    runs: 800,
+    runs: 800 * FUZZ_SCALE,
+    seed: FUZZ_SEED,
     accept: isOneLineFerryError,
     target: async (bytes) => {
       const digest = await sha256(bytes);
@@ -288,7 +298,8 @@ Deno.test("fuzz: a blob answer's Content-Range and Content-Length fail only as a
     name: "checkRangeResponse",
     corpus: ["206\nbytes 100-999/1000", "206\nbytes 100-999/*", "200\n1000"].map(text),
     mutate: byteMutator({ dictionary: ["bytes ", "-", "/", "*", "1000", "999"] }),
-    runs: 1500,
+    runs: 1500 * FUZZ_SCALE,
+    seed: FUZZ_SEED,
     accept: isOneLineFerryError,
     target: (bytes) => {
       const [status, value = ""] = decoder.decode(bytes).split("\n");
@@ -311,7 +322,8 @@ Deno.test("fuzz: parseDigest fails only as a FerryError", async () => {
     name: "parseDigest",
     corpus: [subject.digest, `sha512:${"ab".repeat(64)}`].map(text),
     mutate: byteMutator({ dictionary: ["sha256:", ":", "+", "."] }),
-    runs: 2000,
+    runs: 2000 * FUZZ_SCALE,
+    seed: FUZZ_SEED,
     maxMs: 100,
     accept: isOneLineFerryError,
     target: (bytes) => parseDigest(decoder.decode(bytes), "docker://r/org/app"),
@@ -324,7 +336,8 @@ Deno.test("fuzz: referrers lists and fallback indexes fail only as a FerryError"
     name: "referrers",
     corpus: [referrersIndex.bytes, json({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] })],
     mutate: jsonMutator(),
-    runs: 800,
+    runs: 800 * FUZZ_SCALE,
+    seed: FUZZ_SEED,
     accept: isOneLineFerryError,
     target: async (bytes) => {
       // Half the inputs as the referrers API's answer, half as the fallback tag's index.
@@ -365,7 +378,8 @@ Deno.test("fuzz: an upload's Location fails only as a FerryError", async () => {
       `https://${SCRIPTED_HOST}/v2/org/app/blobs/uploads/2f6b1c`,
     ].map(text),
     mutate: byteMutator({ dictionary: ["//", "http://", "file:", "[", "%", "?", "#", ":"] }),
-    runs: 800,
+    runs: 800 * FUZZ_SCALE,
+    seed: FUZZ_SEED,
     accept: isOneLineFerryError,
     target: async (bytes) => {
       const client = scriptedClient((req) => {
@@ -390,7 +404,8 @@ Deno.test("fuzz: a Retry-After header never makes a wait longer than the policy'
     name: "retryDelay",
     corpus: ["120", "Wed, 21 Oct 2026 07:28:00 GMT", "0"].map(text),
     mutate: byteMutator({ dictionary: ["-", "e", "9999999", "GMT", "Infinity", "NaN", "."] }),
-    runs: 1500,
+    runs: 1500 * FUZZ_SCALE,
+    seed: FUZZ_SEED,
     maxMs: 100,
     accept: () => false,
     target: (bytes) => {

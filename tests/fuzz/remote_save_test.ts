@@ -17,7 +17,7 @@ import { RegistryClient } from "../../src/remote/mod.ts";
 import { saveImagesSettled } from "../../src/transfer/save.ts";
 import { byteMutator, fuzz, jsonMutator, type Mutator } from "../support/fuzz.ts";
 import { digestOf } from "../support/digest.ts";
-import { headerValue, isOneLine } from "../support/fuzz_remote.ts";
+import { FUZZ_SCALE, FUZZ_SEED, headerValue, isOneLine } from "../support/fuzz_remote.ts";
 import { makeImage, startHostileRegistry, tempDir } from "../support/mod.ts";
 import { makeArtifact, makeReferrersIndex } from "../support/referrers.ts";
 
@@ -137,7 +137,8 @@ async function fuzzSave(options: {
     name: `registry save (${options.name})`,
     corpus: options.corpus,
     mutate: options.mutate,
-    runs: options.runs,
+    runs: options.runs * FUZZ_SCALE,
+    seed: FUZZ_SEED,
     // A request's time bound is 1.5 s below; a save makes a dozen requests at most in turn.
     maxMs: 20_000,
     accept: () => false,
@@ -192,7 +193,7 @@ Deno.test("fuzz: registry save from a registry whose ping challenge is mutated",
     name: "ping challenge",
     corpus: [encoder.encode(challenge("http://127.0.0.1:1"))],
     mutate: byteMutator({ dictionary: ["Bearer ", "Basic ", "realm=", '"', ",", "scope="] }),
-    runs: 30,
+    runs: 15,
     hostile: (req, path, input) => {
       if (path !== "/v2/" || req.headers.get("authorization") === `Bearer ${TOKEN}`) return;
       // The mutated challenge names this registry's own token server.
@@ -207,7 +208,7 @@ Deno.test("fuzz: registry save from a registry whose token server answers mutate
     name: "token",
     corpus: [encoder.encode(JSON.stringify({ token: TOKEN, expires_in: 300 }))],
     mutate: jsonMutator(),
-    runs: 40,
+    runs: 25,
     hostile: (_req, path, input) =>
       path === "/token"
         ? new Response(body(input), { status: input.length % 4 === 0 ? 500 : 200 })
@@ -220,7 +221,7 @@ Deno.test("fuzz: registry save of a mutated manifest (with and without its diges
     name: "manifest",
     corpus: [image.manifest.bytes],
     mutate: jsonMutator(),
-    runs: 50,
+    runs: 30,
     hostile: (req, path, input) => {
       if (path !== "/v2/org/app/manifests/1.0") return;
       if (req.headers.get("authorization") !== `Bearer ${TOKEN}`) return;
@@ -243,7 +244,7 @@ Deno.test("fuzz: registry save with a layer's bytes or headers mutated", async (
       new Uint8Array([...encoder.encode(`${layer.desc.digest}\n`), ...layer.bytes.subarray(0, 40)]),
     ],
     mutate: byteMutator({ dictionary: ["sha256:", "\n", "bytes 0-"] }),
-    runs: 50,
+    runs: 25,
     hostile: (req, path, input) => {
       if (path !== `/v2/org/app/blobs/${layer.desc.digest}`) return;
       if (req.headers.get("authorization") !== `Bearer ${TOKEN}`) return;
@@ -267,7 +268,7 @@ Deno.test("fuzz: registry save with the tag list and its Link mutated", async ()
     name: "tags/list",
     corpus: [encoder.encode(`</v2/org/app/tags/list?n=1&last=1.0>; rel="next"\n${page}`)],
     mutate: byteMutator({ dictionary: ["<", ">", "rel=", '"', FALLBACK_TAG, "null", "[", "{"] }),
-    runs: 50,
+    runs: 20,
     hostile: (req, path, input) => {
       if (path !== "/v2/org/app/tags/list") return;
       if (req.headers.get("authorization") !== `Bearer ${TOKEN}`) return;
@@ -286,7 +287,7 @@ Deno.test("fuzz: registry save with the referrers list or fallback index mutated
     name: "referrers",
     corpus: [fallbackIndex.bytes],
     mutate: jsonMutator(),
-    runs: 50,
+    runs: 30,
     hostile: (req, path, input) => {
       if (req.headers.get("authorization") !== `Bearer ${TOKEN}`) return;
       // Odd inputs answer the referrers API; even ones are the fallback tag's index.
@@ -314,7 +315,7 @@ Deno.test("fuzz: registry save refused with mutated error bodies", async () => {
       })),
     ],
     mutate: jsonMutator({ dictionary: ["\n", "\u001b[2J"] }),
-    runs: 40,
+    runs: 25,
     corpusSaves: false,
     hostile: (req, path, input) => {
       if (req.headers.get("authorization") !== `Bearer ${TOKEN}`) return;

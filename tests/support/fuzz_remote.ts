@@ -63,3 +63,8 @@ export function isOneLine(text: string): boolean {
 export function isOneLineFerryError(err: unknown): boolean {
   return isFerryError(err) && isOneLine(err.message);
 }
+
+/** `FUZZ_SCALE=20` runs twenty times the inputs with other seeds (to look for new failures). */
+export const FUZZ_SCALE = Number(Deno.env.get("FUZZ_SCALE") ?? "1");
+/** The first seed: fixed by default, so that a run is the same every time. */
+export const FUZZ_SEED = FUZZ_SCALE === 1 ? 1 : Date.now() % 1_000_000;
