@@ -98,11 +98,18 @@ export function isLoopback(host: string): boolean {
 /** Redirects followed for one request. */
 export const MAX_REDIRECTS = 10;
 
-/** A URL with its query removed, for messages (upload URLs carry opaque state). */
+/** Characters of a URL {@link displayUrl} shows. */
+const MAX_DISPLAY_URL = 400;
+
+/**
+ * A URL with its query removed, for messages (upload URLs carry opaque state), cut at
+ * {@link MAX_DISPLAY_URL} characters: a registry names upload locations and redirects as long as
+ * it likes.
+ */
 export function displayUrl(url: string | URL): string {
   // A URL is not parsed again: every request names its URL in a message or trace line.
   const u = typeof url === "string" ? new URL(url) : url;
-  return `${u.origin}${u.pathname}`;
+  return printable(`${u.origin}${u.pathname}`, MAX_DISPLAY_URL);
 }
 
 /** HTTP access to one registry host. */

@@ -254,3 +254,21 @@ Deno.test("a manifest whose connection drops mid-body fails as a network FerryEr
   );
   assert.equal(err.code, "network");
 });
+
+Deno.test("an upload Location of 5000 characters on another scheme is named in a message of bounded length", async () => {
+  const blob = makeImage({ layerSizes: [10] }).layers[0];
+  const client = clientAnswering((req) =>
+    req.method === "POST"
+      ? new Response(null, { status: 202, headers: { location: `hfile:${"x".repeat(5000)}` } })
+      : new Response(null, { status: 201 })
+  );
+  const push = client.registry(SCRIPTED_HOST).repository("org/app").push(
+    blob.desc,
+    () => Promise.resolve(new Blob([blob.bytes as Uint8Array<ArrayBuffer>]).stream()),
+  );
+  const err = await assertOneLine(
+    push,
+    /PUT nullx+… names a hfile: URL; only http\(s\) URLs are followed$/,
+  );
+  assert.ok(err.message.length < 600, `${err.message.length} characters`);
+});
