@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { terminalSafe } from "./cli/terminal_text.ts";
+import { terminalSafe } from "./terminal_text.ts";
 
 /** Machine-readable classes of failure, stable for `--json` consumers. */
 export type ErrorCode =

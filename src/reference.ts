@@ -13,7 +13,7 @@
  * @module
  */
 import type { Digest } from "./digest.ts";
-import { FerryError } from "./errors.ts";
+import { FerryError, MAX_QUOTED_CHARS } from "./errors.ts";
 
 /** A parsed, normalised image reference. */
 export interface Reference {
@@ -63,12 +63,10 @@ const SHA256_RE = /^sha256:[a-f0-9]{64}$/;
 const IMAGE_ID_RE = /^[a-f0-9]{64}$/;
 
 /** Longest part of a hostile text quoted whole in a message; longer ones are cut. */
-const MAX_QUOTED = 200;
-
-/** `text` quoted for a one-line message, cut past {@link MAX_QUOTED} with its length said. */
+/** `text` quoted for a one-line message, cut past {@link MAX_QUOTED_CHARS} with its length said. */
 function quote(text: string): string {
-  if (text.length <= MAX_QUOTED) return JSON.stringify(text);
-  return `${JSON.stringify(text.slice(0, MAX_QUOTED))}… (${text.length} characters)`;
+  if (text.length <= MAX_QUOTED_CHARS) return JSON.stringify(text);
+  return `${JSON.stringify(text.slice(0, MAX_QUOTED_CHARS))}… (${text.length} characters)`;
 }
 
 /**

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { jsonSafe, terminalSafe } from "./terminal_text.ts";
+import { jsonSafe, terminalSafe } from "../terminal_text.ts";
 import type { CopyEvent } from "../copy/mod.ts";
 import { formatSize } from "../byte_size.ts";
 import { formatPlatform } from "../platform.ts";

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { terminalSafe } from "./terminal_text.ts";
+import { terminalSafe } from "../terminal_text.ts";
 import { type AnyCommand, Command } from "./command/mod.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { completionsCommand } from "./completions.ts";

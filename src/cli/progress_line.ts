@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { terminalSafe } from "./terminal_text.ts";
+import { terminalSafe } from "../terminal_text.ts";
 import type { Output } from "./output.ts";
 
 const encoder = new TextEncoder();

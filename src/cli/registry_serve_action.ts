@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { terminalSafe, type TerminalSafeOptions } from "./terminal_text.ts";
+import { terminalSafe, type TerminalSafeOptions } from "../terminal_text.ts";
 import { isAbsolute, resolve } from "../path.ts";
 import { errorMessage, FerryError } from "../errors.ts";
 import { MemoryStore } from "../memory_store/mod.ts";
