@@ -17,6 +17,7 @@ Deno.test("the whole command tree loads no command's implementation", async () =
         "src/platform.ts",
         "src/byte_size.ts",
         "src/edit_distance.ts",
+        "src/terminal_text.ts",
       ].includes(m)
   );
   assert.deepEqual(heavy, [], `src/cli/mod.ts loads, besides definitions:\n${heavy.join("\n")}`);
