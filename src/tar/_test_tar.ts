@@ -117,7 +117,7 @@ const TYPES: Record<string, UnpackedEntry["type"]> = {
 };
 
 /** The bytes of `parts`, one after the other. */
-export function concat(parts: Uint8Array[]): Uint8Array {
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let at = 0;
   for (const p of parts) {

@@ -15,6 +15,9 @@ import { OciLayout } from "../../src/oci_layout/layout.ts";
 import { OCI_INDEX } from "../../src/media_types.ts";
 import { tempDir } from "./tmp.ts";
 import { encodeHeader, endOfArchive, padding, TarReader } from "../../src/tar/mod.ts";
+import { concat } from "../../src/tar/_test_tar.ts";
+
+export { concat };
 import { makeImage, makeIndex, pushImage, pushIndex, type TestImage } from "./images.ts";
 import { createHash } from "node:crypto";
 import { byteMutator, jsonMutator, mutateJson, type Mutator, Rng } from "./fuzz.ts";
@@ -86,17 +89,6 @@ export function tarFrom(members: readonly TarMemberBytes[]): Uint8Array {
   }
   parts.push(endOfArchive());
   return concat(parts);
-}
-
-/** `parts` end to end. */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 /** Gzip of `bytes`. */
