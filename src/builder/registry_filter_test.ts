@@ -87,3 +87,40 @@ Deno.test("multi-platform registry content: other platforms' blobs are left out,
     await Deno.remove(ctx, { recursive: true });
   }
 });
+
+Deno.test("a context's registry whose manifest data is a named pipe is not waited on", async () => {
+  const ctx = await Deno.makeTempDir({ prefix: "ferry-regfilter-" });
+  try {
+    const dir = await RegistryDir.open(join(ctx, "registry"));
+    const repo = dir.repository("library/app");
+    const config = await blob(repo, OCI_CONFIG, JSON.stringify({ ...AMD64, rootfs: {} }));
+    const m = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [] });
+    const manifest = await blob(repo, OCI_MANIFEST, m);
+    await repo.tag(manifest, "1.0");
+    await dir.close();
+    const hex = manifest.digest.slice(7);
+    const data = join(
+      ctx,
+      "registry/docker/registry/v2/blobs/sha256",
+      hex.slice(0, 2),
+      hex,
+      "data",
+    );
+    await Deno.remove(data);
+    const made = await new Deno.Command("mkfifo", { args: [data] }).output();
+    assert.ok(made.success);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("waited on the pipe")), 5000);
+    });
+    try {
+      const foreign = await Promise.race([foreignDigests(join(ctx, "registry"), AMD64), late]);
+      assert.equal(foreign.size, 0);
+    } finally {
+      clearTimeout(timer);
+    }
+  } finally {
+    // A reader still blocked on the pipe would hold the test open: give it its end of file.
+    await Deno.remove(ctx, { recursive: true });
+  }
+});
