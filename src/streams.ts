@@ -47,6 +47,15 @@ export async function readAll(
 }
 
 /**
+ * The `Content-Length` of `headers` when it is a plain count (digits only: `Number` would take
+ * "-5", "1e3" or "0x10"), else undefined.
+ */
+export function contentLength(headers: Headers): number | undefined {
+  const header = headers.get("content-length")?.trim();
+  return header !== undefined && /^\d{1,15}$/.test(header) ? Number(header) : undefined;
+}
+
+/**
  * Reads a whole response body, failing past `limit` bytes like {@link readAll}, and as a
  * retryable `network` {@link FerryError} when the body breaks off (a server that stops sending
  * until the request's time bound aborts it, or drops the connection): not as the runtime's
@@ -80,8 +89,7 @@ export async function readBody(res: Response, limit: number, where: string): Pro
 
 async function readWholeBody(res: Response, limit: number, where: string): Promise<Uint8Array> {
   if (res.body === null) return new Uint8Array(0);
-  const header = res.headers.get("content-length");
-  const length = header !== null && /^\d{1,15}$/.test(header.trim()) ? Number(header) : undefined;
+  const length = contentLength(res.headers);
   const encoding = res.headers.get("content-encoding")?.trim().toLowerCase();
   const whole = length !== undefined && (!encoding || encoding === "identity");
   if (!whole || res.bodyUsed) return await readAll(res.body, limit, where);

@@ -55,13 +55,8 @@ async function repositoryDirs(root: StoreRoot): Promise<string[]> {
 async function readBlob(root: StoreRoot, digest: Digest): Promise<Uint8Array | undefined> {
   const hex = digest.slice(7);
   const path = join(root.root, V2, "blobs/sha256", hex.slice(0, 2), hex, "data");
-  try {
-    const size = await root.fileSize(path);
-    if (size === undefined || size > MAX_MANIFEST_SIZE) return undefined;
-    return await root.readFileIfExists(path);
-  } catch {
-    return undefined;
-  }
+  // Absent, no regular file, a symlink or too large: not a manifest to read.
+  return await root.readSmallFile(path, MAX_MANIFEST_SIZE).catch(() => undefined);
 }
 
 /**

@@ -262,10 +262,9 @@ export class OciLayout implements Store {
       }
       const index = await this.#readIndex();
       const { keep, orphans } = await layoutMarks(index.manifests, async (digest) => {
-        const path = this.#blobPath(digest);
-        const size = await root.fileSize(path).catch(() => undefined);
-        if (size === undefined || size > MAX_MANIFEST_SIZE) return undefined;
-        return await root.readSmallFile(path, MAX_MANIFEST_SIZE).catch(() => undefined);
+        // Absent, no regular file, a symlink or too large: not a manifest to mark from.
+        return await root.readSmallFile(this.#blobPath(digest), MAX_MANIFEST_SIZE)
+          .catch(() => undefined);
       });
       if (orphans.size > 0) {
         // Referrers of images no longer here go with them: their entries first, then their blobs.

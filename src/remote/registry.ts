@@ -20,7 +20,7 @@ import type {
   TagsOptions,
   Target,
 } from "../store.ts";
-import { readAll, readBody } from "../streams.ts";
+import { contentLength, readAll, readBody } from "../streams.ts";
 import { resumableBody } from "./blob_reader.ts";
 import { RegistryError } from "./errors.ts";
 import {
@@ -278,12 +278,8 @@ export class RemoteRegistry implements Store {
         throw new FerryError("too_large", `${what}: more than ${n} pages`);
       }
       const res = await this.#http.send({ method: "GET", url: next, scopes });
-      if (!res.ok) throw await responseError(res, `${what}`);
-      const bytes = await readBody(
-        res,
-        Math.min(MAX_LIST_PAGE_SIZE, left),
-        `${what}`,
-      );
+      if (!res.ok) throw await responseError(res, what);
+      const bytes = await readBody(res, Math.min(MAX_LIST_PAGE_SIZE, left), what);
       left -= bytes.byteLength;
       let page: unknown;
       try {
@@ -305,10 +301,7 @@ export class RemoteRegistry implements Store {
       try {
         url = new URL(link[1], base + path);
       } catch {
-        throw new FerryError(
-          "registry",
-          `${what}: invalid Link ${printable(link[1])}`,
-        );
+        throw new FerryError("registry", `${what}: invalid Link ${printable(link[1])}`);
       }
       if (url.origin !== new URL(base).origin) {
         throw new FerryError(
@@ -367,8 +360,7 @@ export class RemoteRepository implements Target {
       const digest = head.headers.get("docker-content-digest");
       const type = head.headers.get("content-type")?.split(";")[0].trim();
       // Digits only: `Number` would take "-5", " 1e3" or "0x10" for a size.
-      const length = head.headers.get("content-length") ?? "";
-      const size = /^\d{1,15}$/.test(length) ? Number(length) : NaN;
+      const size = contentLength(head.headers) ?? NaN;
       if (digest && type && isManifestType(type) && Number.isSafeInteger(size)) {
         const d = parseDigest(digest, what);
         if (wanted && d !== wanted) {
